@@ -1,0 +1,256 @@
+namespace CodeGen.Core.Extraction;
+
+/// <summary>Where the extracted code came from in the model's answer.</summary>
+public enum CodeSource
+{
+    /// <summary>The answer was empty (or only reasoning).</summary>
+    Empty,
+    /// <summary>A closed fenced block.</summary>
+    FencedBlock,
+    /// <summary>A fence that was opened and never closed: the answer was cut off (finish_reason length).</summary>
+    UnclosedFence,
+    /// <summary>No fence at all: the whole answer (without reasoning) is taken as code.</summary>
+    WholeAnswer,
+}
+
+/// <summary>The code pulled out of an answer, with the fence's language tag when it had one.</summary>
+public readonly record struct ExtractedCode(string Code, string? LanguageTag, CodeSource Source);
+
+/// <summary>
+/// Pulls the code out of a chat answer. Handles ``` and ~~~ fences of any length, any or no language tag,
+/// indented fences (inside list items), prose around and between blocks, several blocks (the first, or the
+/// first in the wanted language), a fence left open by a truncated answer, <c>&lt;think&gt;</c> reasoning,
+/// and CRLF line ends. Without any fence the whole answer is the code.
+/// </summary>
+public static class CodeExtractor
+{
+    public static ExtractedCode Extract(string? answer, string? language = null)
+    {
+        if (string.IsNullOrEmpty(answer))
+        {
+            return new ExtractedCode(string.Empty, null, CodeSource.Empty);
+        }
+
+        string text = RemoveReasoning(NormalizeNewlines(answer));
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return new ExtractedCode(string.Empty, null, CodeSource.Empty);
+        }
+
+        var blocks = FindBlocks(text);
+        if (blocks.Count > 0)
+        {
+            Block? chosen = null;
+            if (!string.IsNullOrWhiteSpace(language))
+            {
+                chosen = blocks.FirstOrDefault(b => b.Tag is not null && LanguageNames.SameLanguage(b.Tag, language) && !string.IsNullOrWhiteSpace(b.Code));
+            }
+            chosen ??= blocks.FirstOrDefault(b => !string.IsNullOrWhiteSpace(b.Code)) ?? blocks[0];
+            return new ExtractedCode(TrimBlankLines(chosen.Code), chosen.Tag, chosen.Closed ? CodeSource.FencedBlock : CodeSource.UnclosedFence);
+        }
+
+        string whole = TrimBlankLines(text);
+        // An answer that is nothing but one inline code span: `Get-Date`
+        if (whole.Length > 2 && whole[0] == '`' && whole[^1] == '`' && whole.IndexOf('`', 1) == whole.Length - 1 && !whole.Contains('\n'))
+        {
+            whole = whole[1..^1];
+        }
+        return new ExtractedCode(whole, null, CodeSource.WholeAnswer);
+    }
+
+    private static string NormalizeNewlines(string text)
+        => text.Contains('\r') ? text.Replace("\r\n", "\n").Replace('\r', '\n') : text;
+
+    /// <summary>
+    /// Removes &lt;think&gt;…&lt;/think&gt; (and &lt;thinking&gt;) sections. An opening tag without a close
+    /// means the answer ended while reasoning: everything from it is dropped. A closing tag with no opening
+    /// (chat templates that put &lt;think&gt; into the prompt) drops everything before it.
+    /// </summary>
+    internal static string RemoveReasoning(string text)
+    {
+        foreach (var tag in ReasoningTags)
+        {
+            string open = "<" + tag + ">", close = "</" + tag + ">";
+            int firstClose = text.IndexOf(close, StringComparison.OrdinalIgnoreCase);
+            int firstOpen = text.IndexOf(open, StringComparison.OrdinalIgnoreCase);
+            if (firstClose >= 0 && (firstOpen < 0 || firstClose < firstOpen))
+            {
+                text = text[(firstClose + close.Length)..];
+            }
+            while (true)
+            {
+                int start = text.IndexOf(open, StringComparison.OrdinalIgnoreCase);
+                if (start < 0)
+                {
+                    break;
+                }
+                int end = text.IndexOf(close, start + open.Length, StringComparison.OrdinalIgnoreCase);
+                text = end < 0 ? text[..start] : string.Concat(text.AsSpan(0, start), text.AsSpan(end + close.Length));
+            }
+        }
+        return text;
+    }
+
+    private static readonly string[] ReasoningTags = ["think", "thinking"];
+
+    private sealed record Block(string Code, string? Tag, bool Closed);
+
+    private static List<Block> FindBlocks(string text)
+    {
+        var lines = text.Split('\n');
+        var blocks = new List<Block>();
+        int i = 0;
+        while (i < lines.Length)
+        {
+            if (!TryParseOpening(lines[i], out int indent, out char fenceChar, out int fenceLength, out string? tag))
+            {
+                i++;
+                continue;
+            }
+
+            int closeLine = -1;
+            for (int j = i + 1; j < lines.Length; j++)
+            {
+                if (IsClosing(lines[j], fenceChar, fenceLength))
+                {
+                    closeLine = j;
+                    break;
+                }
+            }
+
+            if (closeLine >= 0)
+            {
+                blocks.Add(new Block(JoinContent(lines, i + 1, closeLine, indent, null), tag, true));
+                i = closeLine + 1;
+                continue;
+            }
+
+            // No closing line. Some models glue the closing fence to the last code line ("print(x)```").
+            string fence = new(fenceChar, fenceLength);
+            for (int j = i + 1; j < lines.Length; j++)
+            {
+                string trimmed = lines[j].TrimEnd();
+                if (trimmed.EndsWith(fence, StringComparison.Ordinal) && trimmed.Length > fence.Length && trimmed.TrimStart().Length > fence.Length
+                    && trimmed[^(fence.Length + 1)] != fenceChar)
+                {
+                    closeLine = j;
+                    break;
+                }
+            }
+            if (closeLine >= 0)
+            {
+                string lastLine = lines[closeLine].TrimEnd();
+                lastLine = lastLine[..^fenceLength];
+                blocks.Add(new Block(JoinContent(lines, i + 1, closeLine, indent, lastLine), tag, true));
+                i = closeLine + 1;
+                continue;
+            }
+
+            // Truncated answer: the block runs to the end.
+            blocks.Add(new Block(JoinContent(lines, i + 1, lines.Length, indent, null), tag, false));
+            break;
+        }
+        return blocks;
+    }
+
+    private static bool TryParseOpening(string line, out int indent, out char fenceChar, out int fenceLength, out string? tag)
+    {
+        indent = 0;
+        fenceChar = '\0';
+        fenceLength = 0;
+        tag = null;
+        while (indent < line.Length && (line[indent] == ' ' || line[indent] == '\t'))
+        {
+            indent++;
+        }
+        if (indent >= line.Length || (line[indent] != '`' && line[indent] != '~'))
+        {
+            return false;
+        }
+        fenceChar = line[indent];
+        int k = indent;
+        while (k < line.Length && line[k] == fenceChar)
+        {
+            k++;
+        }
+        fenceLength = k - indent;
+        if (fenceLength < 3)
+        {
+            return false;
+        }
+        string info = line[k..].Trim();
+        if (fenceChar == '`' && info.Contains('`'))
+        {
+            return false; // inline code such as ```x``` on one line, not a fence
+        }
+        if (info.Length > 0)
+        {
+            // "python title=x.py", "{.python}", "language-python"
+            string first = info.Split([' ', '\t'], 2)[0].Trim('{', '}', '.');
+            if (first.StartsWith("language-", StringComparison.OrdinalIgnoreCase))
+            {
+                first = first["language-".Length..];
+            }
+            tag = first.Length > 0 ? first : null;
+        }
+        return true;
+    }
+
+    private static bool IsClosing(string line, char fenceChar, int fenceLength)
+    {
+        var trimmed = line.AsSpan().Trim();
+        if (trimmed.Length < fenceLength)
+        {
+            return false;
+        }
+        foreach (char c in trimmed)
+        {
+            if (c != fenceChar)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static string JoinContent(string[] lines, int from, int to, int indent, string? lastLine)
+    {
+        var sb = new System.Text.StringBuilder();
+        for (int j = from; j < to; j++)
+        {
+            AppendDedented(sb, lines[j], indent);
+            sb.Append('\n');
+        }
+        if (lastLine is not null)
+        {
+            AppendDedented(sb, lastLine, indent);
+        }
+        return sb.ToString();
+    }
+
+    private static void AppendDedented(System.Text.StringBuilder sb, string line, int indent)
+    {
+        int strip = 0;
+        while (strip < indent && strip < line.Length && (line[strip] == ' ' || line[strip] == '\t'))
+        {
+            strip++;
+        }
+        sb.Append(line, strip, line.Length - strip);
+    }
+
+    /// <summary>Drops blank lines at both ends and trailing whitespace, but keeps the first line's indentation.</summary>
+    private static string TrimBlankLines(string text)
+    {
+        int start = 0;
+        while (true)
+        {
+            int nl = text.IndexOf('\n', start);
+            if (nl < 0 || !string.IsNullOrWhiteSpace(text[start..nl]))
+            {
+                break;
+            }
+            start = nl + 1;
+        }
+        return text[start..].TrimEnd();
+    }
+}

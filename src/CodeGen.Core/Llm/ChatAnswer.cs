@@ -1,0 +1,227 @@
+using System.Text;
+using System.Text.Json;
+
+namespace CodeGen.Core.Llm;
+
+/// <summary>Token counts as the server reported them.</summary>
+public readonly record struct TokenUsage(long PromptTokens, long CompletionTokens, long TotalTokens);
+
+/// <summary>The parts of a chat completion that CodeGen uses.</summary>
+public sealed class ChatAnswer
+{
+    /// <summary>message.content (text parts joined when the server sends an array of parts); null when the server sent null.</summary>
+    public string? Content { get; init; }
+
+    /// <summary>message.reasoning_content or message.reasoning (vLLM, DeepSeek, some proxies).</summary>
+    public string? Reasoning { get; init; }
+
+    /// <summary>message.refusal (OpenAI structured refusals).</summary>
+    public string? Refusal { get; init; }
+
+    public string? FinishReason { get; init; }
+
+    public TokenUsage? Usage { get; init; }
+
+    /// <summary>
+    /// Reads a chat-completions response body. Returns null and a reason when the body is not JSON, has no
+    /// choices, or its first choice has no message.
+    /// </summary>
+    public static ChatAnswer? Parse(ReadOnlySpan<byte> body, out string? problem)
+    {
+        JsonDocument document;
+        try
+        {
+            var reader = new Utf8JsonReader(body, new JsonReaderOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            if (!JsonDocument.TryParseValue(ref reader, out var parsed) || parsed is null)
+            {
+                problem = "the body is empty";
+                return null;
+            }
+            document = parsed;
+        }
+        catch (JsonException ex)
+        {
+            problem = body.Length == 0
+                ? "the body is empty"
+                : $"the body is not valid JSON (byte {ex.BytePositionInLine + 1} of line {ex.LineNumber + 1}, {body.Length} bytes received)";
+            return null;
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                problem = $"the body is a JSON {root.ValueKind.ToString().ToLowerInvariant()}, not an object";
+                return null;
+            }
+            if (root.TryGetProperty("error", out var error) && error.ValueKind is JsonValueKind.Object or JsonValueKind.String)
+            {
+                problem = "the server sent an error object: " + ErrorBody.Describe(error);
+                return null;
+            }
+            if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() == 0)
+            {
+                problem = "the body has no choices";
+                return null;
+            }
+            var choice = choices[0];
+            if (choice.ValueKind != JsonValueKind.Object)
+            {
+                problem = "the first choice is not an object";
+                return null;
+            }
+            string? finishReason = GetString(choice, "finish_reason");
+            string? content = null, reasoning = null, refusal = null;
+            if (choice.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object)
+            {
+                content = ReadContent(message);
+                reasoning = GetString(message, "reasoning_content") ?? GetString(message, "reasoning");
+                refusal = GetString(message, "refusal");
+            }
+            else if (choice.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
+            {
+                content = text.GetString(); // legacy completions shape, still sent by some local servers
+            }
+            else
+            {
+                problem = "the first choice has no message";
+                return null;
+            }
+
+            problem = null;
+            return new ChatAnswer
+            {
+                Content = content,
+                Reasoning = reasoning,
+                Refusal = refusal,
+                FinishReason = finishReason,
+                Usage = ReadUsage(root),
+            };
+        }
+    }
+
+    private static string? ReadContent(JsonElement message)
+    {
+        if (!message.TryGetProperty("content", out var content))
+        {
+            return null;
+        }
+        switch (content.ValueKind)
+        {
+            case JsonValueKind.String:
+                return content.GetString();
+            case JsonValueKind.Array:
+                var sb = new StringBuilder();
+                foreach (var part in content.EnumerateArray())
+                {
+                    if (part.ValueKind == JsonValueKind.String)
+                    {
+                        sb.Append(part.GetString());
+                    }
+                    else if (part.ValueKind == JsonValueKind.Object && GetString(part, "text") is { } text)
+                    {
+                        sb.Append(text);
+                    }
+                }
+                return sb.ToString();
+            default:
+                return null;
+        }
+    }
+
+    private static TokenUsage? ReadUsage(JsonElement root)
+    {
+        if (!root.TryGetProperty("usage", out var usage) || usage.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+        long prompt = GetInt64(usage, "prompt_tokens");
+        long completion = GetInt64(usage, "completion_tokens");
+        long total = GetInt64(usage, "total_tokens");
+        if (total == 0)
+        {
+            total = prompt + completion;
+        }
+        return new TokenUsage(prompt, completion, total);
+    }
+
+    internal static string? GetString(JsonElement element, string name)
+        => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    private static long GetInt64(JsonElement element, string name)
+        => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long n) ? n : 0;
+}
+
+/// <summary>Reads the error text out of an HTTP error body, whatever shape the server chose.</summary>
+internal static class ErrorBody
+{
+    private const int MaxShown = 500;
+
+    /// <summary>Returns the server's message and its code/type, from OpenAI, vLLM, Ollama or plain-text bodies.</summary>
+    public static (string? Message, string? Code) Read(string body)
+    {
+        if (string.IsNullOrWhiteSpace(body))
+        {
+            return (null, null);
+        }
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            var root = document.RootElement;
+            if (root.ValueKind == JsonValueKind.Object)
+            {
+                if (root.TryGetProperty("error", out var error))
+                {
+                    if (error.ValueKind == JsonValueKind.String)
+                    {
+                        return (error.GetString(), null);
+                    }
+                    if (error.ValueKind == JsonValueKind.Object)
+                    {
+                        return (ChatAnswer.GetString(error, "message"), CodeOf(error));
+                    }
+                }
+                if (ChatAnswer.GetString(root, "message") is { } message)
+                {
+                    return (message, CodeOf(root));
+                }
+                if (ChatAnswer.GetString(root, "detail") is { } detail)
+                {
+                    return (detail, null);
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // not JSON: show the text itself
+        }
+        string text = body.Trim();
+        return (text.Length > MaxShown ? text[..MaxShown] + "…" : text, null);
+    }
+
+    public static string Describe(JsonElement error)
+    {
+        if (error.ValueKind == JsonValueKind.String)
+        {
+            return error.GetString() ?? string.Empty;
+        }
+        return ChatAnswer.GetString(error, "message") ?? error.GetRawText();
+    }
+
+    private static string? CodeOf(JsonElement error)
+    {
+        if (error.TryGetProperty("code", out var code))
+        {
+            if (code.ValueKind == JsonValueKind.String)
+            {
+                return code.GetString();
+            }
+            if (code.ValueKind == JsonValueKind.Number)
+            {
+                return code.GetRawText();
+            }
+        }
+        return ChatAnswer.GetString(error, "type");
+    }
+}

@@ -1,0 +1,89 @@
+namespace CodeGen.Core.Rows;
+
+/// <summary>Why a row produced no code. Each kind has a stable error id (see <see cref="RowError.ErrorId"/>).</summary>
+public enum RowErrorKind
+{
+    /// <summary>The row has no field named by the input key.</summary>
+    MissingInputColumn,
+    /// <summary>The row already has the output field and overwriting was not allowed.</summary>
+    OutputColumnExists,
+    /// <summary>The instruction is empty or whitespace; no request is sent for it.</summary>
+    EmptyInstruction,
+    /// <summary>A prompt template placeholder names a field the row does not have.</summary>
+    TemplateColumnMissing,
+    /// <summary>The server answered with an HTTP error status.</summary>
+    HttpError,
+    /// <summary>The server answered 2xx with a body that is not a usable chat completion.</summary>
+    InvalidResponse,
+    /// <summary>No HTTP answer: connection refused, reset, DNS failure, TLS failure.</summary>
+    ConnectionFailed,
+    /// <summary>The request took longer than the per-request timeout.</summary>
+    Timeout,
+    /// <summary>The provider withheld the answer (finish_reason content_filter, or a refusal).</summary>
+    ContentFiltered,
+    /// <summary>The run was stopped before this row was answered.</summary>
+    Cancelled,
+    /// <summary>A fault inside CodeGen itself while handling the row (a bug: please report it).</summary>
+    InternalError,
+}
+
+/// <summary>A row-level failure: what went wrong, for which row, and what the server said.</summary>
+public sealed class RowError
+{
+    public RowError(RowErrorKind kind, long rowNumber, string message, int? statusCode = null, string? serverMessage = null, string? serverCode = null)
+    {
+        Kind = kind;
+        RowNumber = rowNumber;
+        Message = message;
+        StatusCode = statusCode;
+        ServerMessage = serverMessage;
+        ServerCode = serverCode;
+    }
+
+    public RowErrorKind Kind { get; }
+
+    /// <summary>1-based position of the row in the input.</summary>
+    public long RowNumber { get; }
+
+    /// <summary>Complete, user-facing message. Always starts with "Row N: ".</summary>
+    public string Message { get; }
+
+    /// <summary>HTTP status code when the server answered with one.</summary>
+    public int? StatusCode { get; }
+
+    /// <summary>The server's own error text (error.message of an OpenAI-style error body, or the body itself).</summary>
+    public string? ServerMessage { get; }
+
+    /// <summary>The server's error code or type (error.code / error.type), when it sent one.</summary>
+    public string? ServerCode { get; }
+
+    /// <summary>Stable identifier for scripts and ErrorRecords; never changes between releases.</summary>
+    public string ErrorId => Kind switch
+    {
+        RowErrorKind.MissingInputColumn => "MissingInputColumn",
+        RowErrorKind.OutputColumnExists => "OutputColumnExists",
+        RowErrorKind.EmptyInstruction => "EmptyInstruction",
+        RowErrorKind.TemplateColumnMissing => "TemplateColumnMissing",
+        RowErrorKind.HttpError => "LlmHttpError",
+        RowErrorKind.InvalidResponse => "LlmInvalidResponse",
+        RowErrorKind.ConnectionFailed => "LlmConnectionFailed",
+        RowErrorKind.Timeout => "LlmTimeout",
+        RowErrorKind.ContentFiltered => "LlmContentFiltered",
+        RowErrorKind.Cancelled => "RunCancelled",
+        RowErrorKind.InternalError => "InternalError",
+        _ => "RowFailed",
+    };
+
+    public override string ToString() => Message;
+
+    public static RowError Create(RowErrorKind kind, long rowNumber, string detail, int? statusCode = null, string? serverMessage = null, string? serverCode = null)
+        => new(kind, rowNumber, $"Row {rowNumber}: {detail}", statusCode, serverMessage, serverCode);
+}
+
+/// <summary>Exception form of a <see cref="RowError"/>, for hosts that report errors as exceptions (PowerShell ErrorRecords).</summary>
+public sealed class RowFailedException : Exception
+{
+    public RowFailedException(RowError error) : base(error.Message) => Error = error;
+
+    public RowError Error { get; }
+}

@@ -1,0 +1,293 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using CodeGen.Core.Extraction;
+using CodeGen.Core.Llm;
+using CodeGen.Core.Prompting;
+using CodeGen.Core.Rows;
+
+namespace CodeGen.Core.Running;
+
+/// <summary>
+/// One run of the operator over a stream of rows. The caller (one thread: the PowerShell pipeline thread, a
+/// file reader) prepares and enqueues rows and takes outcomes back in input order; requests run on the
+/// thread pool, at most <see cref="GenerationOptions.ThrottleLimit"/> at once.
+/// </summary>
+/// <remarks>
+/// Ordering is a FIFO of tasks: the next outcome is ready when the oldest task is done, whatever finished
+/// after it. Backpressure is the caller's: when <see cref="IsFull"/>, wait for the next outcome before
+/// enqueueing more, which bounds memory by <see cref="MaxPendingRows"/> rows however long the input is.
+/// <see cref="Prepare"/>, <see cref="Enqueue"/>, <see cref="TryTakeNext"/> and <see cref="WaitForNext"/> are
+/// for that one caller thread; <see cref="Cancel"/> and <see cref="GetStatistics"/> may be called from any thread.
+/// </remarks>
+public sealed class GenerationRun : IDisposable
+{
+    private readonly GenerationOptions _options;
+    private readonly ChatCompletionClient _client;
+    private readonly PromptBuilder _prompts;
+    private readonly SemaphoreSlim _slots;
+    private readonly CancellationTokenSource _cancel = new();
+    private readonly Queue<Task<RowOutcome>> _pending = new();
+    private readonly Stopwatch _clock = new();
+    private long _nextRowNumber;
+    private long _rows, _succeeded, _failed, _promptTokens, _completionTokens, _totalTokens;
+    private int _inFlight, _usageReported, _disposed;
+
+    public GenerationRun(GenerationOptions options, ChatCompletionClient client)
+    {
+        options.Validate();
+        _options = options;
+        _client = client;
+        _prompts = new PromptBuilder(options.InputKey, options.OutputKey, options.Overwrite, options.Template, options.SystemPrompt, options.Language);
+        _slots = new SemaphoreSlim(options.ThrottleLimit, options.ThrottleLimit);
+        MaxPendingRows = options.EffectiveMaxPendingRows;
+    }
+
+    public GenerationOptions Options => _options;
+
+    public LlmEndpoint Endpoint => _client.Endpoint;
+
+    public int MaxPendingRows { get; }
+
+    /// <summary>Rows enqueued and not yet taken back.</summary>
+    public int PendingCount => _pending.Count;
+
+    /// <summary>True when the caller should take an outcome before enqueueing another row.</summary>
+    public bool IsFull => _pending.Count >= MaxPendingRows;
+
+    /// <summary>Cancelled by <see cref="Cancel"/>: stops waiting requests and aborts those in flight.</summary>
+    public CancellationToken CancellationToken => _cancel.Token;
+
+    /// <summary>Numbers the row and builds its messages, or the row error that keeps it from being sent.</summary>
+    public PreparedRow Prepare(IRowFields row)
+    {
+        long rowNumber = ++_nextRowNumber;
+        return new PreparedRow(rowNumber, _prompts.Build(row, rowNumber));
+    }
+
+    /// <summary>Starts the request for a prepared row (or records its error) and queues its outcome.</summary>
+    public void Enqueue(PreparedRow row, object? state)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (!_clock.IsRunning)
+        {
+            _clock.Start();
+        }
+        Interlocked.Increment(ref _rows);
+        Task<RowOutcome> task = row.IsSendable
+            ? SendAsync(row, state)
+            : Task.FromResult(Fail(row.RowNumber, state, row.Error!, TimeSpan.Zero));
+        _pending.Enqueue(task);
+    }
+
+    /// <summary>Takes the next outcome in input order if it is ready.</summary>
+    public bool TryTakeNext([NotNullWhen(true)] out RowOutcome? outcome)
+    {
+        if (_pending.TryPeek(out var head) && head.IsCompleted)
+        {
+            _pending.Dequeue();
+            outcome = head.Result;
+            return true;
+        }
+        outcome = null;
+        return false;
+    }
+
+    /// <summary>
+    /// Blocks until the next outcome in input order is ready or <paramref name="timeout"/> passes. Returns true
+    /// when it is ready, false on timeout or when nothing is pending. Throws when <paramref name="cancellationToken"/> is cancelled.
+    /// </summary>
+    public bool WaitForNext(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (!_pending.TryPeek(out var head))
+        {
+            return false;
+        }
+        if (head.IsCompleted)
+        {
+            return true;
+        }
+        try
+        {
+            return head.Wait((int)Math.Min(int.MaxValue, timeout.TotalMilliseconds), cancellationToken);
+        }
+        catch (AggregateException)
+        {
+            return true; // the task itself never faults; this is defensive
+        }
+    }
+
+    public RunStatistics GetStatistics() => new(
+        Interlocked.Read(ref _rows),
+        Interlocked.Read(ref _succeeded),
+        Interlocked.Read(ref _failed),
+        Volatile.Read(ref _inFlight),
+        _pending.Count,
+        Interlocked.Read(ref _promptTokens),
+        Interlocked.Read(ref _completionTokens),
+        Interlocked.Read(ref _totalTokens),
+        Volatile.Read(ref _usageReported) != 0,
+        _clock.Elapsed);
+
+    /// <summary>Stops the run: requests waiting for a slot never start, requests in flight are aborted.</summary>
+    public void Cancel()
+    {
+        try
+        {
+            _cancel.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // already disposed: nothing left to cancel
+        }
+    }
+
+    /// <summary>Cancels what is left and waits (briefly) until no request of this run is running any more.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        Cancel();
+        var remaining = _pending.ToArray();
+        _pending.Clear();
+        try
+        {
+            Task.WaitAll(remaining, TimeSpan.FromSeconds(10));
+        }
+        catch (AggregateException)
+        {
+            // outcomes of abandoned rows do not matter any more
+        }
+        _cancel.Dispose();
+        _slots.Dispose();
+    }
+
+    private async Task<RowOutcome> SendAsync(PreparedRow row, object? state)
+    {
+        var token = _cancel.Token;
+        try
+        {
+            await _slots.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return Cancelled(row.RowNumber, state);
+        }
+
+        Interlocked.Increment(ref _inFlight);
+        long started = Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await _client.CompleteAsync(row.Prompt.Messages!, _options.Parameters, token).ConfigureAwait(false);
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            return result.IsSuccess
+                ? FromAnswer(row.RowNumber, state, result.Answer!, elapsed)
+                : Fail(row.RowNumber, state, result.ToRowError(row.RowNumber), elapsed);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            return Cancelled(row.RowNumber, state);
+        }
+        catch (Exception ex)
+        {
+            return Fail(row.RowNumber, state, RowError.Create(RowErrorKind.InternalError, row.RowNumber,
+                $"CodeGen failed while handling the row ({ex.GetType().Name}: {ex.Message})."), Stopwatch.GetElapsedTime(started));
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+            _slots.Release();
+        }
+    }
+
+    private RowOutcome FromAnswer(long rowNumber, object? state, ChatAnswer answer, TimeSpan elapsed)
+    {
+        if (answer.Usage is { } usage)
+        {
+            Interlocked.Add(ref _promptTokens, usage.PromptTokens);
+            Interlocked.Add(ref _completionTokens, usage.CompletionTokens);
+            Interlocked.Add(ref _totalTokens, usage.TotalTokens);
+            Volatile.Write(ref _usageReported, 1);
+        }
+
+        RowError? error = null;
+        string? warning = null;
+        string? code = null;
+        string finish = answer.FinishReason ?? string.Empty;
+
+        if (string.Equals(finish, "content_filter", StringComparison.OrdinalIgnoreCase))
+        {
+            error = RowError.Create(RowErrorKind.ContentFiltered, rowNumber, "the provider's content filter withheld the answer (finish_reason 'content_filter').");
+        }
+        else if (string.IsNullOrEmpty(answer.Content) && !string.IsNullOrEmpty(answer.Refusal))
+        {
+            error = RowError.Create(RowErrorKind.ContentFiltered, rowNumber, $"the model refused: {answer.Refusal}", serverMessage: answer.Refusal);
+        }
+        else if (string.IsNullOrWhiteSpace(answer.Content))
+        {
+            error = RowError.Create(RowErrorKind.InvalidResponse, rowNumber, string.Equals(finish, "length", StringComparison.OrdinalIgnoreCase)
+                ? "the answer hit the token limit before any code was written (finish_reason 'length'). Raise -MaxTokens."
+                : $"the answer has no content{(finish.Length > 0 ? $" (finish_reason '{finish}')" : string.Empty)}.");
+        }
+        else
+        {
+            if (_options.KeepRawAnswer)
+            {
+                code = answer.Content;
+            }
+            else
+            {
+                var extracted = CodeExtractor.Extract(answer.Content, _options.Language);
+                if (extracted.Source == CodeSource.Empty || string.IsNullOrWhiteSpace(extracted.Code))
+                {
+                    error = RowError.Create(RowErrorKind.InvalidResponse, rowNumber, "the answer holds no code (only reasoning or empty fences).");
+                }
+                code = extracted.Code;
+            }
+            if (error is null && string.Equals(finish, "length", StringComparison.OrdinalIgnoreCase))
+            {
+                warning = $"Row {rowNumber}: the answer was cut off at the token limit (finish_reason 'length'); the code may be incomplete. Raise -MaxTokens.";
+            }
+        }
+
+        if (error is not null)
+        {
+            return Fail(rowNumber, state, error, elapsed, answer);
+        }
+        Interlocked.Increment(ref _succeeded);
+        return new RowOutcome
+        {
+            RowNumber = rowNumber,
+            State = state,
+            Code = code,
+            Answer = answer.Content,
+            FinishReason = answer.FinishReason,
+            Usage = answer.Usage,
+            Warning = warning,
+            Elapsed = elapsed,
+        };
+    }
+
+    private RowOutcome Fail(long rowNumber, object? state, RowError error, TimeSpan elapsed, ChatAnswer? answer = null)
+    {
+        Interlocked.Increment(ref _failed);
+        return new RowOutcome
+        {
+            RowNumber = rowNumber,
+            State = state,
+            Error = error,
+            Answer = answer?.Content,
+            FinishReason = answer?.FinishReason,
+            Usage = answer?.Usage,
+            Elapsed = elapsed,
+        };
+    }
+
+    private static RowOutcome Cancelled(long rowNumber, object? state) => new()
+    {
+        RowNumber = rowNumber,
+        State = state,
+        Error = RowError.Create(RowErrorKind.Cancelled, rowNumber, "the run was stopped before this row was answered."),
+    };
+}

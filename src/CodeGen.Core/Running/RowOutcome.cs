@@ -1,0 +1,72 @@
+using CodeGen.Core.Llm;
+using CodeGen.Core.Prompting;
+using CodeGen.Core.Rows;
+
+namespace CodeGen.Core.Running;
+
+/// <summary>A row checked and turned into messages, ready to send (or already failed).</summary>
+public readonly struct PreparedRow
+{
+    internal PreparedRow(long rowNumber, PromptResult prompt)
+    {
+        RowNumber = rowNumber;
+        Prompt = prompt;
+    }
+
+    public long RowNumber { get; }
+
+    public PromptResult Prompt { get; }
+
+    public bool IsSendable => Prompt.IsSendable;
+
+    public RowError? Error => Prompt.Error;
+
+    public string? Instruction => Prompt.Instruction;
+}
+
+/// <summary>What became of one row, handed back in input order.</summary>
+public sealed class RowOutcome
+{
+    public required long RowNumber { get; init; }
+
+    /// <summary>Whatever the caller attached to the row (the PowerShell object, a file record).</summary>
+    public object? State { get; init; }
+
+    /// <summary>The extracted code (or the whole answer with KeepRawAnswer); null when the row failed.</summary>
+    public string? Code { get; init; }
+
+    /// <summary>The model's answer text as received.</summary>
+    public string? Answer { get; init; }
+
+    public string? FinishReason { get; init; }
+
+    public TokenUsage? Usage { get; init; }
+
+    public RowError? Error { get; init; }
+
+    /// <summary>Something the user should hear about a row that still produced code (a truncated answer).</summary>
+    public string? Warning { get; init; }
+
+    /// <summary>Time from sending the request to having the answer (zero for rows never sent).</summary>
+    public TimeSpan Elapsed { get; init; }
+
+    public bool Succeeded => Error is null;
+}
+
+/// <summary>A snapshot of a run's counters.</summary>
+public readonly record struct RunStatistics(
+    long Rows,
+    long Succeeded,
+    long Failed,
+    int InFlight,
+    int Pending,
+    long PromptTokens,
+    long CompletionTokens,
+    long TotalTokens,
+    bool UsageReported,
+    TimeSpan Elapsed)
+{
+    public long Completed => Succeeded + Failed;
+
+    public double RowsPerSecond => Elapsed.TotalSeconds > 0 ? Completed / Elapsed.TotalSeconds : 0;
+}

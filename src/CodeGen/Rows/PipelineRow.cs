@@ -1,0 +1,213 @@
+using System.Collections;
+using System.Collections.Specialized;
+using System.Globalization;
+using System.Management.Automation;
+using CodeGen.Core.Rows;
+
+namespace CodeGen.Commands.Rows;
+
+/// <summary>
+/// Adapts one pipeline input to an engine row, and writes the generated code back into it.
+/// Three shapes: objects (Import-Csv, ConvertFrom-Json, any .NET object), dictionaries (hashtables,
+/// [ordered]), and strings (the instruction itself). Must be read on the pipeline thread: property getters
+/// of arbitrary objects may run script.
+/// </summary>
+internal abstract class PipelineRow : IRowFields
+{
+    /// <summary>The input as the user passed it: the TargetObject of this row's errors.</summary>
+    public abstract object Source { get; }
+
+    public abstract bool HasField(string name);
+
+    public abstract bool TryGetField(string name, out string? value);
+
+    /// <summary>
+    /// The object to write to the pipeline, with <paramref name="outputKey"/> set to <paramref name="code"/>.
+    /// A failed row (<paramref name="succeeded"/> false) keeps an existing output value and gets an empty
+    /// one only when it had none, so a failure never destroys data.
+    /// </summary>
+    public abstract object Emit(string outputKey, string? code, bool succeeded);
+
+    public static PipelineRow From(PSObject input, string inputKey) => input.BaseObject switch
+    {
+        string text => new InstructionRow(text, inputKey, input),
+        IDictionary dictionary => new DictionaryRow(dictionary),
+        _ => new ObjectRow(input),
+    };
+
+    /// <summary>
+    /// How a field value becomes prompt text: strings as they are, numbers and dates in invariant culture,
+    /// arrays one item per line (a JSON "lines" array reads as the text it holds), the rest as PowerShell
+    /// converts it to a string.
+    /// </summary>
+    internal static string? ToText(object? value)
+    {
+        if (value is PSObject wrapped && wrapped.BaseObject is not PSCustomObject)
+        {
+            value = wrapped.BaseObject;
+        }
+        switch (value)
+        {
+            case null:
+                return null;
+            case string s:
+                return s;
+            case IFormattable formattable:
+                return formattable.ToString(null, CultureInfo.InvariantCulture);
+            case IDictionary:
+                return LanguagePrimitives.ConvertTo<string>(value);
+            case IEnumerable items:
+                var lines = new List<string?>();
+                foreach (var item in items)
+                {
+                    lines.Add(ToText(item));
+                }
+                return string.Join("\n", lines);
+            default:
+                return value.ToString();
+        }
+    }
+}
+
+/// <summary>A plain string: the instruction itself. Emits a new object with the input and output keys.</summary>
+internal sealed class InstructionRow : PipelineRow
+{
+    private readonly string _instruction;
+    private readonly string _inputKey;
+    private readonly object _source;
+
+    public InstructionRow(string instruction, string inputKey, object? source = null)
+    {
+        _instruction = instruction;
+        _inputKey = inputKey;
+        _source = source ?? instruction;
+    }
+
+    public override object Source => _source;
+
+    public override bool HasField(string name) => string.Equals(name, _inputKey, StringComparison.OrdinalIgnoreCase);
+
+    public override bool TryGetField(string name, out string? value)
+    {
+        value = HasField(name) ? _instruction : null;
+        return value is not null;
+    }
+
+    public override object Emit(string outputKey, string? code, bool succeeded)
+    {
+        var result = new PSObject();
+        result.Properties.Add(new PSNoteProperty(_inputKey, _instruction));
+        result.Properties.Add(new PSNoteProperty(outputKey, code));
+        return result;
+    }
+}
+
+/// <summary>A hashtable or other dictionary. Keys are matched case-insensitively, as PowerShell does.</summary>
+internal sealed class DictionaryRow : PipelineRow
+{
+    private readonly IDictionary _dictionary;
+
+    public DictionaryRow(IDictionary dictionary) => _dictionary = dictionary;
+
+    public override object Source => _dictionary;
+
+    public override bool HasField(string name) => FindKey(name, out _);
+
+    public override bool TryGetField(string name, out string? value)
+    {
+        if (FindKey(name, out var key))
+        {
+            value = ToText(_dictionary[key]);
+            return true;
+        }
+        value = null;
+        return false;
+    }
+
+    public override object Emit(string outputKey, string? code, bool succeeded)
+    {
+        bool exists = FindKey(outputKey, out var key);
+        if (!succeeded && exists)
+        {
+            return _dictionary;
+        }
+        if (_dictionary.IsReadOnly || _dictionary.IsFixedSize)
+        {
+            var copy = new OrderedDictionary(StringComparer.OrdinalIgnoreCase);
+            foreach (DictionaryEntry entry in _dictionary)
+            {
+                copy[entry.Key] = entry.Value;
+            }
+            copy[exists ? key : outputKey] = code;
+            return copy;
+        }
+        _dictionary[exists ? key : outputKey] = code;
+        return _dictionary;
+    }
+
+    private bool FindKey(string name, out object key)
+    {
+        if (_dictionary.Contains(name))
+        {
+            key = name;
+            return true;
+        }
+        foreach (var candidate in _dictionary.Keys)
+        {
+            if (candidate is string text && string.Equals(text, name, StringComparison.OrdinalIgnoreCase))
+            {
+                key = candidate;
+                return true;
+            }
+        }
+        key = name;
+        return false;
+    }
+}
+
+/// <summary>Any other object: fields are its properties (note properties of Import-Csv rows, .NET properties).</summary>
+internal sealed class ObjectRow : PipelineRow
+{
+    private readonly PSObject _object;
+
+    public ObjectRow(PSObject input) => _object = input;
+
+    public override object Source => _object;
+
+    public override bool HasField(string name) => _object.Properties[name] is not null;
+
+    public override bool TryGetField(string name, out string? value)
+    {
+        var property = _object.Properties[name];
+        if (property is null)
+        {
+            value = null;
+            return false;
+        }
+        object? raw;
+        try
+        {
+            raw = property.Value;
+        }
+        catch (GetValueException)
+        {
+            raw = null; // a property whose getter throws reads as empty
+        }
+        value = ToText(raw);
+        return true;
+    }
+
+    public override object Emit(string outputKey, string? code, bool succeeded)
+    {
+        var existing = _object.Properties[outputKey];
+        if (existing is null)
+        {
+            _object.Properties.Add(new PSNoteProperty(outputKey, code));
+        }
+        else if (succeeded)
+        {
+            existing.Value = code;
+        }
+        return _object;
+    }
+}

@@ -1,0 +1,60 @@
+using System.Management.Automation;
+using CodeGen.Core.Rows;
+
+namespace CodeGen.Commands.Support;
+
+/// <summary>Turns engine row errors into ErrorRecords with stable ids and fitting categories.</summary>
+internal static class RowErrorRecords
+{
+    public static ErrorRecord Create(RowError error, object? targetObject)
+    {
+        var record = new ErrorRecord(new RowFailedException(error), error.ErrorId, CategoryOf(error), targetObject);
+        string? action = RecommendedAction(error);
+        if (action is not null)
+        {
+            record.ErrorDetails = new ErrorDetails(error.Message) { RecommendedAction = action };
+        }
+        return record;
+    }
+
+    internal static ErrorCategory CategoryOf(RowError error) => error.Kind switch
+    {
+        RowErrorKind.MissingInputColumn => ErrorCategory.ObjectNotFound,
+        RowErrorKind.OutputColumnExists => ErrorCategory.ResourceExists,
+        RowErrorKind.EmptyInstruction => ErrorCategory.InvalidData,
+        RowErrorKind.TemplateColumnMissing => ErrorCategory.ObjectNotFound,
+        RowErrorKind.HttpError => CategoryOfStatus(error.StatusCode ?? 0, error.ServerCode),
+        RowErrorKind.InvalidResponse => ErrorCategory.InvalidResult,
+        RowErrorKind.ConnectionFailed => ErrorCategory.ConnectionError,
+        RowErrorKind.Timeout => ErrorCategory.OperationTimeout,
+        RowErrorKind.ContentFiltered => ErrorCategory.PermissionDenied,
+        RowErrorKind.Cancelled => ErrorCategory.OperationStopped,
+        _ => ErrorCategory.NotSpecified,
+    };
+
+    private static ErrorCategory CategoryOfStatus(int status, string? serverCode) => status switch
+    {
+        400 or 422 => ErrorCategory.InvalidArgument,
+        401 => ErrorCategory.AuthenticationError,
+        403 => ErrorCategory.PermissionDenied,
+        404 => ErrorCategory.ObjectNotFound,
+        408 => ErrorCategory.OperationTimeout,
+        409 => ErrorCategory.ResourceBusy,
+        413 => ErrorCategory.LimitsExceeded,
+        429 when serverCode == "insufficient_quota" => ErrorCategory.QuotaExceeded,
+        429 => ErrorCategory.LimitsExceeded,
+        >= 500 => ErrorCategory.ResourceUnavailable,
+        _ => ErrorCategory.ProtocolError,
+    };
+
+    private static string? RecommendedAction(RowError error) => error.Kind switch
+    {
+        RowErrorKind.MissingInputColumn => "Pass -InputKey with the name of the column that holds the instruction.",
+        RowErrorKind.OutputColumnExists => "Pass -Force to overwrite the column, or -OutputKey to write a different one.",
+        RowErrorKind.TemplateColumnMissing => "Fix the placeholder in -PromptTemplate, or add the column to the input.",
+        RowErrorKind.HttpError when error.StatusCode is 401 or 403 => "Check the API key (-ApiKey, CODEGEN_API_KEY or OPENAI_API_KEY).",
+        RowErrorKind.HttpError when error.StatusCode is 404 => "Check -Endpoint and -Model.",
+        RowErrorKind.ConnectionFailed => "Check that the endpoint is running and reachable (-Endpoint or CODEGEN_ENDPOINT).",
+        _ => null,
+    };
+}

@@ -1,0 +1,106 @@
+using CodeGen.Core.Llm;
+
+namespace CodeGen.Core.Tests;
+
+public class EndpointTests
+{
+    [Theory]
+    [InlineData("http://localhost:11434/v1", "http://localhost:11434/v1/chat/completions")]
+    [InlineData("http://localhost:11434/v1/", "http://localhost:11434/v1/chat/completions")]
+    [InlineData("https://api.openai.com/v1/chat/completions", "https://api.openai.com/v1/chat/completions")]
+    [InlineData("http://127.0.0.1:8080", "http://127.0.0.1:8080/chat/completions")]
+    [InlineData("https://r.openai.azure.com/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21",
+        "https://r.openai.azure.com/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21")]
+    [InlineData("https://r.openai.azure.com/openai/v1?x=1", "https://r.openai.azure.com/openai/v1/chat/completions?x=1")]
+    public void Base_urls_get_the_chat_completions_path(string endpoint, string expected)
+        => Assert.Equal(expected, LlmEndpoint.ToChatCompletionsUri(endpoint).ToString());
+
+    [Theory]
+    [InlineData("localhost:11434")]
+    [InlineData("ftp://example.com/v1")]
+    [InlineData("not a url")]
+    public void Malformed_endpoints_are_refused(string endpoint)
+    {
+        var ex = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.ToChatCompletionsUri(endpoint));
+        Assert.Contains(endpoint, ex.Message);
+    }
+
+    private static Func<string, string?> Env(params (string Name, string Value)[] variables)
+    {
+        var map = variables.ToDictionary(v => v.Name, v => v.Value);
+        return name => map.GetValueOrDefault(name);
+    }
+
+    [Fact]
+    public void Parameters_beat_CODEGEN_variables_which_beat_OPENAI_and_DF_variables()
+    {
+        var env = Env(("CODEGEN_ENDPOINT", "http://127.0.0.1:1/v1"), ("CODEGEN_MODEL", "env-model"), ("CODEGEN_API_KEY", "codegen-key-0000000000"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:2/v1"), ("OPENAI_API_KEY", "openai-key-00000000000"), ("DF_API_KEY", "df-key"));
+
+        var fromEnv = LlmEndpoint.Resolve(EndpointSettings.FromEnvironment(env));
+        Assert.Equal("http://127.0.0.1:1/v1/chat/completions", fromEnv.ChatCompletionsUri.ToString());
+        Assert.Equal("env-model", fromEnv.Model);
+        Assert.Equal("codegen-key-0000000000", fromEnv.ApiKey!.Reveal());
+
+        var withParameters = LlmEndpoint.Resolve([new EndpointSettings("http://127.0.0.1:3/v1", "param-model", "param-key"), .. EndpointSettings.FromEnvironment(env)]);
+        Assert.Equal("http://127.0.0.1:3/v1/chat/completions", withParameters.ChatCompletionsUri.ToString());
+        Assert.Equal("param-model", withParameters.Model);
+        Assert.Equal("param-key", withParameters.ApiKey!.Reveal());
+    }
+
+    [Fact]
+    public void OPENAI_variables_then_DF_API_KEY_fill_in_and_the_endpoint_defaults_to_OpenAI()
+    {
+        var openai = LlmEndpoint.Resolve([new EndpointSettings(Model: "m"), .. EndpointSettings.FromEnvironment(Env(("OPENAI_API_KEY", "sk-openai"), ("DF_API_KEY", "df")))]);
+        Assert.Equal("https://api.openai.com/v1/chat/completions", openai.ChatCompletionsUri.ToString());
+        Assert.Equal("sk-openai", openai.ApiKey!.Reveal());
+
+        var dataflow = LlmEndpoint.Resolve([new EndpointSettings(Model: "m"), .. EndpointSettings.FromEnvironment(Env(("DF_API_KEY", "df-key")))]);
+        Assert.Equal("df-key", dataflow.ApiKey!.Reveal());
+
+        var baseUrl = LlmEndpoint.Resolve([new EndpointSettings(Model: "m"), .. EndpointSettings.FromEnvironment(Env(("OPENAI_BASE_URL", "http://localhost:8000/v1")))]);
+        Assert.Equal("http://localhost:8000/v1/chat/completions", baseUrl.ChatCompletionsUri.ToString());
+        Assert.Null(baseUrl.ApiKey);
+    }
+
+    [Fact]
+    public void Nothing_configured_says_what_to_set()
+    {
+        var ex = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve(EndpointSettings.FromEnvironment(Env())));
+        Assert.Contains("-Endpoint", ex.Message);
+        Assert.Contains("CODEGEN_ENDPOINT", ex.Message);
+        Assert.Contains("OPENAI_API_KEY", ex.Message);
+    }
+
+    [Fact]
+    public void A_missing_model_says_what_to_set()
+    {
+        var ex = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve([new EndpointSettings("http://localhost:11434/v1")]));
+        Assert.Contains("-Model", ex.Message);
+        Assert.Contains("CODEGEN_MODEL", ex.Message);
+    }
+
+    [Fact]
+    public void A_key_is_not_sent_over_plain_http_to_another_host_unless_allowed()
+    {
+        var ex = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve([new EndpointSettings("http://gpu-box.lan:8000/v1", "m", "secret-key-123456")]));
+        Assert.Contains("-AllowUnencryptedAuthentication", ex.Message);
+        Assert.DoesNotContain("secret-key-123456", ex.Message);
+
+        Assert.NotNull(LlmEndpoint.Resolve([new EndpointSettings("http://gpu-box.lan:8000/v1", "m", "k")], allowUnencryptedAuthentication: true));
+        Assert.NotNull(LlmEndpoint.Resolve([new EndpointSettings("http://127.0.0.1:8000/v1", "m", "k")]));
+        Assert.NotNull(LlmEndpoint.Resolve([new EndpointSettings("http://[::1]:8000/v1", "m", "k")]));
+        Assert.NotNull(LlmEndpoint.Resolve([new EndpointSettings("http://gpu-box.lan:8000/v1", "m")]));
+    }
+
+    [Fact]
+    public void The_key_never_prints_itself()
+    {
+        var endpoint = LlmEndpoint.Resolve([new EndpointSettings("https://user:pw@api.example.com/v1?api-version=1", "m", "sk-abcdefghijklmnop1234")]);
+        Assert.DoesNotContain("sk-abcdefghijklmnop1234", endpoint.ToString());
+        Assert.Contains("****1234", endpoint.ToString());
+        Assert.Equal("****1234", endpoint.ApiKey!.ToString());
+        Assert.Equal("https://api.example.com/v1/chat/completions", endpoint.DisplayUri);
+        Assert.Equal("error: ****1234 is wrong", endpoint.ApiKey.Redact("error: sk-abcdefghijklmnop1234 is wrong"));
+    }
+}

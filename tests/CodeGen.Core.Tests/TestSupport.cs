@@ -1,0 +1,100 @@
+using System.Text.Json;
+using CodeGen.Core.Llm;
+using CodeGen.Core.Rows;
+using CodeGen.Core.Running;
+using FakeLlm;
+
+namespace CodeGen.Core.Tests;
+
+/// <summary>A row backed by a dictionary, with case-insensitive names like PowerShell's.</summary>
+internal sealed class TestRow : IRowFields
+{
+    private readonly Dictionary<string, string?> _fields;
+
+    public TestRow(params (string Name, string? Value)[] fields)
+        => _fields = fields.ToDictionary(f => f.Name, f => f.Value, StringComparer.OrdinalIgnoreCase);
+
+    public static TestRow Instruction(string text) => new(("instruction", text));
+
+    /// <summary>A row from a JSON object: strings as they are, other values as their JSON text.</summary>
+    public static TestRow FromJson(JsonElement element) => new(element.EnumerateObject()
+        .Select(p => (p.Name, p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString() : p.Value.GetRawText())).ToArray());
+
+    public bool HasField(string name) => _fields.ContainsKey(name);
+
+    public bool TryGetField(string name, out string? value) => _fields.TryGetValue(name, out value);
+}
+
+/// <summary>One fake server per test class; each test sets the options it needs.</summary>
+public sealed class FakeServerFixture : IAsyncLifetime
+{
+    public FakeLlmServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Server = await FakeLlmServer.StartAsync();
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+
+    /// <summary>Sets the server's behaviour and zeroes its counters.</summary>
+    public FakeLlmServer Use(FakeLlmOptions options)
+    {
+        Server.Options = options;
+        Server.Stats.Reset();
+        return Server;
+    }
+}
+
+internal static class Runs
+{
+    public static ChatCompletionClient Client(Uri baseUrl, string? key = null, TimeSpan? timeout = null, string model = "fake-model")
+    {
+        var endpoint = LlmEndpoint.Resolve([new EndpointSettings(baseUrl.ToString(), model, key)]);
+        return new ChatCompletionClient(endpoint, LlmHttpHandler.Shared, timeout ?? TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>
+    /// Drives a run the way the cmdlet does: enqueue, take what is ready, and wait for the next outcome
+    /// while the run is full. Records the most rows ever pending.
+    /// </summary>
+    public static List<RowOutcome> Drive(GenerationRun run, IEnumerable<IRowFields> rows, Action<RowOutcome>? onOutcome = null, bool keepOutcomes = true)
+    {
+        var outcomes = new List<RowOutcome>();
+        var cancellationToken = CancellationToken.None;
+        void Take()
+        {
+            while (run.TryTakeNext(out var outcome))
+            {
+                if (keepOutcomes)
+                {
+                    outcomes.Add(outcome);
+                }
+                onOutcome?.Invoke(outcome);
+            }
+        }
+        foreach (var row in rows)
+        {
+            var prepared = run.Prepare(row);
+            run.Enqueue(prepared, row);
+            MaxPendingSeen = Math.Max(MaxPendingSeen, run.PendingCount);
+            Take();
+            while (run.IsFull)
+            {
+                run.WaitForNext(TimeSpan.FromSeconds(30), cancellationToken);
+                Take();
+            }
+        }
+        while (run.PendingCount > 0)
+        {
+            run.WaitForNext(TimeSpan.FromSeconds(30), cancellationToken);
+            Take();
+        }
+        return outcomes;
+    }
+
+    [ThreadStatic]
+    public static int MaxPendingSeen;
+
+    public static string DataFile(string name) => Path.Combine(AppContext.BaseDirectory, "data", name);
+
+    public static IEnumerable<JsonElement> ReadJsonLines(string name)
+        => File.ReadLines(DataFile(name)).Where(l => l.Trim().Length > 0).Select(l => JsonDocument.Parse(l).RootElement.Clone());
+}

@@ -1,0 +1,62 @@
+namespace FakeLlm;
+
+/// <summary>
+/// How the fake server answers. Settable at start, through POST /_fake/config, or per request with a
+/// directive inside the prompt: <c>[[fake:status=500;latency=200;style=think]]</c>. In an error
+/// <c>message</c>, <c>{auth}</c> is replaced by the caller's API key (to test that CodeGen masks echoed keys).
+/// </summary>
+public sealed record FakeLlmOptions
+{
+    /// <summary>Fixed delay before every answer, in milliseconds.</summary>
+    public int LatencyMs { get; init; }
+
+    /// <summary>Extra random delay, uniform in [0, JitterMs].</summary>
+    public int JitterMs { get; init; }
+
+    /// <summary>Answer style: fenced, plain, prose, think, tilde, multi, unclosed, crlf, reasoning, null, refusal, filter, minimal, nochoices, badjson.</summary>
+    public string Style { get; init; } = "fenced";
+
+    /// <summary>When set, every request gets this HTTP status (with an OpenAI-style error body if not 2xx).</summary>
+    public int? Status { get; init; }
+
+    /// <summary>Keep every request body (for tests that inspect what was sent).</summary>
+    public bool RecordRequests { get; init; }
+
+    /// <summary>Seed for the jitter random source, so a run can be repeated.</summary>
+    public int? Seed { get; init; }
+}
+
+/// <summary>Overrides parsed from a <c>[[fake:...]]</c> directive in the prompt.</summary>
+public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, string? Message, string? FinishReason)
+{
+    public static FakeDirective? Find(string prompt)
+    {
+        int start = prompt.IndexOf("[[fake:", StringComparison.Ordinal);
+        if (start < 0)
+        {
+            return null;
+        }
+        int end = prompt.IndexOf("]]", start, StringComparison.Ordinal);
+        if (end < 0)
+        {
+            return null;
+        }
+        int? latency = null, status = null;
+        string? style = null, message = null, finish = null;
+        foreach (var pair in prompt[(start + 7)..end].Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var kv = pair.Split('=', 2);
+            string key = kv[0].Trim().ToLowerInvariant();
+            string value = kv.Length > 1 ? kv[1].Trim() : string.Empty;
+            switch (key)
+            {
+                case "latency": latency = int.Parse(value); break;
+                case "status": status = int.Parse(value); break;
+                case "style": style = value; break;
+                case "message": message = value; break;
+                case "finish": finish = value; break;
+            }
+        }
+        return new FakeDirective(latency, status, style, message, finish);
+    }
+}

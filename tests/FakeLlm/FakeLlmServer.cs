@@ -1,0 +1,316 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace FakeLlm;
+
+/// <summary>
+/// A real HTTP server on 127.0.0.1 that speaks enough of the OpenAI chat-completions protocol to test
+/// CodeGen: every answer's code echoes the task it was asked, so a test can tell rows apart.
+/// </summary>
+public sealed class FakeLlmServer : IAsyncDisposable
+{
+    public const string Banner = "Placeholder from the CodeGen stub server (no model was called).";
+
+    private readonly WebApplication _app;
+    private FakeLlmOptions _options;
+    private Random _random;
+
+    private FakeLlmServer(WebApplication app, FakeLlmOptions options)
+    {
+        _app = app;
+        _options = options;
+        _random = options.Seed is { } seed ? new Random(seed) : new Random();
+    }
+
+    /// <summary>Base URL to give a client, ending in /v1 (for example http://127.0.0.1:41234/v1).</summary>
+    public Uri BaseUrl { get; private set; } = null!;
+
+    public FakeLlmStats Stats { get; } = new();
+
+    public FakeLlmOptions Options
+    {
+        get => Volatile.Read(ref _options);
+        set
+        {
+            Volatile.Write(ref _options, value);
+            if (value.Seed is { } seed)
+            {
+                _random = new Random(seed);
+            }
+        }
+    }
+
+    public static async Task<FakeLlmServer> StartAsync(FakeLlmOptions? options = null, int port = 0)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Listen(IPAddress.Loopback, port);
+            k.Limits.MaxRequestBodySize = 64 * 1024 * 1024;
+            k.AddServerHeader = false;
+        });
+        var app = builder.Build();
+        var server = new FakeLlmServer(app, options ?? new FakeLlmOptions());
+        server.Map(app);
+        await app.StartAsync().ConfigureAwait(false);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.BaseUrl = new Uri(address.TrimEnd('/') + "/v1");
+        return server;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private void Map(WebApplication app)
+    {
+        app.MapGet("/_fake/stats", () => Results.Json(Stats.Snapshot()));
+        app.MapPost("/_fake/reset", () =>
+        {
+            Stats.Reset();
+            return Results.Ok();
+        });
+        app.MapPost("/_fake/config", async (HttpContext context) =>
+        {
+            var update = await JsonSerializer.DeserializeAsync<FakeLlmOptions>(context.Request.Body, JsonOptions).ConfigureAwait(false);
+            Options = update ?? new FakeLlmOptions();
+            return Results.Json(Options, JsonOptions);
+        });
+        app.MapPost("/_fake/code", async (HttpContext context) =>
+        {
+            using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
+            return Results.Text(CodeFor((await reader.ReadToEndAsync().ConfigureAwait(false)).Trim()));
+        });
+        app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = new[] { new { id = "fake-model", @object = "model", owned_by = "codegen" } } }));
+        app.MapPost("/{**path}", HandleAsync);
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        if (!context.Request.Path.Value!.EndsWith("/chat/completions", StringComparison.Ordinal))
+        {
+            context.Response.StatusCode = 404;
+            await WriteErrorAsync(context, 404, $"No route for {context.Request.Path}", "not_found").ConfigureAwait(false);
+            return;
+        }
+
+        Stats.Started();
+        try
+        {
+            Stats.LastAuthorization = context.Request.Headers.Authorization.ToString();
+            var options = Options;
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+            if (options.RecordRequests)
+            {
+                Stats.RequestBodies.Enqueue(Encoding.UTF8.GetString(body.GetBuffer(), 0, (int)body.Length));
+            }
+
+            string prompt, model;
+            try
+            {
+                (prompt, model) = ReadRequest(body.GetBuffer().AsSpan(0, (int)body.Length));
+            }
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException)
+            {
+                await WriteErrorAsync(context, 400, "The request body is not a chat-completions request: " + ex.Message, "invalid_request_error").ConfigureAwait(false);
+                return;
+            }
+
+            var directive = FakeDirective.Find(prompt);
+            int latency = directive?.LatencyMs ?? options.LatencyMs + (options.JitterMs > 0 ? NextJitter(options.JitterMs) : 0);
+            if (latency > 0)
+            {
+                await Task.Delay(latency, context.RequestAborted).ConfigureAwait(false);
+            }
+
+            int status = directive?.Status ?? options.Status ?? 200;
+            if (status != 200)
+            {
+                // {auth} in a message echoes the caller's credentials, as careless proxies do: leak tests use it.
+                string message = (directive?.Message ?? $"fake failure {status}").Replace("{auth}", BearerToken(context), StringComparison.Ordinal);
+                await WriteErrorAsync(context, status, message, status == 429 ? "rate_limit_exceeded" : "server_error").ConfigureAwait(false);
+                return;
+            }
+
+            string task = TaskOf(prompt);
+            string style = directive?.Style ?? options.Style;
+            await WriteAnswerAsync(context, model, task, style, directive?.FinishReason).ConfigureAwait(false);
+            Stats.WasAnswered(task);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            Stats.WasAborted();
+        }
+        finally
+        {
+            Stats.Finished();
+        }
+    }
+
+    private static string BearerToken(HttpContext context)
+    {
+        string header = context.Request.Headers.Authorization.ToString();
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..] : context.Request.Headers["api-key"].ToString();
+    }
+
+    private int NextJitter(int max)
+    {
+        lock (_random)
+        {
+            return _random.Next(0, max + 1);
+        }
+    }
+
+    private static (string Prompt, string Model) ReadRequest(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        using var document = JsonDocument.ParseValue(ref reader);
+        var root = document.RootElement;
+        string model = root.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "fake-model";
+        string prompt = string.Empty;
+        foreach (var message in root.GetProperty("messages").EnumerateArray())
+        {
+            if (message.GetProperty("role").GetString() == "user")
+            {
+                prompt = message.GetProperty("content").GetString() ?? string.Empty;
+            }
+        }
+        return (prompt, model);
+    }
+
+    /// <summary>The task inside a prompt: what follows the last "Task:" line (CodeGen's default prompt), else the whole prompt.</summary>
+    public static string TaskOf(string prompt)
+    {
+        const string marker = "\nTask:\n";
+        int at = prompt.LastIndexOf(marker, StringComparison.Ordinal);
+        return (at >= 0 ? prompt[(at + marker.Length)..] : prompt).Trim();
+    }
+
+    /// <summary>The placeholder code for a task: the banner and the task, as comment lines.</summary>
+    public static string CodeFor(string task)
+    {
+        var sb = new StringBuilder();
+        sb.Append("# ").Append(Banner).Append('\n');
+        bool first = true;
+        foreach (var line in task.Replace("\r\n", "\n").Split('\n'))
+        {
+            sb.Append(first ? "# Task: " : "#   ").Append(line).Append('\n');
+            first = false;
+        }
+        return sb.ToString().TrimEnd('\n');
+    }
+
+    /// <summary>The answer content for a style, and the finish_reason that goes with it.</summary>
+    public static (string? Content, string FinishReason, string? Reasoning, string? Refusal) Compose(string task, string style)
+    {
+        string code = CodeFor(task);
+        return style switch
+        {
+            "plain" => (code, "stop", null, null),
+            "prose" => ($"Sure! Below is one way to do it:\n```\n{code}\n```\nLet me know if you need changes.", "stop", null, null),
+            "think" => ($"<think>\nThe user wants code. Maybe ```python\nwrong_answer()\n``` would do, but no.\n</think>\n\n```python\n{code}\n```", "stop", null, null),
+            "tilde" => ($"~~~python\n{code}\n~~~", "stop", null, null),
+            "multi" => ($"First install the tools:\n```bash\npip install nothing\n```\nThen the code:\n```python\n{code}\n```", "stop", null, null),
+            "unclosed" => ($"Here it is:\n```python\n{code}\n", "length", null, null),
+            "crlf" => ($"Here is the code.\r\n\r\n```python\r\n{code.Replace("\n", "\r\n")}\r\n```\r\n", "stop", null, null),
+            "reasoning" => ($"```python\n{code}\n```", "stop", "I considered the task step by step.", null),
+            "null" => (null, "stop", null, null),
+            "refusal" => (null, "stop", null, "I can't help with that."),
+            "filter" => (string.Empty, "content_filter", null, null),
+            _ => ($"Here is the code.\n\n```python\n{code}\n```\n\nIt is a placeholder.", "stop", null, null),
+        };
+    }
+
+    private static async Task WriteAnswerAsync(HttpContext context, string model, string task, string style, string? finishOverride)
+    {
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/json";
+        if (style == "nochoices")
+        {
+            await context.Response.WriteAsync("{\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion\",\"choices\":[]}").ConfigureAwait(false);
+            return;
+        }
+
+        var (content, finish, reasoning, refusal) = Compose(task, style);
+        finish = finishOverride ?? finish;
+        var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            if (style != "minimal")
+            {
+                writer.WriteString("id", "chatcmpl-fake");
+                writer.WriteString("object", "chat.completion");
+                writer.WriteNumber("created", 1_700_000_000);
+                writer.WriteString("model", model);
+            }
+            writer.WriteStartArray("choices");
+            writer.WriteStartObject();
+            writer.WriteNumber("index", 0);
+            writer.WriteStartObject("message");
+            writer.WriteString("role", "assistant");
+            if (content is null)
+            {
+                writer.WriteNull("content");
+            }
+            else
+            {
+                writer.WriteString("content", content);
+            }
+            if (reasoning is not null)
+            {
+                writer.WriteString("reasoning_content", reasoning);
+            }
+            if (refusal is not null)
+            {
+                writer.WriteString("refusal", refusal);
+            }
+            writer.WriteEndObject();
+            writer.WriteString("finish_reason", finish);
+            writer.WriteEndObject();
+            writer.WriteEndArray();
+            if (style != "minimal")
+            {
+                int promptTokens = Math.Max(1, task.Length / 4);
+                int completionTokens = Math.Max(1, (content?.Length ?? 0) / 4);
+                writer.WriteStartObject("usage");
+                writer.WriteNumber("prompt_tokens", promptTokens);
+                writer.WriteNumber("completion_tokens", completionTokens);
+                writer.WriteNumber("total_tokens", promptTokens + completionTokens);
+                writer.WriteEndObject();
+            }
+            writer.WriteEndObject();
+        }
+
+        if (style == "badjson")
+        {
+            // a 200 whose body was cut in half
+            await context.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length / 2)).ConfigureAwait(false);
+            return;
+        }
+        context.Response.ContentLength = buffer.Length;
+        await context.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length)).ConfigureAwait(false);
+    }
+
+    private static async Task WriteErrorAsync(HttpContext context, int status, string message, string type)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        var json = JsonSerializer.Serialize(new { error = new { message, type, param = (string?)null, code = type } });
+        await context.Response.WriteAsync(json).ConfigureAwait(false);
+    }
+}

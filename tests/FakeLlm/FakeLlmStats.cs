@@ -1,0 +1,76 @@
+using System.Collections.Concurrent;
+
+namespace FakeLlm;
+
+/// <summary>Counters the tests assert on. Thread-safe; reset with <see cref="Reset"/>.</summary>
+public sealed class FakeLlmStats
+{
+    private long _requests, _answered, _aborted;
+    private int _inFlight, _maxInFlight;
+
+    /// <summary>Chat-completions requests received (any outcome).</summary>
+    public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>Requests answered 200 with a completion.</summary>
+    public long Answered => Interlocked.Read(ref _answered);
+
+    /// <summary>Requests the client abandoned before the answer was written.</summary>
+    public long Aborted => Interlocked.Read(ref _aborted);
+
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>The most requests ever in flight at once since the last reset.</summary>
+    public int MaxInFlight => Volatile.Read(ref _maxInFlight);
+
+    /// <summary>The Authorization header of the latest request ("" when it had none).</summary>
+    public string LastAuthorization { get; internal set; } = string.Empty;
+
+    /// <summary>How many 200 answers each task (the echoed instruction) got.</summary>
+    public ConcurrentDictionary<string, int> AnsweredByTask { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Request bodies, when <see cref="FakeLlmOptions.RecordRequests"/> is on.</summary>
+    public ConcurrentQueue<string> RequestBodies { get; } = new();
+
+    public void Reset()
+    {
+        Interlocked.Exchange(ref _requests, 0);
+        Interlocked.Exchange(ref _answered, 0);
+        Interlocked.Exchange(ref _aborted, 0);
+        Volatile.Write(ref _maxInFlight, Volatile.Read(ref _inFlight));
+        LastAuthorization = string.Empty;
+        AnsweredByTask.Clear();
+        RequestBodies.Clear();
+    }
+
+    internal void Started()
+    {
+        Interlocked.Increment(ref _requests);
+        int now = Interlocked.Increment(ref _inFlight);
+        int max;
+        while (now > (max = Volatile.Read(ref _maxInFlight)) && Interlocked.CompareExchange(ref _maxInFlight, now, max) != max)
+        {
+        }
+    }
+
+    internal void Finished() => Interlocked.Decrement(ref _inFlight);
+
+    internal void WasAborted() => Interlocked.Increment(ref _aborted);
+
+    internal void WasAnswered(string task)
+    {
+        Interlocked.Increment(ref _answered);
+        AnsweredByTask.AddOrUpdate(task, 1, static (_, n) => n + 1);
+    }
+
+    public object Snapshot() => new
+    {
+        requests = Requests,
+        answered = Answered,
+        aborted = Aborted,
+        inFlight = InFlight,
+        maxInFlight = MaxInFlight,
+        lastAuthorization = LastAuthorization,
+        answeredByTask = AnsweredByTask.ToDictionary(p => p.Key, p => p.Value),
+        requestBodies = RequestBodies.ToArray(),
+    };
+}
