@@ -13,6 +13,9 @@
     FunctionsToExport    = @()
     CmdletsToExport      = @(
         'Invoke-CodeInstructionToCode'
+        'Import-CodeGenData'
+        'Export-CodeGenData'
+        'New-CodeGenStorage'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

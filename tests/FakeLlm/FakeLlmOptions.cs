@@ -4,6 +4,7 @@ namespace FakeLlm;
 /// How the fake server answers. Settable at start, through POST /_fake/config, or per request with a
 /// directive inside the prompt: <c>[[fake:status=500;latency=200;style=think]]</c>. In an error
 /// <c>message</c>, <c>{auth}</c> is replaced by the caller's API key (to test that CodeGen masks echoed keys).
+/// <c>times=N</c> applies the status to the first N attempts of that prompt only (a transient failure).
 /// </summary>
 public sealed record FakeLlmOptions
 {
@@ -27,7 +28,7 @@ public sealed record FakeLlmOptions
 }
 
 /// <summary>Overrides parsed from a <c>[[fake:...]]</c> directive in the prompt.</summary>
-public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, string? Message, string? FinishReason)
+public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, string? Message, string? FinishReason, int? Times)
 {
     public static FakeDirective? Find(string prompt)
     {
@@ -41,7 +42,7 @@ public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, s
         {
             return null;
         }
-        int? latency = null, status = null;
+        int? latency = null, status = null, times = null;
         string? style = null, message = null, finish = null;
         foreach (var pair in prompt[(start + 7)..end].Split(';', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -55,8 +56,9 @@ public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, s
                 case "style": style = value; break;
                 case "message": message = value; break;
                 case "finish": finish = value; break;
+                case "times": times = int.Parse(value); break;
             }
         }
-        return new FakeDirective(latency, status, style, message, finish);
+        return new FakeDirective(latency, status, style, message, finish, times);
     }
 }

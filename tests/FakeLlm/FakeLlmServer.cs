@@ -138,6 +138,10 @@ public sealed class FakeLlmServer : IAsyncDisposable
             }
 
             int status = directive?.Status ?? options.Status ?? 200;
+            if (directive?.Times is { } times && Stats.CountAttempt(prompt) > times)
+            {
+                status = 200; // the transient failure is over for this prompt
+            }
             if (status != 200)
             {
                 // {auth} in a message echoes the caller's credentials, as careless proxies do: leak tests use it.

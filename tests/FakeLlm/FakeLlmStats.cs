@@ -28,6 +28,11 @@ public sealed class FakeLlmStats
     /// <summary>How many 200 answers each task (the echoed instruction) got.</summary>
     public ConcurrentDictionary<string, int> AnsweredByTask { get; } = new(StringComparer.Ordinal);
 
+    private readonly ConcurrentDictionary<string, int> _attempts = new(StringComparer.Ordinal);
+
+    /// <summary>Counts a request for a prompt and returns how many there have been (for times=N directives).</summary>
+    internal int CountAttempt(string prompt) => _attempts.AddOrUpdate(prompt, 1, static (_, n) => n + 1);
+
     /// <summary>Request bodies, when <see cref="FakeLlmOptions.RecordRequests"/> is on.</summary>
     public ConcurrentQueue<string> RequestBodies { get; } = new();
 
@@ -39,6 +44,7 @@ public sealed class FakeLlmStats
         Volatile.Write(ref _maxInFlight, Volatile.Read(ref _inFlight));
         LastAuthorization = string.Empty;
         AnsweredByTask.Clear();
+        _attempts.Clear();
         RequestBodies.Clear();
     }
 

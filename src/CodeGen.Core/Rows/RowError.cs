@@ -30,11 +30,12 @@ public enum RowErrorKind
 /// <summary>A row-level failure: what went wrong, for which row, and what the server said.</summary>
 public sealed class RowError
 {
-    public RowError(RowErrorKind kind, long rowNumber, string message, int? statusCode = null, string? serverMessage = null, string? serverCode = null)
+    public RowError(RowErrorKind kind, long rowNumber, string detail, int? statusCode = null, string? serverMessage = null, string? serverCode = null)
     {
         Kind = kind;
         RowNumber = rowNumber;
-        Message = message;
+        Detail = detail;
+        Message = $"Row {rowNumber}: {detail}";
         StatusCode = statusCode;
         ServerMessage = serverMessage;
         ServerCode = serverCode;
@@ -47,6 +48,9 @@ public sealed class RowError
 
     /// <summary>Complete, user-facing message. Always starts with "Row N: ".</summary>
     public string Message { get; }
+
+    /// <summary>The message without the "Row N: " prefix, for places that already name the row (an output file's error column).</summary>
+    public string Detail { get; }
 
     /// <summary>HTTP status code when the server answered with one.</summary>
     public int? StatusCode { get; }
@@ -77,7 +81,7 @@ public sealed class RowError
     public override string ToString() => Message;
 
     public static RowError Create(RowErrorKind kind, long rowNumber, string detail, int? statusCode = null, string? serverMessage = null, string? serverCode = null)
-        => new(kind, rowNumber, $"Row {rowNumber}: {detail}", statusCode, serverMessage, serverCode);
+        => new(kind, rowNumber, detail, statusCode, serverMessage, serverCode);
 }
 
 /// <summary>Exception form of a <see cref="RowError"/>, for hosts that report errors as exceptions (PowerShell ErrorRecords).</summary>

@@ -29,7 +29,7 @@ public sealed class GenerationRun : IDisposable
     private readonly Queue<Task<RowOutcome>> _pending = new();
     private readonly Stopwatch _clock = new();
     private long _nextRowNumber;
-    private long _rows, _succeeded, _failed, _promptTokens, _completionTokens, _totalTokens;
+    private long _rows, _succeeded, _failed, _skipped, _promptTokens, _completionTokens, _totalTokens;
     private int _inFlight, _usageReported, _disposed;
 
     public GenerationRun(GenerationOptions options, ChatCompletionClient client)
@@ -79,6 +79,47 @@ public sealed class GenerationRun : IDisposable
         _pending.Enqueue(task);
     }
 
+    /// <summary>
+    /// Queues a row whose answer is already known (a resumed run found it in the output): no request is sent,
+    /// and its outcome, marked <see cref="RowOutcome.Resumed"/>, comes back in its place in the order.
+    /// </summary>
+    public void EnqueueKnown(object? state)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (!_clock.IsRunning)
+        {
+            _clock.Start();
+        }
+        long rowNumber = ++_nextRowNumber;
+        Interlocked.Increment(ref _rows);
+        Interlocked.Increment(ref _skipped);
+        _pending.Enqueue(Task.FromResult(new RowOutcome { RowNumber = rowNumber, State = state, Resumed = true }));
+    }
+
+    /// <summary>
+    /// Hands every ready outcome to <paramref name="emit"/> in input order. With <paramref name="all"/> it
+    /// waits for every pending row; otherwise it waits only while the run is full (backpressure), so the
+    /// caller can read more input. <paramref name="beforeWait"/> runs before each wait of up to
+    /// <paramref name="interval"/> (to flush output, report progress). Throws when <paramref name="cancellationToken"/> is cancelled.
+    /// </summary>
+    public void Drain(bool all, Action<RowOutcome> emit, Action beforeWait, TimeSpan interval, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (TryTakeNext(out var outcome))
+            {
+                emit(outcome);
+                continue;
+            }
+            if (_pending.Count == 0 || (!all && !IsFull))
+            {
+                return;
+            }
+            beforeWait();
+            WaitForNext(interval, cancellationToken);
+        }
+    }
+
     /// <summary>Takes the next outcome in input order if it is ready.</summary>
     public bool TryTakeNext([NotNullWhen(true)] out RowOutcome? outcome)
     {
@@ -120,6 +161,7 @@ public sealed class GenerationRun : IDisposable
         Interlocked.Read(ref _rows),
         Interlocked.Read(ref _succeeded),
         Interlocked.Read(ref _failed),
+        Interlocked.Read(ref _skipped),
         Volatile.Read(ref _inFlight),
         _pending.Count,
         Interlocked.Read(ref _promptTokens),

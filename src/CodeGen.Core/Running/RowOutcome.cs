@@ -50,6 +50,9 @@ public sealed class RowOutcome
     /// <summary>Time from sending the request to having the answer (zero for rows never sent).</summary>
     public TimeSpan Elapsed { get; init; }
 
+    /// <summary>The answer was already in the output of an earlier run (-Resume): nothing was sent.</summary>
+    public bool Resumed { get; init; }
+
     public bool Succeeded => Error is null;
 }
 
@@ -58,6 +61,7 @@ public readonly record struct RunStatistics(
     long Rows,
     long Succeeded,
     long Failed,
+    long Skipped,
     int InFlight,
     int Pending,
     long PromptTokens,
@@ -66,7 +70,8 @@ public readonly record struct RunStatistics(
     bool UsageReported,
     TimeSpan Elapsed)
 {
-    public long Completed => Succeeded + Failed;
+    /// <summary>Rows done: generated, failed, or skipped because a resumed run already had them.</summary>
+    public long Completed => Succeeded + Failed + Skipped;
 
     public double RowsPerSecond => Elapsed.TotalSeconds > 0 ? Completed / Elapsed.TotalSeconds : 0;
 }

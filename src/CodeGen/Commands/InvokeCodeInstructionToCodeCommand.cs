@@ -1,31 +1,38 @@
 using System.Management.Automation;
 using System.Security;
+using System.Text;
 using CodeGen.Commands.Rows;
 using CodeGen.Commands.Support;
 using CodeGen.Core.Llm;
 using CodeGen.Core.Prompting;
 using CodeGen.Core.Rows;
 using CodeGen.Core.Running;
+using CodeGen.Core.Storage;
 
 namespace CodeGen.Commands;
 
 /// <summary>
 /// Invoke-CodeInstructionToCode: for each row, asks an OpenAI-compatible LLM to write the code its instruction
-/// describes and adds it to the row. Requests overlap (-ThrottleLimit); rows come out in input order.
+/// describes and adds it to the row. Rows come from the pipeline, from -Instruction, from a file (-Path) or
+/// from DataFlow-style step storage (-Storage). Requests overlap (-ThrottleLimit); rows come out in input order.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "CodeInstructionToCode", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low,
     DefaultParameterSetName = InputObjectSet)]
-[OutputType(typeof(PSObject))]
+[OutputType(typeof(PSObject), ParameterSetName = [InputObjectSet, InstructionSet])]
+[OutputType(typeof(FileRunSummary), ParameterSetName = [PathSet, StorageSet])]
 public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
 {
     private const string InputObjectSet = "InputObject";
     private const string InstructionSet = "Instruction";
+    private const string PathSet = "Path";
+    private const string StorageSet = "Storage";
     private static readonly TimeSpan PumpInterval = TimeSpan.FromMilliseconds(200);
 
     private readonly CancellationTokenSource _stopping = new();
     private ChatCompletionClient? _client;
     private GenerationRun? _run;
     private RunProgress? _progress;
+    private PromptTemplate? _template;
     private bool _verbose;
     private string _action = string.Empty;
 
@@ -38,6 +45,57 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
     [ValidateNotNull]
     public string[] Instruction { get; set; } = [];
 
+    /// <summary>A CSV, JSON or JSONL file of rows (file mode). Binds FullName from Get-ChildItem.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName", "PSPath", "LiteralPath")]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = null!;
+
+    /// <summary>The file to write (or an existing folder, to write one file per input file).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathSet)]
+    [ValidateNotNullOrEmpty]
+    public string OutputPath { get; set; } = null!;
+
+    /// <summary>Step storage from New-CodeGenStorage: reads the current step, writes the next, moves on a step.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = StorageSet)]
+    [ValidateNotNull]
+    public StepStorage Storage { get; set; } = null!;
+
+    /// <summary>Format of both files when their extensions do not say it.</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
+    public string? Format { get; set; }
+
+    [Parameter(ParameterSetName = PathSet)]
+    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
+    public string? InputFormat { get; set; }
+
+    [Parameter(ParameterSetName = PathSet)]
+    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
+    public string? OutputFormat { get; set; }
+
+    /// <summary>CSV field separator (input and output).</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = StorageSet)]
+    public char Delimiter { get; set; } = ',';
+
+    /// <summary>Encoding of a CSV input (default UTF-8; byte order marks are honoured). Output is UTF-8.</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = StorageSet)]
+    [EncodingTransformation]
+    [ArgumentCompleter(typeof(EncodingCompleter))]
+    public Encoding? Encoding { get; set; }
+
+    /// <summary>Continue an existing output: keep rows that have code, ask again for the missing and failed ones.</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = StorageSet)]
+    public SwitchParameter Resume { get; set; }
+
+    /// <summary>In file mode, also write each row to the pipeline (the summary comes last).</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = StorageSet)]
+    public SwitchParameter PassThru { get; set; }
+
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string InputKey { get; set; } = GenerationOptions.DefaultInputKey;
@@ -46,7 +104,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
     [ValidateNotNullOrEmpty]
     public string OutputKey { get; set; } = GenerationOptions.DefaultOutputKey;
 
-    /// <summary>Overwrite the output column when a row already has it.</summary>
+    /// <summary>Overwrite the output column when a row already has it; in file mode, replace an existing output file.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
@@ -102,8 +160,16 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
     [Parameter]
     public SwitchParameter AllowUnencryptedAuthentication { get; set; }
 
+    private bool FileMode => ParameterSetName is PathSet or StorageSet;
+
     protected override void BeginProcessing()
     {
+        if (Resume && Force)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Resume continues an existing output and -Force replaces it: pass one of them."),
+                "ResumeAndForce", ErrorCategory.InvalidArgument, null));
+        }
+
         LlmEndpoint endpoint;
         try
         {
@@ -117,12 +183,11 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
             return;
         }
 
-        PromptTemplate? template = null;
         if (PromptTemplate is not null)
         {
             try
             {
-                template = Core.Prompting.PromptTemplate.Parse(PromptTemplate);
+                _template = Core.Prompting.PromptTemplate.Parse(PromptTemplate);
             }
             catch (FormatException ex)
             {
@@ -132,40 +197,38 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
         }
 
         _client = new ChatCompletionClient(endpoint, LlmHttpHandler.Shared, TimeSpan.FromSeconds(TimeoutSec));
-        _run = new GenerationRun(new GenerationOptions
-        {
-            InputKey = InputKey,
-            OutputKey = OutputKey,
-            Overwrite = Force,
-            Template = template,
-            SystemPrompt = SystemPrompt,
-            Language = Language,
-            Parameters = new ChatParameters(Temperature, MaxTokens),
-            ThrottleLimit = ThrottleLimit,
-            KeepRawAnswer = Raw,
-        }, _client);
-
         _verbose = IsVerbose();
         _action = $"Generate code with model '{endpoint.Model}' at {endpoint.DisplayUri}";
-        long? total = ParameterSetName == InstructionSet ? Instruction.Length : null;
-        _progress = new RunProgress(this, $"Generating code with {endpoint.Model}", total);
         WriteVerbose($"Sending to {endpoint.DisplayUri} as model '{endpoint.Model}', {ThrottleLimit} requests at once, API key {(endpoint.ApiKey is null ? "none" : "set")}.");
+        if (!FileMode)
+        {
+            _run = new GenerationRun(CreateGenerationOptions(), _client);
+            long? total = ParameterSetName == InstructionSet ? Instruction.Length : null;
+            _progress = new RunProgress(this, $"Generating code with {endpoint.Model}", total);
+        }
     }
 
     protected override void ProcessRecord()
     {
         try
         {
-            if (ParameterSetName == InstructionSet)
+            switch (ParameterSetName)
             {
-                foreach (var text in Instruction)
-                {
-                    Submit(new InstructionRow(text ?? string.Empty, InputKey));
-                }
-            }
-            else
-            {
-                Submit(PipelineRow.From(InputObject, InputKey));
+                case InstructionSet:
+                    foreach (var text in Instruction)
+                    {
+                        Submit(new InstructionRow(text ?? string.Empty, InputKey));
+                    }
+                    break;
+                case PathSet:
+                    RunFile(Path, OutputPath, storage: null);
+                    break;
+                case StorageSet:
+                    RunFile(Storage.InputPath, Storage.OutputPath, Storage);
+                    break;
+                default:
+                    Submit(PipelineRow.From(InputObject, InputKey));
+                    break;
             }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
@@ -195,7 +258,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
     protected override void StopProcessing()
     {
         _stopping.Cancel();
-        _run?.Cancel();
+        Volatile.Read(ref _run)?.Cancel();
     }
 
     public void Dispose()
@@ -204,6 +267,19 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
         _client?.Dispose();
         _stopping.Dispose();
     }
+
+    private GenerationOptions CreateGenerationOptions() => new()
+    {
+        InputKey = InputKey,
+        OutputKey = OutputKey,
+        Overwrite = Force,
+        Template = _template,
+        SystemPrompt = SystemPrompt,
+        Language = Language,
+        Parameters = new ChatParameters(Temperature, MaxTokens),
+        ThrottleLimit = ThrottleLimit,
+        KeepRawAnswer = Raw,
+    };
 
     private void Submit(PipelineRow row)
     {
@@ -224,20 +300,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
     private void Pump(bool drainAll)
     {
         var run = _run!;
-        while (true)
-        {
-            if (run.TryTakeNext(out var outcome))
-            {
-                Emit(outcome);
-                continue;
-            }
-            if (run.PendingCount == 0 || (!drainAll && !run.IsFull))
-            {
-                break;
-            }
-            run.WaitForNext(PumpInterval, _stopping.Token);
-            _progress!.Update(run.GetStatistics());
-        }
+        run.Drain(drainAll, Emit, () => _progress!.Update(run.GetStatistics()), PumpInterval, _stopping.Token);
         _progress!.Update(run.GetStatistics());
     }
 
@@ -254,16 +317,138 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
             WriteObject(row.Emit(OutputKey, null, succeeded: false));
             return;
         }
+        ReportRow(outcome);
+        WriteObject(row.Emit(OutputKey, outcome.Code, succeeded: true));
+    }
+
+    /// <summary>The warning and verbose line of a row that produced code.</summary>
+    private void ReportRow(RowOutcome outcome)
+    {
         if (outcome.Warning is not null)
         {
             WriteWarning(outcome.Warning);
         }
-        if (_verbose)
+        if (_verbose && !outcome.Resumed)
         {
             string tokens = outcome.Usage is { } usage ? $", {usage.TotalTokens} tokens" : string.Empty;
             WriteVerbose($"Row {outcome.RowNumber}: answered in {outcome.Elapsed.TotalMilliseconds:0} ms{tokens}.");
         }
-        WriteObject(row.Emit(OutputKey, outcome.Code, succeeded: true));
+    }
+
+    /// <summary>File mode: one input file (or storage step) through a run of its own into its output file.</summary>
+    private void RunFile(string inputPath, string outputPath, StepStorage? storage)
+    {
+        string input = GetUnresolvedProviderPathFromPSPath(inputPath);
+        string output = GetUnresolvedProviderPathFromPSPath(outputPath);
+        DataFormat? inputFormat = ParseFormat(InputFormat ?? Format);
+        DataFormat? outputFormat = ParseFormat(OutputFormat ?? Format);
+        if (storage is null && Directory.Exists(output))
+        {
+            var format = outputFormat ?? inputFormat ?? DataFormats.FromExtension(input) ?? DataFormat.JsonLines;
+            output = System.IO.Path.Combine(output, System.IO.Path.GetFileNameWithoutExtension(input) + DataFormats.Extension(format));
+        }
+        if (storage is not null)
+        {
+            Directory.CreateDirectory(storage.CachePath);
+        }
+        if (!ShouldProcess(output, $"{_action} for the rows of {input}"))
+        {
+            return;
+        }
+
+        var fileRun = new FileRun(new FileRunOptions
+        {
+            InputPath = input,
+            OutputPath = output,
+            InputFormat = storage is null ? inputFormat : DataFormats.FromExtension(input) ?? storage.CacheType,
+            OutputFormat = storage?.CacheType ?? outputFormat,
+            Csv = new CsvSettings(Delimiter, Encoding),
+            Resume = Resume,
+        });
+        var run = new GenerationRun(CreateGenerationOptions(), _client!);
+        Volatile.Write(ref _run, run);
+        var progress = new RunProgress(this, $"Generating code for {System.IO.Path.GetFileName(input)}", total: null);
+        FileRunSummary summary;
+        try
+        {
+            summary = fileRun.Execute(run, new FileListener(this, progress), _stopping.Token);
+        }
+        catch (DataFileException ex)
+        {
+            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, CategoryOf(ex.ErrorId), ex.Path));
+            return;
+        }
+        catch (IOException ex)
+        {
+            ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, output));
+            return;
+        }
+        finally
+        {
+            Volatile.Write(ref _run, null);
+            run.Dispose();
+        }
+
+        progress.Complete();
+        WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, run.GetStatistics()) + $" Output: {summary.OutputPath}");
+        if (storage is not null)
+        {
+            if (summary.Failed == 0)
+            {
+                storage.Advance();
+            }
+            else
+            {
+                WriteWarning($"{summary.Failed} rows failed, so the storage stays at step {storage.Step}. Run again with -Resume to retry them, or call .Advance() on the storage to go on without them.");
+            }
+        }
+        WriteObject(summary);
+    }
+
+    private static DataFormat? ParseFormat(string? name) => name is null ? null : DataFormats.Parse(name);
+
+    private static ErrorCategory CategoryOf(string errorId) => errorId switch
+    {
+        DataFileException.DataFileNotFound => ErrorCategory.ObjectNotFound,
+        DataFileException.MissingInputColumn => ErrorCategory.ObjectNotFound,
+        DataFileException.OutputColumnExists or DataFileException.OutputFileExists => ErrorCategory.ResourceExists,
+        DataFileException.UnknownDataFormat or DataFileException.SameInputAndOutput => ErrorCategory.InvalidArgument,
+        _ => ErrorCategory.InvalidData,
+    };
+
+    /// <summary>Turns file-run events into pipeline output, on the pipeline thread (the run calls back on it).</summary>
+    private sealed class FileListener : IFileRunListener
+    {
+        private readonly InvokeCodeInstructionToCodeCommand _command;
+        private readonly RunProgress _progress;
+
+        public FileListener(InvokeCodeInstructionToCodeCommand command, RunProgress progress)
+        {
+            _command = command;
+            _progress = progress;
+        }
+
+        public void OnRow(RowOutcome outcome, DataRow row)
+        {
+            PSObject? item = null;
+            if (outcome.Error is { } error)
+            {
+                item = RowConversion.ToPSObject(row);
+                _command.WriteError(RowErrorRecords.Create(error, item));
+            }
+            else
+            {
+                _command.ReportRow(outcome);
+            }
+            if (_command.PassThru)
+            {
+                _command.WriteObject(item ?? RowConversion.ToPSObject(row));
+            }
+        }
+
+        public void OnProgress(RunStatistics statistics, double fractionRead) => _progress.Update(statistics, fractionRead);
+
+        public void OnNotice(string message) => _command.WriteVerbose(message);
     }
 
     private bool IsVerbose()

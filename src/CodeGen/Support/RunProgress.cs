@@ -24,10 +24,11 @@ internal sealed class RunProgress
         _record = new ProgressRecord(Interlocked.Increment(ref s_nextActivityId), activity, "Starting");
     }
 
-    public void Update(RunStatistics stats, bool force = false)
+    /// <summary>Shows the run's counters; the percentage comes from the row total, or from <paramref name="fraction"/> (of a file read).</summary>
+    public void Update(RunStatistics stats, double? fraction = null)
     {
         long now = Stopwatch.GetTimestamp();
-        if (!force && now - _lastWrite < Interval)
+        if (now - _lastWrite < Interval)
         {
             return;
         }
@@ -36,6 +37,10 @@ internal sealed class RunProgress
         if (_total is > 0)
         {
             _record.PercentComplete = (int)Math.Min(100, stats.Completed * 100 / _total.Value);
+        }
+        else if (fraction is { } part)
+        {
+            _record.PercentComplete = (int)Math.Clamp(part * 100, 0, 100);
         }
         _cmdlet.WriteProgress(_record);
         _written = true;
@@ -60,8 +65,9 @@ internal sealed class RunProgress
         string tokens = s.UsageReported
             ? string.Format(CultureInfo.InvariantCulture, "{0} tokens ({1} prompt, {2} completion)", s.TotalTokens, s.PromptTokens, s.CompletionTokens)
             : "token usage not reported by the server";
+        string skipped = s.Skipped > 0 ? string.Format(CultureInfo.InvariantCulture, ", {0} kept from the earlier output", s.Skipped) : string.Empty;
         return string.Format(CultureInfo.InvariantCulture,
-            "{0}: {1} rows, {2} generated, {3} failed in {4:0.00} s ({5:0.0} rows/s); {6}.",
-            command, s.Rows, s.Succeeded, s.Failed, s.Elapsed.TotalSeconds, s.RowsPerSecond, tokens);
+            "{0}: {1} rows, {2} generated, {3} failed{4} in {5:0.00} s ({6:0.0} rows/s); {7}.",
+            command, s.Rows, s.Succeeded, s.Failed, skipped, s.Elapsed.TotalSeconds, s.RowsPerSecond, tokens);
     }
 }

@@ -1,0 +1,101 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text;
+
+namespace CodeGen.Core.Storage;
+
+/// <summary>CSV dialect settings: the separator and the text encoding (null: UTF-8, byte order marks honoured).</summary>
+public sealed record CsvSettings(char Delimiter = ',', Encoding? Encoding = null)
+{
+    public static readonly CsvSettings Default = new();
+}
+
+/// <summary>Streams the rows of a data file, one at a time, never holding the whole file.</summary>
+public interface IRowReader : IDisposable
+{
+    string Path { get; }
+
+    /// <summary>The header of a CSV file; null for JSON, where each row has its own fields.</summary>
+    IReadOnlyList<string>? Columns { get; }
+
+    /// <summary>Reads the next row, or returns false at the end. Throws <see cref="DataFileException"/> (file, line, column) for a malformed record.</summary>
+    bool Read([NotNullWhen(true)] out DataRow? row);
+
+    /// <summary>Bytes of the file read so far and its length, for progress.</summary>
+    long Position { get; }
+
+    long Length { get; }
+}
+
+/// <summary>Writes rows to a data file. <see cref="Flush"/> makes everything written so far a valid file on disk.</summary>
+public interface IRowWriter : IDisposable
+{
+    void Write(DataRow row);
+
+    void Flush();
+
+    long RowsWritten { get; }
+}
+
+/// <summary>Opens readers and writers by format.</summary>
+public static class RowFiles
+{
+    internal const int BufferSize = 1 << 16;
+
+    public static IRowReader OpenReader(string path, DataFormat format, CsvSettings? csv = null)
+    {
+        if (!File.Exists(path))
+        {
+            throw new DataFileException(path, 0, Directory.Exists(path) ? "is a folder, not a file." : "the file does not exist.", errorId: DataFileException.DataFileNotFound);
+        }
+        return format switch
+        {
+            DataFormat.Csv => new CsvRowReader(path, csv ?? CsvSettings.Default),
+            DataFormat.Json => new JsonArrayRowReader(path),
+            _ => new JsonLinesRowReader(path),
+        };
+    }
+
+    /// <summary>
+    /// A writer for a new file (created or truncated), or one that appends to a file this module wrote before
+    /// (repaired first: see <see cref="OutputRepair"/>). <paramref name="columns"/> is the CSV header; JSON ignores it.
+    /// </summary>
+    public static IRowWriter CreateWriter(string path, DataFormat format, IReadOnlyList<string> columns, CsvSettings? csv = null, bool append = false)
+    {
+        var stream = new FileStream(path, append ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.ReadWrite, FileShare.Read, BufferSize);
+        try
+        {
+            bool fresh = stream.Length == 0;
+            return format switch
+            {
+                DataFormat.Csv => new CsvRowWriter(stream, columns, csv ?? CsvSettings.Default, writeHeader: fresh),
+                DataFormat.Json => new JsonArrayRowWriter(stream, fresh),
+                _ => new JsonLinesRowWriter(stream, fresh),
+            };
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Positions at the end of a file, after adding a line break if the last line has none.</summary>
+    internal static void SeekToEndOnNewLine(Stream stream)
+    {
+        long length = stream.Length;
+        if (length > 0)
+        {
+            stream.Position = length - 1;
+            int last = stream.ReadByte();
+            if (last is not ('\n' or '\r'))
+            {
+                stream.Position = length;
+                stream.Write("\n"u8);
+            }
+        }
+        stream.Seek(0, SeekOrigin.End);
+    }
+
+    internal static FileStream OpenRead(string path)
+        => new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, BufferSize, FileOptions.SequentialScan);
+}

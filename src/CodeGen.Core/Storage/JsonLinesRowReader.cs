@@ -1,0 +1,95 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text.Json;
+
+namespace CodeGen.Core.Storage;
+
+/// <summary>
+/// Reads JSON Lines: one object per line, blank lines skipped, CRLF accepted. Each line is parsed on its own,
+/// so an error names its exact line and column and memory holds one line at a time.
+/// </summary>
+internal sealed class JsonLinesRowReader : IRowReader
+{
+    private readonly ByteWindow _window;
+    private long _line;
+
+    public JsonLinesRowReader(string path)
+    {
+        Path = path;
+        _window = new ByteWindow(RowFiles.OpenRead(path));
+        _window.SkipByteOrderMark();
+    }
+
+    public string Path { get; }
+
+    public IReadOnlyList<string>? Columns => null;
+
+    public long Position => _window.StreamPosition;
+
+    public long Length => _window.StreamLength;
+
+    public bool Read([NotNullWhen(true)] out DataRow? row)
+    {
+        while (true)
+        {
+            var available = _window.Available;
+            int newline = available.IndexOf((byte)'\n');
+            if (newline < 0 && !_window.StreamEnded)
+            {
+                _window.Fill();
+                continue;
+            }
+            if (newline < 0 && available.Length == 0)
+            {
+                row = null;
+                return false;
+            }
+
+            var line = newline < 0 ? available : available[..newline];
+            _line++;
+            row = ParseLine(line.TrimEnd("\r\t "u8));
+            _window.Consume(newline < 0 ? available.Length : newline + 1);
+            if (row is not null)
+            {
+                return true;
+            }
+        }
+    }
+
+    private DataRow? ParseLine(ReadOnlySpan<byte> line)
+    {
+        if (line.TrimStart(" \t"u8).IsEmpty)
+        {
+            return null;
+        }
+        var reader = new Utf8JsonReader(line, JsonRows.ReaderOptions);
+        try
+        {
+            using var document = JsonDocument.ParseValue(ref reader);
+            var rest = line[(int)reader.BytesConsumed..];
+            if (!rest.TrimStart(" \t"u8).IsEmpty)
+            {
+                long column = reader.BytesConsumed + rest.Length - rest.TrimStart(" \t"u8).Length + 1;
+                throw new DataFileException(Path, _line, "there is more after the JSON object; JSON Lines holds one object per line.", column);
+            }
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw new DataFileException(Path, _line, $"expected a JSON object but found {JsonRows.KindName(root.ValueKind)}.");
+            }
+            return JsonRows.FromObject(root, _line);
+        }
+        catch (JsonException ex)
+        {
+            throw new DataFileException(Path, _line, "malformed JSON: " + FirstSentence(ex.Message), (ex.BytePositionInLine ?? 0) + 1, ex);
+        }
+    }
+
+    /// <summary>System.Text.Json messages end with "LineNumber: 0 | BytePositionInLine: 5." relative to the line; ours say where.</summary>
+    internal static string FirstSentence(string message)
+    {
+        int at = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        return (at > 0 ? message[..at] : message).Trim();
+    }
+
+    public void Dispose() => _window.Dispose();
+}

@@ -1,0 +1,111 @@
+using System.Management.Automation;
+using System.Text;
+using CodeGen.Commands.Rows;
+using CodeGen.Commands.Support;
+using CodeGen.Core.Storage;
+
+namespace CodeGen.Commands;
+
+/// <summary>
+/// Export-CodeGenData: writes pipeline objects to a CSV, JSON or JSONL file with the writers file mode uses.
+/// CSV columns come from the first object (or the existing header with -Append), as with Export-Csv.
+/// </summary>
+[Cmdlet(VerbsData.Export, "CodeGenData", SupportsShouldProcess = true)]
+[OutputType(typeof(void))]
+public sealed class ExportCodeGenDataCommand : PSCmdlet, IDisposable
+{
+    private IRowWriter? _writer;
+    private string _path = string.Empty;
+    private DataFormat _format;
+    private bool _skip;
+
+    [Parameter(Mandatory = true, Position = 0)]
+    [Alias("LiteralPath")]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = null!;
+
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    public PSObject InputObject { get; set; } = null!;
+
+    /// <summary>The format when the extension does not say it.</summary>
+    [Parameter]
+    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
+    public string? Format { get; set; }
+
+    /// <summary>Add rows to an existing file instead of replacing it.</summary>
+    [Parameter]
+    public SwitchParameter Append { get; set; }
+
+    /// <summary>Refuse to replace an existing file.</summary>
+    [Parameter]
+    public SwitchParameter NoClobber { get; set; }
+
+    [Parameter]
+    public char Delimiter { get; set; } = ',';
+
+    /// <summary>Encoding of CSV output (default UTF-8 without BOM; utf8BOM for Excel). JSON is always UTF-8.</summary>
+    [Parameter]
+    [EncodingTransformation]
+    [ArgumentCompleter(typeof(EncodingCompleter))]
+    public Encoding? Encoding { get; set; }
+
+    protected override void BeginProcessing()
+    {
+        _path = GetUnresolvedProviderPathFromPSPath(Path);
+        try
+        {
+            _format = DataFormats.Resolve(_path, Format is null ? null : DataFormats.Parse(Format));
+        }
+        catch (DataFileException ex)
+        {
+            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, ErrorCategory.InvalidArgument, _path));
+        }
+        if (NoClobber && !Append && File.Exists(_path))
+        {
+            ThrowTerminatingError(new ErrorRecord(new IOException($"{_path} already exists and -NoClobber was given."),
+                "OutputFileExists", ErrorCategory.ResourceExists, _path));
+        }
+        _skip = !ShouldProcess(_path, Append ? "Append rows" : "Write rows");
+    }
+
+    protected override void ProcessRecord()
+    {
+        if (_skip)
+        {
+            return;
+        }
+        var row = RowConversion.ToDataRow(InputObject);
+        _writer ??= CreateWriter(Enumerable.Range(0, row.Count).Select(row.NameAt).ToArray());
+        _writer.Write(row);
+    }
+
+    protected override void EndProcessing()
+    {
+        if (!_skip)
+        {
+            _writer ??= CreateWriter([]);
+        }
+        Dispose();
+    }
+
+    public void Dispose()
+    {
+        _writer?.Dispose();
+        _writer = null;
+    }
+
+    private IRowWriter CreateWriter(string[] columns)
+    {
+        bool append = Append && File.Exists(_path);
+        if (append && _format == DataFormat.Csv)
+        {
+            using var existing = RowFiles.OpenReader(_path, DataFormat.Csv, new CsvSettings(Delimiter, Encoding));
+            if (existing.Columns is { Count: > 0 } header)
+            {
+                columns = header.ToArray();
+            }
+        }
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(_path)!);
+        return RowFiles.CreateWriter(_path, _format, columns, new CsvSettings(Delimiter, Encoding), append);
+    }
+}

@@ -1,0 +1,61 @@
+using System.Management.Automation;
+using System.Text;
+using CodeGen.Commands.Rows;
+using CodeGen.Commands.Support;
+using CodeGen.Core.Storage;
+
+namespace CodeGen.Commands;
+
+/// <summary>
+/// Import-CodeGenData: streams the rows of CSV, JSON or JSONL files as PSCustomObjects, one at a time, with
+/// the same readers file mode uses. JSON values keep their types.
+/// </summary>
+[Cmdlet(VerbsData.Import, "CodeGenData")]
+[OutputType(typeof(PSObject))]
+public sealed class ImportCodeGenDataCommand : PSCmdlet
+{
+    private volatile bool _stopping;
+
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName", "PSPath", "LiteralPath")]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>The format when the extension does not say it.</summary>
+    [Parameter]
+    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
+    public string? Format { get; set; }
+
+    [Parameter]
+    public char Delimiter { get; set; } = ',';
+
+    /// <summary>Encoding of CSV files (default UTF-8; byte order marks are honoured).</summary>
+    [Parameter]
+    [EncodingTransformation]
+    [ArgumentCompleter(typeof(EncodingCompleter))]
+    public Encoding? Encoding { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        foreach (var item in Path)
+        {
+            string path = GetUnresolvedProviderPathFromPSPath(item);
+            try
+            {
+                var format = DataFormats.Resolve(path, Format is null ? null : DataFormats.Parse(Format));
+                using var reader = RowFiles.OpenReader(path, format, new CsvSettings(Delimiter, Encoding));
+                while (!_stopping && reader.Read(out var row))
+                {
+                    WriteObject(RowConversion.ToPSObject(row));
+                }
+            }
+            catch (DataFileException ex)
+            {
+                ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId,
+                    ex.ErrorId == DataFileException.DataFileNotFound ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidData, path));
+            }
+        }
+    }
+
+    protected override void StopProcessing() => _stopping = true;
+}

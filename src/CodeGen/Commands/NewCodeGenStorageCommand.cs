@@ -1,0 +1,60 @@
+using System.Management.Automation;
+using CodeGen.Core.Storage;
+
+namespace CodeGen.Commands;
+
+/// <summary>
+/// New-CodeGenStorage: DataFlow-style step storage. Pass it to Invoke-CodeInstructionToCode -Storage: each run
+/// reads the current step (the first entry file at step 0) and writes &lt;prefix&gt;_step&lt;n+1&gt; in the cache folder.
+/// </summary>
+[Cmdlet(VerbsCommon.New, "CodeGenStorage", SupportsShouldProcess = true)]
+[OutputType(typeof(StepStorage))]
+public sealed class NewCodeGenStorageCommand : PSCmdlet
+{
+    /// <summary>The first entry file: the rows step 0 reads.</summary>
+    [Parameter(Mandatory = true, Position = 0)]
+    [Alias("FirstEntryFileName")]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = null!;
+
+    /// <summary>The folder that holds the step files (created when missing).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string CachePath { get; set; } = "./cache";
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string FileNamePrefix { get; set; } = "codegen";
+
+    /// <summary>The format of the step files.</summary>
+    [Parameter]
+    [ValidateSet("csv", "json", "jsonl", IgnoreCase = true)]
+    public string CacheType { get; set; } = "jsonl";
+
+    protected override void ProcessRecord()
+    {
+        string first = GetUnresolvedProviderPathFromPSPath(Path);
+        string cache = GetUnresolvedProviderPathFromPSPath(CachePath);
+        if (!File.Exists(first))
+        {
+            WriteError(new ErrorRecord(new FileNotFoundException($"The first entry file {first} does not exist.", first),
+                DataFileException.DataFileNotFound, ErrorCategory.ObjectNotFound, first));
+            return;
+        }
+        StepStorage storage;
+        try
+        {
+            storage = new StepStorage(first, cache, FileNamePrefix, DataFormats.Parse(CacheType));
+        }
+        catch (ArgumentException ex)
+        {
+            WriteError(new ErrorRecord(ex, "InvalidStorage", ErrorCategory.InvalidArgument, FileNamePrefix));
+            return;
+        }
+        if (ShouldProcess(cache, "Create the cache folder"))
+        {
+            Directory.CreateDirectory(cache);
+        }
+        WriteObject(storage);
+    }
+}
