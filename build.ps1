@@ -9,16 +9,22 @@
                  module), and ends with one line "N passed, M failed" for both. Exits non-zero on any failure.
     -Task demo   Builds and runs examples/instructions.csv through Invoke-CodeInstructionToCode. Uses the
                  endpoint in CODEGEN_ENDPOINT when it is set; otherwise starts the local stub server.
+    -Task bench  Builds in Release and runs the benchmarks against the fake server (throughput against a bare
+                 HttpClient loop and ForEach-Object -Parallel, latency efficiency, memory, storage); writes
+                 docs/benchmarks.md. -Quick divides the workloads by 10.
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 -Task test
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('build', 'test', 'demo')]
+    [ValidateSet('build', 'test', 'demo', 'bench')]
     [string] $Task = 'build',
 
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Debug'
+    [string] $Configuration = 'Debug',
+
+    # bench only: workloads divided by 10
+    [switch] $Quick
 )
 
 $ErrorActionPreference = 'Stop'
@@ -148,8 +154,16 @@ To use a real model, set the endpoint, model and key, then run the demo again, f
     }
 }
 
+function Invoke-Bench {
+    $script:Configuration = 'Release'
+    Invoke-Build
+    Invoke-Dotnet build (Join-Path $root 'tests/Bench/CodeGen.Bench.csproj') -c Release --nologo -v quiet
+    & (Join-Path $root 'tests/Bench/Invoke-Benchmark.ps1') -RepoRoot $root -Quick:$Quick
+}
+
 switch ($Task) {
     'build' { Invoke-Build }
+    'bench' { Invoke-Bench }
     'test' { Invoke-Test }
     'demo' { Invoke-Demo }
 }

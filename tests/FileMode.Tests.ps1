@@ -126,6 +126,24 @@ Describe 'File mode' {
         (Get-Content -LiteralPath $out | ConvertFrom-Json).instruction | Should -Be 'task 1', 'task 2'
     }
 
+    It 'stops at once with -ErrorAction Stop, keeping the rows done before the failed one' {
+        Reset-Server @{ latencyMs = 150 }
+        $in = New-TaskFile (Join-Path $folder 'in.csv') 40 { if ($_ -eq 3) { 'task 3 [[fake:status=500;times=1]]' } else { "task $_" } }
+        $out = Join-Path $folder 'out.jsonl'
+        { Invoke-CodeInstructionToCode -Path $in -OutputPath $out @common -ThrottleLimit 2 -ErrorAction Stop } | Should -Throw -ErrorId 'LlmHttpError,*'
+        $written = @(Get-Content -LiteralPath $out | ConvertFrom-Json)
+        $written[0..1].instruction | Should -Be 'task 1', 'task 2'
+        $written.Count | Should -BeLessThan 10
+        $stats = Get-FakeLlmStats $server
+        $stats.inFlight | Should -Be 0
+        $stats.requests | Should -BeLessThan 10
+
+        Set-FakeLlmConfig $server @{ latencyMs = 0 }   # keeps the attempt counts: row 3's transient failure is over
+        $summary = Invoke-CodeInstructionToCode -Path $in -OutputPath $out @common -Resume
+        $summary.Failed | Should -Be 0
+        (Import-CodeGenData $out).instruction | Should -Be (1..40 | ForEach-Object { if ($_ -eq 3) { 'task 3 [[fake:status=500;times=1]]' } else { "task $_" } })
+    }
+
     It 'treats an empty file as an empty run' {
         $in = Join-Path $folder 'empty.jsonl'
         New-Item -ItemType File -Path $in | Out-Null

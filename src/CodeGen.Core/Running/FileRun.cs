@@ -137,15 +137,18 @@ public sealed class FileRun
             }
             state.Finish();
         }
-        catch (OperationCanceledException)
+        catch (DataFileException)
         {
-            state.Abandon(finishInFlight: false);
+            // Bad input further down, or an output that does not match: keep every answer already paid for.
+            state.Abandon(finishInFlight: true);
             throw;
         }
         catch
         {
-            // Bad input further down, or an output that does not match: keep every answer already paid for.
-            state.Abandon(finishInFlight: true);
+            // Stopped (Ctrl+C), or the caller gave up (a listener threw, as WriteError does under -ErrorAction
+            // Stop): cancel what is in flight and keep what is done.
+            run.Cancel();
+            state.Abandon(finishInFlight: false);
             throw;
         }
 
@@ -206,6 +209,7 @@ public sealed class FileRun
         private readonly Stopwatch _sinceFlush = Stopwatch.StartNew();
         private IRowWriter? _writer;
         private bool _dirty;
+        private bool _abandoning;
 
         public WriteState(FileRun owner, GenerationRun run, IFileRunListener listener, IRowReader reader, string output, DataFormat format,
             string[] columns, string errorKey, ResumeSource? source)
@@ -270,7 +274,19 @@ public sealed class FileRun
                 Writer().Write(row);
                 _dirty = true;
             }
-            _listener.OnRow(outcome, row);
+            if (!_abandoning)
+            {
+                _listener.OnRow(outcome, row);
+                return;
+            }
+            try
+            {
+                _listener.OnRow(outcome, row);
+            }
+            catch (Exception) when (_abandoning)
+            {
+                // the run is already ending with an error; the rows still get written
+            }
         }
 
         public void BeforeWait()
@@ -326,6 +342,7 @@ public sealed class FileRun
         /// </summary>
         public void Abandon(bool finishInFlight)
         {
+            _abandoning = true;
             try
             {
                 if (finishInFlight)

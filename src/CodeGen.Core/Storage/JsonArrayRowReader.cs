@@ -90,14 +90,14 @@ internal sealed class JsonArrayRowReader : IRowReader
         }
 
         long line = _line, column = _column;
-        JsonDocument? document;
         int consumed;
         while (true)
         {
+            // First find where the element ends (TrySkip says when its bytes are not all buffered yet)...
             var reader = new Utf8JsonReader(_window.Available, _window.StreamEnded, default);
             try
             {
-                if (JsonDocument.TryParseValue(ref reader, out document))
+                if (reader.Read() && reader.TrySkip())
                 {
                     consumed = (int)reader.BytesConsumed;
                     break;
@@ -123,14 +123,11 @@ internal sealed class JsonArrayRowReader : IRowReader
             }
         }
 
-        using (document)
-        {
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                throw new DataFileException(Path, line, $"element {_elements + 1} of the array is {JsonRows.KindName(document.RootElement.ValueKind)}, not an object.", column);
-            }
-            row = JsonRows.FromObject(document.RootElement, line);
-        }
+        // ...then read it as a whole.
+        var element = _window.Available[..consumed];
+        var complete = new Utf8JsonReader(element, isFinalBlock: true, default);
+        row = JsonRows.ReadObject(ref complete, element, line, out var kind)
+            ?? throw new DataFileException(Path, line, $"element {_elements + 1} of the array is {JsonRows.KindName(kind)}, not an object.", column);
         Advance(consumed);
         _elements++;
         EndOfLastElement = _window.Offset;

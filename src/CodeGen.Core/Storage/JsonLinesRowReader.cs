@@ -64,19 +64,15 @@ internal sealed class JsonLinesRowReader : IRowReader
         var reader = new Utf8JsonReader(line, JsonRows.ReaderOptions);
         try
         {
-            using var document = JsonDocument.ParseValue(ref reader);
+            var row = JsonRows.ReadObject(ref reader, line, _line, out var kind)
+                ?? throw new DataFileException(Path, _line, $"expected a JSON object but found {JsonRows.KindName(kind)}.");
             var rest = line[(int)reader.BytesConsumed..];
             if (!rest.TrimStart(" \t"u8).IsEmpty)
             {
                 long column = reader.BytesConsumed + rest.Length - rest.TrimStart(" \t"u8).Length + 1;
                 throw new DataFileException(Path, _line, "there is more after the JSON object; JSON Lines holds one object per line.", column);
             }
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                throw new DataFileException(Path, _line, $"expected a JSON object but found {JsonRows.KindName(root.ValueKind)}.");
-            }
-            return JsonRows.FromObject(root, _line);
+            return row;
         }
         catch (JsonException ex)
         {

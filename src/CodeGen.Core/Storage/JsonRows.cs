@@ -16,23 +16,64 @@ internal static class JsonRows
 
     public static readonly JsonReaderOptions ReaderOptions = new() { CommentHandling = JsonCommentHandling.Disallow };
 
-    public static DataRow FromObject(JsonElement element, long line)
+    /// <summary>
+    /// Reads one object straight from the reader (positioned before or on its StartObject) into a row, without
+    /// building a JsonDocument: strings become strings, nested values are kept as their JSON text.
+    /// Returns null when the value is not an object (with <paramref name="kind"/> saying what it is).
+    /// </summary>
+    public static DataRow? ReadObject(ref Utf8JsonReader reader, ReadOnlySpan<byte> json, long line, out JsonValueKind kind)
     {
-        var row = new DataRow(8, line);
-        foreach (var property in element.EnumerateObject())
+        if (reader.TokenType == JsonTokenType.None)
         {
-            row.Add(property.Name, ToValue(property.Value));
+            reader.Read();
+        }
+        kind = KindOf(reader.TokenType);
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return null;
+        }
+        var row = new DataRow(8, line);
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            string name = reader.GetString()!;
+            reader.Read();
+            row.Add(name, ReadValue(ref reader, json));
         }
         return row;
     }
 
-    public static object? ToValue(JsonElement value) => value.ValueKind switch
+    private static object? ReadValue(ref Utf8JsonReader reader, ReadOnlySpan<byte> json)
     {
-        JsonValueKind.String => value.GetString(),
-        JsonValueKind.Null or JsonValueKind.Undefined => null,
-        JsonValueKind.True => JsonText.True,
-        JsonValueKind.False => JsonText.False,
-        _ => new JsonText(value.GetRawText(), value.ValueKind),
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.String:
+                return reader.GetString();
+            case JsonTokenType.Null:
+                return null;
+            case JsonTokenType.True:
+                return JsonText.True;
+            case JsonTokenType.False:
+                return JsonText.False;
+            case JsonTokenType.Number:
+                return new JsonText(System.Text.Encoding.UTF8.GetString(reader.ValueSpan), JsonValueKind.Number);
+            default:
+                var kind = KindOf(reader.TokenType);
+                int start = (int)reader.TokenStartIndex;
+                reader.Skip();
+                return new JsonText(System.Text.Encoding.UTF8.GetString(json[start..(int)reader.BytesConsumed]), kind);
+        }
+    }
+
+    private static JsonValueKind KindOf(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartObject => JsonValueKind.Object,
+        JsonTokenType.StartArray => JsonValueKind.Array,
+        JsonTokenType.String => JsonValueKind.String,
+        JsonTokenType.Number => JsonValueKind.Number,
+        JsonTokenType.True => JsonValueKind.True,
+        JsonTokenType.False => JsonValueKind.False,
+        _ => JsonValueKind.Null,
     };
 
     public static void Write(Utf8JsonWriter writer, DataRow row)

@@ -44,9 +44,10 @@ public sealed class ImportCodeGenDataCommand : PSCmdlet
             {
                 var format = DataFormats.Resolve(path, Format is null ? null : DataFormats.Parse(Format));
                 using var reader = RowFiles.OpenReader(path, format, new CsvSettings(Delimiter, Encoding));
+                var objects = new RowObjectFactory();
                 while (!_stopping && reader.Read(out var row))
                 {
-                    WriteObject(RowConversion.ToPSObject(row));
+                    WriteObject(objects.Create(row));
                 }
             }
             catch (DataFileException ex)

@@ -1,0 +1,157 @@
+# Runs CodeGen's benchmarks side by side against the fake server and writes docs/benchmarks.md.
+# Called by ./build.ps1 -Task bench after a Release build. Every contender runs in its own process, on the
+# same generated data, in the same run; the fast ones run twice, alternating, and keep their best figure.
+param(
+    [Parameter(Mandatory)] [string] $RepoRoot,
+    # Smaller workloads, for a quick look while profiling (the table says so).
+    [switch] $Quick
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+
+$work = Join-Path $RepoRoot 'out/bench'
+New-Item -ItemType Directory -Force -Path $work | Out-Null
+$manifest = Join-Path $RepoRoot 'CodeGen.psd1'
+$benchTool = Join-Path $RepoRoot 'out/artifacts/bin/CodeGen.Bench/release/CodeGen.Bench.dll'
+$runner = Join-Path $PSScriptRoot 'Run-Contender.ps1'
+$pwsh = Join-Path $PSHOME 'pwsh.dll'
+Import-Module (Join-Path $RepoRoot 'tests/FakeLlm/FakeLlm.psm1') -Force
+
+$scale = if ($Quick) { 10 } else { 1 }
+$overheadRows = 20000 / $scale
+$latencyRows = 5000 / $scale
+$memoryRows = @(10000, 100000, 1000000) | ForEach-Object { [int]($_ / $scale) }
+$storageRows = 1000000 / $scale
+
+function Read-Json([string[]] $Lines, [string] $What) {
+    $json = $Lines | Where-Object { $_ -match '^\{.*\}$' } | Select-Object -Last 1
+    if (-not $json) { throw "$What printed no result: $($Lines -join "`n")" }
+    $json | ConvertFrom-Json
+}
+
+function New-Data([int] $Rows, [string] $Extension) {
+    $path = Join-Path $work "rows-$Rows$Extension"
+    if (-not (Test-Path -LiteralPath $path)) {
+        $null = Read-Json (& dotnet $benchTool gen --rows $Rows --out $path) 'data generation'
+    }
+    $path
+}
+
+function Invoke-Contender([string] $Contender, [string] $InputPath, [int] $Concurrency, [string] $Url) {
+    $output = Join-Path $work "out-$Contender.csv"
+    if ($Contender -eq 'bare') {
+        $rows = [int](([IO.Path]::GetFileNameWithoutExtension($InputPath)) -replace '\D', '')   # rows-<N>.csv
+        $lines = & dotnet $benchTool bare --url $Url --rows $rows --concurrency $Concurrency
+    }
+    else {
+        $lines = & dotnet $pwsh -NoProfile -NonInteractive -File $runner -Contender $Contender -Manifest $manifest `
+            -InputPath $InputPath -OutputPath $output -Url $Url -Concurrency $Concurrency 2>&1 | ForEach-Object { "$_" }
+    }
+    $result = Read-Json $lines $Contender
+    Write-Host ("  {0,-22} {1,9:N0} rows {2,8:N2} s {3,10:N0} rows/s {4,6:N0} MB peak" -f $Contender, $result.rows, $result.seconds,
+        ($result.rows / $result.seconds), ($result.peakRssKb / 1024))
+    $result | Add-Member -NotePropertyName contender -NotePropertyValue $Contender -PassThru
+}
+
+function Get-Best($Results, [string] $Contender) {
+    $Results | Where-Object contender -EQ $Contender | Sort-Object seconds | Select-Object -First 1
+}
+
+$server = Start-FakeLlm -Configuration Release
+$sections = [System.Collections.Generic.List[string]]::new()
+$started = Get-Date
+try {
+    # Overhead: zero latency, C=10. The bare loop, file mode and pipeline mode twice, alternating.
+    $c = 10
+    Write-Host "Overhead: zero latency, C=$c, $overheadRows rows" -ForegroundColor Cyan
+    Set-FakeLlmConfig $server @{ latencyMs = 0 }
+    $data = New-Data $overheadRows '.csv'
+    $results = foreach ($round in 1..2) {
+        foreach ($contender in 'bare', 'file', 'pipeline') { Invoke-Contender $contender $data $c $server.BaseUrl }
+    }
+    $results = @($results) + @(Invoke-Contender 'parallel' $data $c $server.BaseUrl)
+    $bare = Get-Best $results 'bare'
+    $bareRate = $bare.rows / $bare.seconds
+    $table = @("| contender | rows/s | vs bare loop | elapsed | peak RSS |", "|---|---:|---:|---:|---:|")
+    foreach ($name in 'bare', 'file', 'pipeline', 'parallel') {
+        $best = Get-Best $results $name
+        $rate = $best.rows / $best.seconds
+        $table += "| {0} | {1:N0} | {2:N2}x | {3:N2} s | {4:N0} MB |" -f $name, $rate, ($rate / $bareRate), $best.seconds, ($best.peakRssKb / 1024)
+    }
+    $sections.Add("## Overhead: zero latency, C=$c, $('{0:N0}' -f $overheadRows) rows`n`n" + ($table -join "`n"))
+
+    # Latency-bound: L=200 ms, C=128. Requests go in waves: the limit is ceil(N/C) x L.
+    $c = 128
+    $latency = 200
+    $limit = [math]::Ceiling($latencyRows / $c) * $latency / 1000
+    Write-Host "Latency-bound: L=$latency ms, C=$c, $latencyRows rows (limit $limit s)" -ForegroundColor Cyan
+    Set-FakeLlmConfig $server @{ latencyMs = $latency }
+    $data = New-Data $latencyRows '.csv'
+    $results = foreach ($round in 1..2) {
+        foreach ($contender in 'bare', 'file') { Invoke-Contender $contender $data $c $server.BaseUrl }
+    }
+    $results = @($results) + @(Invoke-Contender 'pipeline' $data $c $server.BaseUrl) + @(Invoke-Contender 'parallel' $data $c $server.BaseUrl)
+    $table = @("| contender | elapsed | % of the limit ($('{0:N2}' -f $limit) s) | rows/s |", "|---|---:|---:|---:|")
+    foreach ($name in 'bare', 'file', 'pipeline', 'parallel') {
+        $best = Get-Best $results $name
+        $table += "| {0} | {1:N2} s | {2:N1}% | {3:N0} |" -f $name, $best.seconds, (100 * $limit / $best.seconds), ($best.rows / $best.seconds)
+    }
+    $sections.Add("## Latency-bound: L=$latency ms, C=$c, $('{0:N0}' -f $latencyRows) rows`n`n" + ($table -join "`n"))
+
+    # Memory: file mode at three sizes, zero latency, C=32.
+    $c = 32
+    Write-Host "Memory: file mode, zero latency, C=$c" -ForegroundColor Cyan
+    Set-FakeLlmConfig $server @{ latencyMs = 0 }
+    $table = @("| rows | elapsed | rows/s | peak RSS |", "|---:|---:|---:|---:|")
+    foreach ($rows in $memoryRows) {
+        $result = Invoke-Contender 'file' (New-Data $rows '.csv') $c $server.BaseUrl
+        $table += "| {0:N0} | {1:N2} s | {2:N0} | {3:N0} MB |" -f $rows, $result.seconds, ($result.rows / $result.seconds), ($result.peakRssKb / 1024)
+    }
+    $idle = Read-Json (& dotnet $pwsh -NoProfile -NonInteractive -Command "Import-Module '$manifest'; '{`"peakRssKb`":' + ((Get-Content /proc/self/status | Where-Object { `$_ -like 'VmHWM:*' }) -replace '\D', '') + '}'") 'idle pwsh'
+    $sections.Add("## Memory: file mode, zero latency, C=$c`n`n" + ($table -join "`n") +
+        "`n`nFor scale: pwsh with the module imported and nothing running peaks at $('{0:N0}' -f ($idle.peakRssKb / 1024)) MB.")
+
+    # Storage: reading the same rows with CodeGen's readers and with PowerShell's own commands.
+    Write-Host "Storage: reading $storageRows rows" -ForegroundColor Cyan
+    $csv = New-Data $storageRows '.csv'
+    $jsonl = New-Data $storageRows '.jsonl'
+    $table = @("| command | file | seconds | rows/s | peak RSS |", "|---|---|---:|---:|---:|")
+    foreach ($pair in @(('import-codegen-csv', $csv, 'Import-CodeGenData'), ('import-csv', $csv, 'Import-Csv'),
+            ('import-codegen-jsonl', $jsonl, 'Import-CodeGenData'), ('convertfrom-json', $jsonl, 'Get-Content \| ConvertFrom-Json'))) {
+        $result = Invoke-Contender $pair[0] $pair[1] 1 $server.BaseUrl
+        $table += "| {0} | {1} | {2:N2} | {3:N0} | {4:N0} MB |" -f $pair[2], (Split-Path $pair[1] -Leaf), $result.seconds, ($result.rows / $result.seconds), ($result.peakRssKb / 1024)
+    }
+    $sections.Add("## Storage: reading $('{0:N0}' -f $storageRows) rows (piped to Measure-Object)`n`n" + ($table -join "`n"))
+}
+finally {
+    Stop-FakeLlm $server
+}
+
+$commit = (& git -C $RepoRoot rev-parse --short HEAD 2>$null)
+if (& git -C $RepoRoot status --porcelain 2>$null) { $commit += ' (with uncommitted changes)' }
+$cpu = ((Get-Content /proc/cpuinfo | Where-Object { $_ -like 'model name*' } | Select-Object -First 1) -split ':\s*', 2)[1]
+$memory = [math]::Round(([long]((Get-Content /proc/meminfo | Select-Object -First 1) -replace '\D', '')) / 1MB, 1)
+$header = @"
+# Benchmarks
+
+Produced by ``./build.ps1 -Task bench``$(if ($Quick) { ' -Quick (workloads divided by 10)' }) on $($started.ToUniversalTime().ToString('yyyy-MM-dd HH:mm')) UTC at commit $commit,
+in $([math]::Round(((Get-Date) - $started).TotalMinutes, 1)) minutes.
+Machine: $cpu, $([Environment]::ProcessorCount) cores, $memory GiB, $([System.Runtime.InteropServices.RuntimeInformation]::OSDescription),
+.NET $([Environment]::Version), PowerShell $($PSVersionTable.PSVersion). The fake server (tests/FakeLlm, Kestrel) runs on the same
+cores, so every figure includes its cost. The machine is shared: compare figures within one run, not across runs.
+
+Contenders, all on the same generated CSV rows and the same request bodies:
+- **bare**: the limit, a minimal C# HttpClient loop (tests/Bench) with the same concurrency; no storage, no PowerShell.
+- **file**: ``Invoke-CodeInstructionToCode -Path in.csv -OutputPath out.csv``.
+- **pipeline**: ``Import-Csv in.csv | Invoke-CodeInstructionToCode | Export-Csv out.csv``.
+- **parallel**: ``Import-Csv | ForEach-Object -Parallel { Invoke-RestMethod ... } -ThrottleLimit C | Export-Csv`` (the hand-written idiom;
+  note that it returns rows in completion order, not input order, and extracts no code).
+
+Times exclude process start-up and Import-Module. Fast contenders ran twice, alternating; the best run is shown.
+"@
+$document = $header + "`n" + ($sections -join "`n`n") + "`n"
+$target = Join-Path $RepoRoot 'docs/benchmarks.md'
+New-Item -ItemType Directory -Force -Path (Split-Path $target) | Out-Null
+Set-Content -LiteralPath $target -Value $document -Encoding utf8NoBOM
+Write-Host "`n$document"
+Write-Host "Written to $target" -ForegroundColor Cyan

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using CodeGen.Core.Llm;
+using CodeGen.Core.Prompting;
+using CodeGen.Core.Storage;
+
+// dotnet CodeGen.Bench.dll gen  --rows N --out file.(csv|jsonl)
+// dotnet CodeGen.Bench.dll read --path file.(csv|jsonl)       (the readers alone, for profiling)
+// dotnet CodeGen.Bench.dll bare --url http://127.0.0.1:port/v1 --rows N --concurrency C
+// Each command prints one JSON object on stdout.
+var options = new Dictionary<string, string>();
+for (int i = 1; i + 1 < args.Length; i += 2)
+{
+    options[args[i].TrimStart('-')] = args[i + 1];
+}
+int rows = int.Parse(options.GetValueOrDefault("rows", "1000"));
+
+switch (args.FirstOrDefault())
+{
+    case "gen":
+        Generate(options["out"], rows);
+        Console.WriteLine(JsonSerializer.Serialize(new { rows, path = options["out"] }));
+        return 0;
+    case "read":
+        var watch = Stopwatch.StartNew();
+        long count = 0;
+        using (var reader = RowFiles.OpenReader(options["path"], DataFormats.FromExtension(options["path"]) ?? DataFormat.JsonLines))
+        {
+            while (reader.Read(out _))
+            {
+                count++;
+            }
+        }
+        Console.WriteLine(JsonSerializer.Serialize(new { rows = count, seconds = watch.Elapsed.TotalSeconds, peakRssKb = PeakRssKb() }));
+        return 0;
+    case "bare":
+        var (seconds, answered) = await Bare(options["url"], rows, int.Parse(options.GetValueOrDefault("concurrency", "10")));
+        Console.WriteLine(JsonSerializer.Serialize(new { rows = answered, seconds, peakRssKb = PeakRssKb() }));
+        return answered == rows ? 0 : 1;
+    default:
+        Console.Error.WriteLine("usage: gen --rows N --out FILE | bare --url URL --rows N --concurrency C");
+        return 2;
+}
+
+// The rows every contender processes: an id, a category and a realistic one-line instruction.
+static string Instruction(int i) => $"Write a function named solve_{i} that returns the sum of the even numbers in a list of integers, and document it.";
+
+static void Generate(string path, int count)
+{
+    var format = DataFormats.FromExtension(path) ?? DataFormat.JsonLines;
+    string[] columns = ["id", "category", "instruction"];
+    using var writer = RowFiles.CreateWriter(path, format, columns);
+    for (int i = 1; i <= count; i++)
+    {
+        var row = new DataRow(columns, [i.ToString(), (i % 7).ToString(), Instruction(i)], 3);
+        writer.Write(row);
+    }
+}
+
+// The limit: HttpClient, C requests in flight, the default prompt's body, the answer read and parsed.
+static async Task<(double Seconds, int Answered)> Bare(string url, int count, int concurrency)
+{
+    var endpoint = LlmEndpoint.Resolve([new EndpointSettings(url, "bench")]);
+    var prompts = new PromptBuilder("instruction", "generated_code", false, null, null, null);
+    using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, UseCookies = false }) { Timeout = Timeout.InfiniteTimeSpan };
+    int next = 0, answered = 0;
+    var clock = Stopwatch.StartNew();
+    var workers = Enumerable.Range(0, concurrency).Select(async worker =>
+    {
+        int i;
+        while ((i = Interlocked.Increment(ref next)) <= count)
+        {
+            byte[] body = ChatRequest.ToUtf8(endpoint.Model, [ChatMessage.User(prompts.DefaultPrompt(Instruction(i)))], new ChatParameters());
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new("application/json");
+            using var response = await http.PostAsync(endpoint.ChatCompletionsUri, content);
+            byte[] answer = await response.Content.ReadAsByteArrayAsync();
+            if (response.StatusCode == HttpStatusCode.OK && ChatAnswer.Parse(answer, out _) is not null)
+            {
+                Interlocked.Increment(ref answered);
+            }
+        }
+    }).ToArray();
+    await Task.WhenAll(workers);
+    return (clock.Elapsed.TotalSeconds, answered);
+}
+
+static long PeakRssKb()
+{
+    foreach (var line in File.ReadLines("/proc/self/status"))
+    {
+        if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+        {
+            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+        }
+    }
+    return 0;
+}

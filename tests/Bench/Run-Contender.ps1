@@ -1,0 +1,46 @@
+# One benchmark contender in a fresh pwsh: does the work, then prints {"rows","seconds","peakRssKb"} as JSON.
+# Started by Invoke-Benchmark.ps1; the clock covers the work only, not pwsh start-up or Import-Module.
+param(
+    [Parameter(Mandatory)]
+    [ValidateSet('file', 'pipeline', 'parallel', 'import-codegen-csv', 'import-csv', 'import-codegen-jsonl', 'convertfrom-json')]
+    [string] $Contender,
+    [Parameter(Mandatory)] [string] $Manifest,
+    [Parameter(Mandatory)] [string] $InputPath,
+    [string] $OutputPath,
+    [string] $Url,
+    [int] $Concurrency = 10
+)
+$ErrorActionPreference = 'Stop'
+Import-Module $Manifest
+if ($OutputPath) { Remove-Item -LiteralPath $OutputPath -ErrorAction Ignore }
+$common = @{ Endpoint = $Url; Model = 'bench'; ThrottleLimit = $Concurrency }
+
+$clock = [System.Diagnostics.Stopwatch]::StartNew()
+switch ($Contender) {
+    'file' {
+        $rows = (Invoke-CodeInstructionToCode -Path $InputPath -OutputPath $OutputPath @common).Generated
+    }
+    'pipeline' {
+        Import-Csv -LiteralPath $InputPath | Invoke-CodeInstructionToCode @common | Export-Csv -LiteralPath $OutputPath
+    }
+    'parallel' {
+        # The PowerShell idiom: a hand-written parallel loop over Invoke-RestMethod, same prompt and body.
+        $chat = "$Url/chat/completions"
+        $preamble = [CodeGen.Core.Prompting.PromptBuilder]::DefaultPreamble($null)
+        Import-Csv -LiteralPath $InputPath | ForEach-Object -Parallel {
+            $body = @{ model = 'bench'; messages = @(@{ role = 'user'; content = $using:preamble + $_.instruction }) } | ConvertTo-Json -Depth 4 -Compress
+            $answer = Invoke-RestMethod -Uri $using:chat -Method Post -ContentType 'application/json' -Body $body -NoProxy
+            $_ | Add-Member -NotePropertyName generated_code -NotePropertyValue $answer.choices[0].message.content -PassThru
+        } -ThrottleLimit $Concurrency | Export-Csv -LiteralPath $OutputPath
+    }
+    'import-codegen-csv' { $rows = (Import-CodeGenData -Path $InputPath | Measure-Object).Count }
+    'import-csv' { $rows = (Import-Csv -LiteralPath $InputPath | Measure-Object).Count }
+    'import-codegen-jsonl' { $rows = (Import-CodeGenData -Path $InputPath | Measure-Object).Count }
+    'convertfrom-json' { $rows = (Get-Content -LiteralPath $InputPath | ConvertFrom-Json | Measure-Object).Count }
+}
+$clock.Stop()
+if ($Contender -in 'pipeline', 'parallel') {
+    $rows = @(Import-CodeGenData -Path $OutputPath | Where-Object generated_code).Count
+}
+$peak = [long]((Get-Content /proc/self/status | Where-Object { $_ -like 'VmHWM:*' }) -replace '\D', '')
+[ordered]@{ rows = $rows; seconds = $clock.Elapsed.TotalSeconds; peakRssKb = $peak } | ConvertTo-Json -Compress
