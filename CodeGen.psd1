@@ -16,6 +16,9 @@
         'Import-CodeGenData'
         'Export-CodeGenData'
         'New-CodeGenStorage'
+        'Set-CodeGenEndpoint'
+        'Get-CodeGenEndpoint'
+        'Clear-CodeGenEndpoint'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

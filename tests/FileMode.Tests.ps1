@@ -1,7 +1,8 @@
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $server = Start-FakeLlm
-    $common = @{ Endpoint = $server.BaseUrl; Model = 'fake-model' }
+    # Retries have their own tests (Resilience.Tests.ps1): here a failure should fail at once.
+    $common = @{ Endpoint = $server.BaseUrl; Model = 'fake-model'; MaxRetries = 0 }
     $manifest = Join-Path $RepoRoot 'CodeGen.psd1'
 
     function Reset-Server([hashtable] $Config = @{}) {

@@ -1,7 +1,8 @@
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $server = Start-FakeLlm
-    $common = @{ Endpoint = $server.BaseUrl; Model = 'fake-model' }
+    # Retries have their own tests (Resilience.Tests.ps1): here a failure should fail at once.
+    $common = @{ Endpoint = $server.BaseUrl; Model = 'fake-model'; MaxRetries = 0 }
 
     function Reset-Server([hashtable] $Config = @{}) {
         Set-FakeLlmConfig $server $Config
@@ -215,9 +216,7 @@ Describe 'Errors' {
 
     It 'maps statuses to categories: <status> is <category>' -TestCases @(
         @{ status = 400; category = 'InvalidArgument' }
-        @{ status = 401; category = 'AuthenticationError' }
-        @{ status = 403; category = 'PermissionDenied' }
-        @{ status = 404; category = 'ObjectNotFound' }
+        @{ status = 422; category = 'InvalidArgument' }
         @{ status = 429; category = 'LimitsExceeded' }
         @{ status = 503; category = 'ResourceUnavailable' }
     ) {
@@ -225,9 +224,27 @@ Describe 'Errors' {
         $errors[0].CategoryInfo.Category | Should -Be $category
     }
 
+    It 'stops the whole run at a <status>, which every other row would get too, with a <category> terminating error' -TestCases @(
+        @{ status = 401; category = 'AuthenticationError'; directive = 'status=401' }
+        @{ status = 403; category = 'PermissionDenied'; directive = 'status=403' }
+        @{ status = 404; category = 'ObjectNotFound'; directive = 'status=404' }
+        @{ status = 429; category = 'QuotaExceeded'; directive = 'status=429;style=insufficient_quota' }
+    ) {
+        Reset-Server @{ latencyMs = 200 }
+        $rows = 1..20 | ForEach-Object { if ($_ -eq 2) { "task 2 [[fake:$directive;latency=0]]" } else { "task $_" } }
+        $caught = $null
+        $out = @(try { $rows | Invoke-CodeInstructionToCode @common -ThrottleLimit 2 } catch { $caught = $_ })
+        $caught | Should -Not -BeNullOrEmpty
+        $caught.FullyQualifiedErrorId | Should -BeLike 'LlmHttpError,*'
+        $caught.CategoryInfo.Category | Should -Be $category
+        $caught.Exception.Message | Should -BeLike "Stopped at row 2*every other row would fail the same way*$status*"
+        $out.Count | Should -BeLessThan 20
+        (Get-FakeLlmStats $server).requests | Should -BeLessThan 6
+    }
+
     It 'stops the run with -ErrorAction Stop' {
         Reset-Server @{ latencyMs = 100 }
-        $rows = 1..20 | ForEach-Object { if ($_ -eq 2) { 'task 2 [[fake:status=500]]' } else { "task $_" } }
+        $rows = 1..20 | ForEach-Object { if ($_ -eq 2) { 'task 2 [[fake:status=422]]' } else { "task $_" } }
         $caught = $null
         $out = [System.Collections.Generic.List[object]]::new()
         try { $rows | Invoke-CodeInstructionToCode @common -ThrottleLimit 1 -ErrorAction Stop | ForEach-Object { $out.Add($_) } }
@@ -316,10 +333,11 @@ Describe 'WhatIf, keys, progress, verbose and stopping' {
 
     It 'never shows the key in output, verbose, debug, warning or error text, even when the server echoes it' {
         $key = 'sk-leaktest-9f8e7d6c5b4a3210'
-        $all = 'task ok', 'task bad [[fake:status=401;message=Incorrect API key provided: {auth}]]' |
+        # (the fatal 401 path, files and progress are in Resilience.Tests.ps1)
+        $all = 'task ok', 'task bad [[fake:status=400;message=Bad request for key {auth}]]' |
             Invoke-CodeInstructionToCode @common -ApiKey $key -Verbose -Debug -ErrorAction Continue *>&1 | Out-String -Width 500
         $all | Should -Not -BeLike "*$key*"
-        $all | Should -BeLike '*Row 2*401*'
+        $all | Should -BeLike '*Row 2*400*'
         $all | Should -BeLike '*`*`*`*`*3210*'   # the masked form is shown instead
     }
 

@@ -22,8 +22,8 @@ public class GenerationRunTests : IClassFixture<FakeServerFixture>
     public void Outcomes_come_back_in_input_order_under_random_latency_while_requests_overlap()
     {
         var server = _fixture.Use(new FakeLlmOptions { LatencyMs = 1, JitterMs = 40, Seed = 7 });
-        using var client = Runs.Client(server.BaseUrl);
-        using var run = new GenerationRun(new GenerationOptions { ThrottleLimit = 16 }, client);
+        using var client = Runs.Client(server.BaseUrl, concurrency: 16);
+        using var run = new GenerationRun(new GenerationOptions(), client);
 
         var outcomes = Runs.Drive(run, Tasks(300));
 
@@ -44,8 +44,8 @@ public class GenerationRunTests : IClassFixture<FakeServerFixture>
     public void Requests_in_flight_never_exceed_the_throttle_limit()
     {
         var server = _fixture.Use(new FakeLlmOptions { LatencyMs = 30 });
-        using var client = Runs.Client(server.BaseUrl);
-        using var run = new GenerationRun(new GenerationOptions { ThrottleLimit = 3 }, client);
+        using var client = Runs.Client(server.BaseUrl, concurrency: 3);
+        using var run = new GenerationRun(new GenerationOptions(), client);
         Runs.Drive(run, Tasks(30));
         Assert.Equal(3, server.Stats.MaxInFlight);
     }
@@ -54,8 +54,8 @@ public class GenerationRunTests : IClassFixture<FakeServerFixture>
     public void Backpressure_bounds_pending_rows_and_memory()
     {
         var server = _fixture.Use(new FakeLlmOptions());
-        using var client = Runs.Client(server.BaseUrl);
-        using var run = new GenerationRun(new GenerationOptions { ThrottleLimit = 4, MaxPendingRows = 32 }, client);
+        using var client = Runs.Client(server.BaseUrl, concurrency: 4);
+        using var run = new GenerationRun(new GenerationOptions { MaxPendingRows = 32 }, client);
         Runs.MaxPendingSeen = 0;
 
         // 20,000 rows of ~8 KB each: 160 MB if the run buffered them; it may hold only 32 at a time.
@@ -88,8 +88,8 @@ public class GenerationRunTests : IClassFixture<FakeServerFixture>
     public void IsFull_turns_on_at_the_pending_limit()
     {
         var server = _fixture.Use(new FakeLlmOptions { LatencyMs = 2000 });
-        using var client = Runs.Client(server.BaseUrl);
-        using var run = new GenerationRun(new GenerationOptions { ThrottleLimit = 2, MaxPendingRows = 5 }, client);
+        using var client = Runs.Client(server.BaseUrl, concurrency: 2);
+        using var run = new GenerationRun(new GenerationOptions { MaxPendingRows = 5 }, client);
         for (int i = 1; i <= 4; i++)
         {
             run.Enqueue(run.Prepare(TestRow.Instruction($"task {i}")), null);
@@ -104,8 +104,8 @@ public class GenerationRunTests : IClassFixture<FakeServerFixture>
     public void Cancel_aborts_requests_in_flight_promptly_and_leaves_nothing_running()
     {
         var server = _fixture.Use(new FakeLlmOptions { LatencyMs = 30_000 });
-        using var client = Runs.Client(server.BaseUrl);
-        var run = new GenerationRun(new GenerationOptions { ThrottleLimit = 4 }, client);
+        using var client = Runs.Client(server.BaseUrl, concurrency: 4);
+        var run = new GenerationRun(new GenerationOptions(), client);
         for (int i = 1; i <= 10; i++)
         {
             run.Enqueue(run.Prepare(TestRow.Instruction($"task {i}")), null);
@@ -134,8 +134,8 @@ public class GenerationRunTests : IClassFixture<FakeServerFixture>
     public void Dispose_cancels_and_waits_for_requests_in_flight()
     {
         var server = _fixture.Use(new FakeLlmOptions { LatencyMs = 30_000 });
-        using var client = Runs.Client(server.BaseUrl);
-        var run = new GenerationRun(new GenerationOptions { ThrottleLimit = 3 }, client);
+        using var client = Runs.Client(server.BaseUrl, concurrency: 3);
+        var run = new GenerationRun(new GenerationOptions(), client);
         for (int i = 1; i <= 3; i++)
         {
             run.Enqueue(run.Prepare(TestRow.Instruction($"task {i}")), null);
@@ -160,8 +160,7 @@ public class GenerationRunTests : IClassFixture<FakeServerFixture>
 
     [Theory]
     [InlineData(400, RowErrorKind.HttpError)]
-    [InlineData(401, RowErrorKind.HttpError)]
-    [InlineData(404, RowErrorKind.HttpError)]
+    [InlineData(422, RowErrorKind.HttpError)]
     [InlineData(429, RowErrorKind.HttpError)]
     [InlineData(500, RowErrorKind.HttpError)]
     [InlineData(503, RowErrorKind.HttpError)]
@@ -183,6 +182,30 @@ public class GenerationRunTests : IClassFixture<FakeServerFixture>
         Assert.Contains("the server's own words", error.Message);
         var stats = run.GetStatistics();
         Assert.Equal((2, 1), (stats.Succeeded, stats.Failed));
+        Assert.False(error.IsFatal);
+    }
+
+    [Theory]
+    [InlineData("status=401", 401)]
+    [InlineData("status=403", 403)]
+    [InlineData("status=404", 404)]
+    [InlineData("status=429;style=insufficient_quota", 429)]
+    public void Errors_every_row_would_share_stop_the_run(string directive, int status)
+    {
+        var server = _fixture.Use(new FakeLlmOptions { LatencyMs = 300 });
+        using var client = Runs.Client(server.BaseUrl, retries: 3, concurrency: 1);
+        using var run = new GenerationRun(new GenerationOptions(), client);
+        run.Enqueue(run.Prepare(TestRow.Instruction($"task 1 [[fake:{directive};latency=0]]")), null);
+        for (int i = 2; i <= 6; i++)
+        {
+            run.Enqueue(run.Prepare(TestRow.Instruction($"task {i}")), null);
+        }
+        var stopped = Assert.Throws<RunStoppedException>(() => run.Drain(true, _ => { }, () => { }, TimeSpan.FromSeconds(5), CancellationToken.None));
+        Assert.True(stopped.Error.IsFatal);
+        Assert.Equal(status, stopped.Error.StatusCode);
+        Assert.Equal(1, stopped.Error.RowNumber);
+        Assert.Contains("every other row would fail the same way", stopped.Message);
+        Assert.True(server.Stats.Requests <= 2, $"{server.Stats.Requests} requests"); // not retried; at most the one already waiting
     }
 
     [Theory]
@@ -314,7 +337,7 @@ public class GenerationRunTests : IClassFixture<FakeServerFixture>
         const string key = "sk-live-0123456789abcdef";
         using var client = Runs.Client(server.BaseUrl, key: key);
         using var run = new GenerationRun(new GenerationOptions(), client);
-        var error = Runs.Drive(run, [TestRow.Instruction("x [[fake:status=401;message=Incorrect API key provided: {auth}]]")])[0].Error!;
+        var error = Assert.Throws<RunStoppedException>(() => Runs.Drive(run, [TestRow.Instruction("x [[fake:status=401;message=Incorrect API key provided: {auth}]]")])).Error;
         Assert.DoesNotContain(key, error.Message);
         Assert.DoesNotContain(key, error.ServerMessage);
         Assert.Contains("****cdef", error.Message);

@@ -45,48 +45,42 @@ public sealed class FakeServerFixture : IAsyncLifetime
 
 internal static class Runs
 {
-    public static ChatCompletionClient Client(Uri baseUrl, string? key = null, TimeSpan? timeout = null, string model = "fake-model")
+    /// <summary>A client for the fake server. No retries unless asked, and short backoff delays when there are.</summary>
+    public static ChatCompletionClient Client(Uri baseUrl, string? key = null, TimeSpan? timeout = null, string model = "fake-model",
+        int retries = 0, int concurrency = 10, ResilienceSettings? settings = null)
     {
         var endpoint = LlmEndpoint.Resolve([new EndpointSettings(baseUrl.ToString(), model, key)]);
-        return new ChatCompletionClient(endpoint, LlmHttpHandler.Shared, timeout ?? TimeSpan.FromSeconds(30));
+        return new ChatCompletionClient(endpoint, settings ?? new ResilienceSettings
+        {
+            MaxRetries = retries,
+            MaxConcurrency = concurrency,
+            AttemptTimeout = timeout ?? TimeSpan.FromSeconds(30),
+            BaseDelay = TimeSpan.FromMilliseconds(10),
+        });
     }
 
     /// <summary>
-    /// Drives a run the way the cmdlet does: enqueue, take what is ready, and wait for the next outcome
-    /// while the run is full. Records the most rows ever pending.
+    /// Drives a run the way the cmdlet does: enqueue, then <see cref="GenerationRun.Drain"/> (which waits while the
+    /// run is full), then drain what is left. Records the most rows ever pending.
     /// </summary>
     public static List<RowOutcome> Drive(GenerationRun run, IEnumerable<IRowFields> rows, Action<RowOutcome>? onOutcome = null, bool keepOutcomes = true)
     {
         var outcomes = new List<RowOutcome>();
-        var cancellationToken = CancellationToken.None;
-        void Take()
+        void Emit(RowOutcome outcome)
         {
-            while (run.TryTakeNext(out var outcome))
+            if (keepOutcomes)
             {
-                if (keepOutcomes)
-                {
-                    outcomes.Add(outcome);
-                }
-                onOutcome?.Invoke(outcome);
+                outcomes.Add(outcome);
             }
+            onOutcome?.Invoke(outcome);
         }
         foreach (var row in rows)
         {
-            var prepared = run.Prepare(row);
-            run.Enqueue(prepared, row);
+            run.Enqueue(run.Prepare(row), row);
             MaxPendingSeen = Math.Max(MaxPendingSeen, run.PendingCount);
-            Take();
-            while (run.IsFull)
-            {
-                run.WaitForNext(TimeSpan.FromSeconds(30), cancellationToken);
-                Take();
-            }
+            run.Drain(false, Emit, () => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
         }
-        while (run.PendingCount > 0)
-        {
-            run.WaitForNext(TimeSpan.FromSeconds(30), cancellationToken);
-            Take();
-        }
+        run.Drain(true, Emit, () => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
         return outcomes;
     }
 

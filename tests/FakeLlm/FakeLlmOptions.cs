@@ -4,7 +4,8 @@ namespace FakeLlm;
 /// How the fake server answers. Settable at start, through POST /_fake/config, or per request with a
 /// directive inside the prompt: <c>[[fake:status=500;latency=200;style=think]]</c>. In an error
 /// <c>message</c>, <c>{auth}</c> is replaced by the caller's API key (to test that CodeGen masks echoed keys).
-/// <c>times=N</c> applies the status to the first N attempts of that prompt only (a transient failure).
+/// <c>fault=abort|stall|badjson|nochoices|429|5xx</c> injects one fault; <c>times=N</c> applies the status or fault to
+/// the first N attempts of that prompt only (a transient failure).
 /// </summary>
 public sealed record FakeLlmOptions
 {
@@ -23,12 +24,43 @@ public sealed record FakeLlmOptions
     /// <summary>Keep every request body (for tests that inspect what was sent).</summary>
     public bool RecordRequests { get; init; }
 
-    /// <summary>Seed for the jitter random source, so a run can be repeated.</summary>
+    /// <summary>Seed for the jitter and fault random source, so a run can be repeated.</summary>
     public int? Seed { get; init; }
+
+    // Fault injection: the share of requests (0..1) that get each fault, decided per request.
+
+    /// <summary>429 rate_limit_exceeded, with Retry-After / retry-after-ms when those are set.</summary>
+    public double Fault429Rate { get; init; }
+
+    /// <summary>500, 502, 503 or 504, chosen at random.</summary>
+    public double Fault5xxRate { get; init; }
+
+    /// <summary>The connection is dropped without an answer.</summary>
+    public double FaultAbortRate { get; init; }
+
+    /// <summary>A 200 whose JSON body is cut in half.</summary>
+    public double FaultBadJsonRate { get; init; }
+
+    /// <summary>A 200 with "choices": [].</summary>
+    public double FaultNoChoicesRate { get; init; }
+
+    /// <summary>The answer comes only after <see cref="StallMs"/> (past the client's timeout).</summary>
+    public double FaultStallRate { get; init; }
+
+    public int StallMs { get; init; } = 10_000;
+
+    /// <summary>Sent as Retry-After (seconds) with every 429.</summary>
+    public int? RetryAfterSeconds { get; init; }
+
+    /// <summary>Sent as retry-after-ms with every 429.</summary>
+    public int? RetryAfterMs { get; init; }
+
+    /// <summary>When set, a request that finds this many already in flight gets a 429 (a server-side concurrency limit).</summary>
+    public int? MaxConcurrent { get; init; }
 }
 
 /// <summary>Overrides parsed from a <c>[[fake:...]]</c> directive in the prompt.</summary>
-public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, string? Message, string? FinishReason, int? Times)
+public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, string? Message, string? FinishReason, int? Times, string? Fault)
 {
     public static FakeDirective? Find(string prompt)
     {
@@ -43,7 +75,7 @@ public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, s
             return null;
         }
         int? latency = null, status = null, times = null;
-        string? style = null, message = null, finish = null;
+        string? style = null, message = null, finish = null, fault = null;
         foreach (var pair in prompt[(start + 7)..end].Split(';', StringSplitOptions.RemoveEmptyEntries))
         {
             var kv = pair.Split('=', 2);
@@ -57,8 +89,9 @@ public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, s
                 case "message": message = value; break;
                 case "finish": finish = value; break;
                 case "times": times = int.Parse(value); break;
+                case "fault": fault = value; break;
             }
         }
-        return new FakeDirective(latency, status, style, message, finish, times);
+        return new FakeDirective(latency, status, style, message, finish, times, fault);
     }
 }

@@ -107,10 +107,10 @@ public sealed class FakeLlmServer : IAsyncDisposable
             return;
         }
 
-        Stats.Started();
+        int before = Stats.Started();
         try
         {
-            Stats.LastAuthorization = context.Request.Headers.Authorization.ToString();
+            RecordHeaders(context);
             var options = Options;
             using var body = new MemoryStream();
             await context.Request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
@@ -131,29 +131,70 @@ public sealed class FakeLlmServer : IAsyncDisposable
             }
 
             var directive = FakeDirective.Find(prompt);
+            if (directive?.Times is { } times && Stats.CountAttempt(prompt) > times)
+            {
+                directive = directive with { Status = null, Fault = null }; // the transient failure is over for this prompt
+            }
+            if (options.MaxConcurrent is { } limit && before >= limit && directive?.Status is null)
+            {
+                Stats.Throttle();
+                await WriteErrorAsync(context, 429, $"Too many concurrent requests (limit {limit}).", "rate_limit_exceeded", options).ConfigureAwait(false);
+                return;
+            }
+            var fault = directive?.Fault switch
+            {
+                "abort" => Fault.Abort,
+                "stall" => Fault.Stall,
+                "badjson" => Fault.BadJson,
+                "nochoices" => Fault.NoChoices,
+                "429" => Fault.Throttle,
+                "5xx" => Fault.ServerError,
+                _ => directive?.Status is null ? PickFault(options) : Fault.None,
+            };
             int latency = directive?.LatencyMs ?? options.LatencyMs + (options.JitterMs > 0 ? NextJitter(options.JitterMs) : 0);
+            if (fault == Fault.Stall)
+            {
+                latency += options.StallMs;
+            }
             if (latency > 0)
             {
                 await Task.Delay(latency, context.RequestAborted).ConfigureAwait(false);
             }
+            switch (fault)
+            {
+                case Fault.Abort:
+                    context.Abort();
+                    return;
+                case Fault.Throttle:
+                    Stats.Throttle();
+                    await WriteErrorAsync(context, 429, "Rate limit reached for requests.", "rate_limit_exceeded", options).ConfigureAwait(false);
+                    return;
+                case Fault.ServerError:
+                    int code = NextJitter(3) switch { 0 => 500, 1 => 502, 2 => 503, _ => 504 };
+                    await WriteErrorAsync(context, code, $"fake failure {code}", "server_error", options).ConfigureAwait(false);
+                    return;
+            }
 
             int status = directive?.Status ?? options.Status ?? 200;
-            if (directive?.Times is { } times && Stats.CountAttempt(prompt) > times)
-            {
-                status = 200; // the transient failure is over for this prompt
-            }
             if (status != 200)
             {
                 // {auth} in a message echoes the caller's credentials, as careless proxies do: leak tests use it.
                 string message = (directive?.Message ?? $"fake failure {status}").Replace("{auth}", BearerToken(context), StringComparison.Ordinal);
-                await WriteErrorAsync(context, status, message, status == 429 ? "rate_limit_exceeded" : "server_error").ConfigureAwait(false);
+                string type = status == 429 ? directive?.Style ?? "rate_limit_exceeded" : "server_error"; // style=insufficient_quota for a quota 429
+                if (status == 429)
+                {
+                    Stats.Throttle();
+                }
+                await WriteErrorAsync(context, status, message, type, options).ConfigureAwait(false);
                 return;
             }
 
             string task = TaskOf(prompt);
-            string style = directive?.Style ?? options.Style;
-            await WriteAnswerAsync(context, model, task, style, directive?.FinishReason).ConfigureAwait(false);
-            Stats.WasAnswered(task);
+            string style = fault switch { Fault.BadJson => "badjson", Fault.NoChoices => "nochoices", _ => directive?.Style ?? options.Style };
+            if (await WriteAnswerAsync(context, model, task, style, directive?.FinishReason).ConfigureAwait(false))
+            {
+                Stats.WasAnswered(task);
+            }
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -169,6 +210,52 @@ public sealed class FakeLlmServer : IAsyncDisposable
     {
         string header = context.Request.Headers.Authorization.ToString();
         return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..] : context.Request.Headers["api-key"].ToString();
+    }
+
+    private enum Fault { None, Throttle, ServerError, Abort, BadJson, NoChoices, Stall }
+
+    private Fault PickFault(FakeLlmOptions options)
+    {
+        double total = options.Fault429Rate + options.Fault5xxRate + options.FaultAbortRate + options.FaultBadJsonRate + options.FaultNoChoicesRate + options.FaultStallRate;
+        if (total <= 0)
+        {
+            return Fault.None;
+        }
+        double roll;
+        lock (_random)
+        {
+            roll = _random.NextDouble();
+        }
+        foreach (var (rate, fault) in new[]
+        {
+            (options.Fault429Rate, Fault.Throttle), (options.Fault5xxRate, Fault.ServerError), (options.FaultAbortRate, Fault.Abort),
+            (options.FaultBadJsonRate, Fault.BadJson), (options.FaultNoChoicesRate, Fault.NoChoices), (options.FaultStallRate, Fault.Stall),
+        })
+        {
+            if (roll < rate)
+            {
+                Stats.Fault();
+                return fault;
+            }
+            roll -= rate;
+        }
+        return Fault.None;
+    }
+
+    private void RecordHeaders(HttpContext context)
+    {
+        Stats.LastAuthorization = context.Request.Headers.Authorization.ToString();
+        Stats.LastApiKey = context.Request.Headers["api-key"].ToString();
+        Stats.LastPath = context.Request.Path + context.Request.QueryString;
+        var custom = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var header in context.Request.Headers)
+        {
+            if (header.Key.StartsWith("x-", StringComparison.OrdinalIgnoreCase) || header.Key.StartsWith("openai-", StringComparison.OrdinalIgnoreCase))
+            {
+                custom[header.Key] = header.Value.ToString();
+            }
+        }
+        Stats.LastCustomHeaders = custom;
     }
 
     private int NextJitter(int max)
@@ -239,14 +326,15 @@ public sealed class FakeLlmServer : IAsyncDisposable
         };
     }
 
-    private static async Task WriteAnswerAsync(HttpContext context, string model, string task, string style, string? finishOverride)
+    /// <summary>Writes a 200 answer; returns false when it was a deliberately unusable one (no choices, cut JSON).</summary>
+    private static async Task<bool> WriteAnswerAsync(HttpContext context, string model, string task, string style, string? finishOverride)
     {
         context.Response.StatusCode = 200;
         context.Response.ContentType = "application/json";
         if (style == "nochoices")
         {
             await context.Response.WriteAsync("{\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion\",\"choices\":[]}").ConfigureAwait(false);
-            return;
+            return false;
         }
 
         var (content, finish, reasoning, refusal) = Compose(task, style);
@@ -304,15 +392,27 @@ public sealed class FakeLlmServer : IAsyncDisposable
         {
             // a 200 whose body was cut in half
             await context.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length / 2)).ConfigureAwait(false);
-            return;
+            return false;
         }
         context.Response.ContentLength = buffer.Length;
         await context.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length)).ConfigureAwait(false);
+        return true;
     }
 
-    private static async Task WriteErrorAsync(HttpContext context, int status, string message, string type)
+    private static async Task WriteErrorAsync(HttpContext context, int status, string message, string type, FakeLlmOptions? options = null)
     {
         context.Response.StatusCode = status;
+        if (status == 429 && options is not null)
+        {
+            if (options.RetryAfterSeconds is { } seconds)
+            {
+                context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+            if (options.RetryAfterMs is { } ms)
+            {
+                context.Response.Headers["retry-after-ms"] = ms.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
         context.Response.ContentType = "application/json";
         var json = JsonSerializer.Serialize(new { error = new { message, type, param = (string?)null, code = type } });
         await context.Response.WriteAsync(json).ConfigureAwait(false);

@@ -25,6 +25,26 @@ public sealed class FakeLlmStats
     /// <summary>The Authorization header of the latest request ("" when it had none).</summary>
     public string LastAuthorization { get; internal set; } = string.Empty;
 
+    /// <summary>The api-key header (Azure OpenAI) of the latest request.</summary>
+    public string LastApiKey { get; internal set; } = string.Empty;
+
+    /// <summary>Path and query of the latest chat-completions request.</summary>
+    public string LastPath { get; internal set; } = string.Empty;
+
+    /// <summary>The headers of the latest request whose names start with "x-" or "openai-" (custom headers).</summary>
+    public Dictionary<string, string> LastCustomHeaders { get; internal set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    private long _faults, _throttled;
+
+    /// <summary>Faults injected (any kind) and 429s sent (injected or for MaxConcurrent).</summary>
+    public long Faults => Interlocked.Read(ref _faults);
+
+    public long Throttled => Interlocked.Read(ref _throttled);
+
+    internal void Fault() => Interlocked.Increment(ref _faults);
+
+    internal void Throttle() => Interlocked.Increment(ref _throttled);
+
     /// <summary>How many 200 answers each task (the echoed instruction) got.</summary>
     public ConcurrentDictionary<string, int> AnsweredByTask { get; } = new(StringComparer.Ordinal);
 
@@ -41,14 +61,20 @@ public sealed class FakeLlmStats
         Interlocked.Exchange(ref _requests, 0);
         Interlocked.Exchange(ref _answered, 0);
         Interlocked.Exchange(ref _aborted, 0);
+        Interlocked.Exchange(ref _faults, 0);
+        Interlocked.Exchange(ref _throttled, 0);
         Volatile.Write(ref _maxInFlight, Volatile.Read(ref _inFlight));
         LastAuthorization = string.Empty;
+        LastApiKey = string.Empty;
+        LastPath = string.Empty;
+        LastCustomHeaders = new(StringComparer.OrdinalIgnoreCase);
         AnsweredByTask.Clear();
         _attempts.Clear();
         RequestBodies.Clear();
     }
 
-    internal void Started()
+    /// <summary>Counts the request in; returns how many were in flight before it.</summary>
+    internal int Started()
     {
         Interlocked.Increment(ref _requests);
         int now = Interlocked.Increment(ref _inFlight);
@@ -56,6 +82,7 @@ public sealed class FakeLlmStats
         while (now > (max = Volatile.Read(ref _maxInFlight)) && Interlocked.CompareExchange(ref _maxInFlight, now, max) != max)
         {
         }
+        return now - 1;
     }
 
     internal void Finished() => Interlocked.Decrement(ref _inFlight);
@@ -76,6 +103,11 @@ public sealed class FakeLlmStats
         inFlight = InFlight,
         maxInFlight = MaxInFlight,
         lastAuthorization = LastAuthorization,
+        lastApiKey = LastApiKey,
+        lastPath = LastPath,
+        lastCustomHeaders = LastCustomHeaders,
+        faults = Faults,
+        throttled = Throttled,
         answeredByTask = AnsweredByTask.ToDictionary(p => p.Key, p => p.Value),
         requestBodies = RequestBodies.ToArray(),
     };

@@ -3,13 +3,17 @@ using System.Net;
 using System.Net.Http.Headers;
 using CodeGen.Core.Prompting;
 using CodeGen.Core.Rows;
+using Polly.CircuitBreaker;
+using Polly.RateLimiting;
+using Polly.Timeout;
 
 namespace CodeGen.Core.Llm;
 
-/// <summary>The outcome of one chat-completions call: an answer, or why there is none.</summary>
+/// <summary>The outcome of one chat-completions request (all its attempts): an answer, or why there is none.</summary>
 public sealed class ChatCallResult
 {
-    private ChatCallResult(ChatAnswer? answer, RowErrorKind failureKind, string? detail, int? statusCode, string? serverMessage, string? serverCode)
+    private ChatCallResult(ChatAnswer? answer, RowErrorKind failureKind, string? detail, int? statusCode, string? serverMessage, string? serverCode,
+        bool isFatal, IReadOnlyList<string> retried)
     {
         Answer = answer;
         FailureKind = failureKind;
@@ -17,6 +21,8 @@ public sealed class ChatCallResult
         StatusCode = statusCode;
         ServerMessage = serverMessage;
         ServerCode = serverCode;
+        IsFatal = isFatal;
+        Retried = retried;
     }
 
     public ChatAnswer? Answer { get; }
@@ -35,43 +41,69 @@ public sealed class ChatCallResult
 
     public string? ServerCode { get; }
 
-    public static ChatCallResult Success(ChatAnswer answer, int statusCode) => new(answer, default, null, statusCode, null, null);
+    /// <summary>Every request to this endpoint would fail the same way (see <see cref="RowError.IsFatal"/>).</summary>
+    public bool IsFatal { get; }
 
-    public static ChatCallResult Failure(RowErrorKind kind, string detail, int? statusCode = null, string? serverMessage = null, string? serverCode = null)
-        => new(null, kind, detail, statusCode, serverMessage, serverCode);
+    /// <summary>Why earlier attempts were retried, in order.</summary>
+    public IReadOnlyList<string> Retried { get; }
 
-    public RowError ToRowError(long rowNumber) => RowError.Create(FailureKind, rowNumber, Detail ?? "the request failed.", StatusCode, ServerMessage, ServerCode);
+    public static ChatCallResult Success(ChatAnswer answer, int statusCode, IReadOnlyList<string>? retried = null)
+        => new(answer, default, null, statusCode, null, null, false, retried ?? []);
+
+    public static ChatCallResult Failure(RowErrorKind kind, string detail, int? statusCode = null, string? serverMessage = null, string? serverCode = null,
+        bool isFatal = false, IReadOnlyList<string>? retried = null)
+        => new(null, kind, detail, statusCode, serverMessage, serverCode, isFatal, retried ?? []);
+
+    public RowError ToRowError(long rowNumber) => new(FailureKind, rowNumber, Detail ?? "the request failed.", StatusCode, ServerMessage, ServerCode, IsFatal, Retried);
 }
 
 /// <summary>
-/// Sends chat-completions requests to one endpoint and turns every kind of answer into a
-/// <see cref="ChatCallResult"/>. Never throws for a failed request; only cancellation of the caller's token
-/// escapes as <see cref="OperationCanceledException"/>. The API key goes into the auth header and nowhere else:
-/// server texts that echo it are redacted.
+/// Sends chat-completions requests to one endpoint through the resilience pipeline (<see cref="LlmHttpPipeline"/>)
+/// and turns every kind of answer into a <see cref="ChatCallResult"/>. Never throws for a failed request; only
+/// cancellation of the caller's token escapes. The API key goes into its header and nowhere else: server texts
+/// that echo it are redacted, and no header value is ever part of a message.
 /// </summary>
 public sealed class ChatCompletionClient : IDisposable
 {
-    private const int MaxErrorBodyBytes = 16 * 1024;
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
     private static readonly ProductInfoHeaderValue UserAgent = new("CodeGen", typeof(ChatCompletionClient).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
 
+    private readonly LlmHttpPipeline _pipeline;
     private readonly HttpClient _http;
-    private readonly AuthenticationHeaderValue? _authorization;
 
-    public ChatCompletionClient(LlmEndpoint endpoint, HttpMessageHandler handler, TimeSpan requestTimeout, bool disposeHandler = false)
+    public ChatCompletionClient(LlmEndpoint endpoint, ResilienceSettings? settings = null)
     {
         Endpoint = endpoint;
-        RequestTimeout = requestTimeout;
-        _http = new HttpClient(handler, disposeHandler) { Timeout = Timeout.InfiniteTimeSpan };
+        _pipeline = new LlmHttpPipeline(settings ?? new ResilienceSettings());
+        _http = new HttpClient(_pipeline.Handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
         if (endpoint.ApiKey is not null)
         {
-            _authorization = new AuthenticationHeaderValue("Bearer", endpoint.ApiKey.Reveal());
+            if (endpoint.Provider == LlmProvider.AzureOpenAI)
+            {
+                _http.DefaultRequestHeaders.TryAddWithoutValidation("api-key", endpoint.ApiKey.Reveal());
+            }
+            else
+            {
+                _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", endpoint.ApiKey.Reveal());
+            }
+        }
+        _http.DefaultRequestHeaders.UserAgent.Add(UserAgent);
+        foreach (var (name, value) in _pipeline.Settings.Headers)
+        {
+            // TryAdd...WithoutValidation: a rejected value would otherwise be quoted in the exception message.
+            if (!_http.DefaultRequestHeaders.TryAddWithoutValidation(name, value))
+            {
+                throw new EndpointConfigurationException($"The header '{name}' cannot be set on a request.");
+            }
         }
     }
 
     public LlmEndpoint Endpoint { get; }
 
-    public TimeSpan RequestTimeout { get; }
+    public ResilienceSettings Settings => _pipeline.Settings;
+
+    /// <summary>The adaptive gate of this client's attempts (limit, attempts in flight, 429s heard).</summary>
+    public AdaptiveConcurrencyLimiter Concurrency => _pipeline.Concurrency;
 
     public async Task<ChatCallResult> CompleteAsync(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, CancellationToken cancellationToken)
     {
@@ -85,51 +117,87 @@ public sealed class ChatCompletionClient : IDisposable
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
         request.Content.Headers.ContentType = JsonContentType;
-        request.Headers.UserAgent.Add(UserAgent);
-        request.Headers.Authorization = _authorization;
+        var log = new AttemptLog();
+        request.Options.Set(LlmHttpPipeline.LogKey, log);
+        request.Options.Set(LlmHttpPipeline.TokenEstimateKey, EstimateTokens(messages, parameters));
 
-        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        attempt.CancelAfter(RequestTimeout);
         try
         {
-            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attempt.Token).ConfigureAwait(false);
-            int status = (int)response.StatusCode;
-            if (!response.IsSuccessStatusCode)
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            var result = Classify(response, log.Retried);
+            if (result.IsSuccess)
             {
-                string errorText = await ReadBoundedAsync(response.Content, attempt.Token).ConfigureAwait(false);
-                var (serverMessage, serverCode) = ErrorBody.Read(Redact(errorText));
-                string reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ((HttpStatusCode)status).ToString() : response.ReasonPhrase;
-                string detail = $"the server answered {status} {reason}" + (serverMessage is null ? "." : $": {serverMessage}");
-                return ChatCallResult.Failure(RowErrorKind.HttpError, detail, status, serverMessage, serverCode);
+                Concurrency.OnSuccess();
             }
-
-            byte[] bytes = await response.Content.ReadAsByteArrayAsync(attempt.Token).ConfigureAwait(false);
-            var answer = ChatAnswer.Parse(bytes, out var problem);
-            if (answer is null)
+            else if (result.StatusCode == 429)
             {
-                return ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the server answered {status} but {Redact(problem ?? "the body could not be read")}.", status);
+                // the last attempt: the retry strategy heard the others
+                Concurrency.OnThrottled(request.Options.TryGetValue(LlmHttpPipeline.EpochKey, out int epoch) ? epoch : Concurrency.Epoch);
             }
-            return ChatCallResult.Success(answer, status);
+            return result;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             throw;
         }
-        catch (OperationCanceledException)
+        catch (BrokenCircuitException)
         {
-            return ChatCallResult.Failure(RowErrorKind.Timeout, $"no answer from {Endpoint.DisplayUri} within {RequestTimeout.TotalSeconds:0.###} s.");
+            return ChatCallResult.Failure(RowErrorKind.CircuitOpen,
+                $"{Endpoint.DisplayUri} failed most of its recent requests, so the circuit breaker stopped sending (it tries again after {Settings.BreakerBreakDuration.TotalSeconds:0} s).",
+                isFatal: true, retried: log.Retried);
+        }
+        catch (TimeoutRejectedException)
+        {
+            return ChatCallResult.Failure(RowErrorKind.Timeout,
+                $"no answer from {Endpoint.DisplayUri} within {Settings.AttemptTimeout.TotalSeconds:0.###} s{Tries(log.Retried)}.", retried: log.Retried);
         }
         catch (HttpRequestException ex)
         {
-            return ChatCallResult.Failure(RowErrorKind.ConnectionFailed, $"could not get an answer from {Endpoint.DisplayUri}: {Redact(Describe(ex))}");
+            return ChatCallResult.Failure(RowErrorKind.ConnectionFailed,
+                $"could not get an answer from {Endpoint.DisplayUri}{Tries(log.Retried)}: {Redact(Describe(ex))}", retried: log.Retried);
         }
         catch (IOException ex)
         {
-            return ChatCallResult.Failure(RowErrorKind.ConnectionFailed, $"the connection to {Endpoint.DisplayUri} broke while reading the answer: {Redact(ex.Message)}");
+            return ChatCallResult.Failure(RowErrorKind.ConnectionFailed,
+                $"the connection to {Endpoint.DisplayUri} broke while reading the answer{Tries(log.Retried)}: {Redact(ex.Message)}", retried: log.Retried);
+        }
+        catch (RateLimiterRejectedException)
+        {
+            return ChatCallResult.Failure(RowErrorKind.InternalError, "the client-side rate limiter refused the request.", retried: log.Retried);
         }
     }
 
-    public void Dispose() => _http.Dispose();
+    private ChatCallResult Classify(HttpResponseMessage response, IReadOnlyList<string> retried)
+    {
+        int status = (int)response.StatusCode;
+        var body = ChatResponseHandler.BodyOf(response);
+        if (response.IsSuccessStatusCode)
+        {
+            if (body?.Answer is { } answer)
+            {
+                return ChatCallResult.Success(answer, status, retried);
+            }
+            string problem = Redact(body?.Problem ?? "the body could not be read");
+            return ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the server answered {status} but {problem}{Tries(retried)}.", status, retried: retried);
+        }
+
+        string text = body is null ? string.Empty : System.Text.Encoding.UTF8.GetString(body.Bytes);
+        var (serverMessage, serverCode) = ErrorBody.Read(Redact(text));
+        string reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ((HttpStatusCode)status).ToString() : response.ReasonPhrase;
+        string detail = $"the server answered {status} {reason}{Tries(retried)}" + (serverMessage is null ? "." : $": {serverMessage}");
+        // A rejected key, an unknown model or endpoint, or no quota: every other row would get the same answer.
+        bool fatal = status is 401 or 403 or 404 || (status == 429 && serverCode == "insufficient_quota");
+        return ChatCallResult.Failure(RowErrorKind.HttpError, detail, status, serverMessage, serverCode, fatal, retried);
+    }
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        _pipeline.Dispose();
+    }
+
+    private static string Tries(IReadOnlyList<string> retried)
+        => retried.Count == 0 ? string.Empty : $" (after {retried.Count + 1} attempts; retried for {string.Join(", ", retried)})";
 
     private string Redact(string text) => Endpoint.ApiKey?.Redact(text) ?? text;
 
@@ -147,23 +215,6 @@ public sealed class ChatCompletionClient : IDisposable
         return message.TrimEnd('.') + ".";
     }
 
-    private static async Task<string> ReadBoundedAsync(HttpContent content, CancellationToken cancellationToken)
-    {
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        var buffer = new byte[MaxErrorBodyBytes];
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int read = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false);
-            if (read == 0)
-            {
-                break;
-            }
-            total += read;
-        }
-        return System.Text.Encoding.UTF8.GetString(buffer, 0, total);
-    }
-
     private static int EstimateSize(IReadOnlyList<ChatMessage> messages)
     {
         int size = 128;
@@ -172,5 +223,16 @@ public sealed class ChatCompletionClient : IDisposable
             size += m.Content.Length + 32;
         }
         return size;
+    }
+
+    /// <summary>Tokens the request counts against a tokens-per-minute limit: about 4 characters a token, plus the completion allowance.</summary>
+    internal static int EstimateTokens(IReadOnlyList<ChatMessage> messages, ChatParameters parameters)
+    {
+        long characters = 0;
+        foreach (var m in messages)
+        {
+            characters += m.Content.Length;
+        }
+        return (int)Math.Min(int.MaxValue, characters / 4 + 8 + (parameters.MaxTokens ?? 0));
     }
 }

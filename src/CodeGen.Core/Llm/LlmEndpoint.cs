@@ -8,42 +8,96 @@ public sealed class EndpointConfigurationException : Exception
     public EndpointConfigurationException(string message) : base(message) { }
 }
 
+/// <summary>Which protocol flavour the endpoint speaks: how URLs are built and how the key is sent.</summary>
+public enum LlmProvider
+{
+    /// <summary>OpenAI and every OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio): Bearer key.</summary>
+    OpenAI,
+    /// <summary>Azure OpenAI: api-key header; a deployment URL with api-version, or the /openai/v1 form.</summary>
+    AzureOpenAI,
+}
+
 /// <summary>One layer of endpoint settings; null means "not set here, ask the next layer".</summary>
-public sealed record EndpointSettings(string? Endpoint = null, string? Model = null, string? ApiKey = null, string? Source = null)
+public sealed record EndpointSettings(
+    string? Endpoint = null,
+    string? Model = null,
+    string? ApiKey = null,
+    string? Source = null,
+    LlmProvider? Provider = null,
+    string? Deployment = null,
+    string? ApiVersion = null,
+    LlmProvider? OnlyFor = null)
 {
     /// <summary>
-    /// The environment layers in precedence order: CODEGEN_* first, then the OpenAI SDK's variables and
-    /// DataFlow's DF_API_KEY.
+    /// The environment layers in precedence order: CODEGEN_*, then the OpenAI SDK's variables and DataFlow's
+    /// DF_API_KEY, then (used by the Azure provider only) the Azure OpenAI SDK's variables.
     /// </summary>
     public static IReadOnlyList<EndpointSettings> FromEnvironment(Func<string, string?> getVariable) =>
     [
-        new(getVariable("CODEGEN_ENDPOINT"), getVariable("CODEGEN_MODEL"), getVariable("CODEGEN_API_KEY"), "CODEGEN_* environment variables"),
-        new(getVariable("OPENAI_BASE_URL"), null, getVariable("OPENAI_API_KEY") is { Length: > 0 } k ? k : getVariable("DF_API_KEY"), "OPENAI_* / DF_API_KEY environment variables"),
+        new(getVariable("CODEGEN_ENDPOINT"), getVariable("CODEGEN_MODEL"), getVariable("CODEGEN_API_KEY"), "CODEGEN_* environment variables",
+            ParseProvider(getVariable("CODEGEN_PROVIDER")), getVariable("CODEGEN_DEPLOYMENT"), getVariable("CODEGEN_API_VERSION")),
+        new(getVariable("OPENAI_BASE_URL"), null, getVariable("OPENAI_API_KEY") is { Length: > 0 } k ? k : getVariable("DF_API_KEY"),
+            "OPENAI_* / DF_API_KEY environment variables", OnlyFor: LlmProvider.OpenAI),
+        new(getVariable("AZURE_OPENAI_ENDPOINT"), null, getVariable("AZURE_OPENAI_API_KEY"), "AZURE_OPENAI_* environment variables",
+            ApiVersion: getVariable("OPENAI_API_VERSION"), OnlyFor: LlmProvider.AzureOpenAI),
     ];
+
+    public static LlmProvider? ParseProvider(string? name) => string.IsNullOrWhiteSpace(name) ? null : name.Trim().ToLowerInvariant() switch
+    {
+        "openai" => LlmProvider.OpenAI,
+        "azureopenai" or "azure" => LlmProvider.AzureOpenAI,
+        _ => throw new EndpointConfigurationException($"Unknown provider '{name}'. Use OpenAI (any OpenAI-compatible server) or AzureOpenAI."),
+    };
 }
 
-/// <summary>A resolved, validated chat-completions endpoint: where to POST, which model, which key.</summary>
+/// <summary>A resolved, validated chat-completions endpoint: where to POST, which model, which key, how to send it.</summary>
 public sealed class LlmEndpoint
 {
     public const string OpenAIBaseUrl = "https://api.openai.com/v1";
+    public const string DefaultAzureApiVersion = "2024-10-21";
 
-    public LlmEndpoint(Uri chatCompletionsUri, string model, ApiKey? apiKey)
+    public LlmEndpoint(Uri chatCompletionsUri, string model, ApiKey? apiKey, LlmProvider provider = LlmProvider.OpenAI)
     {
         ChatCompletionsUri = chatCompletionsUri;
         Model = model;
         ApiKey = apiKey;
+        Provider = provider;
     }
+
+    /// <summary>Which layer gave the endpoint, the model and the key ("parameters", "session defaults", an environment variable set, or "default").</summary>
+    public string EndpointSource { get; private init; } = "default";
+
+    public string ModelSource { get; private init; } = "default";
+
+    public string KeySource { get; private init; } = "none";
 
     public Uri ChatCompletionsUri { get; }
 
+    /// <summary>The model sent in the body (for an Azure deployment URL, the deployment answers whatever it says).</summary>
     public string Model { get; }
 
     public ApiKey? ApiKey { get; }
 
+    public LlmProvider Provider { get; }
+
+    /// <summary>The header that carries the key: Authorization (Bearer) for OpenAI-compatible servers, api-key for Azure.</summary>
+    public string KeyHeader => Provider == LlmProvider.AzureOpenAI ? "api-key" : "Authorization";
+
     /// <summary>The URL without user info or query string, safe to show in messages.</summary>
     public string DisplayUri => ChatCompletionsUri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
 
-    public override string ToString() => $"{DisplayUri} (model {Model}, key {(ApiKey is null ? "none" : ApiKey.Masked)})";
+    /// <summary>The API root, to reach sibling endpoints such as /models, /files and /batches.</summary>
+    public Uri BaseUri
+    {
+        get
+        {
+            var builder = new UriBuilder(ChatCompletionsUri);
+            builder.Path = builder.Path[..builder.Path.LastIndexOf("/chat/completions", StringComparison.OrdinalIgnoreCase)];
+            return builder.Uri;
+        }
+    }
+
+    public override string ToString() => $"{DisplayUri} ({Provider}, model {Model}, key {(ApiKey is null ? "none" : ApiKey.Masked)})";
 
     /// <summary>
     /// Takes each setting from the first layer that has it. With no endpoint anywhere but a key, the endpoint
@@ -51,51 +105,123 @@ public sealed class LlmEndpoint
     /// </summary>
     public static LlmEndpoint Resolve(IEnumerable<EndpointSettings> layers, bool allowUnencryptedAuthentication = false)
     {
-        string? endpoint = null, model = null, key = null;
-        foreach (var layer in layers)
+        var all = layers.ToList();
+        LlmProvider provider = all.Select(l => l.Provider).FirstOrDefault(p => p is not null) ?? LlmProvider.OpenAI;
+        string? endpoint = null, model = null, key = null, deployment = null, apiVersion = null;
+        string endpointSource = "default", modelSource = "default", keySource = "none";
+        foreach (var layer in all)
         {
-            endpoint ??= Blank(layer.Endpoint);
-            model ??= Blank(layer.Model);
-            key ??= Blank(layer.ApiKey);
+            // OpenAI's variables do not configure Azure, nor Azure's OpenAI: a key must not travel to the other.
+            if (layer.OnlyFor is { } only && only != provider)
+            {
+                continue;
+            }
+            string source = layer.Source ?? "settings";
+            Take(ref endpoint, layer.Endpoint, ref endpointSource, source);
+            Take(ref model, layer.Model, ref modelSource, source);
+            Take(ref key, layer.ApiKey, ref keySource, source);
+            deployment ??= Blank(layer.Deployment);
+            apiVersion ??= Blank(layer.ApiVersion);
         }
 
-        if (endpoint is null && key is null)
+        if (endpoint is null && (key is null || provider == LlmProvider.AzureOpenAI))
         {
-            throw new EndpointConfigurationException(
-                "No LLM endpoint is configured. Pass -Endpoint (for example http://localhost:11434/v1 for Ollama) or set CODEGEN_ENDPOINT; " +
-                "for OpenAI itself set CODEGEN_API_KEY or OPENAI_API_KEY and the endpoint defaults to " + OpenAIBaseUrl + ".");
+            throw new EndpointConfigurationException(provider == LlmProvider.AzureOpenAI
+                ? "No Azure OpenAI endpoint is configured. Pass -Endpoint https://<resource>.openai.azure.com (with -Deployment, or -Model for the /openai/v1 API) or set AZURE_OPENAI_ENDPOINT."
+                : "No LLM endpoint is configured. Pass -Endpoint (for example http://localhost:11434/v1 for Ollama) or set CODEGEN_ENDPOINT; " +
+                  "for OpenAI itself set CODEGEN_API_KEY or OPENAI_API_KEY and the endpoint defaults to " + OpenAIBaseUrl + ".");
+        }
+
+        Uri uri;
+        if (provider == LlmProvider.AzureOpenAI)
+        {
+            uri = AzureChatCompletionsUri(endpoint!, deployment, apiVersion);
+            if (model is null && deployment is not null)
+            {
+                model = deployment;
+                modelSource = "the deployment";
+            }
+        }
+        else
+        {
+            uri = ToChatCompletionsUri(endpoint ?? OpenAIBaseUrl);
         }
         if (model is null)
         {
             throw new EndpointConfigurationException("No model is configured. Pass -Model (for example -Model gpt-4o-mini) or set CODEGEN_MODEL.");
         }
-
-        var uri = ToChatCompletionsUri(endpoint ?? OpenAIBaseUrl);
         if (key is not null && uri.Scheme == Uri.UriSchemeHttp && !IsLoopback(uri) && !allowUnencryptedAuthentication)
         {
             throw new EndpointConfigurationException(
                 $"Refusing to send the API key over unencrypted http to {uri.Host}. Use https, or pass -AllowUnencryptedAuthentication if this network is trusted.");
         }
-        return new LlmEndpoint(uri, model, key is null ? null : new ApiKey(key));
+        return new LlmEndpoint(uri, model, key is null ? null : new ApiKey(key), provider)
+        {
+            EndpointSource = endpointSource,
+            ModelSource = modelSource,
+            KeySource = keySource,
+        };
+    }
+
+    private static void Take(ref string? value, string? candidate, ref string valueSource, string source)
+    {
+        if (value is null && Blank(candidate) is { } found)
+        {
+            value = found;
+            valueSource = source;
+        }
     }
 
     /// <summary>
     /// A base URL (<c>http://localhost:11434/v1</c>) gets <c>/chat/completions</c> appended; a URL that already
-    /// ends in <c>/chat/completions</c> is used as is. Query strings (Azure's api-version) are kept.
+    /// ends in <c>/chat/completions</c> is used as is. Query strings are kept.
     /// </summary>
     public static Uri ToChatCompletionsUri(string endpoint)
     {
-        if (!Uri.TryCreate(endpoint.Trim(), UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-        {
-            throw new EndpointConfigurationException($"The endpoint '{endpoint}' is not an absolute http:// or https:// URL, such as http://localhost:11434/v1.");
-        }
+        var uri = ParseHttpUri(endpoint);
         string path = uri.AbsolutePath.TrimEnd('/');
         if (!path.EndsWith("/chat/completions", StringComparison.OrdinalIgnoreCase))
         {
             path += "/chat/completions";
         }
-        var builder = new UriBuilder(uri) { Path = path };
+        return new UriBuilder(uri) { Path = path }.Uri;
+    }
+
+    /// <summary>
+    /// Azure OpenAI: with a deployment, <c>{resource}/openai/deployments/{deployment}/chat/completions?api-version=…</c>;
+    /// without one, the v1 API <c>{resource}/openai/v1/chat/completions</c> (model in the body). A full
+    /// .../chat/completions URL is used as is.
+    /// </summary>
+    public static Uri AzureChatCompletionsUri(string endpoint, string? deployment, string? apiVersion)
+    {
+        var uri = ParseHttpUri(endpoint);
+        string path = uri.AbsolutePath.TrimEnd('/');
+        if (path.EndsWith("/chat/completions", StringComparison.OrdinalIgnoreCase))
+        {
+            return uri;
+        }
+        var builder = new UriBuilder(uri);
+        int openai = path.IndexOf("/openai", StringComparison.OrdinalIgnoreCase);
+        string root = openai >= 0 ? path[..openai] : path;
+        if (deployment is not null)
+        {
+            builder.Path = $"{root}/openai/deployments/{Uri.EscapeDataString(deployment)}/chat/completions";
+            builder.Query = "api-version=" + Uri.EscapeDataString(apiVersion ?? DefaultAzureApiVersion);
+        }
+        else
+        {
+            builder.Path = $"{root}/openai/v1/chat/completions";
+        }
         return builder.Uri;
+    }
+
+    private static Uri ParseHttpUri(string endpoint)
+    {
+        if (!Uri.TryCreate(endpoint.Trim(), UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new EndpointConfigurationException($"The endpoint '{endpoint}' is not an absolute http:// or https:// URL, such as http://localhost:11434/v1.");
+        }
+        return uri;
     }
 
     internal static bool IsLoopback(Uri uri)

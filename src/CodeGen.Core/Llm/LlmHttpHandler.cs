@@ -1,29 +1,44 @@
+using System.Collections.Concurrent;
 using System.Net;
 
 namespace CodeGen.Core.Llm;
 
 /// <summary>
-/// The HTTP connection pool behind every request. One process-wide handler keeps connections warm across
-/// runs in the same session (a second pipeline does not pay for new TCP/TLS handshakes).
+/// The HTTP connection pools. One process-wide pool per proxy setting keeps connections warm across runs in
+/// the same session (a second pipeline does not pay for new TCP/TLS handshakes).
 /// </summary>
 public static class LlmHttpHandler
 {
-    private static readonly Lazy<SocketsHttpHandler> SharedHandler = new(Create);
+    private static readonly ConcurrentDictionary<(Uri? Proxy, ICredentials? Credentials), Lazy<SocketsHttpHandler>> Pools = new();
 
-    /// <summary>The shared pool. Never dispose it.</summary>
-    public static HttpMessageHandler Shared => SharedHandler.Value;
+    /// <summary>The pool for the system proxy settings (HTTP_PROXY, HTTPS_PROXY, NO_PROXY). Never dispose it.</summary>
+    public static HttpMessageHandler Shared => For(null, null);
 
-    public static SocketsHttpHandler Create() => new()
+    /// <summary>The pool for an explicit proxy (null: the system's). Never dispose it.</summary>
+    public static HttpMessageHandler For(Uri? proxy, ICredentials? credentials)
+        => Pools.GetOrAdd((proxy, credentials), key => new Lazy<SocketsHttpHandler>(() => Create(key.Proxy, key.Credentials))).Value;
+
+    public static SocketsHttpHandler Create(Uri? proxy = null, ICredentials? proxyCredentials = null)
     {
-        // Concurrency is limited by the run (ThrottleLimit), not by the pool.
-        MaxConnectionsPerServer = int.MaxValue,
-        // Recycle connections so DNS changes (failover, scaling) are picked up on long runs.
-        PooledConnectionLifetime = TimeSpan.FromMinutes(10),
-        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
-        ConnectTimeout = TimeSpan.FromSeconds(30),
-        AutomaticDecompression = DecompressionMethods.All,
-        EnableMultipleHttp2Connections = true,
-        UseCookies = false,
-        AllowAutoRedirect = false,
-    };
+        var handler = new SocketsHttpHandler
+        {
+            // Concurrency is limited by the run (ThrottleLimit), not by the pool.
+            MaxConnectionsPerServer = int.MaxValue,
+            // Recycle connections so DNS changes (failover, scaling) are picked up on long runs.
+            PooledConnectionLifetime = TimeSpan.FromMinutes(10),
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
+            ConnectTimeout = TimeSpan.FromSeconds(30),
+            AutomaticDecompression = DecompressionMethods.All,
+            EnableMultipleHttp2Connections = true,
+            UseCookies = false,
+            // A redirect could carry the request (and its key) somewhere else: report it instead.
+            AllowAutoRedirect = false,
+        };
+        if (proxy is not null)
+        {
+            handler.Proxy = new WebProxy(proxy) { Credentials = proxyCredentials };
+            handler.UseProxy = true;
+        }
+        return handler;
+    }
 }

@@ -21,6 +21,8 @@ public enum RowErrorKind
     Timeout,
     /// <summary>The provider withheld the answer (finish_reason content_filter, or a refusal).</summary>
     ContentFiltered,
+    /// <summary>The circuit breaker is open: the endpoint failed most recent requests, so none is sent.</summary>
+    CircuitOpen,
     /// <summary>The run was stopped before this row was answered.</summary>
     Cancelled,
     /// <summary>A fault inside CodeGen itself while handling the row (a bug: please report it).</summary>
@@ -30,8 +32,11 @@ public enum RowErrorKind
 /// <summary>A row-level failure: what went wrong, for which row, and what the server said.</summary>
 public sealed class RowError
 {
-    public RowError(RowErrorKind kind, long rowNumber, string detail, int? statusCode = null, string? serverMessage = null, string? serverCode = null)
+    public RowError(RowErrorKind kind, long rowNumber, string detail, int? statusCode = null, string? serverMessage = null, string? serverCode = null,
+        bool isFatal = false, IReadOnlyList<string>? retried = null)
     {
+        IsFatal = isFatal;
+        Retried = retried ?? [];
         Kind = kind;
         RowNumber = rowNumber;
         Detail = detail;
@@ -61,6 +66,15 @@ public sealed class RowError
     /// <summary>The server's error code or type (error.code / error.type), when it sent one.</summary>
     public string? ServerCode { get; }
 
+    /// <summary>
+    /// Every other row would fail the same way (a rejected key, an unknown model, no quota, a dead endpoint):
+    /// the run stops instead of failing row after row.
+    /// </summary>
+    public bool IsFatal { get; }
+
+    /// <summary>Why earlier attempts of this row were retried ("429", "503", "timeout"...).</summary>
+    public IReadOnlyList<string> Retried { get; }
+
     /// <summary>Stable identifier for scripts and ErrorRecords; never changes between releases.</summary>
     public string ErrorId => Kind switch
     {
@@ -73,6 +87,7 @@ public sealed class RowError
         RowErrorKind.ConnectionFailed => "LlmConnectionFailed",
         RowErrorKind.Timeout => "LlmTimeout",
         RowErrorKind.ContentFiltered => "LlmContentFiltered",
+        RowErrorKind.CircuitOpen => "LlmCircuitOpen",
         RowErrorKind.Cancelled => "RunCancelled",
         RowErrorKind.InternalError => "InternalError",
         _ => "RowFailed",
@@ -82,6 +97,15 @@ public sealed class RowError
 
     public static RowError Create(RowErrorKind kind, long rowNumber, string detail, int? statusCode = null, string? serverMessage = null, string? serverCode = null)
         => new(kind, rowNumber, detail, statusCode, serverMessage, serverCode);
+}
+
+/// <summary>A run stopped by a row error that every other row would share (see <see cref="RowError.IsFatal"/>).</summary>
+public sealed class RunStoppedException : Exception
+{
+    public RunStoppedException(RowError error)
+        : base($"Stopped at row {error.RowNumber}, because every other row would fail the same way: {error.Detail}") => Error = error;
+
+    public RowError Error { get; }
 }
 
 /// <summary>Exception form of a <see cref="RowError"/>, for hosts that report errors as exceptions (PowerShell ErrorRecords).</summary>

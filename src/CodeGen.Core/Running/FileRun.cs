@@ -104,7 +104,13 @@ public sealed class FileRun
         var inputColumns = reader.Columns ?? (first is null ? [] : Enumerable.Range(0, first.Count).Select(first.NameAt).ToArray());
         CheckColumns(input, inputColumns, generation);
         string errorKey = ErrorKeyFor(generation.OutputKey);
-        var outputColumns = inputColumns.Concat([generation.OutputKey, errorKey]).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
+        var added = new List<string> { generation.OutputKey, errorKey };
+        if (generation.IncludeUsage)
+        {
+            var (prompt, completion, total) = GenerationOptions.UsageKeys(generation.OutputKey);
+            added.AddRange([prompt, completion, total]);
+        }
+        var outputColumns = inputColumns.Concat(added).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
 
         using var source = _options.Resume ? ResumeSource.Open(output, outputFormat, _options.Csv, generation.OutputKey, listener) : null;
         var state = new WriteState(this, run, listener, reader, output, outputFormat, outputColumns, errorKey, source);
@@ -268,6 +274,13 @@ public sealed class FileRun
                 {
                     row.Set(_errorKey, null);
                 }
+                if (_run.Options.IncludeUsage)
+                {
+                    var (prompt, completion, total) = GenerationOptions.UsageKeys(outputKey);
+                    row.Set(prompt, Count(outcome.Usage?.PromptTokens));
+                    row.Set(completion, Count(outcome.Usage?.CompletionTokens));
+                    row.Set(total, Count(outcome.Usage?.TotalTokens));
+                }
             }
             if (pending.Write)
             {
@@ -288,6 +301,9 @@ public sealed class FileRun
                 // the run is already ending with an error; the rows still get written
             }
         }
+
+        private static JsonText? Count(long? tokens)
+            => tokens is { } n ? new JsonText(n.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Text.Json.JsonValueKind.Number) : null;
 
         public void BeforeWait()
         {

@@ -25,26 +25,26 @@ public sealed class GenerationOptions
 
     public ChatParameters Parameters { get; init; } = new();
 
-    /// <summary>Requests in flight at once.</summary>
-    public int ThrottleLimit { get; init; } = 10;
-
     /// <summary>
     /// Rows accepted but not yet taken by the caller. When reached, the caller should wait for the next
-    /// row before submitting more (backpressure). Default: four times the throttle limit, at least 64.
+    /// row before submitting more (backpressure). Default: four times the client's concurrency, at least 64.
     /// </summary>
     public int? MaxPendingRows { get; init; }
 
     /// <summary>Keep the model's whole answer instead of extracting the code (-Raw).</summary>
     public bool KeepRawAnswer { get; init; }
 
-    internal int EffectiveMaxPendingRows => Math.Max(MaxPendingRows ?? Math.Max(ThrottleLimit * 4, 64), ThrottleLimit);
+    /// <summary>Add the row's token counts as columns (see <see cref="UsageKeys"/>).</summary>
+    public bool IncludeUsage { get; init; }
+
+    /// <summary>The token-count columns of -IncludeUsage: &lt;output key&gt;_prompt_tokens, _completion_tokens, _total_tokens.</summary>
+    public static (string Prompt, string Completion, string Total) UsageKeys(string outputKey)
+        => (outputKey + "_prompt_tokens", outputKey + "_completion_tokens", outputKey + "_total_tokens");
+
+    internal int EffectiveMaxPendingRows(int concurrency) => Math.Max(MaxPendingRows ?? Math.Max(concurrency * 4, 64), concurrency);
 
     internal void Validate()
     {
-        if (ThrottleLimit < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(ThrottleLimit), ThrottleLimit, "The throttle limit must be at least 1.");
-        }
         if (string.IsNullOrWhiteSpace(InputKey))
         {
             throw new ArgumentException("The input key must not be empty.", nameof(InputKey));

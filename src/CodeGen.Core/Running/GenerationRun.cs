@@ -10,7 +10,7 @@ namespace CodeGen.Core.Running;
 /// <summary>
 /// One run of the operator over a stream of rows. The caller (one thread: the PowerShell pipeline thread, a
 /// file reader) prepares and enqueues rows and takes outcomes back in input order; requests run on the
-/// thread pool, at most <see cref="GenerationOptions.ThrottleLimit"/> at once.
+/// thread pool, at most the client's concurrency (<see cref="ResilienceSettings.MaxConcurrency"/>) at once.
 /// </summary>
 /// <remarks>
 /// Ordering is a FIFO of tasks: the next outcome is ready when the oldest task is done, whatever finished
@@ -24,13 +24,12 @@ public sealed class GenerationRun : IDisposable
     private readonly GenerationOptions _options;
     private readonly ChatCompletionClient _client;
     private readonly PromptBuilder _prompts;
-    private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _cancel = new();
     private readonly Queue<Task<RowOutcome>> _pending = new();
     private readonly Stopwatch _clock = new();
     private long _nextRowNumber;
     private long _rows, _succeeded, _failed, _skipped, _promptTokens, _completionTokens, _totalTokens;
-    private int _inFlight, _usageReported, _disposed;
+    private int _usageReported, _disposed;
 
     public GenerationRun(GenerationOptions options, ChatCompletionClient client)
     {
@@ -38,8 +37,7 @@ public sealed class GenerationRun : IDisposable
         _options = options;
         _client = client;
         _prompts = new PromptBuilder(options.InputKey, options.OutputKey, options.Overwrite, options.Template, options.SystemPrompt, options.Language);
-        _slots = new SemaphoreSlim(options.ThrottleLimit, options.ThrottleLimit);
-        MaxPendingRows = options.EffectiveMaxPendingRows;
+        MaxPendingRows = options.EffectiveMaxPendingRows(client.Settings.MaxConcurrency);
     }
 
     public GenerationOptions Options => _options;
@@ -102,6 +100,7 @@ public sealed class GenerationRun : IDisposable
     /// caller can read more input. <paramref name="beforeWait"/> runs before each wait of up to
     /// <paramref name="interval"/> (to flush output, report progress). Throws when <paramref name="cancellationToken"/> is cancelled.
     /// </summary>
+    /// <exception cref="RunStoppedException">A row failed in a way every other row would (see <see cref="RowError.IsFatal"/>).</exception>
     public void Drain(bool all, Action<RowOutcome> emit, Action beforeWait, TimeSpan interval, CancellationToken cancellationToken)
     {
         while (true)
@@ -109,6 +108,10 @@ public sealed class GenerationRun : IDisposable
             if (TryTakeNext(out var outcome))
             {
                 emit(outcome);
+                if (outcome.Error is { IsFatal: true } fatal)
+                {
+                    throw new RunStoppedException(fatal);
+                }
                 continue;
             }
             if (_pending.Count == 0 || (!all && !IsFull))
@@ -162,13 +165,15 @@ public sealed class GenerationRun : IDisposable
         Interlocked.Read(ref _succeeded),
         Interlocked.Read(ref _failed),
         Interlocked.Read(ref _skipped),
-        Volatile.Read(ref _inFlight),
+        _client.Concurrency.InFlight,
         _pending.Count,
         Interlocked.Read(ref _promptTokens),
         Interlocked.Read(ref _completionTokens),
         Interlocked.Read(ref _totalTokens),
         Volatile.Read(ref _usageReported) != 0,
-        _clock.Elapsed);
+        _clock.Elapsed,
+        _client.Concurrency.Limit,
+        _client.Concurrency.Throttled);
 
     /// <summary>Stops the run: requests waiting for a slot never start, requests in flight are aborted.</summary>
     public void Cancel()
@@ -202,30 +207,30 @@ public sealed class GenerationRun : IDisposable
             // outcomes of abandoned rows do not matter any more
         }
         _cancel.Dispose();
-        _slots.Dispose();
     }
 
     private async Task<RowOutcome> SendAsync(PreparedRow row, object? state)
     {
+        // Requests wait for a concurrency permit inside the client (a permit per attempt, adapting to 429s).
         var token = _cancel.Token;
-        try
-        {
-            await _slots.WaitAsync(token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
+        if (token.IsCancellationRequested)
         {
             return Cancelled(row.RowNumber, state);
         }
-
-        Interlocked.Increment(ref _inFlight);
         long started = Stopwatch.GetTimestamp();
         try
         {
             var result = await _client.CompleteAsync(row.Prompt.Messages!, _options.Parameters, token).ConfigureAwait(false);
             var elapsed = Stopwatch.GetElapsedTime(started);
-            return result.IsSuccess
-                ? FromAnswer(row.RowNumber, state, result.Answer!, elapsed)
-                : Fail(row.RowNumber, state, result.ToRowError(row.RowNumber), elapsed);
+            if (result.IsSuccess)
+            {
+                return FromAnswer(row.RowNumber, state, result.Answer!, elapsed, result.Retried);
+            }
+            if (result.IsFatal)
+            {
+                Cancel(); // stop sending: the caller stops at this row
+            }
+            return Fail(row.RowNumber, state, result.ToRowError(row.RowNumber), elapsed);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -236,14 +241,9 @@ public sealed class GenerationRun : IDisposable
             return Fail(row.RowNumber, state, RowError.Create(RowErrorKind.InternalError, row.RowNumber,
                 $"CodeGen failed while handling the row ({ex.GetType().Name}: {ex.Message})."), Stopwatch.GetElapsedTime(started));
         }
-        finally
-        {
-            Interlocked.Decrement(ref _inFlight);
-            _slots.Release();
-        }
     }
 
-    private RowOutcome FromAnswer(long rowNumber, object? state, ChatAnswer answer, TimeSpan elapsed)
+    private RowOutcome FromAnswer(long rowNumber, object? state, ChatAnswer answer, TimeSpan elapsed, IReadOnlyList<string> retried)
     {
         if (answer.Usage is { } usage)
         {
@@ -308,6 +308,7 @@ public sealed class GenerationRun : IDisposable
             Usage = answer.Usage,
             Warning = warning,
             Elapsed = elapsed,
+            Retried = retried,
         };
     }
 

@@ -50,6 +50,9 @@ public sealed class RowOutcome
     /// <summary>Time from sending the request to having the answer (zero for rows never sent).</summary>
     public TimeSpan Elapsed { get; init; }
 
+    /// <summary>Why earlier attempts of a row that succeeded in the end were retried ("429", "503"...).</summary>
+    public IReadOnlyList<string> Retried { get; init; } = [];
+
     /// <summary>The answer was already in the output of an earlier run (-Resume): nothing was sent.</summary>
     public bool Resumed { get; init; }
 
@@ -68,7 +71,9 @@ public readonly record struct RunStatistics(
     long CompletionTokens,
     long TotalTokens,
     bool UsageReported,
-    TimeSpan Elapsed)
+    TimeSpan Elapsed,
+    int ConcurrencyLimit = 0,
+    long Throttled = 0)
 {
     /// <summary>Rows done: generated, failed, or skipped because a resumed run already had them.</summary>
     public long Completed => Succeeded + Failed + Skipped;

@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using System.Security;
 using System.Text;
+using CodeGen.Commands.Endpoints;
 using CodeGen.Commands.Rows;
 using CodeGen.Commands.Support;
 using CodeGen.Core.Llm;
@@ -20,7 +21,7 @@ namespace CodeGen.Commands;
     DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(PSObject), ParameterSetName = [InputObjectSet, InstructionSet])]
 [OutputType(typeof(FileRunSummary), ParameterSetName = [PathSet, StorageSet])]
-public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
+public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDisposable
 {
     private const string InputObjectSet = "InputObject";
     private const string InstructionSet = "Instruction";
@@ -121,19 +122,6 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
     [ValidateNotNullOrEmpty]
     public string? Language { get; set; }
 
-    /// <summary>Base URL of an OpenAI-compatible API (http://localhost:11434/v1), or a full .../chat/completions URL.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Endpoint { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Model { get; set; }
-
-    [Parameter]
-    [SecureStringTransformation]
-    public SecureString? ApiKey { get; set; }
-
     [Parameter]
     [ValidateRange(0.0, 2.0)]
     public double? Temperature { get; set; }
@@ -147,20 +135,17 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
     [ValidateRange(1, 1024)]
     public int ThrottleLimit { get; set; } = 10;
 
-    /// <summary>Seconds to wait for one answer before the row fails with a timeout.</summary>
-    [Parameter]
-    [ValidateRange(1, 86400)]
-    public int TimeoutSec { get; set; } = 600;
-
     /// <summary>Keep the model's whole answer instead of extracting the code.</summary>
     [Parameter]
     public SwitchParameter Raw { get; set; }
 
-    /// <summary>Allow sending the API key over plain http to a host other than this machine.</summary>
+    /// <summary>Add the token counts of each row: &lt;OutputKey&gt;_prompt_tokens, _completion_tokens, _total_tokens.</summary>
     [Parameter]
-    public SwitchParameter AllowUnencryptedAuthentication { get; set; }
+    public SwitchParameter IncludeUsage { get; set; }
 
     private bool FileMode => ParameterSetName is PathSet or StorageSet;
+
+    private int EffectiveThrottleLimit => Setting(nameof(ThrottleLimit), ThrottleLimit, SessionDefaults.Current.ThrottleLimit);
 
     protected override void BeginProcessing()
     {
@@ -170,18 +155,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
                 "ResumeAndForce", ErrorCategory.InvalidArgument, null));
         }
 
-        LlmEndpoint endpoint;
-        try
-        {
-            var layers = new List<EndpointSettings> { new(Endpoint, Model, SecureStringTransformationAttribute.Reveal(ApiKey), "parameters") };
-            layers.AddRange(EndpointSettings.FromEnvironment(Environment.GetEnvironmentVariable));
-            endpoint = LlmEndpoint.Resolve(layers, AllowUnencryptedAuthentication);
-        }
-        catch (EndpointConfigurationException ex)
-        {
-            ThrowTerminatingError(new ErrorRecord(ex, "InvalidEndpointConfiguration", ErrorCategory.InvalidArgument, Endpoint));
-            return;
-        }
+        _client = CreateClientOrThrow(out var endpoint, EffectiveThrottleLimit);
 
         if (PromptTemplate is not null)
         {
@@ -196,10 +170,11 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
             }
         }
 
-        _client = new ChatCompletionClient(endpoint, LlmHttpHandler.Shared, TimeSpan.FromSeconds(TimeoutSec));
         _verbose = IsVerbose();
         _action = $"Generate code with model '{endpoint.Model}' at {endpoint.DisplayUri}";
-        WriteVerbose($"Sending to {endpoint.DisplayUri} as model '{endpoint.Model}', {ThrottleLimit} requests at once, API key {(endpoint.ApiKey is null ? "none" : "set")}.");
+        var resilience = _client.Settings;
+        WriteVerbose($"Sending to {endpoint.DisplayUri} ({endpoint.Provider}) as model '{endpoint.Model}', up to {EffectiveThrottleLimit} requests at once, " +
+            $"{resilience.MaxRetries} retries, {resilience.AttemptTimeout.TotalSeconds:0} s per attempt; API key {(endpoint.ApiKey is null ? "none" : "from " + endpoint.KeySource)}.");
         if (!FileMode)
         {
             _run = new GenerationRun(CreateGenerationOptions(), _client);
@@ -235,6 +210,10 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
         {
             // Ctrl+C: StopProcessing cancelled the run; PowerShell ends the pipeline.
         }
+        catch (RunStoppedException ex)
+        {
+            ThrowStopped(ex);
+        }
     }
 
     protected override void EndProcessing()
@@ -250,6 +229,10 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
             return;
+        }
+        catch (RunStoppedException ex)
+        {
+            ThrowStopped(ex);
         }
         _progress!.Complete();
         WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, _run.GetStatistics()));
@@ -277,8 +260,8 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
         SystemPrompt = SystemPrompt,
         Language = Language,
         Parameters = new ChatParameters(Temperature, MaxTokens),
-        ThrottleLimit = ThrottleLimit,
         KeepRawAnswer = Raw,
+        IncludeUsage = IncludeUsage,
     };
 
     private void Submit(PipelineRow row)
@@ -313,12 +296,32 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
             {
                 return;
             }
-            WriteError(RowErrorRecords.Create(error, row.Source));
-            WriteObject(row.Emit(OutputKey, null, succeeded: false));
+            if (!error.IsFatal) // a fatal error stops the command with its own terminating error
+            {
+                WriteError(RowErrorRecords.Create(error, row.Source));
+            }
+            row.Set(OutputKey, null, keepExisting: true);
+            SetUsage(row.Set, outcome, keepExisting: true);
+            WriteObject(row.Result);
             return;
         }
         ReportRow(outcome);
-        WriteObject(row.Emit(OutputKey, outcome.Code, succeeded: true));
+        row.Set(OutputKey, outcome.Code);
+        SetUsage(row.Set, outcome, keepExisting: false);
+        WriteObject(row.Result);
+    }
+
+    /// <summary>The -IncludeUsage columns (null when the server reported no usage).</summary>
+    private void SetUsage(Action<string, object?, bool> set, RowOutcome outcome, bool keepExisting)
+    {
+        if (!IncludeUsage)
+        {
+            return;
+        }
+        var (prompt, completion, total) = GenerationOptions.UsageKeys(OutputKey);
+        set(prompt, outcome.Usage?.PromptTokens, keepExisting);
+        set(completion, outcome.Usage?.CompletionTokens, keepExisting);
+        set(total, outcome.Usage?.TotalTokens, keepExisting);
     }
 
     /// <summary>The warning and verbose line of a row that produced code.</summary>
@@ -331,8 +334,18 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
         if (_verbose && !outcome.Resumed)
         {
             string tokens = outcome.Usage is { } usage ? $", {usage.TotalTokens} tokens" : string.Empty;
-            WriteVerbose($"Row {outcome.RowNumber}: answered in {outcome.Elapsed.TotalMilliseconds:0} ms{tokens}.");
+            string retries = outcome.Retried.Count == 0 ? string.Empty : $" after {outcome.Retried.Count + 1} attempts (retried for {string.Join(", ", outcome.Retried)})";
+            WriteVerbose($"Row {outcome.RowNumber}: answered in {outcome.Elapsed.TotalMilliseconds:0} ms{retries}{tokens}.");
         }
+    }
+
+    /// <summary>A fatal row error (bad key, unknown model, no quota, dead endpoint) ends the command.</summary>
+    private void ThrowStopped(RunStoppedException stopped)
+    {
+        var error = stopped.Error;
+        var record = new ErrorRecord(stopped, error.ErrorId, RowErrorRecords.CategoryOf(error), Endpoint);
+        record.ErrorDetails = new ErrorDetails(stopped.Message) { RecommendedAction = RowErrorRecords.RecommendedAction(error) };
+        ThrowTerminatingError(record);
     }
 
     /// <summary>File mode: one input file (or storage step) through a run of its own into its output file.</summary>
@@ -383,6 +396,11 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
             ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, output));
             return;
         }
+        catch (RunStoppedException ex)
+        {
+            ThrowStopped(ex);
+            return;
+        }
         finally
         {
             Volatile.Write(ref _run, null);
@@ -431,7 +449,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : PSCmdlet, IDisposable
         public void OnRow(RowOutcome outcome, DataRow row)
         {
             PSObject? item = null;
-            if (outcome.Error is { } error)
+            if (outcome.Error is { IsFatal: false } error)
             {
                 item = RowConversion.ToPSObject(row);
                 _command.WriteError(RowErrorRecords.Create(error, item));

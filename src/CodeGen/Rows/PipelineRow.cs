@@ -21,12 +21,14 @@ internal abstract class PipelineRow : IRowFields
 
     public abstract bool TryGetField(string name, out string? value);
 
+    /// <summary>The object to write to the pipeline, with the fields set so far.</summary>
+    public abstract object Result { get; }
+
     /// <summary>
-    /// The object to write to the pipeline, with <paramref name="outputKey"/> set to <paramref name="code"/>.
-    /// A failed row (<paramref name="succeeded"/> false) keeps an existing output value and gets an empty
-    /// one only when it had none, so a failure never destroys data.
+    /// Sets a field of the result. With <paramref name="keepExisting"/> (a failed row) a field that already holds a
+    /// value keeps it and an empty one is only added when missing, so a failure never destroys data.
     /// </summary>
-    public abstract object Emit(string outputKey, string? code, bool succeeded);
+    public abstract void Set(string key, object? value, bool keepExisting = false);
 
     public static PipelineRow From(PSObject input, string inputKey) => input.BaseObject switch
     {
@@ -93,11 +95,28 @@ internal sealed class InstructionRow : PipelineRow
         return value is not null;
     }
 
-    public override object Emit(string outputKey, string? code, bool succeeded)
+    private PSObject? _result;
+
+    public override object Result => _result ??= NewResult();
+
+    public override void Set(string key, object? value, bool keepExisting = false)
+    {
+        var result = (PSObject)Result;
+        if (result.Properties[key] is { } existing)
+        {
+            if (!keepExisting)
+            {
+                existing.Value = value;
+            }
+            return;
+        }
+        result.Properties.Add(new PSNoteProperty(key, value));
+    }
+
+    private PSObject NewResult()
     {
         var result = new PSObject();
         result.Properties.Add(new PSNoteProperty(_inputKey, _instruction));
-        result.Properties.Add(new PSNoteProperty(outputKey, code));
         return result;
     }
 }
@@ -124,35 +143,39 @@ internal sealed class DictionaryRow : PipelineRow
         return false;
     }
 
-    public override object Emit(string outputKey, string? code, bool succeeded)
+    private IDictionary? _copy;
+
+    public override object Result => _copy ?? _dictionary;
+
+    public override void Set(string key, object? value, bool keepExisting = false)
     {
-        bool exists = FindKey(outputKey, out var key);
-        if (!succeeded && exists)
+        var target = _copy ?? _dictionary;
+        if (target.IsReadOnly || target.IsFixedSize)
         {
-            return _dictionary;
-        }
-        if (_dictionary.IsReadOnly || _dictionary.IsFixedSize)
-        {
+            // a read-only dictionary gets an ordered copy, which carries the new fields
             var copy = new OrderedDictionary(StringComparer.OrdinalIgnoreCase);
-            foreach (DictionaryEntry entry in _dictionary)
+            foreach (DictionaryEntry entry in target)
             {
                 copy[entry.Key] = entry.Value;
             }
-            copy[exists ? key : outputKey] = code;
-            return copy;
+            _copy = target = copy;
         }
-        _dictionary[exists ? key : outputKey] = code;
-        return _dictionary;
+        bool exists = FindKey(key, out var actual);
+        if (exists && keepExisting)
+        {
+            return;
+        }
+        target[exists ? actual : key] = value;
     }
 
     private bool FindKey(string name, out object key)
     {
-        if (_dictionary.Contains(name))
+        if ((_copy ?? _dictionary).Contains(name))
         {
             key = name;
             return true;
         }
-        foreach (var candidate in _dictionary.Keys)
+        foreach (var candidate in (_copy ?? _dictionary).Keys)
         {
             if (candidate is string text && string.Equals(text, name, StringComparison.OrdinalIgnoreCase))
             {
@@ -197,17 +220,18 @@ internal sealed class ObjectRow : PipelineRow
         return true;
     }
 
-    public override object Emit(string outputKey, string? code, bool succeeded)
+    public override object Result => _object;
+
+    public override void Set(string key, object? value, bool keepExisting = false)
     {
-        var existing = _object.Properties[outputKey];
+        var existing = _object.Properties[key];
         if (existing is null)
         {
-            _object.Properties.Add(new PSNoteProperty(outputKey, code));
+            _object.Properties.Add(new PSNoteProperty(key, value));
         }
-        else if (succeeded)
+        else if (!keepExisting)
         {
-            existing.Value = code;
+            existing.Value = value;
         }
-        return _object;
     }
 }

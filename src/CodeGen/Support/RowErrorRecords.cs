@@ -28,6 +28,7 @@ internal static class RowErrorRecords
         RowErrorKind.ConnectionFailed => ErrorCategory.ConnectionError,
         RowErrorKind.Timeout => ErrorCategory.OperationTimeout,
         RowErrorKind.ContentFiltered => ErrorCategory.PermissionDenied,
+        RowErrorKind.CircuitOpen => ErrorCategory.ResourceUnavailable,
         RowErrorKind.Cancelled => ErrorCategory.OperationStopped,
         _ => ErrorCategory.NotSpecified,
     };
@@ -47,13 +48,15 @@ internal static class RowErrorRecords
         _ => ErrorCategory.ProtocolError,
     };
 
-    private static string? RecommendedAction(RowError error) => error.Kind switch
+    internal static string? RecommendedAction(RowError error) => error.Kind switch
     {
         RowErrorKind.MissingInputColumn => "Pass -InputKey with the name of the column that holds the instruction.",
         RowErrorKind.OutputColumnExists => "Pass -Force to overwrite the column, or -OutputKey to write a different one.",
         RowErrorKind.TemplateColumnMissing => "Fix the placeholder in -PromptTemplate, or add the column to the input.",
         RowErrorKind.HttpError when error.StatusCode is 401 or 403 => "Check the API key (-ApiKey, CODEGEN_API_KEY or OPENAI_API_KEY).",
-        RowErrorKind.HttpError when error.StatusCode is 404 => "Check -Endpoint and -Model.",
+        RowErrorKind.HttpError when error.StatusCode is 404 => "Check -Endpoint and -Model (or -Deployment for Azure OpenAI).",
+        RowErrorKind.HttpError when error.ServerCode == "insufficient_quota" => "Add credit or raise the quota of the account, then run again (file mode: -Resume).",
+        RowErrorKind.CircuitOpen => "Check that the endpoint is up, then run again (file mode: -Resume continues where it stopped).",
         RowErrorKind.ConnectionFailed => "Check that the endpoint is running and reachable (-Endpoint or CODEGEN_ENDPOINT).",
         _ => null,
     };

@@ -57,7 +57,8 @@ internal sealed class RunProgress
     }
 
     internal static string Describe(RunStatistics s) => string.Format(CultureInfo.InvariantCulture,
-        "{0} done, {1} failed, {2} in flight, {3:0.0} rows/s", s.Completed, s.Failed, s.InFlight, s.RowsPerSecond);
+        "{0} done, {1} failed, {2} in flight, {3:0.0} rows/s{4}", s.Completed, s.Failed, s.InFlight, s.RowsPerSecond,
+        s.Throttled > 0 ? string.Format(CultureInfo.InvariantCulture, " ({0} rate-limited answers; concurrency now {1})", s.Throttled, s.ConcurrencyLimit) : string.Empty);
 
     /// <summary>The one-line end-of-run summary.</summary>
     internal static string Summary(string command, RunStatistics s)

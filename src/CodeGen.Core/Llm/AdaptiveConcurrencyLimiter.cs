@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using System.Threading.RateLimiting;
+
+namespace CodeGen.Core.Llm;
+
+/// <summary>
+/// A concurrency limiter whose limit adapts to the server: at most <see cref="Limit"/> attempts in flight. A 429
+/// halves the limit, once per window: only a 429 to an attempt admitted under the current limit counts (one
+/// burst of 429s to attempts sent before the last decrease is one signal, not many); every <see cref="Limit"/>
+/// successes raise it by one, back up to the maximum (additive increase, multiplicative decrease, as TCP does).
+/// It is a <see cref="RateLimiter"/>, so the resilience pipeline takes a permit per attempt: a request waiting
+/// out a Retry-After holds none.
+/// </summary>
+/// <remarks>
+/// Built on a semaphore holding the maximum's permits. Lowering the limit owes permits: they are kept back as
+/// attempts finish instead of returned. Raising it forgives a debt or returns a permit. So
+/// available + in flight = limit + owed, and attempts in flight come down to the limit as they finish.
+/// </remarks>
+public sealed class AdaptiveConcurrencyLimiter : RateLimiter
+{
+    private readonly SemaphoreSlim _permits;
+    private readonly object _lock = new();
+    private readonly int _max;
+    private int _limit;
+    private int _owed;
+    private int _successes;
+    private int _inFlight;
+    private int _epoch;
+    private long _throttled;
+    private long _idleSince = Stopwatch.GetTimestamp();
+
+    public AdaptiveConcurrencyLimiter(int max)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        _max = max;
+        _limit = max;
+        _permits = new SemaphoreSlim(max, max);
+    }
+
+    /// <summary>Attempts allowed in flight now.</summary>
+    public int Limit => Volatile.Read(ref _limit);
+
+    public int MaxLimit => _max;
+
+    /// <summary>Attempts in flight now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>429s heard so far.</summary>
+    public long Throttled => Interlocked.Read(ref _throttled);
+
+    /// <summary>The generation of the limit: it changes with every decrease. Attempts note it when admitted.</summary>
+    public int Epoch => Volatile.Read(ref _epoch);
+
+    /// <summary>A 429 to an attempt admitted in generation <paramref name="attemptEpoch"/>.</summary>
+    public void OnThrottled(int attemptEpoch)
+    {
+        Interlocked.Increment(ref _throttled);
+        lock (_lock)
+        {
+            if (attemptEpoch != _epoch || _limit == 1)
+            {
+                return; // this burst was already answered by a decrease
+            }
+            int lower = Math.Max(1, _limit / 2);
+            _owed += _limit - lower;
+            Volatile.Write(ref _limit, lower);
+            _successes = 0;
+            _epoch++;
+        }
+    }
+
+    public void OnSuccess()
+    {
+        bool release = false;
+        lock (_lock)
+        {
+            if (_limit == _max || ++_successes < _limit)
+            {
+                return;
+            }
+            _successes = 0;
+            Volatile.Write(ref _limit, _limit + 1);
+            if (_owed > 0)
+            {
+                _owed--;
+            }
+            else
+            {
+                release = true;
+            }
+        }
+        if (release)
+        {
+            _permits.Release();
+        }
+    }
+
+    public override TimeSpan? IdleDuration
+        => InFlight == 0 ? Stopwatch.GetElapsedTime(Interlocked.Read(ref _idleSince)) : null;
+
+    public override RateLimiterStatistics? GetStatistics() => new()
+    {
+        CurrentAvailablePermits = _permits.CurrentCount,
+        CurrentQueuedCount = 0,
+    };
+
+    protected override RateLimitLease AttemptAcquireCore(int permitCount)
+        => permitCount == 1 && _permits.Wait(0) ? Granted() : Lease.Denied;
+
+    protected override async ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNotEqual(permitCount, 1);
+        await _permits.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return Granted();
+    }
+
+    private Lease Granted()
+    {
+        Interlocked.Increment(ref _inFlight);
+        return new Lease(this);
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0)
+        {
+            Interlocked.Exchange(ref _idleSince, Stopwatch.GetTimestamp());
+        }
+        lock (_lock)
+        {
+            if (_owed > 0)
+            {
+                _owed--;
+                return;
+            }
+        }
+        _permits.Release();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _permits.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    private sealed class Lease : RateLimitLease
+    {
+        public static readonly Lease Denied = new(null);
+
+        private AdaptiveConcurrencyLimiter? _owner;
+
+        public Lease(AdaptiveConcurrencyLimiter? owner) => _owner = owner;
+
+        public override bool IsAcquired => !ReferenceEquals(this, Denied);
+
+        public override IEnumerable<string> MetadataNames => [];
+
+        public override bool TryGetMetadata(string metadataName, out object? metadata)
+        {
+            metadata = null;
+            return false;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            Interlocked.Exchange(ref _owner, null)?.Release();
+        }
+    }
+}

@@ -1,0 +1,210 @@
+using System.Net;
+using System.Threading.RateLimiting;
+using Microsoft.Extensions.Http.Resilience;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
+
+namespace CodeGen.Core.Llm;
+
+/// <summary>The reasons of the attempts of one request that were retried ("429", "503", "timeout"...).</summary>
+internal sealed class AttemptLog
+{
+    private readonly List<string> _retried = [];
+
+    public IReadOnlyList<string> Retried => _retried;
+
+    public void Add(string reason)
+    {
+        lock (_retried)
+        {
+            _retried.Add(reason);
+        }
+    }
+}
+
+/// <summary>
+/// Where retries, timeouts, the circuit breaker and client-side rate limits live: one Polly pipeline, built
+/// from Microsoft.Extensions.Http.Resilience's HTTP strategy options, in front of the connection pool.
+/// </summary>
+/// <remarks>
+/// Per request: retry (exponential backoff with jitter, or exactly what retry-after-ms / Retry-After say) →
+/// requests-per-minute and tokens-per-minute limiters → adaptive concurrency (a permit per attempt, none while
+/// waiting to retry) → circuit breaker → per-attempt timeout → <see cref="ChatResponseHandler"/> (reads and
+/// parses the body inside the attempt) → sockets.
+/// Retried: 408, 429 (not insufficient_quota), 500, 502, 503, 504, connection failures and resets,
+/// attempt timeouts, and 2xx bodies that are not a usable completion. Never retried: 400, 401, 403, 404, 422.
+/// </remarks>
+public sealed class LlmHttpPipeline : IDisposable
+{
+    public static readonly HttpRequestOptionsKey<int> TokenEstimateKey = new("CodeGen.TokenEstimate");
+    internal static readonly HttpRequestOptionsKey<int> EpochKey = new("CodeGen.ConcurrencyEpoch");
+    internal static readonly HttpRequestOptionsKey<AttemptLog> LogKey = new("CodeGen.AttemptLog");
+
+    private readonly List<IDisposable> _owned = [];
+
+    public LlmHttpPipeline(ResilienceSettings settings, TimeProvider? timeProvider = null)
+    {
+        Settings = settings;
+        Concurrency = new AdaptiveConcurrencyLimiter(settings.MaxConcurrency);
+        _owned.Add(Concurrency);
+        var builder = new ResiliencePipelineBuilder<HttpResponseMessage>();
+        if (timeProvider is not null)
+        {
+            builder.TimeProvider = timeProvider;
+        }
+
+        if (settings.MaxRetries > 0)
+        {
+            builder.AddRetry(new HttpRetryStrategyOptions
+            {
+                MaxRetryAttempts = settings.MaxRetries,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = settings.BaseDelay,
+                MaxDelay = settings.MaxDelay,
+                ShouldRetryAfterHeader = false, // the delay generator below reads retry-after-ms as well as Retry-After
+                ShouldHandle = args => ValueTask.FromResult(IsRetryable(args.Outcome)),
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } response ? ChatResponseHandler.RetryAfter(response.Headers) : null),
+                OnRetry = args =>
+                {
+                    var request = args.Context.GetRequestMessage();
+                    if (request is not null)
+                    {
+                        if (request.Options.TryGetValue(LogKey, out var log))
+                        {
+                            log.Add(Describe(args.Outcome));
+                        }
+                        if (args.Outcome.Result?.StatusCode == HttpStatusCode.TooManyRequests)
+                        {
+                            Concurrency.OnThrottled(request.Options.TryGetValue(EpochKey, out int epoch) ? epoch : Concurrency.Epoch);
+                        }
+                    }
+                    return default;
+                },
+            });
+        }
+
+        if (settings.RequestsPerMinute is int rpm)
+        {
+            var limiter = PerMinute(rpm, burstSeconds: 1);
+            builder.AddRateLimiter(new HttpRateLimiterStrategyOptions
+            {
+                RateLimiter = args => limiter.AcquireAsync(1, args.Context.CancellationToken),
+            });
+        }
+        if (settings.TokensPerMinute is int tpm)
+        {
+            var limiter = PerMinute(tpm, burstSeconds: 10);
+            int most = Math.Max(1, tpm / 6);
+            builder.AddRateLimiter(new HttpRateLimiterStrategyOptions
+            {
+                RateLimiter = args =>
+                {
+                    int estimate = args.Context.GetRequestMessage()?.Options.TryGetValue(TokenEstimateKey, out int tokens) == true ? tokens : 1;
+                    return limiter.AcquireAsync(Math.Clamp(estimate, 1, most), args.Context.CancellationToken);
+                },
+            });
+        }
+
+        builder.AddRateLimiter(new HttpRateLimiterStrategyOptions
+        {
+            RateLimiter = async args =>
+            {
+                var lease = await Concurrency.AcquireAsync(1, args.Context.CancellationToken).ConfigureAwait(false);
+                args.Context.GetRequestMessage()?.Options.Set(EpochKey, Concurrency.Epoch); // which limit admitted this attempt
+                return lease;
+            },
+        });
+
+        builder.AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
+        {
+            FailureRatio = settings.BreakerFailureRatio,
+            MinimumThroughput = settings.BreakerMinimumThroughput,
+            SamplingDuration = settings.BreakerSamplingDuration,
+            BreakDuration = settings.BreakerBreakDuration,
+            ShouldHandle = args => ValueTask.FromResult(IsServerFailure(args.Outcome)),
+        });
+        builder.AddTimeout(new HttpTimeoutStrategyOptions { Timeout = settings.AttemptTimeout });
+
+        var inner = new ChatResponseHandler(LlmHttpHandler.For(settings.Proxy, settings.ProxyCredentials));
+        Handler = new ResilienceHandler(builder.Build()) { InnerHandler = inner };
+    }
+
+    public ResilienceSettings Settings { get; }
+
+    /// <summary>The gate every attempt passes: its limit comes down under 429s and climbs back with successes.</summary>
+    public AdaptiveConcurrencyLimiter Concurrency { get; }
+
+    /// <summary>The handler to give an HttpClient (created with disposeHandler: false: the pool underneath is shared).</summary>
+    public HttpMessageHandler Handler { get; }
+
+    /// <summary>Worth another attempt: the same request may well succeed later.</summary>
+    internal static bool IsRetryable(Outcome<HttpResponseMessage> outcome)
+    {
+        if (outcome.Exception is { } exception)
+        {
+            return exception is not BrokenCircuitException && IsTransient(exception);
+        }
+        var response = outcome.Result!;
+        if (response.IsSuccessStatusCode)
+        {
+            return ChatResponseHandler.BodyOf(response) is { Answer: null }; // truncated JSON, no choices
+        }
+        return (int)response.StatusCode switch
+        {
+            429 => ChatResponseHandler.BodyOf(response)?.ErrorCode != "insufficient_quota", // waiting will not buy quota
+            408 or 500 or 502 or 503 or 504 => true,
+            _ => false,
+        };
+    }
+
+    /// <summary>Counts against the circuit breaker: the endpoint itself failed (not a 4xx, not a rate limit).</summary>
+    internal static bool IsServerFailure(Outcome<HttpResponseMessage> outcome)
+    {
+        if (outcome.Exception is { } exception)
+        {
+            return IsTransient(exception);
+        }
+        var response = outcome.Result!;
+        return (int)response.StatusCode is 500 or 502 or 503 or 504
+            || (response.IsSuccessStatusCode && ChatResponseHandler.BodyOf(response) is { Answer: null });
+    }
+
+    /// <summary>Connection failures, resets and attempt timeouts (the library's own notion of a transient exception).</summary>
+    private static bool IsTransient(Exception exception)
+        => exception is TimeoutRejectedException or IOException || HttpClientResiliencePredicates.IsTransient(Outcome.FromException<HttpResponseMessage>(exception));
+
+    private static string Describe(Outcome<HttpResponseMessage> outcome) => outcome.Exception switch
+    {
+        TimeoutRejectedException => "timeout",
+        null when outcome.Result!.IsSuccessStatusCode => "unusable answer",
+        null => ((int)outcome.Result!.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        var exception => "connection failure (" + exception.GetType().Name + ")",
+    };
+
+    /// <summary>A token bucket that gives <paramref name="perMinute"/> permits a minute, in small steady refills, queueing callers.</summary>
+    private TokenBucketRateLimiter PerMinute(int perMinute, int burstSeconds)
+    {
+        int perRefill = Math.Max(1, perMinute / 60);
+        var limiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        {
+            TokensPerPeriod = perRefill,
+            ReplenishmentPeriod = TimeSpan.FromMinutes(1) * perRefill / perMinute,
+            TokenLimit = Math.Max(perRefill, perMinute * burstSeconds / 60),
+            QueueLimit = int.MaxValue,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+            AutoReplenishment = true,
+        });
+        _owned.Add(limiter);
+        return limiter;
+    }
+
+    public void Dispose()
+    {
+        foreach (var owned in _owned)
+        {
+            owned.Dispose();
+        }
+    }
+}

@@ -1,0 +1,148 @@
+using System.Management.Automation;
+using System.Security;
+using CodeGen.Commands.Endpoints;
+using CodeGen.Commands.Support;
+using CodeGen.Core.Llm;
+
+namespace CodeGen.Commands;
+
+/// <summary>
+/// Set-CodeGenEndpoint: stores session defaults (endpoint, model, key, provider, throttle, retries...) that every
+/// CodeGen cmdlet uses when its own parameters leave them unset. Only the parameters given are changed.
+/// </summary>
+[Cmdlet(VerbsCommon.Set, "CodeGenEndpoint", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(EndpointInfo))]
+public sealed class SetCodeGenEndpointCommand : PSCmdlet
+{
+    [Parameter(Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string? Endpoint { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Model { get; set; }
+
+    [Parameter]
+    [SecureStringTransformation]
+    public SecureString? ApiKey { get; set; }
+
+    [Parameter]
+    public LlmProvider? Provider { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Deployment { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ApiVersion { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 1024)]
+    public int ThrottleLimit { get; set; }
+
+    [Parameter]
+    [ValidateRange(0, 100)]
+    public int MaxRetries { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 86400)]
+    public int TimeoutSec { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int RequestsPerMinute { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int TokensPerMinute { get; set; }
+
+    [Parameter]
+    public Uri? Proxy { get; set; }
+
+    /// <summary>Write the resulting settings (key masked).</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void EndProcessing()
+    {
+        if (Endpoint is not null)
+        {
+            try
+            {
+                _ = LlmEndpoint.ToChatCompletionsUri(Endpoint);
+            }
+            catch (EndpointConfigurationException ex)
+            {
+                ThrowTerminatingError(new ErrorRecord(ex, "InvalidEndpointConfiguration", ErrorCategory.InvalidArgument, Endpoint));
+            }
+        }
+        if (!ShouldProcess("CodeGen session defaults", "Set " + string.Join(", ", MyInvocation.BoundParameters.Keys.Where(k => k != nameof(PassThru)))))
+        {
+            return;
+        }
+        var settings = SessionDefaults.Current;
+        var bound = MyInvocation.BoundParameters;
+        if (bound.ContainsKey(nameof(Endpoint))) settings.Endpoint = Endpoint;
+        if (bound.ContainsKey(nameof(Model))) settings.Model = Model;
+        if (bound.ContainsKey(nameof(ApiKey))) settings.ApiKey = ApiKey;
+        if (bound.ContainsKey(nameof(Provider))) settings.Provider = Provider;
+        if (bound.ContainsKey(nameof(Deployment))) settings.Deployment = Deployment;
+        if (bound.ContainsKey(nameof(ApiVersion))) settings.ApiVersion = ApiVersion;
+        if (bound.ContainsKey(nameof(ThrottleLimit))) settings.ThrottleLimit = ThrottleLimit;
+        if (bound.ContainsKey(nameof(MaxRetries))) settings.MaxRetries = MaxRetries;
+        if (bound.ContainsKey(nameof(TimeoutSec))) settings.TimeoutSec = TimeoutSec;
+        if (bound.ContainsKey(nameof(RequestsPerMinute))) settings.RequestsPerMinute = RequestsPerMinute;
+        if (bound.ContainsKey(nameof(TokensPerMinute))) settings.TokensPerMinute = TokensPerMinute;
+        if (bound.ContainsKey(nameof(Proxy))) settings.Proxy = Proxy;
+        if (PassThru)
+        {
+            WriteObject(EndpointInfo.Describe(settings));
+        }
+    }
+}
+
+/// <summary>Clear-CodeGenEndpoint: forgets the session defaults that Set-CodeGenEndpoint stored.</summary>
+[Cmdlet(VerbsCommon.Clear, "CodeGenEndpoint", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(void))]
+public sealed class ClearCodeGenEndpointCommand : PSCmdlet
+{
+    protected override void EndProcessing()
+    {
+        if (ShouldProcess("CodeGen session defaults", "Clear"))
+        {
+            SessionDefaults.Clear();
+        }
+    }
+}
+
+/// <summary>
+/// Get-CodeGenEndpoint: the settings a CodeGen command would use now, and where each comes from (parameters,
+/// session defaults, environment variables), with the key masked. Takes the same parameters as
+/// Invoke-CodeInstructionToCode, to preview what a call with them would use.
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "CodeGenEndpoint")]
+[OutputType(typeof(EndpointInfo))]
+public sealed class GetCodeGenEndpointCommand : LlmCommandBase
+{
+    [Parameter]
+    [ValidateRange(1, 1024)]
+    public int ThrottleLimit { get; set; } = 10;
+
+    protected override void EndProcessing()
+    {
+        var session = SessionDefaults.Current;
+        int throttle = Setting(nameof(ThrottleLimit), ThrottleLimit, session.ThrottleLimit);
+        var resilience = ResolveResilience(throttle);
+        try
+        {
+            WriteObject(EndpointInfo.Describe(ResolveEndpoint(), resilience, throttle));
+        }
+        catch (EndpointConfigurationException ex)
+        {
+            var info = EndpointInfo.Describe(session);
+            info.Problem = ex.Message;
+            WriteObject(info);
+        }
+    }
+}

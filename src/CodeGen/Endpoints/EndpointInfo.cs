@@ -1,0 +1,59 @@
+using CodeGen.Core.Llm;
+
+namespace CodeGen.Commands.Endpoints;
+
+/// <summary>What Get-CodeGenEndpoint shows: the effective settings and their sources, never the key itself.</summary>
+public sealed class EndpointInfo
+{
+    public string? Provider { get; set; }
+    public string? Endpoint { get; set; }
+    public string? EndpointSource { get; set; }
+    public string? Model { get; set; }
+    public string? ModelSource { get; set; }
+    /// <summary>The key, masked: "****" and at most its last four characters.</summary>
+    public string? ApiKey { get; set; }
+    public string? ApiKeySource { get; set; }
+    public int? ThrottleLimit { get; set; }
+    public int? MaxRetries { get; set; }
+    public int? TimeoutSec { get; set; }
+    public int? RequestsPerMinute { get; set; }
+    public int? TokensPerMinute { get; set; }
+    public Uri? Proxy { get; set; }
+    /// <summary>Why no endpoint could be resolved, when none could.</summary>
+    public string? Problem { get; set; }
+
+    internal static EndpointInfo Describe(LlmEndpoint endpoint, ResilienceSettings resilience, int throttleLimit) => new()
+    {
+        Provider = endpoint.Provider.ToString(),
+        Endpoint = endpoint.DisplayUri,
+        EndpointSource = endpoint.EndpointSource,
+        Model = endpoint.Model,
+        ModelSource = endpoint.ModelSource,
+        ApiKey = endpoint.ApiKey?.Masked,
+        ApiKeySource = endpoint.KeySource,
+        ThrottleLimit = throttleLimit,
+        MaxRetries = resilience.MaxRetries,
+        TimeoutSec = (int)resilience.AttemptTimeout.TotalSeconds,
+        RequestsPerMinute = resilience.RequestsPerMinute,
+        TokensPerMinute = resilience.TokensPerMinute,
+        Proxy = resilience.Proxy,
+    };
+
+    /// <summary>The stored session defaults as they are (for Set-CodeGenEndpoint -PassThru, or when nothing resolves).</summary>
+    internal static EndpointInfo Describe(SessionSettings session) => new()
+    {
+        Provider = session.Provider?.ToString(),
+        Endpoint = session.Endpoint,
+        EndpointSource = session.Endpoint is null ? null : "session defaults",
+        Model = session.Model,
+        ModelSource = session.Model is null ? null : "session defaults",
+        ApiKey = Support.SecureStringTransformationAttribute.Reveal(session.ApiKey) is { } key ? new ApiKey(key).Masked : null,
+        ApiKeySource = session.ApiKey is null ? null : "session defaults",
+        ThrottleLimit = session.ThrottleLimit,
+        MaxRetries = session.MaxRetries,
+        TimeoutSec = session.TimeoutSec,
+        RequestsPerMinute = session.RequestsPerMinute,
+        TokensPerMinute = session.TokensPerMinute,
+        Proxy = session.Proxy,
+    };
+}

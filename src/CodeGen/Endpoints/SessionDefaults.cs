@@ -1,0 +1,48 @@
+using System.Runtime.CompilerServices;
+using System.Management.Automation.Runspaces;
+using System.Security;
+using CodeGen.Core.Llm;
+
+namespace CodeGen.Commands.Endpoints;
+
+/// <summary>
+/// Settings that Set-CodeGenEndpoint stores for the session; every CodeGen cmdlet uses them for what its own
+/// parameters leave unset. Null means "not set". Kept per runspace, so parallel runspaces and jobs do not share them.
+/// </summary>
+public sealed class SessionSettings
+{
+    public LlmProvider? Provider { get; set; }
+    public string? Endpoint { get; set; }
+    public string? Model { get; set; }
+    public string? Deployment { get; set; }
+    public string? ApiVersion { get; set; }
+    internal SecureString? ApiKey { get; set; }
+    public int? ThrottleLimit { get; set; }
+    public int? MaxRetries { get; set; }
+    public int? TimeoutSec { get; set; }
+    public int? RequestsPerMinute { get; set; }
+    public int? TokensPerMinute { get; set; }
+    public Uri? Proxy { get; set; }
+
+    internal EndpointSettings ToLayer() => new(Endpoint, Model, Support.SecureStringTransformationAttribute.Reveal(ApiKey), "session defaults",
+        Provider, Deployment, ApiVersion);
+}
+
+internal static class SessionDefaults
+{
+    private static readonly ConditionalWeakTable<Runspace, SessionSettings> PerRunspace = new();
+    private static readonly SessionSettings WithoutRunspace = new();
+
+    /// <summary>The settings of the current runspace (created empty on first use).</summary>
+    public static SessionSettings Current => Runspace.DefaultRunspace is { } runspace
+        ? PerRunspace.GetValue(runspace, static _ => new SessionSettings())
+        : WithoutRunspace;
+
+    public static void Clear()
+    {
+        if (Runspace.DefaultRunspace is { } runspace)
+        {
+            PerRunspace.Remove(runspace);
+        }
+    }
+}

@@ -1,0 +1,328 @@
+using System.Diagnostics;
+using System.Text.Json;
+using CodeGen.Core.Llm;
+using CodeGen.Core.Rows;
+using CodeGen.Core.Running;
+using FakeLlm;
+
+namespace CodeGen.Core.Tests;
+
+public class ResilienceTests : IClassFixture<FakeServerFixture>
+{
+    private readonly FakeServerFixture _fixture;
+
+    public ResilienceTests(FakeServerFixture fixture) => _fixture = fixture;
+
+    /// <summary>One row through a run; a fatal error (which stops the run) comes back as the row's error.</summary>
+    private static RowOutcome RunOne(ChatCompletionClient client, string instruction)
+    {
+        using var run = new GenerationRun(new GenerationOptions(), client);
+        try
+        {
+            return Runs.Drive(run, [TestRow.Instruction(instruction)])[0];
+        }
+        catch (RunStoppedException stopped)
+        {
+            return new RowOutcome { RowNumber = stopped.Error.RowNumber, Error = stopped.Error };
+        }
+    }
+
+    [Theory]
+    [InlineData("status=408", "408")]
+    [InlineData("status=429", "429")]
+    [InlineData("status=500", "500")]
+    [InlineData("status=502", "502")]
+    [InlineData("status=503", "503")]
+    [InlineData("status=504", "504")]
+    [InlineData("fault=abort", "connection failure")]
+    [InlineData("fault=badjson", "unusable answer")]
+    [InlineData("fault=nochoices", "unusable answer")]
+    [InlineData("fault=stall", "timeout")]
+    public void Transient_failures_are_retried_until_answered(string directive, string reason)
+    {
+        var server = _fixture.Use(new FakeLlmOptions { StallMs = 8000 });
+        using var client = Runs.Client(server.BaseUrl, retries: 3, timeout: TimeSpan.FromMilliseconds(1500));
+        var outcome = RunOne(client, $"task {directive} [[fake:{directive};times=2]]");
+        Assert.True(outcome.Succeeded, outcome.Error?.Message);
+        Assert.Equal(3, server.Stats.Requests);
+        Assert.Equal(2, outcome.Retried.Count);
+        Assert.All(outcome.Retried, r => Assert.StartsWith(reason, r));
+        Assert.Equal(1, server.Stats.Answered);
+    }
+
+    [Theory]
+    [InlineData(400)]
+    [InlineData(401)]
+    [InlineData(403)]
+    [InlineData(404)]
+    [InlineData(422)]
+    public void Client_errors_are_never_retried(int status)
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl, retries: 5);
+        var outcome = RunOne(client, $"task [[fake:status={status}]]");
+        Assert.Equal(status, outcome.Error!.StatusCode);
+        Assert.Equal(1, server.Stats.Requests);
+    }
+
+    [Fact]
+    public void Exhausted_retries_say_how_many_attempts_were_made()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl, retries: 2);
+        var error = RunOne(client, "task [[fake:status=503;message=overloaded]]").Error!;
+        Assert.Equal(3, server.Stats.Requests);
+        Assert.Contains("after 3 attempts; retried for 503, 503", error.Message);
+        Assert.Contains("overloaded", error.Message);
+        Assert.Equal(["503", "503"], error.Retried);
+    }
+
+    [Fact]
+    public void No_quota_is_not_retried()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl, retries: 5);
+        var error = RunOne(client, "task [[fake:status=429;style=insufficient_quota;message=You exceeded your current quota]]").Error!;
+        Assert.Equal(1, server.Stats.Requests);
+        Assert.True(error.IsFatal);
+        Assert.Equal("insufficient_quota", error.ServerCode);
+    }
+
+    [Fact]
+    public void Retry_After_in_seconds_is_honoured()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { RetryAfterSeconds = 1 });
+        using var client = Runs.Client(server.BaseUrl, retries: 2);
+        var clock = Stopwatch.StartNew();
+        var outcome = RunOne(client, "task [[fake:status=429;times=1]]");
+        Assert.True(outcome.Succeeded);
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0.9, 4); // the backoff alone would have been about 10 ms
+    }
+
+    [Fact]
+    public void Retry_after_ms_is_honoured()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { RetryAfterMs = 400 });
+        using var client = Runs.Client(server.BaseUrl, retries: 2);
+        var clock = Stopwatch.StartNew();
+        Assert.True(RunOne(client, "task [[fake:status=429;times=1]]").Succeeded);
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0.35, 3);
+    }
+
+    [Fact]
+    public void The_circuit_breaker_stops_a_run_against_a_dead_endpoint_instead_of_burning_every_rows_retries()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { Status = 503 });
+        var settings = new ResilienceSettings
+        {
+            MaxRetries = 3,
+            MaxConcurrency = 4,
+            BaseDelay = TimeSpan.FromMilliseconds(5),
+            BreakerMinimumThroughput = 8,
+            BreakerSamplingDuration = TimeSpan.FromSeconds(10),
+            BreakerBreakDuration = TimeSpan.FromSeconds(30),
+        };
+        using var client = Runs.Client(server.BaseUrl, settings: settings);
+        using var run = new GenerationRun(new GenerationOptions(), client);
+        var stopped = Assert.Throws<RunStoppedException>(() => Runs.Drive(run, Enumerable.Range(1, 200).Select(i => TestRow.Instruction($"task {i}"))));
+        Assert.Equal(RowErrorKind.CircuitOpen, stopped.Error.Kind);
+        Assert.Equal("LlmCircuitOpen", stopped.Error.ErrorId);
+        Assert.True(server.Stats.Requests < 40, $"{server.Stats.Requests} requests reached a dead endpoint (200 rows x 4 attempts without a breaker)");
+    }
+
+    [Fact]
+    public void Concurrency_comes_down_under_429s_and_goes_back_up()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { LatencyMs = 15, MaxConcurrent = 4, RetryAfterMs = 20 });
+        using var client = Runs.Client(server.BaseUrl, retries: 20, concurrency: 32);
+        using var run = new GenerationRun(new GenerationOptions(), client);
+        int seen = 0;
+        var outcomes = Runs.Drive(run, Enumerable.Range(1, 300).Select(i => TestRow.Instruction($"task {i}")), outcome =>
+        {
+            if (++seen == 100)
+            {
+                server.Stats.Reset(); // from here on, measure the settled behaviour
+            }
+        });
+        Assert.All(outcomes, o => Assert.True(o.Succeeded, o.Error?.Message));
+        var stats = run.GetStatistics();
+        Assert.True(stats.Throttled > 0);
+        Assert.True(stats.ConcurrencyLimit < 32, $"limit stayed at {stats.ConcurrencyLimit}");
+        // With 32 requests always in flight against a limit of 4, most of them would be rejected (28 in 32).
+        double rejected = (double)server.Stats.Throttled / server.Stats.Requests;
+        Assert.True(rejected < 0.5, $"{server.Stats.Throttled} of {server.Stats.Requests} requests were still rejected after adapting");
+        Assert.True(server.Stats.MaxInFlight < 32, $"{server.Stats.MaxInFlight} in flight after adapting");
+    }
+
+    [Fact]
+    public void Adaptive_concurrency_halves_once_per_window_of_429s_and_climbs_back()
+    {
+        using var gate = new AdaptiveConcurrencyLimiter(16);
+        int window = gate.Epoch;
+        gate.OnThrottled(window);
+        gate.OnThrottled(window); // another 429 to an attempt sent before the decrease: the same signal
+        Assert.Equal(8, gate.Limit);
+        for (int i = 0; i < 8; i++)
+        {
+            gate.OnSuccess();
+        }
+        Assert.Equal(9, gate.Limit);
+        gate.OnThrottled(gate.Epoch); // a 429 under the new limit counts
+        Assert.Equal(4, gate.Limit);
+        Assert.Equal(3, gate.Throttled);
+    }
+
+    [Fact]
+    public async Task Adaptive_concurrency_lets_no_more_than_the_limit_through_once_requests_finish()
+    {
+        using var gate = new AdaptiveConcurrencyLimiter(4);
+        var leases = new List<System.Threading.RateLimiting.RateLimitLease>();
+        for (int i = 0; i < 4; i++)
+        {
+            leases.Add(gate.AttemptAcquire());
+            Assert.True(leases[^1].IsAcquired);
+        }
+        Assert.False(gate.AttemptAcquire().IsAcquired);
+        Assert.Equal(4, gate.InFlight);
+        gate.OnThrottled(gate.Epoch); // limit 2: two of the four permits are owed
+        leases[0].Dispose();
+        leases[1].Dispose();
+        Assert.False(gate.AttemptAcquire().IsAcquired); // two still in flight: the limit is reached
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await gate.AcquireAsync(1, new CancellationTokenSource(50).Token));
+        leases[2].Dispose();
+        using var next = await gate.AcquireAsync(1, new CancellationTokenSource(1000).Token);
+        Assert.True(next.IsAcquired);
+        Assert.Equal(2, gate.InFlight);
+    }
+
+    [Fact]
+    public void Requests_per_minute_are_limited_on_the_client()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl, settings: new ResilienceSettings { MaxRetries = 0, RequestsPerMinute = 600, MaxConcurrency = 8 });
+        using var run = new GenerationRun(new GenerationOptions(), client);
+        var clock = Stopwatch.StartNew();
+        Runs.Drive(run, Enumerable.Range(1, 30).Select(i => TestRow.Instruction($"task {i}")));
+        // 600 a minute is 10 a second: 10 at once, then the other 20 over two seconds
+        Assert.InRange(clock.Elapsed.TotalSeconds, 1.6, 8);
+    }
+
+    [Fact]
+    public void Tokens_per_minute_are_limited_on_the_client()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl, settings: new ResilienceSettings { MaxRetries = 0, TokensPerMinute = 6000, MaxConcurrency = 8 });
+        using var run = new GenerationRun(new GenerationOptions { Parameters = new ChatParameters(MaxTokens: 200) }, client);
+        var clock = Stopwatch.StartNew();
+        Runs.Drive(run, Enumerable.Range(1, 8).Select(i => TestRow.Instruction($"task {i}")));
+        // each request counts as about 300 tokens: 1000 tokens at once (10 s of budget), then 100 a second
+        Assert.InRange(clock.Elapsed.TotalSeconds, 9, 30);
+    }
+
+    [Fact]
+    public void A_thousand_rows_under_mixed_faults_are_all_answered_and_none_twice()
+    {
+        var server = _fixture.Use(new FakeLlmOptions
+        {
+            Seed = 11,
+            JitterMs = 5,
+            Fault429Rate = 0.05,
+            Fault5xxRate = 0.05,
+            FaultAbortRate = 0.03,
+            FaultBadJsonRate = 0.03,
+            FaultNoChoicesRate = 0.02,
+            FaultStallRate = 0.02,
+            StallMs = 3000,
+            RetryAfterMs = 10,
+        });
+        var settings = new ResilienceSettings { MaxRetries = 10, MaxConcurrency = 32, BaseDelay = TimeSpan.FromMilliseconds(5), AttemptTimeout = TimeSpan.FromMilliseconds(800) };
+        using var client = Runs.Client(server.BaseUrl, settings: settings);
+        using var run = new GenerationRun(new GenerationOptions(), client);
+        var outcomes = Runs.Drive(run, Enumerable.Range(1, 1000).Select(i => TestRow.Instruction($"task {i}")));
+
+        Assert.Equal(1000, outcomes.Count);
+        Assert.All(outcomes, o => Assert.True(o.Succeeded, o.Error?.Message));
+        Assert.True(server.Stats.Faults > 100, $"only {server.Stats.Faults} faults were injected");
+        Assert.Equal(1000, server.Stats.AnsweredByTask.Count);
+        Assert.All(server.Stats.AnsweredByTask, pair => Assert.Equal(1, pair.Value));
+        for (int i = 0; i < outcomes.Count; i++)
+        {
+            Assert.Equal(FakeLlmServer.CodeFor($"task {i + 1}"), outcomes[i].Code);
+        }
+    }
+
+    private static ChatCompletionClient AzureClient(Uri baseUrl, string? deployment, string? model = null)
+    {
+        var root = new Uri(baseUrl, "/").ToString();
+        var endpoint = LlmEndpoint.Resolve([new EndpointSettings(root, model, "azure-key-123456789012", Provider: LlmProvider.AzureOpenAI, Deployment: deployment)]);
+        return new ChatCompletionClient(endpoint, new ResilienceSettings { MaxRetries = 0 });
+    }
+
+    [Fact]
+    public void Azure_deployment_requests_use_the_deployment_url_api_version_and_api_key_header()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = AzureClient(server.BaseUrl, deployment: "gpt4o-prod");
+        Assert.True(RunOne(client, "task 1").Succeeded);
+        Assert.Equal("/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21", server.Stats.LastPath);
+        Assert.Equal("azure-key-123456789012", server.Stats.LastApiKey);
+        Assert.Equal(string.Empty, server.Stats.LastAuthorization);
+    }
+
+    [Fact]
+    public void Azure_v1_requests_put_the_model_in_the_body()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { RecordRequests = true });
+        using var client = AzureClient(server.BaseUrl, deployment: null, model: "gpt-4o-mini");
+        Assert.True(RunOne(client, "task 1").Succeeded);
+        Assert.Equal("/openai/v1/chat/completions", server.Stats.LastPath);
+        Assert.Equal("azure-key-123456789012", server.Stats.LastApiKey);
+        using var body = JsonDocument.Parse(Assert.Single(server.Stats.RequestBodies));
+        Assert.Equal("gpt-4o-mini", body.RootElement.GetProperty("model").GetString());
+    }
+
+    [Fact]
+    public void Azure_settings_come_from_azure_variables_and_never_from_openai_ones()
+    {
+        Func<string, string?> env = name => name switch
+        {
+            "AZURE_OPENAI_ENDPOINT" => "https://myres.openai.azure.com",
+            "AZURE_OPENAI_API_KEY" => "azure-key",
+            "OPENAI_API_KEY" => "openai-key",
+            "OPENAI_API_VERSION" => "2025-01-01-preview",
+            _ => null,
+        };
+        var azure = LlmEndpoint.Resolve([new EndpointSettings(Provider: LlmProvider.AzureOpenAI, Deployment: "dep"), .. EndpointSettings.FromEnvironment(env)]);
+        Assert.Equal("https://myres.openai.azure.com/openai/deployments/dep/chat/completions?api-version=2025-01-01-preview", azure.ChatCompletionsUri.ToString());
+        Assert.Equal("azure-key", azure.ApiKey!.Reveal());
+        Assert.Equal("api-key", azure.KeyHeader);
+        Assert.Equal("dep", azure.Model);
+
+        var openai = LlmEndpoint.Resolve([new EndpointSettings(Model: "m"), .. EndpointSettings.FromEnvironment(env)]);
+        Assert.Equal("openai-key", openai.ApiKey!.Reveal());
+        Assert.Equal("https://api.openai.com/v1/chat/completions", openai.ChatCompletionsUri.ToString());
+    }
+
+    [Fact]
+    public void Custom_headers_are_sent_with_every_request()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        var settings = new ResilienceSettings { MaxRetries = 0, Headers = new Dictionary<string, string> { ["X-Trace-Id"] = "run-42", ["OpenAI-Organization"] = "org-1" } };
+        using var client = Runs.Client(server.BaseUrl, settings: settings);
+        Assert.True(RunOne(client, "task 1").Succeeded);
+        Assert.Equal("run-42", server.Stats.LastCustomHeaders["X-Trace-Id"]);
+        Assert.Equal("org-1", server.Stats.LastCustomHeaders["OpenAI-Organization"]);
+    }
+
+    [Fact]
+    public void An_explicit_proxy_carries_the_requests()
+    {
+        // The fake server acts as the proxy: a host that does not exist is reachable only through it.
+        var server = _fixture.Use(new FakeLlmOptions());
+        var endpoint = LlmEndpoint.Resolve([new EndpointSettings("http://llm.invalid/v1", "m")]);
+        using var client = new ChatCompletionClient(endpoint, new ResilienceSettings { MaxRetries = 0, Proxy = new Uri(server.BaseUrl, "/") });
+        var outcome = RunOne(client, "task 1");
+        Assert.True(outcome.Succeeded, outcome.Error?.Message);
+        Assert.Equal(1, server.Stats.Requests);
+    }
+}
