@@ -7,7 +7,7 @@ using CodeGen.Core.Storage;
 
 // dotnet CodeGen.Bench.dll gen  --rows N --out file.(csv|jsonl)
 // dotnet CodeGen.Bench.dll read --path file.(csv|jsonl)       (the readers alone, for profiling)
-// dotnet CodeGen.Bench.dll bare --url http://127.0.0.1:port/v1 --rows N --concurrency C
+// dotnet CodeGen.Bench.dll bare --url http://127.0.0.1:port/v1 --rows N --concurrency C [--repeat R]
 // Each command prints one JSON object on stdout.
 var options = new Dictionary<string, string>();
 for (int i = 1; i + 1 < args.Length; i += 2)
@@ -35,9 +35,19 @@ switch (args.FirstOrDefault())
         Console.WriteLine(JsonSerializer.Serialize(new { rows = count, seconds = watch.Elapsed.TotalSeconds, peakRssKb = PeakRssKb() }));
         return 0;
     case "bare":
-        var (seconds, answered) = await Bare(options["url"], rows, int.Parse(options.GetValueOrDefault("concurrency", "10")));
-        Console.WriteLine(JsonSerializer.Serialize(new { rows = answered, seconds, peakRssKb = PeakRssKb() }));
-        return answered == rows ? 0 : 1;
+        long allocatedBefore = GC.GetTotalAllocatedBytes(true);
+        int repeat = int.Parse(options.GetValueOrDefault("repeat", "1"));
+        var runs = new List<(double Seconds, int Answered)>();
+        using (var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, UseCookies = false }) { Timeout = Timeout.InfiniteTimeSpan })
+        {
+            for (int run = 0; run < repeat; run++)
+            {
+                runs.Add(await Bare(http, options["url"], rows, int.Parse(options.GetValueOrDefault("concurrency", "10"))));
+            }
+        }
+        long bytesPerRow = (GC.GetTotalAllocatedBytes(true) - allocatedBefore) / Math.Max(1, rows * repeat);
+        Console.WriteLine(JsonSerializer.Serialize(new { rows = runs[0].Answered, seconds = runs[0].Seconds, warmSeconds = runs[^1].Seconds, peakRssKb = PeakRssKb(), bytesPerRow }));
+        return runs.All(r => r.Answered == rows) ? 0 : 1;
     default:
         Console.Error.WriteLine("usage: gen --rows N --out FILE | bare --url URL --rows N --concurrency C");
         return 2;
@@ -59,11 +69,10 @@ static void Generate(string path, int count)
 }
 
 // The limit: HttpClient, C requests in flight, the default prompt's body, the answer read and parsed.
-static async Task<(double Seconds, int Answered)> Bare(string url, int count, int concurrency)
+static async Task<(double Seconds, int Answered)> Bare(HttpClient http, string url, int count, int concurrency)
 {
     var endpoint = LlmEndpoint.Resolve([new EndpointSettings(url, "bench")]);
     var prompts = new PromptBuilder("instruction", "generated_code", false, null, null, null);
-    using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, UseCookies = false }) { Timeout = Timeout.InfiniteTimeSpan };
     int next = 0, answered = 0;
     var clock = Stopwatch.StartNew();
     var workers = Enumerable.Range(0, concurrency).Select(async worker =>

@@ -1,4 +1,5 @@
-# One benchmark contender in a fresh pwsh: does the work, then prints {"rows","seconds","peakRssKb"} as JSON.
+# One benchmark contender in a fresh pwsh: does the work (-Repeat times, in the same session), then prints
+# {"rows","seconds","warmSeconds","peakRssKb"} as JSON: seconds is the first (cold) run, warmSeconds the last.
 # Started by Invoke-Benchmark.ps1; the clock covers the work only, not pwsh start-up or Import-Module.
 param(
     [Parameter(Mandatory)]
@@ -8,13 +9,16 @@ param(
     [Parameter(Mandatory)] [string] $InputPath,
     [string] $OutputPath,
     [string] $Url,
-    [int] $Concurrency = 10
+    [int] $Concurrency = 10,
+    [int] $Repeat = 1
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $Manifest
 if ($OutputPath) { Remove-Item -LiteralPath $OutputPath -ErrorAction Ignore }
 $common = @{ Endpoint = $Url; Model = 'bench'; ThrottleLimit = $Concurrency }
 
+$times = foreach ($run in 1..$Repeat) {
+if ($OutputPath) { Remove-Item -LiteralPath $OutputPath -ErrorAction Ignore }
 $clock = [System.Diagnostics.Stopwatch]::StartNew()
 switch ($Contender) {
     'file' {
@@ -39,8 +43,10 @@ switch ($Contender) {
     'convertfrom-json' { $rows = (Get-Content -LiteralPath $InputPath | ConvertFrom-Json | Measure-Object).Count }
 }
 $clock.Stop()
+$clock.Elapsed.TotalSeconds
+}
 if ($Contender -in 'pipeline', 'parallel') {
     $rows = @(Import-CodeGenData -Path $OutputPath | Where-Object generated_code).Count
 }
 $peak = [long]((Get-Content /proc/self/status | Where-Object { $_ -like 'VmHWM:*' }) -replace '\D', '')
-[ordered]@{ rows = $rows; seconds = $clock.Elapsed.TotalSeconds; peakRssKb = $peak } | ConvertTo-Json -Compress
+[ordered]@{ rows = $rows; seconds = @($times)[0]; warmSeconds = @($times)[-1]; peakRssKb = $peak } | ConvertTo-Json -Compress

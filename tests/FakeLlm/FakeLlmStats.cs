@@ -41,6 +41,22 @@ public sealed class FakeLlmStats
 
     public long Throttled => Interlocked.Read(ref _throttled);
 
+    private readonly ConcurrentQueue<double> _arrivals = new();
+    private long _firstArrival;
+
+    /// <summary>When the first 10,000 requests since the last reset arrived, in milliseconds after the first (for timing analysis).</summary>
+    public double[] Arrivals => _arrivals.ToArray();
+
+    private void RecordArrival()
+    {
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        Interlocked.CompareExchange(ref _firstArrival, now, 0);
+        if (_arrivals.Count < 10000)
+        {
+            _arrivals.Enqueue(System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref _firstArrival), now).TotalMilliseconds);
+        }
+    }
+
     internal void Fault() => Interlocked.Increment(ref _faults);
 
     internal void Throttle() => Interlocked.Increment(ref _throttled);
@@ -70,12 +86,15 @@ public sealed class FakeLlmStats
         LastCustomHeaders = new(StringComparer.OrdinalIgnoreCase);
         AnsweredByTask.Clear();
         _attempts.Clear();
+        _arrivals.Clear();
+        Interlocked.Exchange(ref _firstArrival, 0);
         RequestBodies.Clear();
     }
 
     /// <summary>Counts the request in; returns how many were in flight before it.</summary>
     internal int Started()
     {
+        RecordArrival();
         Interlocked.Increment(ref _requests);
         int now = Interlocked.Increment(ref _inFlight);
         int max;
@@ -110,5 +129,6 @@ public sealed class FakeLlmStats
         throttled = Throttled,
         answeredByTask = AnsweredByTask.ToDictionary(p => p.Key, p => p.Value),
         requestBodies = RequestBodies.ToArray(),
+        arrivals = Arrivals,
     };
 }

@@ -95,65 +95,62 @@ public static class CodeExtractor
 
     private sealed record Block(string Code, string? Tag, bool Closed);
 
+    /// <summary>The end of the line starting at <paramref name="start"/>: the index of its '\n', or the text's length.</summary>
+    private static int LineEnd(string text, int start)
+    {
+        int newline = text.IndexOf('\n', start);
+        return newline < 0 ? text.Length : newline;
+    }
+
+    /// <summary>Finds the fenced blocks by walking the lines of the text in place (no copies of lines).</summary>
     private static List<Block> FindBlocks(string text)
     {
-        var lines = text.Split('\n');
-        var blocks = new List<Block>();
-        int i = 0;
-        while (i < lines.Length)
+        var blocks = new List<Block>(2);
+        int position = 0;
+        while (position < text.Length)
         {
-            if (!TryParseOpening(lines[i], out int indent, out char fenceChar, out int fenceLength, out string? tag))
+            int lineEnd = LineEnd(text, position);
+            if (!TryParseOpening(text.AsSpan(position, lineEnd - position), out int indent, out char fenceChar, out int fenceLength, out string? tag))
             {
-                i++;
+                position = lineEnd + 1;
                 continue;
             }
+            int contentStart = Math.Min(lineEnd + 1, text.Length);
 
-            int closeLine = -1;
-            for (int j = i + 1; j < lines.Length; j++)
+            // The closing fence: a line of the same character, at least as long.
+            for (int line = contentStart; line < text.Length; line = LineEnd(text, line) + 1)
             {
-                if (IsClosing(lines[j], fenceChar, fenceLength))
+                int end = LineEnd(text, line);
+                if (IsClosing(text.AsSpan(line, end - line), fenceChar, fenceLength))
                 {
-                    closeLine = j;
-                    break;
+                    blocks.Add(new Block(Content(text, contentStart, line, indent), tag, true));
+                    position = end + 1;
+                    goto nextBlock;
                 }
-            }
-
-            if (closeLine >= 0)
-            {
-                blocks.Add(new Block(JoinContent(lines, i + 1, closeLine, indent, null), tag, true));
-                i = closeLine + 1;
-                continue;
             }
 
             // No closing line. Some models glue the closing fence to the last code line ("print(x)```").
-            string fence = new(fenceChar, fenceLength);
-            for (int j = i + 1; j < lines.Length; j++)
+            for (int line = contentStart; line < text.Length; line = LineEnd(text, line) + 1)
             {
-                string trimmed = lines[j].TrimEnd();
-                if (trimmed.EndsWith(fence, StringComparison.Ordinal) && trimmed.Length > fence.Length && trimmed.TrimStart().Length > fence.Length
-                    && trimmed[^(fence.Length + 1)] != fenceChar)
+                var trimmed = text.AsSpan(line, LineEnd(text, line) - line).TrimEnd();
+                if (trimmed.Length > fenceLength && trimmed.TrimStart().Length > fenceLength
+                    && trimmed[^fenceLength..].IndexOfAnyExcept(fenceChar) < 0 && trimmed[^(fenceLength + 1)] != fenceChar)
                 {
-                    closeLine = j;
-                    break;
+                    blocks.Add(new Block(Content(text, contentStart, line + trimmed.Length - fenceLength, indent), tag, true));
+                    position = LineEnd(text, line) + 1;
+                    goto nextBlock;
                 }
-            }
-            if (closeLine >= 0)
-            {
-                string lastLine = lines[closeLine].TrimEnd();
-                lastLine = lastLine[..^fenceLength];
-                blocks.Add(new Block(JoinContent(lines, i + 1, closeLine, indent, lastLine), tag, true));
-                i = closeLine + 1;
-                continue;
             }
 
             // Truncated answer: the block runs to the end.
-            blocks.Add(new Block(JoinContent(lines, i + 1, lines.Length, indent, null), tag, false));
+            blocks.Add(new Block(Content(text, contentStart, text.Length, indent), tag, false));
             break;
+        nextBlock:;
         }
         return blocks;
     }
 
-    private static bool TryParseOpening(string line, out int indent, out char fenceChar, out int fenceLength, out string? tag)
+    private static bool TryParseOpening(ReadOnlySpan<char> line, out int indent, out char fenceChar, out int fenceLength, out string? tag)
     {
         indent = 0;
         fenceChar = '\0';
@@ -178,7 +175,7 @@ public static class CodeExtractor
         {
             return false;
         }
-        string info = line[k..].Trim();
+        var info = line[k..].Trim();
         if (fenceChar == '`' && info.Contains('`'))
         {
             return false; // inline code such as ```x``` on one line, not a fence
@@ -186,56 +183,50 @@ public static class CodeExtractor
         if (info.Length > 0)
         {
             // "python title=x.py", "{.python}", "language-python"
-            string first = info.Split([' ', '\t'], 2)[0].Trim('{', '}', '.');
+            int space = info.IndexOfAny(' ', '\t');
+            var first = (space < 0 ? info : info[..space]).Trim("{}.");
             if (first.StartsWith("language-", StringComparison.OrdinalIgnoreCase))
             {
                 first = first["language-".Length..];
             }
-            tag = first.Length > 0 ? first : null;
+            tag = first.Length > 0 ? first.ToString() : null;
         }
         return true;
     }
 
-    private static bool IsClosing(string line, char fenceChar, int fenceLength)
+    private static bool IsClosing(ReadOnlySpan<char> line, char fenceChar, int fenceLength)
     {
-        var trimmed = line.AsSpan().Trim();
-        if (trimmed.Length < fenceLength)
+        var trimmed = line.Trim();
+        return trimmed.Length >= fenceLength && trimmed.IndexOfAnyExcept(fenceChar) < 0;
+    }
+
+    /// <summary>The text between <paramref name="from"/> and <paramref name="to"/>, each line losing up to <paramref name="indent"/> leading blanks.</summary>
+    private static string Content(string text, int from, int to, int indent)
+    {
+        if (to <= from)
         {
-            return false;
+            return string.Empty;
         }
-        foreach (char c in trimmed)
+        if (indent == 0)
         {
-            if (c != fenceChar)
+            return text.Substring(from, to - from);
+        }
+        var sb = new System.Text.StringBuilder(to - from);
+        for (int line = from; line < to; line = LineEnd(text, line) + 1)
+        {
+            int end = Math.Min(LineEnd(text, line), to);
+            int strip = 0;
+            while (strip < indent && line + strip < end && (text[line + strip] == ' ' || text[line + strip] == '\t'))
             {
-                return false;
+                strip++;
+            }
+            sb.Append(text, line + strip, end - line - strip);
+            if (end < to)
+            {
+                sb.Append('\n');
             }
         }
-        return true;
-    }
-
-    private static string JoinContent(string[] lines, int from, int to, int indent, string? lastLine)
-    {
-        var sb = new System.Text.StringBuilder();
-        for (int j = from; j < to; j++)
-        {
-            AppendDedented(sb, lines[j], indent);
-            sb.Append('\n');
-        }
-        if (lastLine is not null)
-        {
-            AppendDedented(sb, lastLine, indent);
-        }
         return sb.ToString();
-    }
-
-    private static void AppendDedented(System.Text.StringBuilder sb, string line, int indent)
-    {
-        int strip = 0;
-        while (strip < indent && strip < line.Length && (line[strip] == ' ' || line[strip] == '\t'))
-        {
-            strip++;
-        }
-        sb.Append(line, strip, line.Length - strip);
     }
 
     /// <summary>Drops blank lines at both ends and trailing whitespace, but keeps the first line's indentation.</summary>

@@ -71,7 +71,7 @@ public sealed class ChatAnswer
                 problem = "the first choice is not an object";
                 return null;
             }
-            string? finishReason = GetString(choice, "finish_reason");
+            string? finishReason = ReadFinishReason(choice);
             string? content = null, reasoning = null, refusal = null;
             if (choice.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object)
             {
@@ -99,6 +99,20 @@ public sealed class ChatAnswer
                 Usage = ReadUsage(root),
             };
         }
+    }
+
+    /// <summary>finish_reason, with the usual values as shared strings (it is read for every answer).</summary>
+    private static string? ReadFinishReason(JsonElement choice)
+    {
+        if (!choice.TryGetProperty("finish_reason", out var value) || value.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+        return value.ValueEquals("stop"u8) ? "stop"
+            : value.ValueEquals("length"u8) ? "length"
+            : value.ValueEquals("content_filter"u8) ? "content_filter"
+            : value.ValueEquals("tool_calls"u8) ? "tool_calls"
+            : value.GetString();
     }
 
     private static string? ReadContent(JsonElement message)

@@ -107,7 +107,9 @@ public sealed class ChatCompletionClient : IDisposable
 
     public async Task<ChatCallResult> CompleteAsync(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, CancellationToken cancellationToken)
     {
-        var body = new ArrayBufferWriter<byte>(EstimateSize(messages));
+        // The body lives in a pooled buffer, given back only once the exchange ended normally: after a
+        // cancellation or a fault the socket might still hold it, so then it is left to the GC.
+        var body = new PooledBufferWriter(EstimateSize(messages));
         ChatRequest.Write(body, Endpoint.Model, messages, parameters);
 
         using var request = new HttpRequestMessage(HttpMethod.Post, Endpoint.ChatCompletionsUri)
@@ -117,13 +119,14 @@ public sealed class ChatCompletionClient : IDisposable
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
         request.Content.Headers.ContentType = JsonContentType;
-        var log = new AttemptLog();
-        request.Options.Set(LlmHttpPipeline.LogKey, log);
-        request.Options.Set(LlmHttpPipeline.TokenEstimateKey, EstimateTokens(messages, parameters));
+        var exchange = new ChatExchange { TokenEstimate = EstimateTokens(messages, parameters) };
+        var log = exchange.Log;
+        request.Options.Set(ChatResponseHandler.ExchangeKey, exchange);
 
         try
         {
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            body.Dispose();
             var result = Classify(response, log.Retried);
             if (result.IsSuccess)
             {
@@ -132,7 +135,7 @@ public sealed class ChatCompletionClient : IDisposable
             else if (result.StatusCode == 429)
             {
                 // the last attempt: the retry strategy heard the others
-                Concurrency.OnThrottled(request.Options.TryGetValue(LlmHttpPipeline.EpochKey, out int epoch) ? epoch : Concurrency.Epoch);
+                Concurrency.OnThrottled(exchange.Epoch);
             }
             return result;
         }
@@ -181,8 +184,7 @@ public sealed class ChatCompletionClient : IDisposable
             return ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the server answered {status} but {problem}{Tries(retried)}.", status, retried: retried);
         }
 
-        string text = body is null ? string.Empty : System.Text.Encoding.UTF8.GetString(body.Bytes);
-        var (serverMessage, serverCode) = ErrorBody.Read(Redact(text));
+        var (serverMessage, serverCode) = ErrorBody.Read(Redact(body?.ErrorText ?? string.Empty));
         string reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ((HttpStatusCode)status).ToString() : response.ReasonPhrase;
         string detail = $"the server answered {status} {reason}{Tries(retried)}" + (serverMessage is null ? "." : $": {serverMessage}");
         // A rejected key, an unknown model or endpoint, or no quota: every other row would get the same answer.
@@ -218,9 +220,9 @@ public sealed class ChatCompletionClient : IDisposable
     private static int EstimateSize(IReadOnlyList<ChatMessage> messages)
     {
         int size = 128;
-        foreach (var m in messages)
+        for (int i = 0; i < messages.Count; i++)
         {
-            size += m.Content.Length + 32;
+            size += messages[i].Content.Length * 5 / 4 + 32; // room for escapes and multi-byte characters
         }
         return size;
     }
@@ -229,9 +231,9 @@ public sealed class ChatCompletionClient : IDisposable
     internal static int EstimateTokens(IReadOnlyList<ChatMessage> messages, ChatParameters parameters)
     {
         long characters = 0;
-        foreach (var m in messages)
+        for (int i = 0; i < messages.Count; i++)
         {
-            characters += m.Content.Length;
+            characters += messages[i].Content.Length;
         }
         return (int)Math.Min(int.MaxValue, characters / 4 + 8 + (parameters.MaxTokens ?? 0));
     }

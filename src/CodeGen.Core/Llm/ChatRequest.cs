@@ -15,10 +15,22 @@ public static class ChatRequest
 {
     private static readonly JsonWriterOptions WriterOptions = new() { Indented = false, SkipValidation = true };
 
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
     public static void Write(IBufferWriter<byte> output, string model, IReadOnlyList<ChatMessage> messages, ChatParameters parameters)
     {
-        using var writer = new Utf8JsonWriter(output, WriterOptions);
-        Write(writer, model, messages, parameters);
+        // One writer per thread, reset for each body: this runs for every request.
+        var writer = t_writer ??= new Utf8JsonWriter(Stream.Null, WriterOptions);
+        writer.Reset(output);
+        try
+        {
+            Write(writer, model, messages, parameters);
+        }
+        finally
+        {
+            writer.Reset(Stream.Null);
+        }
     }
 
     public static void Write(Utf8JsonWriter writer, string model, IReadOnlyList<ChatMessage> messages, ChatParameters parameters)
@@ -26,8 +38,9 @@ public static class ChatRequest
         writer.WriteStartObject();
         writer.WriteString("model"u8, model);
         writer.WriteStartArray("messages"u8);
-        foreach (var message in messages)
+        for (int i = 0; i < messages.Count; i++)
         {
+            var message = messages[i];
             writer.WriteStartObject();
             writer.WriteString("role"u8, message.Role);
             writer.WriteString("content"u8, message.Content);

@@ -1,30 +1,53 @@
+using System.Buffers;
 using System.Net.Http.Headers;
 
 namespace CodeGen.Core.Llm;
 
-/// <summary>What one attempt received, kept on the request for the retry predicate and the client.</summary>
+/// <summary>What one attempt received: the parsed answer of a 2xx, or the text and code of an error.</summary>
 internal sealed class AttemptBody
 {
-    public required byte[] Bytes { get; init; }
-
     /// <summary>The parsed chat completion of a 2xx answer; null for an error status or an unusable body.</summary>
     public ChatAnswer? Answer { get; init; }
 
     /// <summary>Why a 2xx body could not be used (truncated JSON, no choices).</summary>
     public string? Problem { get; init; }
 
+    /// <summary>The text of an error body (at most 16 KB of it).</summary>
+    public string? ErrorText { get; init; }
+
     /// <summary>error.code / error.type of an error body, such as insufficient_quota.</summary>
     public string? ErrorCode { get; init; }
 }
 
 /// <summary>
+/// The state of one request across its attempts, shared by the handlers and the resilience callbacks (one
+/// entry in the request's options).
+/// </summary>
+internal sealed class ChatExchange
+{
+    public AttemptLog Log { get; } = new();
+
+    /// <summary>Tokens the request counts against a tokens-per-minute limit.</summary>
+    public int TokenEstimate { get; init; }
+
+    /// <summary>The generation of the concurrency limit that admitted the latest attempt.</summary>
+    public int Epoch { get; set; }
+
+    /// <summary>What the latest attempt received.</summary>
+    public AttemptBody? Body { get; set; }
+}
+
+/// <summary>
 /// The innermost step of every attempt: reads the whole body while the attempt's timeout still runs (a server
-/// that stalls mid-body times out like one that never answers), and parses it once. A 200 whose body is not a
-/// usable completion is then a failed attempt that the retry strategy can see.
+/// that stalls mid-body times out like one that never answers), into a pooled buffer, and parses it there
+/// once. A 200 whose body is not a usable completion is then a failed attempt that the retry strategy can see.
 /// </summary>
 internal sealed class ChatResponseHandler : DelegatingHandler
 {
-    public static readonly HttpRequestOptionsKey<AttemptBody> BodyKey = new("CodeGen.AttemptBody");
+    public static readonly HttpRequestOptionsKey<ChatExchange> ExchangeKey = new("CodeGen.ChatExchange");
+
+    private const int MaxBodyBytes = 64 * 1024 * 1024;
+    private const int MaxErrorBytes = 16 * 1024;
 
     public ChatResponseHandler(HttpMessageHandler inner) : base(inner)
     {
@@ -33,32 +56,73 @@ internal sealed class ChatResponseHandler : DelegatingHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        byte[] bytes;
+        if (!request.Options.TryGetValue(ExchangeKey, out var exchange))
+        {
+            return response; // not a chat completion (a file upload, a batch poll): left as it came
+        }
+        // The body is consumed here: the caller (ChatCompletionClient) reads the exchange, with ResponseHeadersRead.
+        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Clamp(response.Content.Headers.ContentLength ?? 4096, 256, MaxBodyBytes));
         try
         {
-            bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            int length = await ReadAllAsync(response.Content, buffer, cancellationToken, grown => buffer = grown).ConfigureAwait(false);
+            var body = buffer.AsSpan(0, length);
+            AttemptBody attempt;
+            if (response.IsSuccessStatusCode)
+            {
+                var answer = ChatAnswer.Parse(body, out var problem);
+                attempt = new AttemptBody { Answer = answer, Problem = problem };
+            }
+            else
+            {
+                string text = System.Text.Encoding.UTF8.GetString(body[..Math.Min(length, MaxErrorBytes)]);
+                attempt = new AttemptBody { ErrorText = text, ErrorCode = ErrorBody.Read(text).Code };
+            }
+            exchange.Body = attempt;
+            return response;
         }
         catch
         {
             response.Dispose();
             throw;
         }
-        AttemptBody body;
-        if (response.IsSuccessStatusCode)
+        finally
         {
-            var answer = ChatAnswer.Parse(bytes, out var problem);
-            body = new AttemptBody { Bytes = bytes, Answer = answer, Problem = problem };
+            ArrayPool<byte>.Shared.Return(buffer);
         }
-        else
-        {
-            body = new AttemptBody { Bytes = bytes, ErrorCode = ErrorBody.Read(System.Text.Encoding.UTF8.GetString(bytes)).Code };
-        }
-        request.Options.Set(BodyKey, body);
-        return response;
     }
 
-    internal static AttemptBody? BodyOf(HttpResponseMessage response)
-        => response.RequestMessage?.Options.TryGetValue(BodyKey, out var body) == true ? body : null;
+    /// <summary>Reads the content into <paramref name="buffer"/>, renting a bigger one (reported through <paramref name="grown"/>) as needed.</summary>
+    private static async Task<int> ReadAllAsync(HttpContent content, byte[] buffer, CancellationToken cancellationToken, Action<byte[]> grown)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        int length = 0;
+        while (true)
+        {
+            if (length == buffer.Length)
+            {
+                if (buffer.Length >= MaxBodyBytes)
+                {
+                    throw new HttpRequestException($"The answer is larger than {MaxBodyBytes / (1024 * 1024)} MB.");
+                }
+                var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, MaxBodyBytes));
+                buffer.AsSpan().CopyTo(bigger);
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = bigger;
+                grown(buffer);
+            }
+            int read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return length;
+            }
+            length += read;
+        }
+    }
+
+    internal static ChatExchange? ExchangeOf(HttpRequestMessage? request)
+        => request?.Options.TryGetValue(ExchangeKey, out var exchange) == true ? exchange : null;
+
+    internal static AttemptBody? BodyOf(HttpResponseMessage response) => ExchangeOf(response.RequestMessage)?.Body;
 
     /// <summary>retry-after-ms (OpenAI), else Retry-After in seconds or as an HTTP date; null when absent.</summary>
     internal static TimeSpan? RetryAfter(HttpResponseHeaders headers)

@@ -28,7 +28,8 @@ public static class LlmHttpHandler
             PooledConnectionLifetime = TimeSpan.FromMinutes(10),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
             ConnectTimeout = TimeSpan.FromSeconds(30),
-            AutomaticDecompression = DecompressionMethods.All,
+            // Answers are a few KB of JSON: compression saves little and costs a handler layer on every request.
+            AutomaticDecompression = DecompressionMethods.None,
             EnableMultipleHttp2Connections = true,
             UseCookies = false,
             // A redirect could carry the request (and its key) somewhere else: report it instead.

@@ -37,9 +37,6 @@ internal sealed class AttemptLog
 /// </remarks>
 public sealed class LlmHttpPipeline : IDisposable
 {
-    public static readonly HttpRequestOptionsKey<int> TokenEstimateKey = new("CodeGen.TokenEstimate");
-    internal static readonly HttpRequestOptionsKey<int> EpochKey = new("CodeGen.ConcurrencyEpoch");
-    internal static readonly HttpRequestOptionsKey<AttemptLog> LogKey = new("CodeGen.AttemptLog");
 
     private readonly List<IDisposable> _owned = [];
 
@@ -68,17 +65,11 @@ public sealed class LlmHttpPipeline : IDisposable
                 DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } response ? ChatResponseHandler.RetryAfter(response.Headers) : null),
                 OnRetry = args =>
                 {
-                    var request = args.Context.GetRequestMessage();
-                    if (request is not null)
+                    var exchange = ChatResponseHandler.ExchangeOf(args.Context.GetRequestMessage());
+                    exchange?.Log.Add(Describe(args.Outcome));
+                    if (args.Outcome.Result?.StatusCode == HttpStatusCode.TooManyRequests)
                     {
-                        if (request.Options.TryGetValue(LogKey, out var log))
-                        {
-                            log.Add(Describe(args.Outcome));
-                        }
-                        if (args.Outcome.Result?.StatusCode == HttpStatusCode.TooManyRequests)
-                        {
-                            Concurrency.OnThrottled(request.Options.TryGetValue(EpochKey, out int epoch) ? epoch : Concurrency.Epoch);
-                        }
+                        Concurrency.OnThrottled(exchange?.Epoch ?? Concurrency.Epoch);
                     }
                     return default;
                 },
@@ -101,7 +92,7 @@ public sealed class LlmHttpPipeline : IDisposable
             {
                 RateLimiter = args =>
                 {
-                    int estimate = args.Context.GetRequestMessage()?.Options.TryGetValue(TokenEstimateKey, out int tokens) == true ? tokens : 1;
+                    int estimate = ChatResponseHandler.ExchangeOf(args.Context.GetRequestMessage())?.TokenEstimate ?? 1;
                     return limiter.AcquireAsync(Math.Clamp(estimate, 1, most), args.Context.CancellationToken);
                 },
             });
@@ -112,7 +103,10 @@ public sealed class LlmHttpPipeline : IDisposable
             RateLimiter = async args =>
             {
                 var lease = await Concurrency.AcquireAsync(1, args.Context.CancellationToken).ConfigureAwait(false);
-                args.Context.GetRequestMessage()?.Options.Set(EpochKey, Concurrency.Epoch); // which limit admitted this attempt
+                if (ChatResponseHandler.ExchangeOf(args.Context.GetRequestMessage()) is { } exchange)
+                {
+                    exchange.Epoch = Concurrency.Epoch; // which limit admitted this attempt
+                }
                 return lease;
             },
         });

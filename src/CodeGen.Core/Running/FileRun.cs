@@ -114,6 +114,11 @@ public sealed class FileRun
 
         using var source = _options.Resume ? ResumeSource.Open(output, outputFormat, _options.Csv, generation.OutputKey, listener) : null;
         var state = new WriteState(this, run, listener, reader, output, outputFormat, outputColumns, errorKey, source);
+        if (reader.Columns is string[] header)
+        {
+            // CSV rows share the header: give them all one extended names array (the error column only when needed).
+            state.ExtendHeader(header, header.Concat(added.Where(c => c != errorKey)).Distinct(StringComparer.OrdinalIgnoreCase).ToArray());
+        }
         var clock = Stopwatch.StartNew();
         long rowsRead = 0;
         try
@@ -231,6 +236,15 @@ public sealed class FileRun
             _source = source;
         }
 
+        private string[]? _sharedHeader;
+        private string[]? _extendedHeader;
+
+        public void ExtendHeader(string[] header, string[] extended)
+        {
+            _sharedHeader = header;
+            _extendedHeader = extended;
+        }
+
         /// <summary>A cancelled row was reached: nothing after it is written.</summary>
         public bool Stopped { get; private set; }
 
@@ -261,6 +275,10 @@ public sealed class FileRun
             var row = pending.Row;
             if (!outcome.Resumed)
             {
+                if (_extendedHeader is not null && ReferenceEquals(row.Names, _sharedHeader))
+                {
+                    row = row.ExtendTo(_extendedHeader);
+                }
                 string outputKey = _run.Options.OutputKey;
                 if (outcome.Succeeded || !row.HasText(outputKey))
                 {

@@ -83,6 +83,17 @@ public sealed class DataRow : IRowFields
         _count++;
     }
 
+    /// <summary>
+    /// This row over <paramref name="names"/>, which must start with this row's names: the added fields are null.
+    /// Rows that share one names array (a CSV file's header) extended to one shared array stay cheap to set and to write.
+    /// </summary>
+    public DataRow ExtendTo(string[] names)
+    {
+        var values = new object?[names.Length];
+        Array.Copy(_values, values, _count);
+        return new DataRow(names, values, names.Length, Line);
+    }
+
     /// <summary>Adds a field without looking for an existing one (readers building a row).</summary>
     public void Add(string name, object? value)
     {
