@@ -19,6 +19,10 @@
         'Set-CodeGenEndpoint'
         'Get-CodeGenEndpoint'
         'Clear-CodeGenEndpoint'
+        'Export-CodeGenBatch'
+        'Import-CodeGenBatchResult'
+        'Get-CodeGenBatch'
+        'Stop-CodeGenBatch'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

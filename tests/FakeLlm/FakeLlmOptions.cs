@@ -57,6 +57,19 @@ public sealed record FakeLlmOptions
 
     /// <summary>When set, a request that finds this many already in flight gets a 429 (a server-side concurrency limit).</summary>
     public int? MaxConcurrent { get; init; }
+
+    // Batch API emulation (FakeBatches).
+
+    /// <summary>Polls of a batch before it reaches its outcome (the ones before report in_progress with growing counts).</summary>
+    public int BatchPollsToComplete { get; init; } = 2;
+
+    /// <summary>completed, failed (the whole batch) or expired (only <see cref="BatchExpireFraction"/> of the requests ran).</summary>
+    public string BatchOutcome { get; init; } = "completed";
+
+    public double BatchExpireFraction { get; init; } = 0.5;
+
+    /// <summary>The first N batch creations (since the last reset) succeed on the server but the connection drops before the answer.</summary>
+    public int BatchCreateAborts { get; init; }
 }
 
 /// <summary>Overrides parsed from a <c>[[fake:...]]</c> directive in the prompt.</summary>

@@ -20,6 +20,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
     public const string Banner = "Placeholder from the CodeGen stub server (no model was called).";
 
     private readonly WebApplication _app;
+    private readonly FakeBatches _batches;
     private FakeLlmOptions _options;
     private Random _random;
 
@@ -27,6 +28,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
     {
         _app = app;
         _options = options;
+        _batches = new FakeBatches(this);
         _random = options.Seed is { } seed ? new Random(seed) : new Random();
     }
 
@@ -93,6 +95,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
             return Results.Text(CodeFor((await reader.ReadToEndAsync().ConfigureAwait(false)).Trim()));
         });
         app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = new[] { new { id = "fake-model", @object = "model", owned_by = "codegen" } } }));
+        app.MapGet("/{**path}", context => _batches.HandleAsync(context));
         app.MapPost("/{**path}", HandleAsync);
     }
 
@@ -100,6 +103,11 @@ public sealed class FakeLlmServer : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
+        if (FakeBatches.Handles(context.Request.Path))
+        {
+            await _batches.HandleAsync(context).ConfigureAwait(false);
+            return;
+        }
         if (!context.Request.Path.Value!.EndsWith("/chat/completions", StringComparison.Ordinal))
         {
             context.Response.StatusCode = 404;
@@ -206,7 +214,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
         }
     }
 
-    private static string BearerToken(HttpContext context)
+    internal static string BearerToken(HttpContext context)
     {
         string header = context.Request.Headers.Authorization.ToString();
         return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..] : context.Request.Headers["api-key"].ToString();
@@ -266,7 +274,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
         }
     }
 
-    private static (string Prompt, string Model) ReadRequest(ReadOnlySpan<byte> json)
+    internal static (string Prompt, string Model) ReadRequest(ReadOnlySpan<byte> json)
     {
         var reader = new Utf8JsonReader(json);
         using var document = JsonDocument.ParseValue(ref reader);
@@ -331,10 +339,24 @@ public sealed class FakeLlmServer : IAsyncDisposable
     {
         context.Response.StatusCode = 200;
         context.Response.ContentType = "application/json";
+        byte[] body = AnswerBody(model, task, style, finishOverride);
+        if (style == "badjson")
+        {
+            // a 200 whose body was cut in half
+            await context.Response.Body.WriteAsync(body.AsMemory(0, body.Length / 2)).ConfigureAwait(false);
+            return false;
+        }
+        context.Response.ContentLength = body.Length;
+        await context.Response.Body.WriteAsync(body).ConfigureAwait(false);
+        return style != "nochoices";
+    }
+
+    /// <summary>The chat-completion body of an answer in a style (the live answer, and a batch result's response body).</summary>
+    public static byte[] AnswerBody(string model, string task, string style, string? finishOverride)
+    {
         if (style == "nochoices")
         {
-            await context.Response.WriteAsync("{\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion\",\"choices\":[]}").ConfigureAwait(false);
-            return false;
+            return "{\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion\",\"choices\":[]}"u8.ToArray();
         }
 
         var (content, finish, reasoning, refusal) = Compose(task, style);
@@ -387,16 +409,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
             }
             writer.WriteEndObject();
         }
-
-        if (style == "badjson")
-        {
-            // a 200 whose body was cut in half
-            await context.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length / 2)).ConfigureAwait(false);
-            return false;
-        }
-        context.Response.ContentLength = buffer.Length;
-        await context.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length)).ConfigureAwait(false);
-        return true;
+        return buffer.ToArray();
     }
 
     private static async Task WriteErrorAsync(HttpContext context, int status, string message, string type, FakeLlmOptions? options = null)

@@ -34,7 +34,24 @@ public sealed class FakeLlmStats
     /// <summary>The headers of the latest request whose names start with "x-" or "openai-" (custom headers).</summary>
     public Dictionary<string, string> LastCustomHeaders { get; internal set; } = new(StringComparer.OrdinalIgnoreCase);
 
-    private long _faults, _throttled;
+    private long _faults, _throttled, _filesUploaded, _batchesCreated, _batchPolls, _batchCancels, _batchAnswered;
+
+    /// <summary>Path and query of the latest files or batches request.</summary>
+    public string LastBatchPath { get; internal set; } = string.Empty;
+
+    public long FilesUploaded => Interlocked.Read(ref _filesUploaded);
+    public long BatchesCreated => Interlocked.Read(ref _batchesCreated);
+    public long BatchPolls => Interlocked.Read(ref _batchPolls);
+    public long BatchCancels => Interlocked.Read(ref _batchCancels);
+
+    /// <summary>Batch requests answered with a completion.</summary>
+    public long BatchAnswered => Interlocked.Read(ref _batchAnswered);
+
+    internal void FileUploaded() => Interlocked.Increment(ref _filesUploaded);
+    internal void BatchCreated() => Interlocked.Increment(ref _batchesCreated);
+    internal void BatchPolled() => Interlocked.Increment(ref _batchPolls);
+    internal void BatchCancelled() => Interlocked.Increment(ref _batchCancels);
+    internal void CountBatchAnswer() => Interlocked.Increment(ref _batchAnswered);
 
     /// <summary>Faults injected (any kind) and 429s sent (injected or for MaxConcurrent).</summary>
     public long Faults => Interlocked.Read(ref _faults);
@@ -79,6 +96,12 @@ public sealed class FakeLlmStats
         Interlocked.Exchange(ref _aborted, 0);
         Interlocked.Exchange(ref _faults, 0);
         Interlocked.Exchange(ref _throttled, 0);
+        Interlocked.Exchange(ref _filesUploaded, 0);
+        Interlocked.Exchange(ref _batchesCreated, 0);
+        Interlocked.Exchange(ref _batchPolls, 0);
+        Interlocked.Exchange(ref _batchCancels, 0);
+        Interlocked.Exchange(ref _batchAnswered, 0);
+        LastBatchPath = string.Empty;
         Volatile.Write(ref _maxInFlight, Volatile.Read(ref _inFlight));
         LastAuthorization = string.Empty;
         LastApiKey = string.Empty;
@@ -127,6 +150,12 @@ public sealed class FakeLlmStats
         lastCustomHeaders = LastCustomHeaders,
         faults = Faults,
         throttled = Throttled,
+        filesUploaded = FilesUploaded,
+        batchesCreated = BatchesCreated,
+        batchPolls = BatchPolls,
+        batchCancels = BatchCancels,
+        batchAnswered = BatchAnswered,
+        lastBatchPath = LastBatchPath,
         answeredByTask = AnsweredByTask.ToDictionary(p => p.Key, p => p.Value),
         requestBodies = RequestBodies.ToArray(),
         arrivals = Arrivals,

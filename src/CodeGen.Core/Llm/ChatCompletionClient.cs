@@ -63,7 +63,7 @@ public sealed class ChatCallResult
 /// cancellation of the caller's token escapes. The API key goes into its header and nowhere else: server texts
 /// that echo it are redacted, and no header value is ever part of a message.
 /// </summary>
-public sealed class ChatCompletionClient : IDisposable
+public sealed class ChatCompletionClient : IChatBackend, IDisposable
 {
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
     private static readonly ProductInfoHeaderValue UserAgent = new("CodeGen", typeof(ChatCompletionClient).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
@@ -104,6 +104,16 @@ public sealed class ChatCompletionClient : IDisposable
 
     /// <summary>The adaptive gate of this client's attempts (limit, attempts in flight, 429s heard).</summary>
     public AdaptiveConcurrencyLimiter Concurrency => _pipeline.Concurrency;
+
+    int IChatBackend.MaxConcurrency => Settings.MaxConcurrency;
+
+    (int Limit, int InFlight, long Throttled) IChatBackend.ConcurrencySnapshot => (Concurrency.Limit, Concurrency.InFlight, Concurrency.Throttled);
+
+    Task<ChatCallResult> IChatBackend.CompleteAsync(Running.PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken)
+        => CompleteAsync(row.Prompt.Messages!, parameters, cancellationToken);
+
+    /// <summary>The HTTP client (auth and extra headers set, resilience pipeline underneath) for the API's other endpoints.</summary>
+    internal HttpClient Http => _http;
 
     public async Task<ChatCallResult> CompleteAsync(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, CancellationToken cancellationToken)
     {

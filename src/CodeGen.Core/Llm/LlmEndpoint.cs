@@ -80,6 +80,12 @@ public sealed class LlmEndpoint
 
     public LlmProvider Provider { get; }
 
+    /// <summary>The Azure OpenAI deployment, when one was given.</summary>
+    public string? Deployment { get; private init; }
+
+    /// <summary>The model a batch request names: for Azure OpenAI the (global batch) deployment, else the model.</summary>
+    public string BatchModel => Provider == LlmProvider.AzureOpenAI && Deployment is not null ? Deployment : Model;
+
     /// <summary>The header that carries the key: Authorization (Bearer) for OpenAI-compatible servers, api-key for Azure.</summary>
     public string KeyHeader => Provider == LlmProvider.AzureOpenAI ? "api-key" : "Authorization";
 
@@ -160,7 +166,25 @@ public sealed class LlmEndpoint
             EndpointSource = endpointSource,
             ModelSource = modelSource,
             KeySource = keySource,
+            Deployment = provider == LlmProvider.AzureOpenAI ? deployment : null,
         };
+    }
+
+    /// <summary>
+    /// The provider and the model a request body names, from the same layers as <see cref="Resolve"/>, without
+    /// needing an endpoint or a key (a batch file can be written offline). For Azure, the deployment is the
+    /// model (see <see cref="BatchModel"/>).
+    /// </summary>
+    public static (LlmProvider Provider, string Model) ResolveModel(IEnumerable<EndpointSettings> layers)
+    {
+        var all = layers.ToList();
+        LlmProvider provider = all.Select(l => l.Provider).FirstOrDefault(p => p is not null) ?? LlmProvider.OpenAI;
+        var usable = all.Where(l => l.OnlyFor is null || l.OnlyFor == provider).ToList();
+        string? deployment = provider == LlmProvider.AzureOpenAI ? usable.Select(l => Blank(l.Deployment)).FirstOrDefault(d => d is not null) : null;
+        string? model = deployment ?? usable.Select(l => Blank(l.Model)).FirstOrDefault(m => m is not null);
+        return model is null
+            ? throw new EndpointConfigurationException("No model is configured. Pass -Model (for example -Model gpt-4o-mini) or set CODEGEN_MODEL.")
+            : (provider, model);
     }
 
     private static void Take(ref string? value, string? candidate, ref string valueSource, string source)

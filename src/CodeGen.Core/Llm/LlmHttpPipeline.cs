@@ -61,7 +61,8 @@ public sealed class LlmHttpPipeline : IDisposable
                 Delay = settings.BaseDelay,
                 MaxDelay = settings.MaxDelay,
                 ShouldRetryAfterHeader = false, // the delay generator below reads retry-after-ms as well as Retry-After
-                ShouldHandle = args => ValueTask.FromResult(IsRetryable(args.Outcome)),
+                ShouldHandle = args => ValueTask.FromResult(IsRetryable(args.Outcome)
+                    && (!IsNotIdempotent(args.Context.GetRequestMessage()) || args.Outcome.Result?.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable)),
                 DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } response ? ChatResponseHandler.RetryAfter(response.Headers) : null),
                 OnRetry = args =>
                 {
@@ -126,6 +127,14 @@ public sealed class LlmHttpPipeline : IDisposable
     }
 
     public ResilienceSettings Settings { get; }
+
+    /// <summary>
+    /// Marks a request that must not be sent twice (creating a batch): it is retried only after an answer that
+    /// says the server did nothing (429, 503), never after a timeout or a broken connection.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<bool> NotIdempotentKey = new("CodeGen.NotIdempotent");
+
+    private static bool IsNotIdempotent(HttpRequestMessage? request) => request?.Options.TryGetValue(NotIdempotentKey, out bool value) == true && value;
 
     /// <summary>The gate every attempt passes: its limit comes down under 429s and climbs back with successes.</summary>
     public AdaptiveConcurrencyLimiter Concurrency { get; }

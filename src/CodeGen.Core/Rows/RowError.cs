@@ -23,6 +23,8 @@ public enum RowErrorKind
     ContentFiltered,
     /// <summary>The circuit breaker is open: the endpoint failed most recent requests, so none is sent.</summary>
     CircuitOpen,
+    /// <summary>A batch job's results have nothing for this row (the batch expired or was cancelled first, or the row changed).</summary>
+    BatchResultMissing,
     /// <summary>The run was stopped before this row was answered.</summary>
     Cancelled,
     /// <summary>A fault inside CodeGen itself while handling the row (a bug: please report it).</summary>
@@ -88,6 +90,7 @@ public sealed class RowError
         RowErrorKind.Timeout => "LlmTimeout",
         RowErrorKind.ContentFiltered => "LlmContentFiltered",
         RowErrorKind.CircuitOpen => "LlmCircuitOpen",
+        RowErrorKind.BatchResultMissing => "BatchResultMissing",
         RowErrorKind.Cancelled => "RunCancelled",
         RowErrorKind.InternalError => "InternalError",
         _ => "RowFailed",

@@ -182,7 +182,7 @@ public sealed class FileRun
         };
     }
 
-    private static void CheckColumns(string input, IReadOnlyList<string> columns, GenerationOptions generation)
+    internal static void CheckColumns(string input, IReadOnlyList<string> columns, GenerationOptions generation)
     {
         if (columns.Count == 0)
         {

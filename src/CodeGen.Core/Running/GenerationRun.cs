@@ -22,7 +22,7 @@ namespace CodeGen.Core.Running;
 public sealed class GenerationRun : IDisposable
 {
     private readonly GenerationOptions _options;
-    private readonly ChatCompletionClient _client;
+    private readonly IChatBackend _client;
     private readonly PromptBuilder _prompts;
     private readonly CancellationTokenSource _cancel = new();
     private readonly Queue<Task<RowOutcome>> _pending = new();
@@ -31,18 +31,16 @@ public sealed class GenerationRun : IDisposable
     private long _rows, _succeeded, _failed, _skipped, _promptTokens, _completionTokens, _totalTokens;
     private int _usageReported, _disposed;
 
-    public GenerationRun(GenerationOptions options, ChatCompletionClient client)
+    public GenerationRun(GenerationOptions options, IChatBackend client)
     {
         options.Validate();
         _options = options;
         _client = client;
         _prompts = new PromptBuilder(options.InputKey, options.OutputKey, options.Overwrite, options.Template, options.SystemPrompt, options.Language);
-        MaxPendingRows = options.EffectiveMaxPendingRows(client.Settings.MaxConcurrency);
+        MaxPendingRows = options.EffectiveMaxPendingRows(client.MaxConcurrency);
     }
 
     public GenerationOptions Options => _options;
-
-    public LlmEndpoint Endpoint => _client.Endpoint;
 
     public int MaxPendingRows { get; }
 
@@ -160,20 +158,24 @@ public sealed class GenerationRun : IDisposable
         }
     }
 
-    public RunStatistics GetStatistics() => new(
-        Interlocked.Read(ref _rows),
-        Interlocked.Read(ref _succeeded),
-        Interlocked.Read(ref _failed),
-        Interlocked.Read(ref _skipped),
-        _client.Concurrency.InFlight,
-        _pending.Count,
-        Interlocked.Read(ref _promptTokens),
-        Interlocked.Read(ref _completionTokens),
-        Interlocked.Read(ref _totalTokens),
-        Volatile.Read(ref _usageReported) != 0,
-        _clock.Elapsed,
-        _client.Concurrency.Limit,
-        _client.Concurrency.Throttled);
+    public RunStatistics GetStatistics()
+    {
+        var (limit, inFlight, throttled) = _client.ConcurrencySnapshot;
+        return new(
+            Interlocked.Read(ref _rows),
+            Interlocked.Read(ref _succeeded),
+            Interlocked.Read(ref _failed),
+            Interlocked.Read(ref _skipped),
+            inFlight,
+            _pending.Count,
+            Interlocked.Read(ref _promptTokens),
+            Interlocked.Read(ref _completionTokens),
+            Interlocked.Read(ref _totalTokens),
+            Volatile.Read(ref _usageReported) != 0,
+            _clock.Elapsed,
+            limit,
+            throttled);
+    }
 
     /// <summary>Stops the run: requests waiting for a slot never start, requests in flight are aborted.</summary>
     public void Cancel()
@@ -220,7 +222,7 @@ public sealed class GenerationRun : IDisposable
         long started = Stopwatch.GetTimestamp();
         try
         {
-            var result = await _client.CompleteAsync(row.Prompt.Messages!, _options.Parameters, token).ConfigureAwait(false);
+            var result = await _client.CompleteAsync(row, _options.Parameters, token).ConfigureAwait(false);
             var elapsed = Stopwatch.GetElapsedTime(started);
             if (result.IsSuccess)
             {

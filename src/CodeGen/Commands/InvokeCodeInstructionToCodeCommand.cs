@@ -4,6 +4,7 @@ using System.Text;
 using CodeGen.Commands.Endpoints;
 using CodeGen.Commands.Rows;
 using CodeGen.Commands.Support;
+using CodeGen.Core.Batch;
 using CodeGen.Core.Llm;
 using CodeGen.Core.Prompting;
 using CodeGen.Core.Rows;
@@ -21,6 +22,7 @@ namespace CodeGen.Commands;
     DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(PSObject), ParameterSetName = [InputObjectSet, InstructionSet])]
 [OutputType(typeof(FileRunSummary), ParameterSetName = [PathSet, StorageSet])]
+[OutputType(typeof(BatchJobState), ParameterSetName = [PathSet])]
 public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDisposable
 {
     private const string InputObjectSet = "InputObject";
@@ -97,6 +99,29 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     [Parameter(ParameterSetName = StorageSet)]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>Run the file through the provider's Batch API (half price, within 24 h) instead of live requests.</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    public SwitchParameter Batch { get; set; }
+
+    /// <summary>With -Batch: submit (or check on) the batch job and return its state without waiting for it.</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    public SwitchParameter NoWait { get; set; }
+
+    /// <summary>With -Batch: seconds between two polls of the batch job. Default 30.</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [ValidateRange(0.01, 3600.0)]
+    public double PollIntervalSec { get; set; } = 30;
+
+    /// <summary>With -Batch: requests per batch file; a bigger input is split into several batches. Default 50,000 (the provider's limit).</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [ValidateRange(1L, long.MaxValue)]
+    public long MaxRequestsPerFile { get; set; } = 50_000;
+
+    /// <summary>With -Batch: bytes per batch file. Default 200 MB (the provider's limit).</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [ValidateRange(1024L, long.MaxValue)]
+    public long MaxBytesPerFile { get; set; } = 200L * 1024 * 1024;
+
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string InputKey { get; set; } = GenerationOptions.DefaultInputKey;
@@ -155,23 +180,26 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
                 "ResumeAndForce", ErrorCategory.InvalidArgument, null));
         }
 
-        _client = CreateClientOrThrow(out var endpoint, EffectiveThrottleLimit);
-
-        if (PromptTemplate is not null)
+        if (NoWait && !Batch)
         {
-            try
-            {
-                _template = Core.Prompting.PromptTemplate.Parse(PromptTemplate);
-            }
-            catch (FormatException ex)
-            {
-                ThrowTerminatingError(new ErrorRecord(ex, "InvalidPromptTemplate", ErrorCategory.InvalidArgument, PromptTemplate));
-                return;
-            }
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-NoWait goes with -Batch: live runs always wait for their rows."),
+                "NoWaitWithoutBatch", ErrorCategory.InvalidArgument, null));
+        }
+        if (Batch && Resume)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException(
+                "-Batch continues a saved batch job by itself when run again; -Resume (without -Batch) fills the rows a merged batch left without code. Pass one of them."),
+                "ResumeAndBatch", ErrorCategory.InvalidArgument, null));
         }
 
-        _verbose = IsVerbose();
-        _action = $"Generate code with model '{endpoint.Model}' at {endpoint.DisplayUri}";
+        _client = CreateClientOrThrow(out var endpoint, EffectiveThrottleLimit);
+
+        _template = PromptTemplates.ParseOrThrow(this, PromptTemplate);
+
+        _verbose = FileRunReporter.IsVerbose(this);
+        _action = Batch
+            ? $"Run a batch job with model '{endpoint.BatchModel}' at {endpoint.DisplayUri}"
+            : $"Generate code with model '{endpoint.Model}' at {endpoint.DisplayUri}";
         var resilience = _client.Settings;
         WriteVerbose($"Sending to {endpoint.DisplayUri} ({endpoint.Provider}) as model '{endpoint.Model}', up to {EffectiveThrottleLimit} requests at once, " +
             $"{resilience.MaxRetries} retries, {resilience.AttemptTimeout.TotalSeconds:0} s per attempt; API key {(endpoint.ApiKey is null ? "none" : "from " + endpoint.KeySource)}.");
@@ -324,20 +352,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         set(total, outcome.Usage?.TotalTokens, keepExisting);
     }
 
-    /// <summary>The warning and verbose line of a row that produced code.</summary>
-    private void ReportRow(RowOutcome outcome)
-    {
-        if (outcome.Warning is not null)
-        {
-            WriteWarning(outcome.Warning);
-        }
-        if (_verbose && !outcome.Resumed)
-        {
-            string tokens = outcome.Usage is { } usage ? $", {usage.TotalTokens} tokens" : string.Empty;
-            string retries = outcome.Retried.Count == 0 ? string.Empty : $" after {outcome.Retried.Count + 1} attempts (retried for {string.Join(", ", outcome.Retried)})";
-            WriteVerbose($"Row {outcome.RowNumber}: answered in {outcome.Elapsed.TotalMilliseconds:0} ms{retries}{tokens}.");
-        }
-    }
+    private void ReportRow(RowOutcome outcome) => FileRunReporter.ReportRow(this, outcome, _verbose);
 
     /// <summary>A fatal row error (bad key, unknown model, no quota, dead endpoint) ends the command.</summary>
     private void ThrowStopped(RunStoppedException stopped)
@@ -368,6 +383,11 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         {
             return;
         }
+        if (Batch)
+        {
+            RunBatch(input, output, inputFormat, outputFormat);
+            return;
+        }
 
         var fileRun = new FileRun(new FileRunOptions
         {
@@ -384,7 +404,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         FileRunSummary summary;
         try
         {
-            summary = fileRun.Execute(run, new FileListener(this, progress), _stopping.Token);
+            summary = fileRun.Execute(run, new FileRunReporter(this, progress, PassThru, _verbose), _stopping.Token);
         }
         catch (DataFileException ex)
         {
@@ -423,9 +443,63 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         WriteObject(summary);
     }
 
+    /// <summary>-Batch: export, upload, create, poll, download and merge, continuing a saved job if there is one.</summary>
+    private void RunBatch(string input, string output, DataFormat? inputFormat, DataFormat? outputFormat)
+    {
+        var endpoint = _client!.Endpoint;
+        var options = new BatchJobOptions
+        {
+            Files = new FileRunOptions { InputPath = input, OutputPath = output, InputFormat = inputFormat, OutputFormat = outputFormat, Csv = new CsvSettings(Delimiter, Encoding) },
+            Generation = CreateGenerationOptions(),
+            MaxRequestsPerFile = MaxRequestsPerFile,
+            MaxBytesPerFile = MaxBytesPerFile,
+            Restart = Force,
+            NoWait = NoWait,
+            PollInterval = TimeSpan.FromSeconds(PollIntervalSec),
+        };
+        var job = new BatchJob(options, new BatchClient(_client), endpoint.DisplayUri, endpoint.BatchModel);
+        var progress = new RunProgress(this, $"Merging batch results into {System.IO.Path.GetFileName(output)}", total: null);
+        FileRunSummary? summary;
+        BatchJobState state;
+        try
+        {
+            summary = job.Run(new FileRunReporter(this, progress, PassThru, _verbose), _stopping.Token, out state);
+        }
+        catch (DataFileException ex)
+        {
+            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, CategoryOf(ex.ErrorId), ex.Path));
+            return;
+        }
+        catch (BatchJobException ex)
+        {
+            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, ex.ErrorId == BatchJobException.BatchFailed ? ErrorCategory.InvalidResult : ErrorCategory.InvalidOperation, output));
+            return;
+        }
+        catch (BatchApiException ex)
+        {
+            ThrowTerminatingError(BatchErrorRecords.Create(ex, output));
+            return;
+        }
+        catch (IOException ex)
+        {
+            ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, output));
+            return;
+        }
+
+        if (summary is null)
+        {
+            WriteVerbose($"Batch job {state.Status}: {state.Completed + state.Failed} of {state.Requests} requests done. Run the same command again to continue it.");
+            WriteObject(state);
+            return;
+        }
+        progress.Complete();
+        WriteVerbose($"Merged the batch results ({string.Join(", ", state.BatchIds)}): {summary.RowsRead} rows, {summary.Generated} generated, {summary.Failed} failed. Output: {summary.OutputPath}");
+        WriteObject(summary);
+    }
+
     private static DataFormat? ParseFormat(string? name) => name is null ? null : DataFormats.Parse(name);
 
-    private static ErrorCategory CategoryOf(string errorId) => errorId switch
+    internal static ErrorCategory CategoryOf(string errorId) => errorId switch
     {
         DataFileException.DataFileNotFound => ErrorCategory.ObjectNotFound,
         DataFileException.MissingInputColumn => ErrorCategory.ObjectNotFound,
@@ -433,52 +507,6 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         DataFileException.UnknownDataFormat or DataFileException.SameInputAndOutput => ErrorCategory.InvalidArgument,
         _ => ErrorCategory.InvalidData,
     };
-
-    /// <summary>Turns file-run events into pipeline output, on the pipeline thread (the run calls back on it).</summary>
-    private sealed class FileListener : IFileRunListener
-    {
-        private readonly InvokeCodeInstructionToCodeCommand _command;
-        private readonly RunProgress _progress;
-
-        public FileListener(InvokeCodeInstructionToCodeCommand command, RunProgress progress)
-        {
-            _command = command;
-            _progress = progress;
-        }
-
-        public void OnRow(RowOutcome outcome, DataRow row)
-        {
-            PSObject? item = null;
-            if (outcome.Error is { IsFatal: false } error)
-            {
-                item = RowConversion.ToPSObject(row);
-                _command.WriteError(RowErrorRecords.Create(error, item));
-            }
-            else
-            {
-                _command.ReportRow(outcome);
-            }
-            if (_command.PassThru)
-            {
-                _command.WriteObject(item ?? RowConversion.ToPSObject(row));
-            }
-        }
-
-        public void OnProgress(RunStatistics statistics, double fractionRead) => _progress.Update(statistics, fractionRead);
-
-        public void OnNotice(string message) => _command.WriteVerbose(message);
-    }
-
-    private bool IsVerbose()
-    {
-        if (MyInvocation.BoundParameters.TryGetValue("Verbose", out var bound))
-        {
-            return bound is SwitchParameter s ? s.IsPresent : LanguagePrimitives.IsTrue(bound);
-        }
-        var preference = GetVariableValue("VerbosePreference");
-        return preference is ActionPreference p ? p != ActionPreference.SilentlyContinue && p != ActionPreference.Ignore
-            : preference is not null && !string.Equals(preference.ToString(), "SilentlyContinue", StringComparison.OrdinalIgnoreCase);
-    }
 
     private static string Preview(string? text)
     {

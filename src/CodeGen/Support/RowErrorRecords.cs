@@ -29,6 +29,7 @@ internal static class RowErrorRecords
         RowErrorKind.Timeout => ErrorCategory.OperationTimeout,
         RowErrorKind.ContentFiltered => ErrorCategory.PermissionDenied,
         RowErrorKind.CircuitOpen => ErrorCategory.ResourceUnavailable,
+        RowErrorKind.BatchResultMissing => ErrorCategory.ObjectNotFound,
         RowErrorKind.Cancelled => ErrorCategory.OperationStopped,
         _ => ErrorCategory.NotSpecified,
     };
@@ -58,6 +59,7 @@ internal static class RowErrorRecords
         RowErrorKind.HttpError when error.ServerCode == "insufficient_quota" => "Add credit or raise the quota of the account, then run again (file mode: -Resume).",
         RowErrorKind.CircuitOpen => "Check that the endpoint is up, then run again (file mode: -Resume continues where it stopped).",
         RowErrorKind.ConnectionFailed => "Check that the endpoint is running and reachable (-Endpoint or CODEGEN_ENDPOINT).",
+        RowErrorKind.BatchResultMissing => "Run Invoke-CodeInstructionToCode -Path <input> -OutputPath <output> -Resume (without -Batch) to generate the missing rows live.",
         _ => null,
     };
 }

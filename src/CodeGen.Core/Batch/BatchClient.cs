@@ -1,0 +1,269 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using CodeGen.Core.Llm;
+
+namespace CodeGen.Core.Batch;
+
+/// <summary>A batch job as the provider reports it.</summary>
+public sealed record BatchInfo
+{
+    public required string Id { get; init; }
+
+    /// <summary>validating, failed, in_progress, finalizing, completed, expired, cancelling or cancelled.</summary>
+    public required string Status { get; init; }
+
+    public string? InputFileId { get; init; }
+    public string? OutputFileId { get; init; }
+    public string? ErrorFileId { get; init; }
+    public long Total { get; init; }
+    public long Completed { get; init; }
+    public long Failed { get; init; }
+
+    /// <summary>Why the batch as a whole failed (validation errors), when it did.</summary>
+    public string? Errors { get; init; }
+
+    public DateTimeOffset? CreatedAt { get; init; }
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The batch will not change any more.</summary>
+    public bool IsFinished => IsTerminal(Status);
+
+    public static bool IsTerminal(string status) => status is "completed" or "failed" or "expired" or "cancelled";
+
+    internal static BatchInfo Parse(JsonElement root)
+    {
+        long Count(string name) => root.TryGetProperty("request_counts", out var counts) && counts.ValueKind == JsonValueKind.Object
+            && counts.TryGetProperty(name, out var n) && n.TryGetInt64(out long value) ? value : 0;
+        string? errors = null;
+        if (root.TryGetProperty("errors", out var e) && e.ValueKind == JsonValueKind.Object && e.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Array)
+        {
+            errors = string.Join("; ", data.EnumerateArray().Select(d =>
+            {
+                string message = ChatAnswer.GetString(d, "message") ?? d.GetRawText();
+                return d.TryGetProperty("line", out var line) && line.ValueKind == JsonValueKind.Number ? $"line {line.GetRawText()}: {message}" : message;
+            }));
+        }
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (root.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var property in m.EnumerateObject())
+            {
+                metadata[property.Name] = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString()! : property.Value.GetRawText();
+            }
+        }
+        return new BatchInfo
+        {
+            Id = ChatAnswer.GetString(root, "id") ?? throw new JsonException("the batch object has no id"),
+            Status = ChatAnswer.GetString(root, "status") ?? "unknown",
+            InputFileId = ChatAnswer.GetString(root, "input_file_id"),
+            OutputFileId = ChatAnswer.GetString(root, "output_file_id"),
+            ErrorFileId = ChatAnswer.GetString(root, "error_file_id"),
+            Total = Count("total"),
+            Completed = Count("completed"),
+            Failed = Count("failed"),
+            Errors = string.IsNullOrEmpty(errors) ? null : errors,
+            CreatedAt = root.TryGetProperty("created_at", out var c) && c.TryGetInt64(out long seconds) ? DateTimeOffset.FromUnixTimeSeconds(seconds) : null,
+            Metadata = metadata,
+        };
+    }
+}
+
+/// <summary>A call to the files or batches API that failed (after the resilience pipeline's retries).</summary>
+public sealed class BatchApiException : Exception
+{
+    public BatchApiException(string message, int? statusCode = null, Exception? inner = null) : base(message, inner) => StatusCode = statusCode;
+
+    public int? StatusCode { get; }
+
+    /// <summary>The key, the endpoint or the permissions are wrong: trying again will not help.</summary>
+    public bool IsFatal => StatusCode is 401 or 403 or 404;
+}
+
+/// <summary>
+/// The files and batches APIs of an OpenAI-compatible endpoint or Azure OpenAI (deployment URLs use
+/// <c>{resource}/openai/files?api-version=…</c>; the v1 API uses <c>{resource}/openai/v1/files</c>). Requests go
+/// through the same client as chat completions: same key header, proxy, extra headers, retries and timeouts.
+/// Creating a batch is the one call that is not idempotent, so it is retried only when the server said it
+/// did nothing (429, 503).
+/// </summary>
+public sealed class BatchClient
+{
+    private readonly HttpClient _http;
+    private readonly LlmEndpoint _endpoint;
+
+    public BatchClient(ChatCompletionClient client) : this(client.Http, client.Endpoint)
+    {
+    }
+
+    internal BatchClient(HttpClient http, LlmEndpoint endpoint)
+    {
+        _http = http;
+        _endpoint = endpoint;
+    }
+
+    /// <summary>The url to write in each request line and to create batches for.</summary>
+    public string RequestUrl => BatchRequestExporter.UrlFor(_endpoint.Provider);
+
+    /// <summary>The URL of an API path such as "files" or "batches/batch_1/cancel", with the api-version of an Azure deployment URL.</summary>
+    public Uri ApiUri(string relative)
+    {
+        var chat = _endpoint.ChatCompletionsUri;
+        var builder = new UriBuilder(chat);
+        string path = chat.AbsolutePath;
+        int deployments = path.IndexOf("/openai/deployments/", StringComparison.OrdinalIgnoreCase);
+        builder.Path = deployments >= 0
+            ? path[..deployments] + "/openai/" + relative
+            : path[..path.LastIndexOf("/chat/completions", StringComparison.OrdinalIgnoreCase)] + "/" + relative;
+        return builder.Uri; // the query (an Azure api-version) stays
+    }
+
+    public async Task<string> UploadAsync(string path, CancellationToken cancellationToken)
+    {
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        using var content = new MultipartFormDataContent();
+        content.Add(new StringContent("batch"), "purpose");
+        // A seekable stream: a retried upload starts again from the beginning.
+        var fileContent = new StreamContent(file, 1 << 16);
+        fileContent.Headers.ContentType = new MediaTypeHeaderValue("application/jsonl");
+        content.Add(fileContent, "file", Path.GetFileName(path));
+        using var document = await SendAsync(HttpMethod.Post, "files", content, $"upload {Path.GetFileName(path)}", cancellationToken).ConfigureAwait(false);
+        return ChatAnswer.GetString(document.RootElement, "id") ?? throw new BatchApiException($"The upload of {Path.GetFileName(path)} returned no file id.");
+    }
+
+    public async Task<BatchInfo> CreateAsync(string inputFileId, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
+    {
+        var body = new Dictionary<string, object>
+        {
+            ["input_file_id"] = inputFileId,
+            ["endpoint"] = RequestUrl,
+            ["completion_window"] = "24h",
+            ["metadata"] = metadata,
+        };
+        using var content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
+        using var document = await SendAsync(HttpMethod.Post, "batches", content, "create the batch", cancellationToken, idempotent: false).ConfigureAwait(false);
+        return BatchInfo.Parse(document.RootElement);
+    }
+
+    public async Task<BatchInfo> GetAsync(string batchId, CancellationToken cancellationToken)
+    {
+        using var document = await SendAsync(HttpMethod.Get, "batches/" + Uri.EscapeDataString(batchId), null, $"read batch {batchId}", cancellationToken).ConfigureAwait(false);
+        return BatchInfo.Parse(document.RootElement);
+    }
+
+    public async Task<BatchInfo> CancelAsync(string batchId, CancellationToken cancellationToken)
+    {
+        using var document = await SendAsync(HttpMethod.Post, $"batches/{Uri.EscapeDataString(batchId)}/cancel", null, $"cancel batch {batchId}", cancellationToken).ConfigureAwait(false);
+        return BatchInfo.Parse(document.RootElement);
+    }
+
+    /// <summary>The most recent batches whose metadata has <paramref name="key"/> = <paramref name="value"/> (looks at the latest 100).</summary>
+    public async Task<BatchInfo?> FindAsync(string key, string value, CancellationToken cancellationToken)
+    {
+        using var document = await SendAsync(HttpMethod.Get, "batches?limit=100", null, "list batches", cancellationToken).ConfigureAwait(false);
+        if (!document.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
+        {
+            return null;
+        }
+        foreach (var item in data.EnumerateArray())
+        {
+            var info = BatchInfo.Parse(item);
+            if (info.Metadata.TryGetValue(key, out var found) && found == value)
+            {
+                return info;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Downloads a file's content to <paramref name="destination"/> (written to a .part file and renamed when complete).</summary>
+    public async Task DownloadAsync(string fileId, string destination, CancellationToken cancellationToken)
+    {
+        string part = destination + ".part";
+        using var request = NewRequest(HttpMethod.Get, $"files/{Uri.EscapeDataString(fileId)}/content", null);
+        using var response = await SendRawAsync(request, $"download file {fileId}", cancellationToken).ConfigureAwait(false);
+        await using (var target = new FileStream(part, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+        {
+            await response.Content.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+            await target.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        File.Move(part, destination, overwrite: true);
+    }
+
+    private HttpRequestMessage NewRequest(HttpMethod method, string relative, HttpContent? content, bool idempotent = true)
+    {
+        string query = string.Empty;
+        int q = relative.IndexOf('?');
+        if (q >= 0)
+        {
+            query = relative[(q + 1)..];
+            relative = relative[..q];
+        }
+        var uri = ApiUri(relative);
+        if (query.Length > 0)
+        {
+            uri = new UriBuilder(uri) { Query = uri.Query.Length > 1 ? uri.Query[1..] + "&" + query : query }.Uri;
+        }
+        var request = new HttpRequestMessage(method, uri) { Content = content };
+        if (!idempotent)
+        {
+            request.Options.Set(LlmHttpPipeline.NotIdempotentKey, true);
+        }
+        return request;
+    }
+
+    private async Task<JsonDocument> SendAsync(HttpMethod method, string relative, HttpContent? content, string what, CancellationToken cancellationToken, bool idempotent = true)
+    {
+        using var request = NewRequest(method, relative, content, idempotent);
+        using var response = await SendRawAsync(request, what, cancellationToken).ConfigureAwait(false);
+        string text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return JsonDocument.Parse(text);
+        }
+        catch (JsonException ex)
+        {
+            throw new BatchApiException($"Could not {what} at {Display(request)}: the answer is not JSON ({ex.Message}).", (int)response.StatusCode, ex);
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, string what, CancellationToken cancellationToken)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or Polly.ExecutionRejectedException)
+        {
+            throw new BatchApiException($"Could not {what} at {Display(request)}: {Redact(ex.Message)}", null, ex);
+        }
+        if (response.IsSuccessStatusCode)
+        {
+            return response;
+        }
+        using (response)
+        {
+            string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            var (message, _) = ErrorBody.Read(Redact(body));
+            int status = (int)response.StatusCode;
+            string reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ((HttpStatusCode)status).ToString() : response.ReasonPhrase;
+            throw new BatchApiException($"Could not {what} at {Display(request)}: the server answered {status} {reason}" + (message is null ? "." : $": {message}"), status);
+        }
+    }
+
+    private static string Display(HttpRequestMessage request)
+        => request.RequestUri!.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
+
+    private string Redact(string text) => _endpoint.ApiKey?.Redact(text) ?? text;
+
+    internal static string Describe(BatchInfo info) => info.Total > 0
+        ? string.Create(CultureInfo.InvariantCulture, $"{info.Status}, {info.Completed + info.Failed} of {info.Total} requests done ({info.Failed} failed)")
+        : info.Status;
+}

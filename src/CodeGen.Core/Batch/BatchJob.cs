@@ -1,0 +1,509 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using CodeGen.Core.Rows;
+using CodeGen.Core.Running;
+using CodeGen.Core.Storage;
+
+namespace CodeGen.Core.Batch;
+
+/// <summary>One request file of a batch job and the provider batch that runs it.</summary>
+public sealed class BatchPart
+{
+    public int Part { get; set; }
+
+    /// <summary>The request file, relative to the job's folder.</summary>
+    public string RequestFile { get; set; } = string.Empty;
+
+    public string Sha256 { get; set; } = string.Empty;
+    public long Requests { get; set; }
+    public long FirstRow { get; set; }
+    public long LastRow { get; set; }
+    public string? FileId { get; set; }
+
+    /// <summary>A create request was sent (maybe without an answer): look for the batch before creating another.</summary>
+    public bool CreateAttempted { get; set; }
+
+    public string? BatchId { get; set; }
+    public string Status { get; set; } = "not_submitted";
+    public long Total { get; set; }
+    public long Completed { get; set; }
+    public long Failed { get; set; }
+    public string? OutputFileId { get; set; }
+    public string? ErrorFileId { get; set; }
+    public string? Errors { get; set; }
+    public bool Downloaded { get; set; }
+
+    [JsonIgnore]
+    public bool IsFinished => BatchInfo.IsTerminal(Status);
+
+    internal void Update(BatchInfo info)
+    {
+        BatchId = info.Id;
+        Status = info.Status;
+        Total = info.Total == 0 ? Requests : info.Total;
+        Completed = info.Completed;
+        Failed = info.Failed;
+        OutputFileId = info.OutputFileId ?? OutputFileId;
+        ErrorFileId = info.ErrorFileId ?? ErrorFileId;
+        Errors = info.Errors ?? Errors;
+    }
+}
+
+/// <summary>
+/// A batch job as saved next to its output (<c>&lt;output&gt;.batch/state.json</c>): the request files, the
+/// provider's file and batch ids, how far each batch got. It is what lets a second invocation poll the same
+/// batches instead of paying for new ones.
+/// </summary>
+public sealed class BatchJobState
+{
+    public const string StateFileName = "state.json";
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public int Version { get; set; } = 1;
+    public string JobId { get; set; } = string.Empty;
+    public string InputPath { get; set; } = string.Empty;
+    public string OutputPath { get; set; } = string.Empty;
+
+    /// <summary>The chat-completions URL of the endpoint the batches were created at (no credentials).</summary>
+    public string Endpoint { get; set; } = string.Empty;
+
+    public string Model { get; set; } = string.Empty;
+    public DateTimeOffset CreatedAt { get; set; }
+    public long Rows { get; set; }
+
+    /// <summary>The split limits the request files were written with (a check of the input re-exports with the same).</summary>
+    public long MaxRequestsPerFile { get; set; }
+
+    public long MaxBytesPerFile { get; set; }
+
+    public bool MergeStarted { get; set; }
+    public bool Merged { get; set; }
+    public List<BatchPart> Parts { get; set; } = [];
+
+    /// <summary>The job's folder: <c>&lt;output&gt;.batch</c>.</summary>
+    [JsonIgnore]
+    public string Directory { get; private set; } = string.Empty;
+
+    /// <summary>not_submitted, submitted, in_progress, finished (every batch is done, results not merged yet), merged.</summary>
+    [JsonIgnore]
+    public string Status => Merged ? "merged"
+        : Parts.Count == 0 ? "finished"
+        : Parts.All(p => p.IsFinished) ? "finished"
+        : Parts.All(p => p.BatchId is null) ? "not_submitted"
+        : Parts.Any(p => p.Status is "in_progress" or "finalizing") ? "in_progress" : "submitted";
+
+    [JsonIgnore]
+    public long Requests => Parts.Sum(p => p.Requests);
+
+    [JsonIgnore]
+    public long Completed => Parts.Sum(p => p.Completed);
+
+    [JsonIgnore]
+    public long Failed => Parts.Sum(p => p.Failed);
+
+    [JsonIgnore]
+    public IReadOnlyList<string> BatchIds => Parts.Where(p => p.BatchId is not null).Select(p => p.BatchId!).ToList();
+
+    public static string DirectoryFor(string outputPath) => Path.GetFullPath(outputPath) + ".batch";
+
+    /// <summary>The saved state of the job writing <paramref name="outputPath"/>, or null when there is none.</summary>
+    /// <exception cref="DataFileException">The state file is not readable JSON.</exception>
+    public static BatchJobState? Load(string outputPath)
+    {
+        string directory = DirectoryFor(outputPath);
+        string path = Path.Combine(directory, StateFileName);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        try
+        {
+            var state = JsonSerializer.Deserialize<BatchJobState>(File.ReadAllBytes(path), JsonOptions)
+                ?? throw new DataFileException(path, 1, "is empty.");
+            state.Directory = directory;
+            return state;
+        }
+        catch (JsonException ex)
+        {
+            throw new DataFileException(path, (ex.LineNumber ?? 0) + 1, "is not a batch job state: " + ex.Message, (ex.BytePositionInLine ?? 0) + 1, ex);
+        }
+    }
+
+    internal static BatchJobState Create(string outputPath, string input, string endpoint, string model)
+    {
+        var state = new BatchJobState
+        {
+            JobId = Guid.NewGuid().ToString("N"),
+            InputPath = input,
+            OutputPath = Path.GetFullPath(outputPath),
+            Endpoint = endpoint,
+            Model = model,
+            CreatedAt = DateTimeOffset.UtcNow,
+            Directory = DirectoryFor(outputPath),
+        };
+        System.IO.Directory.CreateDirectory(state.Directory);
+        return state;
+    }
+
+    /// <summary>Writes the state atomically (a temporary file renamed over the old one).</summary>
+    public void Save()
+    {
+        string path = Path.Combine(Directory, StateFileName);
+        string temporary = path + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            JsonSerializer.Serialize(stream, this, JsonOptions);
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    internal string PathOf(string relative) => Path.Combine(Directory, relative);
+}
+
+/// <summary>How a batch job runs.</summary>
+public sealed class BatchJobOptions
+{
+    public required FileRunOptions Files { get; init; }
+    public required GenerationOptions Generation { get; init; }
+    public long MaxRequestsPerFile { get; init; } = 50_000;
+    public long MaxBytesPerFile { get; init; } = 200L * 1024 * 1024;
+
+    /// <summary>Forget a saved job and its output and start a new batch (the old batches are not cancelled).</summary>
+    public bool Restart { get; init; }
+
+    /// <summary>Submit (or look at) the batches and return without waiting for them to finish.</summary>
+    public bool NoWait { get; init; }
+
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>Hears about a batch job as it goes, on the thread that runs it.</summary>
+public interface IBatchJobListener : IFileRunListener
+{
+    /// <summary>After every round of polls (and once the batches are submitted).</summary>
+    void OnBatchStatus(BatchJobState state);
+}
+
+/// <summary>A batch job that cannot go on: the provider failed every batch, or the saved job does not match the command.</summary>
+public sealed class BatchJobException : Exception
+{
+    public const string BatchFailed = "BatchFailed";
+    public const string BatchMismatch = "BatchJobMismatch";
+    public const string BatchAlreadyMerged = "BatchAlreadyMerged";
+
+    public BatchJobException(string message, string errorId, Exception? inner = null) : base(message, inner) => ErrorId = errorId;
+
+    public string ErrorId { get; }
+}
+
+/// <summary>
+/// Runs a file through a provider's Batch API end to end: export the rows as request files, upload them,
+/// create the batches, poll them, download the results and merge them into the output in input order (the
+/// same code extraction and error columns as a live file run). Every step is saved in the job's state
+/// first, so an interrupted job continues where it stopped and never uploads or creates a batch twice.
+/// </summary>
+public sealed class BatchJob
+{
+    private readonly BatchJobOptions _options;
+    private readonly BatchClient _client;
+    private readonly string _endpoint;
+    private readonly string _model;
+
+    public BatchJob(BatchJobOptions options, BatchClient client, string endpoint, string model)
+    {
+        _options = options;
+        _client = client;
+        _endpoint = endpoint;
+        _model = model;
+    }
+
+    /// <summary>
+    /// Runs (or continues) the job. Returns the merge summary when the batches finished, or null under
+    /// <see cref="BatchJobOptions.NoWait"/> when they are still running (the state says where they are).
+    /// </summary>
+    public FileRunSummary? Run(IBatchJobListener listener, CancellationToken cancellationToken, out BatchJobState state)
+    {
+        var files = _options.Files;
+        if (files.Resume)
+        {
+            throw new ArgumentException("A batch job continues by itself when run again; -Resume (live) is for filling the rows a merged batch left without code.");
+        }
+        string input = Path.GetFullPath(files.InputPath);
+        string output = Path.GetFullPath(files.OutputPath);
+        var existing = BatchJobState.Load(output);
+        if (existing is not null && _options.Restart)
+        {
+            if (existing.Parts.Any(p => p.BatchId is not null && !p.IsFinished))
+            {
+                listener.OnNotice($"Starting a new batch job; the earlier one ({string.Join(", ", existing.BatchIds)}) is still running at the provider. Stop-CodeGenBatch -Id <id> cancels it.");
+            }
+            Directory.Delete(existing.Directory, recursive: true);
+            existing = null;
+        }
+
+        if (existing is null)
+        {
+            if (!_options.Restart && (File.Exists(output) || File.Exists(output + FileRun.ResumingSuffix)))
+            {
+                throw new DataFileException(output, 0, "already exists. Pass -Force to replace it with a new batch job's output.", errorId: DataFileException.OutputFileExists);
+            }
+            state = BatchJobState.Create(output, input, _endpoint, _model);
+            try
+            {
+                Export(state, listener);
+            }
+            catch
+            {
+                Directory.Delete(state.Directory, recursive: true); // nothing was sent: leave no half-made job behind
+                throw;
+            }
+            state.Save();
+        }
+        else
+        {
+            state = existing;
+            Verify(state, input, output);
+        }
+
+        if (!state.Merged)
+        {
+            Submit(state, cancellationToken);
+            listener.OnBatchStatus(state);
+            while (!state.Parts.All(p => p.IsFinished))
+            {
+                if (_options.NoWait)
+                {
+                    return null;
+                }
+                if (cancellationToken.WaitHandle.WaitOne(_options.PollInterval))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+                Poll(state, cancellationToken);
+                listener.OnBatchStatus(state);
+            }
+        }
+        return Merge(state, listener, cancellationToken);
+    }
+
+    private void Export(BatchJobState state, IFileRunListener listener)
+    {
+        var written = ExportRequests(state.InputPath, state.PathOf("requests.jsonl"), hashOnly: false, out long rows);
+        state.Rows = rows;
+        state.MaxRequestsPerFile = _options.MaxRequestsPerFile;
+        state.MaxBytesPerFile = _options.MaxBytesPerFile;
+        state.Parts = written.Select((f, i) => new BatchPart
+        {
+            Part = i + 1,
+            RequestFile = Path.GetFileName(f.Path),
+            Sha256 = f.Sha256,
+            Requests = f.Requests,
+            FirstRow = f.FirstRow,
+            LastRow = f.LastRow,
+            Total = f.Requests,
+        }).ToList();
+        listener.OnNotice($"Wrote {state.Requests} requests for {rows} rows into {state.Parts.Count} batch file(s) in {state.Directory}.");
+    }
+
+    private IReadOnlyList<BatchRequestFile> ExportRequests(string input, string target, bool hashOnly, out long rows, BatchJobState? saved = null)
+        => ExportFile(input, _options.Files.InputFormat, _options.Files.Csv, target, _model, _client.RequestUrl, _options.Generation,
+            saved?.MaxRequestsPerFile ?? _options.MaxRequestsPerFile, saved?.MaxBytesPerFile ?? _options.MaxBytesPerFile, hashOnly, onRowError: null, out rows);
+
+    /// <summary>
+    /// Writes the request files for the rows of a data file (or, with <paramref name="hashOnly"/>, only counts and
+    /// hashes them). A row that cannot be sent (no instruction, a template column missing) is left out and
+    /// reported to <paramref name="onRowError"/>; its error comes back at the merge.
+    /// </summary>
+    public static IReadOnlyList<BatchRequestFile> ExportFile(string input, DataFormat? inputFormat, CsvSettings csv, string target, string model, string url,
+        GenerationOptions generation, long maxRequestsPerFile, long maxBytesPerFile, bool hashOnly, Action<RowError, DataRow>? onRowError, out long rows)
+    {
+        using var reader = RowFiles.OpenReader(input, DataFormats.Resolve(input, inputFormat), csv);
+        using var exporter = new BatchRequestExporter(target, model, url, generation, maxRequestsPerFile, maxBytesPerFile, hashOnly);
+        rows = 0;
+        bool checkedColumns = false;
+        while (reader.Read(out var row))
+        {
+            if (!checkedColumns)
+            {
+                FileRun.CheckColumns(input, reader.Columns ?? Enumerable.Range(0, row.Count).Select(row.NameAt).ToArray(), generation);
+                checkedColumns = true;
+            }
+            rows++;
+            if (exporter.Add(row) is { } error)
+            {
+                onRowError?.Invoke(error, row);
+            }
+        }
+        return exporter.Complete();
+    }
+
+    /// <summary>Asks the provider how far the job's unfinished batches are and saves the answer.</summary>
+    public static void Refresh(BatchJobState state, BatchClient client, CancellationToken cancellationToken)
+    {
+        foreach (var part in state.Parts.Where(p => p.BatchId is not null && !p.IsFinished))
+        {
+            part.Update(Wait(client.GetAsync(part.BatchId!, cancellationToken)));
+        }
+        state.Save();
+    }
+
+    /// <summary>Cancels the job's unfinished batches (the provider keeps what they already ran); returns the batches cancelled.</summary>
+    public static IReadOnlyList<string> Cancel(BatchJobState state, BatchClient client, CancellationToken cancellationToken)
+    {
+        var cancelled = new List<string>();
+        foreach (var part in state.Parts.Where(p => p.BatchId is not null && !p.IsFinished && p.Status != "cancelling"))
+        {
+            part.Update(Wait(client.CancelAsync(part.BatchId!, cancellationToken)));
+            cancelled.Add(part.BatchId!);
+            state.Save();
+        }
+        return cancelled;
+    }
+
+    /// <summary>A saved job continues only for the same input, options and endpoint.</summary>
+    private void Verify(BatchJobState state, string input, string output)
+    {
+        if (!string.Equals(state.InputPath, input, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
+        {
+            throw new BatchJobException($"The batch job for {output} was made from {state.InputPath}, not {input}. Pass -Force to start a new batch job.", BatchJobException.BatchMismatch);
+        }
+        if (!string.Equals(state.Endpoint, _endpoint, StringComparison.OrdinalIgnoreCase) || state.Model != _model)
+        {
+            throw new BatchJobException(
+                $"The batch job for {output} runs at {state.Endpoint} with model '{state.Model}', not {_endpoint} with '{_model}'. Use the same endpoint and model to continue it, or -Force to start a new batch job.",
+                BatchJobException.BatchMismatch);
+        }
+        if (state.Merged)
+        {
+            if (File.Exists(output))
+            {
+                throw new BatchJobException(
+                    $"The batch job ({string.Join(", ", state.BatchIds)}) is already merged into {output}. Run with -Resume (without -Batch) to fill rows that failed, or -Force -Batch to start a new batch job.",
+                    BatchJobException.BatchAlreadyMerged);
+            }
+            return; // the output was removed: merge the saved results again
+        }
+        var now = ExportRequests(input, state.PathOf("requests.jsonl"), hashOnly: true, out _, saved: state);
+        if (now.Count != state.Parts.Count || now.Select(f => f.Sha256).Where((h, i) => h != state.Parts[i].Sha256).Any())
+        {
+            throw new BatchJobException(
+                $"The rows of {input}, or the prompt options, changed since batch job {state.JobId} was created ({string.Join(", ", state.BatchIds)}): its results would not match. Run with the same input and options, or pass -Force to start a new batch job.",
+                BatchJobException.BatchMismatch);
+        }
+    }
+
+    /// <summary>Uploads and creates what is not yet, saving each id as soon as it is known.</summary>
+    private void Submit(BatchJobState state, CancellationToken cancellationToken)
+    {
+        foreach (var part in state.Parts)
+        {
+            if (part.BatchId is not null)
+            {
+                continue;
+            }
+            if (part.FileId is null)
+            {
+                part.FileId = Wait(_client.UploadAsync(state.PathOf(part.RequestFile), cancellationToken));
+                part.Status = "uploaded";
+                state.Save();
+            }
+            string tag = $"{state.JobId}:{part.Part}";
+            BatchInfo? info = null;
+            if (part.CreateAttempted)
+            {
+                // an earlier run sent the create request and stopped before it saved the answer
+                info = Wait(_client.FindAsync("codegen_job", tag, cancellationToken));
+            }
+            if (info is null)
+            {
+                part.CreateAttempted = true;
+                state.Save();
+                info = Wait(_client.CreateAsync(part.FileId, new Dictionary<string, string> { ["codegen_job"] = tag }, cancellationToken));
+            }
+            part.Update(info);
+            state.Save();
+        }
+        Poll(state, cancellationToken);
+    }
+
+    private void Poll(BatchJobState state, CancellationToken cancellationToken) => Refresh(state, _client, cancellationToken);
+
+    private FileRunSummary Merge(BatchJobState state, IFileRunListener listener, CancellationToken cancellationToken)
+    {
+        if (state.Parts.Count > 0 && state.Parts.All(p => p.Status == "failed"))
+        {
+            throw new BatchJobException(
+                $"The provider failed batch {string.Join(", ", state.BatchIds)}: {string.Join(" | ", state.Parts.Select(p => p.Errors ?? "no reason given").Distinct())}. " +
+                "Nothing was generated. Fix the cause and pass -Force to start a new batch job.",
+                BatchJobException.BatchFailed);
+        }
+        var results = new List<string>();
+        var errors = new List<string>();
+        foreach (var part in state.Parts)
+        {
+            string outputFile = state.PathOf($"{part.BatchId}.output.jsonl");
+            string errorFile = state.PathOf($"{part.BatchId}.errors.jsonl");
+            if (!part.Downloaded)
+            {
+                if (part.OutputFileId is not null)
+                {
+                    Wait(_client.DownloadAsync(part.OutputFileId, outputFile, cancellationToken));
+                }
+                if (part.ErrorFileId is not null)
+                {
+                    Wait(_client.DownloadAsync(part.ErrorFileId, errorFile, cancellationToken));
+                }
+                part.Downloaded = true;
+                state.Save();
+            }
+            if (File.Exists(outputFile))
+            {
+                results.Add(outputFile);
+            }
+            if (File.Exists(errorFile))
+            {
+                errors.Add(errorFile);
+            }
+        }
+
+        string output = state.OutputPath;
+        if (state.MergeStarted)
+        {
+            // an interrupted merge: it costs nothing to do again
+            File.Delete(output);
+        }
+        state.MergeStarted = true;
+        state.Save();
+        var reasons = state.Parts.Select(p => new BatchRowRange(p.FirstRow, p.LastRow, p.Status switch
+        {
+            "expired" => $"batch {p.BatchId} expired before it ran this request",
+            "cancelled" => $"batch {p.BatchId} was cancelled before it ran this request",
+            "failed" => $"batch {p.BatchId} failed ({p.Errors ?? "no reason given"})",
+            _ => $"batch {p.BatchId} finished without a result for it",
+        })).ToList();
+        using var index = BatchResultIndex.Open(results, errors);
+        using var run = new GenerationRun(_options.Generation, new BatchResultBackend(index, reasons));
+        var fileOptions = new FileRunOptions
+        {
+            InputPath = state.InputPath,
+            OutputPath = output,
+            InputFormat = _options.Files.InputFormat,
+            OutputFormat = _options.Files.OutputFormat,
+            Csv = _options.Files.Csv,
+        };
+        var summary = new FileRun(fileOptions).Execute(run, listener, cancellationToken);
+        state.Merged = true;
+        state.Save();
+        return summary;
+    }
+
+    private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();
+
+    private static void Wait(Task task) => task.GetAwaiter().GetResult();
+}

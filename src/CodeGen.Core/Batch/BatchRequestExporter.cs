@@ -1,0 +1,127 @@
+using System.Text.Json;
+using CodeGen.Core.Llm;
+using CodeGen.Core.Rows;
+using CodeGen.Core.Running;
+
+namespace CodeGen.Core.Batch;
+
+/// <summary>One file of batch requests written by <see cref="BatchRequestExporter"/>.</summary>
+/// <param name="Sha256">Lower-case hex SHA-256 of the file's bytes: two exports of the same rows and options give the same.</param>
+public sealed record BatchRequestFile(string Path, long Requests, long Bytes, long FirstRow, long LastRow, string Sha256 = "");
+
+/// <summary>
+/// Writes rows as OpenAI batch request lines (<c>custom_id</c>, <c>method</c>, <c>url</c>, <c>body</c>), the body
+/// written by <see cref="ChatRequest"/>, so it is exactly what live mode sends. Starts a new file when one
+/// reaches the request or size limit: <c>name.jsonl</c>, then <c>name.2.jsonl</c>, <c>name.3.jsonl</c>...
+/// </summary>
+public sealed class BatchRequestExporter : IDisposable
+{
+    private readonly string _path;
+    private readonly string _model;
+    private readonly string _url;
+    private readonly GenerationOptions _options;
+    private readonly long _maxRequests;
+    private readonly long _maxBytes;
+    private readonly Prompting.PromptBuilder _prompts;
+    private readonly System.Buffers.ArrayBufferWriter<byte> _line = new(4096);
+    private readonly List<BatchRequestFile> _files = [];
+    private readonly bool _hashOnly;
+    private readonly System.Security.Cryptography.IncrementalHash _hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+    private Stream? _stream;
+    private long _requests, _bytes, _firstRow, _lastRow, _rowNumber;
+
+    /// <param name="url">The url of each request: /v1/chat/completions (OpenAI, vLLM) or /chat/completions (Azure OpenAI).</param>
+    /// <param name="hashOnly">Write nothing: only count and hash what would be written (to tell whether an input changed).</param>
+    public BatchRequestExporter(string path, string model, string url, GenerationOptions options, long maxRequestsPerFile = 50_000, long maxBytesPerFile = 200L * 1024 * 1024,
+        bool hashOnly = false)
+    {
+        _hashOnly = hashOnly;
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRequestsPerFile, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytesPerFile, 1024);
+        _path = Path.GetFullPath(path);
+        _model = model;
+        _url = url;
+        _options = options;
+        _maxRequests = maxRequestsPerFile;
+        _maxBytes = maxBytesPerFile;
+        _prompts = new Prompting.PromptBuilder(options.InputKey, options.OutputKey, options.Overwrite, options.Template, options.SystemPrompt, options.Language);
+    }
+
+    /// <summary>The files written so far (the last one still open until <see cref="Complete"/>).</summary>
+    public IReadOnlyList<BatchRequestFile> Files => _files;
+
+    /// <summary>The url OpenAI and vLLM expect in a batch line; Azure OpenAI expects /chat/completions.</summary>
+    public static string UrlFor(LlmProvider provider) => provider == LlmProvider.AzureOpenAI ? "/chat/completions" : "/v1/chat/completions";
+
+    /// <summary>Writes the next row's request; returns the row error instead when the row cannot be sent.</summary>
+    public RowError? Add(IRowFields row)
+    {
+        long rowNumber = ++_rowNumber;
+        var prompt = _prompts.Build(row, rowNumber);
+        if (!prompt.IsSendable)
+        {
+            return prompt.Error;
+        }
+
+        _line.ResetWrittenCount();
+        using (var writer = new Utf8JsonWriter(_line))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("custom_id"u8, BatchCustomId.For(rowNumber, prompt.Instruction));
+            writer.WriteString("method"u8, "POST");
+            writer.WriteString("url"u8, _url);
+            writer.WritePropertyName("body"u8);
+            ChatRequest.Write(writer, _model, prompt.Messages!, _options.Parameters);
+            writer.WriteEndObject();
+        }
+        _line.GetSpan(1)[0] = (byte)'\n';
+        _line.Advance(1);
+
+        if (_stream is not null && (_requests >= _maxRequests || _bytes + _line.WrittenCount > _maxBytes))
+        {
+            CloseFile();
+        }
+        if (_stream is null)
+        {
+            string path = _files.Count == 0 ? _path : Path.ChangeExtension(_path, null) + $".{_files.Count + 1}" + Path.GetExtension(_path);
+            _stream = _hashOnly ? Stream.Null : new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
+            _files.Add(new BatchRequestFile(path, 0, 0, rowNumber, rowNumber));
+            _requests = _bytes = 0;
+            _firstRow = rowNumber;
+        }
+        _stream.Write(_line.WrittenSpan);
+        _hash.AppendData(_line.WrittenSpan);
+        _requests++;
+        _bytes += _line.WrittenCount;
+        _lastRow = rowNumber;
+        return null;
+    }
+
+    /// <summary>Closes the last file and returns every file written.</summary>
+    public IReadOnlyList<BatchRequestFile> Complete()
+    {
+        CloseFile();
+        return _files;
+    }
+
+    private void CloseFile()
+    {
+        if (_stream is null)
+        {
+            return;
+        }
+        _stream.Dispose();
+        _stream = null;
+        _files[^1] = _files[^1] with
+        {
+            Requests = _requests, Bytes = _bytes, FirstRow = _firstRow, LastRow = _lastRow,
+            Sha256 = Convert.ToHexString(_hash.GetHashAndReset()).ToLowerInvariant(),
+        };
+    }
+
+    public void Dispose()
+    {
+        CloseFile();
+        _hash.Dispose();
+    }
+}

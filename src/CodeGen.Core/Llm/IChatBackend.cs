@@ -1,0 +1,16 @@
+using CodeGen.Core.Running;
+
+namespace CodeGen.Core.Llm;
+
+/// <summary>Where a run's answers come from: a live endpoint, or the results of a batch job.</summary>
+public interface IChatBackend
+{
+    /// <summary>Requests (or lookups) in flight at once at most; sizes the run's window of pending rows.</summary>
+    int MaxConcurrency { get; }
+
+    /// <summary>The answer for a prepared (sendable) row, asked with <paramref name="parameters"/>.</summary>
+    Task<ChatCallResult> CompleteAsync(PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken);
+
+    /// <summary>The concurrency limit now, attempts in flight, and rate-limited answers heard so far.</summary>
+    (int Limit, int InFlight, long Throttled) ConcurrencySnapshot { get; }
+}

@@ -1,0 +1,171 @@
+using System.Management.Automation;
+using CodeGen.Commands.Endpoints;
+using CodeGen.Commands.Support;
+using CodeGen.Core.Batch;
+using CodeGen.Core.Llm;
+using CodeGen.Core.Storage;
+
+namespace CodeGen.Commands;
+
+/// <summary>What Get-CodeGenBatch and Stop-CodeGenBatch share: finding a job by its output, or a batch by id.</summary>
+public abstract class BatchCommandBase : LlmCommandBase
+{
+    protected const string OutputPathSet = "OutputPath";
+    protected const string IdSet = "Id";
+
+    /// <summary>The -OutputPath of the Invoke-CodeInstructionToCode -Batch run (its job is saved in &lt;OutputPath&gt;.batch).</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = OutputPathSet, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string OutputPath { get; set; } = null!;
+
+    /// <summary>Provider batch ids (batch_...), for batches CodeGen did not start or whose folder is gone.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = IdSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("BatchId")]
+    [ValidateNotNullOrEmpty]
+    public string[] Id { get; set; } = [];
+
+    /// <summary>The saved job, or a terminating error saying there is none.</summary>
+    protected BatchJobState LoadJob()
+    {
+        string output = GetUnresolvedProviderPathFromPSPath(OutputPath);
+        BatchJobState? state = null;
+        try
+        {
+            state = BatchJobState.Load(output);
+        }
+        catch (DataFileException ex)
+        {
+            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, ErrorCategory.InvalidData, ex.Path));
+        }
+        if (state is null)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ItemNotFoundException($"There is no batch job for {output} ({BatchJobState.DirectoryFor(output)} has no state.json)."),
+                "BatchJobNotFound", ErrorCategory.ObjectNotFound, output));
+        }
+        return state!;
+    }
+
+    /// <summary>A client for the endpoint; for a saved job, the endpoint must be the job's.</summary>
+    protected ChatCompletionClient CreateBatchClient(BatchJobState? job)
+    {
+        var client = CreateClientOrThrow(out var endpoint, maxConcurrency: 4);
+        if (job is not null && !string.Equals(endpoint.DisplayUri, job.Endpoint, StringComparison.OrdinalIgnoreCase))
+        {
+            client.Dispose();
+            ThrowTerminatingError(new ErrorRecord(new InvalidOperationException(
+                $"The batch job for {job.OutputPath} runs at {job.Endpoint}, but the endpoint now configured is {endpoint.DisplayUri}. Pass -Endpoint (and -ApiKey) for the job's endpoint."),
+                "BatchJobMismatch", ErrorCategory.InvalidArgument, job.OutputPath));
+        }
+        return client;
+    }
+
+    protected T Call<T>(Func<T> call, object? target)
+    {
+        try
+        {
+            return call();
+        }
+        catch (BatchApiException ex)
+        {
+            ThrowTerminatingError(BatchErrorRecords.Create(ex, target));
+            throw; // not reached
+        }
+    }
+}
+
+/// <summary>
+/// Get-CodeGenBatch: how far a batch job is. With -OutputPath, the job saved by Invoke-CodeInstructionToCode
+/// -Batch, refreshed from the provider; with -Id, the provider's batches themselves.
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "CodeGenBatch", DefaultParameterSetName = OutputPathSet)]
+[OutputType(typeof(BatchJobState), ParameterSetName = [OutputPathSet])]
+[OutputType(typeof(BatchInfo), ParameterSetName = [IdSet])]
+public sealed class GetCodeGenBatchCommand : BatchCommandBase
+{
+    /// <summary>Show the saved state without asking the provider.</summary>
+    [Parameter(ParameterSetName = OutputPathSet)]
+    public SwitchParameter Offline { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        if (ParameterSetName == IdSet)
+        {
+            using var client = CreateBatchClient(job: null);
+            var batches = new BatchClient(client);
+            foreach (var id in Id)
+            {
+                WriteObject(Call(() => batches.GetAsync(id, CancellationToken.None).GetAwaiter().GetResult(), id));
+            }
+            return;
+        }
+        var state = LoadJob();
+        if (!Offline && !state.Merged && state.Parts.Any(p => p.BatchId is not null && !p.IsFinished))
+        {
+            try
+            {
+                ResolveEndpoint();
+            }
+            catch (EndpointConfigurationException ex)
+            {
+                WriteWarning($"Showing the saved state of the batch job: {ex.Message}");
+                WriteObject(state);
+                return;
+            }
+            using var client = CreateBatchClient(state);
+            Call(() =>
+            {
+                BatchJob.Refresh(state, new BatchClient(client), CancellationToken.None);
+                return true;
+            }, state.OutputPath);
+        }
+        WriteObject(state);
+    }
+}
+
+/// <summary>
+/// Stop-CodeGenBatch: cancels a batch job's unfinished batches (or batches by id). The provider stops them
+/// and keeps what they already ran; run Invoke-CodeInstructionToCode -Batch again to merge that part.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Stop, "CodeGenBatch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = OutputPathSet)]
+[OutputType(typeof(BatchJobState), ParameterSetName = [OutputPathSet])]
+[OutputType(typeof(BatchInfo), ParameterSetName = [IdSet])]
+public sealed class StopCodeGenBatchCommand : BatchCommandBase
+{
+    /// <summary>Write the job (or batches) after the cancel.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        if (ParameterSetName == IdSet)
+        {
+            using var client = CreateBatchClient(job: null);
+            var batches = new BatchClient(client);
+            foreach (var id in Id.Where(id => ShouldProcess(id, "Cancel batch")))
+            {
+                var info = Call(() => batches.CancelAsync(id, CancellationToken.None).GetAwaiter().GetResult(), id);
+                if (PassThru)
+                {
+                    WriteObject(info);
+                }
+            }
+            return;
+        }
+        var state = LoadJob();
+        var running = state.Parts.Where(p => p.BatchId is not null && !p.IsFinished && p.Status != "cancelling").Select(p => p.BatchId!).ToList();
+        if (running.Count == 0)
+        {
+            WriteVerbose($"The batch job for {state.OutputPath} has no running batch to cancel ({state.Status}).");
+        }
+        else if (ShouldProcess($"{string.Join(", ", running)} ({state.OutputPath})", "Cancel batch"))
+        {
+            using var client = CreateBatchClient(state);
+            var cancelled = Call(() => BatchJob.Cancel(state, new BatchClient(client), CancellationToken.None), state.OutputPath);
+            WriteVerbose($"Asked the provider to cancel {string.Join(", ", cancelled)}. Run Invoke-CodeInstructionToCode -Batch again to merge what they ran.");
+        }
+        if (PassThru)
+        {
+            WriteObject(state);
+        }
+    }
+}
