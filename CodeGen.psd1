@@ -10,6 +10,7 @@
     Description          = 'Turns natural-language programming instructions into code with an LLM (any OpenAI-compatible endpoint), row by row, at scale: pipeline and file input, concurrent requests, input order kept, per-row errors.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
+    FormatsToProcess     = @('module/CodeGen.format.ps1xml')
     FunctionsToExport    = @()
     CmdletsToExport      = @(
         'Invoke-CodeInstructionToCode'

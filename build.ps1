@@ -3,12 +3,18 @@
 .SYNOPSIS
     Builds, tests and demonstrates CodeGen.
 .DESCRIPTION
-    -Task build  Compiles the engine and the cmdlets into out/CodeGen/bin (what ./CodeGen.psd1 loads) and
-                 the fake OpenAI-compatible server used by tests and the demo.
+    -Task build  Compiles the engine, the cmdlets and their loader into out/CodeGen/bin (what ./CodeGen.psd1
+                 loads), renders the help from docs/help into it, and builds the fake OpenAI-compatible server
+                 used by tests and the demo.
     -Task test   Builds, runs the xunit tests and the Pester tests (in a fresh pwsh that imports the built
                  module), and ends with one line "N passed, M failed" for both. Exits non-zero on any failure.
     -Task demo   Builds and runs examples/instructions.csv through Invoke-CodeInstructionToCode. Uses the
                  endpoint in CODEGEN_ENDPOINT when it is set; otherwise starts the local stub server.
+    -Task package
+                 Builds in Release and lays the module out as it installs (out/package/CodeGen/<version>:
+                 manifest, psm1, format views, bin/ with the loader, bin/lib with the assemblies and help), then
+                 packs it into out/package/CodeGen.<version>.nupkg with Compress-PSResource, ready for
+                 Publish-PSResource -NupkgPath or a file repository that Install-PSResource reads.
     -Task bench  Builds in Release and runs the benchmarks against the fake server (throughput against a bare
                  HttpClient loop and ForEach-Object -Parallel, latency efficiency, memory, storage); writes
                  docs/benchmarks.md. -Quick divides the workloads by 10.
@@ -17,7 +23,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('build', 'test', 'demo', 'bench')]
+    [ValidateSet('build', 'test', 'demo', 'bench', 'package')]
     [string] $Task = 'build',
 
     [ValidateSet('Debug', 'Release')]
@@ -43,11 +49,26 @@ function Get-ModuleVersion {
 }
 
 function Invoke-Build {
-    $version = Get-ModuleVersion
-    Write-Host "Building CodeGen $version ($Configuration)" -ForegroundColor Cyan
-    $bin = Join-Path $out 'CodeGen/bin'
-    Invoke-Dotnet publish (Join-Path $root 'src/CodeGen/CodeGen.csproj') -c $Configuration -o $bin "-p:Version=$version" --nologo -v quiet
+    Build-ModuleBinaries -Bin (Join-Path $out 'CodeGen/bin') -Manifest (Join-Path $root 'CodeGen.psd1')
     Invoke-Dotnet build (Join-Path $root 'tests/FakeLlm/FakeLlm.csproj') -c $Configuration --nologo -v quiet
+}
+
+function Build-ModuleBinaries([string] $Bin, [string] $Manifest) {
+    # bin/CodeGen.Loader.dll loads everything in bin/lib into the module's own load context;
+    # the help goes to bin/lib/en-US, beside CodeGen.dll, where Get-Help looks for it.
+    $version = Get-ModuleVersion
+    Write-Host "Building CodeGen $version ($Configuration) into $Bin" -ForegroundColor Cyan
+    Remove-Item -LiteralPath $Bin -Recurse -Force -ErrorAction Ignore
+    Invoke-Dotnet publish (Join-Path $root 'src/CodeGen/CodeGen.csproj') -c $Configuration -o (Join-Path $Bin 'lib') "-p:Version=$version" --nologo -v quiet
+    Invoke-Dotnet publish (Join-Path $root 'src/CodeGen.Loader/CodeGen.Loader.csproj') -c $Configuration -o $Bin "-p:Version=$version" --nologo -v quiet
+    Invoke-HelpBuild -Manifest $Manifest -Destination (Join-Path $Bin 'lib/en-US')
+}
+
+function Invoke-HelpBuild([string] $Manifest, [string] $Destination) {
+    # MAML and about topics from docs/help/*.md, rendered in a pwsh of its own (it imports the built module)
+    & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -File (Join-Path $root 'docs/help/Build-Help.ps1') `
+        -ModuleManifest $Manifest -SourcePath (Join-Path $root 'docs/help') -OutputPath $Destination | Out-Host
+    if ($LASTEXITCODE -ne 0) { throw "Rendering the help failed (exit code $LASTEXITCODE)." }
 }
 
 function Get-PesterModulePath {
@@ -154,6 +175,28 @@ To use a real model, set the endpoint, model and key, then run the demo again, f
     }
 }
 
+function Invoke-Package {
+    # A Release build laid out as the module installs, in its own folder (the repository's out/CodeGen is untouched).
+    $script:Configuration = 'Release'
+    $version = Get-ModuleVersion
+    $packageRoot = Join-Path $out 'package'
+    $moduleDir = Join-Path $packageRoot "CodeGen/$version"
+    Remove-Item -LiteralPath $packageRoot -Recurse -Force -ErrorAction Ignore
+    New-Item -ItemType Directory -Force -Path $moduleDir | Out-Null
+    Copy-Item -LiteralPath (Join-Path $root 'module/CodeGen.psm1'), (Join-Path $root 'module/CodeGen.format.ps1xml'), (Join-Path $root 'README.md') -Destination $moduleDir
+    # the repository manifest points into module/; the packaged one has its files beside it
+    $manifest = (Get-Content -Raw -LiteralPath (Join-Path $root 'CodeGen.psd1')) -replace "'module/", "'"
+    Set-Content -LiteralPath (Join-Path $moduleDir 'CodeGen.psd1') -Value $manifest -Encoding utf8NoBOM -NoNewline
+    Build-ModuleBinaries -Bin (Join-Path $moduleDir 'bin') -Manifest (Join-Path $moduleDir 'CodeGen.psd1')
+    Get-ChildItem -LiteralPath (Join-Path $moduleDir 'bin') -Recurse -Include '*.pdb', '*.deps.json' | Remove-Item
+    Test-ModuleManifest -Path (Join-Path $moduleDir 'CodeGen.psd1') | Out-Null
+    Compress-PSResource -Path $moduleDir -DestinationPath $packageRoot
+    $nupkg = Join-Path $packageRoot "CodeGen.$version.nupkg"
+    if (-not (Test-Path -LiteralPath $nupkg)) { throw "Compress-PSResource did not write $nupkg." }
+    Write-Host "Module: $moduleDir" -ForegroundColor Green
+    Write-Host "Package: $nupkg" -ForegroundColor Green
+}
+
 function Invoke-Bench {
     $script:Configuration = 'Release'
     Invoke-Build
@@ -166,4 +209,5 @@ switch ($Task) {
     'bench' { Invoke-Bench }
     'test' { Invoke-Test }
     'demo' { Invoke-Demo }
+    'package' { Invoke-Package }
 }

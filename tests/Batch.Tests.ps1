@@ -178,8 +178,9 @@ Describe 'Import-CodeGenBatchResult' {
         $errorFiles.Count | Should -Be 1
 
         $summary = Import-CodeGenBatchResult -Path $inFile -ResultPath $results -ErrorPath $errorFiles -OutputPath (Join-Path $folder 'merged.jsonl') -PassThru -ErrorVariable errors -ErrorAction SilentlyContinue
-        $rows = @($summary | Where-Object { $_ -isnot [CodeGen.Core.Running.FileRunSummary] })
-        $final = $summary | Where-Object { $_ -is [CodeGen.Core.Running.FileRunSummary] }
+        # the module's types live in its own load context: match them by type name
+        $rows = @($summary | Where-Object { $_.pstypenames -notcontains 'CodeGen.Core.Running.FileRunSummary' })
+        $final = $summary | Where-Object { $_.pstypenames -contains 'CodeGen.Core.Running.FileRunSummary' }
         $final.Generated | Should -Be 4
         $final.Failed | Should -Be 1
         $rows.id | Should -Be @('1', '2', '3', '4', '5')

@@ -94,7 +94,11 @@ public sealed class FakeLlmServer : IAsyncDisposable
             using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
             return Results.Text(CodeFor((await reader.ReadToEndAsync().ConfigureAwait(false)).Trim()));
         });
-        app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = new[] { new { id = "fake-model", @object = "model", owned_by = "codegen" } } }));
+        app.MapGet("/v1/models", () =>
+        {
+            Stats.ModelsListed();
+            return Results.Json(new { @object = "list", data = new[] { "fake-model", "fake-coder-7b", "other model" }.Select(id => new { id, @object = "model", owned_by = "codegen" }) });
+        });
         app.MapGet("/{**path}", context => _batches.HandleAsync(context));
         app.MapPost("/{**path}", HandleAsync);
     }

@@ -47,6 +47,13 @@ public sealed class FakeLlmStats
     /// <summary>Batch requests answered with a completion.</summary>
     public long BatchAnswered => Interlocked.Read(ref _batchAnswered);
 
+    private long _modelLists;
+
+    /// <summary>GET /v1/models requests.</summary>
+    public long ModelLists => Interlocked.Read(ref _modelLists);
+
+    internal void ModelsListed() => Interlocked.Increment(ref _modelLists);
+
     internal void FileUploaded() => Interlocked.Increment(ref _filesUploaded);
     internal void BatchCreated() => Interlocked.Increment(ref _batchesCreated);
     internal void BatchPolled() => Interlocked.Increment(ref _batchPolls);
@@ -97,6 +104,7 @@ public sealed class FakeLlmStats
         Interlocked.Exchange(ref _faults, 0);
         Interlocked.Exchange(ref _throttled, 0);
         Interlocked.Exchange(ref _filesUploaded, 0);
+        Interlocked.Exchange(ref _modelLists, 0);
         Interlocked.Exchange(ref _batchesCreated, 0);
         Interlocked.Exchange(ref _batchPolls, 0);
         Interlocked.Exchange(ref _batchCancels, 0);
@@ -151,6 +159,7 @@ public sealed class FakeLlmStats
         faults = Faults,
         throttled = Throttled,
         filesUploaded = FilesUploaded,
+        modelLists = ModelLists,
         batchesCreated = BatchesCreated,
         batchPolls = BatchPolls,
         batchCancels = BatchCancels,

@@ -107,18 +107,8 @@ public sealed class BatchClient
     /// <summary>The url to write in each request line and to create batches for.</summary>
     public string RequestUrl => BatchRequestExporter.UrlFor(_endpoint.Provider);
 
-    /// <summary>The URL of an API path such as "files" or "batches/batch_1/cancel", with the api-version of an Azure deployment URL.</summary>
-    public Uri ApiUri(string relative)
-    {
-        var chat = _endpoint.ChatCompletionsUri;
-        var builder = new UriBuilder(chat);
-        string path = chat.AbsolutePath;
-        int deployments = path.IndexOf("/openai/deployments/", StringComparison.OrdinalIgnoreCase);
-        builder.Path = deployments >= 0
-            ? path[..deployments] + "/openai/" + relative
-            : path[..path.LastIndexOf("/chat/completions", StringComparison.OrdinalIgnoreCase)] + "/" + relative;
-        return builder.Uri; // the query (an Azure api-version) stays
-    }
+    /// <summary>The URL of an API path such as "files" or "batches/batch_1/cancel" (see <see cref="LlmEndpoint.ApiUri"/>).</summary>
+    public Uri ApiUri(string relative) => _endpoint.ApiUri(relative);
 
     public async Task<string> UploadAsync(string path, CancellationToken cancellationToken)
     {

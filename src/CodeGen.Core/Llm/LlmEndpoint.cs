@@ -103,6 +103,21 @@ public sealed class LlmEndpoint
         }
     }
 
+    /// <summary>
+    /// The URL of another API of the same endpoint ("models", "files", "batches/b1/cancel"): next to
+    /// /chat/completions, or for an Azure deployment URL under {resource}/openai/ with its api-version.
+    /// </summary>
+    public Uri ApiUri(string relative)
+    {
+        var builder = new UriBuilder(ChatCompletionsUri);
+        string path = ChatCompletionsUri.AbsolutePath;
+        int deployments = path.IndexOf("/openai/deployments/", StringComparison.OrdinalIgnoreCase);
+        builder.Path = deployments >= 0
+            ? path[..deployments] + "/openai/" + relative
+            : path[..path.LastIndexOf("/chat/completions", StringComparison.OrdinalIgnoreCase)] + "/" + relative;
+        return builder.Uri; // the query (an Azure api-version) stays
+    }
+
     public override string ToString() => $"{DisplayUri} ({Provider}, model {Model}, key {(ApiKey is null ? "none" : ApiKey.Masked)})";
 
     /// <summary>

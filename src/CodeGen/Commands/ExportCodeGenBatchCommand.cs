@@ -54,6 +54,7 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
     /// <summary>The model each request names (for Azure OpenAI, the Global Batch deployment). Default: the session default or CODEGEN_MODEL.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ModelCompleter))]
     public string? Model { get; set; }
 
     /// <summary>OpenAI (url /v1/chat/completions: OpenAI, vLLM) or AzureOpenAI (url /chat/completions).</summary>
@@ -67,11 +68,13 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
 
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ColumnCompleter))]
     public string InputKey { get; set; } = GenerationOptions.DefaultInputKey;
 
     /// <summary>The column the code will go to at the import: a row that already has it is left out unless -Force.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ColumnCompleter))]
     public string OutputKey { get; set; } = GenerationOptions.DefaultOutputKey;
 
     /// <summary>Replace an existing -OutFile, and export rows that already have the output column.</summary>

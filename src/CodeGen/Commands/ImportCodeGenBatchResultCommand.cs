@@ -42,10 +42,12 @@ public sealed class ImportCodeGenBatchResultCommand : PSCmdlet
     /// <summary>The instruction column, as at the export.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ColumnCompleter))]
     public string InputKey { get; set; } = GenerationOptions.DefaultInputKey;
 
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ColumnCompleter))]
     public string OutputKey { get; set; } = GenerationOptions.DefaultOutputKey;
 
     /// <summary>Replace an existing output file (and the output column of rows that have one), as at the export.</summary>

@@ -33,6 +33,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
 
     private readonly CancellationTokenSource _stopping = new();
     private ChatCompletionClient? _client;
+    private IChatBackend? _backend;
     private GenerationRun? _run;
     private RunProgress? _progress;
     private PromptTemplate? _template;
@@ -124,10 +125,12 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
 
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ColumnCompleter))]
     public string InputKey { get; set; } = GenerationOptions.DefaultInputKey;
 
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ColumnCompleter))]
     public string OutputKey { get; set; } = GenerationOptions.DefaultOutputKey;
 
     /// <summary>Overwrite the output column when a row already has it; in file mode, replace an existing output file.</summary>
@@ -159,6 +162,18 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     [Parameter]
     [ValidateRange(1, 1024)]
     public int ThrottleLimit { get; set; } = 10;
+
+    /// <summary>
+    /// A folder of cached answers: a request already answered (same endpoint, model and body) is read from
+    /// it instead of sent. Default: Set-CodeGenEndpoint -CachePath, else no cache.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? CachePath { get; set; }
+
+    /// <summary>Neither read nor write the response cache, even when a session default sets one.</summary>
+    [Parameter]
+    public SwitchParameter NoCache { get; set; }
 
     /// <summary>Keep the model's whole answer instead of extracting the code.</summary>
     [Parameter]
@@ -193,6 +208,19 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         }
 
         _client = CreateClientOrThrow(out var endpoint, EffectiveThrottleLimit);
+        _backend = _client;
+        string? cachePath = NoCache ? null : CachePath ?? SessionDefaults.Current.CachePath;
+        if (cachePath is not null && !Batch)
+        {
+            try
+            {
+                _backend = new CachingChatBackend(_client, new ResponseCache(GetUnresolvedProviderPathFromPSPath(cachePath)));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                ThrowTerminatingError(new ErrorRecord(ex, "InvalidCachePath", ErrorCategory.InvalidArgument, cachePath));
+            }
+        }
 
         _template = PromptTemplates.ParseOrThrow(this, PromptTemplate);
 
@@ -205,7 +233,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
             $"{resilience.MaxRetries} retries, {resilience.AttemptTimeout.TotalSeconds:0} s per attempt; API key {(endpoint.ApiKey is null ? "none" : "from " + endpoint.KeySource)}.");
         if (!FileMode)
         {
-            _run = new GenerationRun(CreateGenerationOptions(), _client);
+            _run = new GenerationRun(CreateGenerationOptions(), _backend);
             long? total = ParameterSetName == InstructionSet ? Instruction.Length : null;
             _progress = new RunProgress(this, $"Generating code with {endpoint.Model}", total);
         }
@@ -263,7 +291,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
             ThrowStopped(ex);
         }
         _progress!.Complete();
-        WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, _run.GetStatistics()));
+        WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, _run.GetStatistics()) + CacheNote());
     }
 
     protected override void StopProcessing()
@@ -398,7 +426,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
             Csv = new CsvSettings(Delimiter, Encoding),
             Resume = Resume,
         });
-        var run = new GenerationRun(CreateGenerationOptions(), _client!);
+        var run = new GenerationRun(CreateGenerationOptions(), _backend!);
         Volatile.Write(ref _run, run);
         var progress = new RunProgress(this, $"Generating code for {System.IO.Path.GetFileName(input)}", total: null);
         FileRunSummary summary;
@@ -428,7 +456,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         }
 
         progress.Complete();
-        WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, run.GetStatistics()) + $" Output: {summary.OutputPath}");
+        WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, run.GetStatistics()) + CacheNote() + $" Output: {summary.OutputPath}");
         if (storage is not null)
         {
             if (summary.Failed == 0)
@@ -496,6 +524,10 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         WriteVerbose($"Merged the batch results ({string.Join(", ", state.BatchIds)}): {summary.RowsRead} rows, {summary.Generated} generated, {summary.Failed} failed. Output: {summary.OutputPath}");
         WriteObject(summary);
     }
+
+    private string CacheNote() => _backend is CachingChatBackend caching
+        ? $" Cache {caching.Cache.Directory}: {caching.Cache.Hits} answers reused, {caching.Cache.Stored} stored."
+        : string.Empty;
 
     private static DataFormat? ParseFormat(string? name) => name is null ? null : DataFormats.Parse(name);
 

@@ -20,6 +20,7 @@ public sealed class SetCodeGenEndpointCommand : PSCmdlet
 
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ModelCompleter))]
     public string? Model { get; set; }
 
     [Parameter]
@@ -60,6 +61,11 @@ public sealed class SetCodeGenEndpointCommand : PSCmdlet
     [Parameter]
     public Uri? Proxy { get; set; }
 
+    /// <summary>A folder for the response cache that Invoke-CodeInstructionToCode uses by default.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? CachePath { get; set; }
+
     /// <summary>Write the resulting settings (key masked).</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -95,6 +101,7 @@ public sealed class SetCodeGenEndpointCommand : PSCmdlet
         if (bound.ContainsKey(nameof(RequestsPerMinute))) settings.RequestsPerMinute = RequestsPerMinute;
         if (bound.ContainsKey(nameof(TokensPerMinute))) settings.TokensPerMinute = TokensPerMinute;
         if (bound.ContainsKey(nameof(Proxy))) settings.Proxy = Proxy;
+        if (bound.ContainsKey(nameof(CachePath))) settings.CachePath = GetUnresolvedProviderPathFromPSPath(CachePath);
         if (PassThru)
         {
             WriteObject(EndpointInfo.Describe(settings));

@@ -19,6 +19,8 @@ public sealed class EndpointInfo
     public int? RequestsPerMinute { get; set; }
     public int? TokensPerMinute { get; set; }
     public Uri? Proxy { get; set; }
+    /// <summary>The response cache folder commands use by default (Set-CodeGenEndpoint -CachePath).</summary>
+    public string? CachePath { get; set; }
     /// <summary>Why no endpoint could be resolved, when none could.</summary>
     public string? Problem { get; set; }
 
@@ -37,6 +39,7 @@ public sealed class EndpointInfo
         RequestsPerMinute = resilience.RequestsPerMinute,
         TokensPerMinute = resilience.TokensPerMinute,
         Proxy = resilience.Proxy,
+        CachePath = SessionDefaults.Current.CachePath,
     };
 
     /// <summary>The stored session defaults as they are (for Set-CodeGenEndpoint -PassThru, or when nothing resolves).</summary>
@@ -55,5 +58,6 @@ public sealed class EndpointInfo
         RequestsPerMinute = session.RequestsPerMinute,
         TokensPerMinute = session.TokensPerMinute,
         Proxy = session.Proxy,
+        CachePath = session.CachePath,
     };
 }

@@ -20,6 +20,7 @@ public abstract class LlmCommandBase : PSCmdlet
 
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ModelCompleter))]
     public string? Model { get; set; }
 
     /// <summary>The API key, as a SecureString or a plain string.</summary>

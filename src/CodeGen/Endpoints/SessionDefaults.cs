@@ -23,6 +23,7 @@ public sealed class SessionSettings
     public int? RequestsPerMinute { get; set; }
     public int? TokensPerMinute { get; set; }
     public Uri? Proxy { get; set; }
+    public string? CachePath { get; set; }
 
     internal EndpointSettings ToLayer() => new(Endpoint, Model, Support.SecureStringTransformationAttribute.Reveal(ApiKey), "session defaults",
         Provider, Deployment, ApiVersion);

@@ -1,0 +1,67 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Headers;
+using System.Text.Json;
+
+namespace CodeGen.Core.Llm;
+
+/// <summary>
+/// The model ids an endpoint serves (GET /models), for tab completion: a short timeout, answers kept for ten
+/// minutes per endpoint and key, and never an exception (an endpoint that does not answer has no models).
+/// </summary>
+public static class ModelCatalog
+{
+    private static readonly TimeSpan Fresh = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan FailureFresh = TimeSpan.FromSeconds(30);
+    private static readonly ConcurrentDictionary<string, (DateTime At, IReadOnlyList<string> Models)> Known = new();
+
+    public static IReadOnlyList<string> List(LlmEndpoint endpoint, TimeSpan timeout)
+    {
+        var uri = endpoint.ApiUri("models");
+        string key = uri + "\n" + (endpoint.ApiKey is null ? string.Empty : Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(endpoint.ApiKey.Reveal()))));
+        if (Known.TryGetValue(key, out var known) && DateTime.UtcNow - known.At < (known.Models.Count == 0 ? FailureFresh : Fresh))
+        {
+            return known.Models;
+        }
+        IReadOnlyList<string> models;
+        try
+        {
+            models = Fetch(endpoint, uri, timeout);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or JsonException or InvalidOperationException)
+        {
+            models = [];
+        }
+        Known[key] = (DateTime.UtcNow, models);
+        return models;
+    }
+
+    private static IReadOnlyList<string> Fetch(LlmEndpoint endpoint, Uri uri, TimeSpan timeout)
+    {
+        using var http = new HttpClient(LlmHttpHandler.Shared, disposeHandler: false) { Timeout = timeout };
+        using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+        if (endpoint.ApiKey is { } apiKey)
+        {
+            if (endpoint.Provider == LlmProvider.AzureOpenAI)
+            {
+                request.Headers.TryAddWithoutValidation("api-key", apiKey.Reveal());
+            }
+            else
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey.Reveal());
+            }
+        }
+        using var response = http.Send(request);
+        if (!response.IsSuccessStatusCode)
+        {
+            return [];
+        }
+        using var stream = response.Content.ReadAsStream();
+        using var document = JsonDocument.Parse(stream);
+        // OpenAI, vLLM, LM Studio, llama.cpp: {"data":[{"id":...}]}; Ollama's OpenAI API answers the same
+        if (!document.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
+        {
+            return [];
+        }
+        return data.EnumerateArray().Select(m => ChatAnswer.GetString(m, "id")).OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.OrdinalIgnoreCase).ToList();
+    }
+}

@@ -1,0 +1,43 @@
+using System.Reflection;
+using System.Runtime.Loader;
+
+namespace CodeGen.Loader;
+
+/// <summary>
+/// The module's own AssemblyLoadContext. CodeGen.dll and its dependencies (CsvHelper, Polly,
+/// Microsoft.Extensions.*) load from the lib folder next to this assembly, whatever versions of them the
+/// session already holds. What the folder does not have (the .NET runtime, System.Management.Automation) is
+/// left to the default context, so the cmdlets share PowerShell's own types.
+/// </summary>
+public sealed class LoadContext : AssemblyLoadContext
+{
+    private static readonly object s_gate = new();
+    private static LoadContext? s_instance;
+    private readonly string _folder;
+
+    private LoadContext(string folder) : base("CodeGen", isCollectible: false) => _folder = folder;
+
+    /// <summary>The folder the module's assemblies load from.</summary>
+    public string Folder => _folder;
+
+    /// <summary>Creates the context once per process and returns the cmdlet assembly, loaded in it.</summary>
+    public static Assembly Initialize()
+    {
+        lock (s_gate)
+        {
+            s_instance ??= new LoadContext(Path.Combine(Path.GetDirectoryName(typeof(LoadContext).Assembly.Location)!, "lib"));
+            return s_instance.LoadFromAssemblyName(new AssemblyName("CodeGen"));
+        }
+    }
+
+    protected override Assembly? Load(AssemblyName assemblyName)
+    {
+        // PowerShell's engine must be the one the session runs, never a copy: the cmdlets derive from its types.
+        if (string.Equals(assemblyName.Name, "System.Management.Automation", StringComparison.Ordinal))
+        {
+            return null;
+        }
+        string path = Path.Combine(_folder, assemblyName.Name + ".dll");
+        return File.Exists(path) ? LoadFromAssemblyPath(path) : null;
+    }
+}

@@ -1,0 +1,117 @@
+using System.Collections;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using System.Security;
+using CodeGen.Commands.Endpoints;
+using CodeGen.Core.Llm;
+using CodeGen.Core.Storage;
+
+namespace CodeGen.Commands.Support;
+
+/// <summary>
+/// Tab completion of -Model: the models the endpoint serves (GET /models), for the endpoint the command line
+/// would use (its -Endpoint, -ApiKey, -Provider, then the session defaults and environment variables).
+/// Answers are cached; an endpoint that is not configured or does not answer within 2 s completes nothing.
+/// </summary>
+public sealed class ModelCompleter : IArgumentCompleter
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
+
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        LlmEndpoint endpoint;
+        try
+        {
+            string? key = fakeBoundParameters["ApiKey"] switch
+            {
+                SecureString secure => SecureStringTransformationAttribute.Reveal(secure),
+                PSObject { BaseObject: SecureString secure } => SecureStringTransformationAttribute.Reveal(secure),
+                var other => other?.ToString(),
+            };
+            var provider = fakeBoundParameters["Provider"] is { } p && Enum.TryParse<LlmProvider>(p.ToString(), ignoreCase: true, out var parsed) ? parsed : (LlmProvider?)null;
+            var layers = new List<EndpointSettings>
+            {
+                new(fakeBoundParameters["Endpoint"]?.ToString(), null, key, "parameters", provider, fakeBoundParameters["Deployment"]?.ToString(), fakeBoundParameters["ApiVersion"]?.ToString()),
+                SessionDefaults.Current.ToLayer(),
+            };
+            layers.AddRange(EndpointSettings.FromEnvironment(Environment.GetEnvironmentVariable));
+            layers.Add(new EndpointSettings(Model: "(completion)")); // the model is what is being completed
+            endpoint = LlmEndpoint.Resolve(layers, fakeBoundParameters.Contains("AllowUnencryptedAuthentication"));
+        }
+        catch (EndpointConfigurationException)
+        {
+            return [];
+        }
+        string word = Unquote(wordToComplete);
+        return ModelCatalog.List(endpoint, Timeout)
+            .Where(m => m.StartsWith(word, StringComparison.OrdinalIgnoreCase))
+            .Select(m => new CompletionResult(Quote(m), m, CompletionResultType.ParameterValue, m))
+            .ToList();
+    }
+
+    internal static string Unquote(string? word) => (word ?? string.Empty).Trim('\'', '"');
+
+    internal static string Quote(string value)
+        => value.IndexOfAny([' ', '\'', '"', '$', '`', '(', ')', '{', '}', ';', ',', '@', '#', '&', '|', '<', '>']) >= 0 ? "'" + value.Replace("'", "''") + "'" : value;
+}
+
+/// <summary>Tab completion of -InputKey and -OutputKey: the column names of the -Path file (CSV header, or the first JSON row).</summary>
+public sealed class ColumnCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        if (fakeBoundParameters["Path"]?.ToString() is not { Length: > 0 } path)
+        {
+            return [];
+        }
+        List<string> columns;
+        try
+        {
+            path = Resolve(path);
+            string? format = (fakeBoundParameters["InputFormat"] ?? fakeBoundParameters["Format"])?.ToString();
+            char delimiter = fakeBoundParameters["Delimiter"]?.ToString() is { Length: 1 } d ? d[0] : ',';
+            using var reader = RowFiles.OpenReader(path, DataFormats.Resolve(path, format is null ? null : DataFormats.Parse(format)), new CsvSettings(delimiter, null));
+            if (reader.Columns is { } header)
+            {
+                columns = [.. header];
+            }
+            else
+            {
+                columns = reader.Read(out var first) ? Enumerable.Range(0, first.Count).Select(first.NameAt).ToList() : [];
+            }
+        }
+        catch (Exception ex) when (ex is DataFileException or IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return [];
+        }
+        string word = ModelCompleter.Unquote(wordToComplete);
+        return columns
+            .Where(c => c.StartsWith(word, StringComparison.OrdinalIgnoreCase))
+            .Select(c => new CompletionResult(ModelCompleter.Quote(c), c, CompletionResultType.ParameterValue, c))
+            .ToList();
+    }
+
+    /// <summary>A relative path is relative to the session's current location, as the command will resolve it.</summary>
+    private static string Resolve(string path)
+    {
+        path = ModelCompleter.Unquote(path);
+        if (Path.IsPathRooted(path))
+        {
+            return path;
+        }
+        string? current = null;
+        try
+        {
+            // completion runs on the pipeline thread, so a nested pipeline in the same runspace can ask
+            using var shell = PowerShell.Create(RunspaceMode.CurrentRunspace);
+            current = shell.AddCommand("Microsoft.PowerShell.Management\\Get-Location").AddParameter("PSProvider", "FileSystem").Invoke<PathInfo>().FirstOrDefault()?.ProviderPath;
+        }
+        catch (Exception ex) when (ex is PSInvalidOperationException or RuntimeException)
+        {
+            // no usable runspace: fall back to the process directory
+        }
+        return Path.GetFullPath(path, current ?? Environment.CurrentDirectory);
+    }
+}
