@@ -30,7 +30,10 @@ switch ($Contender) {
     'parallel' {
         # The PowerShell idiom: a hand-written parallel loop over Invoke-RestMethod, same prompt and body.
         $chat = "$Url/chat/completions"
-        $preamble = [CodeGen.Core.Prompting.PromptBuilder]::DefaultPreamble($null)
+        # the same default prompt CodeGen sends; its types live in the module's own load context, so no type literal
+        $context = [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext((Get-Command Invoke-CodeInstructionToCode).ImplementingType.Assembly)
+        $promptBuilder = ($context.Assemblies | Where-Object { $_.GetName().Name -eq 'CodeGen.Core' }).GetType('CodeGen.Core.Prompting.PromptBuilder')
+        $preamble = $promptBuilder::DefaultPreamble($null)
         Import-Csv -LiteralPath $InputPath | ForEach-Object -Parallel {
             $body = @{ model = 'bench'; messages = @(@{ role = 'user'; content = $using:preamble + $_.instruction }) } | ConvertTo-Json -Depth 4 -Compress
             $answer = Invoke-RestMethod -Uri $using:chat -Method Post -ContentType 'application/json' -Body $body -NoProxy
