@@ -23,8 +23,12 @@ if ($reloading) {
     # and Get-Help would not look beside CodeGen.dll. Attach both (PowerShell/PowerShell#20710).
     $flags = [System.Reflection.BindingFlags]'Instance, NonPublic'
     $thisModule = $ExecutionContext.SessionState.Module
-    [System.Management.Automation.PSModuleInfo].GetMethod('AddNestedModule', $flags).Invoke($thisModule, @(, $cmdlets.psobject.BaseObject))
+    $addNested = [System.Management.Automation.PSModuleInfo].GetMethod('AddNestedModule', $flags)
     $addCmdlet = [System.Management.Automation.PSModuleInfo].GetMethod('AddExportedCmdlet', $flags)
+    if (-not $addNested -or -not $addCmdlet) {
+        throw 'CodeGen is already loaded in this session and this PowerShell version cannot re-import it. Start a new session to load it again.'
+    }
+    $addNested.Invoke($thisModule, @(, $cmdlets.psobject.BaseObject))
     foreach ($cmdlet in $cmdlets.ExportedCmdlets.Values) {
         $addCmdlet.Invoke($thisModule, @(, $cmdlet))
     }
