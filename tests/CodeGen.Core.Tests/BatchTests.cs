@@ -121,6 +121,17 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
     }
 
     [Fact]
+    public void Export_creates_the_folder_of_the_request_file()
+    {
+        string input = WriteTasks("in.csv", 2);
+        string target = Path.Combine(_temp.Path, "batch", "nested", "requests.jsonl");
+        var files = BatchJob.ExportFile(input, null, CsvSettings.Default, target, "m", "/v1/chat/completions",
+            new GenerationOptions(), 50_000, 200L * 1024 * 1024, false, null, out _);
+        Assert.Equal(target, Assert.Single(files).Path);
+        Assert.Equal(2, File.ReadAllLines(target).Length);
+    }
+
+    [Fact]
     public void Export_leaves_out_rows_that_cannot_be_sent_and_reports_them()
     {
         string input = _temp.Write("in.jsonl", "{\"instruction\":\"a\"}\n{\"instruction\":\"\"}\n{\"instruction\":\"c\"}\n");

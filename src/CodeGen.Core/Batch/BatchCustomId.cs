@@ -11,13 +11,18 @@ namespace CodeGen.Core.Batch;
 /// </summary>
 public static class BatchCustomId
 {
-    public static string For(long rowNumber, string? instruction) => $"row-{rowNumber.ToString(CultureInfo.InvariantCulture)}-{Hash(instruction)}";
+    public static string For(long rowNumber, string? instruction)
+        => string.Create(CultureInfo.InvariantCulture, $"row-{rowNumber}-{HashValue(instruction):x8}");
 
-    public static string Hash(string? instruction)
+    /// <summary>The instruction's hash as the id writes it: 8 lower-case hex digits.</summary>
+    public static string Hash(string? instruction) => HashValue(instruction).ToString("x8", CultureInfo.InvariantCulture);
+
+    /// <summary>The first 4 bytes of the SHA-256 of the instruction's UTF-8 text, as a number.</summary>
+    public static uint HashValue(string? instruction)
     {
         Span<byte> digest = stackalloc byte[32];
         SHA256.HashData(Encoding.UTF8.GetBytes(instruction ?? string.Empty), digest);
-        return Convert.ToHexString(digest[..4]).ToLowerInvariant();
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(digest);
     }
 
     public static bool TryParse(string? customId, out long rowNumber, out string hash)

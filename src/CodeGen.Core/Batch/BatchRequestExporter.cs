@@ -84,6 +84,10 @@ public sealed class BatchRequestExporter : IDisposable
         if (_stream is null)
         {
             string path = _files.Count == 0 ? _path : Path.ChangeExtension(_path, null) + $".{_files.Count + 1}" + Path.GetExtension(_path);
+            if (!_hashOnly)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            }
             _stream = _hashOnly ? Stream.Null : new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
             _files.Add(new BatchRequestFile(path, 0, 0, rowNumber, rowNumber));
             _requests = _bytes = 0;

@@ -191,8 +191,7 @@ public sealed class BatchResultBackend : IChatBackend
                 ?? "the batch results have no line for it";
             return ChatCallResult.Failure(RowErrorKind.BatchResultMissing, $"no batch result: {reason}. Run again with -Resume (without -Batch) to generate it live.");
         }
-        string expected = BatchCustomId.Hash(row.Instruction);
-        if (line.Hash != uint.Parse(expected, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture))
+        if (line.Hash != BatchCustomId.HashValue(row.Instruction))
         {
             return ChatCallResult.Failure(RowErrorKind.BatchResultMissing,
                 $"the batch result for this row ({line.Path}, line {line.Line}) was asked for another instruction: the input changed after the export.");

@@ -76,17 +76,7 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
         Endpoint = endpoint;
         _pipeline = new LlmHttpPipeline(settings ?? new ResilienceSettings());
         _http = new HttpClient(_pipeline.Handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        if (endpoint.ApiKey is not null)
-        {
-            if (endpoint.Provider == LlmProvider.AzureOpenAI)
-            {
-                _http.DefaultRequestHeaders.TryAddWithoutValidation("api-key", endpoint.ApiKey.Reveal());
-            }
-            else
-            {
-                _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", endpoint.ApiKey.Reveal());
-            }
-        }
+        endpoint.AddKeyHeader(_http.DefaultRequestHeaders);
         _http.DefaultRequestHeaders.UserAgent.Add(UserAgent);
         foreach (var (name, value) in _pipeline.Settings.Headers)
         {
@@ -115,13 +105,22 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
     /// <summary>The HTTP client (auth and extra headers set, resilience pipeline underneath) for the API's other endpoints.</summary>
     internal HttpClient Http => _http;
 
-    public async Task<ChatCallResult> CompleteAsync(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, CancellationToken cancellationToken)
+    public Task<ChatCallResult> CompleteAsync(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, CancellationToken cancellationToken)
+        => SendAsync(WriteBody(messages, parameters), EstimateTokens(messages, parameters), cancellationToken);
+
+    /// <summary>The request body for this endpoint, in a pooled buffer that <see cref="SendAsync"/> takes over.</summary>
+    internal PooledBufferWriter WriteBody(IReadOnlyList<ChatMessage> messages, ChatParameters parameters)
+    {
+        var body = new PooledBufferWriter(EstimateSize(messages));
+        ChatRequest.Write(body, Endpoint.Model, messages, parameters);
+        return body;
+    }
+
+    /// <summary>Sends a body from <see cref="WriteBody"/> (and owns it from here on).</summary>
+    internal async Task<ChatCallResult> SendAsync(PooledBufferWriter body, int tokenEstimate, CancellationToken cancellationToken)
     {
         // The body lives in a pooled buffer, given back only once the exchange ended normally: after a
         // cancellation or a fault the socket might still hold it, so then it is left to the GC.
-        var body = new PooledBufferWriter(EstimateSize(messages));
-        ChatRequest.Write(body, Endpoint.Model, messages, parameters);
-
         using var request = new HttpRequestMessage(HttpMethod.Post, Endpoint.ChatCompletionsUri)
         {
             Content = new ReadOnlyMemoryContent(body.WrittenMemory),
@@ -129,7 +128,7 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
         request.Content.Headers.ContentType = JsonContentType;
-        var exchange = new ChatExchange { TokenEstimate = EstimateTokens(messages, parameters) };
+        var exchange = new ChatExchange { TokenEstimate = tokenEstimate };
         var log = exchange.Log;
         request.Options.Set(ChatResponseHandler.ExchangeKey, exchange);
 

@@ -103,6 +103,23 @@ public sealed class LlmEndpoint
         }
     }
 
+    /// <summary>Puts the key in the header this provider reads (api-key for Azure, Bearer otherwise), if there is a key.</summary>
+    internal void AddKeyHeader(System.Net.Http.Headers.HttpRequestHeaders headers)
+    {
+        if (ApiKey is null)
+        {
+            return;
+        }
+        if (Provider == LlmProvider.AzureOpenAI)
+        {
+            headers.TryAddWithoutValidation("api-key", ApiKey.Reveal());
+        }
+        else
+        {
+            headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiKey.Reveal());
+        }
+    }
+
     /// <summary>
     /// The URL of another API of the same endpoint ("models", "files", "batches/b1/cancel"): next to
     /// /chat/completions, or for an Azure deployment URL under {resource}/openai/ with its api-version.

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net.Http.Headers;
 using System.Text.Json;
 
 namespace CodeGen.Core.Llm;
@@ -39,17 +38,7 @@ public static class ModelCatalog
     {
         using var http = new HttpClient(LlmHttpHandler.Shared, disposeHandler: false) { Timeout = timeout };
         using var request = new HttpRequestMessage(HttpMethod.Get, uri);
-        if (endpoint.ApiKey is { } apiKey)
-        {
-            if (endpoint.Provider == LlmProvider.AzureOpenAI)
-            {
-                request.Headers.TryAddWithoutValidation("api-key", apiKey.Reveal());
-            }
-            else
-            {
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey.Reveal());
-            }
-        }
+        endpoint.AddKeyHeader(request.Headers);
         using var response = http.Send(request);
         if (!response.IsSuccessStatusCode)
         {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -133,14 +132,16 @@ public sealed class CachingChatBackend : IChatBackend
 
     public async Task<ChatCallResult> CompleteAsync(PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken)
     {
-        var body = new ArrayBufferWriter<byte>(1024);
-        ChatRequest.Write(body, _client.Endpoint.Model, row.Prompt.Messages!, parameters);
+        // the key is the hash of the very body a miss sends: it is written once
+        var messages = row.Prompt.Messages!;
+        var body = _client.WriteBody(messages, parameters);
         string key = ResponseCache.KeyFor(_client.Endpoint, body.WrittenSpan);
         if (Cache.TryGet(key, out var cached))
         {
+            body.Dispose();
             return ChatCallResult.Success(cached!, 200);
         }
-        var result = await ((IChatBackend)_client).CompleteAsync(row, parameters, cancellationToken).ConfigureAwait(false);
+        var result = await _client.SendAsync(body, ChatCompletionClient.EstimateTokens(messages, parameters), cancellationToken).ConfigureAwait(false);
         if (result.Answer is { } answer)
         {
             Cache.Store(key, answer);
