@@ -94,12 +94,18 @@ function Invoke-XunitTests {
     $exit = $LASTEXITCODE
     if (-not (Test-Path -LiteralPath $trx)) {
         Write-Host "xunit produced no report (dotnet test exit code $exit)." -ForegroundColor Red
-        return @{ Passed = 0; Failed = 1 }
+        return @{ Passed = 0; Failed = 1; Failures = @() }
     }
-    $counters = ([xml](Get-Content -LiteralPath $trx -Raw)).TestRun.ResultSummary.Counters
+    $report = [xml](Get-Content -LiteralPath $trx -Raw)
+    $counters = $report.TestRun.ResultSummary.Counters
     $failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
     if ($exit -ne 0 -and $failed -eq 0) { $failed = 1 }
-    @{ Passed = [int]$counters.passed; Failed = $failed }
+    # The names and first message lines of failed tests, repeated at the end of the run where CI logs keep them.
+    $failures = @($report.TestRun.Results.UnitTestResult | Where-Object outcome -NE 'Passed' | ForEach-Object {
+        $message = "$($_.Output.ErrorInfo.Message)".Trim() -split '\r?\n' | Select-Object -First 3
+        "$($_.testName): $($message -join ' | ')"
+    })
+    @{ Passed = [int]$counters.passed; Failed = $failed; Failures = $failures }
 }
 
 function Invoke-PesterTests {
@@ -112,10 +118,10 @@ function Invoke-PesterTests {
     $exit = $LASTEXITCODE
     if (-not (Test-Path -LiteralPath $summary)) {
         Write-Host "Pester produced no summary (exit code $exit)." -ForegroundColor Red
-        return @{ Passed = 0; Failed = 1 }
+        return @{ Passed = 0; Failed = 1; Failures = @() }
     }
     $counts = Get-Content -LiteralPath $summary -Raw | ConvertFrom-Json
-    @{ Passed = [int]$counts.Passed; Failed = [int]$counts.Failed }
+    @{ Passed = [int]$counts.Passed; Failed = [int]$counts.Failed; Failures = @($counts.Failures) }
 }
 
 function Invoke-Test {
@@ -127,6 +133,9 @@ function Invoke-Test {
     $pester = Invoke-PesterTests
     $passed = $xunit.Passed + $pester.Passed
     $failed = $xunit.Failed + $pester.Failed
+    foreach ($failure in @($xunit.Failures | ForEach-Object { "xunit: $_" }) + @($pester.Failures | ForEach-Object { "Pester: $_" })) {
+        Write-Host "FAILED $failure" -ForegroundColor Red
+    }
     Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed; Pester: $($pester.Passed) passed, $($pester.Failed) failed"
     Write-Host "$passed passed, $failed failed"
     if ($failed -gt 0) { exit 1 }

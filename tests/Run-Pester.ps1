@@ -12,5 +12,11 @@ $configuration.Run.PassThru = $true
 $configuration.Output.Verbosity = 'Detailed'
 $result = Invoke-Pester -Configuration $configuration
 $failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
-@{ Passed = $result.PassedCount; Failed = $failed } | ConvertTo-Json | Set-Content -LiteralPath $SummaryPath -Encoding utf8
+# Failed tests by name with the first lines of their message, for build.ps1 to repeat at the end of the run.
+$failures = @(@($result.Failed) + @($result.FailedBlocks) + @($result.FailedContainers) | Where-Object { $_ } | ForEach-Object {
+    $message = "$($_.ErrorRecord | Select-Object -First 1)".Trim() -split '\r?\n' | Select-Object -First 3
+    $name = if ($_.PSObject.Properties['ExpandedPath']) { $_.ExpandedPath } else { "$($_.Item)" }
+    "$($name): $($message -join ' | ')"
+})
+@{ Passed = $result.PassedCount; Failed = $failed; Failures = $failures } | ConvertTo-Json | Set-Content -LiteralPath $SummaryPath -Encoding utf8
 exit ([int]($failed -gt 0))

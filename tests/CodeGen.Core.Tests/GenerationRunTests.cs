@@ -81,7 +81,9 @@ public class GenerationRunTests : IClassFixture<FakeServerFixture>
 
         Assert.Equal(20_000, count);
         Assert.InRange(Runs.MaxPendingSeen, 1, 32);
-        Assert.True(peak < 16L * 1024 * 1024, $"live managed heap grew by {peak / 1024 / 1024} MB");
+        // The heap is the whole process's, shared with test classes running alongside: the bound is loose, far
+        // below the 160 MB of a run that buffered.
+        Assert.True(peak < 40L * 1024 * 1024, $"live managed heap grew by {peak / 1024 / 1024} MB");
     }
 
     [Fact]

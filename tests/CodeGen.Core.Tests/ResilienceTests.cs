@@ -40,8 +40,9 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
     [InlineData("fault=stall", "timeout")]
     public void Transient_failures_are_retried_until_answered(string directive, string reason)
     {
-        var server = _fixture.Use(new FakeLlmOptions { StallMs = 8000 });
-        using var client = Runs.Client(server.BaseUrl, retries: 3, timeout: TimeSpan.FromMilliseconds(1500));
+        // The attempt timeout leaves a loaded machine seconds for an ordinary answer; a stall is far past it.
+        var server = _fixture.Use(new FakeLlmOptions { StallMs = 30_000 });
+        using var client = Runs.Client(server.BaseUrl, retries: 3, timeout: TimeSpan.FromSeconds(4));
         var outcome = RunOne(client, $"task {directive} [[fake:{directive};times=2]]");
         Assert.True(outcome.Succeeded, outcome.Error?.Message);
         Assert.Equal(3, server.Stats.Requests);
@@ -231,11 +232,11 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
             FaultAbortRate = 0.03,
             FaultBadJsonRate = 0.03,
             FaultNoChoicesRate = 0.02,
-            FaultStallRate = 0.02,
-            StallMs = 3000,
+            FaultStallRate = 0.005,
+            StallMs = 10_000,
             RetryAfterMs = 10,
         });
-        var settings = new ResilienceSettings { MaxRetries = 10, MaxConcurrency = 32, BaseDelay = TimeSpan.FromMilliseconds(5), AttemptTimeout = TimeSpan.FromMilliseconds(800) };
+        var settings = new ResilienceSettings { MaxRetries = 10, MaxConcurrency = 32, BaseDelay = TimeSpan.FromMilliseconds(5), AttemptTimeout = TimeSpan.FromMilliseconds(2000) };
         using var client = Runs.Client(server.BaseUrl, settings: settings);
         using var run = new GenerationRun(new GenerationOptions(), client);
         var outcomes = Runs.Drive(run, Enumerable.Range(1, 1000).Select(i => TestRow.Instruction($"task {i}")));
@@ -245,6 +246,8 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         Assert.True(server.Stats.Faults > 100, $"only {server.Stats.Faults} faults were injected");
         Assert.Equal(1000, server.Stats.AnsweredByTask.Count);
         Assert.All(server.Stats.AnsweredByTask, pair => Assert.Equal(1, pair.Value));
+        var reasons = outcomes.SelectMany(o => o.Retried).Select(r => r.Split(' ')[0]).ToHashSet();
+        Assert.Superset(new HashSet<string> { "429", "timeout", "connection", "unusable" }, reasons); // every kind of fault was met and retried
         for (int i = 0; i < outcomes.Count; i++)
         {
             Assert.Equal(FakeLlmServer.CodeFor($"task {i + 1}"), outcomes[i].Code);
