@@ -117,9 +117,13 @@ second (a session that has run before: connections and code warm).
         $result = Invoke-Contender 'file' (New-Data $rows '.csv') $c $server.BaseUrl
         $table += "| {0:N0} | {1:N2} s | {2:N0} | {3:N0} MB |" -f $rows, $result.seconds, ($result.rows / $result.seconds), ($result.peakRssKb / 1024)
     }
-    $idle = Read-Json (& dotnet $pwsh -NoProfile -NonInteractive -Command "Import-Module '$manifest'; '{`"peakRssKb`":' + ((Get-Content /proc/self/status | Where-Object { `$_ -like 'VmHWM:*' }) -replace '\D', '') + '}'") 'idle pwsh'
+    # The floor under those figures: the same pwsh doing nothing, without and with the module imported.
+    $peakOf = "'{`"peakRssKb`":' + ((Get-Content /proc/self/status | Where-Object { `$_ -like 'VmHWM:*' }) -replace '\D', '') + '}'"
+    $bare = Read-Json (& dotnet $pwsh -NoProfile -NonInteractive -Command $peakOf) 'idle pwsh'
+    $idle = Read-Json (& dotnet $pwsh -NoProfile -NonInteractive -Command "Import-Module '$manifest'; $peakOf") 'idle pwsh with the module'
     $sections.Add("## Memory: file mode, zero latency, C=$c`n`n" + ($table -join "`n") +
-        "`n`nFor scale: pwsh with the module imported and nothing running peaks at $('{0:N0}' -f ($idle.peakRssKb / 1024)) MB.")
+        "`n`nFor scale, the same pwsh doing nothing peaks at $('{0:N0}' -f ($bare.peakRssKb / 1024)) MB, and at " +
+        "$('{0:N0}' -f ($idle.peakRssKb / 1024)) MB with the module imported; a run adds the rest.")
 
     # Storage: reading the same rows with CodeGen's readers and with PowerShell's own commands.
     Write-Host "Storage: reading $storageRows rows" -ForegroundColor Cyan
