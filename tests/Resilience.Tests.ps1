@@ -82,6 +82,27 @@ Describe 'Endpoints' {
         $row.generated_code | Should -Be (Get-FakeLlmCode $server 'task 1')
     }
 
+    It 'sends OPENAI_API_KEY to this machine but never to another host, and says so' {
+        $env:OPENAI_API_KEY = 'sk-openai-key-1234567890'
+        try {
+            'task 1' | Invoke-CodeInstructionToCode @common | Out-Null
+            (Get-FakeLlmStats $server).lastAuthorization | Should -Be 'Bearer sk-openai-key-1234567890'
+
+            # llm.invalid is reached through the proxy (the fake server): the request arrives without the key
+            Reset-Server
+            $verbose = 'task 1' | Invoke-CodeInstructionToCode -Endpoint 'http://llm.invalid/v1' -Model m -Proxy $server.Root -MaxRetries 0 -Verbose 4>&1
+            @($verbose | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })[0].generated_code | Should -Be (Get-FakeLlmCode $server 'task 1')
+            (Get-FakeLlmStats $server).lastAuthorization | Should -BeNullOrEmpty
+            @($verbose | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message | Should -Contain (
+                'OPENAI_API_KEY is not sent to llm.invalid: it goes only to api.openai.com and this machine. Pass -ApiKey or set CODEGEN_API_KEY to send a key there.')
+            $info = Get-CodeGenEndpoint -Endpoint 'http://llm.invalid/v1' -Model m
+            $info.ApiKey | Should -BeNullOrEmpty
+            $info.ApiKeySource | Should -BeLike 'OPENAI_API_KEY is not sent to llm.invalid*'
+            ($info | Out-String -Width 250) | Should -Match 'ApiKey\s+: \(none\)  \(OPENAI_API_KEY is not sent'
+        }
+        finally { $env:OPENAI_API_KEY = $null }
+    }
+
     It 'refuses to send a key over plain http to another host' {
         { 'task 1' | Invoke-CodeInstructionToCode -Endpoint 'http://gpu-box.example/v1' -Model m -ApiKey 'secret-1234567890' } |
             Should -Throw -ErrorId 'InvalidEndpointConfiguration,*' -ExpectedMessage '*unencrypted http*-AllowUnencryptedAuthentication*'

@@ -25,7 +25,7 @@ public class EndpointTests
         Assert.Contains(endpoint, ex.Message);
     }
 
-    private static Func<string, string?> Env(params (string Name, string Value)[] variables)
+    private static Func<string, string?> Env(params (string Name, string? Value)[] variables)
     {
         var map = variables.ToDictionary(v => v.Name, v => v.Value);
         return name => map.GetValueOrDefault(name);
@@ -61,6 +61,48 @@ public class EndpointTests
         var baseUrl = LlmEndpoint.Resolve([new EndpointSettings(Model: "m"), .. EndpointSettings.FromEnvironment(Env(("OPENAI_BASE_URL", "http://localhost:8000/v1")))]);
         Assert.Equal("http://localhost:8000/v1/chat/completions", baseUrl.ChatCompletionsUri.ToString());
         Assert.Null(baseUrl.ApiKey);
+    }
+
+    [Theory]
+    [InlineData(null, null, "https://api.openai.com/v1/chat/completions")] // OpenAI's own endpoint, by default
+    [InlineData("https://api.openai.com/v1", null, "https://api.openai.com/v1/chat/completions")]
+    [InlineData(null, "https://gateway.example.com/openai/v1", "https://gateway.example.com/openai/v1/chat/completions")] // paired with OPENAI_BASE_URL
+    [InlineData("https://gateway.example.com/v1", "https://gateway.example.com/openai/v1", "https://gateway.example.com/v1/chat/completions")]
+    [InlineData("http://localhost:8000/v1", null, "http://localhost:8000/v1/chat/completions")] // this machine
+    [InlineData("http://127.0.0.1:11434/v1", "https://gateway.example.com/v1", "http://127.0.0.1:11434/v1/chat/completions")]
+    public void OPENAI_API_KEY_goes_to_OpenAI_its_base_url_and_this_machine(string? endpoint, string? baseUrl, string expected)
+    {
+        var resolved = LlmEndpoint.Resolve([new EndpointSettings(endpoint, "m"), .. EndpointSettings.FromEnvironment(Env(("OPENAI_API_KEY", "sk-openai-0000"), ("OPENAI_BASE_URL", baseUrl)))]);
+        Assert.Equal(expected, resolved.ChatCompletionsUri.ToString());
+        Assert.Equal("sk-openai-0000", resolved.ApiKey?.Reveal());
+        Assert.Equal("OPENAI_* environment variables", resolved.KeySource);
+        Assert.Null(resolved.WithheldKey);
+    }
+
+    [Theory]
+    [InlineData("https://openrouter.example/api/v1", null)]
+    [InlineData("https://api.openai.com.evil.example/v1", null)]
+    [InlineData("https://other.example.com/v1", "https://gateway.example.com/v1")]
+    [InlineData("https://gateway.example.com:8443/v1", "https://gateway.example.com/v1")] // another port is another server
+    public void OPENAI_API_KEY_is_never_sent_to_another_host(string endpoint, string? baseUrl)
+    {
+        var layers = EndpointSettings.FromEnvironment(Env(("OPENAI_API_KEY", "sk-openai-0000"), ("OPENAI_BASE_URL", baseUrl)));
+        var resolved = LlmEndpoint.Resolve([new EndpointSettings(endpoint, "m"), .. layers]);
+        Assert.Null(resolved.ApiKey);
+        Assert.Equal("none", resolved.KeySource);
+        Assert.StartsWith($"OPENAI_API_KEY is not sent to {new Uri(endpoint).Host}", resolved.WithheldKey);
+        Assert.Contains("-ApiKey", resolved.WithheldKey);
+        Assert.DoesNotContain("sk-openai", resolved.WithheldKey);
+
+        // CODEGEN_API_KEY, a parameter or DataFlow's DF_API_KEY are meant for the endpoint in use, and go there.
+        var dataflow = LlmEndpoint.Resolve([new EndpointSettings(endpoint, "m"),
+            .. EndpointSettings.FromEnvironment(Env(("OPENAI_API_KEY", "sk-openai-0000"), ("OPENAI_BASE_URL", baseUrl), ("DF_API_KEY", "df-key-0000")))]);
+        Assert.Equal("df-key-0000", dataflow.ApiKey?.Reveal());
+        Assert.Equal("DF_API_KEY environment variable", dataflow.KeySource);
+        Assert.Null(dataflow.WithheldKey);
+        var codegen = LlmEndpoint.Resolve(EndpointSettings.FromEnvironment(Env(("CODEGEN_ENDPOINT", endpoint), ("CODEGEN_MODEL", "m"),
+            ("CODEGEN_API_KEY", "codegen-key-0000"), ("OPENAI_API_KEY", "sk-openai-0000"))));
+        Assert.Equal("codegen-key-0000", codegen.ApiKey?.Reveal());
     }
 
     [Fact]

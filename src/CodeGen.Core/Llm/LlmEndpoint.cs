@@ -26,18 +26,24 @@ public sealed record EndpointSettings(
     LlmProvider? Provider = null,
     string? Deployment = null,
     string? ApiVersion = null,
-    LlmProvider? OnlyFor = null)
+    LlmProvider? OnlyFor = null,
+    bool KeyStaysWithEndpoint = false)
 {
     /// <summary>
-    /// The environment layers in precedence order: CODEGEN_*, then the OpenAI SDK's variables and DataFlow's
+    /// The environment layers in precedence order: CODEGEN_*, then the OpenAI SDK's variables, DataFlow's
     /// DF_API_KEY, then (used by the Azure provider only) the Azure OpenAI SDK's variables.
     /// </summary>
+    /// <remarks>
+    /// OPENAI_API_KEY is OpenAI's key, often set for other tools: it goes to api.openai.com, to OPENAI_BASE_URL
+    /// when that is set, and to this machine, never to another host chosen with -Endpoint or CODEGEN_ENDPOINT.
+    /// DF_API_KEY is DataFlow's key for whichever API URL the pipeline names, so it goes to the endpoint in use.
+    /// </remarks>
     public static IReadOnlyList<EndpointSettings> FromEnvironment(Func<string, string?> getVariable) =>
     [
         new(getVariable("CODEGEN_ENDPOINT"), getVariable("CODEGEN_MODEL"), getVariable("CODEGEN_API_KEY"), "CODEGEN_* environment variables",
             ParseProvider(getVariable("CODEGEN_PROVIDER")), getVariable("CODEGEN_DEPLOYMENT"), getVariable("CODEGEN_API_VERSION")),
-        new(getVariable("OPENAI_BASE_URL"), null, getVariable("OPENAI_API_KEY") is { Length: > 0 } k ? k : getVariable("DF_API_KEY"),
-            "OPENAI_* / DF_API_KEY environment variables", OnlyFor: LlmProvider.OpenAI),
+        new(getVariable("OPENAI_BASE_URL"), null, getVariable("OPENAI_API_KEY"), "OPENAI_* environment variables", OnlyFor: LlmProvider.OpenAI, KeyStaysWithEndpoint: true),
+        new(null, null, getVariable("DF_API_KEY"), "DF_API_KEY environment variable", OnlyFor: LlmProvider.OpenAI),
         new(getVariable("AZURE_OPENAI_ENDPOINT"), null, getVariable("AZURE_OPENAI_API_KEY"), "AZURE_OPENAI_* environment variables",
             ApiVersion: getVariable("OPENAI_API_VERSION"), OnlyFor: LlmProvider.AzureOpenAI),
     ];
@@ -70,6 +76,11 @@ public sealed class LlmEndpoint
     public string ModelSource { get; private init; } = "default";
 
     public string KeySource { get; private init; } = "none";
+
+    /// <summary>
+    /// Why a key that was set is not sent (OPENAI_API_KEY and an endpoint on another host), or null.
+    /// </summary>
+    public string? WithheldKey { get; private init; }
 
     public Uri ChatCompletionsUri { get; }
 
@@ -145,8 +156,9 @@ public sealed class LlmEndpoint
     {
         var all = layers.ToList();
         LlmProvider provider = all.Select(l => l.Provider).FirstOrDefault(p => p is not null) ?? LlmProvider.OpenAI;
-        string? endpoint = null, model = null, key = null, deployment = null, apiVersion = null;
-        string endpointSource = "default", modelSource = "default", keySource = "none";
+        string? endpoint = null, model = null, deployment = null, apiVersion = null;
+        string endpointSource = "default", modelSource = "default";
+        var keys = new List<(string Key, string Source, EndpointSettings Layer)>();
         foreach (var layer in all)
         {
             // OpenAI's variables do not configure Azure, nor Azure's OpenAI: a key must not travel to the other.
@@ -157,12 +169,15 @@ public sealed class LlmEndpoint
             string source = layer.Source ?? "settings";
             Take(ref endpoint, layer.Endpoint, ref endpointSource, source);
             Take(ref model, layer.Model, ref modelSource, source);
-            Take(ref key, layer.ApiKey, ref keySource, source);
+            if (Blank(layer.ApiKey) is { } candidate)
+            {
+                keys.Add((candidate, source, layer));
+            }
             deployment ??= Blank(layer.Deployment);
             apiVersion ??= Blank(layer.ApiVersion);
         }
 
-        if (endpoint is null && (key is null || provider == LlmProvider.AzureOpenAI))
+        if (endpoint is null && (keys.Count == 0 || provider == LlmProvider.AzureOpenAI))
         {
             throw new EndpointConfigurationException(provider == LlmProvider.AzureOpenAI
                 ? "No Azure OpenAI endpoint is configured. Pass -Endpoint https://<resource>.openai.azure.com (with -Deployment, or -Model for the /openai/v1 API) or set AZURE_OPENAI_ENDPOINT."
@@ -188,6 +203,24 @@ public sealed class LlmEndpoint
         {
             throw new EndpointConfigurationException("No model is configured. Pass -Model (for example -Model gpt-4o-mini) or set CODEGEN_MODEL.");
         }
+
+        string? key = null, withheld = null;
+        string keySource = "none";
+        foreach (var (candidate, source, layer) in keys)
+        {
+            // A key that stays with its layer's endpoint (OPENAI_API_KEY: OpenAI's, or OPENAI_BASE_URL's) goes to that server
+            // or to this machine only.
+            if (layer.KeyStaysWithEndpoint && !IsLoopback(uri)
+                && !(Uri.TryCreate(Blank(layer.Endpoint) ?? OpenAIBaseUrl, UriKind.Absolute, out var own) && SameServer(uri, own)))
+            {
+                withheld ??= $"OPENAI_API_KEY is not sent to {uri.Host}: it goes only to {(Blank(layer.Endpoint) is null ? "api.openai.com" : "the OPENAI_BASE_URL server")} " +
+                    "and this machine. Pass -ApiKey or set CODEGEN_API_KEY to send a key there.";
+                continue;
+            }
+            key = candidate;
+            keySource = source;
+            break;
+        }
         if (key is not null && uri.Scheme == Uri.UriSchemeHttp && !IsLoopback(uri) && !allowUnencryptedAuthentication)
         {
             throw new EndpointConfigurationException(
@@ -198,6 +231,7 @@ public sealed class LlmEndpoint
             EndpointSource = endpointSource,
             ModelSource = modelSource,
             KeySource = keySource,
+            WithheldKey = key is null ? withheld : null,
             Deployment = provider == LlmProvider.AzureOpenAI ? deployment : null,
         };
     }
@@ -279,6 +313,9 @@ public sealed class LlmEndpoint
         }
         return uri;
     }
+
+    private static bool SameServer(Uri a, Uri b)
+        => a.Scheme == b.Scheme && a.Port == b.Port && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase);
 
     internal static bool IsLoopback(Uri uri)
         => uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));

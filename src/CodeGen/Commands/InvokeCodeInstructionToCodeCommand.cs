@@ -231,6 +231,10 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         var resilience = _client.Settings;
         WriteVerbose($"Sending to {endpoint.DisplayUri} ({endpoint.Provider}) as model '{endpoint.Model}', up to {EffectiveThrottleLimit} requests at once, " +
             $"{resilience.MaxRetries} retries, {resilience.AttemptTimeout.TotalSeconds:0} s per attempt; API key {(endpoint.ApiKey is null ? "none" : "from " + endpoint.KeySource)}.");
+        if (endpoint.WithheldKey is { } withheld)
+        {
+            WriteVerbose(withheld);
+        }
         if (!FileMode)
         {
             _run = new GenerationRun(CreateGenerationOptions(), _backend);

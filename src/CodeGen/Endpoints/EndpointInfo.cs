@@ -12,6 +12,7 @@ public sealed class EndpointInfo
     public string? ModelSource { get; set; }
     /// <summary>The key, masked: "****" and at most its last four characters.</summary>
     public string? ApiKey { get; set; }
+    /// <summary>Where the key comes from; with no key, why a key that is set is not sent (OPENAI_API_KEY to another host).</summary>
     public string? ApiKeySource { get; set; }
     public int? ThrottleLimit { get; set; }
     public int? MaxRetries { get; set; }
@@ -32,7 +33,7 @@ public sealed class EndpointInfo
         Model = endpoint.Model,
         ModelSource = endpoint.ModelSource,
         ApiKey = endpoint.ApiKey?.Masked,
-        ApiKeySource = endpoint.KeySource,
+        ApiKeySource = endpoint.ApiKey is null ? endpoint.WithheldKey : endpoint.KeySource,
         ThrottleLimit = throttleLimit,
         MaxRetries = resilience.MaxRetries,
         TimeoutSec = (int)resilience.AttemptTimeout.TotalSeconds,

@@ -54,7 +54,7 @@ internal static class RowErrorRecords
         RowErrorKind.MissingInputColumn => "Pass -InputKey with the name of the column that holds the instruction.",
         RowErrorKind.OutputColumnExists => "Pass -Force to overwrite the column, or -OutputKey to write a different one.",
         RowErrorKind.TemplateColumnMissing => "Fix the placeholder in -PromptTemplate, or add the column to the input.",
-        RowErrorKind.HttpError when error.StatusCode is 401 or 403 => "Check the API key (-ApiKey, CODEGEN_API_KEY or OPENAI_API_KEY).",
+        RowErrorKind.HttpError when error.StatusCode is 401 or 403 => "Check the API key (-ApiKey or CODEGEN_API_KEY; OPENAI_API_KEY is sent only to api.openai.com, OPENAI_BASE_URL and this machine).",
         RowErrorKind.HttpError when error.StatusCode is 404 => "Check -Endpoint and -Model (or -Deployment for Azure OpenAI).",
         RowErrorKind.HttpError when error.ServerCode == "insufficient_quota" => "Add credit or raise the quota of the account, then run again (file mode: -Resume).",
         RowErrorKind.CircuitOpen => "Check that the endpoint is up, then run again (file mode: -Resume continues where it stopped).",
