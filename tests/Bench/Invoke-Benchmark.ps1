@@ -112,10 +112,10 @@ second (a session that has run before: connections and code warm).
     $c = 32
     Write-Host "Memory: file mode, zero latency, C=$c" -ForegroundColor Cyan
     Set-FakeLlmConfig $server @{ latencyMs = 0 }
-    $table = @("| rows | elapsed | rows/s | peak RSS |", "|---:|---:|---:|---:|")
+    $table = @("| rows | elapsed | rows/s | peak RSS | live heap after |", "|---:|---:|---:|---:|---:|")
     foreach ($rows in $memoryRows) {
         $result = Invoke-Contender 'file' (New-Data $rows '.csv') $c $server.BaseUrl
-        $table += "| {0:N0} | {1:N2} s | {2:N0} | {3:N0} MB |" -f $rows, $result.seconds, ($result.rows / $result.seconds), ($result.peakRssKb / 1024)
+        $table += "| {0:N0} | {1:N2} s | {2:N0} | {3:N0} MB | {4:N1} MB |" -f $rows, $result.seconds, ($result.rows / $result.seconds), ($result.peakRssKb / 1024), ($result.liveHeapKb / 1024)
     }
     # The floor under those figures: the same pwsh doing nothing, without and with the module imported.
     $peakOf = "'{`"peakRssKb`":' + ((Get-Content /proc/self/status | Where-Object { `$_ -like 'VmHWM:*' }) -replace '\D', '') + '}'"
@@ -123,7 +123,9 @@ second (a session that has run before: connections and code warm).
     $idle = Read-Json (& dotnet $pwsh -NoProfile -NonInteractive -Command "Import-Module '$manifest'; $peakOf") 'idle pwsh with the module'
     $sections.Add("## Memory: file mode, zero latency, C=$c`n`n" + ($table -join "`n") +
         "`n`nFor scale, the same pwsh doing nothing peaks at $('{0:N0}' -f ($bare.peakRssKb / 1024)) MB, and at " +
-        "$('{0:N0}' -f ($idle.peakRssKb / 1024)) MB with the module imported; a run adds the rest.")
+        "$('{0:N0}' -f ($idle.peakRssKb / 1024)) MB with the module imported; a run adds the rest. " +
+        "**live heap after** is the managed memory still in use once the run is over and the garbage collector has run: " +
+        "what a run would leak, if it leaked; peak RSS also counts what the collector keeps committed between collections.")
 
     # Storage: reading the same rows with CodeGen's readers and with PowerShell's own commands.
     Write-Host "Storage: reading $storageRows rows" -ForegroundColor Cyan

@@ -1,5 +1,6 @@
 # One benchmark contender in a fresh pwsh: does the work (-Repeat times, in the same session), then prints
-# {"rows","seconds","warmSeconds","peakRssKb"} as JSON: seconds is the first (cold) run, warmSeconds the last.
+# {"rows","seconds","warmSeconds","peakRssKb","liveHeapKb"} as JSON: seconds is the first (cold) run, warmSeconds
+# the last; liveHeapKb is the managed heap still in use after the work and a full collection.
 # Started by Invoke-Benchmark.ps1; the clock covers the work only, not pwsh start-up or Import-Module.
 param(
     [Parameter(Mandatory)]
@@ -52,4 +53,5 @@ if ($Contender -in 'pipeline', 'parallel') {
     $rows = @(Import-CodeGenData -Path $OutputPath | Where-Object generated_code).Count
 }
 $peak = [long]((Get-Content /proc/self/status | Where-Object { $_ -like 'VmHWM:*' }) -replace '\D', '')
-[ordered]@{ rows = $rows; seconds = @($times)[0]; warmSeconds = @($times)[-1]; peakRssKb = $peak } | ConvertTo-Json -Compress
+$live = [long]([GC]::GetTotalMemory($true) / 1KB)
+[ordered]@{ rows = $rows; seconds = @($times)[0]; warmSeconds = @($times)[-1]; peakRssKb = $peak; liveHeapKb = $live } | ConvertTo-Json -Compress
