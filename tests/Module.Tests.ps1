@@ -70,9 +70,9 @@ Describe 'Formatting' {
 
     It 'shows endpoint settings with their sources and the key masked' {
         $secret = 'sk-format-view-secret-abcdef'
-        $text = Get-CodeGenEndpoint @common -ApiKey $secret | Out-String
+        $text = Get-CodeGenEndpoint @common -ApiKey $secret | Out-String -Width 200
         $text | Should -Not -BeLike "*$secret*"
-        $text | Should -BeLike '*ApiKey*: `*`*`*`*cdef  (parameters)*'
+        $text | Should -BeLike '*Auth*: API key `*`*`*`*cdef (Authorization: Bearer)  (parameters)*'
         $text | Should -BeLike '*fake-model  (parameters)*'
     }
 
@@ -177,6 +177,36 @@ Set-Content -LiteralPath '$folder/in.csv' -Value 'instruction', '"task 1, with a
         $result.Output | Should -BeLike '*csvhelper=30 in Default*'
         $result.Output | Should -BeLike '*csvhelper=34 in CodeGen*'
         (Import-Csv (Join-Path $folder 'out.csv'))[0].generated_code | Should -Be (Get-FakeLlmCode $server 'task 1, with a comma')
+    }
+}
+
+Describe 'Dependency isolation: Azure.Identity' {
+    It 'signs in with its own Azure.Identity and Azure.Core beside an older Azure.Core already in the session (as Az.Accounts brings)' {
+        $packages = $env:NUGET_PACKAGES
+        if (-not $packages) { $packages = ((& dotnet nuget locals global-packages --list | Select-Object -First 1) -replace '^global-packages:\s*', '').Trim() }
+        $older = Join-Path $packages 'azure.core/1.44.1/lib/net6.0/Azure.Core.dll'
+        Test-Path -LiteralPath $older | Should -BeTrue -Because 'tests/Tools/Tools.csproj downloads Azure.Core 1.44.1'
+        Set-FakeLlmConfig $server @{ requireEntraToken = $true; tokenLifetimeSeconds = 240 }
+        Reset-FakeLlm $server
+        try {
+            $result = Invoke-FreshPwsh @"
+`$ErrorActionPreference = 'Stop'
+Add-Type -LiteralPath '$older'
+`$env:IDENTITY_ENDPOINT = '$($server.Root)/msi/token'
+`$env:IDENTITY_HEADER = 'fake-identity-header'
+Import-Module '$(Join-Path $PSScriptRoot '../CodeGen.psd1')'
+`$row = 'task 1' | Invoke-CodeInstructionToCode -Provider AzureOpenAI -Endpoint '$($server.Root)' -Deployment gpt4o -EntraId -MaxRetries 0
+"code=`$(`$row.generated_code -split "``n" | Select-Object -Last 1)"
+[AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'Azure.Core' } |
+    ForEach-Object { 'azurecore={0}.{1} in {2}' -f `$_.GetName().Version.Major, `$_.GetName().Version.Minor, [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext(`$_).Name }
+"@
+        }
+        finally { Set-FakeLlmConfig $server @{} }
+        $result.ExitCode | Should -Be 0 -Because $result.Output
+        $result.Output | Should -BeLike '*code=# Task: task 1*'
+        $result.Output | Should -BeLike '*azurecore=1.44 in Default*'
+        $result.Output | Should -Match 'azurecore=1\.(5\d|[6-9]\d) in CodeGen'
+        (Get-FakeLlmStats $server).tokensIssued | Should -Be 1
     }
 }
 

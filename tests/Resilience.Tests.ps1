@@ -41,7 +41,7 @@ Describe 'Retries and limits' {
         'task 1', 'task 2' | ForEach-Object { [pscustomobject]@{ instruction = $_ } } | Export-CodeGenData (Join-Path $folder 'in.jsonl')
         $summary = Invoke-CodeInstructionToCode -Path (Join-Path $folder 'in.jsonl') -OutputPath (Join-Path $folder 'out.csv') @common -IncludeUsage
         $rows = @(Import-Csv (Join-Path $folder 'out.csv'))
-        ($rows[0].psobject.Properties.Name -join ',') | Should -Be 'instruction,generated_code,generated_code_error,generated_code_prompt_tokens,generated_code_completion_tokens,generated_code_total_tokens'
+        ($rows[0].psobject.Properties.Name -join ',') | Should -Be 'instruction,generated_code,generated_code_error,generated_code_prompt_tokens,generated_code_completion_tokens,generated_code_total_tokens,generated_code_reasoning_tokens,generated_code_cached_tokens'
         ([long]$rows[0].generated_code_total_tokens + [long]$rows[1].generated_code_total_tokens) | Should -Be $summary.TotalTokens
     }
 
@@ -98,7 +98,7 @@ Describe 'Endpoints' {
             $info = Get-CodeGenEndpoint -Endpoint 'http://llm.invalid/v1' -Model m
             $info.ApiKey | Should -BeNullOrEmpty
             $info.ApiKeySource | Should -BeLike 'OPENAI_API_KEY is not sent to llm.invalid*'
-            ($info | Out-String -Width 250) | Should -Match 'ApiKey\s+: \(none\)  \(OPENAI_API_KEY is not sent'
+            ($info | Out-String -Width 250) | Should -Match 'Auth\s+: \(none\)  \(OPENAI_API_KEY is not sent'
         }
         finally { $env:OPENAI_API_KEY = $null }
     }

@@ -21,6 +21,9 @@ $scale = if ($Quick) { 10 } else { 1 }
 $overheadRows = 20000 / $scale
 $latencyRows = 5000 / $scale
 $memoryRows = @(10000, 100000, 1000000) | ForEach-Object { [int]($_ / $scale) }
+# rates need runs long enough to settle: -Quick divides these by 3 only
+$rateRows = if ($Quick) { 200 } else { 600 }
+$blipRows = if ($Quick) { 700 } else { 2000 }
 $storageRows = 1000000 / $scale
 
 function Read-Json([string[]] $Lines, [string] $What) {
@@ -39,7 +42,7 @@ function New-Data([int] $Rows, [string] $Extension) {
 
 # Runs one contender in its own process; with -Repeat 2 it runs twice in that process: seconds is the first
 # (cold: JIT, new connections) run, warmSeconds the second (as in a session that already ran one).
-function Invoke-Contender([string] $Contender, [string] $InputPath, [int] $Concurrency, [string] $Url, [int] $Repeat = 1) {
+function Invoke-Contender([string] $Contender, [string] $InputPath, [int] $Concurrency, [string] $Url, [int] $Repeat = 1, [int] $RequestsPerMinute = 0) {
     $output = Join-Path $work "out-$Contender.csv"
     if ($Contender -eq 'bare') {
         $rows = [int](([IO.Path]::GetFileNameWithoutExtension($InputPath)) -replace '\D', '')   # rows-<N>.csv
@@ -47,7 +50,7 @@ function Invoke-Contender([string] $Contender, [string] $InputPath, [int] $Concu
     }
     else {
         $lines = & dotnet $pwsh -NoProfile -NonInteractive -File $runner -Contender $Contender -Manifest $manifest `
-            -InputPath $InputPath -OutputPath $output -Url $Url -Concurrency $Concurrency -Repeat $Repeat 2>&1 | ForEach-Object { "$_" }
+            -InputPath $InputPath -OutputPath $output -Url $Url -Concurrency $Concurrency -Repeat $Repeat -RequestsPerMinute $RequestsPerMinute 2>&1 | ForEach-Object { "$_" }
     }
     $result = Read-Json $lines $Contender
     $warm = if ($Repeat -gt 1) { " (warm {0:N2} s)" -f $result.warmSeconds } else { '' }
@@ -106,6 +109,52 @@ try {
 Each contender ran twice in one process: **cold** is the first run (a fresh process: JIT compilation, new
 connections, for CodeGen also building the resilience pipeline, which costs about 70 ms once); **warm** is the
 second (a session that has run before: connections and code warm).
+"@)
+
+    # Provider limits: a server that announces and enforces 1,200 requests a minute (OpenAI's x-ratelimit-*
+    # headers, a token bucket of one second, 429 + Retry-After when it is empty), answers in 200 ms, C=64.
+    $c = 64
+    $rpm = 1200
+    Write-Host "Rate limit: $rpm requests/min announced, L=200 ms, C=$c, $rateRows rows" -ForegroundColor Cyan
+    $data = New-Data $rateRows '.csv'
+    $table = @("| run | elapsed | rows/s | % of the provider's rate | requests sent | refused (429) | % refused |", "|---|---:|---:|---:|---:|---:|---:|")
+    foreach ($case in @(@{ Name = 'no configuration (paced to the headers)'; Rpm = 0 }, @{ Name = "by hand: -RequestsPerMinute $rpm"; Rpm = $rpm })) {
+        Set-FakeLlmConfig $server @{ latencyMs = 200; rateLimitRequestsPerMinute = $rpm }
+        Reset-FakeLlm $server
+        $result = Invoke-Contender 'file' $data $c $server.BaseUrl -RequestsPerMinute $case.Rpm
+        $stats = Get-FakeLlmStats $server
+        $rate = $result.rows / $result.seconds
+        $table += "| {0} | {1:N2} s | {2:N1} | {3:N1}% | {4:N0} | {5:N0} | {6:N1}% |" -f $case.Name, $result.seconds, $rate, (100 * $rate / ($rpm / 60)),
+            $stats.requests, $stats.rateLimited, (100 * $stats.rateLimited / [math]::Max(1, $stats.requests))
+    }
+    $sections.Add("## Rate limit announced by the server: $('{0:N0}' -f $rpm) requests/min, L=200 ms, C=$c, $('{0:N0}' -f $rateRows) rows`n`n" + ($table -join "`n") + @"
+
+
+The goal: at least 95% of the provider's rate with at most 5% of the requests refused, with no configuration.
+The server's bucket holds one second of requests, so a run that ignored its headers would send 64 at once and
+have most of them refused; the rate counts the rows the output received.
+"@)
+
+    # Capacity blips: 5% of requests answered 429 (Retry-After: 1) at random, whatever the load; 150-450 ms answers, C=32.
+    $c = 32
+    Write-Host "Capacity blips: 5% random 429s, L=150-450 ms, C=$c, $blipRows rows" -ForegroundColor Cyan
+    $data = New-Data $blipRows '.csv'
+    $table = @("| run | elapsed | rows/s | vs fault-free | 429s | most in flight |", "|---|---:|---:|---:|---:|---:|")
+    $baseline = $null
+    foreach ($case in @(@{ Name = 'fault-free'; Rate = 0.0 }, @{ Name = '5% random 429s'; Rate = 0.05 })) {
+        Set-FakeLlmConfig $server @{ latencyMs = 150; jitterMs = 300; fault429Rate = $case.Rate; retryAfterSeconds = 1; seed = 17 }
+        Reset-FakeLlm $server
+        $result = Invoke-Contender 'file' $data $c $server.BaseUrl
+        $stats = Get-FakeLlmStats $server
+        $rate = $result.rows / $result.seconds
+        if (-not $baseline) { $baseline = $rate }
+        $table += "| {0} | {1:N2} s | {2:N1} | {3:N2}x | {4:N0} | {5} |" -f $case.Name, $result.seconds, $rate, ($rate / $baseline), $stats.throttled, $stats.maxInFlight
+    }
+    $sections.Add("## Capacity blips: 5% random 429s, L=150-450 ms, C=$c, $('{0:N0}' -f $blipRows) rows`n`n" + ($table -join "`n") + @"
+
+
+The goal: at least 80% of the fault-free run's throughput. A 429 that comes now and then, whatever the load,
+is retried after its Retry-After without lowering the concurrency; **most in flight** is the server's count.
 "@)
 
     # Memory: file mode at three sizes, zero latency, C=32.

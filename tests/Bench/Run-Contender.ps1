@@ -11,12 +11,15 @@ param(
     [string] $OutputPath,
     [string] $Url,
     [int] $Concurrency = 10,
-    [int] $Repeat = 1
+    [int] $Repeat = 1,
+    # file only: a client-side limit, as a user sets it by hand (0: none, keep to what the server announces)
+    [int] $RequestsPerMinute = 0
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $Manifest
 if ($OutputPath) { Remove-Item -LiteralPath $OutputPath -ErrorAction Ignore }
 $common = @{ Endpoint = $Url; Model = 'bench'; ThrottleLimit = $Concurrency }
+if ($RequestsPerMinute -gt 0) { $common.RequestsPerMinute = $RequestsPerMinute }
 
 $times = foreach ($run in 1..$Repeat) {
 if ($OutputPath) { Remove-Item -LiteralPath $OutputPath -ErrorAction Ignore }

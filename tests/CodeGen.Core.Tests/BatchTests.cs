@@ -65,7 +65,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
         var server = _fixture.Use(new FakeLlmOptions { RecordRequests = true });
         string input = WriteTasks("in.csv", 5, n => n == 3 ? "naïve “quotes” and \\ slashes" : $"task {n}");
         var generation = new GenerationOptions { SystemPrompt = "Be brief.", Parameters = new ChatParameters(0.2, 256) };
-        var files = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("requests.jsonl"), "fake-model", "/v1/chat/completions",
+        var files = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("requests.jsonl"), BatchTarget.For(LlmProvider.OpenAI, "fake-model", new Uri("http://127.0.0.1/v1/chat/completions")),
             generation, 50_000, 200L * 1024 * 1024, hashOnly: false, onRowError: null, out long rows);
 
         Assert.Equal(5, rows);
@@ -94,7 +94,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
         }
 
         // stable: the same input gives the same file
-        var again = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("again.jsonl"), "fake-model", "/v1/chat/completions",
+        var again = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("again.jsonl"), BatchTarget.For(LlmProvider.OpenAI, "fake-model", new Uri("http://127.0.0.1/v1/chat/completions")),
             generation, 50_000, 200L * 1024 * 1024, hashOnly: false, onRowError: null, out _);
         Assert.Equal(File.ReadAllBytes(files[0].Path), File.ReadAllBytes(again[0].Path));
         Assert.Equal(files[0].Sha256, again[0].Sha256);
@@ -104,7 +104,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
     public void Export_splits_at_the_request_and_size_limits()
     {
         string input = WriteTasks("in.csv", 10);
-        var byCount = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("count.jsonl"), "m", "/v1/chat/completions",
+        var byCount = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("count.jsonl"), BatchTarget.For(LlmProvider.OpenAI, "m", new Uri("http://127.0.0.1/v1/chat/completions")),
             new GenerationOptions(), 3, 200L * 1024 * 1024, false, null, out _);
         Assert.Equal([3L, 3L, 3L, 1L], byCount.Select(f => f.Requests));
         Assert.Equal(["count.jsonl", "count.2.jsonl", "count.3.jsonl", "count.4.jsonl"], byCount.Select(f => Path.GetFileName(f.Path)));
@@ -112,7 +112,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
 
         long lineSize = new FileInfo(byCount[^1].Path).Length;
         long limit = Math.Max(1024, lineSize * 3 + lineSize / 2); // room for three lines, not four
-        var bySize = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("size.jsonl"), "m", "/v1/chat/completions",
+        var bySize = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("size.jsonl"), BatchTarget.For(LlmProvider.OpenAI, "m", new Uri("http://127.0.0.1/v1/chat/completions")),
             new GenerationOptions(), 50_000, limit, false, null, out _);
         Assert.True(bySize.Count > 1);
         Assert.All(bySize, f => Assert.True(new FileInfo(f.Path).Length <= limit && f.Bytes == new FileInfo(f.Path).Length));
@@ -125,7 +125,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
     {
         string input = WriteTasks("in.csv", 2);
         string target = Path.Combine(_temp.Path, "batch", "nested", "requests.jsonl");
-        var files = BatchJob.ExportFile(input, null, CsvSettings.Default, target, "m", "/v1/chat/completions",
+        var files = BatchJob.ExportFile(input, null, CsvSettings.Default, target, BatchTarget.For(LlmProvider.OpenAI, "m", new Uri("http://127.0.0.1/v1/chat/completions")),
             new GenerationOptions(), 50_000, 200L * 1024 * 1024, false, null, out _);
         Assert.Equal(target, Assert.Single(files).Path);
         Assert.Equal(2, File.ReadAllLines(target).Length);
@@ -136,7 +136,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
     {
         string input = _temp.Write("in.jsonl", "{\"instruction\":\"a\"}\n{\"instruction\":\"\"}\n{\"instruction\":\"c\"}\n");
         var errors = new List<RowError>();
-        var files = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("r.jsonl"), "m", "/v1/chat/completions",
+        var files = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("r.jsonl"), BatchTarget.For(LlmProvider.OpenAI, "m", new Uri("http://127.0.0.1/v1/chat/completions")),
             new GenerationOptions(), 50_000, 200L * 1024 * 1024, false, (e, _) => errors.Add(e), out long rows);
         Assert.Equal(3, rows);
         Assert.Equal(2, files[0].Requests);

@@ -136,7 +136,8 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
     {
         var server = _fixture.Use(new FakeLlmOptions { LatencyMs = 15, MaxConcurrent = 4, RetryAfterMs = 20 });
         using var client = Runs.Client(server.BaseUrl, retries: 20, concurrency: 32);
-        using var run = new GenerationRun(new GenerationOptions(), client);
+        // a window smaller than the input: the rows after the 100th are sent while the first ones come out
+        using var run = new GenerationRun(new GenerationOptions { MaxPendingRows = 128 }, client);
         int seen = 0;
         var outcomes = Runs.Drive(run, Enumerable.Range(1, 300).Select(i => TestRow.Instruction($"task {i}")), outcome =>
         {
@@ -156,21 +157,54 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
     }
 
     [Fact]
-    public void Adaptive_concurrency_halves_once_per_window_of_429s_and_climbs_back()
+    public void Adaptive_concurrency_halves_when_a_share_of_recent_answers_is_refused_once_per_burst_and_climbs_back()
     {
         using var gate = new AdaptiveConcurrencyLimiter(16);
         int window = gate.Epoch;
-        gate.OnThrottled(window);
-        gate.OnThrottled(window); // another 429 to an attempt sent before the decrease: the same signal
+        for (int i = 0; i < AdaptiveConcurrencyLimiter.MinimumRefusals - 1; i++)
+        {
+            gate.OnRefused(window, overload: true);
+        }
+        Assert.Equal(16, gate.Limit); // three refusals are not yet a signal
+        gate.OnRefused(window, overload: true);
+        Assert.Equal(8, gate.Limit);
+        gate.OnRefused(window, overload: true); // more 429s to attempts sent before the decrease: the same signal
         Assert.Equal(8, gate.Limit);
         for (int i = 0; i < 8; i++)
         {
-            gate.OnSuccess();
+            gate.OnAnswered(gate.Epoch, success: true);
         }
         Assert.Equal(9, gate.Limit);
-        gate.OnThrottled(gate.Epoch); // a 429 under the new limit counts
+        for (int i = 0; i < 4; i++)
+        {
+            gate.OnRefused(gate.Epoch, overload: true); // 4 refused of 12 answers under the new limit: a third
+        }
         Assert.Equal(4, gate.Limit);
-        Assert.Equal(3, gate.Throttled);
+        Assert.Equal(9, gate.Throttled);
+    }
+
+    [Fact]
+    public void Adaptive_concurrency_keeps_its_limit_through_scattered_refusals_and_spent_budgets()
+    {
+        using var gate = new AdaptiveConcurrencyLimiter(32);
+        var random = new Random(5);
+        for (int i = 0; i < 20_000; i++)
+        {
+            if (random.NextDouble() < 0.05)
+            {
+                gate.OnRefused(gate.Epoch, overload: true); // capacity blips: one answer in twenty
+            }
+            else
+            {
+                gate.OnAnswered(gate.Epoch, success: true);
+            }
+        }
+        for (int i = 0; i < 100; i++)
+        {
+            gate.OnRefused(gate.Epoch, overload: false); // a spent rate budget: the pacer's business
+        }
+        Assert.Equal(32, gate.Limit);
+        Assert.True(gate.Throttled > 900);
     }
 
     [Fact]
@@ -185,7 +219,10 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         }
         Assert.False(gate.AttemptAcquire().IsAcquired);
         Assert.Equal(4, gate.InFlight);
-        gate.OnThrottled(gate.Epoch); // limit 2: two of the four permits are owed
+        for (int i = 0; i < AdaptiveConcurrencyLimiter.MinimumRefusals; i++)
+        {
+            gate.OnRefused(gate.Epoch, overload: true); // limit 2: two of the four permits are owed
+        }
         leases[0].Dispose();
         leases[1].Dispose();
         Assert.False(gate.AttemptAcquire().IsAcquired); // two still in flight: the limit is reached

@@ -10,7 +10,9 @@ namespace FakeLlm;
 /// upload a JSONL of requests, create a batch, poll it (it moves on one step per poll, see
 /// <see cref="FakeLlmOptions.BatchPollsToComplete"/>), cancel it, download its output and error files. Each
 /// request line is answered as the chat endpoint would answer it, [[fake:status=N]] directives included
-/// (those rows land in the error file). Output lines come in reverse order, as real batches do not keep order.
+/// (those rows land in the error file), and so are the model rules (<see cref="FakeModelRules"/>: a reasoning model's
+/// row with max_tokens lands in the error file with the service's 400 body). Output lines come in reverse order, as
+/// real batches do not keep order. <see cref="FakeLlmOptions.RequireEntraToken"/> applies here as on the chat endpoint.
 /// </summary>
 internal sealed class FakeBatches
 {
@@ -58,6 +60,11 @@ internal sealed class FakeBatches
         if (at < 0)
         {
             await NotFound(context).ConfigureAwait(false);
+            return;
+        }
+        if (_server.Options.RequireEntraToken && !_server.IsAuthorized(context))
+        {
+            await FakeEntraTokens.RejectAsync(context).ConfigureAwait(false);
             return;
         }
         string[] rest = segments[(at + 1)..];
@@ -260,13 +267,19 @@ internal sealed class FakeBatches
             using var line = JsonDocument.Parse(batch.Lines[i]);
             var root = line.RootElement;
             string customId = root.GetProperty("custom_id").GetString()!;
-            var (prompt, model) = FakeLlmServer.ReadRequest(Encoding.UTF8.GetBytes(root.GetProperty("body").GetRawText()));
+            var request = FakeLlmServer.InspectRequest(Encoding.UTF8.GetBytes(root.GetProperty("body").GetRawText()));
+            var (prompt, model) = (request.Prompt, request.Model);
+            string requestId = $"req-{i + 1}";
+            if (request.Refusal is { } refusal)
+            {
+                errors.Add($"{{\"id\":\"batch_req_{i + 1}\",\"custom_id\":{JsonSerializer.Serialize(customId)},\"response\":{{\"status_code\":400,\"request_id\":\"{requestId}\",\"body\":{Encoding.UTF8.GetString(refusal)}}},\"error\":null}}");
+                continue;
+            }
             var directive = FakeDirective.Find(prompt);
             if (directive?.Times is { } times && _server.Stats.CountAttempt(prompt) > times)
             {
                 directive = directive with { Status = null, Fault = null }; // a transient failure, over after N attempts (batch or live)
             }
-            string requestId = $"req-{i + 1}";
             if (directive?.Status is int status && status != 200)
             {
                 string message = directive.Message ?? $"fake failure {status}";

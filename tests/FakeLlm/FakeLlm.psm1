@@ -76,6 +76,13 @@ function Set-FakeLlmConfig {
     $null = Invoke-RestMethod -Method Post -Uri "$($Server.Root)/_fake/config" -NoProxy -ContentType 'application/json' -Body ($Config | ConvertTo-Json -Compress)
 }
 
+function Revoke-FakeLlmToken {
+    # Every token /msi/token issued so far stops working (later calls to /msi/token issue fresh ones).
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] $Server)
+    $null = Invoke-RestMethod -Method Post -Uri "$($Server.Root)/_fake/revoke-tokens" -NoProxy
+}
+
 function Get-FakeLlmCode {
     # The placeholder code the server writes for a task (what the extracted code of a row should be).
     [CmdletBinding()]
@@ -87,4 +94,4 @@ function Get-FakeLlmCode {
     Invoke-RestMethod -Method Post -Uri "$($Server.Root)/_fake/code" -NoProxy -ContentType 'text/plain; charset=utf-8' -Body $bytes
 }
 
-Export-ModuleMember -Function Start-FakeLlm, Stop-FakeLlm, Get-FakeLlmStats, Reset-FakeLlm, Set-FakeLlmConfig, Get-FakeLlmCode
+Export-ModuleMember -Function Start-FakeLlm, Stop-FakeLlm, Get-FakeLlmStats, Reset-FakeLlm, Set-FakeLlmConfig, Get-FakeLlmCode, Revoke-FakeLlmToken

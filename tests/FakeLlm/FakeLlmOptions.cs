@@ -6,6 +6,10 @@ namespace FakeLlm;
 /// <c>message</c>, <c>{auth}</c> is replaced by the caller's API key (to test that CodeGen masks echoed keys).
 /// <c>fault=abort|stall|badjson|nochoices|429|5xx</c> injects one fault; <c>times=N</c> applies the status or fault to
 /// the first N attempts of that prompt only (a transient failure).
+/// Always on, whatever the options: the model rules of <see cref="FakeModelRules"/> (reasoning models refuse
+/// max_tokens and a temperature or top_p other than 1; gpt-4 and gpt-3.5 refuse reasoning_effort).
+/// POST /_fake/config replaces the whole record (what it leaves out takes the defaults below), and every change of
+/// options starts the rate-limit buckets full again.
 /// </summary>
 public sealed record FakeLlmOptions
 {
@@ -70,6 +74,38 @@ public sealed record FakeLlmOptions
 
     /// <summary>The first N batch creations (since the last reset) succeed on the server but the connection drops before the answer.</summary>
     public int BatchCreateAborts { get; init; }
+
+    // OpenAI's per-minute rate limits (FakeRateLimiter): off unless a limit is set.
+
+    /// <summary>
+    /// Requests per minute. A token bucket of RateLimitRequestsPerMinute × <see cref="RateLimitBurstSeconds"/> / 60
+    /// requests (at least 1), refilled continuously; a request that finds it empty gets OpenAI's 429 at once (before
+    /// any latency), with retry-after, retry-after-ms and the x-ratelimit-* headers, and still counts against the limit.
+    /// </summary>
+    public int? RateLimitRequestsPerMinute { get; init; }
+
+    /// <summary>
+    /// Tokens per minute, the same way; a request costs (characters of its messages' contents) / 4 plus its
+    /// max_completion_tokens or max_tokens, at least 1. A request costing more than the bucket holds never passes.
+    /// </summary>
+    public int? RateLimitTokensPerMinute { get; init; }
+
+    /// <summary>How many seconds of the per-minute limit may be spent at once (the bucket's size): 1 s of 600 RPM is 10 requests.</summary>
+    public double RateLimitBurstSeconds { get; init; } = 1.0;
+
+    // Microsoft Entra ID managed identity (FakeEntraTokens): GET /msi/token, POST /_fake/revoke-tokens.
+
+    /// <summary>The secret /msi/token expects in X-IDENTITY-HEADER (what a client finds in the IDENTITY_HEADER environment variable).</summary>
+    public string IdentityHeader { get; init; } = "fake-identity-header";
+
+    /// <summary>How long an issued token stays valid (Entra ID tokens live about an hour).</summary>
+    public int TokenLifetimeSeconds { get; init; } = 3600;
+
+    /// <summary>
+    /// Chat, files and batches requests need Authorization: Bearer with a live token from /msi/token, else they get
+    /// Azure OpenAI's 401 (api-key headers do not count).
+    /// </summary>
+    public bool RequireEntraToken { get; init; }
 }
 
 /// <summary>Overrides parsed from a <c>[[fake:...]]</c> directive in the prompt.</summary>

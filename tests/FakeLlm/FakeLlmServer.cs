@@ -14,6 +14,13 @@ namespace FakeLlm;
 /// <summary>
 /// A real HTTP server on 127.0.0.1 that speaks enough of the OpenAI chat-completions protocol to test
 /// CodeGen: every answer's code echoes the task it was asked, so a test can tell rows apart.
+/// Besides <c>POST .../chat/completions</c> (and the files and batches APIs, <see cref="FakeBatches"/>) it serves
+/// what a client meets on the real services: the model rules of OpenAI's reasoning models (<see cref="FakeModelRules"/>,
+/// always on), per-minute rate limits with OpenAI's 429 and x-ratelimit-* headers (<see cref="FakeRateLimiter"/>),
+/// and a managed-identity token endpoint, <c>GET /msi/token</c>, whose tokens the API can be told to require
+/// (<see cref="FakeEntraTokens"/>). Test controls live under /_fake: stats, reset, config, code, revoke-tokens.
+/// A chat request goes through, in order: Entra token check (401), body parse (400), rate limit (429, at once),
+/// model rules (400, at once), then directives, MaxConcurrent, injected faults, latency and the answer.
 /// </summary>
 public sealed class FakeLlmServer : IAsyncDisposable
 {
@@ -21,7 +28,10 @@ public sealed class FakeLlmServer : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly FakeBatches _batches;
+    private readonly FakeEntraTokens _entra;
     private FakeLlmOptions _options;
+    private FakeRateLimiter _limiter;
+    private TimeProvider _clock = TimeProvider.System;
     private Random _random;
 
     private FakeLlmServer(WebApplication app, FakeLlmOptions options)
@@ -29,6 +39,8 @@ public sealed class FakeLlmServer : IAsyncDisposable
         _app = app;
         _options = options;
         _batches = new FakeBatches(this);
+        _entra = new FakeEntraTokens(this);
+        _limiter = new FakeRateLimiter(options, _clock);
         _random = options.Seed is { } seed ? new Random(seed) : new Random();
     }
 
@@ -43,10 +55,26 @@ public sealed class FakeLlmServer : IAsyncDisposable
         set
         {
             Volatile.Write(ref _options, value);
+            Volatile.Write(ref _limiter, new FakeRateLimiter(value, Clock));
             if (value.Seed is { } seed)
             {
                 _random = new Random(seed);
             }
+        }
+    }
+
+    /// <summary>
+    /// The clock of the rate-limit buckets (its monotonic timestamps) and of token expiry (its UTC time). In-process
+    /// tests may set a manual one to make refills and expiry exact instead of timing-dependent; setting it starts the
+    /// buckets full again.
+    /// </summary>
+    public TimeProvider Clock
+    {
+        get => Volatile.Read(ref _clock);
+        set
+        {
+            Volatile.Write(ref _clock, value);
+            Volatile.Write(ref _limiter, new FakeRateLimiter(Options, value));
         }
     }
 
@@ -81,6 +109,13 @@ public sealed class FakeLlmServer : IAsyncDisposable
         app.MapPost("/_fake/reset", () =>
         {
             Stats.Reset();
+            Volatile.Write(ref _limiter, new FakeRateLimiter(Options, Clock)); // a fresh start: full buckets too
+            return Results.Ok();
+        });
+        app.MapGet("/msi/token", context => _entra.IssueAsync(context));
+        app.MapPost("/_fake/revoke-tokens", () =>
+        {
+            _entra.RevokeAll();
             return Results.Ok();
         });
         app.MapPost("/_fake/config", async (HttpContext context) =>
@@ -130,15 +165,44 @@ public sealed class FakeLlmServer : IAsyncDisposable
             {
                 Stats.RequestBodies.Enqueue(Encoding.UTF8.GetString(body.GetBuffer(), 0, (int)body.Length));
             }
+            if (options.RequireEntraToken && !IsAuthorized(context))
+            {
+                Stats.Unauthorize();
+                await FakeEntraTokens.RejectAsync(context).ConfigureAwait(false);
+                return;
+            }
 
-            string prompt, model;
+            ChatRequestInfo request;
             try
             {
-                (prompt, model) = ReadRequest(body.GetBuffer().AsSpan(0, (int)body.Length));
+                request = InspectRequest(body.GetBuffer().AsSpan(0, (int)body.Length));
             }
             catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException)
             {
                 await WriteErrorAsync(context, 400, "The request body is not a chat-completions request: " + ex.Message, "invalid_request_error").ConfigureAwait(false);
+                return;
+            }
+            var (prompt, model) = (request.Prompt, request.Model);
+
+            // The limit and the model rules answer at once, before any latency, as the service does.
+            var limiter = Volatile.Read(ref _limiter);
+            if (!limiter.IsOff)
+            {
+                var decision = limiter.Admit(model, request.TokenCost);
+                foreach (var (name, value) in decision.Headers)
+                {
+                    context.Response.Headers[name] = value; // also on every later answer of an admitted request
+                }
+                if (!decision.Admitted)
+                {
+                    Stats.RateLimit();
+                    await WriteJsonAsync(context, 429, decision.RefusalBody!).ConfigureAwait(false);
+                    return;
+                }
+            }
+            if (request.Refusal is { } refusal)
+            {
+                await WriteJsonAsync(context, 400, refusal).ConfigureAwait(false);
                 return;
             }
 
@@ -214,8 +278,23 @@ public sealed class FakeLlmServer : IAsyncDisposable
         }
         finally
         {
+            if (context.Response.HasStarted)
+            {
+                Stats.CountStatus(context.Response.StatusCode);
+            }
             Stats.Finished();
         }
+    }
+
+    /// <summary>True when the request carries a live token from /msi/token (what <see cref="FakeLlmOptions.RequireEntraToken"/> asks).</summary>
+    internal bool IsAuthorized(HttpContext context) => _entra.IsValid(context);
+
+    private static async Task WriteJsonAsync(HttpContext context, int status, byte[] body)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = body.Length;
+        await context.Response.Body.WriteAsync(body).ConfigureAwait(false);
     }
 
     internal static string BearerToken(HttpContext context)
@@ -280,19 +359,68 @@ public sealed class FakeLlmServer : IAsyncDisposable
 
     internal static (string Prompt, string Model) ReadRequest(ReadOnlySpan<byte> json)
     {
+        var request = InspectRequest(json);
+        return (request.Prompt, request.Model);
+    }
+
+    /// <summary>
+    /// What the server needs from a chat request: the last user message, the model, the 400 its model would answer
+    /// (<see cref="FakeModelRules"/>) and its cost for the tokens-per-minute limit.
+    /// </summary>
+    internal sealed record ChatRequestInfo(string Prompt, string Model, byte[]? Refusal, int TokenCost);
+
+    internal static ChatRequestInfo InspectRequest(ReadOnlySpan<byte> json)
+    {
         var reader = new Utf8JsonReader(json);
         using var document = JsonDocument.ParseValue(ref reader);
         var root = document.RootElement;
         string model = root.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "fake-model";
         string prompt = string.Empty;
+        long characters = 0;
         foreach (var message in root.GetProperty("messages").EnumerateArray())
         {
+            characters += ContentLength(message);
             if (message.GetProperty("role").GetString() == "user")
             {
                 prompt = message.GetProperty("content").GetString() ?? string.Empty;
             }
         }
-        return (prompt, model);
+        // The service estimates a request's tokens before running it, output budget included: about 4 characters a token.
+        long budget = 0;
+        foreach (string name in (ReadOnlySpan<string>)["max_completion_tokens", "max_tokens"])
+        {
+            if (root.TryGetProperty(name, out var max) && max.ValueKind == JsonValueKind.Number && max.TryGetInt64(out budget))
+            {
+                break;
+            }
+        }
+        int cost = (int)Math.Clamp(characters / 4 + Math.Max(0, budget), 1, int.MaxValue);
+        return new ChatRequestInfo(prompt, model, FakeModelRules.Refusal(root, model), cost);
+    }
+
+    /// <summary>Characters of a message's content: a string, or the text of its parts.</summary>
+    private static long ContentLength(JsonElement message)
+    {
+        if (!message.TryGetProperty("content", out var content))
+        {
+            return 0;
+        }
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            return content.GetString()!.Length;
+        }
+        long total = 0;
+        if (content.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var part in content.EnumerateArray())
+            {
+                if (part.ValueKind == JsonValueKind.Object && part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
+                {
+                    total += text.GetString()!.Length;
+                }
+            }
+        }
+        return total;
     }
 
     /// <summary>The task inside a prompt: what follows the last "Task:" line (CodeGen's default prompt), else the whole prompt.</summary>
@@ -405,10 +533,29 @@ public sealed class FakeLlmServer : IAsyncDisposable
             {
                 int promptTokens = Math.Max(1, task.Length / 4);
                 int completionTokens = Math.Max(1, (content?.Length ?? 0) / 4);
+                bool reasoningModel = FakeModelRules.IsReasoningModel(model);
+                if (reasoningModel)
+                {
+                    completionTokens += FakeModelRules.ReasoningTokens; // hidden reasoning is billed as completion
+                }
                 writer.WriteStartObject("usage");
                 writer.WriteNumber("prompt_tokens", promptTokens);
                 writer.WriteNumber("completion_tokens", completionTokens);
                 writer.WriteNumber("total_tokens", promptTokens + completionTokens);
+                if (reasoningModel)
+                {
+                    // the shape OpenAI sends for reasoning models (the audio and prediction counts are always 0 here)
+                    writer.WriteStartObject("prompt_tokens_details");
+                    writer.WriteNumber("cached_tokens", FakeModelRules.CachedTokens);
+                    writer.WriteNumber("audio_tokens", 0);
+                    writer.WriteEndObject();
+                    writer.WriteStartObject("completion_tokens_details");
+                    writer.WriteNumber("reasoning_tokens", FakeModelRules.ReasoningTokens);
+                    writer.WriteNumber("audio_tokens", 0);
+                    writer.WriteNumber("accepted_prediction_tokens", 0);
+                    writer.WriteNumber("rejected_prediction_tokens", 0);
+                    writer.WriteEndObject();
+                }
                 writer.WriteEndObject();
             }
             writer.WriteEndObject();

@@ -85,6 +85,39 @@ public sealed class FakeLlmStats
 
     internal void Throttle() => Interlocked.Increment(ref _throttled);
 
+    private long _rateLimited, _unauthorized, _tokensIssued;
+
+    /// <summary>429s sent by the per-minute rate limit (<see cref="FakeLlmOptions.RateLimitRequestsPerMinute"/>, ...); also counted in <see cref="Throttled"/>.</summary>
+    public long RateLimited => Interlocked.Read(ref _rateLimited);
+
+    /// <summary>401s sent by the chat endpoint because <see cref="FakeLlmOptions.RequireEntraToken"/> found no valid token.</summary>
+    public long Unauthorized => Interlocked.Read(ref _unauthorized);
+
+    /// <summary>Tokens issued by GET /msi/token.</summary>
+    public long TokensIssued => Interlocked.Read(ref _tokensIssued);
+
+    /// <summary>The resource query value of the latest token issued (as sent: with or without a trailing slash).</summary>
+    public string LastTokenResource { get; internal set; } = string.Empty;
+
+    /// <summary>Chat-completions answers by HTTP status (any answer whose status line was sent; dropped connections have none).</summary>
+    public ConcurrentDictionary<int, long> StatusCounts { get; } = new();
+
+    internal void RateLimit()
+    {
+        Interlocked.Increment(ref _rateLimited);
+        Interlocked.Increment(ref _throttled);
+    }
+
+    internal void Unauthorize() => Interlocked.Increment(ref _unauthorized);
+
+    internal void TokenIssued(string resource)
+    {
+        Interlocked.Increment(ref _tokensIssued);
+        LastTokenResource = resource;
+    }
+
+    internal void CountStatus(int status) => StatusCounts.AddOrUpdate(status, 1, static (_, n) => n + 1);
+
     /// <summary>How many 200 answers each task (the echoed instruction) got.</summary>
     public ConcurrentDictionary<string, int> AnsweredByTask { get; } = new(StringComparer.Ordinal);
 
@@ -103,6 +136,11 @@ public sealed class FakeLlmStats
         Interlocked.Exchange(ref _aborted, 0);
         Interlocked.Exchange(ref _faults, 0);
         Interlocked.Exchange(ref _throttled, 0);
+        Interlocked.Exchange(ref _rateLimited, 0);
+        Interlocked.Exchange(ref _unauthorized, 0);
+        Interlocked.Exchange(ref _tokensIssued, 0);
+        LastTokenResource = string.Empty;
+        StatusCounts.Clear();
         Interlocked.Exchange(ref _filesUploaded, 0);
         Interlocked.Exchange(ref _modelLists, 0);
         Interlocked.Exchange(ref _batchesCreated, 0);
@@ -158,6 +196,11 @@ public sealed class FakeLlmStats
         lastCustomHeaders = LastCustomHeaders,
         faults = Faults,
         throttled = Throttled,
+        rateLimited = RateLimited,
+        unauthorized = Unauthorized,
+        tokensIssued = TokensIssued,
+        lastTokenResource = LastTokenResource,
+        statusCounts = new SortedDictionary<int, long>(StatusCounts),
         filesUploaded = FilesUploaded,
         modelLists = ModelLists,
         batchesCreated = BatchesCreated,

@@ -1,6 +1,9 @@
+using System.Text.Json;
 using FakeLlm;
 
-// dotnet FakeLlm.dll [--port N] [--latency-ms N] [--jitter-ms N] [--style S] [--status N] [--seed N] [--record] [--stop-on-stdin-eof]
+// dotnet FakeLlm.dll [--config JSON] [--port N] [--latency-ms N] [--jitter-ms N] [--style S] [--status N] [--seed N] [--record] [--stop-on-stdin-eof]
+// --config takes any FakeLlmOptions as JSON (what POST /_fake/config takes, e.g. {"RateLimitRequestsPerMinute":600});
+// it replaces the options given before it, so put it first.
 // Prints "FakeLlm listening on <base url>" and serves until stopped (Ctrl+C, SIGTERM), or until stdin closes
 // with --stop-on-stdin-eof (what build.ps1 and the Pester tests use, so no orphaned server keeps running).
 var options = new FakeLlmOptions();
@@ -11,6 +14,7 @@ for (int i = 0; i < args.Length; i++)
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
     switch (args[i])
     {
+        case "--config": options = JsonSerializer.Deserialize<FakeLlmOptions>(Next(), new JsonSerializerOptions(JsonSerializerDefaults.Web)) ?? new FakeLlmOptions(); break;
         case "--port": port = int.Parse(Next()); break;
         case "--latency-ms": options = options with { LatencyMs = int.Parse(Next()) }; break;
         case "--jitter-ms": options = options with { JitterMs = int.Parse(Next()) }; break;

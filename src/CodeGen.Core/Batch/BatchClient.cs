@@ -93,19 +93,20 @@ public sealed class BatchClient
 {
     private readonly HttpClient _http;
     private readonly LlmEndpoint _endpoint;
+    private readonly Func<string, string> _redact;
 
-    public BatchClient(ChatCompletionClient client) : this(client.Http, client.Endpoint)
+    public BatchClient(ChatCompletionClient client)
     {
-    }
-
-    internal BatchClient(HttpClient http, LlmEndpoint endpoint)
-    {
-        _http = http;
-        _endpoint = endpoint;
+        _http = client.Http;
+        _endpoint = client.Endpoint;
+        _redact = client.Redact;
     }
 
     /// <summary>The url to write in each request line and to create batches for.</summary>
     public string RequestUrl => BatchRequestExporter.UrlFor(_endpoint.Provider);
+
+    /// <summary>What request lines for this endpoint look like, naming <paramref name="model"/>.</summary>
+    public BatchTarget Target(string model) => BatchTarget.For(_endpoint.Provider, model, _endpoint.ChatCompletionsUri);
 
     /// <summary>The URL of an API path such as "files" or "batches/batch_1/cancel" (see <see cref="LlmEndpoint.ApiUri"/>).</summary>
     public Uri ApiUri(string relative) => _endpoint.ApiUri(relative);
@@ -234,6 +235,10 @@ public sealed class BatchClient
         {
             throw new BatchApiException($"Could not {what} at {Display(request)}: {Redact(ex.Message)}", null, ex);
         }
+        catch (SignInException ex)
+        {
+            throw new BatchApiException($"Could not {what} at {Display(request)}: {ex.Message}", 401, ex);
+        }
         if (response.IsSuccessStatusCode)
         {
             return response;
@@ -251,7 +256,7 @@ public sealed class BatchClient
     private static string Display(HttpRequestMessage request)
         => request.RequestUri!.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
 
-    private string Redact(string text) => _endpoint.ApiKey?.Redact(text) ?? text;
+    private string Redact(string text) => _redact(text);
 
     internal static string Describe(BatchInfo info) => info.Total > 0
         ? string.Create(CultureInfo.InvariantCulture, $"{info.Status}, {info.Completed + info.Failed} of {info.Total} requests done ({info.Failed} failed)")

@@ -312,7 +312,7 @@ public sealed class BatchJob
     }
 
     private IReadOnlyList<BatchRequestFile> ExportRequests(string input, string target, bool hashOnly, out long rows, BatchJobState? saved = null)
-        => ExportFile(input, _options.Files.InputFormat, _options.Files.Csv, target, _model, _client.RequestUrl, _options.Generation,
+        => ExportFile(input, _options.Files.InputFormat, _options.Files.Csv, target, _client.Target(_model), _options.Generation,
             saved?.MaxRequestsPerFile ?? _options.MaxRequestsPerFile, saved?.MaxBytesPerFile ?? _options.MaxBytesPerFile, hashOnly, onRowError: null, out rows);
 
     /// <summary>
@@ -320,11 +320,11 @@ public sealed class BatchJob
     /// hashes them). A row that cannot be sent (no instruction, a template column missing) is left out and
     /// reported to <paramref name="onRowError"/>; its error comes back at the merge.
     /// </summary>
-    public static IReadOnlyList<BatchRequestFile> ExportFile(string input, DataFormat? inputFormat, CsvSettings csv, string target, string model, string url,
+    public static IReadOnlyList<BatchRequestFile> ExportFile(string input, DataFormat? inputFormat, CsvSettings csv, string target, BatchTarget batchTarget,
         GenerationOptions generation, long maxRequestsPerFile, long maxBytesPerFile, bool hashOnly, Action<RowError, DataRow>? onRowError, out long rows)
     {
         using var reader = RowFiles.OpenReader(input, DataFormats.Resolve(input, inputFormat), csv);
-        using var exporter = new BatchRequestExporter(target, model, url, generation, maxRequestsPerFile, maxBytesPerFile, hashOnly);
+        using var exporter = new BatchRequestExporter(target, batchTarget, generation, maxRequestsPerFile, maxBytesPerFile, hashOnly);
         rows = 0;
         bool checkedColumns = false;
         while (reader.Read(out var row))

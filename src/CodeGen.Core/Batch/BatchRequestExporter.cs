@@ -5,6 +5,17 @@ using CodeGen.Core.Running;
 
 namespace CodeGen.Core.Batch;
 
+/// <summary>
+/// Whom batch request lines are for: the model each names, the url each carries (/v1/chat/completions for OpenAI
+/// and vLLM, /chat/completions for Azure OpenAI), and how the server wants the body's fields named.
+/// </summary>
+public sealed record BatchTarget(string Model, string Url, WireRules Rules)
+{
+    /// <summary>The target for a provider and model; <paramref name="chatCompletionsUri"/> (null: the provider's own API) picks the field names.</summary>
+    public static BatchTarget For(LlmProvider provider, string model, Uri? chatCompletionsUri)
+        => new(model, BatchRequestExporter.UrlFor(provider), WireRules.For(provider, chatCompletionsUri ?? new Uri(LlmEndpoint.OpenAIBaseUrl + "/chat/completions")));
+}
+
 /// <summary>One file of batch requests written by <see cref="BatchRequestExporter"/>.</summary>
 /// <param name="Sha256">Lower-case hex SHA-256 of the file's bytes: two exports of the same rows and options give the same.</param>
 public sealed record BatchRequestFile(string Path, long Requests, long Bytes, long FirstRow, long LastRow, string Sha256 = "");
@@ -17,8 +28,7 @@ public sealed record BatchRequestFile(string Path, long Requests, long Bytes, lo
 public sealed class BatchRequestExporter : IDisposable
 {
     private readonly string _path;
-    private readonly string _model;
-    private readonly string _url;
+    private readonly BatchTarget _target;
     private readonly GenerationOptions _options;
     private readonly long _maxRequests;
     private readonly long _maxBytes;
@@ -30,17 +40,16 @@ public sealed class BatchRequestExporter : IDisposable
     private Stream? _stream;
     private long _requests, _bytes, _firstRow, _lastRow, _rowNumber;
 
-    /// <param name="url">The url of each request: /v1/chat/completions (OpenAI, vLLM) or /chat/completions (Azure OpenAI).</param>
     /// <param name="hashOnly">Write nothing: only count and hash what would be written (to tell whether an input changed).</param>
-    public BatchRequestExporter(string path, string model, string url, GenerationOptions options, long maxRequestsPerFile = 50_000, long maxBytesPerFile = 200L * 1024 * 1024,
+    public BatchRequestExporter(string path, BatchTarget target, GenerationOptions options, long maxRequestsPerFile = 50_000, long maxBytesPerFile = 200L * 1024 * 1024,
         bool hashOnly = false)
     {
+        options.Validate();
         _hashOnly = hashOnly;
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRequestsPerFile, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBytesPerFile, 1024);
         _path = Path.GetFullPath(path);
-        _model = model;
-        _url = url;
+        _target = target;
         _options = options;
         _maxRequests = maxRequestsPerFile;
         _maxBytes = maxBytesPerFile;
@@ -69,9 +78,9 @@ public sealed class BatchRequestExporter : IDisposable
             writer.WriteStartObject();
             writer.WriteString("custom_id"u8, BatchCustomId.For(rowNumber, prompt.Instruction));
             writer.WriteString("method"u8, "POST");
-            writer.WriteString("url"u8, _url);
+            writer.WriteString("url"u8, _target.Url);
             writer.WritePropertyName("body"u8);
-            ChatRequest.Write(writer, _model, prompt.Messages!, _options.Parameters);
+            ChatRequest.Write(writer, _target.Model, prompt.Messages!, _options.Parameters, _target.Rules);
             writer.WriteEndObject();
         }
         _line.GetSpan(1)[0] = (byte)'\n';

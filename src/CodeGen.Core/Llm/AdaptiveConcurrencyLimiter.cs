@@ -4,23 +4,35 @@ using System.Threading.RateLimiting;
 namespace CodeGen.Core.Llm;
 
 /// <summary>
-/// A concurrency limiter whose limit adapts to the server: at most <see cref="Limit"/> attempts in flight. A 429
-/// halves the limit, once per window: only a 429 to an attempt admitted under the current limit counts (one
-/// burst of 429s to attempts sent before the last decrease is one signal, not many); every <see cref="Limit"/>
-/// successes raise it by one, back up to the maximum (additive increase, multiplicative decrease, as TCP does).
-/// It is a <see cref="RateLimiter"/>, so the resilience pipeline takes a permit per attempt: a request waiting
-/// out a Retry-After holds none.
+/// A concurrency limiter whose limit adapts to the server: at most <see cref="Limit"/> attempts in flight. The
+/// limit halves when the server refuses (429) a good share of recent attempts for being too busy: at least
+/// <see cref="MinimumRefusals"/> refusals and at least one in <see cref="RefusalShareDivisor"/> of the answers in a
+/// window of recent ones. A few refusals now and then (a provider's capacity blips) leave it where it is, and
+/// refusals that a spent rate budget explains are the <see cref="RatePacer"/>'s business, not this limiter's.
+/// Every <see cref="Limit"/> successes raise it by one, back up to the maximum (additive increase,
+/// multiplicative decrease, as TCP does). It is a <see cref="RateLimiter"/>, so the resilience pipeline takes a
+/// permit per attempt: a request waiting out a Retry-After holds none.
 /// </summary>
 /// <remarks>
-/// Built on a semaphore holding the maximum's permits. Lowering the limit owes permits: they are kept back as
-/// attempts finish instead of returned. Raising it forgives a debt or returns a permit. So
-/// available + in flight = limit + owed, and attempts in flight come down to the limit as they finish.
+/// Only answers to attempts admitted under the current limit count (<see cref="Epoch"/>): the burst of refusals to
+/// attempts sent before a decrease is one signal, not many. Built on a semaphore holding the maximum's permits.
+/// Lowering the limit owes permits: they are kept back as attempts finish instead of returned. Raising it
+/// forgives a debt or returns a permit. So available + in flight = limit + owed, and attempts in flight come down
+/// to the limit as they finish.
 /// </remarks>
 public sealed class AdaptiveConcurrencyLimiter : RateLimiter
 {
+    /// <summary>Refusals that are too few to say anything, however few answers there were.</summary>
+    public const int MinimumRefusals = 4;
+
+    /// <summary>One refusal in this many answers (or more) shows the server is overloaded.</summary>
+    public const int RefusalShareDivisor = 5;
+
     private readonly SemaphoreSlim _permits;
     private readonly object _lock = new();
     private readonly int _max;
+    private readonly bool[] _window; // recent answers to attempts of this epoch: true for a refusal
+    private int _windowNext, _windowCount, _windowRefusals;
     private int _limit;
     private int _owed;
     private int _successes;
@@ -35,6 +47,7 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
         _max = max;
         _limit = max;
         _permits = new SemaphoreSlim(max, max);
+        _window = new bool[Math.Clamp(2 * max, 64, 2048)];
     }
 
     /// <summary>Attempts allowed in flight now.</summary>
@@ -45,36 +58,55 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
     /// <summary>Attempts in flight now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
-    /// <summary>429s heard so far.</summary>
+    /// <summary>429s heard so far, whatever their reason.</summary>
     public long Throttled => Interlocked.Read(ref _throttled);
 
     /// <summary>The generation of the limit: it changes with every decrease. Attempts note it when admitted.</summary>
     public int Epoch => Volatile.Read(ref _epoch);
 
-    /// <summary>A 429 to an attempt admitted in generation <paramref name="attemptEpoch"/>.</summary>
-    public void OnThrottled(int attemptEpoch)
+    /// <summary>
+    /// A 429 to an attempt admitted in generation <paramref name="attemptEpoch"/>. With <paramref name="overload"/>
+    /// false (a spent rate budget explains it) it is only counted.
+    /// </summary>
+    public void OnRefused(int attemptEpoch, bool overload)
     {
         Interlocked.Increment(ref _throttled);
+        if (!overload)
+        {
+            return;
+        }
         lock (_lock)
         {
-            if (attemptEpoch != _epoch || _limit == 1)
+            if (attemptEpoch != _epoch)
             {
                 return; // this burst was already answered by a decrease
+            }
+            Record(refused: true);
+            if (_limit == 1 || _windowRefusals < MinimumRefusals || _windowRefusals * RefusalShareDivisor < _windowCount)
+            {
+                return;
             }
             int lower = Math.Max(1, _limit / 2);
             _owed += _limit - lower;
             Volatile.Write(ref _limit, lower);
             _successes = 0;
             _epoch++;
+            Array.Clear(_window);
+            _windowNext = _windowCount = _windowRefusals = 0;
         }
     }
 
-    public void OnSuccess()
+    /// <summary>An answer other than 429 to an attempt admitted in generation <paramref name="attemptEpoch"/>; a success may raise the limit.</summary>
+    public void OnAnswered(int attemptEpoch, bool success)
     {
         bool release = false;
         lock (_lock)
         {
-            if (_limit == _max || ++_successes < _limit)
+            if (attemptEpoch == _epoch)
+            {
+                Record(refused: false);
+            }
+            if (!success || _limit == _max || ++_successes < _limit)
             {
                 return;
             }
@@ -93,6 +125,21 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
         {
             _permits.Release();
         }
+    }
+
+    private void Record(bool refused)
+    {
+        if (_windowCount == _window.Length)
+        {
+            _windowRefusals -= _window[_windowNext] ? 1 : 0;
+        }
+        else
+        {
+            _windowCount++;
+        }
+        _window[_windowNext] = refused;
+        _windowRefusals += refused ? 1 : 0;
+        _windowNext = (_windowNext + 1) % _window.Length;
     }
 
     public override TimeSpan? IdleDuration

@@ -4,7 +4,9 @@ using System.Text.Json;
 namespace CodeGen.Core.Llm;
 
 /// <summary>Token counts as the server reported them.</summary>
-public readonly record struct TokenUsage(long PromptTokens, long CompletionTokens, long TotalTokens);
+/// <param name="ReasoningTokens">completion_tokens_details.reasoning_tokens: hidden reasoning, billed as completion tokens (null when not reported).</param>
+/// <param name="CachedTokens">prompt_tokens_details.cached_tokens: prompt tokens served from the provider's prompt cache (null when not reported).</param>
+public readonly record struct TokenUsage(long PromptTokens, long CompletionTokens, long TotalTokens, long? ReasoningTokens = null, long? CachedTokens = null);
 
 /// <summary>The parts of a chat completion that CodeGen uses.</summary>
 public sealed class ChatAnswer
@@ -157,8 +159,13 @@ public sealed class ChatAnswer
         {
             total = prompt + completion;
         }
-        return new TokenUsage(prompt, completion, total);
+        return new TokenUsage(prompt, completion, total, GetDetail(usage, "completion_tokens_details", "reasoning_tokens"), GetDetail(usage, "prompt_tokens_details", "cached_tokens"));
     }
+
+    /// <summary>A count inside one of usage's detail objects; null when the server did not report it.</summary>
+    private static long? GetDetail(JsonElement usage, string details, string name)
+        => usage.TryGetProperty(details, out var detail) && detail.ValueKind == JsonValueKind.Object
+            && detail.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long n) ? n : null;
 
     internal static string? GetString(JsonElement element, string name)
         => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
@@ -167,17 +174,27 @@ public sealed class ChatAnswer
         => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long n) ? n : 0;
 }
 
+/// <summary>What an error body said: the message, error.code (or error.type), and error.param (the request field it is about).</summary>
+internal readonly record struct ServerError(string? Message, string? Code, string? Param = null)
+{
+    public void Deconstruct(out string? message, out string? code)
+    {
+        message = Message;
+        code = Code;
+    }
+}
+
 /// <summary>Reads the error text out of an HTTP error body, whatever shape the server chose.</summary>
 internal static class ErrorBody
 {
     private const int MaxShown = 500;
 
-    /// <summary>Returns the server's message and its code/type, from OpenAI, vLLM, Ollama or plain-text bodies.</summary>
-    public static (string? Message, string? Code) Read(string body)
+    /// <summary>Returns the server's message, its code/type and param, from OpenAI, vLLM, Ollama or plain-text bodies.</summary>
+    public static ServerError Read(string body)
     {
         if (string.IsNullOrWhiteSpace(body))
         {
-            return (null, null);
+            return new(null, null);
         }
         try
         {
@@ -189,20 +206,20 @@ internal static class ErrorBody
                 {
                     if (error.ValueKind == JsonValueKind.String)
                     {
-                        return (error.GetString(), null);
+                        return new(error.GetString(), null);
                     }
                     if (error.ValueKind == JsonValueKind.Object)
                     {
-                        return (ChatAnswer.GetString(error, "message"), CodeOf(error));
+                        return new(ChatAnswer.GetString(error, "message"), CodeOf(error), ChatAnswer.GetString(error, "param"));
                     }
                 }
                 if (ChatAnswer.GetString(root, "message") is { } message)
                 {
-                    return (message, CodeOf(root));
+                    return new(message, CodeOf(root), ChatAnswer.GetString(root, "param"));
                 }
                 if (ChatAnswer.GetString(root, "detail") is { } detail)
                 {
-                    return (detail, null);
+                    return new(detail, null);
                 }
             }
         }
@@ -211,7 +228,7 @@ internal static class ErrorBody
             // not JSON: show the text itself
         }
         string text = body.Trim();
-        return (text.Length > MaxShown ? text[..MaxShown] + "…" : text, null);
+        return new(text.Length > MaxShown ? text[..MaxShown] + "…" : text, null);
     }
 
     public static string Describe(JsonElement error)

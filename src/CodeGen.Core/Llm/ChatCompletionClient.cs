@@ -13,8 +13,9 @@ namespace CodeGen.Core.Llm;
 public sealed class ChatCallResult
 {
     private ChatCallResult(ChatAnswer? answer, RowErrorKind failureKind, string? detail, int? statusCode, string? serverMessage, string? serverCode,
-        bool isFatal, IReadOnlyList<string> retried)
+        bool isFatal, IReadOnlyList<string> retried, string? serverParam = null)
     {
+        ServerParam = serverParam;
         Answer = answer;
         FailureKind = failureKind;
         Detail = detail;
@@ -41,6 +42,12 @@ public sealed class ChatCallResult
 
     public string? ServerCode { get; }
 
+    /// <summary>error.param: the request field the server's error is about.</summary>
+    public string? ServerParam { get; }
+
+    /// <summary>What the client changed on the way to this result (a field the server refused), for the user to hear once.</summary>
+    public IReadOnlyList<string> Notices { get; private init; } = [];
+
     /// <summary>Every request to this endpoint would fail the same way (see <see cref="RowError.IsFatal"/>).</summary>
     public bool IsFatal { get; }
 
@@ -51,8 +58,11 @@ public sealed class ChatCallResult
         => new(answer, default, null, statusCode, null, null, false, retried ?? []);
 
     public static ChatCallResult Failure(RowErrorKind kind, string detail, int? statusCode = null, string? serverMessage = null, string? serverCode = null,
-        bool isFatal = false, IReadOnlyList<string>? retried = null)
-        => new(null, kind, detail, statusCode, serverMessage, serverCode, isFatal, retried ?? []);
+        bool isFatal = false, IReadOnlyList<string>? retried = null, string? serverParam = null)
+        => new(null, kind, detail, statusCode, serverMessage, serverCode, isFatal, retried ?? [], serverParam);
+
+    internal ChatCallResult WithNotices(IReadOnlyList<string> notices)
+        => new(Answer, FailureKind, Detail, StatusCode, ServerMessage, ServerCode, IsFatal, Retried, ServerParam) { Notices = notices };
 
     public RowError ToRowError(long rowNumber) => new(FailureKind, rowNumber, Detail ?? "the request failed.", StatusCode, ServerMessage, ServerCode, IsFatal, Retried);
 }
@@ -60,23 +70,37 @@ public sealed class ChatCallResult
 /// <summary>
 /// Sends chat-completions requests to one endpoint through the resilience pipeline (<see cref="LlmHttpPipeline"/>)
 /// and turns every kind of answer into a <see cref="ChatCallResult"/>. Never throws for a failed request; only
-/// cancellation of the caller's token escapes. The API key goes into its header and nowhere else: server texts
-/// that echo it are redacted, and no header value is ever part of a message.
+/// cancellation of the caller's token escapes. Credentials go into their header and nowhere else: server texts
+/// that echo them are redacted, and no header value is ever part of a message.
 /// </summary>
+/// <remarks>
+/// Writes each body with the server's <see cref="WireRules"/>. When the server refuses a field the request
+/// carried (a reasoning model and max_tokens or temperature), the rules adapt once for the rest of the run and
+/// the request goes again: requests already in flight with the old body are refused too and go again, and
+/// requests still waiting for their turn are written anew just before they are sent, so at most one wave of
+/// requests is refused per field.
+/// </remarks>
 public sealed class ChatCompletionClient : IChatBackend, IDisposable
 {
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
     private static readonly ProductInfoHeaderValue UserAgent = new("CodeGen", typeof(ChatCompletionClient).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
 
+    /// <summary>Refused fields one request may adapt to before its refusal stands.</summary>
+    private const int MaxAdaptations = 4;
+
     private readonly LlmHttpPipeline _pipeline;
     private readonly HttpClient _http;
+    private readonly object _adapting = new();
+    private WireRules _rules;
 
-    public ChatCompletionClient(LlmEndpoint endpoint, ResilienceSettings? settings = null)
+    /// <param name="entraTokens">Where Microsoft Entra ID tokens come from (tests); null: DefaultAzureCredential, when the endpoint uses Entra ID.</param>
+    /// <param name="timeProvider">The clock of retries, holds and tokens (tests); null: the system's.</param>
+    public ChatCompletionClient(LlmEndpoint endpoint, ResilienceSettings? settings = null, EntraIdTokenSource? entraTokens = null, TimeProvider? timeProvider = null)
     {
         Endpoint = endpoint;
-        _pipeline = new LlmHttpPipeline(settings ?? new ResilienceSettings());
+        _rules = WireRules.For(endpoint.Provider, endpoint.ChatCompletionsUri);
+        _pipeline = new LlmHttpPipeline(settings ?? new ResilienceSettings(), endpoint, entraTokens, timeProvider);
         _http = new HttpClient(_pipeline.Handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        endpoint.AddKeyHeader(_http.DefaultRequestHeaders);
         _http.DefaultRequestHeaders.UserAgent.Add(UserAgent);
         foreach (var (name, value) in _pipeline.Settings.Headers)
         {
@@ -95,29 +119,115 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
     /// <summary>The adaptive gate of this client's attempts (limit, attempts in flight, 429s heard).</summary>
     public AdaptiveConcurrencyLimiter Concurrency => _pipeline.Concurrency;
 
+    /// <summary>The requests and tokens a minute this client keeps to.</summary>
+    public RatePacer Pacer => _pipeline.Pacer;
+
+    /// <summary>How bodies are written for this server now (what it refused so far).</summary>
+    public WireRules Rules => Volatile.Read(ref _rules);
+
     int IChatBackend.MaxConcurrency => Settings.MaxConcurrency;
 
     (int Limit, int InFlight, long Throttled) IChatBackend.ConcurrencySnapshot => (Concurrency.Limit, Concurrency.InFlight, Concurrency.Throttled);
 
     Task<ChatCallResult> IChatBackend.CompleteAsync(Running.PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken)
-        => CompleteAsync(row.Prompt.Messages!, parameters, cancellationToken);
+        => CompleteAsync(row.Prompt.Messages!, parameters, cache: null, cancellationToken);
 
     /// <summary>The HTTP client (auth and extra headers set, resilience pipeline underneath) for the API's other endpoints.</summary>
     internal HttpClient Http => _http;
 
     public Task<ChatCallResult> CompleteAsync(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, CancellationToken cancellationToken)
-        => SendAsync(WriteBody(messages, parameters), EstimateTokens(messages, parameters), cancellationToken);
+        => CompleteAsync(messages, parameters, cache: null, cancellationToken);
+
+    /// <summary>
+    /// The answer to one request: from <paramref name="cache"/> when it holds the answer to the very body this
+    /// client would send, else from the server (and then stored). A refused field adapts the rules and the
+    /// request goes again (the notice says what changed).
+    /// </summary>
+    public async Task<ChatCallResult> CompleteAsync(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, ResponseCache? cache, CancellationToken cancellationToken)
+    {
+        List<string>? notices = null;
+        for (int round = 0; ; round++)
+        {
+            var rules = Rules;
+            var body = WriteBody(messages, parameters, rules);
+            string? key = null;
+            if (cache is not null)
+            {
+                // the key is the hash of the very body a miss sends: it is written once
+                key = ResponseCache.KeyFor(Endpoint, body.WrittenSpan);
+                if (cache.TryGet(key, out var cached))
+                {
+                    body.Dispose();
+                    var hit = ChatCallResult.Success(cached!, 200);
+                    return notices is null ? hit : hit.WithNotices(notices);
+                }
+            }
+            var (result, sent) = await SendAsync(body, messages, parameters, rules, cancellationToken).ConfigureAwait(false);
+            if (!result.IsSuccess && round < MaxAdaptations && sent.Adaptation != Adaptation.None)
+            {
+                if (sent.Notice is not null)
+                {
+                    (notices ??= []).Add(sent.Notice);
+                }
+                continue;
+            }
+            if (result.Answer is { } answer && cache is not null)
+            {
+                var sentWith = sent.Rules!;
+                cache.Store(ReferenceEquals(sentWith, rules) ? key! : ResponseCache.KeyFor(Endpoint, ChatRequest.ToUtf8(Endpoint.Model, messages, parameters, sentWith)), answer);
+            }
+            return notices is null ? result : result.WithNotices(notices);
+        }
+    }
+
+    /// <summary>
+    /// Called by the attempt handler with a 400, before the attempt gives up its turn (so no request admitted after
+    /// this one is written the old way): learns from a refused field (see <see cref="WireRules.Adapt"/>). Only the
+    /// first request to hear of a field changes the rules and gets the notice.
+    /// </summary>
+    internal void LearnFromRefusal(ChatExchange exchange, string errorText)
+    {
+        if (exchange.Parameters is not { } parameters || exchange.Rules is not { } sentWith)
+        {
+            return;
+        }
+        var error = ErrorBody.Read(Redact(errorText));
+        lock (_adapting)
+        {
+            exchange.Adaptation = WireRules.Adapt(Rules, sentWith, parameters, 400, error.Param, error.Code, error.Message, out var adapted, out string? notice);
+            exchange.Notice = notice;
+            if (exchange.Adaptation == Adaptation.Adapted)
+            {
+                Volatile.Write(ref _rules, adapted);
+            }
+        }
+    }
 
     /// <summary>The request body for this endpoint, in a pooled buffer that <see cref="SendAsync"/> takes over.</summary>
-    internal PooledBufferWriter WriteBody(IReadOnlyList<ChatMessage> messages, ChatParameters parameters)
+    internal PooledBufferWriter WriteBody(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, WireRules rules)
     {
         var body = new PooledBufferWriter(EstimateSize(messages));
-        ChatRequest.Write(body, Endpoint.Model, messages, parameters);
+        ChatRequest.Write(body, Endpoint.Model, messages, parameters, rules);
         return body;
     }
 
-    /// <summary>Sends a body from <see cref="WriteBody"/> (and owns it from here on).</summary>
-    internal async Task<ChatCallResult> SendAsync(PooledBufferWriter body, int tokenEstimate, CancellationToken cancellationToken)
+    /// <summary>Called by the attempt handler: writes the body again when the rules changed after it was written.</summary>
+    internal void RewriteIfStale(HttpRequestMessage request, ChatExchange exchange)
+    {
+        var rules = Rules;
+        if (exchange.Messages is null || ReferenceEquals(rules, exchange.Rules))
+        {
+            return;
+        }
+        var content = new ByteArrayContent(ChatRequest.ToUtf8(Endpoint.Model, exchange.Messages, exchange.Parameters!, rules));
+        content.Headers.ContentType = JsonContentType;
+        request.Content = content;
+        exchange.Rules = rules;
+    }
+
+    /// <summary>Sends a body from <see cref="WriteBody"/> (and owns it from here on); returns the result and the exchange (the rules of the body last sent, what its refusal taught).</summary>
+    private async Task<(ChatCallResult Result, ChatExchange Exchange)> SendAsync(PooledBufferWriter body, IReadOnlyList<ChatMessage> messages, ChatParameters parameters, WireRules rules,
+        CancellationToken cancellationToken)
     {
         // The body lives in a pooled buffer, given back only once the exchange ended normally: after a
         // cancellation or a fault the socket might still hold it, so then it is left to the GC.
@@ -128,7 +238,14 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
         request.Content.Headers.ContentType = JsonContentType;
-        var exchange = new ChatExchange { TokenEstimate = tokenEstimate };
+        var exchange = new ChatExchange
+        {
+            TokenEstimate = EstimateTokens(messages, parameters),
+            Owner = this,
+            Messages = messages,
+            Parameters = parameters,
+            Rules = rules,
+        };
         var log = exchange.Log;
         request.Options.Set(ChatResponseHandler.ExchangeKey, exchange);
 
@@ -136,17 +253,7 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
         {
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
             body.Dispose();
-            var result = Classify(response, log.Retried);
-            if (result.IsSuccess)
-            {
-                Concurrency.OnSuccess();
-            }
-            else if (result.StatusCode == 429)
-            {
-                // the last attempt: the retry strategy heard the others
-                Concurrency.OnThrottled(exchange.Epoch);
-            }
-            return result;
+            return (Classify(response, log.Retried), exchange);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -154,28 +261,32 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
         }
         catch (BrokenCircuitException)
         {
-            return ChatCallResult.Failure(RowErrorKind.CircuitOpen,
+            return (ChatCallResult.Failure(RowErrorKind.CircuitOpen,
                 $"{Endpoint.DisplayUri} failed most of its recent requests, so the circuit breaker stopped sending (it tries again after {Settings.BreakerBreakDuration.TotalSeconds:0} s).",
-                isFatal: true, retried: log.Retried);
+                isFatal: true, retried: log.Retried), exchange);
         }
         catch (TimeoutRejectedException)
         {
-            return ChatCallResult.Failure(RowErrorKind.Timeout,
-                $"no answer from {Endpoint.DisplayUri} within {Settings.AttemptTimeout.TotalSeconds:0.###} s{Tries(log.Retried)}.", retried: log.Retried);
+            return (ChatCallResult.Failure(RowErrorKind.Timeout,
+                $"no answer from {Endpoint.DisplayUri} within {Settings.AttemptTimeout.TotalSeconds:0.###} s{Tries(log.Retried)}.", retried: log.Retried), exchange);
         }
         catch (HttpRequestException ex)
         {
-            return ChatCallResult.Failure(RowErrorKind.ConnectionFailed,
-                $"could not get an answer from {Endpoint.DisplayUri}{Tries(log.Retried)}: {Redact(Describe(ex))}", retried: log.Retried);
+            return (ChatCallResult.Failure(RowErrorKind.ConnectionFailed,
+                $"could not get an answer from {Endpoint.DisplayUri}{Tries(log.Retried)}: {Redact(Describe(ex))}", retried: log.Retried), exchange);
         }
         catch (IOException ex)
         {
-            return ChatCallResult.Failure(RowErrorKind.ConnectionFailed,
-                $"the connection to {Endpoint.DisplayUri} broke while reading the answer{Tries(log.Retried)}: {Redact(ex.Message)}", retried: log.Retried);
+            return (ChatCallResult.Failure(RowErrorKind.ConnectionFailed,
+                $"the connection to {Endpoint.DisplayUri} broke while reading the answer{Tries(log.Retried)}: {Redact(ex.Message)}", retried: log.Retried), exchange);
+        }
+        catch (SignInException ex)
+        {
+            return (ChatCallResult.Failure(RowErrorKind.SignInFailed, char.ToLowerInvariant(ex.Message[0]) + ex.Message[1..], isFatal: true, retried: log.Retried), exchange);
         }
         catch (RateLimiterRejectedException)
         {
-            return ChatCallResult.Failure(RowErrorKind.InternalError, "the client-side rate limiter refused the request.", retried: log.Retried);
+            return (ChatCallResult.Failure(RowErrorKind.InternalError, "the client-side rate limiter refused the request.", retried: log.Retried), exchange);
         }
     }
 
@@ -193,12 +304,12 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
             return ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the server answered {status} but {problem}{Tries(retried)}.", status, retried: retried);
         }
 
-        var (serverMessage, serverCode) = ErrorBody.Read(Redact(body?.ErrorText ?? string.Empty));
+        var error = ErrorBody.Read(Redact(body?.ErrorText ?? string.Empty));
         string reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ((HttpStatusCode)status).ToString() : response.ReasonPhrase;
-        string detail = $"the server answered {status} {reason}{Tries(retried)}" + (serverMessage is null ? "." : $": {serverMessage}");
+        string detail = $"the server answered {status} {reason}{Tries(retried)}" + (error.Message is null ? "." : $": {error.Message}");
         // A rejected key, an unknown model or endpoint, or no quota: every other row would get the same answer.
-        bool fatal = status is 401 or 403 or 404 || (status == 429 && serverCode == "insufficient_quota");
-        return ChatCallResult.Failure(RowErrorKind.HttpError, detail, status, serverMessage, serverCode, fatal, retried);
+        bool fatal = status is 401 or 403 or 404 || (status == 429 && error.Code == "insufficient_quota");
+        return ChatCallResult.Failure(RowErrorKind.HttpError, detail, status, error.Message, error.Code, fatal, retried, error.Param);
     }
 
     public void Dispose()
@@ -210,7 +321,8 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
     private static string Tries(IReadOnlyList<string> retried)
         => retried.Count == 0 ? string.Empty : $" (after {retried.Count + 1} attempts; retried for {string.Join(", ", retried)})";
 
-    private string Redact(string text) => Endpoint.ApiKey?.Redact(text) ?? text;
+    /// <summary>Masks every credential this client sent in a text from the server.</summary>
+    internal string Redact(string text) => _pipeline.Authenticator.Redact(text);
 
     private static string Describe(HttpRequestException ex)
     {

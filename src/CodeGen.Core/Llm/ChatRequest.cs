@@ -4,8 +4,69 @@ using CodeGen.Core.Prompting;
 
 namespace CodeGen.Core.Llm;
 
-/// <summary>Sampling settings sent with every request; null means "leave it to the server".</summary>
-public sealed record ChatParameters(double? Temperature = null, int? MaxTokens = null);
+/// <summary>
+/// What every request of a run asks for besides its messages; null means "leave it to the server".
+/// </summary>
+/// <param name="ReasoningEffort">reasoning_effort of reasoning models (none, minimal, low, medium, high, xhigh...): sent as given.</param>
+/// <param name="AdditionalBody">Fields CodeGen does not know, merged into every body (seed, top_p, chat_template_kwargs...).</param>
+public sealed record ChatParameters(double? Temperature = null, int? MaxTokens = null, string? ReasoningEffort = null, AdditionalBody? AdditionalBody = null)
+{
+    /// <summary>The body field names of the parameters CodeGen sets itself (before a server's <see cref="WireRules"/> rename or drop them).</summary>
+    public const string TemperatureField = "temperature";
+    public const string MaxTokensField = "max_tokens";
+    public const string MaxCompletionTokensField = "max_completion_tokens";
+    public const string ReasoningEffortField = "reasoning_effort";
+
+    /// <summary>The fields a request with these parameters carries besides model and messages, as CodeGen names them.</summary>
+    public IEnumerable<string> Fields
+    {
+        get
+        {
+            if (Temperature is not null)
+            {
+                yield return TemperatureField;
+            }
+            if (MaxTokens is not null)
+            {
+                yield return MaxTokensField;
+            }
+            if (ReasoningEffort is not null)
+            {
+                yield return ReasoningEffortField;
+            }
+            if (AdditionalBody is not null)
+            {
+                foreach (var name in AdditionalBody.Names)
+                {
+                    yield return name;
+                }
+            }
+        }
+    }
+
+    /// <summary>Throws when the additional body sets a field that a parameter sets too: which one should win is not ours to guess.</summary>
+    /// <exception cref="ArgumentException">A field is given twice.</exception>
+    public void Validate()
+    {
+        if (AdditionalBody is null)
+        {
+            return;
+        }
+        foreach (var (field, given) in new[]
+        {
+            (TemperatureField, Temperature is not null),
+            (MaxTokensField, MaxTokens is not null),
+            (MaxCompletionTokensField, MaxTokens is not null),
+            (ReasoningEffortField, ReasoningEffort is not null),
+        })
+        {
+            if (given && AdditionalBody.Contains(field))
+            {
+                throw new ArgumentException($"The additional body sets '{field}', which a parameter of the command sets too. Give it in one place.");
+            }
+        }
+    }
+}
 
 /// <summary>
 /// Writes the chat-completions request body. The one place a request is serialized: live requests and
@@ -18,14 +79,14 @@ public static class ChatRequest
     [ThreadStatic]
     private static Utf8JsonWriter? t_writer;
 
-    public static void Write(IBufferWriter<byte> output, string model, IReadOnlyList<ChatMessage> messages, ChatParameters parameters)
+    public static void Write(IBufferWriter<byte> output, string model, IReadOnlyList<ChatMessage> messages, ChatParameters parameters, WireRules rules)
     {
         // One writer per thread, reset for each body: this runs for every request.
         var writer = t_writer ??= new Utf8JsonWriter(Stream.Null, WriterOptions);
         writer.Reset(output);
         try
         {
-            Write(writer, model, messages, parameters);
+            Write(writer, model, messages, parameters, rules);
         }
         finally
         {
@@ -33,7 +94,11 @@ public static class ChatRequest
         }
     }
 
-    public static void Write(Utf8JsonWriter writer, string model, IReadOnlyList<ChatMessage> messages, ChatParameters parameters)
+    /// <summary>
+    /// The body: model, messages, then the parameters that are set, each under the name <paramref name="rules"/>
+    /// gives it (and left out when the rules drop it), then the additional fields in name order.
+    /// </summary>
+    public static void Write(Utf8JsonWriter writer, string model, IReadOnlyList<ChatMessage> messages, ChatParameters parameters, WireRules rules)
     {
         writer.WriteStartObject();
         writer.WriteString("model"u8, model);
@@ -47,23 +112,28 @@ public static class ChatRequest
             writer.WriteEndObject();
         }
         writer.WriteEndArray();
-        if (parameters.Temperature is { } temperature)
+        if (parameters.Temperature is { } temperature && rules.NameOf(ChatParameters.TemperatureField) is { } temperatureName)
         {
-            writer.WriteNumber("temperature"u8, temperature);
+            writer.WriteNumber(temperatureName, temperature);
         }
-        if (parameters.MaxTokens is { } maxTokens)
+        if (parameters.MaxTokens is { } maxTokens && rules.NameOf(ChatParameters.MaxTokensField) is { } maxTokensName)
         {
-            writer.WriteNumber("max_tokens"u8, maxTokens);
+            writer.WriteNumber(maxTokensName, maxTokens);
         }
+        if (parameters.ReasoningEffort is { } effort && rules.NameOf(ChatParameters.ReasoningEffortField) is { } effortName)
+        {
+            writer.WriteString(effortName, effort);
+        }
+        parameters.AdditionalBody?.Write(writer, rules);
         writer.WriteEndObject();
         writer.Flush();
     }
 
     /// <summary>The body as a byte array (for tests and batch files).</summary>
-    public static byte[] ToUtf8(string model, IReadOnlyList<ChatMessage> messages, ChatParameters parameters)
+    public static byte[] ToUtf8(string model, IReadOnlyList<ChatMessage> messages, ChatParameters parameters, WireRules? rules = null)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        Write(buffer, model, messages, parameters);
+        Write(buffer, model, messages, parameters, rules ?? WireRules.AsGiven);
         return buffer.WrittenSpan.ToArray();
     }
 }

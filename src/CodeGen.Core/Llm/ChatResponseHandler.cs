@@ -35,12 +35,30 @@ internal sealed class ChatExchange
 
     /// <summary>What the latest attempt received.</summary>
     public AttemptBody? Body { get; set; }
+
+    /// <summary>The client that wrote the body: it writes it again when its <see cref="WireRules"/> changed since.</summary>
+    public ChatCompletionClient? Owner { get; init; }
+
+    public IReadOnlyList<Prompting.ChatMessage>? Messages { get; init; }
+
+    public ChatParameters? Parameters { get; init; }
+
+    /// <summary>The rules the request's content was written with.</summary>
+    public WireRules? Rules { get; set; }
+
+    /// <summary>What the latest refusal (a 400 about a field the request carried) taught the owner's rules.</summary>
+    public Adaptation Adaptation { get; set; }
+
+    /// <summary>What changed, when this exchange was the one that changed the rules.</summary>
+    public string? Notice { get; set; }
 }
 
 /// <summary>
-/// The innermost step of every attempt: reads the whole body while the attempt's timeout still runs (a server
-/// that stalls mid-body times out like one that never answers), into a pooled buffer, and parses it there
-/// once. A 200 whose body is not a usable completion is then a failed attempt that the retry strategy can see.
+/// The innermost step of every attempt: writes the body again if the server's rules changed since it was
+/// written; reads the whole answer while the attempt's timeout still runs (a server that stalls mid-body times
+/// out like one that never answers), into a pooled buffer, and parses it there once, so a 200 whose body is
+/// not a usable completion is a failed attempt that the retry strategy can see; and tells the pacer (rate-limit
+/// headers) and the concurrency limit (refused or answered) what the server said.
 /// </summary>
 internal sealed class ChatResponseHandler : DelegatingHandler
 {
@@ -49,14 +67,23 @@ internal sealed class ChatResponseHandler : DelegatingHandler
     private const int MaxBodyBytes = 64 * 1024 * 1024;
     private const int MaxErrorBytes = 16 * 1024;
 
-    public ChatResponseHandler(HttpMessageHandler inner) : base(inner)
+    private readonly RatePacer _pacer;
+    private readonly AdaptiveConcurrencyLimiter _concurrency;
+
+    public ChatResponseHandler(HttpMessageHandler inner, RatePacer pacer, AdaptiveConcurrencyLimiter concurrency) : base(inner)
     {
+        _pacer = pacer;
+        _concurrency = concurrency;
     }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        var exchange = ExchangeOf(request);
+        exchange?.Owner?.RewriteIfStale(request, exchange);
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        if (!request.Options.TryGetValue(ExchangeKey, out var exchange))
+        int status = (int)response.StatusCode;
+        bool budgetSpent = _pacer.Observe(response.Headers, status, exchange?.TokenEstimate ?? 0);
+        if (exchange is null)
         {
             return response; // not a chat completion (a file upload, a batch poll): left as it came
         }
@@ -76,8 +103,21 @@ internal sealed class ChatResponseHandler : DelegatingHandler
             {
                 string text = System.Text.Encoding.UTF8.GetString(body[..Math.Min(length, MaxErrorBytes)]);
                 attempt = new AttemptBody { ErrorText = text, ErrorCode = ErrorBody.Read(text).Code };
+                if (status == 400)
+                {
+                    exchange.Owner?.LearnFromRefusal(exchange, text);
+                }
             }
             exchange.Body = attempt;
+            if (status == 429)
+            {
+                // a spent budget is a matter of pace; no quota is a matter of money: neither says the server is overloaded
+                _concurrency.OnRefused(exchange.Epoch, overload: !budgetSpent && attempt.ErrorCode != "insufficient_quota");
+            }
+            else
+            {
+                _concurrency.OnAnswered(exchange.Epoch, success: attempt.Answer is not null);
+            }
             return response;
         }
         catch

@@ -17,7 +17,22 @@ public enum LlmProvider
     AzureOpenAI,
 }
 
+/// <summary>How requests prove who sends them.</summary>
+public enum AuthKind
+{
+    /// <summary>No credentials (local servers).</summary>
+    None,
+    /// <summary>An API key: Authorization: Bearer for OpenAI-compatible servers, the api-key header for Azure OpenAI.</summary>
+    ApiKey,
+    /// <summary>A bearer token the user already has (-Token): Authorization: Bearer, for any provider.</summary>
+    BearerToken,
+    /// <summary>Microsoft Entra ID tokens for Azure OpenAI, from Azure.Identity's DefaultAzureCredential, refreshed before they expire.</summary>
+    EntraId,
+}
+
 /// <summary>One layer of endpoint settings; null means "not set here, ask the next layer".</summary>
+/// <param name="Token">A bearer token (-Token); a layer sets at most one of <paramref name="ApiKey"/>, Token and <paramref name="EntraId"/>.</param>
+/// <param name="EntraId">Sign in to Azure OpenAI with Microsoft Entra ID (true); false or null: not set here.</param>
 public sealed record EndpointSettings(
     string? Endpoint = null,
     string? Model = null,
@@ -27,7 +42,9 @@ public sealed record EndpointSettings(
     string? Deployment = null,
     string? ApiVersion = null,
     LlmProvider? OnlyFor = null,
-    bool KeyStaysWithEndpoint = false)
+    bool KeyStaysWithEndpoint = false,
+    string? Token = null,
+    bool? EntraId = null)
 {
     /// <summary>
     /// The environment layers in precedence order: CODEGEN_*, then the OpenAI SDK's variables, DataFlow's
@@ -68,6 +85,7 @@ public sealed class LlmEndpoint
         Model = model;
         ApiKey = apiKey;
         Provider = provider;
+        Auth = apiKey is null ? AuthKind.None : AuthKind.ApiKey;
     }
 
     /// <summary>Which layer gave the endpoint, the model and the key ("parameters", "session defaults", an environment variable set, or "default").</summary>
@@ -75,6 +93,7 @@ public sealed class LlmEndpoint
 
     public string ModelSource { get; private init; } = "default";
 
+    /// <summary>Which layer gave the credentials (the key, the token or the Entra ID setting); "none" without any.</summary>
     public string KeySource { get; private init; } = "none";
 
     /// <summary>
@@ -88,6 +107,24 @@ public sealed class LlmEndpoint
     public string Model { get; }
 
     public ApiKey? ApiKey { get; }
+
+    /// <summary>The bearer token of <see cref="AuthKind.BearerToken"/> (it prints masked, like a key).</summary>
+    public ApiKey? BearerToken { get; private init; }
+
+    /// <summary>How requests are authenticated.</summary>
+    public AuthKind Auth { get; private init; }
+
+    /// <summary>The scope of Microsoft Entra ID tokens for Azure OpenAI.</summary>
+    public const string EntraIdScope = "https://cognitiveservices.azure.com/.default";
+
+    /// <summary>The credentials in use, masked: "API key ****abcd (api-key header)", "Microsoft Entra ID (...)", "none".</summary>
+    public string DescribeAuth() => Auth switch
+    {
+        AuthKind.ApiKey => $"API key {ApiKey!.Masked} ({(Provider == LlmProvider.AzureOpenAI ? "api-key header" : "Authorization: Bearer")})",
+        AuthKind.BearerToken => $"bearer token {BearerToken!.Masked} (Authorization: Bearer)",
+        AuthKind.EntraId => $"Microsoft Entra ID (DefaultAzureCredential, scope {EntraIdScope})",
+        _ => "none",
+    };
 
     public LlmProvider Provider { get; }
 
@@ -114,23 +151,6 @@ public sealed class LlmEndpoint
         }
     }
 
-    /// <summary>Puts the key in the header this provider reads (api-key for Azure, Bearer otherwise), if there is a key.</summary>
-    internal void AddKeyHeader(System.Net.Http.Headers.HttpRequestHeaders headers)
-    {
-        if (ApiKey is null)
-        {
-            return;
-        }
-        if (Provider == LlmProvider.AzureOpenAI)
-        {
-            headers.TryAddWithoutValidation("api-key", ApiKey.Reveal());
-        }
-        else
-        {
-            headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiKey.Reveal());
-        }
-    }
-
     /// <summary>
     /// The URL of another API of the same endpoint ("models", "files", "batches/b1/cancel"): next to
     /// /chat/completions, or for an Azure deployment URL under {resource}/openai/ with its api-version.
@@ -146,7 +166,7 @@ public sealed class LlmEndpoint
         return builder.Uri; // the query (an Azure api-version) stays
     }
 
-    public override string ToString() => $"{DisplayUri} ({Provider}, model {Model}, key {(ApiKey is null ? "none" : ApiKey.Masked)})";
+    public override string ToString() => $"{DisplayUri} ({Provider}, model {Model}, auth {DescribeAuth()})";
 
     /// <summary>
     /// Takes each setting from the first layer that has it. With no endpoint anywhere but a key, the endpoint
@@ -158,7 +178,7 @@ public sealed class LlmEndpoint
         LlmProvider provider = all.Select(l => l.Provider).FirstOrDefault(p => p is not null) ?? LlmProvider.OpenAI;
         string? endpoint = null, model = null, deployment = null, apiVersion = null;
         string endpointSource = "default", modelSource = "default";
-        var keys = new List<(string Key, string Source, EndpointSettings Layer)>();
+        var credentials = new List<(Credential Credential, string Source, EndpointSettings Layer)>();
         foreach (var layer in all)
         {
             // OpenAI's variables do not configure Azure, nor Azure's OpenAI: a key must not travel to the other.
@@ -169,15 +189,15 @@ public sealed class LlmEndpoint
             string source = layer.Source ?? "settings";
             Take(ref endpoint, layer.Endpoint, ref endpointSource, source);
             Take(ref model, layer.Model, ref modelSource, source);
-            if (Blank(layer.ApiKey) is { } candidate)
+            if (CredentialOf(layer, source) is { } credential)
             {
-                keys.Add((candidate, source, layer));
+                credentials.Add((credential, source, layer));
             }
             deployment ??= Blank(layer.Deployment);
             apiVersion ??= Blank(layer.ApiVersion);
         }
 
-        if (endpoint is null && (keys.Count == 0 || provider == LlmProvider.AzureOpenAI))
+        if (endpoint is null && (!credentials.Any(c => c.Credential.Key is not null) || provider == LlmProvider.AzureOpenAI))
         {
             throw new EndpointConfigurationException(provider == LlmProvider.AzureOpenAI
                 ? "No Azure OpenAI endpoint is configured. Pass -Endpoint https://<resource>.openai.azure.com (with -Deployment, or -Model for the /openai/v1 API) or set AZURE_OPENAI_ENDPOINT."
@@ -204,9 +224,10 @@ public sealed class LlmEndpoint
             throw new EndpointConfigurationException("No model is configured. Pass -Model (for example -Model gpt-4o-mini) or set CODEGEN_MODEL.");
         }
 
-        string? key = null, withheld = null;
+        Credential? chosen = null;
+        string? withheld = null;
         string keySource = "none";
-        foreach (var (candidate, source, layer) in keys)
+        foreach (var (candidate, source, layer) in credentials)
         {
             // A key that stays with its layer's endpoint (OPENAI_API_KEY: OpenAI's, or OPENAI_BASE_URL's) goes to that server
             // or to this machine only.
@@ -217,40 +238,73 @@ public sealed class LlmEndpoint
                     "and this machine. Pass -ApiKey or set CODEGEN_API_KEY to send a key there.";
                 continue;
             }
-            key = candidate;
+            chosen = candidate;
             keySource = source;
             break;
         }
-        if (key is not null && uri.Scheme == Uri.UriSchemeHttp && !IsLoopback(uri) && !allowUnencryptedAuthentication)
+        if (chosen?.EntraId == true && provider != LlmProvider.AzureOpenAI)
         {
-            throw new EndpointConfigurationException(
-                $"Refusing to send the API key over unencrypted http to {uri.Host}. Use https, or pass -AllowUnencryptedAuthentication if this network is trusted.");
+            throw new EndpointConfigurationException("Microsoft Entra ID sign-in is for Azure OpenAI: set the provider to AzureOpenAI (-Provider AzureOpenAI).");
         }
-        return new LlmEndpoint(uri, model, key is null ? null : new ApiKey(key), provider)
+        if (chosen is not null && uri.Scheme == Uri.UriSchemeHttp && !IsLoopback(uri) && !allowUnencryptedAuthentication)
+        {
+            string what = chosen.Key is not null ? "the API key" : chosen.Token is not null ? "the bearer token" : "Microsoft Entra ID tokens";
+            throw new EndpointConfigurationException(
+                $"Refusing to send {what} over unencrypted http to {uri.Host}. Use https, or pass -AllowUnencryptedAuthentication if this network is trusted.");
+        }
+        return new LlmEndpoint(uri, model, chosen?.Key is { } key ? new ApiKey(key) : null, provider)
         {
             EndpointSource = endpointSource,
             ModelSource = modelSource,
             KeySource = keySource,
-            WithheldKey = key is null ? withheld : null,
+            WithheldKey = chosen is null ? withheld : null,
             Deployment = provider == LlmProvider.AzureOpenAI ? deployment : null,
+            BearerToken = chosen?.Token is { } token ? new ApiKey(token) : null,
+            Auth = chosen switch
+            {
+                null => AuthKind.None,
+                { Key: not null } => AuthKind.ApiKey,
+                { Token: not null } => AuthKind.BearerToken,
+                _ => AuthKind.EntraId,
+            },
         };
+    }
+
+    /// <summary>The one way to sign in a layer sets (a key, a token or Entra ID), or null.</summary>
+    private sealed record Credential(string? Key, string? Token, bool EntraId);
+
+    private static Credential? CredentialOf(EndpointSettings layer, string source)
+    {
+        string? key = Blank(layer.ApiKey), token = Blank(layer.Token);
+        bool entra = layer.EntraId == true;
+        int ways = (key is null ? 0 : 1) + (token is null ? 0 : 1) + (entra ? 1 : 0);
+        if (ways > 1)
+        {
+            throw new EndpointConfigurationException($"The {source} set more than one way to sign in (an API key, a bearer token, Microsoft Entra ID): keep one.");
+        }
+        return ways == 0 ? null : new Credential(key, token, entra);
     }
 
     /// <summary>
     /// The provider and the model a request body names, from the same layers as <see cref="Resolve"/>, without
-    /// needing an endpoint or a key (a batch file can be written offline). For Azure, the deployment is the
-    /// model (see <see cref="BatchModel"/>).
+    /// needing a key (a batch file can be written offline), and the chat-completions URL when a layer sets an
+    /// endpoint (it decides how the body names its fields). For Azure, the deployment is the model (see <see cref="BatchModel"/>).
     /// </summary>
-    public static (LlmProvider Provider, string Model) ResolveModel(IEnumerable<EndpointSettings> layers)
+    public static (LlmProvider Provider, string Model, Uri? Endpoint) ResolveModel(IEnumerable<EndpointSettings> layers)
     {
         var all = layers.ToList();
         LlmProvider provider = all.Select(l => l.Provider).FirstOrDefault(p => p is not null) ?? LlmProvider.OpenAI;
         var usable = all.Where(l => l.OnlyFor is null || l.OnlyFor == provider).ToList();
         string? deployment = provider == LlmProvider.AzureOpenAI ? usable.Select(l => Blank(l.Deployment)).FirstOrDefault(d => d is not null) : null;
         string? model = deployment ?? usable.Select(l => Blank(l.Model)).FirstOrDefault(m => m is not null);
+        Uri? endpoint = null;
+        if (usable.Select(l => Blank(l.Endpoint)).FirstOrDefault(e => e is not null) is { } url)
+        {
+            endpoint = provider == LlmProvider.AzureOpenAI ? AzureChatCompletionsUri(url, deployment, null) : ToChatCompletionsUri(url);
+        }
         return model is null
             ? throw new EndpointConfigurationException("No model is configured. Pass -Model (for example -Model gpt-4o-mini) or set CODEGEN_MODEL.")
-            : (provider, model);
+            : (provider, model, endpoint);
     }
 
     private static void Take(ref string? value, string? candidate, ref string valueSource, string source)

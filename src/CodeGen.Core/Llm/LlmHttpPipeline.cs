@@ -1,5 +1,4 @@
 using System.Net;
-using System.Threading.RateLimiting;
 using Microsoft.Extensions.Http.Resilience;
 using Polly;
 using Polly.CircuitBreaker;
@@ -24,14 +23,15 @@ internal sealed class AttemptLog
 }
 
 /// <summary>
-/// Where retries, timeouts, the circuit breaker and client-side rate limits live: one Polly pipeline, built
-/// from Microsoft.Extensions.Http.Resilience's HTTP strategy options, in front of the connection pool.
+/// Where retries, timeouts, the circuit breaker, pacing and concurrency live: one Polly pipeline, built from
+/// Microsoft.Extensions.Http.Resilience's HTTP strategy options, in front of the connection pool.
 /// </summary>
 /// <remarks>
 /// Per request: retry (exponential backoff with jitter, or exactly what retry-after-ms / Retry-After say) →
-/// requests-per-minute and tokens-per-minute limiters → adaptive concurrency (a permit per attempt, none while
-/// waiting to retry) → circuit breaker → per-attempt timeout → <see cref="ChatResponseHandler"/> (reads and
-/// parses the body inside the attempt) → sockets.
+/// <see cref="RatePacer"/> (the requests and tokens a minute given or announced by the server) → adaptive
+/// concurrency (a permit per attempt, none while waiting to retry) → circuit breaker → per-attempt timeout →
+/// <see cref="RequestAuthenticator"/> (credentials) → <see cref="ChatResponseHandler"/> (reads and parses the body
+/// inside the attempt, tells the pacer and the concurrency limit what the server said) → sockets.
 /// Retried: 408, 429 (not insufficient_quota), 500, 502, 503, 504, connection failures and resets,
 /// attempt timeouts, and 2xx bodies that are not a usable completion. Never retried: 400, 401, 403, 404, 422.
 /// </remarks>
@@ -40,11 +40,13 @@ public sealed class LlmHttpPipeline : IDisposable
 
     private readonly List<IDisposable> _owned = [];
 
-    public LlmHttpPipeline(ResilienceSettings settings, TimeProvider? timeProvider = null)
+    public LlmHttpPipeline(ResilienceSettings settings, LlmEndpoint endpoint, EntraIdTokenSource? entraTokens = null, TimeProvider? timeProvider = null)
     {
         Settings = settings;
         Concurrency = new AdaptiveConcurrencyLimiter(settings.MaxConcurrency);
+        Pacer = new RatePacer(settings.RequestsPerMinute, settings.TokensPerMinute, settings.MaxDelay, timeProvider);
         _owned.Add(Concurrency);
+        _owned.Add(Pacer);
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage>();
         if (timeProvider is not null)
         {
@@ -66,38 +68,16 @@ public sealed class LlmHttpPipeline : IDisposable
                 DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } response ? ChatResponseHandler.RetryAfter(response.Headers) : null),
                 OnRetry = args =>
                 {
-                    var exchange = ChatResponseHandler.ExchangeOf(args.Context.GetRequestMessage());
-                    exchange?.Log.Add(Describe(args.Outcome));
-                    if (args.Outcome.Result?.StatusCode == HttpStatusCode.TooManyRequests)
-                    {
-                        Concurrency.OnThrottled(exchange?.Epoch ?? Concurrency.Epoch);
-                    }
+                    ChatResponseHandler.ExchangeOf(args.Context.GetRequestMessage())?.Log.Add(Describe(args.Outcome));
                     return default;
                 },
             });
         }
 
-        if (settings.RequestsPerMinute is int rpm)
+        builder.AddRateLimiter(new HttpRateLimiterStrategyOptions
         {
-            var limiter = PerMinute(rpm, burstSeconds: 1);
-            builder.AddRateLimiter(new HttpRateLimiterStrategyOptions
-            {
-                RateLimiter = args => limiter.AcquireAsync(1, args.Context.CancellationToken),
-            });
-        }
-        if (settings.TokensPerMinute is int tpm)
-        {
-            var limiter = PerMinute(tpm, burstSeconds: 10);
-            int most = Math.Max(1, tpm / 6);
-            builder.AddRateLimiter(new HttpRateLimiterStrategyOptions
-            {
-                RateLimiter = args =>
-                {
-                    int estimate = ChatResponseHandler.ExchangeOf(args.Context.GetRequestMessage())?.TokenEstimate ?? 1;
-                    return limiter.AcquireAsync(Math.Clamp(estimate, 1, most), args.Context.CancellationToken);
-                },
-            });
-        }
+            RateLimiter = args => Pacer.AcquireAsync(ChatResponseHandler.ExchangeOf(args.Context.GetRequestMessage())?.TokenEstimate ?? 1, args.Context.CancellationToken),
+        });
 
         builder.AddRateLimiter(new HttpRateLimiterStrategyOptions
         {
@@ -122,8 +102,9 @@ public sealed class LlmHttpPipeline : IDisposable
         });
         builder.AddTimeout(new HttpTimeoutStrategyOptions { Timeout = settings.AttemptTimeout });
 
-        var inner = new ChatResponseHandler(LlmHttpHandler.For(settings.Proxy, settings.ProxyCredentials));
-        Handler = new ResilienceHandler(builder.Build()) { InnerHandler = inner };
+        var attempts = new ChatResponseHandler(LlmHttpHandler.For(settings.Proxy, settings.ProxyCredentials), Pacer, Concurrency);
+        Authenticator = new RequestAuthenticator(endpoint, entraTokens, attempts);
+        Handler = new ResilienceHandler(builder.Build()) { InnerHandler = Authenticator };
     }
 
     public ResilienceSettings Settings { get; }
@@ -136,8 +117,14 @@ public sealed class LlmHttpPipeline : IDisposable
 
     private static bool IsNotIdempotent(HttpRequestMessage? request) => request?.Options.TryGetValue(NotIdempotentKey, out bool value) == true && value;
 
-    /// <summary>The gate every attempt passes: its limit comes down under 429s and climbs back with successes.</summary>
+    /// <summary>The gate every attempt passes: its limit comes down when the server is overloaded and climbs back with successes.</summary>
     public AdaptiveConcurrencyLimiter Concurrency { get; }
+
+    /// <summary>The requests and tokens a minute attempts keep to, given or learned from the server.</summary>
+    public RatePacer Pacer { get; }
+
+    /// <summary>Sets the credentials on every attempt, and masks them in what servers send back.</summary>
+    internal RequestAuthenticator Authenticator { get; }
 
     /// <summary>The handler to give an HttpClient (created with disposeHandler: false: the pool underneath is shared).</summary>
     public HttpMessageHandler Handler { get; }
@@ -185,23 +172,6 @@ public sealed class LlmHttpPipeline : IDisposable
         null => ((int)outcome.Result!.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture),
         var exception => "connection failure (" + exception.GetType().Name + ")",
     };
-
-    /// <summary>A token bucket that gives <paramref name="perMinute"/> permits a minute, in small steady refills, queueing callers.</summary>
-    private TokenBucketRateLimiter PerMinute(int perMinute, int burstSeconds)
-    {
-        int perRefill = Math.Max(1, perMinute / 60);
-        var limiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-        {
-            TokensPerPeriod = perRefill,
-            ReplenishmentPeriod = TimeSpan.FromMinutes(1) * perRefill / perMinute,
-            TokenLimit = Math.Max(perRefill, perMinute * burstSeconds / 60),
-            QueueLimit = int.MaxValue,
-            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-            AutoReplenishment = true,
-        });
-        _owned.Add(limiter);
-        return limiter;
-    }
 
     public void Dispose()
     {

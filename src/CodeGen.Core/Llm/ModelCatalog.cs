@@ -16,7 +16,8 @@ public static class ModelCatalog
     public static IReadOnlyList<string> List(LlmEndpoint endpoint, TimeSpan timeout)
     {
         var uri = endpoint.ApiUri("models");
-        string key = uri + "\n" + (endpoint.ApiKey is null ? string.Empty : Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(endpoint.ApiKey.Reveal()))));
+        var secret = endpoint.ApiKey ?? endpoint.BearerToken;
+        string key = uri + "\n" + endpoint.Auth + "\n" + (secret is null ? string.Empty : Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(secret.Reveal()))));
         if (Known.TryGetValue(key, out var known) && DateTime.UtcNow - known.At < (known.Models.Count == 0 ? FailureFresh : Fresh))
         {
             return known.Models;
@@ -36,9 +37,9 @@ public static class ModelCatalog
 
     private static IReadOnlyList<string> Fetch(LlmEndpoint endpoint, Uri uri, TimeSpan timeout)
     {
-        using var http = new HttpClient(LlmHttpHandler.Shared, disposeHandler: false) { Timeout = timeout };
+        // the pool is shared: neither the client nor the authenticator in front of it may dispose it
+        using var http = new HttpClient(new RequestAuthenticator(endpoint, entraTokens: null, LlmHttpHandler.Shared), disposeHandler: false) { Timeout = timeout };
         using var request = new HttpRequestMessage(HttpMethod.Get, uri);
-        endpoint.AddKeyHeader(request.Headers);
         using var response = http.Send(request);
         if (!response.IsSuccessStatusCode)
         {

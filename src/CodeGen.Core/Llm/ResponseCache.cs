@@ -107,6 +107,18 @@ public sealed class ResponseCache
             writer.WriteNumber("prompt_tokens"u8, usage.PromptTokens);
             writer.WriteNumber("completion_tokens"u8, usage.CompletionTokens);
             writer.WriteNumber("total_tokens"u8, usage.TotalTokens);
+            if (usage.ReasoningTokens is { } reasoning)
+            {
+                writer.WriteStartObject("completion_tokens_details"u8);
+                writer.WriteNumber("reasoning_tokens"u8, reasoning);
+                writer.WriteEndObject();
+            }
+            if (usage.CachedTokens is { } cached)
+            {
+                writer.WriteStartObject("prompt_tokens_details"u8);
+                writer.WriteNumber("cached_tokens"u8, cached);
+                writer.WriteEndObject();
+            }
             writer.WriteEndObject();
         }
         writer.WriteEndObject();
@@ -130,22 +142,6 @@ public sealed class CachingChatBackend : IChatBackend
 
     public (int Limit, int InFlight, long Throttled) ConcurrencySnapshot => ((IChatBackend)_client).ConcurrencySnapshot;
 
-    public async Task<ChatCallResult> CompleteAsync(PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken)
-    {
-        // the key is the hash of the very body a miss sends: it is written once
-        var messages = row.Prompt.Messages!;
-        var body = _client.WriteBody(messages, parameters);
-        string key = ResponseCache.KeyFor(_client.Endpoint, body.WrittenSpan);
-        if (Cache.TryGet(key, out var cached))
-        {
-            body.Dispose();
-            return ChatCallResult.Success(cached!, 200);
-        }
-        var result = await _client.SendAsync(body, ChatCompletionClient.EstimateTokens(messages, parameters), cancellationToken).ConfigureAwait(false);
-        if (result.Answer is { } answer)
-        {
-            Cache.Store(key, answer);
-        }
-        return result;
-    }
+    public Task<ChatCallResult> CompleteAsync(PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken)
+        => _client.CompleteAsync(row.Prompt.Messages!, parameters, Cache, cancellationToken);
 }

@@ -23,6 +23,8 @@ public enum RowErrorKind
     ContentFiltered,
     /// <summary>The circuit breaker is open: the endpoint failed most recent requests, so none is sent.</summary>
     CircuitOpen,
+    /// <summary>No credentials could be had for the request (Microsoft Entra ID sign-in failed or is not available).</summary>
+    SignInFailed,
     /// <summary>A batch job's results have nothing for this row (the batch expired or was cancelled first, or the row changed).</summary>
     BatchResultMissing,
     /// <summary>The run was stopped before this row was answered.</summary>
@@ -90,6 +92,7 @@ public sealed class RowError
         RowErrorKind.Timeout => "LlmTimeout",
         RowErrorKind.ContentFiltered => "LlmContentFiltered",
         RowErrorKind.CircuitOpen => "LlmCircuitOpen",
+        RowErrorKind.SignInFailed => "LlmSignInFailed",
         RowErrorKind.BatchResultMissing => "BatchResultMissing",
         RowErrorKind.Cancelled => "RunCancelled",
         RowErrorKind.InternalError => "InternalError",

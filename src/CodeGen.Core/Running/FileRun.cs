@@ -37,6 +37,10 @@ public sealed class FileRunSummary
     public long PromptTokens { get; init; }
     public long CompletionTokens { get; init; }
     public long TotalTokens { get; init; }
+    /// <summary>Completion tokens spent on hidden reasoning (reasoning models; included in CompletionTokens).</summary>
+    public long ReasoningTokens { get; init; }
+    /// <summary>Prompt tokens served from the provider's prompt cache (included in PromptTokens).</summary>
+    public long CachedTokens { get; init; }
     public bool UsageReported { get; init; }
     public TimeSpan Elapsed { get; init; }
 }
@@ -107,8 +111,7 @@ public sealed class FileRun
         var added = new List<string> { generation.OutputKey, errorKey };
         if (generation.IncludeUsage)
         {
-            var (prompt, completion, total) = GenerationOptions.UsageKeys(generation.OutputKey);
-            added.AddRange([prompt, completion, total]);
+            added.AddRange(generation.UsageColumns.Select(c => c.Key));
         }
         var outputColumns = inputColumns.Concat(added).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
 
@@ -177,6 +180,8 @@ public sealed class FileRun
             PromptTokens = stats.PromptTokens,
             CompletionTokens = stats.CompletionTokens,
             TotalTokens = stats.TotalTokens,
+            ReasoningTokens = stats.ReasoningTokens,
+            CachedTokens = stats.CachedTokens,
             UsageReported = stats.UsageReported,
             Elapsed = clock.Elapsed,
         };
@@ -294,10 +299,10 @@ public sealed class FileRun
                 }
                 if (_run.Options.IncludeUsage)
                 {
-                    var (prompt, completion, total) = GenerationOptions.UsageKeys(outputKey);
-                    row.Set(prompt, Count(outcome.Usage?.PromptTokens));
-                    row.Set(completion, Count(outcome.Usage?.CompletionTokens));
-                    row.Set(total, Count(outcome.Usage?.TotalTokens));
+                    foreach (var column in _run.Options.UsageColumns)
+                    {
+                        row.Set(column.Key, Count(outcome.Usage is { } usage ? column.Count(usage) : null));
+                    }
                 }
             }
             if (pending.Write)

@@ -27,24 +27,39 @@ public sealed class GenerationOptions
 
     /// <summary>
     /// Rows accepted but not yet taken by the caller. When reached, the caller should wait for the next
-    /// row before submitting more (backpressure). Default: four times the client's concurrency, at least 64.
+    /// row before submitting more (backpressure). Default: sixteen times the client's concurrency, at least 64:
+    /// output keeps input order, so a row waiting out a Retry-After (a second or so) holds up every row after it,
+    /// and the requests in flight go on only while there is room for the rows they finish.
     /// </summary>
     public int? MaxPendingRows { get; init; }
 
     /// <summary>Keep the model's whole answer instead of extracting the code (-Raw).</summary>
     public bool KeepRawAnswer { get; init; }
 
-    /// <summary>Add the row's token counts as columns (see <see cref="UsageKeys"/>).</summary>
+    /// <summary>Add the row's token counts as columns (see <see cref="UsageColumns"/>).</summary>
     public bool IncludeUsage { get; init; }
 
-    /// <summary>The token-count columns of -IncludeUsage: &lt;output key&gt;_prompt_tokens, _completion_tokens, _total_tokens.</summary>
-    public static (string Prompt, string Completion, string Total) UsageKeys(string outputKey)
-        => (outputKey + "_prompt_tokens", outputKey + "_completion_tokens", outputKey + "_total_tokens");
+    private IReadOnlyList<UsageColumn>? _usageColumns;
 
-    internal int EffectiveMaxPendingRows(int concurrency) => Math.Max(MaxPendingRows ?? Math.Max(concurrency * 4, 64), concurrency);
+    /// <summary>
+    /// The token-count columns of -IncludeUsage, in order: &lt;output key&gt;_prompt_tokens, _completion_tokens,
+    /// _total_tokens, _reasoning_tokens and _cached_tokens, each with the count it takes from a row's usage.
+    /// </summary>
+    public IReadOnlyList<UsageColumn> UsageColumns => _usageColumns ??=
+    [
+        new(OutputKey + "_prompt_tokens", static u => u.PromptTokens),
+        new(OutputKey + "_completion_tokens", static u => u.CompletionTokens),
+        new(OutputKey + "_total_tokens", static u => u.TotalTokens),
+        new(OutputKey + "_reasoning_tokens", static u => u.ReasoningTokens),
+        new(OutputKey + "_cached_tokens", static u => u.CachedTokens),
+    ];
 
+    internal int EffectiveMaxPendingRows(int concurrency) => Math.Max(MaxPendingRows ?? Math.Max(concurrency * 16, 64), concurrency);
+
+    /// <exception cref="ArgumentException">A key is empty, or the additional body repeats a parameter.</exception>
     internal void Validate()
     {
+        Parameters.Validate();
         if (string.IsNullOrWhiteSpace(InputKey))
         {
             throw new ArgumentException("The input key must not be empty.", nameof(InputKey));
@@ -55,3 +70,6 @@ public sealed class GenerationOptions
         }
     }
 }
+
+/// <summary>One -IncludeUsage column: its name and the count it takes from a row's usage (null when not reported).</summary>
+public sealed record UsageColumn(string Key, Func<TokenUsage, long?> Count);

@@ -28,7 +28,7 @@ public sealed class GenerationRun : IDisposable
     private readonly Queue<Task<RowOutcome>> _pending = new();
     private readonly Stopwatch _clock = new();
     private long _nextRowNumber;
-    private long _rows, _succeeded, _failed, _skipped, _promptTokens, _completionTokens, _totalTokens;
+    private long _rows, _succeeded, _failed, _skipped, _promptTokens, _completionTokens, _totalTokens, _reasoningTokens, _cachedTokens;
     private int _usageReported, _disposed;
 
     public GenerationRun(GenerationOptions options, IChatBackend client)
@@ -174,7 +174,9 @@ public sealed class GenerationRun : IDisposable
             Volatile.Read(ref _usageReported) != 0,
             _clock.Elapsed,
             limit,
-            throttled);
+            throttled,
+            Interlocked.Read(ref _reasoningTokens),
+            Interlocked.Read(ref _cachedTokens));
     }
 
     /// <summary>Stops the run: requests waiting for a slot never start, requests in flight are aborted.</summary>
@@ -224,15 +226,20 @@ public sealed class GenerationRun : IDisposable
         {
             var result = await _client.CompleteAsync(row, _options.Parameters, token).ConfigureAwait(false);
             var elapsed = Stopwatch.GetElapsedTime(started);
+            RowOutcome outcome;
             if (result.IsSuccess)
             {
-                return FromAnswer(row.RowNumber, state, result.Answer!, elapsed, result.Retried);
+                outcome = FromAnswer(row.RowNumber, state, result.Answer!, elapsed, result.Retried);
             }
-            if (result.IsFatal)
+            else
             {
-                Cancel(); // stop sending: the caller stops at this row
+                if (result.IsFatal)
+                {
+                    Cancel(); // stop sending: the caller stops at this row
+                }
+                outcome = Fail(row.RowNumber, state, result.ToRowError(row.RowNumber), elapsed);
             }
-            return Fail(row.RowNumber, state, result.ToRowError(row.RowNumber), elapsed);
+            return result.Notices.Count == 0 ? outcome : outcome.WithNotices(result.Notices);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -252,6 +259,8 @@ public sealed class GenerationRun : IDisposable
             Interlocked.Add(ref _promptTokens, usage.PromptTokens);
             Interlocked.Add(ref _completionTokens, usage.CompletionTokens);
             Interlocked.Add(ref _totalTokens, usage.TotalTokens);
+            Interlocked.Add(ref _reasoningTokens, usage.ReasoningTokens ?? 0);
+            Interlocked.Add(ref _cachedTokens, usage.CachedTokens ?? 0);
             Volatile.Write(ref _usageReported, 1);
         }
 

@@ -47,6 +47,12 @@ public sealed class RowOutcome
     /// <summary>Something the user should hear about a row that still produced code (a truncated answer).</summary>
     public string? Warning { get; init; }
 
+    /// <summary>
+    /// What the run changed while answering this row, whatever became of the row itself (a field the server
+    /// refused and that later requests leave out): each is told once, with the row that met it first.
+    /// </summary>
+    public IReadOnlyList<string> Notices { get; private init; } = [];
+
     /// <summary>Time from sending the request to having the answer (zero for rows never sent).</summary>
     public TimeSpan Elapsed { get; init; }
 
@@ -57,6 +63,22 @@ public sealed class RowOutcome
     public bool Resumed { get; init; }
 
     public bool Succeeded => Error is null;
+
+    internal RowOutcome WithNotices(IReadOnlyList<string> notices) => new()
+    {
+        RowNumber = RowNumber,
+        State = State,
+        Code = Code,
+        Answer = Answer,
+        FinishReason = FinishReason,
+        Usage = Usage,
+        Error = Error,
+        Warning = Warning,
+        Elapsed = Elapsed,
+        Retried = Retried,
+        Resumed = Resumed,
+        Notices = notices,
+    };
 }
 
 /// <summary>A snapshot of a run's counters.</summary>
@@ -73,7 +95,9 @@ public readonly record struct RunStatistics(
     bool UsageReported,
     TimeSpan Elapsed,
     int ConcurrencyLimit = 0,
-    long Throttled = 0)
+    long Throttled = 0,
+    long ReasoningTokens = 0,
+    long CachedTokens = 0)
 {
     /// <summary>Rows done: generated, failed, or skipped because a resumed run already had them.</summary>
     public long Completed => Succeeded + Failed + Skipped;

@@ -26,8 +26,7 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
 
     private BatchRequestExporter? _exporter;
     private GenerationOptions? _generation;
-    private string _model = string.Empty;
-    private string _url = string.Empty;
+    private BatchTarget? _target;
     private string _outFile = string.Empty;
     private bool _skip;
     private long _rows;
@@ -96,9 +95,20 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
     [ValidateRange(0.0, 2.0)]
     public double? Temperature { get; set; }
 
+    /// <summary>The most tokens an answer may have (max_completion_tokens for OpenAI and Azure OpenAI, max_tokens for other servers).</summary>
     [Parameter]
     [ValidateRange(1, int.MaxValue)]
     public int? MaxTokens { get; set; }
+
+    /// <summary>reasoning_effort for reasoning models (none, minimal, low, medium, high, xhigh; providers add values).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ReasoningEffortCompleter))]
+    public string? ReasoningEffort { get; set; }
+
+    /// <summary>Fields merged into every request body, with their JSON types.</summary>
+    [Parameter]
+    public System.Collections.IDictionary? AdditionalBody { get; set; }
 
     /// <summary>Requests per file (the OpenAI limit is 50,000).</summary>
     [Parameter]
@@ -129,9 +139,8 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
         {
             var layers = new List<EndpointSettings> { new(null, Model, null, "parameters", Provider, Deployment), SessionDefaults.Current.ToLayer() };
             layers.AddRange(EndpointSettings.FromEnvironment(Environment.GetEnvironmentVariable));
-            var (provider, model) = LlmEndpoint.ResolveModel(layers);
-            _model = model;
-            _url = BatchRequestExporter.UrlFor(provider);
+            var (provider, model, endpoint) = LlmEndpoint.ResolveModel(layers);
+            _target = BatchTarget.For(provider, model, endpoint);
         }
         catch (EndpointConfigurationException ex)
         {
@@ -146,14 +155,14 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
             Template = template,
             SystemPrompt = SystemPrompt,
             Language = Language,
-            Parameters = new ChatParameters(Temperature, MaxTokens),
+            Parameters = RequestParameters.ResolveOrThrow(this, Temperature, MaxTokens, ReasoningEffort, AdditionalBody),
         };
         _outFile = GetUnresolvedProviderPathFromPSPath(OutFile);
         if (!Directory.Exists(_outFile) && File.Exists(_outFile) && !Force)
         {
             ThrowTerminatingError(new ErrorRecord(new IOException($"{_outFile} already exists. Pass -Force to replace it."), "OutputFileExists", ErrorCategory.ResourceExists, _outFile));
         }
-        _skip = !ShouldProcess(_outFile, $"Write batch requests for model '{_model}'");
+        _skip = !ShouldProcess(_outFile, $"Write batch requests for model '{_target!.Model}'");
     }
 
     protected override void ProcessRecord()
@@ -187,7 +196,7 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException($"{_outFile} is a folder: pipeline rows need a file name for -OutFile."), "OutFileIsFolder", ErrorCategory.InvalidArgument, _outFile));
         }
-        _exporter ??= new BatchRequestExporter(_outFile, _model, _url, _generation!, MaxRequestsPerFile, MaxBytesPerFile);
+        _exporter ??= new BatchRequestExporter(_outFile, _target!, _generation!, MaxRequestsPerFile, MaxBytesPerFile);
         var row = PipelineRow.From(InputObject, InputKey);
         _rows++;
         if (_exporter.Add(row) is { } error)
@@ -213,7 +222,7 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
         long rows;
         try
         {
-            files = BatchJob.ExportFile(input, InputFormat is null ? null : DataFormats.Parse(InputFormat), new CsvSettings(Delimiter, Encoding), target, _model, _url,
+            files = BatchJob.ExportFile(input, InputFormat is null ? null : DataFormats.Parse(InputFormat), new CsvSettings(Delimiter, Encoding), target, _target!,
                 _generation!, MaxRequestsPerFile, MaxBytesPerFile, hashOnly: false,
                 (error, row) => WriteError(RowErrorRecords.Create(error, RowConversion.ToPSObject(row))), out rows);
         }

@@ -37,6 +37,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     private GenerationRun? _run;
     private RunProgress? _progress;
     private PromptTemplate? _template;
+    private ChatParameters _parameters = new();
     private bool _verbose;
     private string _action = string.Empty;
 
@@ -154,9 +155,20 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     [ValidateRange(0.0, 2.0)]
     public double? Temperature { get; set; }
 
+    /// <summary>The most tokens an answer may have (max_completion_tokens to OpenAI and Azure OpenAI, max_tokens elsewhere).</summary>
     [Parameter]
     [ValidateRange(1, int.MaxValue)]
     public int? MaxTokens { get; set; }
+
+    /// <summary>reasoning_effort for reasoning models (none, minimal, low, medium, high, xhigh; providers add values).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ReasoningEffortCompleter))]
+    public string? ReasoningEffort { get; set; }
+
+    /// <summary>Fields merged into every request body, with their JSON types (seed, top_p, stop, chat_template_kwargs...).</summary>
+    [Parameter]
+    public System.Collections.IDictionary? AdditionalBody { get; set; }
 
     /// <summary>Requests in flight at once.</summary>
     [Parameter]
@@ -223,6 +235,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         }
 
         _template = PromptTemplates.ParseOrThrow(this, PromptTemplate);
+        _parameters = RequestParameters.ResolveOrThrow(this, Temperature, MaxTokens, ReasoningEffort, AdditionalBody);
 
         _verbose = FileRunReporter.IsVerbose(this);
         _action = Batch
@@ -230,7 +243,11 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
             : $"Generate code with model '{endpoint.Model}' at {endpoint.DisplayUri}";
         var resilience = _client.Settings;
         WriteVerbose($"Sending to {endpoint.DisplayUri} ({endpoint.Provider}) as model '{endpoint.Model}', up to {EffectiveThrottleLimit} requests at once, " +
-            $"{resilience.MaxRetries} retries, {resilience.AttemptTimeout.TotalSeconds:0} s per attempt; API key {(endpoint.ApiKey is null ? "none" : "from " + endpoint.KeySource)}.");
+            $"{resilience.MaxRetries} retries, {resilience.AttemptTimeout.TotalSeconds:0} s per attempt; auth: {endpoint.DescribeAuth()}{(endpoint.Auth == AuthKind.None ? string.Empty : " from " + endpoint.KeySource)}.");
+        if (_parameters.AdditionalBody is { } extra)
+        {
+            WriteVerbose($"Every request body also carries {extra.ToJson()}.");
+        }
         if (endpoint.WithheldKey is { } withheld)
         {
             WriteVerbose(withheld);
@@ -295,7 +312,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
             ThrowStopped(ex);
         }
         _progress!.Complete();
-        WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, _run.GetStatistics()) + CacheNote());
+        WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, _run.GetStatistics()) + CacheNote() + PacingNote());
     }
 
     protected override void StopProcessing()
@@ -319,7 +336,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         Template = _template,
         SystemPrompt = SystemPrompt,
         Language = Language,
-        Parameters = new ChatParameters(Temperature, MaxTokens),
+        Parameters = _parameters,
         KeepRawAnswer = Raw,
         IncludeUsage = IncludeUsage,
     };
@@ -350,6 +367,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     private void Emit(RowOutcome outcome)
     {
         var row = (PipelineRow)outcome.State!;
+        FileRunReporter.ReportNotices(this, outcome);
         if (outcome.Error is { } error)
         {
             if (error.Kind == RowErrorKind.Cancelled)
@@ -378,10 +396,10 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         {
             return;
         }
-        var (prompt, completion, total) = GenerationOptions.UsageKeys(OutputKey);
-        set(prompt, outcome.Usage?.PromptTokens, keepExisting);
-        set(completion, outcome.Usage?.CompletionTokens, keepExisting);
-        set(total, outcome.Usage?.TotalTokens, keepExisting);
+        foreach (var column in _run!.Options.UsageColumns)
+        {
+            set(column.Key, outcome.Usage is { } usage ? column.Count(usage) : null, keepExisting);
+        }
     }
 
     private void ReportRow(RowOutcome outcome) => FileRunReporter.ReportRow(this, outcome, _verbose);
@@ -460,7 +478,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         }
 
         progress.Complete();
-        WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, run.GetStatistics()) + CacheNote() + $" Output: {summary.OutputPath}");
+        WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, run.GetStatistics()) + CacheNote() + PacingNote() + $" Output: {summary.OutputPath}");
         if (storage is not null)
         {
             if (summary.Failed == 0)
@@ -532,6 +550,27 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     private string CacheNote() => _backend is CachingChatBackend caching
         ? $" Cache {caching.Cache.Directory}: {caching.Cache.Hits} answers reused, {caching.Cache.Stored} stored."
         : string.Empty;
+
+    /// <summary>The budget the server announced (x-ratelimit-* headers) and kept to, when it announced one.</summary>
+    private string PacingNote()
+    {
+        var pacer = _client!.Pacer;
+        if (!pacer.Learned)
+        {
+            return string.Empty;
+        }
+        var budgets = new List<string>();
+        if (pacer.RequestsPerMinute is { } requests)
+        {
+            budgets.Add($"{requests} requests");
+        }
+        if (pacer.TokensPerMinute is { } tokens)
+        {
+            budgets.Add($"{tokens} tokens");
+        }
+        return $" Paced to the server's announced {string.Join(" and ", budgets)} a minute" +
+            (pacer.Holds > 0 ? $"; held back {pacer.Holds} times when it said the budget was spent." : ".");
+    }
 
     private static DataFormat? ParseFormat(string? name) => name is null ? null : DataFormats.Parse(name);
 

@@ -27,6 +27,20 @@ public sealed class SetCodeGenEndpointCommand : PSCmdlet
     [SecureStringTransformation]
     public SecureString? ApiKey { get; set; }
 
+    /// <summary>A bearer token (Authorization: Bearer) for every request; replaces a stored key or Entra ID sign-in.</summary>
+    [Parameter]
+    [SecureStringTransformation]
+    public SecureString? Token { get; set; }
+
+    /// <summary>Sign in to Azure OpenAI with Microsoft Entra ID; replaces a stored key or token. -EntraId:$false forgets it.</summary>
+    [Parameter]
+    public SwitchParameter EntraId { get; set; }
+
+    /// <summary>Fields merged into every request body (a command's -AdditionalBody goes on top, field by field). $null or @{} forgets them.</summary>
+    [Parameter]
+    [AllowNull]
+    public System.Collections.IDictionary? AdditionalBody { get; set; }
+
     [Parameter]
     public LlmProvider? Provider { get; set; }
 
@@ -83,15 +97,49 @@ public sealed class SetCodeGenEndpointCommand : PSCmdlet
                 ThrowTerminatingError(new ErrorRecord(ex, "InvalidEndpointConfiguration", ErrorCategory.InvalidArgument, Endpoint));
             }
         }
-        if (!ShouldProcess("CodeGen session defaults", "Set " + string.Join(", ", MyInvocation.BoundParameters.Keys.Where(k => k != nameof(PassThru)))))
+        var bound = MyInvocation.BoundParameters;
+        if ((bound.ContainsKey(nameof(ApiKey)) ? 1 : 0) + (bound.ContainsKey(nameof(Token)) ? 1 : 0) + (EntraId.IsPresent ? 1 : 0) > 1)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-ApiKey, -Token and -EntraId are three ways to sign in: pass one."),
+                "ConflictingCredentials", ErrorCategory.InvalidArgument, null));
+        }
+        AdditionalBody? body = null;
+        if (bound.ContainsKey(nameof(AdditionalBody)))
+        {
+            try
+            {
+                body = AdditionalBodyConversion.From(AdditionalBody);
+            }
+            catch (ArgumentException ex)
+            {
+                ThrowTerminatingError(new ErrorRecord(ex, "InvalidAdditionalBody", ErrorCategory.InvalidArgument, AdditionalBody));
+            }
+        }
+        if (!ShouldProcess("CodeGen session defaults", "Set " + string.Join(", ", bound.Keys.Where(k => k != nameof(PassThru)))))
         {
             return;
         }
         var settings = SessionDefaults.Current;
-        var bound = MyInvocation.BoundParameters;
         if (bound.ContainsKey(nameof(Endpoint))) settings.Endpoint = Endpoint;
         if (bound.ContainsKey(nameof(Model))) settings.Model = Model;
-        if (bound.ContainsKey(nameof(ApiKey))) settings.ApiKey = ApiKey;
+        // one way to sign in at a time: setting one forgets the others
+        if (bound.ContainsKey(nameof(ApiKey)))
+        {
+            (settings.ApiKey, settings.Token, settings.EntraId) = (ApiKey, null, null);
+        }
+        if (bound.ContainsKey(nameof(Token)))
+        {
+            (settings.ApiKey, settings.Token, settings.EntraId) = (null, Token, null);
+        }
+        if (bound.ContainsKey(nameof(EntraId)))
+        {
+            settings.EntraId = EntraId.IsPresent ? true : null;
+            if (EntraId.IsPresent)
+            {
+                (settings.ApiKey, settings.Token) = (null, null);
+            }
+        }
+        if (bound.ContainsKey(nameof(AdditionalBody))) settings.AdditionalBody = body is { Count: > 0 } ? body : null;
         if (bound.ContainsKey(nameof(Provider))) settings.Provider = Provider;
         if (bound.ContainsKey(nameof(Deployment))) settings.Deployment = Deployment;
         if (bound.ContainsKey(nameof(ApiVersion))) settings.ApiVersion = ApiVersion;

@@ -12,8 +12,12 @@ public sealed class EndpointInfo
     public string? ModelSource { get; set; }
     /// <summary>The key, masked: "****" and at most its last four characters.</summary>
     public string? ApiKey { get; set; }
-    /// <summary>Where the key comes from; with no key, why a key that is set is not sent (OPENAI_API_KEY to another host).</summary>
+    /// <summary>Where the credentials come from; with none, why a key that is set is not sent (OPENAI_API_KEY to another host).</summary>
     public string? ApiKeySource { get; set; }
+    /// <summary>How requests sign in, secrets masked: an API key, a bearer token, Microsoft Entra ID, or none.</summary>
+    public string? Authentication { get; set; }
+    /// <summary>The fields merged into every request body, as JSON (session defaults; a command's -AdditionalBody goes on top).</summary>
+    public string? AdditionalBody { get; set; }
     public int? ThrottleLimit { get; set; }
     public int? MaxRetries { get; set; }
     public int? TimeoutSec { get; set; }
@@ -33,7 +37,9 @@ public sealed class EndpointInfo
         Model = endpoint.Model,
         ModelSource = endpoint.ModelSource,
         ApiKey = endpoint.ApiKey?.Masked,
-        ApiKeySource = endpoint.ApiKey is null ? endpoint.WithheldKey : endpoint.KeySource,
+        ApiKeySource = endpoint.Auth == AuthKind.None ? endpoint.WithheldKey : endpoint.KeySource,
+        Authentication = endpoint.DescribeAuth(),
+        AdditionalBody = SessionDefaults.Current.AdditionalBody?.ToJson(),
         ThrottleLimit = throttleLimit,
         MaxRetries = resilience.MaxRetries,
         TimeoutSec = (int)resilience.AttemptTimeout.TotalSeconds,
@@ -52,7 +58,11 @@ public sealed class EndpointInfo
         Model = session.Model,
         ModelSource = session.Model is null ? null : "session defaults",
         ApiKey = Support.SecureStringTransformationAttribute.Reveal(session.ApiKey) is { } key ? new ApiKey(key).Masked : null,
-        ApiKeySource = session.ApiKey is null ? null : "session defaults",
+        ApiKeySource = session.ApiKey is null && session.Token is null && session.EntraId is null ? null : "session defaults",
+        Authentication = Support.SecureStringTransformationAttribute.Reveal(session.Token) is { } token ? $"bearer token {new ApiKey(token).Masked} (Authorization: Bearer)"
+            : session.EntraId == true ? $"Microsoft Entra ID (DefaultAzureCredential, scope {LlmEndpoint.EntraIdScope})"
+            : Support.SecureStringTransformationAttribute.Reveal(session.ApiKey) is { } stored ? $"API key {new ApiKey(stored).Masked}" : null,
+        AdditionalBody = session.AdditionalBody?.ToJson(),
         ThrottleLimit = session.ThrottleLimit,
         MaxRetries = session.MaxRetries,
         TimeoutSec = session.TimeoutSec,

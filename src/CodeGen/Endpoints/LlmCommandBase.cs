@@ -28,6 +28,15 @@ public abstract class LlmCommandBase : PSCmdlet
     [SecureStringTransformation]
     public SecureString? ApiKey { get; set; }
 
+    /// <summary>A bearer token you already have (Authorization: Bearer), for any provider; as a SecureString or a plain string.</summary>
+    [Parameter]
+    [SecureStringTransformation]
+    public SecureString? Token { get; set; }
+
+    /// <summary>Sign in to Azure OpenAI with Microsoft Entra ID (DefaultAzureCredential) instead of a key.</summary>
+    [Parameter]
+    public SwitchParameter EntraId { get; set; }
+
     /// <summary>OpenAI (any OpenAI-compatible server, Bearer key) or AzureOpenAI (api-key header, deployments).</summary>
     [Parameter]
     public LlmProvider? Provider { get; set; }
@@ -103,7 +112,8 @@ public abstract class LlmCommandBase : PSCmdlet
     {
         var layers = new List<EndpointSettings>
         {
-            new(Endpoint, Model, SecureStringTransformationAttribute.Reveal(ApiKey), "parameters", Provider, Deployment, ApiVersion),
+            new(Endpoint, Model, SecureStringTransformationAttribute.Reveal(ApiKey), "parameters", Provider, Deployment, ApiVersion,
+                Token: SecureStringTransformationAttribute.Reveal(Token), EntraId: EntraId.IsPresent ? true : null),
             SessionDefaults.Current.ToLayer(),
         };
         layers.AddRange(EndpointSettings.FromEnvironment(Environment.GetEnvironmentVariable));

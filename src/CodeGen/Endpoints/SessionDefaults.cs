@@ -17,6 +17,10 @@ public sealed class SessionSettings
     public string? Deployment { get; set; }
     public string? ApiVersion { get; set; }
     internal SecureString? ApiKey { get; set; }
+    internal SecureString? Token { get; set; }
+    public bool? EntraId { get; set; }
+    /// <summary>Fields merged into every request body (a command's own -AdditionalBody goes on top, field by field).</summary>
+    public AdditionalBody? AdditionalBody { get; set; }
     public int? ThrottleLimit { get; set; }
     public int? MaxRetries { get; set; }
     public int? TimeoutSec { get; set; }
@@ -26,7 +30,7 @@ public sealed class SessionSettings
     public string? CachePath { get; set; }
 
     internal EndpointSettings ToLayer() => new(Endpoint, Model, Support.SecureStringTransformationAttribute.Reveal(ApiKey), "session defaults",
-        Provider, Deployment, ApiVersion);
+        Provider, Deployment, ApiVersion, Token: Support.SecureStringTransformationAttribute.Reveal(Token), EntraId: EntraId);
 }
 
 internal static class SessionDefaults

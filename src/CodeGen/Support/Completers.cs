@@ -115,3 +115,21 @@ public sealed class ColumnCompleter : IArgumentCompleter
         return Path.GetFullPath(path, current ?? Environment.CurrentDirectory);
     }
 }
+
+/// <summary>
+/// Tab completion of -ReasoningEffort: the values OpenAI's reasoning models take. Providers add values, so
+/// the parameter takes any string; these are suggestions.
+/// </summary>
+public sealed class ReasoningEffortCompleter : IArgumentCompleter
+{
+    internal static readonly string[] Known = ["none", "minimal", "low", "medium", "high", "xhigh"];
+
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        string word = ModelCompleter.Unquote(wordToComplete);
+        return Known.Where(v => v.StartsWith(word, StringComparison.OrdinalIgnoreCase))
+            .Select(v => new CompletionResult(v, v, CompletionResultType.ParameterValue, v))
+            .ToList();
+    }
+}

@@ -33,6 +33,7 @@ internal sealed class FileRunReporter : IBatchJobListener
 
     public void OnRow(RowOutcome outcome, DataRow row)
     {
+        ReportNotices(_cmdlet, outcome);
         PSObject? item = null;
         if (outcome.Error is { IsFatal: false } error)
         {
@@ -66,6 +67,15 @@ internal sealed class FileRunReporter : IBatchJobListener
         {
             _cmdlet.WriteVerbose("Batch job " + status + ".");
             _lastBatchStatus = status;
+        }
+    }
+
+    /// <summary>What the run changed while answering the row (whatever became of it), as warnings: each is told once.</summary>
+    public static void ReportNotices(Cmdlet cmdlet, RowOutcome outcome)
+    {
+        foreach (var notice in outcome.Notices)
+        {
+            cmdlet.WriteWarning(notice);
         }
     }
 

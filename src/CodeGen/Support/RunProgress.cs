@@ -64,7 +64,10 @@ internal sealed class RunProgress
     internal static string Summary(string command, RunStatistics s)
     {
         string tokens = s.UsageReported
-            ? string.Format(CultureInfo.InvariantCulture, "{0} tokens ({1} prompt, {2} completion)", s.TotalTokens, s.PromptTokens, s.CompletionTokens)
+            ? string.Format(CultureInfo.InvariantCulture, "{0} tokens ({1} prompt{2}, {3} completion{4})", s.TotalTokens, s.PromptTokens,
+                s.CachedTokens > 0 ? string.Format(CultureInfo.InvariantCulture, " of which {0} cached", s.CachedTokens) : string.Empty,
+                s.CompletionTokens,
+                s.ReasoningTokens > 0 ? string.Format(CultureInfo.InvariantCulture, " of which {0} reasoning", s.ReasoningTokens) : string.Empty)
             : "token usage not reported by the server";
         string skipped = s.Skipped > 0 ? string.Format(CultureInfo.InvariantCulture, ", {0} kept from the earlier output", s.Skipped) : string.Empty;
         return string.Format(CultureInfo.InvariantCulture,

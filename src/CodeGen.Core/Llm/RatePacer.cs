@@ -1,0 +1,341 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.RegularExpressions;
+using System.Threading.RateLimiting;
+
+namespace CodeGen.Core.Llm;
+
+/// <summary>
+/// Paces attempts to what the provider allows per minute, in requests and in tokens: the budgets the user gave
+/// (-RequestsPerMinute, -TokensPerMinute), or else the ones the server announces in OpenAI's
+/// <c>x-ratelimit-limit-*</c> headers (OpenAI, Azure OpenAI). When the server says a budget is spent
+/// (<c>x-ratelimit-remaining-*</c> at zero), every attempt waits until it says the budget is back
+/// (<c>x-ratelimit-reset-*</c>). Refused requests count against the provider's limit, so keeping under it beats
+/// retrying into it.
+/// </summary>
+/// <remarks>
+/// Until the server has answered once, at most <see cref="WarmUpAttempts"/> attempts go out: the first answers
+/// say whether there is a budget to keep to, before a full -ThrottleLimit of requests runs into it. Budgets are
+/// token buckets of System.Threading.RateLimiting, refilled in small steady steps. A learned budget paces at
+/// <see cref="LearnedShare"/> of the announced rate, so clocks that disagree a little do not cost refusals.
+/// The permit count of an acquisition is the attempt's estimated tokens.
+/// </remarks>
+public sealed partial class RatePacer : RateLimiter
+{
+    /// <summary>Attempts sent before the server's first answer says whether it announces a budget.</summary>
+    public const int WarmUpAttempts = 16;
+
+    /// <summary>The share of an announced rate that learned budgets pace to.</summary>
+    public const double LearnedShare = 0.98;
+
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _longestHold;
+    private readonly Budget _requests;
+    private readonly Budget _tokens;
+    private readonly TaskCompletionSource _warmedUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _warmUpLeft;
+    private int _outstanding;
+    private long _holdUntilTicks;
+    private long _holds;
+
+    /// <param name="requestsPerMinute">A fixed budget of requests (the user's); null: learn it from the server.</param>
+    /// <param name="tokensPerMinute">A fixed budget of tokens (the user's); null: learn it from the server.</param>
+    /// <param name="longestHold">The longest a spent budget holds attempts back, whatever the server says.</param>
+    public RatePacer(int? requestsPerMinute, int? tokensPerMinute, TimeSpan longestHold, TimeProvider? timeProvider = null)
+    {
+        _time = timeProvider ?? TimeProvider.System;
+        _longestHold = longestHold;
+        _requests = new Budget("requests", requestsPerMinute, burstSeconds: 1);
+        _tokens = new Budget("tokens", tokensPerMinute, burstSeconds: 10);
+        // With both budgets given there is nothing to learn before going at full speed.
+        _warmUpLeft = requestsPerMinute is not null && tokensPerMinute is not null ? 0 : WarmUpAttempts;
+        if (_warmUpLeft == 0)
+        {
+            _warmedUp.SetResult();
+        }
+    }
+
+    /// <summary>The requests-per-minute budget in force (given or learned); null when there is none.</summary>
+    public int? RequestsPerMinute => _requests.PerMinute;
+
+    /// <summary>The tokens-per-minute budget in force (given or learned); null when there is none.</summary>
+    public int? TokensPerMinute => _tokens.PerMinute;
+
+    /// <summary>True once the budgets were learned from the server's headers (not given).</summary>
+    public bool Learned => _requests.Learned || _tokens.Learned;
+
+    /// <summary>How many times a spent budget held attempts back.</summary>
+    public long Holds => Interlocked.Read(ref _holds);
+
+    public override TimeSpan? IdleDuration => null;
+
+    public override RateLimiterStatistics? GetStatistics() => null;
+
+    protected override RateLimitLease AttemptAcquireCore(int permitCount) => throw new NotSupportedException("Attempts wait for their turn: use AcquireAsync.");
+
+    protected override async ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken)
+    {
+        if (!_warmedUp.Task.IsCompleted && Interlocked.Decrement(ref _warmUpLeft) < 0)
+        {
+            await _warmedUp.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        await _requests.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
+        await _tokens.AcquireAsync(Math.Max(1, permitCount), cancellationToken).ConfigureAwait(false);
+        // Last, right before the attempt goes: a hold that began while this one queued for its turn holds it too
+        // (a queue of turns granted at the server's own rate would otherwise keep its spent budget from ever refilling).
+        await HoldAsync(cancellationToken).ConfigureAwait(false);
+        Interlocked.Increment(ref _outstanding);
+        return new Lease(this);
+    }
+
+    /// <summary>
+    /// Reads the rate-limit headers of an answer. Returns true for a 429 that a spent budget explains (a matter of
+    /// pace, not of how many requests are in flight).
+    /// </summary>
+    /// <param name="tokenCost">The tokens the answered request was estimated at.</param>
+    public bool Observe(HttpResponseHeaders headers, int status, int tokenCost)
+    {
+        var requests = Read(headers, "requests");
+        var tokens = Read(headers, "tokens");
+        // What was left when the server took this request; the other attempts out now may have been taken after it.
+        int others = Math.Max(0, Volatile.Read(ref _outstanding) - 1);
+        if (requests.Limit is { } requestLimit)
+        {
+            _requests.Learn(requestLimit, requests.Remaining, requests.Remaining - others, requests.Reset);
+        }
+        if (tokens.Limit is { } tokenLimit)
+        {
+            _tokens.Learn(tokenLimit, tokens.Remaining, tokens.Remaining - (long)others * Math.Max(1, tokenCost), tokens.Reset);
+        }
+        bool requestsSpent = requests.Remaining is <= 0;
+        bool tokensSpent = tokens.Remaining is { } left && (left <= 0 || (status == 429 && left < tokenCost));
+        if (requestsSpent)
+        {
+            HoldFor(requests.Reset ?? TimeSpan.FromSeconds(1));
+        }
+        if (tokensSpent)
+        {
+            HoldFor(tokens.Reset ?? TimeSpan.FromSeconds(1));
+        }
+        EndWarmUp();
+        return status == 429 && (requestsSpent || tokensSpent);
+    }
+
+    private void EndWarmUp() => _warmedUp.TrySetResult();
+
+    private void Ended()
+    {
+        Interlocked.Decrement(ref _outstanding);
+        EndWarmUp();
+    }
+
+    private void HoldFor(TimeSpan wait)
+    {
+        if (wait <= TimeSpan.Zero)
+        {
+            return;
+        }
+        long until = (_time.GetUtcNow() + (wait < _longestHold ? wait : _longestHold)).UtcTicks;
+        long seen;
+        while (until > (seen = Interlocked.Read(ref _holdUntilTicks)))
+        {
+            if (Interlocked.CompareExchange(ref _holdUntilTicks, until, seen) == seen)
+            {
+                Interlocked.Increment(ref _holds);
+                return;
+            }
+        }
+    }
+
+    private async ValueTask HoldAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var wait = new DateTimeOffset(Interlocked.Read(ref _holdUntilTicks), TimeSpan.Zero) - _time.GetUtcNow();
+            if (wait <= TimeSpan.Zero)
+            {
+                return;
+            }
+            await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private readonly record struct Announced(int? Limit, long? Remaining, TimeSpan? Reset);
+
+    private static Announced Read(HttpResponseHeaders headers, string dimension)
+    {
+        int? limit = Number(headers, "x-ratelimit-limit-" + dimension) is { } l and > 0 and <= int.MaxValue ? (int)l : null;
+        long? remaining = Number(headers, "x-ratelimit-remaining-" + dimension);
+        TimeSpan? reset = headers.TryGetValues("x-ratelimit-reset-" + dimension, out var values) ? ParseDuration(values.FirstOrDefault()) : null;
+        return new Announced(limit, remaining, reset);
+    }
+
+    private static long? Number(HttpResponseHeaders headers, string name)
+        => headers.TryGetValues(name, out var values) && double.TryParse(values.FirstOrDefault(), NumberStyles.Float, CultureInfo.InvariantCulture, out double n)
+            && n >= 0 && n < long.MaxValue ? (long)n : null;
+
+    /// <summary>
+    /// A reset time as OpenAI writes it (a Go duration: "1s", "6m0s", "120ms", "1h2m3.5s") or as plain seconds ("20");
+    /// null when it is neither.
+    /// </summary>
+    public static TimeSpan? ParseDuration(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+        text = text.Trim();
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds))
+        {
+            return seconds >= 0 && seconds < 86400 * 365 ? TimeSpan.FromSeconds(seconds) : null;
+        }
+        var match = GoDuration().Match(text);
+        if (!match.Success)
+        {
+            return null;
+        }
+        double total = 0;
+        foreach (Capture part in match.Groups["part"].Captures)
+        {
+            var piece = GoDurationPart().Match(part.Value);
+            double value = double.Parse(piece.Groups[1].Value, CultureInfo.InvariantCulture);
+            total += piece.Groups[2].Value switch
+            {
+                "h" => value * 3600,
+                "m" => value * 60,
+                "s" => value,
+                "ms" => value / 1e3,
+                "us" or "µs" => value / 1e6,
+                _ => value / 1e9,
+            };
+        }
+        return total < 86400 * 365 ? TimeSpan.FromSeconds(total) : null;
+    }
+
+    [GeneratedRegex(@"^(?<part>\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))+$", RegexOptions.CultureInvariant)]
+    private static partial Regex GoDuration();
+
+    [GeneratedRegex(@"^(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)$", RegexOptions.CultureInvariant)]
+    private static partial Regex GoDurationPart();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _requests.Dispose();
+            _tokens.Dispose();
+            _warmedUp.TrySetResult();
+        }
+        base.Dispose(disposing);
+    }
+
+    /// <summary>An attempt's turn; its end also ends the warm-up (an attempt that got no answer at all says as much as one that did).</summary>
+    private sealed class Lease(RatePacer owner) : RateLimitLease
+    {
+        private RatePacer? _owner = owner;
+
+        public override bool IsAcquired => true;
+
+        public override IEnumerable<string> MetadataNames => [];
+
+        public override bool TryGetMetadata(string metadataName, out object? metadata)
+        {
+            metadata = null;
+            return false;
+        }
+
+        protected override void Dispose(bool disposing) => Interlocked.Exchange(ref _owner, null)?.Ended();
+    }
+
+    /// <summary>One per-minute budget: a token bucket, fixed from the start or made when the server first announces its limit.</summary>
+    private sealed class Budget : IDisposable
+    {
+        private readonly string _name;
+        private readonly object _lock = new();
+        private Bucket? _bucket;
+
+        public Budget(string name, int? perMinute, int burstSeconds)
+        {
+            _name = name;
+            if (perMinute is { } fixedRate)
+            {
+                Fixed = true;
+                Replace(fixedRate, Math.Max(1, (int)Math.Min(int.MaxValue, (long)fixedRate * burstSeconds / 60)), share: 1.0, remaining: null);
+            }
+        }
+
+        public bool Fixed { get; }
+
+        public bool Learned => !Fixed && Volatile.Read(ref _bucket) is not null;
+
+        public int? PerMinute => Volatile.Read(ref _bucket)?.PerMinute;
+
+        public override string ToString() => $"{_name}: {PerMinute?.ToString(CultureInfo.InvariantCulture) ?? "none"} a minute";
+
+        /// <summary>
+        /// The server announced <paramref name="limit"/> a minute, with <paramref name="remaining"/> left and the bucket full
+        /// again in <paramref name="reset"/>: from those, how much it lets through at once (remaining plus what refills by then).
+        /// The budget starts with <paramref name="startFrom"/> (what is left once the attempts still out are counted).
+        /// </summary>
+        public void Learn(int limit, long? remaining, long? startFrom, TimeSpan? reset)
+        {
+            if (Fixed || Volatile.Read(ref _bucket)?.PerMinute == limit)
+            {
+                return;
+            }
+            double burst = remaining is { } left && reset is { } full ? left + full.TotalSeconds * limit / 60.0 : limit / 60.0;
+            lock (_lock)
+            {
+                if (_bucket?.PerMinute != limit)
+                {
+                    Replace(limit, (int)Math.Clamp(burst, 1, limit), LearnedShare, startFrom);
+                }
+            }
+        }
+
+        private void Replace(int perMinute, int capacity, double share, long? remaining)
+        {
+            double perSecond = Math.Max(perMinute * share / 60.0, 1e-3);
+            int perPeriod = Math.Max(1, (int)Math.Min(capacity, perSecond / 10)); // refills every 100 ms or so, in whole tokens
+            var limiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = capacity,
+                TokensPerPeriod = perPeriod,
+                ReplenishmentPeriod = TimeSpan.FromSeconds(perPeriod / perSecond),
+                QueueLimit = int.MaxValue,
+                QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+                AutoReplenishment = true,
+            });
+            if (remaining is { } left && left < capacity)
+            {
+                // the server has spent part of its budget already: start from what it has left
+                limiter.AttemptAcquire((int)(capacity - Math.Max(0, left))).Dispose();
+            }
+            var old = Interlocked.Exchange(ref _bucket, new Bucket(limiter, perMinute, capacity));
+            old?.Limiter.Dispose(); // its waiters come back unserved and queue again on the new bucket
+        }
+
+        public async ValueTask AcquireAsync(int permits, CancellationToken cancellationToken)
+        {
+            while (Volatile.Read(ref _bucket) is { } bucket)
+            {
+                try
+                {
+                    using var lease = await bucket.Limiter.AcquireAsync(Math.Min(permits, bucket.Capacity), cancellationToken).ConfigureAwait(false);
+                    if (lease.IsAcquired || ReferenceEquals(bucket, Volatile.Read(ref _bucket)))
+                    {
+                        return;
+                    }
+                }
+                catch (ObjectDisposedException) when (!ReferenceEquals(bucket, Volatile.Read(ref _bucket)))
+                {
+                    // replaced while this attempt waited: wait on the new one
+                }
+            }
+        }
+
+        public void Dispose() => Interlocked.Exchange(ref _bucket, null)?.Limiter.Dispose();
+
+        private sealed record Bucket(TokenBucketRateLimiter Limiter, int PerMinute, int Capacity);
+    }
+}

@@ -1,0 +1,152 @@
+using System.Text.RegularExpressions;
+
+namespace CodeGen.Core.Llm;
+
+/// <summary>
+/// How one server wants the optional request fields: under which name each goes on the wire, and which it
+/// refuses (left out). Immutable: a run that learns something new swaps in a new instance.
+/// </summary>
+/// <remarks>
+/// OpenAI and Azure OpenAI take the token limit as <c>max_completion_tokens</c> for every model they serve (their
+/// reasoning models refuse <c>max_tokens</c>); other OpenAI-compatible servers know <c>max_tokens</c>, and some
+/// only that. What a model refuses beyond that (temperature on a reasoning model, reasoning_effort on an older
+/// one) is learned from the server's 400 answers (<see cref="Adapt"/>).
+/// </remarks>
+public sealed partial class WireRules
+{
+    /// <summary>Every field under its own name.</summary>
+    public static readonly WireRules AsGiven = new(new Dictionary<string, string?>(StringComparer.Ordinal), adapted: []);
+
+    /// <summary>OpenAI's and Azure OpenAI's: the token limit as max_completion_tokens.</summary>
+    public static readonly WireRules OpenAI = AsGiven.With(ChatParameters.MaxTokensField, ChatParameters.MaxCompletionTokensField, adapted: false);
+
+    // field as CodeGen names it -> name on the wire, or null when left out; absent: its own name
+    private readonly Dictionary<string, string?> _names;
+    private readonly HashSet<string> _adapted;
+
+    private WireRules(Dictionary<string, string?> names, HashSet<string> adapted)
+    {
+        _names = names;
+        _adapted = adapted;
+    }
+
+    /// <summary>The rules a new run starts with for a server: OpenAI's for api.openai.com and Azure OpenAI, the fields as given elsewhere.</summary>
+    public static WireRules For(LlmProvider provider, Uri? chatCompletionsUri)
+        => provider == LlmProvider.AzureOpenAI || (chatCompletionsUri is not null && ServesOpenAIModels(chatCompletionsUri.IdnHost)) ? OpenAI : AsGiven;
+
+    /// <summary>OpenAI's own API and Azure OpenAI resources (also when reached with the OpenAI provider through Azure's /openai/v1 API).</summary>
+    internal static bool ServesOpenAIModels(string host)
+        => host.Equals("api.openai.com", StringComparison.OrdinalIgnoreCase)
+            || host.EndsWith(".openai.azure.com", StringComparison.OrdinalIgnoreCase)
+            || host.EndsWith(".cognitiveservices.azure.com", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The wire name of a field, or null when the server refuses it.</summary>
+    public string? NameOf(string field) => _names.TryGetValue(field, out string? name) ? name : field;
+
+    /// <summary>Something was learned from the server (a field renamed or left out).</summary>
+    public bool IsAdapted => _adapted.Count > 0;
+
+    /// <summary>What differs from sending every field as given ("max_tokens as max_completion_tokens; temperature left out"), or "".</summary>
+    public string Describe() => string.Join("; ", _names.OrderBy(p => p.Key, StringComparer.Ordinal)
+        .Select(p => p.Value is null ? $"{p.Key} left out" : $"{p.Key} as {p.Value}"));
+
+    public override string ToString() => Describe();
+
+    private WireRules With(string field, string? wireName, bool adapted)
+    {
+        var names = new Dictionary<string, string?>(_names, StringComparer.Ordinal) { [field] = wireName };
+        var learned = new HashSet<string>(_adapted, StringComparer.Ordinal);
+        if (adapted)
+        {
+            learned.Add(field);
+        }
+        return new WireRules(names, learned);
+    }
+
+    /// <summary>
+    /// Reads a refusal: a 400 whose <c>param</c> names a field that a request written with <paramref name="sentWith"/>
+    /// carried, and says the field (or its value) is unsupported, as OpenAI does for reasoning models.
+    /// </summary>
+    /// <returns>
+    /// <see cref="Adaptation.None"/> when the refusal is not about such a field (the row fails as usual);
+    /// <see cref="Adaptation.AlreadyAdapted"/> when <paramref name="current"/> no longer sends the field that way (another
+    /// request learned it first: send again); <see cref="Adaptation.Adapted"/> with the new rules and a notice that
+    /// says what changed and why.
+    /// </returns>
+    public static Adaptation Adapt(WireRules current, WireRules sentWith, ChatParameters parameters, int? status, string? param, string? code, string? message,
+        out WireRules adapted, out string? notice)
+    {
+        adapted = current;
+        notice = null;
+        if (status != 400 || string.IsNullOrEmpty(param) || !IsUnsupported(code, message))
+        {
+            return Adaptation.None;
+        }
+        string wireName = TopLevel(param);
+        string? field = parameters.Fields.FirstOrDefault(f => sentWith.NameOf(f) == wireName);
+        if (field is null)
+        {
+            return Adaptation.None; // the server names something this request did not carry
+        }
+        if (current.NameOf(field) != wireName)
+        {
+            return Adaptation.AlreadyAdapted;
+        }
+
+        string quoted = Quote(message);
+        string? suggested = Suggestion(message);
+        if (suggested is not null && suggested != wireName && !current._adapted.Contains(field) && !IsReserved(suggested)
+            && !parameters.Fields.Any(f => current.NameOf(f) == suggested))
+        {
+            adapted = current.With(field, suggested, adapted: true);
+            notice = $"The server refused '{wireName}'{quoted}: the rest of this run sends it as '{suggested}', and the refused rows are sent again.";
+        }
+        else
+        {
+            adapted = current.With(field, null, adapted: true);
+            notice = $"The server refused '{wireName}'{quoted}: the rest of this run leaves it out, and the refused rows are sent again.";
+        }
+        return Adaptation.Adapted;
+    }
+
+    private static bool IsUnsupported(string? code, string? message)
+        => code is "unsupported_parameter" or "unsupported_value"
+            || (message is not null && (message.StartsWith("Unsupported parameter", StringComparison.OrdinalIgnoreCase) || message.StartsWith("Unsupported value", StringComparison.OrdinalIgnoreCase)));
+
+    /// <summary>"temperature" of "temperature", "chat_template_kwargs" of "chat_template_kwargs.enable_thinking" or "stop[0]".</summary>
+    private static string TopLevel(string param)
+    {
+        int end = param.IndexOfAny(['.', '[']);
+        return end > 0 ? param[..end] : param;
+    }
+
+    private static bool IsReserved(string name) => name is "model" or "messages" or "stream" or "stream_options";
+
+    /// <summary>The field a refusal asks for instead ("Use 'max_completion_tokens' instead."), when it names one.</summary>
+    private static string? Suggestion(string? message)
+        => message is not null && SuggestionPattern().Match(message) is { Success: true } match ? match.Groups[1].Value : null;
+
+    private static string Quote(string? message)
+    {
+        if (string.IsNullOrWhiteSpace(message))
+        {
+            return string.Empty;
+        }
+        string text = message.ReplaceLineEndings(" ").Trim();
+        return $" (\"{(text.Length > 300 ? text[..300] + "…" : text)}\")";
+    }
+
+    [GeneratedRegex(@"\bUse '([A-Za-z][A-Za-z0-9_]{0,63})' instead", RegexOptions.CultureInvariant)]
+    private static partial Regex SuggestionPattern();
+}
+
+/// <summary>What <see cref="WireRules.Adapt"/> made of a refusal.</summary>
+public enum Adaptation
+{
+    /// <summary>Not a refused field: the answer stands.</summary>
+    None,
+    /// <summary>The field is already sent another way: send the request again.</summary>
+    AlreadyAdapted,
+    /// <summary>New rules were made: send the request again with them.</summary>
+    Adapted,
+}

@@ -1,0 +1,147 @@
+using Azure.Identity;
+using CodeGen.Core.Llm;
+using CodeGen.Core.Rows;
+using CodeGen.Core.Running;
+using FakeLlm;
+
+namespace CodeGen.Core.Tests;
+
+/// <summary>
+/// Azure OpenAI with Microsoft Entra ID, end to end: Azure.Identity's managed-identity source in its App Service form
+/// (IDENTITY_ENDPOINT + IDENTITY_HEADER) gets tokens from the fake server's token endpoint, and the fake's chat
+/// endpoint takes nothing but a live token from it.
+/// </summary>
+/// <remarks>
+/// The fake's tokens live 4 minutes: Azure.Identity keeps a process-wide cache of the tokens it fetched, but never
+/// one that expires within 5 minutes, so every fetch the tests count reaches the server.
+/// </remarks>
+public sealed class EntraIdTests : IClassFixture<FakeServerFixture>, IDisposable
+{
+    private readonly FakeServerFixture _fixture;
+    private readonly string? _savedEndpoint = Environment.GetEnvironmentVariable("IDENTITY_ENDPOINT");
+    private readonly string? _savedHeader = Environment.GetEnvironmentVariable("IDENTITY_HEADER");
+
+    public EntraIdTests(FakeServerFixture fixture)
+    {
+        _fixture = fixture;
+        Environment.SetEnvironmentVariable("IDENTITY_ENDPOINT", new Uri(fixture.Server.BaseUrl, "/msi/token").ToString());
+        Environment.SetEnvironmentVariable("IDENTITY_HEADER", "fake-identity-header");
+    }
+
+    public void Dispose()
+    {
+        Environment.SetEnvironmentVariable("IDENTITY_ENDPOINT", _savedEndpoint);
+        Environment.SetEnvironmentVariable("IDENTITY_HEADER", _savedHeader);
+    }
+
+    private FakeLlmServer Server() => _fixture.Use(new FakeLlmOptions { RequireEntraToken = true, TokenLifetimeSeconds = 240 });
+
+    private static LlmEndpoint Endpoint(FakeLlmServer server)
+        => LlmEndpoint.Resolve([new EndpointSettings(new Uri(server.BaseUrl, "/").ToString(), Provider: LlmProvider.AzureOpenAI, Deployment: "gpt4o", EntraId: true)]);
+
+    private static List<RowOutcome> Run(ChatCompletionClient client, IEnumerable<string> instructions)
+    {
+        using var run = new GenerationRun(new GenerationOptions(), client);
+        try
+        {
+            return Runs.Drive(run, instructions.Select(TestRow.Instruction));
+        }
+        catch (RunStoppedException stopped)
+        {
+            return [new RowOutcome { RowNumber = stopped.Error.RowNumber, Error = stopped.Error }];
+        }
+    }
+
+    [Fact]
+    public async Task DefaultAzureCredential_signs_every_request_and_a_refused_token_is_replaced_once()
+    {
+        var server = Server();
+        var endpoint = Endpoint(server);
+        Assert.Equal(AuthKind.EntraId, endpoint.Auth);
+        using var client = new ChatCompletionClient(endpoint, new ResilienceSettings { MaxRetries = 0, MaxConcurrency = 4 });
+        var first = Run(client, Enumerable.Range(1, 20).Select(i => $"task {i}"));
+        Assert.All(first, o => Assert.True(o.Succeeded, o.Error?.Message));
+        Assert.InRange(server.Stats.TokensIssued, 0, 1); // one token for every request (or the one an earlier test left)
+        Assert.StartsWith("Bearer fake-entra-", server.Stats.LastAuthorization);
+        Assert.Equal("https://cognitiveservices.azure.com", server.Stats.LastTokenResource.TrimEnd('/'));
+        Assert.Equal(0, server.Stats.Unauthorized);
+        long issued = server.Stats.TokensIssued;
+
+        // the token is revoked early: the next requests are refused, and one new token serves them all again
+        using (var http = new HttpClient())
+        {
+            (await http.PostAsync(new Uri(server.BaseUrl, "/_fake/revoke-tokens"), null)).EnsureSuccessStatusCode();
+        }
+        var second = Run(client, Enumerable.Range(1, 20).Select(i => $"again {i}"));
+        Assert.All(second, o => Assert.True(o.Succeeded, o.Error?.Message));
+        Assert.Equal(issued + 1, server.Stats.TokensIssued);
+        Assert.InRange(server.Stats.Unauthorized, 1, 4); // the requests out when it was revoked, each retried once
+    }
+
+    [Fact]
+    public void A_token_a_server_echoes_is_masked_in_the_row_error()
+    {
+        var server = Server();
+        using var client = new ChatCompletionClient(Endpoint(server), new ResilienceSettings { MaxRetries = 0 });
+        var error = Run(client, ["task [[fake:status=400;message=bad request from Bearer {auth}]]"]).Single().Error!;
+        string token = server.Stats.LastAuthorization["Bearer ".Length..];
+        Assert.StartsWith("fake-entra-", token);
+        Assert.DoesNotContain(token, error.Message);
+        Assert.DoesNotContain(token, error.ServerMessage);
+        Assert.Contains("bad request from Bearer ****", error.Message);
+    }
+
+    [Fact]
+    public void A_sign_in_that_fails_stops_the_run_before_any_request_and_names_no_secret()
+    {
+        var server = Server();
+        Environment.SetEnvironmentVariable("IDENTITY_HEADER", "not-the-identity-header-0123456789");
+        // a scope of its own: Azure.Identity's process-wide cache has nothing for it
+        var tokens = new EntraIdTokenSource(new ManagedIdentityCredential(ManagedIdentityId.SystemAssigned), "https://failing.example/.default");
+        using var client = new ChatCompletionClient(Endpoint(server), new ResilienceSettings { MaxRetries = 0 }, tokens);
+        var error = Run(client, ["task 1", "task 2"]).Single().Error!;
+        Assert.Equal(RowErrorKind.SignInFailed, error.Kind);
+        Assert.Equal("LlmSignInFailed", error.ErrorId);
+        Assert.True(error.IsFatal);
+        Assert.Contains("Could not get a Microsoft Entra ID token", error.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("not-the-identity-header-0123456789", error.Message);
+        Assert.Equal(0, server.Stats.Requests);
+    }
+
+    [Fact]
+    public void A_bearer_token_goes_as_Authorization_Bearer_for_either_provider()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        var azure = LlmEndpoint.Resolve([new EndpointSettings(new Uri(server.BaseUrl, "/").ToString(), Provider: LlmProvider.AzureOpenAI, Deployment: "d",
+            Token: "user-token-0123456789abcdef")]);
+        Assert.Equal(AuthKind.BearerToken, azure.Auth);
+        Assert.Equal("bearer token ****cdef (Authorization: Bearer)", azure.DescribeAuth());
+        using (var client = new ChatCompletionClient(azure, new ResilienceSettings { MaxRetries = 0 }))
+        {
+            Assert.All(Run(client, ["task 1"]), o => Assert.True(o.Succeeded, o.Error?.Message));
+        }
+        Assert.Equal("Bearer user-token-0123456789abcdef", server.Stats.LastAuthorization);
+        Assert.Equal(string.Empty, server.Stats.LastApiKey);
+
+        var openai = LlmEndpoint.Resolve([new EndpointSettings(server.BaseUrl.ToString(), "m", Token: "user-token-0123456789abcdef")]);
+        using (var client = new ChatCompletionClient(openai, new ResilienceSettings { MaxRetries = 0 }))
+        {
+            Assert.All(Run(client, ["task 2"]), o => Assert.True(o.Succeeded, o.Error?.Message));
+        }
+        Assert.Equal("Bearer user-token-0123456789abcdef", server.Stats.LastAuthorization);
+    }
+
+    [Fact]
+    public void Entra_ID_is_for_Azure_OpenAI_and_never_goes_over_plain_http_to_another_host()
+    {
+        var wrongProvider = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve([new EndpointSettings("https://api.openai.com/v1", "m", EntraId: true)]));
+        Assert.Contains("AzureOpenAI", wrongProvider.Message);
+        var plain = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve(
+            [new EndpointSettings("http://myres.openai.azure.com", Provider: LlmProvider.AzureOpenAI, Deployment: "d", EntraId: true)]));
+        Assert.Contains("Microsoft Entra ID tokens over unencrypted http", plain.Message);
+        var token = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve([new EndpointSettings("http://llm.example/v1", "m", Token: "tok-0123456789abcdef")]));
+        Assert.Contains("the bearer token over unencrypted http", token.Message);
+        var both = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve([new EndpointSettings("https://x.example/v1", "m", "sk-key-0123456789", Token: "tok", Source: "parameters")]));
+        Assert.Contains("more than one way to sign in", both.Message);
+    }
+}

@@ -1,0 +1,161 @@
+using System.Threading.RateLimiting;
+using CodeGen.Core.Llm;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CodeGen.Core.Tests;
+
+/// <summary>The pacer on a fake clock: warm-up, budgets learned from headers, and holding back when the server says a budget is spent.</summary>
+public class RatePacerTests
+{
+    private static readonly TimeSpan LongestHold = TimeSpan.FromMinutes(5);
+
+    private static HttpResponseMessage Answer(int status = 200, params (string Name, string Value)[] headers)
+    {
+        var response = new HttpResponseMessage((System.Net.HttpStatusCode)status);
+        foreach (var (name, value) in headers)
+        {
+            response.Headers.TryAddWithoutValidation(name, value);
+        }
+        return response;
+    }
+
+    [Theory]
+    [InlineData("1s", 1000)]
+    [InlineData("850ms", 850)]
+    [InlineData("6m0s", 360_000)]
+    [InlineData("1m30.5s", 90_500)]
+    [InlineData("1h2m3s", 3_723_000)]
+    [InlineData("20", 20_000)]
+    [InlineData("0.25", 250)]
+    [InlineData("0s", 0)]
+    public void Reset_times_are_read_as_openai_writes_them(string text, int milliseconds)
+        => Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), RatePacer.ParseDuration(text));
+
+    [Theory]
+    [InlineData("soon")]
+    [InlineData("-1s")]
+    [InlineData("1d")]
+    [InlineData("")]
+    [InlineData("99999999h")]
+    public void Reset_times_that_make_no_sense_are_ignored(string text) => Assert.Null(RatePacer.ParseDuration(text));
+
+    [Fact]
+    public async Task Until_the_server_first_answers_only_the_warm_up_attempts_go_out()
+    {
+        using var pacer = new RatePacer(null, null, LongestHold, new FakeTimeProvider());
+        var leases = new List<RateLimitLease>();
+        for (int i = 0; i < RatePacer.WarmUpAttempts; i++)
+        {
+            leases.Add(await pacer.AcquireAsync(1));
+        }
+        var waiting = pacer.AcquireAsync(1).AsTask();
+        await Task.Delay(50);
+        Assert.False(waiting.IsCompleted);
+        using var plain = Answer();
+        pacer.Observe(plain.Headers, 200, 1); // an answer without rate-limit headers: nothing to keep to
+        using var next = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(next.IsAcquired);
+        Assert.False(pacer.Learned);
+        Assert.Null(pacer.RequestsPerMinute);
+        leases.ForEach(l => l.Dispose());
+    }
+
+    [Fact]
+    public async Task An_attempt_that_ends_without_an_answer_also_ends_the_warm_up()
+    {
+        using var pacer = new RatePacer(null, null, LongestHold, new FakeTimeProvider());
+        var leases = new List<RateLimitLease>();
+        for (int i = 0; i < RatePacer.WarmUpAttempts; i++)
+        {
+            leases.Add(await pacer.AcquireAsync(1));
+        }
+        var waiting = pacer.AcquireAsync(1).AsTask();
+        leases[0].Dispose(); // a connection failure: no headers to read, but no reason to wait either
+        using var next = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(next.IsAcquired);
+    }
+
+    [Fact]
+    public async Task Given_budgets_skip_the_warm_up_and_win_over_announced_ones()
+    {
+        using var pacer = new RatePacer(6000, 600_000, LongestHold, new FakeTimeProvider());
+        for (int i = 0; i < RatePacer.WarmUpAttempts + 4; i++)
+        {
+            using var lease = await pacer.AcquireAsync(1).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        using var announced = Answer(200, ("x-ratelimit-limit-requests", "60"), ("x-ratelimit-remaining-requests", "59"), ("x-ratelimit-reset-requests", "1s"));
+        pacer.Observe(announced.Headers, 200, 1);
+        Assert.Equal(6000, pacer.RequestsPerMinute);
+        Assert.Equal(600_000, pacer.TokensPerMinute);
+        Assert.False(pacer.Learned);
+    }
+
+    [Fact]
+    public void Announced_budgets_are_learned_from_the_headers()
+    {
+        using var pacer = new RatePacer(null, null, LongestHold, new FakeTimeProvider());
+        using var announced = Answer(200,
+            ("x-ratelimit-limit-requests", "1200"), ("x-ratelimit-remaining-requests", "4"), ("x-ratelimit-reset-requests", "800ms"),
+            ("x-ratelimit-limit-tokens", "150000"), ("x-ratelimit-remaining-tokens", "149000"), ("x-ratelimit-reset-tokens", "400ms"));
+        Assert.False(pacer.Observe(announced.Headers, 200, 100));
+        Assert.True(pacer.Learned);
+        Assert.Equal(1200, pacer.RequestsPerMinute);
+        Assert.Equal(150_000, pacer.TokensPerMinute);
+        Assert.Equal(0, pacer.Holds);
+    }
+
+    [Fact]
+    public async Task A_spent_budget_holds_every_attempt_until_the_server_says_it_is_back()
+    {
+        var clock = new FakeTimeProvider();
+        using var pacer = new RatePacer(null, null, LongestHold, clock);
+        using var spent = Answer(429, ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", "30s"));
+        Assert.True(pacer.Observe(spent.Headers, 429, 1)); // explained by the budget: not a sign of overload
+        Assert.Equal(1, pacer.Holds);
+
+        var waiting = pacer.AcquireAsync(1).AsTask();
+        clock.Advance(TimeSpan.FromSeconds(29));
+        await Task.Delay(50);
+        Assert.False(waiting.IsCompleted);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        using var lease = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(lease.IsAcquired);
+    }
+
+    [Fact]
+    public async Task A_server_cannot_hold_a_run_back_for_longer_than_the_longest_retry_wait()
+    {
+        var clock = new FakeTimeProvider();
+        using var pacer = new RatePacer(null, null, TimeSpan.FromMinutes(5), clock);
+        using var spent = Answer(200, ("x-ratelimit-remaining-tokens", "0"), ("x-ratelimit-reset-tokens", "2000h"));
+        pacer.Observe(spent.Headers, 200, 1);
+        var waiting = pacer.AcquireAsync(1).AsTask();
+        clock.Advance(TimeSpan.FromMinutes(4));
+        await Task.Delay(50);
+        Assert.False(waiting.IsCompleted);
+        clock.Advance(TimeSpan.FromMinutes(1));
+        using var lease = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(lease.IsAcquired);
+    }
+
+    [Fact]
+    public void A_429_without_a_spent_budget_is_not_the_pacers_to_explain()
+    {
+        using var pacer = new RatePacer(null, null, LongestHold, new FakeTimeProvider());
+        using var blip = Answer(429, ("retry-after", "1"));
+        Assert.False(pacer.Observe(blip.Headers, 429, 1));
+        using var budgetLeft = Answer(429, ("x-ratelimit-limit-requests", "600"), ("x-ratelimit-remaining-requests", "120"));
+        Assert.False(pacer.Observe(budgetLeft.Headers, 429, 1));
+        Assert.Equal(0, pacer.Holds);
+    }
+
+    [Fact]
+    public void Too_few_tokens_left_for_the_refused_request_explain_its_429()
+    {
+        var clock = new FakeTimeProvider();
+        using var pacer = new RatePacer(null, null, LongestHold, clock);
+        using var short_ = Answer(429, ("x-ratelimit-limit-tokens", "10000"), ("x-ratelimit-remaining-tokens", "300"), ("x-ratelimit-reset-tokens", "2s"));
+        Assert.True(pacer.Observe(short_.Headers, 429, tokenCost: 900));
+        Assert.Equal(1, pacer.Holds);
+    }
+}
