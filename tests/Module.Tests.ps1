@@ -94,6 +94,12 @@ Describe 'Tab completion' {
         (Get-FakeLlmStats $server).modelLists | Should -Be 1
     }
 
+    It 'asks /models with the key of the command line' {
+        $completed = Get-Completion "Invoke-CodeInstructionToCode -Endpoint $($server.BaseUrl) -ApiKey sk-completion-key-0123 -Model fake-m"
+        $completed.CompletionText | Should -Be @('fake-model')
+        (Get-FakeLlmStats $server).lastModelsAuthorization | Should -Be 'Bearer sk-completion-key-0123'
+    }
+
     It 'completes -Model for the session default endpoint too' {
         Set-CodeGenEndpoint -Endpoint $server.BaseUrl
         (Get-Completion 'Set-CodeGenEndpoint -Model fake-m').CompletionText | Should -Be @('fake-model')

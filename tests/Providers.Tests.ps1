@@ -92,6 +92,19 @@ Describe 'Reasoning models' {
             Should -BeTrue -Because $json[0]
     }
 
+    It 'sends them in the request lines of a -Batch job too' {
+        $folder = New-TestFolder
+        'task 1', 'task 2' | ForEach-Object { [pscustomobject]@{ instruction = $_ } } | Export-CodeGenData (Join-Path $folder 'in.csv')
+        $output = Join-Path $folder 'out.csv'
+        $summary = Invoke-CodeInstructionToCode -Path (Join-Path $folder 'in.csv') -OutputPath $output @common -Batch -PollIntervalSec 0.05 `
+            -ReasoningEffort high -AdditionalBody @{ seed = 5 }
+        $summary.Generated | Should -Be 2
+        $bodies = @(Get-Content -LiteralPath "$output.batch/requests.jsonl" | ForEach-Object { ($_ | ConvertFrom-Json).body })
+        $bodies.Count | Should -Be 2
+        $bodies.reasoning_effort | Should -Be @('high', 'high')
+        $bodies.seed | Should -Be @(5, 5)
+    }
+
     It 'refuses an -AdditionalBody field CodeGen sets itself, or one a parameter sets too, before any request' {
         { 'task 1' | Invoke-CodeInstructionToCode @common -AdditionalBody @{ model = 'other' } } |
             Should -Throw -ErrorId 'InvalidAdditionalBody,*' -ExpectedMessage "*cannot set 'model'*"
@@ -161,7 +174,7 @@ Describe 'Tokens and Microsoft Entra ID' {
         Set-CodeGenEndpoint @azure -EntraId
         $null = 'task 1' | Invoke-CodeInstructionToCode
         (Get-FakeLlmStats $server).lastAuthorization | Should -BeLike 'Bearer fake-entra-*'
-        (Set-CodeGenEndpoint -ApiKey 'azure-key-0123456789' -PassThru).Authentication | Should -Be 'API key ****6789'
+        (Set-CodeGenEndpoint -ApiKey 'azure-key-0123456789' -PassThru).Authentication | Should -Be 'API key ****6789 (api-key header)'
         Reset-Server
         $null = 'task 2' | Invoke-CodeInstructionToCode
         (Get-FakeLlmStats $server).lastApiKey | Should -Be 'azure-key-0123456789'

@@ -58,10 +58,12 @@ public sealed class EntraIdTests : IClassFixture<FakeServerFixture>, IDisposable
         var server = Server();
         var endpoint = Endpoint(server);
         Assert.Equal(AuthKind.EntraId, endpoint.Auth);
-        using var client = new ChatCompletionClient(endpoint, new ResilienceSettings { MaxRetries = 0, MaxConcurrency = 4 });
+        // DefaultAzureCredential, as -EntraId makes it (a source of its own: nothing held from another test)
+        using var client = new ChatCompletionClient(endpoint, new ResilienceSettings { MaxRetries = 0, MaxConcurrency = 4 },
+            new EntraIdTokenSource(new DefaultAzureCredential()));
         var first = Run(client, Enumerable.Range(1, 20).Select(i => $"task {i}"));
         Assert.All(first, o => Assert.True(o.Succeeded, o.Error?.Message));
-        Assert.InRange(server.Stats.TokensIssued, 0, 1); // one token for every request (or the one an earlier test left)
+        Assert.Equal(1, server.Stats.TokensIssued); // one token for every request
         Assert.StartsWith("Bearer fake-entra-", server.Stats.LastAuthorization);
         Assert.Equal("https://cognitiveservices.azure.com", server.Stats.LastTokenResource.TrimEnd('/'));
         Assert.Equal(0, server.Stats.Unauthorized);
@@ -106,6 +108,35 @@ public sealed class EntraIdTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Contains("Could not get a Microsoft Entra ID token", error.Message, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("not-the-identity-header-0123456789", error.Message);
         Assert.Equal(0, server.Stats.Requests);
+    }
+
+    /// <summary>A credential that always hands out the same token (as one answering from its own cache does).</summary>
+    private sealed class SameTokenCredential : Azure.Core.TokenCredential
+    {
+        public int Asked;
+
+        public override Azure.Core.AccessToken GetToken(Azure.Core.TokenRequestContext requestContext, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref Asked);
+            return new Azure.Core.AccessToken("stale-token-0123456789abcdef", DateTimeOffset.UtcNow.AddHours(1));
+        }
+
+        public override ValueTask<Azure.Core.AccessToken> GetTokenAsync(Azure.Core.TokenRequestContext requestContext, CancellationToken cancellationToken)
+            => ValueTask.FromResult(GetToken(requestContext, cancellationToken));
+    }
+
+    [Fact]
+    public void A_401_stands_when_the_credential_has_no_other_token_and_stops_the_run()
+    {
+        var server = Server();
+        var credential = new SameTokenCredential();
+        using var client = new ChatCompletionClient(Endpoint(server), new ResilienceSettings { MaxRetries = 3 }, new EntraIdTokenSource(credential));
+        var error = Run(client, ["task 1"]).Single().Error!;
+        Assert.Equal(401, error.StatusCode);
+        Assert.True(error.IsFatal);
+        Assert.Contains("Access token is missing, invalid", error.Message); // the server's own words
+        Assert.Equal(1, server.Stats.Unauthorized); // the same token is not sent again
+        Assert.Equal(2, credential.Asked); // the first token, and one try for a fresh one
     }
 
     [Fact]

@@ -14,6 +14,7 @@ public class EntraIdTokenTests
         public TimeSpan Lifetime { get; set; } = TimeSpan.FromHours(1);
         public int Issued;
         public Exception? Failure { get; set; }
+        public AccessToken? Same { get; set; }
         public List<string> Scopes { get; } = [];
         public List<string?> Claims { get; } = [];
 
@@ -24,6 +25,10 @@ public class EntraIdTokenTests
         {
             Scopes.AddRange(requestContext.Scopes);
             Claims.Add(requestContext.Claims);
+            if (Same is { } same)
+            {
+                return ValueTask.FromResult(same); // a credential that answers from its own cache
+            }
             if (Failure is { } failure)
             {
                 throw failure;
@@ -75,6 +80,19 @@ public class EntraIdTokenTests
     }
 
     [Fact]
+    public async Task A_clock_that_disagrees_does_not_make_every_request_fetch_a_token()
+    {
+        var clock = new FakeTimeProvider();
+        var credential = new CountingCredential(clock) { Lifetime = TimeSpan.FromMinutes(-2) }; // "expired" on arrival by this clock
+        var source = new EntraIdTokenSource(credential, timeProvider: clock);
+        for (int i = 0; i < 50; i++)
+        {
+            await source.GetTokenAsync(CancellationToken.None);
+        }
+        Assert.Equal(1, credential.Issued);
+    }
+
+    [Fact]
     public async Task Short_lived_tokens_are_replaced_at_half_their_life()
     {
         var clock = new FakeTimeProvider();
@@ -96,14 +114,17 @@ public class EntraIdTokenTests
         var credential = new CountingCredential(clock);
         var source = new EntraIdTokenSource(credential, timeProvider: clock);
         string refused = await source.GetTokenAsync(CancellationToken.None);
-        // ten requests hear 401 for the same token at once: one new token, fetched with a claims request
+        // ten requests hear 401 for the same token at once: one new token for all of them
         var fresh = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => source.GetTokenAsync(CancellationToken.None, refused).AsTask()));
         Assert.All(fresh, t => Assert.NotEqual(refused, t));
         Assert.Single(fresh.Distinct());
         Assert.Equal(2, credential.Issued);
-        Assert.NotNull(credential.Claims.Last());
-        Assert.Contains("\"nbf\"", credential.Claims.Last());
+        Assert.All(credential.Claims, Assert.Null); // no claims request without a challenge: the developer credentials refuse those
         Assert.Equal(fresh[0], await source.GetTokenAsync(CancellationToken.None, refused: "some older token")); // only the held token is replaced
+
+        // a continuous-access challenge is passed on as it came
+        await source.GetTokenAsync(CancellationToken.None, fresh[0], claimsChallenge: "{\"access_token\":{\"xms_cc\":{\"values\":[\"cp1\"]}}}");
+        Assert.Contains("xms_cc", credential.Claims.Last());
     }
 
     [Fact]
@@ -116,9 +137,19 @@ public class EntraIdTokenTests
         clock.Advance(TimeSpan.FromMinutes(56));
         credential.Failure = new AuthenticationFailedException("ManagedIdentityCredential authentication failed: the endpoint did not answer.");
         Assert.Equal(held, await source.GetTokenAsync(CancellationToken.None));
+        int asked = credential.Scopes.Count;
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Equal(held, await source.GetTokenAsync(CancellationToken.None)); // not asked again on every request
+        }
+        Assert.Equal(asked, credential.Scopes.Count);
+        clock.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal(held, await source.GetTokenAsync(CancellationToken.None)); // asked again after a while, still failing
+        Assert.Equal(asked + 1, credential.Scopes.Count);
 
         clock.Advance(TimeSpan.FromMinutes(4)); // expired now
         var error = await Assert.ThrowsAsync<SignInException>(() => source.GetTokenAsync(CancellationToken.None).AsTask());
+        Assert.Null(error.InnerException); // the credential's own text is not kept unmasked
         Assert.Contains("Could not get a Microsoft Entra ID token", error.Message);
         Assert.Contains("ManagedIdentityCredential authentication failed", error.Message);
 

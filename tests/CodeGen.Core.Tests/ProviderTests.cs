@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using CodeGen.Core.Batch;
 using CodeGen.Core.Llm;
+using CodeGen.Core.Rows;
 using CodeGen.Core.Running;
 using CodeGen.Core.Storage;
 using FakeLlm;
@@ -82,6 +83,45 @@ public class ProviderTests : IClassFixture<FakeServerFixture>, IDisposable
         });
         Assert.All(outcomes, o => Assert.Equal(64, o.Usage!.Value.ReasoningTokens));
         Assert.Equal(5 * 64, run.GetStatistics().ReasoningTokens);
+    }
+
+    [Fact]
+    public void A_rerun_from_the_cache_sends_nothing_although_the_first_run_had_to_learn_what_the_model_refuses()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        var cache = new ResponseCache(_temp.File("cache"));
+        var generation = new GenerationOptions { Parameters = new ChatParameters(0.2, 500) };
+        using (var client = Runs.Client(server.BaseUrl, model: "o3", concurrency: 2))
+        using (var run = new GenerationRun(generation, new CachingChatBackend(client, cache)))
+        {
+            var first = Runs.Drive(run, Tasks(6));
+            Assert.All(first, o => Assert.True(o.Succeeded, o.Error?.Message));
+            Assert.Equal(2, first.SelectMany(o => o.Notices).Count());
+        }
+        Assert.Equal(6, cache.Stored);
+        server = _fixture.Use(new FakeLlmOptions { Status = 401 }); // the key is gone: only the cache can answer
+        using (var client = Runs.Client(server.BaseUrl, model: "o3", concurrency: 2))
+        using (var run = new GenerationRun(generation, new CachingChatBackend(client, cache)))
+        {
+            var again = Runs.Drive(run, Tasks(6));
+            Assert.All(again, o => Assert.True(o.Succeeded, o.Error?.Message));
+            Assert.All(again, o => Assert.Empty(o.Notices));
+        }
+        Assert.Equal(0, server.Stats.Requests);
+    }
+
+    [Fact]
+    public void A_value_the_model_refuses_on_a_field_every_request_carries_stops_the_run()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl, concurrency: 1);
+        using var run = new GenerationRun(new GenerationOptions { Parameters = new ChatParameters(ReasoningEffort: "minimal") }, client);
+        var stopped = Assert.Throws<RunStoppedException>(() => Runs.Drive(run,
+            Tasks(1).Select(r => TestRow.Instruction("task [[fake:status=400;param=reasoning_effort;code=unsupported_value;message=Unsupported value: 'reasoning_effort' does not support 'minimal' with this model.]]"))
+                .Concat(Tasks(5))));
+        Assert.Equal(400, stopped.Error.StatusCode);
+        Assert.Contains("does not support 'minimal'", stopped.Message);
+        Assert.Equal(1, server.Stats.Requests); // not sent again without the field, and no other row sent
     }
 
     [Fact]
@@ -191,6 +231,7 @@ public class ProviderTests : IClassFixture<FakeServerFixture>, IDisposable
             });
             Assert.All(outcomes, o => Assert.True(o.Succeeded, o.Error?.Message));
             Assert.True(run.GetStatistics().Throttled > 20);
+            Assert.Equal(0, client.Concurrency.Epoch); // never lowered
             Assert.Equal(32, client.Concurrency.Limit);
             Assert.True(server.Stats.MaxInFlight > 24, $"only {server.Stats.MaxInFlight} in flight at most");
         }

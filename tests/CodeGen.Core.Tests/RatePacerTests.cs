@@ -79,15 +79,17 @@ public class RatePacerTests
     public async Task Given_budgets_skip_the_warm_up_and_win_over_announced_ones()
     {
         using var pacer = new RatePacer(6000, 600_000, LongestHold, new FakeTimeProvider());
+        var leases = new List<RateLimitLease>(); // all still out: nothing has ended a warm-up
         for (int i = 0; i < RatePacer.WarmUpAttempts + 4; i++)
         {
-            using var lease = await pacer.AcquireAsync(1).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            leases.Add(await pacer.AcquireAsync(1).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         }
         using var announced = Answer(200, ("x-ratelimit-limit-requests", "60"), ("x-ratelimit-remaining-requests", "59"), ("x-ratelimit-reset-requests", "1s"));
         pacer.Observe(announced.Headers, 200, 1);
         Assert.Equal(6000, pacer.RequestsPerMinute);
         Assert.Equal(600_000, pacer.TokensPerMinute);
         Assert.False(pacer.Learned);
+        leases.ForEach(l => l.Dispose());
     }
 
     [Fact]

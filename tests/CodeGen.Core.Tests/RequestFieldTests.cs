@@ -111,6 +111,30 @@ public class RequestFieldTests
         Assert.Equal(800, body.GetProperty("max_completion_tokens").GetInt32());
     }
 
+    [Theory]
+    [InlineData("reasoning_effort", "Unsupported value: 'reasoning_effort' does not support 'minimal' with this model.")]
+    [InlineData("seed", "Unsupported value: 'seed' does not support 7 with this model.")]
+    public void A_value_the_user_chose_that_the_model_refuses_stops_the_run_instead_of_being_dropped(string field, string message)
+    {
+        var parameters = new ChatParameters(ReasoningEffort: "minimal", AdditionalBody: Extra(("seed", JsonValue.Create(7))));
+        Assert.Equal(Adaptation.RefusedForEveryRow, WireRules.Adapt(WireRules.AsGiven, WireRules.AsGiven, parameters, 400, field, "unsupported_value", message,
+            out var rules, out var notice));
+        Assert.Same(WireRules.AsGiven, rules);
+        Assert.Null(notice);
+        // the parameter itself, not supported at all (an older model and reasoning_effort), is left out
+        Assert.Equal(Adaptation.Adapted, WireRules.Adapt(WireRules.AsGiven, WireRules.AsGiven, parameters, 400, field, "unsupported_parameter",
+            $"Unsupported parameter: '{field}' is not supported with this model.", out rules, out _));
+        Assert.Null(rules.NameOf(field));
+    }
+
+    [Fact]
+    public void The_token_limit_given_twice_in_the_additional_body_is_refused()
+    {
+        var parameters = new ChatParameters(AdditionalBody: Extra(("max_tokens", JsonValue.Create(10)), ("max_completion_tokens", JsonValue.Create(20))));
+        var error = Assert.Throws<ArgumentException>(parameters.Validate);
+        Assert.Contains("both 'max_tokens' and 'max_completion_tokens'", error.Message);
+    }
+
     [Fact]
     public void A_refusal_heard_again_from_a_request_sent_before_the_change_only_sends_it_again()
     {

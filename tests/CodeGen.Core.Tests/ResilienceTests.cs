@@ -203,6 +203,7 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         {
             gate.OnRefused(gate.Epoch, overload: false); // a spent rate budget: the pacer's business
         }
+        Assert.Equal(0, gate.Epoch); // never lowered, not lowered and climbed back
         Assert.Equal(32, gate.Limit);
         Assert.True(gate.Throttled > 900);
     }

@@ -109,7 +109,10 @@ public sealed record FakeLlmOptions
 }
 
 /// <summary>Overrides parsed from a <c>[[fake:...]]</c> directive in the prompt.</summary>
-public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, string? Message, string? FinishReason, int? Times, string? Fault)
+/// <param name="Param">error.param of the error body (the request field it is about); <c>param=temperature</c>.</param>
+/// <param name="Code">error.code of the error body, when it is not the type; <c>code=unsupported_value</c>.</param>
+public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, string? Message, string? FinishReason, int? Times, string? Fault,
+    string? Param = null, string? Code = null)
 {
     public static FakeDirective? Find(string prompt)
     {
@@ -124,7 +127,7 @@ public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, s
             return null;
         }
         int? latency = null, status = null, times = null;
-        string? style = null, message = null, finish = null, fault = null;
+        string? style = null, message = null, finish = null, fault = null, param = null, code = null;
         foreach (var pair in prompt[(start + 7)..end].Split(';', StringSplitOptions.RemoveEmptyEntries))
         {
             var kv = pair.Split('=', 2);
@@ -139,8 +142,10 @@ public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, s
                 case "finish": finish = value; break;
                 case "times": times = int.Parse(value); break;
                 case "fault": fault = value; break;
+                case "param": param = value; break;
+                case "code": code = value; break;
             }
         }
-        return new FakeDirective(latency, status, style, message, finish, times, fault);
+        return new FakeDirective(latency, status, style, message, finish, times, fault, param, code);
     }
 }

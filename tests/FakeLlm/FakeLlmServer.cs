@@ -129,9 +129,9 @@ public sealed class FakeLlmServer : IAsyncDisposable
             using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
             return Results.Text(CodeFor((await reader.ReadToEndAsync().ConfigureAwait(false)).Trim()));
         });
-        app.MapGet("/v1/models", () =>
+        app.MapGet("/v1/models", (HttpContext context) =>
         {
-            Stats.ModelsListed();
+            Stats.ModelsListed(context.Request.Headers.Authorization.ToString());
             return Results.Json(new { @object = "list", data = new[] { "fake-model", "fake-coder-7b", "other model" }.Select(id => new { id, @object = "model", owned_by = "codegen" }) });
         });
         app.MapGet("/{**path}", context => _batches.HandleAsync(context));
@@ -261,7 +261,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
                 {
                     Stats.Throttle();
                 }
-                await WriteErrorAsync(context, status, message, type, options).ConfigureAwait(false);
+                await WriteErrorAsync(context, status, message, type, options, directive?.Param, directive?.Code).ConfigureAwait(false);
                 return;
             }
 
@@ -563,7 +563,8 @@ public sealed class FakeLlmServer : IAsyncDisposable
         return buffer.ToArray();
     }
 
-    private static async Task WriteErrorAsync(HttpContext context, int status, string message, string type, FakeLlmOptions? options = null)
+    private static async Task WriteErrorAsync(HttpContext context, int status, string message, string type, FakeLlmOptions? options = null,
+        string? param = null, string? code = null)
     {
         context.Response.StatusCode = status;
         if (status == 429 && options is not null)
@@ -578,7 +579,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
             }
         }
         context.Response.ContentType = "application/json";
-        var json = JsonSerializer.Serialize(new { error = new { message, type, param = (string?)null, code = type } });
+        var json = JsonSerializer.Serialize(new { error = new { message, type, param, code = code ?? type } });
         await context.Response.WriteAsync(json).ConfigureAwait(false);
     }
 }

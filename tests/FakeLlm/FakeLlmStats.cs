@@ -52,7 +52,14 @@ public sealed class FakeLlmStats
     /// <summary>GET /v1/models requests.</summary>
     public long ModelLists => Interlocked.Read(ref _modelLists);
 
-    internal void ModelsListed() => Interlocked.Increment(ref _modelLists);
+    /// <summary>The Authorization header of the latest GET /v1/models ("" when it had none).</summary>
+    public string LastModelsAuthorization { get; private set; } = string.Empty;
+
+    internal void ModelsListed(string authorization)
+    {
+        LastModelsAuthorization = authorization;
+        Interlocked.Increment(ref _modelLists);
+    }
 
     internal void FileUploaded() => Interlocked.Increment(ref _filesUploaded);
     internal void BatchCreated() => Interlocked.Increment(ref _batchesCreated);
@@ -143,6 +150,7 @@ public sealed class FakeLlmStats
         StatusCounts.Clear();
         Interlocked.Exchange(ref _filesUploaded, 0);
         Interlocked.Exchange(ref _modelLists, 0);
+        LastModelsAuthorization = string.Empty;
         Interlocked.Exchange(ref _batchesCreated, 0);
         Interlocked.Exchange(ref _batchPolls, 0);
         Interlocked.Exchange(ref _batchCancels, 0);
@@ -203,6 +211,7 @@ public sealed class FakeLlmStats
         statusCounts = new SortedDictionary<int, long>(StatusCounts),
         filesUploaded = FilesUploaded,
         modelLists = ModelLists,
+        lastModelsAuthorization = LastModelsAuthorization,
         batchesCreated = BatchesCreated,
         batchPolls = BatchPolls,
         batchCancels = BatchCancels,

@@ -237,7 +237,7 @@ public sealed class BatchClient
         }
         catch (SignInException ex)
         {
-            throw new BatchApiException($"Could not {what} at {Display(request)}: {ex.Message}", 401, ex);
+            throw new BatchApiException($"Could not {what} at {Display(request)}: {ex.Message}", null, ex);
         }
         if (response.IsSuccessStatusCode)
         {

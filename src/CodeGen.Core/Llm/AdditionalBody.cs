@@ -22,6 +22,9 @@ public sealed class AdditionalBody
 
     private readonly (string Name, byte[] Json)[] _fields;
 
+    /// <summary>A field CodeGen writes itself, or one that would change how the answer must be read.</summary>
+    internal static bool IsReserved(string name) => Reserved.ContainsKey(name);
+
     /// <exception cref="ArgumentException">A name is empty, given twice, or one CodeGen sets itself.</exception>
     public AdditionalBody(IEnumerable<KeyValuePair<string, JsonNode?>> fields)
     {
@@ -85,7 +88,7 @@ public sealed class AdditionalBody
     {
         foreach (var (name, json) in _fields)
         {
-            if (rules.NameOf(name) is { } wireName)
+            if (rules.EncodedNameOf(name) is { } wireName)
             {
                 writer.WritePropertyName(wireName);
                 writer.WriteRawValue(json, skipInputValidation: true);

@@ -13,9 +13,8 @@ namespace CodeGen.Core.Llm;
 public sealed class ChatCallResult
 {
     private ChatCallResult(ChatAnswer? answer, RowErrorKind failureKind, string? detail, int? statusCode, string? serverMessage, string? serverCode,
-        bool isFatal, IReadOnlyList<string> retried, string? serverParam = null)
+        bool isFatal, IReadOnlyList<string> retried)
     {
-        ServerParam = serverParam;
         Answer = answer;
         FailureKind = failureKind;
         Detail = detail;
@@ -42,11 +41,8 @@ public sealed class ChatCallResult
 
     public string? ServerCode { get; }
 
-    /// <summary>error.param: the request field the server's error is about.</summary>
-    public string? ServerParam { get; }
-
     /// <summary>What the client changed on the way to this result (a field the server refused), for the user to hear once.</summary>
-    public IReadOnlyList<string> Notices { get; private init; } = [];
+    public IReadOnlyList<string> Notices { get; internal set; } = [];
 
     /// <summary>Every request to this endpoint would fail the same way (see <see cref="RowError.IsFatal"/>).</summary>
     public bool IsFatal { get; }
@@ -58,11 +54,8 @@ public sealed class ChatCallResult
         => new(answer, default, null, statusCode, null, null, false, retried ?? []);
 
     public static ChatCallResult Failure(RowErrorKind kind, string detail, int? statusCode = null, string? serverMessage = null, string? serverCode = null,
-        bool isFatal = false, IReadOnlyList<string>? retried = null, string? serverParam = null)
-        => new(null, kind, detail, statusCode, serverMessage, serverCode, isFatal, retried ?? [], serverParam);
-
-    internal ChatCallResult WithNotices(IReadOnlyList<string> notices)
-        => new(Answer, FailureKind, Detail, StatusCode, ServerMessage, ServerCode, IsFatal, Retried, ServerParam) { Notices = notices };
+        bool isFatal = false, IReadOnlyList<string>? retried = null)
+        => new(null, kind, detail, statusCode, serverMessage, serverCode, isFatal, retried ?? []);
 
     public RowError ToRowError(long rowNumber) => new(FailureKind, rowNumber, Detail ?? "the request failed.", StatusCode, ServerMessage, ServerCode, IsFatal, Retried);
 }
@@ -91,6 +84,7 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
     private readonly LlmHttpPipeline _pipeline;
     private readonly HttpClient _http;
     private readonly object _adapting = new();
+    private readonly WireRules _initialRules;
     private WireRules _rules;
 
     /// <param name="entraTokens">Where Microsoft Entra ID tokens come from (tests); null: DefaultAzureCredential, when the endpoint uses Entra ID.</param>
@@ -98,7 +92,7 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
     public ChatCompletionClient(LlmEndpoint endpoint, ResilienceSettings? settings = null, EntraIdTokenSource? entraTokens = null, TimeProvider? timeProvider = null)
     {
         Endpoint = endpoint;
-        _rules = WireRules.For(endpoint.Provider, endpoint.ChatCompletionsUri);
+        _initialRules = _rules = WireRules.For(endpoint.Provider, endpoint.ChatCompletionsUri);
         _pipeline = new LlmHttpPipeline(settings ?? new ResilienceSettings(), endpoint, entraTokens, timeProvider);
         _http = new HttpClient(_pipeline.Handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.Add(UserAgent);
@@ -146,24 +140,27 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
     public async Task<ChatCallResult> CompleteAsync(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, ResponseCache? cache, CancellationToken cancellationToken)
     {
         List<string>? notices = null;
+        string? key = null;
         for (int round = 0; ; round++)
         {
             var rules = Rules;
             var body = WriteBody(messages, parameters, rules);
-            string? key = null;
-            if (cache is not null)
+            if (cache is not null && key is null)
             {
-                // the key is the hash of the very body a miss sends: it is written once
-                key = ResponseCache.KeyFor(Endpoint, body.WrittenSpan);
+                // The key is the request as CodeGen writes it before learning what the server refuses, so a run
+                // that starts afresh finds the answers of one that had learned. Usually that is the very body a
+                // miss sends: it is written once.
+                key = ResponseCache.KeyFor(Endpoint, ReferenceEquals(rules, _initialRules)
+                    ? body.WrittenSpan
+                    : ChatRequest.ToUtf8(Endpoint.Model, messages, parameters, _initialRules));
                 if (cache.TryGet(key, out var cached))
                 {
                     body.Dispose();
-                    var hit = ChatCallResult.Success(cached!, 200);
-                    return notices is null ? hit : hit.WithNotices(notices);
+                    return WithNotices(ChatCallResult.Success(cached!, 200), notices);
                 }
             }
             var (result, sent) = await SendAsync(body, messages, parameters, rules, cancellationToken).ConfigureAwait(false);
-            if (!result.IsSuccess && round < MaxAdaptations && sent.Adaptation != Adaptation.None)
+            if (!result.IsSuccess && round < MaxAdaptations && sent.Adaptation is Adaptation.Adapted or Adaptation.AlreadyAdapted)
             {
                 if (sent.Notice is not null)
                 {
@@ -171,13 +168,21 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
                 }
                 continue;
             }
-            if (result.Answer is { } answer && cache is not null)
+            if (result.Answer is { } answer && key is not null)
             {
-                var sentWith = sent.Rules!;
-                cache.Store(ReferenceEquals(sentWith, rules) ? key! : ResponseCache.KeyFor(Endpoint, ChatRequest.ToUtf8(Endpoint.Model, messages, parameters, sentWith)), answer);
+                cache!.Store(key, answer);
             }
-            return notices is null ? result : result.WithNotices(notices);
+            return WithNotices(result, notices);
         }
+    }
+
+    private static ChatCallResult WithNotices(ChatCallResult result, List<string>? notices)
+    {
+        if (notices is not null)
+        {
+            result.Notices = notices;
+        }
+        return result;
     }
 
     /// <summary>
@@ -185,16 +190,15 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
     /// this one is written the old way): learns from a refused field (see <see cref="WireRules.Adapt"/>). Only the
     /// first request to hear of a field changes the rules and gets the notice.
     /// </summary>
-    internal void LearnFromRefusal(ChatExchange exchange, string errorText)
+    internal void LearnFromRefusal(ChatExchange exchange, ServerError error)
     {
         if (exchange.Parameters is not { } parameters || exchange.Rules is not { } sentWith)
         {
             return;
         }
-        var error = ErrorBody.Read(Redact(errorText));
         lock (_adapting)
         {
-            exchange.Adaptation = WireRules.Adapt(Rules, sentWith, parameters, 400, error.Param, error.Code, error.Message, out var adapted, out string? notice);
+            exchange.Adaptation = WireRules.Adapt(Rules, sentWith, parameters, 400, error.Param, error.Code, error.Message is null ? null : Redact(error.Message), out var adapted, out string? notice);
             exchange.Notice = notice;
             if (exchange.Adaptation == Adaptation.Adapted)
             {
@@ -253,7 +257,7 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
         {
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
             body.Dispose();
-            return (Classify(response, log.Retried), exchange);
+            return (Classify(response, log.Retried, exchange.Adaptation), exchange);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -290,7 +294,7 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
         }
     }
 
-    private ChatCallResult Classify(HttpResponseMessage response, IReadOnlyList<string> retried)
+    private ChatCallResult Classify(HttpResponseMessage response, IReadOnlyList<string> retried, Adaptation adaptation)
     {
         int status = (int)response.StatusCode;
         var body = ChatResponseHandler.BodyOf(response);
@@ -304,12 +308,14 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
             return ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the server answered {status} but {problem}{Tries(retried)}.", status, retried: retried);
         }
 
-        var error = ErrorBody.Read(Redact(body?.ErrorText ?? string.Empty));
+        var error = body?.Error ?? default;
+        string? message = error.Message is null ? null : Redact(error.Message);
         string reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ((HttpStatusCode)status).ToString() : response.ReasonPhrase;
-        string detail = $"the server answered {status} {reason}{Tries(retried)}" + (error.Message is null ? "." : $": {error.Message}");
-        // A rejected key, an unknown model or endpoint, or no quota: every other row would get the same answer.
-        bool fatal = status is 401 or 403 or 404 || (status == 429 && error.Code == "insufficient_quota");
-        return ChatCallResult.Failure(RowErrorKind.HttpError, detail, status, error.Message, error.Code, fatal, retried, error.Param);
+        string detail = $"the server answered {status} {reason}{Tries(retried)}" + (message is null ? "." : $": {message}");
+        // A rejected key, an unknown model or endpoint, no quota, or a value every request carries and the model
+        // refuses: every other row would get the same answer.
+        bool fatal = status is 401 or 403 or 404 || (status == 429 && error.Code == "insufficient_quota") || adaptation == Adaptation.RefusedForEveryRow;
+        return ChatCallResult.Failure(RowErrorKind.HttpError, detail, status, message, error.Code, fatal, retried);
     }
 
     public void Dispose()

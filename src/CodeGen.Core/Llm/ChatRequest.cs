@@ -65,6 +65,11 @@ public sealed record ChatParameters(double? Temperature = null, int? MaxTokens =
                 throw new ArgumentException($"The additional body sets '{field}', which a parameter of the command sets too. Give it in one place.");
             }
         }
+        if (AdditionalBody.Contains(MaxTokensField) && AdditionalBody.Contains(MaxCompletionTokensField))
+        {
+            // OpenAI and Azure take max_tokens as max_completion_tokens: the body would carry the field twice
+            throw new ArgumentException($"The additional body sets both '{MaxTokensField}' and '{MaxCompletionTokensField}'. Give the token limit once (or with -MaxTokens).");
+        }
     }
 }
 
@@ -112,15 +117,15 @@ public static class ChatRequest
             writer.WriteEndObject();
         }
         writer.WriteEndArray();
-        if (parameters.Temperature is { } temperature && rules.NameOf(ChatParameters.TemperatureField) is { } temperatureName)
+        if (parameters.Temperature is { } temperature && rules.EncodedNameOf(ChatParameters.TemperatureField) is { } temperatureName)
         {
             writer.WriteNumber(temperatureName, temperature);
         }
-        if (parameters.MaxTokens is { } maxTokens && rules.NameOf(ChatParameters.MaxTokensField) is { } maxTokensName)
+        if (parameters.MaxTokens is { } maxTokens && rules.EncodedNameOf(ChatParameters.MaxTokensField) is { } maxTokensName)
         {
             writer.WriteNumber(maxTokensName, maxTokens);
         }
-        if (parameters.ReasoningEffort is { } effort && rules.NameOf(ChatParameters.ReasoningEffortField) is { } effortName)
+        if (parameters.ReasoningEffort is { } effort && rules.EncodedNameOf(ChatParameters.ReasoningEffortField) is { } effortName)
         {
             writer.WriteString(effortName, effort);
         }

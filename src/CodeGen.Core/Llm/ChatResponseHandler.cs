@@ -12,11 +12,13 @@ internal sealed class AttemptBody
     /// <summary>Why a 2xx body could not be used (truncated JSON, no choices).</summary>
     public string? Problem { get; init; }
 
-    /// <summary>The text of an error body (at most 16 KB of it).</summary>
-    public string? ErrorText { get; init; }
+    /// <summary>
+    /// What an error body (at most 16 KB of it) said: message, error.code / error.type (such as insufficient_quota)
+    /// and param. Read once, here; not yet masked (whoever shows the message masks it).
+    /// </summary>
+    public ServerError? Error { get; init; }
 
-    /// <summary>error.code / error.type of an error body, such as insufficient_quota.</summary>
-    public string? ErrorCode { get; init; }
+    public string? ErrorCode => Error?.Code;
 }
 
 /// <summary>
@@ -102,10 +104,10 @@ internal sealed class ChatResponseHandler : DelegatingHandler
             else
             {
                 string text = System.Text.Encoding.UTF8.GetString(body[..Math.Min(length, MaxErrorBytes)]);
-                attempt = new AttemptBody { ErrorText = text, ErrorCode = ErrorBody.Read(text).Code };
+                attempt = new AttemptBody { Error = ErrorBody.Read(text) };
                 if (status == 400)
                 {
-                    exchange.Owner?.LearnFromRefusal(exchange, text);
+                    exchange.Owner?.LearnFromRefusal(exchange, attempt.Error.Value);
                 }
             }
             exchange.Body = attempt;

@@ -10,7 +10,7 @@ namespace CodeGen.Core.Llm;
 /// <summary>No Microsoft Entra ID token could be had (no sign-in available, or the sign-in failed).</summary>
 public sealed class SignInException : Exception
 {
-    public SignInException(string message, Exception? inner = null) : base(message, inner) { }
+    public SignInException(string message) : base(message) { }
 }
 
 /// <summary>
@@ -22,6 +22,7 @@ public sealed class SignInException : Exception
 public sealed class EntraIdTokenSource
 {
     private static readonly TimeSpan RefreshMargin = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan RetryRefreshAfter = TimeSpan.FromSeconds(30);
     private static readonly ConcurrentDictionary<string, EntraIdTokenSource> ByEnvironment = new(StringComparer.Ordinal);
 
     private readonly TokenCredential _credential;
@@ -30,7 +31,6 @@ public sealed class EntraIdTokenSource
     private readonly SemaphoreSlim _fetching = new(1, 1);
     private readonly ConcurrentQueue<ApiKey> _handedOut = new();
     private volatile Held? _current;
-    private long _fetched;
 
     public EntraIdTokenSource(TokenCredential credential, string scope = LlmEndpoint.EntraIdScope, TimeProvider? timeProvider = null)
     {
@@ -38,9 +38,6 @@ public sealed class EntraIdTokenSource
         _context = new TokenRequestContext([scope]);
         _time = timeProvider ?? TimeProvider.System;
     }
-
-    /// <summary>Tokens fetched from the credential so far.</summary>
-    public long Fetched => Interlocked.Read(ref _fetched);
 
     /// <summary>
     /// The source for Azure.Identity's DefaultAzureCredential (environment, workload identity, managed identity,
@@ -66,10 +63,9 @@ public sealed class EntraIdTokenSource
     }
 
     /// <summary>
-    /// A token that is good for a while yet. Given the token a server just <paramref name="refused"/>, a new one
-    /// (unless another caller has replaced it already): the credential is then asked with a claims request (the
-    /// server's claims challenge, or "issued from now on"), which is what makes Azure.Identity pass its own
-    /// process-wide token cache by.
+    /// A token that is good for a while yet. Given the token a server just <paramref name="refused"/>, the
+    /// credential is asked again (unless another caller has replaced the token already), with the server's
+    /// claims challenge when it sent one; a credential that keeps its own cache may hand back the same token.
     /// </summary>
     /// <exception cref="SignInException">No token could be had, and the held one (if any) has expired.</exception>
     public async ValueTask<string> GetTokenAsync(CancellationToken cancellationToken, string? refused = null, string? claimsChallenge = null)
@@ -91,18 +87,20 @@ public sealed class EntraIdTokenSource
             AccessToken fetched;
             try
             {
-                var context = refused is null ? _context : new TokenRequestContext(_context.Scopes, claims: claimsChallenge ?? IssuedFrom(now));
+                var context = claimsChallenge is null ? _context : new TokenRequestContext(_context.Scopes, claims: claimsChallenge);
                 fetched = await _credential.GetTokenAsync(context, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is AuthenticationFailedException or CredentialUnavailableException or RequestFailedException)
             {
-                if (refused is null && latest is not null && now < latest.ExpiresOn - TimeSpan.FromSeconds(30))
+                if (refused is null && latest is not null && now < latest.ExpiresOn - RetryRefreshAfter)
                 {
-                    return latest.Token.Reveal(); // a refresh ahead of time failed: the held token is still good, try again later
+                    // a refresh ahead of time failed: the held token is still good; try again in a while, not on every request
+                    _current = latest with { RefreshAt = Min(now + RetryRefreshAfter, latest.ExpiresOn - RetryRefreshAfter) };
+                    return latest.Token.Reveal();
                 }
-                throw new SignInException("Could not get a Microsoft Entra ID token for Azure OpenAI: " + Redact(FirstLines(ex.Message)), ex);
+                // not chained: the credential's own message may quote what a token endpoint echoed, unmasked
+                throw new SignInException("Could not get a Microsoft Entra ID token for Azure OpenAI: " + Redact(FirstLines(ex.Message)));
             }
-            Interlocked.Increment(ref _fetched);
             var token = new ApiKey(fetched.Token);
             _handedOut.Enqueue(token);
             while (_handedOut.Count > 8 && _handedOut.TryDequeue(out _))
@@ -114,6 +112,8 @@ public sealed class EntraIdTokenSource
             {
                 refreshAt = suggested;
             }
+            // a clock that disagrees (a token "expired" on arrival) must not make every request fetch another
+            refreshAt = Max(refreshAt, now + Min(RetryRefreshAfter, lifetime > TimeSpan.Zero ? lifetime / 2 : RetryRefreshAfter));
             _current = new Held(token, fetched.ExpiresOn, refreshAt);
             return fetched.Token;
         }
@@ -125,9 +125,11 @@ public sealed class EntraIdTokenSource
 
     private static bool Is(Held held, string? token) => token is not null && held.Token.Reveal() == token;
 
-    /// <summary>A claims request for a token issued no earlier than <paramref name="now"/>: one the credential cannot answer from its cache.</summary>
-    private static string IssuedFrom(DateTimeOffset now)
-        => $"{{\"access_token\":{{\"nbf\":{{\"essential\":true,\"value\":\"{now.ToUnixTimeSeconds()}\"}}}}}}";
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     /// <summary>
     /// Masks the tokens handed out recently, and the secrets of the environment that Azure.Identity's sources

@@ -118,10 +118,13 @@ public sealed class LlmEndpoint
     public const string EntraIdScope = "https://cognitiveservices.azure.com/.default";
 
     /// <summary>The credentials in use, masked: "API key ****abcd (api-key header)", "Microsoft Entra ID (...)", "none".</summary>
-    public string DescribeAuth() => Auth switch
+    public string DescribeAuth() => DescribeAuth(Auth, Provider, ApiKey ?? BearerToken);
+
+    /// <summary>How a request signs in, its secret masked (also for settings that are not resolved yet).</summary>
+    public static string DescribeAuth(AuthKind auth, LlmProvider provider, ApiKey? secret) => auth switch
     {
-        AuthKind.ApiKey => $"API key {ApiKey!.Masked} ({(Provider == LlmProvider.AzureOpenAI ? "api-key header" : "Authorization: Bearer")})",
-        AuthKind.BearerToken => $"bearer token {BearerToken!.Masked} (Authorization: Bearer)",
+        AuthKind.ApiKey => $"API key {secret?.Masked} ({(provider == LlmProvider.AzureOpenAI ? "api-key header" : "Authorization: Bearer")})",
+        AuthKind.BearerToken => $"bearer token {secret?.Masked} (Authorization: Bearer)",
         AuthKind.EntraId => $"Microsoft Entra ID (DefaultAzureCredential, scope {EntraIdScope})",
         _ => "none",
     };

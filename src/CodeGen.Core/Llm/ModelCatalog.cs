@@ -27,7 +27,7 @@ public static class ModelCatalog
         {
             models = Fetch(endpoint, uri, timeout);
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or JsonException or InvalidOperationException)
+        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or JsonException or InvalidOperationException or SignInException)
         {
             models = [];
         }
@@ -40,7 +40,8 @@ public static class ModelCatalog
         // the pool is shared: neither the client nor the authenticator in front of it may dispose it
         using var http = new HttpClient(new RequestAuthenticator(endpoint, entraTokens: null, LlmHttpHandler.Shared), disposeHandler: false) { Timeout = timeout };
         using var request = new HttpRequestMessage(HttpMethod.Get, uri);
-        using var response = http.Send(request);
+        // SendAsync, not Send: the authenticator (credentials, Entra ID tokens) is asynchronous
+        using var response = http.SendAsync(request).GetAwaiter().GetResult();
         if (!response.IsSuccessStatusCode)
         {
             return [];

@@ -73,17 +73,39 @@ public sealed partial class RatePacer : RateLimiter
 
     protected override RateLimitLease AttemptAcquireCore(int permitCount) => throw new NotSupportedException("Attempts wait for their turn: use AcquireAsync.");
 
-    protected override async ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken)
+    protected override ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken)
+    {
+        // Nothing to wait for (the common case against a server that announces nothing): no async machinery.
+        if (_warmedUp.Task.IsCompleted && _requests.IsOpen && _tokens.IsOpen && !Holding)
+        {
+            return new ValueTask<RateLimitLease>(Grant());
+        }
+        return WaitForTurnAsync(permitCount, cancellationToken);
+    }
+
+    private async ValueTask<RateLimitLease> WaitForTurnAsync(int permitCount, CancellationToken cancellationToken)
     {
         if (!_warmedUp.Task.IsCompleted && Interlocked.Decrement(ref _warmUpLeft) < 0)
         {
             await _warmedUp.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        await _requests.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
-        await _tokens.AcquireAsync(Math.Max(1, permitCount), cancellationToken).ConfigureAwait(false);
-        // Last, right before the attempt goes: a hold that began while this one queued for its turn holds it too
-        // (a queue of turns granted at the server's own rate would otherwise keep its spent budget from ever refilling).
-        await HoldAsync(cancellationToken).ConfigureAwait(false);
+        while (true)
+        {
+            await HoldAsync(cancellationToken).ConfigureAwait(false);
+            await _requests.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
+            await _tokens.AcquireAsync(Math.Max(1, permitCount), cancellationToken).ConfigureAwait(false);
+            if (!Holding)
+            {
+                return Grant();
+            }
+            // A hold began while this attempt queued for its turn: the turn is void, and it queues again once the
+            // hold is over. Turns granted during a hold would otherwise all go at its end, at once, into a budget
+            // that has just refilled (or, sent at the server's own rate, keep a spent budget from ever refilling).
+        }
+    }
+
+    private Lease Grant()
+    {
         Interlocked.Increment(ref _outstanding);
         return new Lease(this);
     }
@@ -95,8 +117,8 @@ public sealed partial class RatePacer : RateLimiter
     /// <param name="tokenCost">The tokens the answered request was estimated at.</param>
     public bool Observe(HttpResponseHeaders headers, int status, int tokenCost)
     {
-        var requests = Read(headers, "requests");
-        var tokens = Read(headers, "tokens");
+        var requests = Read(headers, RequestHeaders);
+        var tokens = Read(headers, TokenHeaders);
         // What was left when the server took this request; the other attempts out now may have been taken after it.
         int others = Math.Max(0, Volatile.Read(ref _outstanding) - 1);
         if (requests.Limit is { } requestLimit)
@@ -147,6 +169,8 @@ public sealed partial class RatePacer : RateLimiter
         }
     }
 
+    private bool Holding => Interlocked.Read(ref _holdUntilTicks) > _time.GetUtcNow().UtcTicks;
+
     private async ValueTask HoldAsync(CancellationToken cancellationToken)
     {
         while (true)
@@ -162,17 +186,28 @@ public sealed partial class RatePacer : RateLimiter
 
     private readonly record struct Announced(int? Limit, long? Remaining, TimeSpan? Reset);
 
-    private static Announced Read(HttpResponseHeaders headers, string dimension)
+    private static readonly (string Limit, string Remaining, string Reset) RequestHeaders =
+        ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests");
+
+    private static readonly (string Limit, string Remaining, string Reset) TokenHeaders =
+        ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens");
+
+    /// <summary>One dimension's headers, read without validating or parsing the rest (this runs for every answer).</summary>
+    private static Announced Read(HttpResponseHeaders headers, (string Limit, string Remaining, string Reset) names)
     {
-        int? limit = Number(headers, "x-ratelimit-limit-" + dimension) is { } l and > 0 and <= int.MaxValue ? (int)l : null;
-        long? remaining = Number(headers, "x-ratelimit-remaining-" + dimension);
-        TimeSpan? reset = headers.TryGetValues("x-ratelimit-reset-" + dimension, out var values) ? ParseDuration(values.FirstOrDefault()) : null;
-        return new Announced(limit, remaining, reset);
+        var raw = headers.NonValidated;
+        long? remaining = raw.TryGetValues(names.Remaining, out var r) ? Number(r.ToString()) : null;
+        long? limit = raw.TryGetValues(names.Limit, out var l) ? Number(l.ToString()) : null;
+        if (remaining is null && limit is null)
+        {
+            return default;
+        }
+        TimeSpan? reset = raw.TryGetValues(names.Reset, out var t) ? ParseDuration(t.ToString()) : null;
+        return new Announced(limit is > 0 and <= int.MaxValue ? (int)limit : null, remaining, reset);
     }
 
-    private static long? Number(HttpResponseHeaders headers, string name)
-        => headers.TryGetValues(name, out var values) && double.TryParse(values.FirstOrDefault(), NumberStyles.Float, CultureInfo.InvariantCulture, out double n)
-            && n >= 0 && n < long.MaxValue ? (long)n : null;
+    private static long? Number(string text)
+        => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double n) && n >= 0 && n < long.MaxValue ? (long)n : null;
 
     /// <summary>
     /// A reset time as OpenAI writes it (a Go duration: "1s", "6m0s", "120ms", "1h2m3.5s") or as plain seconds ("20");
@@ -247,20 +282,22 @@ public sealed partial class RatePacer : RateLimiter
         protected override void Dispose(bool disposing) => Interlocked.Exchange(ref _owner, null)?.Ended();
     }
 
-    /// <summary>One per-minute budget: a token bucket, fixed from the start or made when the server first announces its limit.</summary>
+    /// <summary>One per-minute budget: a token bucket, given from the start or made when the server first announces its limit.</summary>
     private sealed class Budget : IDisposable
     {
         private readonly string _name;
+        private readonly int _burstSeconds;
         private readonly object _lock = new();
         private Bucket? _bucket;
 
         public Budget(string name, int? perMinute, int burstSeconds)
         {
             _name = name;
+            _burstSeconds = burstSeconds;
             if (perMinute is { } fixedRate)
             {
                 Fixed = true;
-                Replace(fixedRate, Math.Max(1, (int)Math.Min(int.MaxValue, (long)fixedRate * burstSeconds / 60)), share: 1.0, remaining: null);
+                Create(fixedRate, Math.Max(1, (int)Math.Min(int.MaxValue, (long)fixedRate * burstSeconds / 60)), share: 1.0, remaining: null);
             }
         }
 
@@ -269,6 +306,9 @@ public sealed partial class RatePacer : RateLimiter
         public bool Learned => !Fixed && Volatile.Read(ref _bucket) is not null;
 
         public int? PerMinute => Volatile.Read(ref _bucket)?.PerMinute;
+
+        /// <summary>No budget (yet): nothing to wait for.</summary>
+        public bool IsOpen => Volatile.Read(ref _bucket) is null;
 
         public override string ToString() => $"{_name}: {PerMinute?.ToString(CultureInfo.InvariantCulture) ?? "none"} a minute";
 
@@ -279,21 +319,26 @@ public sealed partial class RatePacer : RateLimiter
         /// </summary>
         public void Learn(int limit, long? remaining, long? startFrom, TimeSpan? reset)
         {
-            if (Fixed || Volatile.Read(ref _bucket)?.PerMinute == limit)
+            // Learned once: a limit announced differently from one answer to the next (a gateway in front of
+            // several backends) must not rebuild the bucket, and refill it, on every answer.
+            if (Fixed || Volatile.Read(ref _bucket) is not null)
             {
                 return;
             }
             double burst = remaining is { } left && reset is { } full ? left + full.TotalSeconds * limit / 60.0 : limit / 60.0;
+            // never more at once than a given budget of the same size would allow: a server may count a minute's
+            // budget and still refuse a minute's requests sent in one second
+            double most = Math.Max(1, (double)limit * _burstSeconds / 60);
             lock (_lock)
             {
-                if (_bucket?.PerMinute != limit)
+                if (_bucket is null)
                 {
-                    Replace(limit, (int)Math.Clamp(burst, 1, limit), LearnedShare, startFrom);
+                    Create(limit, (int)Math.Clamp(burst, 1, most), LearnedShare, startFrom);
                 }
             }
         }
 
-        private void Replace(int perMinute, int capacity, double share, long? remaining)
+        private void Create(int perMinute, int capacity, double share, long? remaining)
         {
             double perSecond = Math.Max(perMinute * share / 60.0, 1e-3);
             int perPeriod = Math.Max(1, (int)Math.Min(capacity, perSecond / 10)); // refills every 100 ms or so, in whole tokens
@@ -311,26 +356,14 @@ public sealed partial class RatePacer : RateLimiter
                 // the server has spent part of its budget already: start from what it has left
                 limiter.AttemptAcquire((int)(capacity - Math.Max(0, left))).Dispose();
             }
-            var old = Interlocked.Exchange(ref _bucket, new Bucket(limiter, perMinute, capacity));
-            old?.Limiter.Dispose(); // its waiters come back unserved and queue again on the new bucket
+            Volatile.Write(ref _bucket, new Bucket(limiter, perMinute, capacity));
         }
 
         public async ValueTask AcquireAsync(int permits, CancellationToken cancellationToken)
         {
-            while (Volatile.Read(ref _bucket) is { } bucket)
+            if (Volatile.Read(ref _bucket) is { } bucket)
             {
-                try
-                {
-                    using var lease = await bucket.Limiter.AcquireAsync(Math.Min(permits, bucket.Capacity), cancellationToken).ConfigureAwait(false);
-                    if (lease.IsAcquired || ReferenceEquals(bucket, Volatile.Read(ref _bucket)))
-                    {
-                        return;
-                    }
-                }
-                catch (ObjectDisposedException) when (!ReferenceEquals(bucket, Volatile.Read(ref _bucket)))
-                {
-                    // replaced while this attempt waited: wait on the new one
-                }
+                using var lease = await bucket.Limiter.AcquireAsync(Math.Min(permits, bucket.Capacity), cancellationToken).ConfigureAwait(false);
             }
         }
 

@@ -6,7 +6,8 @@ namespace CodeGen.Core.Llm;
 /// <summary>
 /// The one place credentials reach a request: the API key (Bearer, or api-key for Azure OpenAI), a bearer
 /// token, or a Microsoft Entra ID token, set on every attempt (a retry after a long wait gets a fresh token).
-/// Under Entra ID, a 401 means the token went stale early: it is replaced and the attempt sent once more.
+/// Under Entra ID, a 401 may mean the token went stale early: if the credential has a new one, the attempt is
+/// sent once more with it.
 /// Also the one place that knows every secret a request carried, to mask them in what servers send back.
 /// </summary>
 internal sealed class RequestAuthenticator : DelegatingHandler
@@ -29,18 +30,40 @@ internal sealed class RequestAuthenticator : DelegatingHandler
             return response;
         }
         // The token was refused before its time (revoked, or the clocks disagree): one fresh token, one more try.
-        string? claims = ClaimsChallenge(response.Headers.WwwAuthenticate);
+        // When none can be had (the credential hands back the same one, or fails), the server's own 401 stands.
+        string fresh;
+        try
+        {
+            fresh = await _entra.GetTokenAsync(cancellationToken, refused: token, ClaimsChallenge(response.Headers.WwwAuthenticate)).ConfigureAwait(false);
+        }
+        catch (SignInException)
+        {
+            return response;
+        }
+        if (fresh == token)
+        {
+            return response;
+        }
         response.Dispose();
-        await ApplyAsync(request, refused: token, claims, cancellationToken).ConfigureAwait(false);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", fresh);
         return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The claims a 401 asks for (continuous access evaluation: <c>Bearer …, claims="base64"</c>), decoded; null when it asks for none.</summary>
+    /// <summary>Synchronous callers get the same credentials (the token source is asynchronous).</summary>
+    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
+        => SendAsync(request, cancellationToken).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// The claims a 401 asks for when it is a continuous-access challenge (<c>Bearer error="insufficient_claims",
+    /// claims="base64"</c>), decoded; null for any other 401 (a claims request then would only be refused by the
+    /// developer credentials, Azure CLI and Azure PowerShell).
+    /// </summary>
     private static string? ClaimsChallenge(HttpHeaderValueCollection<AuthenticationHeaderValue> challenges)
     {
         foreach (var challenge in challenges)
         {
-            if (!string.Equals(challenge.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase) || challenge.Parameter is not { } parameters)
+            if (!string.Equals(challenge.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase) || challenge.Parameter is not { } parameters
+                || !parameters.Contains("insufficient_claims", StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }

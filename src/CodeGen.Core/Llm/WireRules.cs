@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 
 namespace CodeGen.Core.Llm;
@@ -40,11 +42,15 @@ public sealed partial class WireRules
             || host.EndsWith(".openai.azure.com", StringComparison.OrdinalIgnoreCase)
             || host.EndsWith(".cognitiveservices.azure.com", StringComparison.OrdinalIgnoreCase);
 
+    // wire names, encoded once per rules (every request writes them)
+    private readonly ConcurrentDictionary<string, JsonEncodedText?> _encoded = new(StringComparer.Ordinal);
+
     /// <summary>The wire name of a field, or null when the server refuses it.</summary>
     public string? NameOf(string field) => _names.TryGetValue(field, out string? name) ? name : field;
 
-    /// <summary>Something was learned from the server (a field renamed or left out).</summary>
-    public bool IsAdapted => _adapted.Count > 0;
+    /// <summary><see cref="NameOf"/>, encoded for a JSON writer.</summary>
+    internal JsonEncodedText? EncodedNameOf(string field)
+        => _encoded.GetOrAdd(field, static (f, rules) => rules.NameOf(f) is { } name ? JsonEncodedText.Encode(name) : null, this);
 
     /// <summary>What differs from sending every field as given ("max_tokens as max_completion_tokens; temperature left out"), or "".</summary>
     public string Describe() => string.Join("; ", _names.OrderBy(p => p.Key, StringComparer.Ordinal)
@@ -71,14 +77,16 @@ public sealed partial class WireRules
     /// <see cref="Adaptation.None"/> when the refusal is not about such a field (the row fails as usual);
     /// <see cref="Adaptation.AlreadyAdapted"/> when <paramref name="current"/> no longer sends the field that way (another
     /// request learned it first: send again); <see cref="Adaptation.Adapted"/> with the new rules and a notice that
-    /// says what changed and why.
+    /// says what changed and why: an unsupported parameter is renamed as the server asks or left out, an unsupported
+    /// sampling value (temperature, top_p) is left out; <see cref="Adaptation.RefusedForEveryRow"/> for any other
+    /// unsupported value.
     /// </returns>
     public static Adaptation Adapt(WireRules current, WireRules sentWith, ChatParameters parameters, int? status, string? param, string? code, string? message,
         out WireRules adapted, out string? notice)
     {
         adapted = current;
         notice = null;
-        if (status != 400 || string.IsNullOrEmpty(param) || !IsUnsupported(code, message))
+        if (status != 400 || string.IsNullOrEmpty(param) || Unsupported(code, message) is not { } what)
         {
             return Adaptation.None;
         }
@@ -92,10 +100,17 @@ public sealed partial class WireRules
         {
             return Adaptation.AlreadyAdapted;
         }
+        if (what == Refused.Value && !SamplingFields.Contains(field))
+        {
+            // A value the user chose (a -ReasoningEffort the model does not take, an -AdditionalBody value): leaving
+            // the field out would quietly run every row some other way. Every request carries it, so every row
+            // would be refused the same way: the run stops and says why.
+            return Adaptation.RefusedForEveryRow;
+        }
 
         string quoted = Quote(message);
         string? suggested = Suggestion(message);
-        if (suggested is not null && suggested != wireName && !current._adapted.Contains(field) && !IsReserved(suggested)
+        if (suggested is not null && suggested != wireName && !current._adapted.Contains(field) && !AdditionalBody.IsReserved(suggested)
             && !parameters.Fields.Any(f => current.NameOf(f) == suggested))
         {
             adapted = current.With(field, suggested, adapted: true);
@@ -109,9 +124,27 @@ public sealed partial class WireRules
         return Adaptation.Adapted;
     }
 
-    private static bool IsUnsupported(string? code, string? message)
-        => code is "unsupported_parameter" or "unsupported_value"
-            || (message is not null && (message.StartsWith("Unsupported parameter", StringComparison.OrdinalIgnoreCase) || message.StartsWith("Unsupported value", StringComparison.OrdinalIgnoreCase)));
+    /// <summary>Sampling settings whose value a model may not take but whose default it has: leaving them out still answers the row as asked.</summary>
+    private static readonly HashSet<string> SamplingFields = new(StringComparer.Ordinal)
+    {
+        ChatParameters.TemperatureField, "top_p", "presence_penalty", "frequency_penalty",
+    };
+
+    private enum Refused { Parameter, Value }
+
+    /// <summary>Whether a refusal says a field is unsupported (OpenAI's codes, or its wording), and which way.</summary>
+    private static Refused? Unsupported(string? code, string? message)
+    {
+        if (code == "unsupported_parameter" || (message?.StartsWith("Unsupported parameter", StringComparison.OrdinalIgnoreCase) ?? false))
+        {
+            return Refused.Parameter;
+        }
+        if (code == "unsupported_value" || (message?.StartsWith("Unsupported value", StringComparison.OrdinalIgnoreCase) ?? false))
+        {
+            return Refused.Value;
+        }
+        return null;
+    }
 
     /// <summary>"temperature" of "temperature", "chat_template_kwargs" of "chat_template_kwargs.enable_thinking" or "stop[0]".</summary>
     private static string TopLevel(string param)
@@ -119,8 +152,6 @@ public sealed partial class WireRules
         int end = param.IndexOfAny(['.', '[']);
         return end > 0 ? param[..end] : param;
     }
-
-    private static bool IsReserved(string name) => name is "model" or "messages" or "stream" or "stream_options";
 
     /// <summary>The field a refusal asks for instead ("Use 'max_completion_tokens' instead."), when it names one.</summary>
     private static string? Suggestion(string? message)
@@ -149,4 +180,6 @@ public enum Adaptation
     AlreadyAdapted,
     /// <summary>New rules were made: send the request again with them.</summary>
     Adapted,
+    /// <summary>The model refuses a value the user chose for a field every request carries: stop the run.</summary>
+    RefusedForEveryRow,
 }

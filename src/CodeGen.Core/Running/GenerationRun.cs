@@ -239,7 +239,8 @@ public sealed class GenerationRun : IDisposable
                 }
                 outcome = Fail(row.RowNumber, state, result.ToRowError(row.RowNumber), elapsed);
             }
-            return result.Notices.Count == 0 ? outcome : outcome.WithNotices(result.Notices);
+            outcome.Notices = result.Notices;
+            return outcome;
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {

@@ -51,7 +51,7 @@ public sealed class RowOutcome
     /// What the run changed while answering this row, whatever became of the row itself (a field the server
     /// refused and that later requests leave out): each is told once, with the row that met it first.
     /// </summary>
-    public IReadOnlyList<string> Notices { get; private init; } = [];
+    public IReadOnlyList<string> Notices { get; internal set; } = [];
 
     /// <summary>Time from sending the request to having the answer (zero for rows never sent).</summary>
     public TimeSpan Elapsed { get; init; }
@@ -63,22 +63,6 @@ public sealed class RowOutcome
     public bool Resumed { get; init; }
 
     public bool Succeeded => Error is null;
-
-    internal RowOutcome WithNotices(IReadOnlyList<string> notices) => new()
-    {
-        RowNumber = RowNumber,
-        State = State,
-        Code = Code,
-        Answer = Answer,
-        FinishReason = FinishReason,
-        Usage = Usage,
-        Error = Error,
-        Warning = Warning,
-        Elapsed = Elapsed,
-        Retried = Retried,
-        Resumed = Resumed,
-        Notices = notices,
-    };
 }
 
 /// <summary>A snapshot of a run's counters.</summary>

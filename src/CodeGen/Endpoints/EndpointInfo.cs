@@ -59,9 +59,7 @@ public sealed class EndpointInfo
         ModelSource = session.Model is null ? null : "session defaults",
         ApiKey = Support.SecureStringTransformationAttribute.Reveal(session.ApiKey) is { } key ? new ApiKey(key).Masked : null,
         ApiKeySource = session.ApiKey is null && session.Token is null && session.EntraId is null ? null : "session defaults",
-        Authentication = Support.SecureStringTransformationAttribute.Reveal(session.Token) is { } token ? $"bearer token {new ApiKey(token).Masked} (Authorization: Bearer)"
-            : session.EntraId == true ? $"Microsoft Entra ID (DefaultAzureCredential, scope {LlmEndpoint.EntraIdScope})"
-            : Support.SecureStringTransformationAttribute.Reveal(session.ApiKey) is { } stored ? $"API key {new ApiKey(stored).Masked}" : null,
+        Authentication = DescribeAuth(session),
         AdditionalBody = session.AdditionalBody?.ToJson(),
         ThrottleLimit = session.ThrottleLimit,
         MaxRetries = session.MaxRetries,
@@ -71,4 +69,18 @@ public sealed class EndpointInfo
         Proxy = session.Proxy,
         CachePath = session.CachePath,
     };
+
+    private static string? DescribeAuth(SessionSettings session)
+    {
+        var provider = session.Provider ?? LlmProvider.OpenAI;
+        if (Support.SecureStringTransformationAttribute.Reveal(session.Token) is { } token)
+        {
+            return LlmEndpoint.DescribeAuth(AuthKind.BearerToken, provider, new ApiKey(token));
+        }
+        if (session.EntraId == true)
+        {
+            return LlmEndpoint.DescribeAuth(AuthKind.EntraId, provider, null);
+        }
+        return Support.SecureStringTransformationAttribute.Reveal(session.ApiKey) is { } key ? LlmEndpoint.DescribeAuth(AuthKind.ApiKey, provider, new ApiKey(key)) : null;
+    }
 }
