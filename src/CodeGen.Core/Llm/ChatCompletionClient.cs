@@ -159,12 +159,35 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
                     return WithNotices(ChatCallResult.Success(cached!, 200), notices);
                 }
             }
-            var (result, sent) = await SendAsync(body, messages, parameters, rules, cancellationToken).ConfigureAwait(false);
-            if (!result.IsSuccess && round < MaxAdaptations && sent.Adaptation is Adaptation.Adapted or Adaptation.AlreadyAdapted)
+            var exchange = new ChatExchange
             {
-                if (sent.Notice is not null)
+                TokenEstimate = EstimateTokens(messages, parameters),
+                Owner = this,
+                Messages = messages,
+                Parameters = parameters,
+                Rules = rules,
+            };
+            ChatCallResult result;
+            // The body lives in a pooled buffer, given back only once the exchange ended normally: after a
+            // cancellation or a fault the socket might still hold it, so then it is left to the GC.
+            using (var request = NewRequest(body, exchange))
+            {
+                try
                 {
-                    (notices ??= []).Add(sent.Notice);
+                    using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                    body.Dispose();
+                    result = Classify(response, exchange.Log.Retried, exchange.Adaptation);
+                }
+                catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) && Failure(ex, exchange.Log.Retried) is { } failure)
+                {
+                    result = failure;
+                }
+            }
+            if (!result.IsSuccess && round < MaxAdaptations && exchange.Adaptation is Adaptation.Adapted or Adaptation.AlreadyAdapted)
+            {
+                if (exchange.Notice is not null)
+                {
+                    (notices ??= []).Add(exchange.Notice);
                 }
                 continue;
             }
@@ -207,7 +230,7 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
         }
     }
 
-    /// <summary>The request body for this endpoint, in a pooled buffer that <see cref="SendAsync"/> takes over.</summary>
+    /// <summary>The request body for this endpoint, in a pooled buffer that the request takes over.</summary>
     internal PooledBufferWriter WriteBody(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, WireRules rules)
     {
         var body = new PooledBufferWriter(EstimateSize(messages));
@@ -229,70 +252,35 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
         exchange.Rules = rules;
     }
 
-    /// <summary>Sends a body from <see cref="WriteBody"/> (and owns it from here on); returns the result and the exchange (the rules of the body last sent, what its refusal taught).</summary>
-    private async Task<(ChatCallResult Result, ChatExchange Exchange)> SendAsync(PooledBufferWriter body, IReadOnlyList<ChatMessage> messages, ChatParameters parameters, WireRules rules,
-        CancellationToken cancellationToken)
+    private HttpRequestMessage NewRequest(PooledBufferWriter body, ChatExchange exchange)
     {
-        // The body lives in a pooled buffer, given back only once the exchange ended normally: after a
-        // cancellation or a fault the socket might still hold it, so then it is left to the GC.
-        using var request = new HttpRequestMessage(HttpMethod.Post, Endpoint.ChatCompletionsUri)
+        var request = new HttpRequestMessage(HttpMethod.Post, Endpoint.ChatCompletionsUri)
         {
             Content = new ReadOnlyMemoryContent(body.WrittenMemory),
             Version = HttpVersion.Version20,
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
         request.Content.Headers.ContentType = JsonContentType;
-        var exchange = new ChatExchange
-        {
-            TokenEstimate = EstimateTokens(messages, parameters),
-            Owner = this,
-            Messages = messages,
-            Parameters = parameters,
-            Rules = rules,
-        };
-        var log = exchange.Log;
         request.Options.Set(ChatResponseHandler.ExchangeKey, exchange);
-
-        try
-        {
-            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-            body.Dispose();
-            return (Classify(response, log.Retried, exchange.Adaptation), exchange);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw;
-        }
-        catch (BrokenCircuitException)
-        {
-            return (ChatCallResult.Failure(RowErrorKind.CircuitOpen,
-                $"{Endpoint.DisplayUri} failed most of its recent requests, so the circuit breaker stopped sending (it tries again after {Settings.BreakerBreakDuration.TotalSeconds:0} s).",
-                isFatal: true, retried: log.Retried), exchange);
-        }
-        catch (TimeoutRejectedException)
-        {
-            return (ChatCallResult.Failure(RowErrorKind.Timeout,
-                $"no answer from {Endpoint.DisplayUri} within {Settings.AttemptTimeout.TotalSeconds:0.###} s{Tries(log.Retried)}.", retried: log.Retried), exchange);
-        }
-        catch (HttpRequestException ex)
-        {
-            return (ChatCallResult.Failure(RowErrorKind.ConnectionFailed,
-                $"could not get an answer from {Endpoint.DisplayUri}{Tries(log.Retried)}: {Redact(Describe(ex))}", retried: log.Retried), exchange);
-        }
-        catch (IOException ex)
-        {
-            return (ChatCallResult.Failure(RowErrorKind.ConnectionFailed,
-                $"the connection to {Endpoint.DisplayUri} broke while reading the answer{Tries(log.Retried)}: {Redact(ex.Message)}", retried: log.Retried), exchange);
-        }
-        catch (SignInException ex)
-        {
-            return (ChatCallResult.Failure(RowErrorKind.SignInFailed, char.ToLowerInvariant(ex.Message[0]) + ex.Message[1..], isFatal: true, retried: log.Retried), exchange);
-        }
-        catch (RateLimiterRejectedException)
-        {
-            return (ChatCallResult.Failure(RowErrorKind.InternalError, "the client-side rate limiter refused the request.", retried: log.Retried), exchange);
-        }
+        return request;
     }
+
+    /// <summary>What a request that ended in <paramref name="exception"/> comes to; null for an exception that is not a failed request (a bug: it goes on up).</summary>
+    private ChatCallResult? Failure(Exception exception, IReadOnlyList<string> retried) => exception switch
+    {
+        BrokenCircuitException => ChatCallResult.Failure(RowErrorKind.CircuitOpen,
+            $"{Endpoint.DisplayUri} failed most of its recent requests, so the circuit breaker stopped sending (it tries again after {Settings.BreakerBreakDuration.TotalSeconds:0} s).",
+            isFatal: true, retried: retried),
+        TimeoutRejectedException => ChatCallResult.Failure(RowErrorKind.Timeout,
+            $"no answer from {Endpoint.DisplayUri} within {Settings.AttemptTimeout.TotalSeconds:0.###} s{Tries(retried)}.", retried: retried),
+        HttpRequestException ex => ChatCallResult.Failure(RowErrorKind.ConnectionFailed,
+            $"could not get an answer from {Endpoint.DisplayUri}{Tries(retried)}: {Redact(Describe(ex))}", retried: retried),
+        IOException ex => ChatCallResult.Failure(RowErrorKind.ConnectionFailed,
+            $"the connection to {Endpoint.DisplayUri} broke while reading the answer{Tries(retried)}: {Redact(ex.Message)}", retried: retried),
+        SignInException ex => ChatCallResult.Failure(RowErrorKind.SignInFailed, char.ToLowerInvariant(ex.Message[0]) + ex.Message[1..], isFatal: true, retried: retried),
+        RateLimiterRejectedException => ChatCallResult.Failure(RowErrorKind.InternalError, "the client-side rate limiter refused the request.", retried: retried),
+        _ => null,
+    };
 
     private ChatCallResult Classify(HttpResponseMessage response, IReadOnlyList<string> retried, Adaptation adaptation)
     {

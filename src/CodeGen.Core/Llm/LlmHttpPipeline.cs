@@ -1,4 +1,5 @@
 using System.Net;
+using System.Threading.RateLimiting;
 using Microsoft.Extensions.Http.Resilience;
 using Polly;
 using Polly.CircuitBreaker;
@@ -74,21 +75,28 @@ public sealed class LlmHttpPipeline : IDisposable
             });
         }
 
-        builder.AddRateLimiter(new HttpRateLimiterStrategyOptions
-        {
-            RateLimiter = args => Pacer.AcquireAsync(ChatResponseHandler.ExchangeOf(args.Context.GetRequestMessage())?.TokenEstimate ?? 1, args.Context.CancellationToken),
-        });
-
+        // One strategy for both gates (one layer less for every attempt): first the attempt's turn in the pace,
+        // then a place among the attempts in flight. Both are held until the attempt ends.
         builder.AddRateLimiter(new HttpRateLimiterStrategyOptions
         {
             RateLimiter = async args =>
             {
-                var lease = await Concurrency.AcquireAsync(1, args.Context.CancellationToken).ConfigureAwait(false);
-                if (ChatResponseHandler.ExchangeOf(args.Context.GetRequestMessage()) is { } exchange)
+                var exchange = ChatResponseHandler.ExchangeOf(args.Context.GetRequestMessage());
+                var turn = await Pacer.AcquireAsync(exchange?.TokenEstimate ?? 1, args.Context.CancellationToken).ConfigureAwait(false);
+                try
                 {
-                    exchange.Epoch = Concurrency.Epoch; // which limit admitted this attempt
+                    var place = await Concurrency.AcquireAsync(1, args.Context.CancellationToken).ConfigureAwait(false);
+                    if (exchange is not null)
+                    {
+                        exchange.Epoch = Concurrency.Epoch; // which limit admitted this attempt
+                    }
+                    return new BothLeases(turn, place);
                 }
-                return lease;
+                catch
+                {
+                    turn.Dispose();
+                    throw;
+                }
             },
         });
 
@@ -178,6 +186,29 @@ public sealed class LlmHttpPipeline : IDisposable
         foreach (var owned in _owned)
         {
             owned.Dispose();
+        }
+    }
+
+    /// <summary>The pace's turn and the concurrency's place of one attempt, given back together when it ends.</summary>
+    private sealed class BothLeases(RateLimitLease turn, RateLimitLease place) : RateLimitLease
+    {
+        public override bool IsAcquired => place.IsAcquired;
+
+        public override IEnumerable<string> MetadataNames => [];
+
+        public override bool TryGetMetadata(string metadataName, out object? metadata)
+        {
+            metadata = null;
+            return false;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                place.Dispose();
+                turn.Dispose();
+            }
         }
     }
 }

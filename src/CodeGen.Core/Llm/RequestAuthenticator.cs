@@ -21,11 +21,23 @@ internal sealed class RequestAuthenticator : DelegatingHandler
         _entra = endpoint.Auth == AuthKind.EntraId ? entraTokens ?? EntraIdTokenSource.ForEnvironment() : null;
     }
 
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        string? token = await ApplyAsync(request, refused: null, claims: null, cancellationToken).ConfigureAwait(false);
+        if (_entra is null)
+        {
+            // a key, a token or nothing: set at once, without the machinery of the Entra ID path (this runs for every attempt)
+            SetKeyOrToken(request.Headers);
+            return base.SendAsync(request, cancellationToken);
+        }
+        return SendWithEntraIdAsync(request, cancellationToken);
+    }
+
+    private async Task<HttpResponseMessage> SendWithEntraIdAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        string token = await _entra!.GetTokenAsync(cancellationToken).ConfigureAwait(false);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode != HttpStatusCode.Unauthorized || _entra is null || token is null)
+        if (response.StatusCode != HttpStatusCode.Unauthorized)
         {
             return response;
         }
@@ -86,28 +98,21 @@ internal sealed class RequestAuthenticator : DelegatingHandler
         return null;
     }
 
-    /// <summary>Sets the auth header; returns the Entra ID token it set, if any.</summary>
-    private async ValueTask<string?> ApplyAsync(HttpRequestMessage request, string? refused, string? claims, CancellationToken cancellationToken)
+    /// <summary>Sets the header of an API key (Bearer, or api-key for Azure OpenAI) or a bearer token, when there is one.</summary>
+    private void SetKeyOrToken(HttpRequestHeaders headers)
     {
-        var headers = request.Headers;
         switch (_endpoint.Auth)
         {
             case AuthKind.ApiKey when _endpoint.Provider == LlmProvider.AzureOpenAI:
                 headers.Remove("api-key");
                 headers.TryAddWithoutValidation("api-key", _endpoint.ApiKey!.Reveal());
-                return null;
+                break;
             case AuthKind.ApiKey:
                 headers.Authorization = new AuthenticationHeaderValue("Bearer", _endpoint.ApiKey!.Reveal());
-                return null;
+                break;
             case AuthKind.BearerToken:
                 headers.Authorization = new AuthenticationHeaderValue("Bearer", _endpoint.BearerToken!.Reveal());
-                return null;
-            case AuthKind.EntraId:
-                string token = await _entra!.GetTokenAsync(cancellationToken, refused, claims).ConfigureAwait(false);
-                headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-                return token;
-            default:
-                return null;
+                break;
         }
     }
 
