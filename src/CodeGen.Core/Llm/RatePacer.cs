@@ -8,16 +8,18 @@ namespace CodeGen.Core.Llm;
 /// <summary>
 /// Paces attempts to what the provider allows per minute, in requests and in tokens: the budgets the user gave
 /// (-RequestsPerMinute, -TokensPerMinute), or else the ones the server announces in OpenAI's
-/// <c>x-ratelimit-limit-*</c> headers (OpenAI, Azure OpenAI). When the server says a budget is spent
-/// (<c>x-ratelimit-remaining-*</c> at zero), every attempt waits until it says the budget is back
-/// (<c>x-ratelimit-reset-*</c>). Refused requests count against the provider's limit, so keeping under it beats
+/// <c>x-ratelimit-limit-*</c> headers. When the server says a budget is spent (<c>x-ratelimit-remaining-*</c> at
+/// zero, which Azure OpenAI sends too), every attempt waits until it says the budget is back
+/// (<c>x-ratelimit-reset-*</c>, else a second). Refused requests count against the provider's limit, so keeping under it beats
 /// retrying into it.
 /// </summary>
 /// <remarks>
 /// Until the server has answered once, at most <see cref="WarmUpAttempts"/> attempts go out: the first answers
 /// say whether there is a budget to keep to, before a full -ThrottleLimit of requests runs into it. Budgets are
-/// token buckets of System.Threading.RateLimiting, refilled in small steady steps. A learned budget paces at
-/// <see cref="LearnedShare"/> of the announced rate, so clocks that disagree a little do not cost refusals.
+/// token buckets of System.Threading.RateLimiting, refilled in small steady steps (on the system clock: the
+/// library has no other). A budget is learned once, from the first answer that announces it; it paces at
+/// <see cref="LearnedShare"/> of the announced rate, so clocks that disagree a little do not cost refusals, and
+/// lets no more through at once than a given budget would (a second of requests, ten seconds of tokens).
 /// The permit count of an acquisition is the attempt's estimated tokens.
 /// </remarks>
 public sealed partial class RatePacer : RateLimiter
