@@ -168,7 +168,8 @@ Describe 'The API key never leaks' {
         $key = 'sk-leak-Q7w9E2r4T6y8U0i1'
         $folder = New-TestFolder
         $in = Join-Path $folder 'in.jsonl'
-        @('task ok 1', 'task bad [[fake:status=400;message=Invalid request from {auth}]]', 'task retried [[fake:status=503;times=1;message=busy {auth}]]', 'task ok 2') |
+        @('task ok 1', 'task bad [[fake:status=400;message=Invalid request from {auth}]]', 'task retried [[fake:status=503;times=1;message=busy {auth}]]', 'task ok 2',
+            'task escaped [[fake:status=400;message=Escaped echo of {auth-escaped} here]]', 'task refusal [[fake:style=refusal-echo]]', 'task code [[fake:style=code-echo]]') |
             ForEach-Object { [pscustomobject]@{ instruction = $_ } } | Export-CodeGenData $in
         $parameters = @{ Endpoint = $server.BaseUrl; Model = 'm'; ApiKey = $key; ThrottleLimit = 1; Header = @{ 'X-Client' = 'pester' } }
 
@@ -205,6 +206,9 @@ Describe 'The API key never leaks' {
             $all | Should -Not -BeLike '*Q7w9E2r4*'
             # and the search looked at real content: errors, retries, masks, the fatal stop
             $all | Should -BeLike '*Invalid request from `*`*`*`*U0i1*'
+            $all | Should -BeLike '*Escaped echo of `*`*`*`*U0i1 here*'   # decoded first, then masked
+            $all | Should -BeLike '*Your key `*`*`*`*U0i1 is noted*'       # a refusal that quotes the key
+            $all | Should -BeLike '*API_KEY = "`*`*`*`*U0i1"*'              # code that quotes it
             $all | Should -BeLike '*retried for 503*'
             $all | Should -BeLike '*Stopped at row 1*401*'
             @($streams.Verbose).Count | Should -BeGreaterThan 3

@@ -10,6 +10,7 @@ using FakeLlm;
 
 namespace CodeGen.Core.Tests;
 
+[Collection(ManagedHeap.Collection)]
 public class GenerationRunTests : IClassFixture<FakeServerFixture>
 {
     private readonly FakeServerFixture _fixture;

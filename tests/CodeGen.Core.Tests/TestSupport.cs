@@ -92,3 +92,10 @@ internal static class Runs
     public static IEnumerable<JsonElement> ReadJsonLines(string name)
         => File.ReadLines(DataFile(name)).Where(l => l.Trim().Length > 0).Select(l => JsonDocument.Parse(l).RootElement.Clone());
 }
+
+/// <summary>Tests that measure the process's managed heap, and tests that fill it: never at the same time.</summary>
+[CollectionDefinition(Collection)]
+public sealed class ManagedHeap
+{
+    public const string Collection = "Managed heap";
+}

@@ -118,6 +118,12 @@ internal sealed class FakeBatches
 
     private async Task UploadAsync(HttpContext context)
     {
+        if (_server.Options.BatchErrorMessage is { } refusal)
+        {
+            // a hostile or careless server that echoes the caller's key (plain, or JSON-escaped) in an error
+            await FakeLlmServer.WriteEchoErrorAsync(context, 400, refusal).ConfigureAwait(false);
+            return;
+        }
         if (!context.Request.HasFormContentType)
         {
             await Error(context, 400, "Expected multipart/form-data with 'purpose' and 'file'.").ConfigureAwait(false);
@@ -165,7 +171,7 @@ internal sealed class FakeBatches
         }
         var batch = new FakeBatch
         {
-            Id = NextId("batch"),
+            Id = _server.Options.HostileBatchId ?? NextId("batch"),
             InputFileId = inputFileId,
             Endpoint = endpoint,
             Lines = Encoding.UTF8.GetString(file.Content).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),

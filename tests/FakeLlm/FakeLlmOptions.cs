@@ -75,6 +75,14 @@ public sealed record FakeLlmOptions
     /// <summary>The first N batch creations (since the last reset) succeed on the server but the connection drops before the answer.</summary>
     public int BatchCreateAborts { get; init; }
 
+    // A hostile server (attack tests).
+
+    /// <summary>The id every created batch gets instead of a fresh one (<c>../../pwned/evil</c>).</summary>
+    public string? HostileBatchId { get; init; }
+
+    /// <summary>When set, uploads get a 400 with this message; <c>{auth}</c> and <c>{auth-escaped}</c> echo the caller's key.</summary>
+    public string? BatchErrorMessage { get; init; }
+
     // OpenAI's per-minute rate limits (FakeRateLimiter): off unless a limit is set.
 
     /// <summary>
@@ -111,8 +119,10 @@ public sealed record FakeLlmOptions
 /// <summary>Overrides parsed from a <c>[[fake:...]]</c> directive in the prompt.</summary>
 /// <param name="Param">error.param of the error body (the request field it is about); <c>param=temperature</c>.</param>
 /// <param name="Code">error.code of the error body, when it is not the type; <c>code=unsupported_value</c>.</param>
+/// <param name="Pad">Bytes of padding the answer's code gets (comment lines): an oversized answer, <c>pad=2000000</c>.</param>
+/// <param name="Drip">Milliseconds between the first and the second half of the answer's body (answers read at the same time), <c>drip=500</c>.</param>
 public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, string? Message, string? FinishReason, int? Times, string? Fault,
-    string? Param = null, string? Code = null)
+    string? Param = null, string? Code = null, int? Pad = null, int? Drip = null)
 {
     public static FakeDirective? Find(string prompt)
     {
@@ -128,6 +138,7 @@ public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, s
         }
         int? latency = null, status = null, times = null;
         string? style = null, message = null, finish = null, fault = null, param = null, code = null;
+        int? pad = null, drip = null;
         foreach (var pair in prompt[(start + 7)..end].Split(';', StringSplitOptions.RemoveEmptyEntries))
         {
             var kv = pair.Split('=', 2);
@@ -144,8 +155,10 @@ public sealed record FakeDirective(int? LatencyMs, int? Status, string? Style, s
                 case "fault": fault = value; break;
                 case "param": param = value; break;
                 case "code": code = value; break;
+                case "pad": pad = int.Parse(value); break;
+                case "drip": drip = int.Parse(value); break;
             }
         }
-        return new FakeDirective(latency, status, style, message, finish, times, fault, param, code);
+        return new FakeDirective(latency, status, style, message, finish, times, fault, param, code, pad, drip);
     }
 }

@@ -255,7 +255,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
             if (status != 200)
             {
                 // {auth} in a message echoes the caller's credentials, as careless proxies do: leak tests use it.
-                string message = (directive?.Message ?? $"fake failure {status}").Replace("{auth}", BearerToken(context), StringComparison.Ordinal);
+                string message = directive?.Message ?? $"fake failure {status}";
                 string type = status == 429 ? directive?.Style ?? "rate_limit_exceeded" : "server_error"; // style=insufficient_quota for a quota 429
                 if (status == 429)
                 {
@@ -267,7 +267,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
 
             string task = TaskOf(prompt);
             string style = fault switch { Fault.BadJson => "badjson", Fault.NoChoices => "nochoices", _ => directive?.Style ?? options.Style };
-            if (await WriteAnswerAsync(context, model, task, style, directive?.FinishReason).ConfigureAwait(false))
+            if (await WriteAnswerAsync(context, model, task, style, directive?.FinishReason, directive?.Pad ?? 0, directive?.Drip ?? 0).ConfigureAwait(false))
             {
                 Stats.WasAnswered(task);
             }
@@ -467,11 +467,11 @@ public sealed class FakeLlmServer : IAsyncDisposable
     }
 
     /// <summary>Writes a 200 answer; returns false when it was a deliberately unusable one (no choices, cut JSON).</summary>
-    private static async Task<bool> WriteAnswerAsync(HttpContext context, string model, string task, string style, string? finishOverride)
+    private static async Task<bool> WriteAnswerAsync(HttpContext context, string model, string task, string style, string? finishOverride, int pad, int drip = 0)
     {
         context.Response.StatusCode = 200;
         context.Response.ContentType = "application/json";
-        byte[] body = AnswerBody(model, task, style, finishOverride);
+        byte[] body = AnswerBody(model, task, style, finishOverride, BearerToken(context), pad);
         if (style == "badjson")
         {
             // a 200 whose body was cut in half
@@ -479,19 +479,47 @@ public sealed class FakeLlmServer : IAsyncDisposable
             return false;
         }
         context.Response.ContentLength = body.Length;
+        if (drip > 0)
+        {
+            // half now, half later: the client holds the first half while it waits for the rest
+            await context.Response.Body.WriteAsync(body.AsMemory(0, body.Length / 2)).ConfigureAwait(false);
+            await context.Response.Body.FlushAsync().ConfigureAwait(false);
+            await Task.Delay(drip, context.RequestAborted).ConfigureAwait(false);
+            await context.Response.Body.WriteAsync(body.AsMemory(body.Length / 2)).ConfigureAwait(false);
+            return style != "nochoices";
+        }
         await context.Response.Body.WriteAsync(body).ConfigureAwait(false);
         return style != "nochoices";
     }
 
     /// <summary>The chat-completion body of an answer in a style (the live answer, and a batch result's response body).</summary>
-    public static byte[] AnswerBody(string model, string task, string style, string? finishOverride)
+    /// <param name="echo">What the echo styles repeat (the caller's key): refusal-echo puts it in message.refusal, code-echo in the code.</param>
+    /// <param name="pad">Bytes of comment lines added to the code (an oversized answer).</param>
+    public static byte[] AnswerBody(string model, string task, string style, string? finishOverride, string? echo = null, int pad = 0)
     {
         if (style == "nochoices")
         {
             return "{\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion\",\"choices\":[]}"u8.ToArray();
         }
+        if (style == "badunicode")
+        {
+            // a lone surrogate escape: valid JSON syntax, but no text can be made of it
+            return "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"```python\\nprint(1)\\ud800\\n```\"},\"finish_reason\":\"stop\"}]}"u8.ToArray();
+        }
 
-        var (content, finish, reasoning, refusal) = Compose(task, style);
+        var (content, finish, reasoning, refusal) = style switch
+        {
+            "refusal-echo" => (null, "stop", null, $"I will not write that. Your key {echo} is noted."),
+            "code-echo" => ($"```python\nAPI_KEY = \"{echo}\"\n{CodeFor(task)}\n```", "stop", null, null),
+            "nul" => ($"```python\nprint(\"a\0b\")\n{CodeFor(task)}\n```", "stop", null, null),
+            _ => Compose(task, style),
+        };
+        if (pad > 0 && content is not null)
+        {
+            int at = content.LastIndexOf("\n```", StringComparison.Ordinal);
+            string padding = string.Concat(Enumerable.Repeat("# padding padding padding padding padding padding padding padding\n", pad / 66 + 1));
+            content = at > 0 ? content[..(at + 1)] + padding + content[(at + 1)..] : content + "\n" + padding;
+        }
         finish = finishOverride ?? finish;
         var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))
@@ -563,9 +591,22 @@ public sealed class FakeLlmServer : IAsyncDisposable
         return buffer.ToArray();
     }
 
+    /// <summary>An error whose message echoes the caller's key: {auth} as it is, {auth-escaped} with every character a JSON \\u escape.</summary>
+    internal static async Task WriteEchoErrorAsync(HttpContext context, int status, string message)
+    {
+        string key = BearerToken(context);
+        string escaped = string.Concat(key.Select(c => $"\\u{(int)c:x4}"));
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        string json = JsonSerializer.Serialize(new { error = new { message = message.Replace("{auth}", key, StringComparison.Ordinal), type = "invalid_request_error", param = (string?)null, code = "invalid_api_key" } });
+        await context.Response.WriteAsync(json.Replace("{auth-escaped}", escaped, StringComparison.Ordinal)).ConfigureAwait(false);
+    }
+
     private static async Task WriteErrorAsync(HttpContext context, int status, string message, string type, FakeLlmOptions? options = null,
         string? param = null, string? code = null)
     {
+        string key = BearerToken(context);
+        message = message.Replace("{auth}", key, StringComparison.Ordinal);
         context.Response.StatusCode = status;
         if (status == 429 && options is not null)
         {
@@ -579,7 +620,8 @@ public sealed class FakeLlmServer : IAsyncDisposable
             }
         }
         context.Response.ContentType = "application/json";
-        var json = JsonSerializer.Serialize(new { error = new { message, type, param, code = code ?? type } });
+        var json = JsonSerializer.Serialize(new { error = new { message, type, param, code = code ?? type } })
+            .Replace("{auth-escaped}", string.Concat(key.Select(c => $"\\u{(int)c:x4}")), StringComparison.Ordinal);
         await context.Response.WriteAsync(json).ConfigureAwait(false);
     }
 }

@@ -56,11 +56,11 @@ public sealed record BatchInfo
         }
         return new BatchInfo
         {
-            Id = ChatAnswer.GetString(root, "id") ?? throw new JsonException("the batch object has no id"),
+            Id = ProviderId.Checked(ChatAnswer.GetString(root, "id") ?? throw new BatchApiException("The server's batch object has no id."), "batch id"),
             Status = ChatAnswer.GetString(root, "status") ?? "unknown",
-            InputFileId = ChatAnswer.GetString(root, "input_file_id"),
-            OutputFileId = ChatAnswer.GetString(root, "output_file_id"),
-            ErrorFileId = ChatAnswer.GetString(root, "error_file_id"),
+            InputFileId = ProviderId.CheckedOrNull(ChatAnswer.GetString(root, "input_file_id"), "file id"),
+            OutputFileId = ProviderId.CheckedOrNull(ChatAnswer.GetString(root, "output_file_id"), "file id"),
+            ErrorFileId = ProviderId.CheckedOrNull(ChatAnswer.GetString(root, "error_file_id"), "file id"),
             Total = Count("total"),
             Completed = Count("completed"),
             Failed = Count("failed"),
@@ -121,7 +121,7 @@ public sealed class BatchClient
         fileContent.Headers.ContentType = new MediaTypeHeaderValue("application/jsonl");
         content.Add(fileContent, "file", Path.GetFileName(path));
         using var document = await SendAsync(HttpMethod.Post, "files", content, $"upload {Path.GetFileName(path)}", cancellationToken).ConfigureAwait(false);
-        return ChatAnswer.GetString(document.RootElement, "id") ?? throw new BatchApiException($"The upload of {Path.GetFileName(path)} returned no file id.");
+        return ProviderId.Checked(ChatAnswer.GetString(document.RootElement, "id") ?? throw new BatchApiException($"The upload of {Path.GetFileName(path)} returned no file id."), "file id");
     }
 
     public async Task<BatchInfo> CreateAsync(string inputFileId, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
@@ -246,7 +246,7 @@ public sealed class BatchClient
         using (response)
         {
             string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-            var (message, _) = ErrorBody.Read(Redact(body));
+            string? message = ErrorBody.Read(body).Message is { } said ? ErrorBody.Shown(Redact(said)) : null;
             int status = (int)response.StatusCode;
             string reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ((HttpStatusCode)status).ToString() : response.ReasonPhrase;
             throw new BatchApiException($"Could not {what} at {Display(request)}: the server answered {status} {reason}" + (message is null ? "." : $": {message}"), status);
@@ -256,7 +256,8 @@ public sealed class BatchClient
     private static string Display(HttpRequestMessage request)
         => request.RequestUri!.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
 
-    private string Redact(string text) => _redact(text);
+    /// <summary>Masks the credentials in a text from the server (the client's one place for it).</summary>
+    internal string Redact(string text) => _redact(text);
 
     internal static string Describe(BatchInfo info) => info.Total > 0
         ? string.Create(CultureInfo.InvariantCulture, $"{info.Status}, {info.Completed + info.Failed} of {info.Total} requests done ({info.Failed} failed)")

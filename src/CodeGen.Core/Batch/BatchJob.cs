@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
 using CodeGen.Core.Rows;
 using CodeGen.Core.Running;
 using CodeGen.Core.Storage;
@@ -54,7 +55,7 @@ public sealed class BatchPart
 /// provider's file and batch ids, how far each batch got. It is what lets a second invocation poll the same
 /// batches instead of paying for new ones.
 /// </summary>
-public sealed class BatchJobState
+public sealed partial class BatchJobState
 {
     public const string StateFileName = "state.json";
     private static readonly JsonSerializerOptions JsonOptions = new()
@@ -126,6 +127,7 @@ public sealed class BatchJobState
             var state = JsonSerializer.Deserialize<BatchJobState>(File.ReadAllBytes(path), JsonOptions)
                 ?? throw new DataFileException(path, 1, "is empty.");
             state.Directory = directory;
+            state.CheckPaths(path, Path.GetFullPath(outputPath));
             return state;
         }
         catch (JsonException ex)
@@ -164,6 +166,42 @@ public sealed class BatchJobState
     }
 
     internal string PathOf(string relative) => Path.Combine(Directory, relative);
+
+    /// <summary>
+    /// A state file is read, not trusted: the output it writes is the one the command names (the folder says
+    /// which), its request files are plain names inside the job folder, and the provider's ids in it are ids.
+    /// What else would a tampered file make a run delete, overwrite or upload?
+    /// </summary>
+    private void CheckPaths(string stateFile, string outputPath)
+    {
+        if (!string.Equals(OutputPath, outputPath, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
+        {
+            throw new DataFileException(stateFile, 0, $"names the output {OutputPath}, but it is the job of {outputPath}; CodeGen writes no other file.",
+                errorId: DataFileException.MalformedDataFile);
+        }
+        string folder = FileIdentity.RealPath(Directory) + Path.DirectorySeparatorChar;
+        foreach (var part in Parts)
+        {
+            if (!RequestFileName().IsMatch(part.RequestFile)
+                || !FileIdentity.RealPath(PathOf(part.RequestFile)).StartsWith(folder, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
+            {
+                throw new DataFileException(stateFile, 0, $"names the request file '{part.RequestFile}', which is not one CodeGen writes in {Directory}; it is not uploaded.",
+                    errorId: DataFileException.MalformedDataFile);
+            }
+            foreach (var (id, what) in new[] { (part.BatchId, "batch id"), (part.FileId, "file id"), (part.OutputFileId, "file id"), (part.ErrorFileId, "file id") })
+            {
+                if (id is not null && !ProviderId.IsSafe(id))
+                {
+                    throw new DataFileException(stateFile, 0, $"holds a {what} '{id}' that is not a plain id; it is not used as a file name.",
+                        errorId: DataFileException.MalformedDataFile);
+                }
+            }
+        }
+    }
+
+    /// <summary>requests.jsonl, requests.2.jsonl...: the names <see cref="BatchRequestExporter"/> gives.</summary>
+    [GeneratedRegex(@"^requests(\.[0-9]{1,9})?\.jsonl$", RegexOptions.CultureInvariant)]
+    private static partial Regex RequestFileName();
 }
 
 /// <summary>How a batch job runs.</summary>
@@ -323,6 +361,11 @@ public sealed class BatchJob
     public static IReadOnlyList<BatchRequestFile> ExportFile(string input, DataFormat? inputFormat, CsvSettings csv, string target, BatchTarget batchTarget,
         GenerationOptions generation, long maxRequestsPerFile, long maxBytesPerFile, bool hashOnly, Action<RowError, DataRow>? onRowError, out long rows)
     {
+        if (!hashOnly && FileIdentity.SameFile(input, target))
+        {
+            throw new DataFileException(target, 0, $"is the input file {input} (under another name, or through a link); write the requests to another file.",
+                errorId: DataFileException.SameInputAndOutput);
+        }
         using var reader = RowFiles.OpenReader(input, DataFormats.Resolve(input, inputFormat), csv);
         using var exporter = new BatchRequestExporter(target, batchTarget, generation, maxRequestsPerFile, maxBytesPerFile, hashOnly);
         rows = 0;
@@ -488,7 +531,7 @@ public sealed class BatchJob
             _ => $"batch {p.BatchId} finished without a result for it",
         })).ToList();
         using var index = BatchResultIndex.Open(results, errors);
-        using var run = new GenerationRun(_options.Generation, new BatchResultBackend(index, reasons));
+        using var run = new GenerationRun(_options.Generation, new BatchResultBackend(index, reasons, _client.Redact));
         var fileOptions = new FileRunOptions
         {
             InputPath = state.InputPath,

@@ -162,17 +162,22 @@ internal sealed record BatchResultLine(byte[] Json, uint Hash, string Path, long
 /// <summary>
 /// Answers a run's rows from batch results instead of an endpoint: the same <see cref="GenerationRun"/> then
 /// extracts the code and writes the rows, so a merged batch gives the rows a live run gives. A result whose
-/// instruction hash does not match the row's (the input changed since the export) is not used.
+/// instruction hash does not match the row's (the input changed since the export) is not used. What the
+/// results say (answers, error messages) passes the same masking as a live answer: a result file is the
+/// server's text too.
 /// </summary>
 public sealed class BatchResultBackend : IChatBackend
 {
     private readonly BatchResultIndex _index;
     private readonly IReadOnlyList<BatchRowRange> _missingReasons;
+    private readonly Func<string, string> _redact;
 
-    public BatchResultBackend(BatchResultIndex index, IReadOnlyList<BatchRowRange>? missingReasons = null)
+    /// <param name="redact">Masks the credentials of the client that ran the batch; null when there is none (results made elsewhere).</param>
+    public BatchResultBackend(BatchResultIndex index, IReadOnlyList<BatchRowRange>? missingReasons = null, Func<string, string>? redact = null)
     {
         _index = index;
         _missingReasons = missingReasons ?? [];
+        _redact = redact ?? (static text => text);
     }
 
     public int MaxConcurrency => 16;
@@ -206,7 +211,7 @@ public sealed class BatchResultBackend : IChatBackend
         }
     }
 
-    private static ChatCallResult Read(BatchResultLine line)
+    private ChatCallResult Read(BatchResultLine line)
     {
         using var document = JsonDocument.Parse(line.Json);
         var root = document.RootElement;
@@ -220,19 +225,26 @@ public sealed class BatchResultBackend : IChatBackend
                 byte[] raw = body.ValueKind == JsonValueKind.Object ? Encoding.UTF8.GetBytes(body.GetRawText()) : [];
                 var answer = ChatAnswer.Parse(raw, out string? problem);
                 return answer is not null
-                    ? ChatCallResult.Success(answer, status)
-                    : ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the batch answered {status} but {problem ?? "the body could not be read"} ({where}).", status);
+                    ? ChatCallResult.Success(answer.Masked(_redact), status)
+                    : ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the batch answered {status} but {_redact(problem ?? "the body could not be read")} ({where}).", status);
             }
-            var (message, serverCode) = ErrorBody.Read(body.ValueKind == JsonValueKind.Undefined ? string.Empty : body.GetRawText());
+            var (message, serverCode) = Said(body.ValueKind == JsonValueKind.Undefined ? string.Empty : body.GetRawText());
             return ChatCallResult.Failure(RowErrorKind.HttpError,
                 $"the batch answered {status} for this row" + (message is null ? $" ({where})." : $": {message}"), status, message, serverCode);
         }
         if (root.TryGetProperty("error", out var error) && error.ValueKind != JsonValueKind.Null)
         {
-            var (message, serverCode) = ErrorBody.Read("{\"error\":" + error.GetRawText() + "}");
+            var (message, serverCode) = Said("{\"error\":" + error.GetRawText() + "}");
             return ChatCallResult.Failure(RowErrorKind.HttpError,
                 $"the batch could not run this request: {message ?? "no reason given"}" + (serverCode is null ? "." : $" ({serverCode})."), serverMessage: message, serverCode: serverCode);
         }
         return ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the batch result ({where}) has neither a response nor an error.");
+    }
+
+    /// <summary>The message and code of an error body, the message masked and cut to size.</summary>
+    private (string? Message, string? Code) Said(string body)
+    {
+        var error = ErrorBody.Read(body);
+        return (error.Message is null ? null : ErrorBody.Shown(_redact(error.Message)), error.Code);
     }
 }

@@ -62,33 +62,51 @@ public static class CodeExtractor
         => text.Contains('\r') ? text.Replace("\r\n", "\n").Replace('\r', '\n') : text;
 
     /// <summary>
-    /// Removes &lt;think&gt;…&lt;/think&gt; (and &lt;thinking&gt;) sections. An opening tag without a close
-    /// means the answer ended while reasoning: everything from it is dropped. A closing tag with no opening
-    /// (chat templates that put &lt;think&gt; into the prompt) drops everything before it.
+    /// Removes the reasoning a model writes before its answer: a &lt;think&gt;…&lt;/think&gt; (or &lt;thinking&gt;)
+    /// block at the very start. An opening tag without a close means the answer ended while reasoning: nothing is
+    /// left. A closing tag with no opening (chat templates that put &lt;think&gt; into the prompt) ends the
+    /// reasoning when it starts a line before any code fence. Tags anywhere else are text: inside code
+    /// (<c>print("&lt;think&gt;")</c>) they are code.
     /// </summary>
     internal static string RemoveReasoning(string text)
     {
+        string start = text.TrimStart();
         foreach (var tag in ReasoningTags)
         {
             string open = "<" + tag + ">", close = "</" + tag + ">";
-            int firstClose = text.IndexOf(close, StringComparison.OrdinalIgnoreCase);
-            int firstOpen = text.IndexOf(open, StringComparison.OrdinalIgnoreCase);
-            if (firstClose >= 0 && (firstOpen < 0 || firstClose < firstOpen))
+            if (start.StartsWith(open, StringComparison.OrdinalIgnoreCase))
             {
-                text = text[(firstClose + close.Length)..];
+                int end = start.IndexOf(close, open.Length, StringComparison.OrdinalIgnoreCase);
+                return end < 0 ? string.Empty : start[(end + close.Length)..];
             }
-            while (true)
+            int closing = text.IndexOf(close, StringComparison.OrdinalIgnoreCase);
+            if (closing >= 0 && StartsLine(text, closing) && !text.Contains(open, StringComparison.OrdinalIgnoreCase) && !HasFenceBefore(text, closing))
             {
-                int start = text.IndexOf(open, StringComparison.OrdinalIgnoreCase);
-                if (start < 0)
-                {
-                    break;
-                }
-                int end = text.IndexOf(close, start + open.Length, StringComparison.OrdinalIgnoreCase);
-                text = end < 0 ? text[..start] : string.Concat(text.AsSpan(0, start), text.AsSpan(end + close.Length));
+                return text[(closing + close.Length)..];
             }
         }
         return text;
+    }
+
+    /// <summary>Whether only white space stands before <paramref name="position"/> on its line.</summary>
+    private static bool StartsLine(string text, int position)
+    {
+        int lineStart = position == 0 ? 0 : text.LastIndexOf('\n', position - 1) + 1;
+        return text.AsSpan(lineStart, position - lineStart).IsWhiteSpace();
+    }
+
+    /// <summary>Whether a code fence opens on a line before <paramref name="position"/>.</summary>
+    private static bool HasFenceBefore(string text, int position)
+    {
+        for (int line = 0; line < position; line = LineEnd(text, line) + 1)
+        {
+            var content = text.AsSpan(line, LineEnd(text, line) - line).TrimStart();
+            if (content.StartsWith("```") || content.StartsWith("~~~"))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static readonly string[] ReasoningTags = ["think", "thinking"];

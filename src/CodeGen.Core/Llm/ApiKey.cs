@@ -26,9 +26,27 @@ public sealed class ApiKey
     /// <summary>A mask that shows at most the last four characters of a long key: <c>****abcd</c>.</summary>
     public string Masked => _value.Length >= 16 ? "****" + _value[^4..] : "****";
 
-    /// <summary>Replaces every occurrence of the key in <paramref name="text"/> (servers sometimes echo it back).</summary>
+    /// <summary>
+    /// Replaces every occurrence of the key in <paramref name="text"/> (servers sometimes echo it back), and the
+    /// start of the key at the very end of a text that was cut in the middle of it.
+    /// </summary>
     public string Redact(string text)
-        => string.IsNullOrEmpty(text) || _value.Length < MinimumSecretLength ? text : text.Replace(_value, Masked, StringComparison.Ordinal);
+    {
+        if (string.IsNullOrEmpty(text) || _value.Length < MinimumSecretLength)
+        {
+            return text;
+        }
+        text = text.Replace(_value, Masked, StringComparison.Ordinal);
+        // where the key's first character stands in the text's tail, is the rest of the text the key's start?
+        for (int at = Math.Max(0, text.Length - _value.Length + 1); at <= text.Length - MinimumSecretLength; at++)
+        {
+            if (text[at] == _value[0] && _value.AsSpan().StartsWith(text.AsSpan(at), StringComparison.Ordinal))
+            {
+                return string.Concat(text.AsSpan(0, at), "****");
+            }
+        }
+        return text;
+    }
 
     public override string ToString() => Masked;
 }

@@ -51,56 +51,85 @@ public sealed class ChatAnswer
 
         using (document)
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
+            try
             {
-                problem = $"the body is a JSON {root.ValueKind.ToString().ToLowerInvariant()}, not an object";
+                return Read(document.RootElement, out problem);
+            }
+            catch (InvalidOperationException)
+            {
+                // a string that is not valid UTF-8, or a lone surrogate escape (\ud800): no text can be had from it
+                problem = "the answer holds text that is not valid Unicode";
                 return null;
             }
-            if (root.TryGetProperty("error", out var error) && error.ValueKind is JsonValueKind.Object or JsonValueKind.String)
-            {
-                problem = "the server sent an error object: " + ErrorBody.Describe(error);
-                return null;
-            }
-            if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() == 0)
-            {
-                problem = "the body has no choices";
-                return null;
-            }
-            var choice = choices[0];
-            if (choice.ValueKind != JsonValueKind.Object)
-            {
-                problem = "the first choice is not an object";
-                return null;
-            }
-            string? finishReason = ReadFinishReason(choice);
-            string? content = null, reasoning = null, refusal = null;
-            if (choice.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object)
-            {
-                content = ReadContent(message);
-                reasoning = GetString(message, "reasoning_content") ?? GetString(message, "reasoning");
-                refusal = GetString(message, "refusal");
-            }
-            else if (choice.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
-            {
-                content = text.GetString(); // legacy completions shape, still sent by some local servers
-            }
-            else
-            {
-                problem = "the first choice has no message";
-                return null;
-            }
-
-            problem = null;
-            return new ChatAnswer
-            {
-                Content = content,
-                Reasoning = reasoning,
-                Refusal = refusal,
-                FinishReason = finishReason,
-                Usage = ReadUsage(root),
-            };
         }
+    }
+
+    private static ChatAnswer? Read(JsonElement root, out string? problem)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            problem = $"the body is a JSON {root.ValueKind.ToString().ToLowerInvariant()}, not an object";
+            return null;
+        }
+        if (root.TryGetProperty("error", out var error) && error.ValueKind is JsonValueKind.Object or JsonValueKind.String)
+        {
+            problem = "the server sent an error object: " + ErrorBody.Describe(error);
+            return null;
+        }
+        if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() == 0)
+        {
+            problem = "the body has no choices";
+            return null;
+        }
+        var choice = choices[0];
+        if (choice.ValueKind != JsonValueKind.Object)
+        {
+            problem = "the first choice is not an object";
+            return null;
+        }
+        string? finishReason = ReadFinishReason(choice);
+        string? content = null, reasoning = null, refusal = null;
+        if (choice.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object)
+        {
+            content = ReadContent(message);
+            reasoning = GetString(message, "reasoning_content") ?? GetString(message, "reasoning");
+            refusal = GetString(message, "refusal");
+        }
+        else if (choice.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
+        {
+            content = text.GetString(); // legacy completions shape, still sent by some local servers
+        }
+        else
+        {
+            problem = "the first choice has no message";
+            return null;
+        }
+
+        problem = null;
+        return new ChatAnswer
+        {
+            Content = content,
+            Reasoning = reasoning,
+            Refusal = refusal,
+            FinishReason = finishReason,
+            Usage = ReadUsage(root),
+        };
+    }
+
+    /// <summary>
+    /// The answer with <paramref name="mask"/> applied to every text in it (the same instance when nothing
+    /// changes): what a server writes into an answer goes into output files and messages.
+    /// </summary>
+    internal ChatAnswer Masked(Func<string, string> mask)
+    {
+        string? content = Content is null ? null : mask(Content);
+        string? reasoning = Reasoning is null ? null : mask(Reasoning);
+        string? refusal = Refusal is null ? null : mask(Refusal);
+        if (ReferenceEquals(content, Content) && ReferenceEquals(reasoning, Reasoning) && ReferenceEquals(refusal, Refusal))
+        {
+            return this;
+        }
+        return new ChatAnswer { Content = content, Reasoning = reasoning, Refusal = refusal, FinishReason = FinishReason, Usage = Usage };
     }
 
     /// <summary>finish_reason, with the usual values as shared strings (it is read for every answer).</summary>
@@ -185,7 +214,12 @@ internal readonly record struct ServerError(string? Message, string? Code, strin
 }
 
 /// <summary>Reads the error text out of an HTTP error body, whatever shape the server chose.</summary>
-internal static class ErrorBody
+/// <remarks>
+/// The message comes back decoded (JSON escapes resolved, also in a body that is not JSON) and whole: whoever
+/// shows it masks the secrets in it first and then cuts it (<see cref="Shown"/>), so that neither an escaped
+/// secret nor one split by the cut gets past the mask.
+/// </remarks>
+internal static partial class ErrorBody
 {
     private const int MaxShown = 500;
 
@@ -223,13 +257,15 @@ internal static class ErrorBody
                 }
             }
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
-            // not JSON: show the text itself
+            // not JSON (or a string in it that is not valid Unicode): show the text itself
         }
-        string text = body.Trim();
-        return new(text.Length > MaxShown ? text[..MaxShown] + "…" : text, null);
+        return new(Unescape(body.Trim()), null);
     }
+
+    /// <summary>A server's text as a message shows it: at most 500 characters. Mask the secrets in it before the cut.</summary>
+    public static string Shown(string text) => text.Length > MaxShown ? text[..MaxShown] + "…" : text;
 
     public static string Describe(JsonElement error)
     {
@@ -237,8 +273,15 @@ internal static class ErrorBody
         {
             return error.GetString() ?? string.Empty;
         }
-        return ChatAnswer.GetString(error, "message") ?? error.GetRawText();
+        return ChatAnswer.GetString(error, "message") ?? Unescape(error.GetRawText());
     }
+
+    /// <summary>Resolves the JSON escapes that can spell any text in other characters (\uXXXX and \/), so a mask can see it.</summary>
+    internal static string Unescape(string text)
+        => text.Contains('\\') ? JsonEscape().Replace(text, m => m.Value[1] == '/' ? "/" : ((char)Convert.ToInt32(m.Value[2..], 16)).ToString()) : text;
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\\u[0-9A-Fa-f]{4}|\\/", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex JsonEscape();
 
     private static string? CodeOf(JsonElement error)
     {

@@ -98,6 +98,12 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
         _http.DefaultRequestHeaders.UserAgent.Add(UserAgent);
         foreach (var (name, value) in _pipeline.Settings.Headers)
         {
+            // A line break would end the header and start another (or a second request): refused, as
+            // Invoke-RestMethod refuses it. The value itself is never quoted: it may be a secret.
+            if (HasLineBreak(name) || HasLineBreak(value))
+            {
+                throw new EndpointConfigurationException($"The header '{Printable(name)}' has a line break or NUL in its name or value: it is refused before any request.");
+            }
             // TryAdd...WithoutValidation: a rejected value would otherwise be quoted in the exception message.
             if (!_http.DefaultRequestHeaders.TryAddWithoutValidation(name, value))
             {
@@ -278,6 +284,7 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
         IOException ex => ChatCallResult.Failure(RowErrorKind.ConnectionFailed,
             $"the connection to {Endpoint.DisplayUri} broke while reading the answer{Tries(retried)}: {Redact(ex.Message)}", retried: retried),
         SignInException ex => ChatCallResult.Failure(RowErrorKind.SignInFailed, char.ToLowerInvariant(ex.Message[0]) + ex.Message[1..], isFatal: true, retried: retried),
+        AnswerTooLargeException ex => ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"{ex.Message}{Tries(retried)}; it was not read further, nor asked for again.", retried: retried),
         RateLimiterRejectedException => ChatCallResult.Failure(RowErrorKind.InternalError, "the client-side rate limiter refused the request.", retried: retried),
         _ => null,
     };
@@ -290,14 +297,15 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
         {
             if (body?.Answer is { } answer)
             {
-                return ChatCallResult.Success(answer, status, retried);
+                // what the server wrote goes into output files and messages: no secret it echoes goes with it
+                return ChatCallResult.Success(answer.Masked(Redact), status, retried);
             }
             string problem = Redact(body?.Problem ?? "the body could not be read");
             return ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the server answered {status} but {problem}{Tries(retried)}.", status, retried: retried);
         }
 
         var error = body?.Error ?? default;
-        string? message = error.Message is null ? null : Redact(error.Message);
+        string? message = error.Message is null ? null : ErrorBody.Shown(Redact(error.Message));
         string reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ((HttpStatusCode)status).ToString() : response.ReasonPhrase;
         string detail = $"the server answered {status} {reason}{Tries(retried)}" + (message is null ? "." : $": {message}");
         // A rejected key, an unknown model or endpoint, no quota, or a value every request carries and the model
@@ -311,6 +319,11 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
         _http.Dispose();
         _pipeline.Dispose();
     }
+
+    /// <summary>CR, LF or NUL: what may never go into an HTTP header.</summary>
+    internal static bool HasLineBreak(string text) => text.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0;
+
+    private static string Printable(string name) => name.Replace("\r", "\\r").Replace("\n", "\\n").Replace("\0", "\\0");
 
     private static string Tries(IReadOnlyList<string> retried)
         => retried.Count == 0 ? string.Empty : $" (after {retried.Count + 1} attempts; retried for {string.Join(", ", retried)})";

@@ -66,16 +66,17 @@ internal sealed class ChatResponseHandler : DelegatingHandler
 {
     public static readonly HttpRequestOptionsKey<ChatExchange> ExchangeKey = new("CodeGen.ChatExchange");
 
-    private const int MaxBodyBytes = 64 * 1024 * 1024;
     private const int MaxErrorBytes = 16 * 1024;
 
     private readonly RatePacer _pacer;
     private readonly AdaptiveConcurrencyLimiter _concurrency;
+    private readonly AnswerBudget _buffers;
 
-    public ChatResponseHandler(HttpMessageHandler inner, RatePacer pacer, AdaptiveConcurrencyLimiter concurrency) : base(inner)
+    public ChatResponseHandler(HttpMessageHandler inner, RatePacer pacer, AdaptiveConcurrencyLimiter concurrency, AnswerBudget buffers) : base(inner)
     {
         _pacer = pacer;
         _concurrency = concurrency;
+        _buffers = buffers;
     }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -90,11 +91,15 @@ internal sealed class ChatResponseHandler : DelegatingHandler
             return response; // not a chat completion (a file upload, a batch poll): left as it came
         }
         // The body is consumed here: the caller (ChatCompletionClient) reads the exchange, with ResponseHeadersRead.
-        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Clamp(response.Content.Headers.ContentLength ?? 4096, 256, MaxBodyBytes));
+        // Of an error, only the start is kept; of an answer, at most the per-answer cap, and only while the answers
+        // being read at once stay within their shared budget (a server that sends many huge answers together).
+        int most = response.IsSuccessStatusCode ? _buffers.MaxAnswerBytes : MaxErrorBytes;
+        AnswerBuffer? buffer = null;
         try
         {
-            int length = await ReadAllAsync(response.Content, buffer, cancellationToken, grown => buffer = grown).ConfigureAwait(false);
-            var body = buffer.AsSpan(0, length);
+            buffer = new AnswerBuffer(_buffers, (int)Math.Clamp(response.Content.Headers.ContentLength ?? 4096, 256, Math.Min(most, 1024 * 1024)));
+            int length = await buffer.ReadAsync(response.Content, most, cut: !response.IsSuccessStatusCode, cancellationToken).ConfigureAwait(false);
+            var body = buffer.Span[..length];
             AttemptBody attempt;
             if (response.IsSuccessStatusCode)
             {
@@ -103,7 +108,7 @@ internal sealed class ChatResponseHandler : DelegatingHandler
             }
             else
             {
-                string text = System.Text.Encoding.UTF8.GetString(body[..Math.Min(length, MaxErrorBytes)]);
+                string text = System.Text.Encoding.UTF8.GetString(body);
                 attempt = new AttemptBody { Error = ErrorBody.Read(text) };
                 if (status == 400)
                 {
@@ -129,35 +134,7 @@ internal sealed class ChatResponseHandler : DelegatingHandler
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    /// <summary>Reads the content into <paramref name="buffer"/>, renting a bigger one (reported through <paramref name="grown"/>) as needed.</summary>
-    private static async Task<int> ReadAllAsync(HttpContent content, byte[] buffer, CancellationToken cancellationToken, Action<byte[]> grown)
-    {
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        int length = 0;
-        while (true)
-        {
-            if (length == buffer.Length)
-            {
-                if (buffer.Length >= MaxBodyBytes)
-                {
-                    throw new HttpRequestException($"The answer is larger than {MaxBodyBytes / (1024 * 1024)} MB.");
-                }
-                var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, MaxBodyBytes));
-                buffer.AsSpan().CopyTo(bigger);
-                ArrayPool<byte>.Shared.Return(buffer);
-                buffer = bigger;
-                grown(buffer);
-            }
-            int read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
-            if (read == 0)
-            {
-                return length;
-            }
-            length += read;
+            buffer?.Dispose();
         }
     }
 
@@ -187,5 +164,123 @@ internal sealed class ChatResponseHandler : DelegatingHandler
             }
         }
         return null;
+    }
+}
+
+/// <summary>An answer too big to read: over the per-answer cap, or over what the answers read at once may hold together. Not worth another attempt.</summary>
+public sealed class AnswerTooLargeException : Exception
+{
+    public AnswerTooLargeException(string message) : base(message) { }
+}
+
+/// <summary>The bytes the answers being read at once may hold together, and the most one answer may have.</summary>
+internal sealed class AnswerBudget(int maxAnswerBytes, long maxBufferedBytes)
+{
+    private long _held;
+
+    public int MaxAnswerBytes { get; } = maxAnswerBytes;
+
+    public long MaxBufferedBytes { get; } = maxBufferedBytes;
+
+    public bool TryTake(long bytes)
+    {
+        if (Interlocked.Add(ref _held, bytes) <= MaxBufferedBytes)
+        {
+            return true;
+        }
+        Interlocked.Add(ref _held, -bytes);
+        return false;
+    }
+
+    public void Give(long bytes) => Interlocked.Add(ref _held, -bytes);
+}
+
+/// <summary>One answer's bytes: pooled arrays, grown by doubling, each growth taken from the shared budget first.</summary>
+internal sealed class AnswerBuffer : IDisposable
+{
+    private readonly AnswerBudget _budget;
+    private byte[] _array;
+    private long _taken;
+
+    public AnswerBuffer(AnswerBudget budget, int initial)
+    {
+        _budget = budget;
+        _array = [];
+        Take(initial);
+        _array = Rent(initial);
+    }
+
+    /// <summary>Up to 1 MB the pool's arrays (answers are a few KB); a bigger one is the collector's, not kept in the pool for the process's life.</summary>
+    private const int PooledUpTo = 1024 * 1024;
+
+    private static byte[] Rent(int size) => size <= PooledUpTo ? ArrayPool<byte>.Shared.Rent(size) : GC.AllocateUninitializedArray<byte>(size);
+
+    private static void Return(byte[] array)
+    {
+        if (array.Length > 0 && array.Length <= PooledUpTo)
+        {
+            ArrayPool<byte>.Shared.Return(array);
+        }
+    }
+
+    public ReadOnlySpan<byte> Span => _array;
+
+    /// <summary>
+    /// Reads the whole content. With <paramref name="cut"/>, stops after <paramref name="most"/> bytes (the start of an
+    /// error says what went wrong); without, content over <paramref name="most"/> bytes is refused.
+    /// </summary>
+    public async Task<int> ReadAsync(HttpContent content, int most, bool cut, CancellationToken cancellationToken)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        int ceiling = cut ? most : most + 1; // one byte more than allowed tells that there is more
+        int length = 0;
+        while (true)
+        {
+            if (length == _array.Length && length < ceiling)
+            {
+                Grow(Math.Min(_array.Length * 2, ceiling));
+            }
+            int room = Math.Min(_array.Length, ceiling) - length;
+            if (room == 0)
+            {
+                return length; // cut
+            }
+            int read = await stream.ReadAsync(_array.AsMemory(length, room), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return length;
+            }
+            length += read;
+            if (length > most)
+            {
+                throw new AnswerTooLargeException($"the answer is larger than {most / (1024.0 * 1024):0.##} MB");
+            }
+        }
+    }
+
+    private void Grow(int size)
+    {
+        Take(size);
+        var bigger = Rent(size);
+        _array.AsSpan().CopyTo(bigger);
+        Return(_array);
+        _array = bigger;
+    }
+
+    private void Take(long bytes)
+    {
+        if (!_budget.TryTake(bytes))
+        {
+            throw new AnswerTooLargeException(
+                $"the answers being read at once would hold more than {_budget.MaxBufferedBytes / (1024 * 1024)} MB (this one had reached {_taken / 1024} KB)");
+        }
+        _taken += bytes;
+    }
+
+    public void Dispose()
+    {
+        Return(Interlocked.Exchange(ref _array, []));
+        _budget.Give(_taken);
+        _taken = 0;
     }
 }

@@ -245,6 +245,10 @@ public sealed class LlmEndpoint
             keySource = source;
             break;
         }
+        if (chosen is { } secret && ChatCompletionClient.HasLineBreak(secret.Key ?? secret.Token ?? string.Empty))
+        {
+            throw new EndpointConfigurationException($"The {(secret.Key is not null ? "API key" : "bearer token")} from the {keySource} holds a line break or NUL: it cannot go into a header, and is not sent.");
+        }
         if (chosen?.EntraId == true && provider != LlmProvider.AzureOpenAI)
         {
             throw new EndpointConfigurationException("Microsoft Entra ID sign-in is for Azure OpenAI: set the provider to AzureOpenAI (-Provider AzureOpenAI).");

@@ -37,9 +37,26 @@ public static class LlmHttpHandler
         };
         if (proxy is not null)
         {
-            handler.Proxy = new WebProxy(proxy) { Credentials = proxyCredentials };
+            // http://user:password@proxy:3128: the user and password are credentials, never part of the address
+            if (proxyCredentials is null && proxy.UserInfo.Length > 0)
+            {
+                var parts = proxy.UserInfo.Split(':', 2);
+                proxyCredentials = new NetworkCredential(Uri.UnescapeDataString(parts[0]), parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : string.Empty);
+            }
+            handler.Proxy = new WebProxy(new UriBuilder(proxy) { UserName = string.Empty, Password = string.Empty }.Uri) { Credentials = proxyCredentials };
             handler.UseProxy = true;
         }
         return handler;
+    }
+
+    /// <summary>A proxy address as it may be shown: a password in it masked.</summary>
+    public static string Shown(Uri proxy)
+    {
+        if (proxy.UserInfo.Length == 0)
+        {
+            return proxy.ToString();
+        }
+        string user = proxy.UserInfo.Split(':', 2)[0];
+        return new UriBuilder(proxy) { UserName = user, Password = "****" }.Uri.ToString();
     }
 }

@@ -110,7 +110,8 @@ public sealed class LlmHttpPipeline : IDisposable
         });
         builder.AddTimeout(new HttpTimeoutStrategyOptions { Timeout = settings.AttemptTimeout });
 
-        var attempts = new ChatResponseHandler(LlmHttpHandler.For(settings.Proxy, settings.ProxyCredentials), Pacer, Concurrency);
+        var attempts = new ChatResponseHandler(LlmHttpHandler.For(settings.Proxy, settings.ProxyCredentials), Pacer, Concurrency,
+            new AnswerBudget(settings.MaxAnswerBytes, settings.MaxBufferedAnswerBytes));
         Authenticator = new RequestAuthenticator(endpoint, entraTokens, attempts);
         Handler = new ResilienceHandler(builder.Build()) { InnerHandler = Authenticator };
     }

@@ -39,6 +39,12 @@ public sealed record ResilienceSettings
 
     public System.Net.ICredentials? ProxyCredentials { get; init; }
 
+    /// <summary>The largest answer read; a bigger one fails its row (it is not asked for again).</summary>
+    public int MaxAnswerBytes { get; init; } = 64 * 1024 * 1024;
+
+    /// <summary>What the answers being read at once may hold together; an answer that would go over fails its row.</summary>
+    public long MaxBufferedAnswerBytes { get; init; } = 256L * 1024 * 1024;
+
     /// <summary>Extra headers sent with every request (values are never shown).</summary>
     public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
 }

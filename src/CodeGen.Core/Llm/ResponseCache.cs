@@ -45,10 +45,19 @@ public sealed class ResponseCache
     public bool TryGet(string key, out ChatAnswer? answer)
     {
         answer = null;
+        string path = PathOf(key);
         try
         {
-            byte[] bytes = File.ReadAllBytes(PathOf(key));
-            answer = ChatAnswer.Parse(bytes, out _);
+            byte[] bytes = File.ReadAllBytes(path);
+            answer = ChatAnswer.Parse(bytes, out string? problem);
+            if (answer is null)
+            {
+                // damaged (cut short, not JSON, not valid Unicode): asked again, and the new answer replaces it
+                Unreadable.Enqueue($"{path} ({problem})");
+                while (Unreadable.Count > 10 && Unreadable.TryDequeue(out _))
+                {
+                }
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -57,6 +66,9 @@ public sealed class ResponseCache
         Interlocked.Increment(ref answer is null ? ref _misses : ref _hits);
         return answer is not null;
     }
+
+    /// <summary>The last entries found damaged (each with why): they counted as misses.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Unreadable { get; } = new();
 
     public void Store(string key, ChatAnswer answer)
     {

@@ -90,13 +90,19 @@ public sealed class FileRun
         string output = Path.GetFullPath(_options.OutputPath);
         var inputFormat = DataFormats.Resolve(input, _options.InputFormat);
         var outputFormat = DataFormats.Resolve(output, _options.OutputFormat);
-        if (string.Equals(input, output, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
+        if (FileIdentity.SameFile(input, output) || FileIdentity.SameFile(input, output + ResumingSuffix))
         {
-            throw new DataFileException(output, 0, "is also the input file; write the output to another file.", errorId: DataFileException.SameInputAndOutput);
+            throw new DataFileException(output, 0, $"is the input file {input} (under another name, or through a link); write the output to another file.",
+                errorId: DataFileException.SameInputAndOutput);
         }
         if (_options.Resume && generation.Overwrite)
         {
             throw new ArgumentException("Resume continues an output and Force replaces it: choose one.");
+        }
+        if (Path.GetDirectoryName(output) is { } folder && !Directory.Exists(folder))
+        {
+            // said now, before a request is paid for, not when the first answer is to be written
+            throw new DataFileException(output, 0, $"cannot be written: the folder {folder} does not exist.", errorId: DataFileException.DataFileNotFound);
         }
         if (!_options.Resume && !generation.Overwrite && (File.Exists(output) || File.Exists(output + ResumingSuffix)))
         {

@@ -299,6 +299,12 @@ public sealed class GenerationRun : IDisposable
                 }
                 code = extracted.Code;
             }
+            if (error is null && code is not null && code.Contains('\0'))
+            {
+                // one rule for every output: CSV has no way to keep it, and many tools stop reading at it
+                error = RowError.Create(RowErrorKind.InvalidResponse, rowNumber, "the code holds a NUL character (U+0000), which no output format keeps safely.");
+                code = null;
+            }
             if (error is null && string.Equals(finish, "length", StringComparison.OrdinalIgnoreCase))
             {
                 warning = $"Row {rowNumber}: the answer was cut off at the token limit (finish_reason 'length'); the code may be incomplete. Raise -MaxTokens.";

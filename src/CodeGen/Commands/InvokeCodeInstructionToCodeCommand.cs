@@ -461,7 +461,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
             ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, CategoryOf(ex.ErrorId), ex.Path));
             return;
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, output));
             return;
@@ -530,7 +530,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
             ThrowTerminatingError(BatchErrorRecords.Create(ex, output));
             return;
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, output));
             return;
@@ -548,7 +548,8 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     }
 
     private string CacheNote() => _backend is CachingChatBackend caching
-        ? $" Cache {caching.Cache.Directory}: {caching.Cache.Hits} answers reused, {caching.Cache.Stored} stored."
+        ? $" Cache {caching.Cache.Directory}: {caching.Cache.Hits} answers reused, {caching.Cache.Stored} stored." +
+            (caching.Cache.Unreadable.IsEmpty ? string.Empty : $" Damaged entries were asked again: {string.Join("; ", caching.Cache.Unreadable)}.")
         : string.Empty;
 
     /// <summary>The budget the server announced (x-ratelimit-* headers) and kept to, when it announced one.</summary>

@@ -23,7 +23,8 @@ public sealed class EndpointInfo
     public int? TimeoutSec { get; set; }
     public int? RequestsPerMinute { get; set; }
     public int? TokensPerMinute { get; set; }
-    public Uri? Proxy { get; set; }
+    /// <summary>The proxy, a password in its address masked.</summary>
+    public string? Proxy { get; set; }
     /// <summary>The response cache folder commands use by default (Set-CodeGenEndpoint -CachePath).</summary>
     public string? CachePath { get; set; }
     /// <summary>Why no endpoint could be resolved, when none could.</summary>
@@ -45,7 +46,7 @@ public sealed class EndpointInfo
         TimeoutSec = (int)resilience.AttemptTimeout.TotalSeconds,
         RequestsPerMinute = resilience.RequestsPerMinute,
         TokensPerMinute = resilience.TokensPerMinute,
-        Proxy = resilience.Proxy,
+        Proxy = resilience.Proxy is null ? null : LlmHttpHandler.Shown(resilience.Proxy),
         CachePath = SessionDefaults.Current.CachePath,
     };
 
@@ -66,7 +67,7 @@ public sealed class EndpointInfo
         TimeoutSec = session.TimeoutSec,
         RequestsPerMinute = session.RequestsPerMinute,
         TokensPerMinute = session.TokensPerMinute,
-        Proxy = session.Proxy,
+        Proxy = session.Proxy is null ? null : LlmHttpHandler.Shown(session.Proxy),
         CachePath = session.CachePath,
     };
 

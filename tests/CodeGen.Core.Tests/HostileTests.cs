@@ -1,0 +1,411 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using CodeGen.Core.Batch;
+using CodeGen.Core.Llm;
+using CodeGen.Core.Rows;
+using CodeGen.Core.Running;
+using CodeGen.Core.Storage;
+using FakeLlm;
+
+namespace CodeGen.Core.Tests;
+
+/// <summary>
+/// Attacks: a hostile server (echoed keys, path-like ids, huge answers, code that looks like reasoning) and
+/// hostile files and paths (links to the input, tampered batch state). Each test asserts the promise: the input
+/// intact, no key anywhere, nothing written or uploaded outside the job folder, nothing sent that was refused.
+/// </summary>
+public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
+{
+    private const string Key = "sk-proj-Q7w9E2r4T6y8U0i1+/=zKeY";
+    private const string KeyMark = "Q7w9E2r4T6y8";
+
+    private readonly FakeServerFixture _fixture;
+    private readonly TempFolder _temp = new();
+
+    public HostileTests(FakeServerFixture fixture) => _fixture = fixture;
+
+    public void Dispose() => _temp.Dispose();
+
+    private string WriteTasks(string name, int count, Func<int, string>? instruction = null)
+    {
+        var sb = new StringBuilder("id,instruction\n");
+        for (int i = 1; i <= count; i++)
+        {
+            sb.Append(i).Append(",\"").Append((instruction ?? (n => $"task {n}"))(i).Replace("\"", "\"\"")).Append("\"\n");
+        }
+        return _temp.Write(name, sb.ToString());
+    }
+
+    private static FileRunSummary RunFile(ChatCompletionClient client, string input, string output, bool force = false)
+    {
+        using var run = new GenerationRun(new GenerationOptions { Overwrite = force }, client);
+        return new FileRun(new FileRunOptions { InputPath = input, OutputPath = output }).Execute(run, new RecordingListener(), CancellationToken.None);
+    }
+
+    // 1. An output that is the input under another name
+
+    public static TheoryData<string> Links => new() { "symlink", "hardlink", "symlinked folder" };
+
+    [Theory]
+    [MemberData(nameof(Links))]
+    public void An_output_linked_to_the_input_is_refused_and_the_input_is_untouched(string link)
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        string input = WriteTasks("in.csv", 300);
+        byte[] before = File.ReadAllBytes(input);
+        string output;
+        switch (link)
+        {
+            case "symlink":
+                output = _temp.File("out.csv");
+                File.CreateSymbolicLink(output, input);
+                break;
+            case "hardlink":
+                output = _temp.File("out.csv");
+                using (var ln = Process.Start("ln", [input, output]))
+                {
+                    ln.WaitForExit();
+                    Assert.Equal(0, ln.ExitCode);
+                }
+                break;
+            default:
+                string alias = _temp.File("alias");
+                Directory.CreateSymbolicLink(alias, _temp.Path);
+                output = Path.Combine(alias, "in.csv");
+                break;
+        }
+        using var client = Runs.Client(server.BaseUrl);
+        var error = Assert.Throws<DataFileException>(() => RunFile(client, input, output, force: true));
+        Assert.Equal(DataFileException.SameInputAndOutput, error.ErrorId);
+        Assert.Equal(before, File.ReadAllBytes(input));
+        Assert.Equal(0, server.Stats.Requests);
+    }
+
+    [Fact]
+    public void Batch_requests_written_over_a_link_to_the_input_are_refused()
+    {
+        string input = WriteTasks("in.csv", 5);
+        byte[] before = File.ReadAllBytes(input);
+        string target = _temp.File("requests.jsonl");
+        File.CreateSymbolicLink(target, input);
+        var error = Assert.Throws<DataFileException>(() => BatchJob.ExportFile(input, null, CsvSettings.Default, target, BatchTarget.For(LlmProvider.OpenAI, "m", null),
+            new GenerationOptions(), 50_000, 200L * 1024 * 1024, hashOnly: false, onRowError: null, out _));
+        Assert.Equal(DataFileException.SameInputAndOutput, error.ErrorId);
+        Assert.Equal(before, File.ReadAllBytes(input));
+    }
+
+    // 2, 3. A key echoed back: JSON-escaped, in a refusal, in the code
+
+    [Fact]
+    public void A_key_the_server_echoes_json_escaped_is_masked_in_the_error_and_the_output_file()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl, key: Key);
+        string input = WriteTasks("in.csv", 3, n => n == 2 ? "task [[fake:status=400;message=Bad request from {auth-escaped}, it said]]" : $"task {n}");
+        string output = _temp.File("out.jsonl");
+        var listener = new RecordingListener();
+        using (var run = new GenerationRun(new GenerationOptions(), client))
+        {
+            new FileRun(new FileRunOptions { InputPath = input, OutputPath = output }).Execute(run, listener, CancellationToken.None);
+        }
+        var error = listener.Rows[1].Outcome.Error!;
+        Assert.Contains("Bad request from ****zKeY, it said", error.Message);
+        Assert.DoesNotContain(KeyMark, error.Message + error.ServerMessage + File.ReadAllText(output));
+
+        // a 401 stops the run: its message too
+        using var again = new GenerationRun(new GenerationOptions(), client);
+        var stopped = Assert.Throws<RunStoppedException>(() => Runs.Drive(again, [TestRow.Instruction("x [[fake:status=401;message=Incorrect API key provided: {auth-escaped}]]")]));
+        Assert.DoesNotContain(KeyMark, stopped.Message + stopped.Error.ServerMessage);
+        Assert.Contains("****zKeY", stopped.Message);
+    }
+
+    [Fact]
+    public void A_key_cut_in_half_by_a_long_message_is_masked_too()
+    {
+        var key = new ApiKey(Key);
+        // a message cut at 500 characters right through the key: masked first, then cut
+        string cut = ErrorBody.Shown(key.Redact(new string('x', 480) + " your key: " + Key + " was refused"));
+        Assert.DoesNotContain(KeyMark, cut);
+        // a body cut short in the middle of the key: its start at the very end is masked
+        Assert.Equal("... your key: ****", key.Redact("... your key: " + Key[..20]));
+        // a start too short to be a secret is left as it is
+        Assert.Equal("... sk-proj", key.Redact("... sk-proj"));
+    }
+
+    [Fact]
+    public void A_key_in_a_refusal_or_in_the_code_never_reaches_the_output()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl, key: Key);
+        string input = WriteTasks("in.csv", 2, n => n == 1 ? "task [[fake:style=refusal-echo]]" : "task [[fake:style=code-echo]]");
+        string output = _temp.File("out.csv");
+        var listener = new RecordingListener();
+        using (var run = new GenerationRun(new GenerationOptions(), client))
+        {
+            new FileRun(new FileRunOptions { InputPath = input, OutputPath = output }).Execute(run, listener, CancellationToken.None);
+        }
+        var refusal = listener.Rows[0].Outcome.Error!;
+        Assert.Equal(RowErrorKind.ContentFiltered, refusal.Kind);
+        Assert.Contains("Your key ****zKeY is noted", refusal.Message);
+        Assert.Contains("API_KEY = \"****zKeY\"", listener.Rows[1].Outcome.Code);
+        Assert.DoesNotContain(KeyMark, File.ReadAllText(output) + refusal.Message + refusal.ServerMessage);
+    }
+
+    [Fact]
+    public void A_key_a_batch_server_echoes_json_escaped_is_masked()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { BatchErrorMessage = "cannot store a file for {auth-escaped}" });
+        using var client = Runs.Client(server.BaseUrl, key: Key);
+        string input = WriteTasks("in.csv", 2);
+        var options = new BatchJobOptions
+        {
+            Files = new FileRunOptions { InputPath = input, OutputPath = _temp.File("out.csv") },
+            Generation = new GenerationOptions(),
+            PollInterval = TimeSpan.FromMilliseconds(20),
+        };
+        var error = Assert.Throws<BatchApiException>(() => new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, "m")
+            .Run(new RecordingBatchListener(), CancellationToken.None, out _));
+        Assert.Contains("cannot store a file for ****zKeY", error.Message);
+        Assert.DoesNotContain(KeyMark, error.ToString());
+    }
+
+    // 4, 5. Ids and saved state as paths
+
+    [Fact]
+    public void A_path_like_batch_id_is_refused_and_nothing_lands_outside_the_job_folder()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { HostileBatchId = "../../pwned/evil" });
+        using var client = Runs.Client(server.BaseUrl);
+        string input = WriteTasks("in.csv", 3);
+        string output = Path.Combine(_temp.Path, "deep", "out.csv");
+        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+        var options = new BatchJobOptions
+        {
+            Files = new FileRunOptions { InputPath = input, OutputPath = output },
+            Generation = new GenerationOptions(),
+            PollInterval = TimeSpan.FromMilliseconds(20),
+        };
+        var error = Assert.Throws<BatchApiException>(() => new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, "fake-model")
+            .Run(new RecordingBatchListener(), CancellationToken.None, out _));
+        Assert.Contains("'../../pwned/evil' that is not a plain id", error.Message);
+        Assert.False(Directory.Exists(Path.Combine(_temp.Path, "pwned")));
+        Assert.All(Directory.GetFiles(_temp.Path, "*", SearchOption.AllDirectories),
+            f => Assert.True(f == input || f.StartsWith(output + ".batch" + Path.DirectorySeparatorChar, StringComparison.Ordinal), f));
+        var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(output + ".batch", BatchJobState.StateFileName))).RootElement;
+        Assert.DoesNotContain("pwned", state.GetRawText());
+    }
+
+    private string SavedJob(out string input, out string output, out string state)
+    {
+        // a job exported and saved (not submitted), then tampered with
+        _fixture.Use(new FakeLlmOptions());
+        input = WriteTasks("in.csv", 3);
+        output = _temp.File("out.csv");
+        using var client = Runs.Client(_fixture.Server.BaseUrl);
+        var options = new BatchJobOptions
+        {
+            Files = new FileRunOptions { InputPath = input, OutputPath = output },
+            Generation = new GenerationOptions(),
+            NoWait = true,
+            PollInterval = TimeSpan.FromMilliseconds(20),
+        };
+        _fixture.Server.Options = new FakeLlmOptions { BatchErrorMessage = "not now" }; // the upload fails: the job stays saved, not submitted
+        Assert.Throws<BatchApiException>(() => new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, "fake-model")
+            .Run(new RecordingBatchListener(), CancellationToken.None, out _));
+        _fixture.Use(new FakeLlmOptions());
+        state = Path.Combine(output + ".batch", BatchJobState.StateFileName);
+        return File.ReadAllText(state);
+    }
+
+    [Fact]
+    public void A_state_file_that_names_another_output_deletes_and_writes_nothing()
+    {
+        string json = SavedJob(out string input, out string output, out string state);
+        string victim = _temp.Write("victim.csv", "precious\n");
+        File.WriteAllText(state, json.Replace(JsonSerializer.Serialize(output)[1..^1], JsonSerializer.Serialize(victim)[1..^1], StringComparison.Ordinal));
+        Assert.Contains("victim.csv", File.ReadAllText(state));
+        var error = Assert.Throws<DataFileException>(() => BatchJobState.Load(output));
+        Assert.Contains("names the output", error.Message);
+        Assert.Equal("precious\n", File.ReadAllText(victim));
+    }
+
+    [Theory]
+    [InlineData("../../secret.txt")]
+    [InlineData("/etc/passwd")]
+    [InlineData("requests.jsonl/../../secret.txt")]
+    public void A_state_file_that_names_a_request_file_outside_the_job_folder_uploads_nothing(string requestFile)
+    {
+        string json = SavedJob(out string input, out string output, out string state);
+        _temp.Write("secret.txt", "not for the server\n");
+        File.WriteAllText(state, json.Replace("\"requestFile\": \"requests.jsonl\"", $"\"requestFile\": {JsonSerializer.Serialize(requestFile)}", StringComparison.Ordinal));
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl);
+        var options = new BatchJobOptions
+        {
+            Files = new FileRunOptions { InputPath = input, OutputPath = output },
+            Generation = new GenerationOptions(),
+            PollInterval = TimeSpan.FromMilliseconds(20),
+        };
+        var error = Assert.Throws<DataFileException>(() => new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, "fake-model")
+            .Run(new RecordingBatchListener(), CancellationToken.None, out _));
+        Assert.Contains("not one CodeGen writes", error.Message);
+        Assert.Equal(0, server.Stats.FilesUploaded);
+    }
+
+    [Fact]
+    public void A_request_file_that_is_a_link_out_of_the_job_folder_is_not_uploaded()
+    {
+        SavedJob(out string input, out string output, out _);
+        string requests = Path.Combine(output + ".batch", "requests.jsonl");
+        File.Delete(requests);
+        File.CreateSymbolicLink(requests, _temp.Write("secret.txt", "not for the server\n"));
+        Assert.Throws<DataFileException>(() => BatchJobState.Load(output));
+    }
+
+    // 6. Header injection
+
+    [Theory]
+    [InlineData("X-A", "v\r\nX-Injected: 1")]
+    [InlineData("X-A", "v\nX-Injected: 1")]
+    [InlineData("X-A", "v\0")]
+    [InlineData("X-A\r\nX-Injected", "1")]
+    public void A_header_with_a_line_break_is_refused_before_any_request(string name, string value)
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        var error = Assert.Throws<EndpointConfigurationException>(() => Runs.Client(server.BaseUrl,
+            settings: new ResilienceSettings { Headers = new Dictionary<string, string> { [name] = value } }));
+        Assert.Contains("line break or NUL", error.Message);
+        Assert.DoesNotContain("Injected: 1", error.Message);
+        Assert.Equal(0, server.Stats.Requests);
+    }
+
+    [Fact]
+    public void A_key_with_a_line_break_is_refused_before_any_request()
+    {
+        var error = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve([new EndpointSettings("http://127.0.0.1:9/v1", "m", "sk-key\r\nX-Injected: 1")]));
+        Assert.Contains("line break or NUL", error.Message);
+        Assert.DoesNotContain("Injected", error.Message);
+    }
+
+    // 7. Think tags inside code
+
+    [Theory]
+    [InlineData("fenced")]
+    [InlineData("plain")]
+    public void Think_tags_inside_the_code_stay_in_the_code(string style)
+    {
+        var server = _fixture.Use(new FakeLlmOptions { Style = style });
+        using var client = Runs.Client(server.BaseUrl);
+        using var run = new GenerationRun(new GenerationOptions(), client);
+        string[] tasks =
+        [
+            "print the strings \"<think>\" and \"</think>\"",
+            "write an XML parser for tags like </think> and <thinking> then </thinking>",
+        ];
+        var outcomes = Runs.Drive(run, tasks.Select(TestRow.Instruction));
+        for (int i = 0; i < tasks.Length; i++)
+        {
+            Assert.True(outcomes[i].Succeeded, outcomes[i].Error?.Message);
+            Assert.Equal(FakeLlmServer.CodeFor(tasks[i]), outcomes[i].Code);
+        }
+    }
+
+    // Smaller ones
+
+    [Theory]
+    [InlineData("badunicode", "not valid Unicode")]
+    [InlineData("nul", "NUL character")]
+    public void Answers_no_output_can_hold_are_invalid_responses(string style, string reason)
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl);
+        string input = WriteTasks("in.csv", 1, _ => $"task [[fake:style={style}]]");
+        string output = _temp.File($"{style}.csv");
+        var listener = new RecordingListener();
+        using (var run = new GenerationRun(new GenerationOptions(), client))
+        {
+            new FileRun(new FileRunOptions { InputPath = input, OutputPath = output }).Execute(run, listener, CancellationToken.None);
+        }
+        var error = listener.Rows.Single().Outcome.Error!;
+        Assert.Equal("LlmInvalidResponse", error.ErrorId);
+        Assert.Contains(reason, error.Message);
+        Assert.DoesNotContain('\0', File.ReadAllText(output));
+    }
+
+    [Fact]
+    public void A_missing_output_folder_is_said_before_any_request()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl);
+        string input = WriteTasks("in.csv", 3);
+        var error = Assert.Throws<DataFileException>(() => RunFile(client, input, Path.Combine(_temp.Path, "no-such-folder", "out.csv")));
+        Assert.Contains("does not exist", error.Message);
+        Assert.Equal(0, server.Stats.Requests);
+    }
+
+    [Fact]
+    public async Task A_damaged_cache_entry_is_a_miss_that_names_its_file()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        var cache = new ResponseCache(_temp.File("cache"));
+        using var client = Runs.Client(server.BaseUrl);
+        var messages = new[] { Prompting.ChatMessage.User("task 1") };
+        string key = ResponseCache.KeyFor(client.Endpoint, ChatRequest.ToUtf8("fake-model", messages, new ChatParameters()));
+        string path = Path.Combine(cache.Directory, key[..2], key + ".json");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, [.. "{\"choices\":[{\"message\":{\"content\":\""u8, 0xC3, 0x28, .. "\"}}]}"u8]); // invalid UTF-8
+        Assert.False(cache.TryGet(key, out _));
+        Assert.Contains(path, Assert.Single(cache.Unreadable));
+
+        var result = await client.CompleteAsync(messages, new ChatParameters(), cache, CancellationToken.None);
+        Assert.True(result.IsSuccess);
+        Assert.Equal(1, server.Stats.Requests);
+        Assert.True(cache.TryGet(key, out _)); // replaced by the new answer
+    }
+}
+
+/// <summary>
+/// Answers of megabytes: in the collection of the tests that measure the managed heap, so that they do not run
+/// beside each other.
+/// </summary>
+[Collection(ManagedHeap.Collection)]
+public class HugeAnswerTests : IClassFixture<FakeServerFixture>
+{
+    private readonly FakeServerFixture _fixture;
+
+    public HugeAnswerTests(FakeServerFixture fixture) => _fixture = fixture;
+
+    [Fact]
+    public void Huge_answers_are_bounded_one_by_one_and_all_together_and_not_asked_for_again()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { LatencyMs = 50 });
+        var settings = new ResilienceSettings
+        {
+            MaxRetries = 3,
+            MaxConcurrency = 16,
+            BaseDelay = TimeSpan.FromMilliseconds(5),
+            MaxAnswerBytes = 1024 * 1024,
+            MaxBufferedAnswerBytes = 3 * 1024 * 1024,
+        };
+        using var client = Runs.Client(server.BaseUrl, settings: settings);
+        using (var run = new GenerationRun(new GenerationOptions(), client))
+        {
+            var huge = Runs.Drive(run, [TestRow.Instruction("task huge [[fake:pad=2000000]]")]).Single().Error!;
+            Assert.Equal(RowErrorKind.InvalidResponse, huge.Kind);
+            Assert.Contains("larger than 1 MB", huge.Message);
+            Assert.Equal(1, server.Stats.Requests); // not asked for again
+        }
+        server.Stats.Reset();
+        using (var run = new GenerationRun(new GenerationOptions(), client))
+        {
+            // all of them being read at once: each sends its second half a while after its first
+            var outcomes = Runs.Drive(run, Enumerable.Range(1, 16).Select(i => TestRow.Instruction($"task {i} [[fake:pad=700000;drip=500]]")));
+            var together = outcomes.Where(o => !o.Succeeded).ToList();
+            Assert.NotEmpty(together); // 16 answers of 0.7 MB at once do not fit in 3 MB
+            Assert.All(together, o => Assert.Contains("would hold more than 3 MB", o.Error!.Message));
+            Assert.True(outcomes.Count(o => o.Succeeded) >= 2);
+            Assert.Equal(16, server.Stats.Requests); // none of them asked for again
+        }
+    }
+}
