@@ -38,7 +38,8 @@ Describe 'Hostile paths and values' {
 
     It 'masks the password of a -Proxy address wherever it is shown' {
         $info = Get-CodeGenEndpoint @common -Proxy 'http://proxyuser:S3cretProxyPw@127.0.0.1:3128/'
-        $info.Proxy | Should -Be 'http://proxyuser:****@127.0.0.1:3128/'
+        $info.Proxy | Should -Be 'http://****@127.0.0.1:3128/'
+        (Get-CodeGenEndpoint @common -Proxy 'http://ghp_TokenAsUser123@127.0.0.1:3128/' | Out-String) | Should -Not -BeLike '*ghp_TokenAsUser123*'
         ($info | Out-String) + ($info | ConvertTo-Json) | Should -Not -BeLike '*S3cretProxyPw*'
         Set-CodeGenEndpoint -Proxy 'http://proxyuser:S3cretProxyPw@127.0.0.1:3128/'
         (Set-CodeGenEndpoint -PassThru | Out-String) | Should -Not -BeLike '*S3cretProxyPw*'

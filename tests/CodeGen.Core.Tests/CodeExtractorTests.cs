@@ -57,6 +57,38 @@ public class CodeExtractorTests
             "the user wants a loop, so...\n</think>\n```python\nfor i in range(3): pass\n```", null, "for i in range(3): pass", CodeSource.FencedBlock
         },
         {
+            "reasoning with a draft in a fence, then a closing tag and the final fence (DeepSeek-R1 after a template's <think>)",
+            "Let me try:\n```python\ndraft()\n```\nNo, better:\n</think>\n\n```python\nfinal()\n```", null, "final()", CodeSource.FencedBlock
+        },
+        {
+            "reasoning that mentions <think>, then the closing tag",
+            "The user wrote <think> in the prompt.\n```python\ndraft()\n```\n</think>\n```python\nfinal()\n```", null, "final()", CodeSource.FencedBlock
+        },
+        {
+            "a byte order mark and white space before <think>",
+            "\uFEFF \n<think>\n```python\ndraft()\n```\n</think>\n```python\nfinal()\n```", null, "final()", CodeSource.FencedBlock
+        },
+        {
+            "a preamble line before <think>",
+            "Sure.\n<think>\n```python\ndraft()\n```\n</think>\n```python\nfinal()\n```", null, "final()", CodeSource.FencedBlock
+        },
+        {
+            "a closing tag that ends its line, then code without a fence",
+            "That is the answer.</think>\n\nprint(1)", null, "print(1)", CodeSource.WholeAnswer
+        },
+        {
+            "think tags inside the code are code",
+            "```python\nprint(\"<think>\")\nprint(\"</think>\")\n```", null, "print(\"<think>\")\nprint(\"</think>\")", CodeSource.FencedBlock
+        },
+        {
+            "a closing tag inside the code is code, even without an opening one",
+            "Here:\n```html\n<p>x</p>\n</think>\n```", null, "<p>x</p>\n</think>", CodeSource.FencedBlock
+        },
+        {
+            "think tags inside code without fences are code",
+            "x = \"</think>\"\nprint(x)", null, "x = \"</think>\"\nprint(x)", CodeSource.WholeAnswer
+        },
+        {
             "unclosed think: nothing but reasoning",
             "<think>\nStill reasoning about ```code```", null, "", CodeSource.Empty
         },

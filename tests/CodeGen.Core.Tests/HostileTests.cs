@@ -121,6 +121,28 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
     }
 
     [Fact]
+    public void A_key_in_the_error_code_is_masked_and_control_characters_never_reach_a_message()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl, key: Key);
+        using var run = new GenerationRun(new GenerationOptions(), client);
+        var error = Runs.Drive(run, [TestRow.Instruction("x [[fake:status=400;code={auth};message=bad\\u001b[31m \\\\u0073k-proj-Q7w9E2r4T6y8U0i1+/=zKeY]]")]).Single().Error!;
+        Assert.DoesNotContain(KeyMark, error.Message + error.ServerMessage + error.ServerCode);
+        Assert.DoesNotContain('\u001b', error.Message);
+    }
+
+    [Fact]
+    public void Escapes_are_resolved_once_or_twice_over_but_never_into_control_characters()
+    {
+        Assert.Equal("sk-proj/x", ErrorBody.Unescape("\\u0073k-proj\\/x"));
+        Assert.Equal("\\sk", ErrorBody.Unescape("\\\\u0073k")); // escaped twice: the key's letters come out
+        Assert.Equal("a\\u0000b\\u001bc", ErrorBody.Unescape("a\\u0000b\\u001bc"));
+        Assert.Equal("a\uFFFDb\uFFFDc\td\ne", ErrorBody.Shown("a\u0000b\u001bc\td\ne"));
+        var answer = ChatAnswer.Parse(Encoding.UTF8.GetBytes($"{{\"choices\":[{{\"message\":{{\"content\":\"x\"}},\"finish_reason\":\"{Key}\"}}]}}"), out _)!;
+        Assert.Equal("****zKeY", answer.Masked(new ApiKey(Key).Redact).FinishReason);
+    }
+
+    [Fact]
     public void A_key_cut_in_half_by_a_long_message_is_masked_too()
     {
         var key = new ApiKey(Key);
@@ -180,6 +202,7 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         string input = WriteTasks("in.csv", 3);
         string output = Path.Combine(_temp.Path, "deep", "out.csv");
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+        string pwned = Directory.CreateDirectory(Path.Combine(_temp.Path, "pwned")).FullName; // where the id leads: it exists, it could be written
         var options = new BatchJobOptions
         {
             Files = new FileRunOptions { InputPath = input, OutputPath = output },
@@ -189,7 +212,7 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         var error = Assert.Throws<BatchApiException>(() => new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, "fake-model")
             .Run(new RecordingBatchListener(), CancellationToken.None, out _));
         Assert.Contains("'../../pwned/evil' that is not a plain id", error.Message);
-        Assert.False(Directory.Exists(Path.Combine(_temp.Path, "pwned")));
+        Assert.Empty(Directory.GetFileSystemEntries(pwned));
         Assert.All(Directory.GetFiles(_temp.Path, "*", SearchOption.AllDirectories),
             f => Assert.True(f == input || f.StartsWith(output + ".batch" + Path.DirectorySeparatorChar, StringComparison.Ordinal), f));
         var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(output + ".batch", BatchJobState.StateFileName))).RootElement;
@@ -225,19 +248,32 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         string victim = _temp.Write("victim.csv", "precious\n");
         File.WriteAllText(state, json.Replace(JsonSerializer.Serialize(output)[1..^1], JsonSerializer.Serialize(victim)[1..^1], StringComparison.Ordinal));
         Assert.Contains("victim.csv", File.ReadAllText(state));
-        var error = Assert.Throws<DataFileException>(() => BatchJobState.Load(output));
-        Assert.Contains("names the output", error.Message);
+        Assert.Equal(output, BatchJobState.Load(output)!.OutputPath); // the command's output, whatever the file says
+
+        // the job runs to its merge: the output is written, the victim is not touched
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl);
+        var options = new BatchJobOptions
+        {
+            Files = new FileRunOptions { InputPath = input, OutputPath = output },
+            Generation = new GenerationOptions(),
+            PollInterval = TimeSpan.FromMilliseconds(20),
+        };
+        var summary = new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, "fake-model").Run(new RecordingBatchListener(), CancellationToken.None, out _);
+        Assert.Equal(3, summary!.Generated);
         Assert.Equal("precious\n", File.ReadAllText(victim));
+        Assert.True(File.Exists(output));
     }
 
     [Theory]
-    [InlineData("../../secret.txt")]
-    [InlineData("/etc/passwd")]
+    [InlineData("../secret.txt")] // the job folder is <temp>/out.csv.batch: this is the planted <temp>/secret.txt
+    [InlineData("{temp}/secret.txt")]
     [InlineData("requests.jsonl/../../secret.txt")]
     public void A_state_file_that_names_a_request_file_outside_the_job_folder_uploads_nothing(string requestFile)
     {
         string json = SavedJob(out string input, out string output, out string state);
         _temp.Write("secret.txt", "not for the server\n");
+        requestFile = requestFile.Replace("{temp}", _temp.Path, StringComparison.Ordinal);
         File.WriteAllText(state, json.Replace("\"requestFile\": \"requests.jsonl\"", $"\"requestFile\": {JsonSerializer.Serialize(requestFile)}", StringComparison.Ordinal));
         var server = _fixture.Use(new FakeLlmOptions());
         using var client = Runs.Client(server.BaseUrl);
@@ -253,14 +289,61 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal(0, server.Stats.FilesUploaded);
     }
 
-    [Fact]
-    public void A_request_file_that_is_a_link_out_of_the_job_folder_is_not_uploaded()
+    [Theory]
+    [InlineData("link to the file")]
+    [InlineData("link through a linked folder inside the job folder")]
+    [InlineData("link whose target steps out with ..")]
+    public void A_request_file_that_is_a_link_out_of_the_job_folder_is_not_uploaded(string shape)
     {
+        SavedJob(out string input, out string output, out _);
+        string job = output + ".batch";
+        string requests = Path.Combine(job, "requests.jsonl");
+        Directory.CreateDirectory(_temp.File("private"));
+        string secret = _temp.Write("private/secret.txt", "not for the server\n");
+        File.Delete(requests);
+        switch (shape)
+        {
+            case "link to the file":
+                File.CreateSymbolicLink(requests, secret);
+                break;
+            case "link through a linked folder inside the job folder":
+                Directory.CreateSymbolicLink(Path.Combine(job, "sub"), Path.GetDirectoryName(secret)!);
+                File.CreateSymbolicLink(requests, Path.Combine(job, "sub", "secret.txt"));
+                break;
+            default:
+                Directory.CreateSymbolicLink(Path.Combine(job, "sub"), Path.GetDirectoryName(secret)!);
+                // read as text, job/private/secret.txt; followed, sub leads to <temp>/private and .. to <temp>
+                File.CreateSymbolicLink(requests, "sub/../private/secret.txt");
+                break;
+        }
+        Assert.Equal("not for the server\n", File.ReadAllText(requests)); // the link does lead out
+        Assert.Throws<DataFileException>(() => BatchJobState.Load(output));
+    }
+
+    [Fact]
+    public void A_request_file_replaced_inside_the_job_folder_is_not_uploaded()
+    {
+        // a hard link stays inside the folder: what stops it is the hash the file was written with
         SavedJob(out string input, out string output, out _);
         string requests = Path.Combine(output + ".batch", "requests.jsonl");
         File.Delete(requests);
-        File.CreateSymbolicLink(requests, _temp.Write("secret.txt", "not for the server\n"));
-        Assert.Throws<DataFileException>(() => BatchJobState.Load(output));
+        string secret = _temp.Write("secret.txt", "not for the server\n");
+        using (var ln = Process.Start("ln", [secret, requests]))
+        {
+            ln.WaitForExit();
+        }
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl);
+        var options = new BatchJobOptions
+        {
+            Files = new FileRunOptions { InputPath = input, OutputPath = output },
+            Generation = new GenerationOptions(),
+            PollInterval = TimeSpan.FromMilliseconds(20),
+        };
+        var error = Assert.Throws<BatchApiException>(() => new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, "fake-model")
+            .Run(new RecordingBatchListener(), CancellationToken.None, out _));
+        Assert.Contains("not the request file CodeGen wrote", error.Message);
+        Assert.Equal(0, server.Stats.FilesUploaded);
     }
 
     // 6. Header injection
@@ -319,7 +402,7 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
     public void Answers_no_output_can_hold_are_invalid_responses(string style, string reason)
     {
         var server = _fixture.Use(new FakeLlmOptions());
-        using var client = Runs.Client(server.BaseUrl);
+        using var client = Runs.Client(server.BaseUrl, retries: 3);
         string input = WriteTasks("in.csv", 1, _ => $"task [[fake:style={style}]]");
         string output = _temp.File($"{style}.csv");
         var listener = new RecordingListener();
@@ -331,6 +414,7 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal("LlmInvalidResponse", error.ErrorId);
         Assert.Contains(reason, error.Message);
         Assert.DoesNotContain('\0', File.ReadAllText(output));
+        Assert.Equal(1, server.Stats.Requests); // the same answer would come again: not asked for again
     }
 
     [Fact]
@@ -395,6 +479,13 @@ public class HugeAnswerTests : IClassFixture<FakeServerFixture>
             Assert.Equal(RowErrorKind.InvalidResponse, huge.Kind);
             Assert.Contains("larger than 1 MB", huge.Message);
             Assert.Equal(1, server.Stats.Requests); // not asked for again
+        }
+        server.Stats.Reset();
+        using (var run = new GenerationRun(new GenerationOptions(), client))
+        {
+            // an answer just under the cap holds the budget for its own size only
+            var big = Runs.Drive(run, [TestRow.Instruction("task big [[fake:pad=950000]]")]).Single();
+            Assert.True(big.Succeeded, big.Error?.Message);
         }
         server.Stats.Reset();
         using (var run = new GenerationRun(new GenerationOptions(), client))

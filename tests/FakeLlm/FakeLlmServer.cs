@@ -607,6 +607,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
     {
         string key = BearerToken(context);
         message = message.Replace("{auth}", key, StringComparison.Ordinal);
+        code = code?.Replace("{auth}", key, StringComparison.Ordinal);
         context.Response.StatusCode = status;
         if (status == 429 && options is not null)
         {

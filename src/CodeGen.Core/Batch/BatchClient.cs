@@ -31,6 +31,14 @@ public sealed record BatchInfo
     /// <summary>The batch will not change any more.</summary>
     public bool IsFinished => IsTerminal(Status);
 
+    /// <summary>The texts of the batch as the server wrote them, masked: they go into the saved state, progress and errors.</summary>
+    internal BatchInfo Masked(Func<string, string> mask) => this with
+    {
+        Status = ErrorBody.Shown(mask(Status)),
+        Errors = Errors is null ? null : ErrorBody.Shown(mask(Errors)),
+        Metadata = Metadata.ToDictionary(p => p.Key, p => ErrorBody.Shown(mask(p.Value)), StringComparer.Ordinal),
+    };
+
     public static bool IsTerminal(string status) => status is "completed" or "failed" or "expired" or "cancelled";
 
     internal static BatchInfo Parse(JsonElement root)
@@ -111,9 +119,20 @@ public sealed class BatchClient
     /// <summary>The URL of an API path such as "files" or "batches/batch_1/cancel" (see <see cref="LlmEndpoint.ApiUri"/>).</summary>
     public Uri ApiUri(string relative) => _endpoint.ApiUri(relative);
 
-    public async Task<string> UploadAsync(string path, CancellationToken cancellationToken)
+    /// <param name="expectedSha256">The hash the file had when CodeGen wrote it: a file that is not what CodeGen wrote (swapped, or tampered with) is not uploaded.</param>
+    public async Task<string> UploadAsync(string path, string? expectedSha256, CancellationToken cancellationToken)
     {
         await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        if (expectedSha256 is not null)
+        {
+            // hashed through the very handle the upload reads, so what is checked is what is sent
+            string actual = Convert.ToHexString(await System.Security.Cryptography.SHA256.HashDataAsync(file, cancellationToken).ConfigureAwait(false)).ToLowerInvariant();
+            if (!string.Equals(actual, expectedSha256, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new BatchApiException($"{Path.GetFileName(path)} is not the request file CodeGen wrote for this job (its content changed): it is not uploaded. Pass -Force to start a new batch job.");
+            }
+            file.Position = 0;
+        }
         using var content = new MultipartFormDataContent();
         content.Add(new StringContent("batch"), "purpose");
         // A seekable stream: a retried upload starts again from the beginning.
@@ -135,19 +154,19 @@ public sealed class BatchClient
         };
         using var content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
         using var document = await SendAsync(HttpMethod.Post, "batches", content, "create the batch", cancellationToken, idempotent: false).ConfigureAwait(false);
-        return BatchInfo.Parse(document.RootElement);
+        return BatchInfo.Parse(document.RootElement).Masked(Redact);
     }
 
     public async Task<BatchInfo> GetAsync(string batchId, CancellationToken cancellationToken)
     {
         using var document = await SendAsync(HttpMethod.Get, "batches/" + Uri.EscapeDataString(batchId), null, $"read batch {batchId}", cancellationToken).ConfigureAwait(false);
-        return BatchInfo.Parse(document.RootElement);
+        return BatchInfo.Parse(document.RootElement).Masked(Redact);
     }
 
     public async Task<BatchInfo> CancelAsync(string batchId, CancellationToken cancellationToken)
     {
         using var document = await SendAsync(HttpMethod.Post, $"batches/{Uri.EscapeDataString(batchId)}/cancel", null, $"cancel batch {batchId}", cancellationToken).ConfigureAwait(false);
-        return BatchInfo.Parse(document.RootElement);
+        return BatchInfo.Parse(document.RootElement).Masked(Redact);
     }
 
     /// <summary>The most recent batches whose metadata has <paramref name="key"/> = <paramref name="value"/> (looks at the latest 100).</summary>
@@ -160,7 +179,7 @@ public sealed class BatchClient
         }
         foreach (var item in data.EnumerateArray())
         {
-            var info = BatchInfo.Parse(item);
+            var info = BatchInfo.Parse(item).Masked(Redact);
             if (info.Metadata.TryGetValue(key, out var found) && found == value)
             {
                 return info;
@@ -209,15 +228,43 @@ public sealed class BatchClient
     {
         using var request = NewRequest(method, relative, content, idempotent);
         using var response = await SendRawAsync(request, what, cancellationToken).ConfigureAwait(false);
-        string text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        string text = await ReadTextAsync(response.Content, MaxAnswerBytes, what, request, cancellationToken).ConfigureAwait(false);
         try
         {
             return JsonDocument.Parse(text);
         }
         catch (JsonException ex)
         {
-            throw new BatchApiException($"Could not {what} at {Display(request)}: the answer is not JSON ({ex.Message}).", (int)response.StatusCode, ex);
+            throw new BatchApiException($"Could not {what} at {Display(request)}: the answer is not JSON ({ErrorBody.Shown(Redact(ex.Message))}).", (int)response.StatusCode);
         }
+    }
+
+    /// <summary>The most of a files or batches API answer that is read (they are a few KB; a server could send gigabytes).</summary>
+    private const int MaxAnswerBytes = 16 * 1024 * 1024;
+
+    private const int MaxErrorBytes = 16 * 1024;
+
+    /// <summary>The content as text, at most <paramref name="most"/> bytes of it: more is an error, or, for an error body (<paramref name="what"/> null), cut off.</summary>
+    private static async Task<string> ReadTextAsync(HttpContent content, int most, string? what, HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + read > most)
+            {
+                if (what is null)
+                {
+                    buffer.Write(chunk, 0, (int)(most - buffer.Length));
+                    break;
+                }
+                throw new BatchApiException($"Could not {what} at {Display(request)}: the answer is larger than {most / (1024 * 1024)} MB.");
+            }
+            buffer.Write(chunk, 0, read);
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
     private async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, string what, CancellationToken cancellationToken)
@@ -233,11 +280,12 @@ public sealed class BatchClient
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or Polly.ExecutionRejectedException)
         {
-            throw new BatchApiException($"Could not {what} at {Display(request)}: {Redact(ex.Message)}", null, ex);
+            // not chained: the handler's own message may quote what the server sent (a header), unmasked
+            throw new BatchApiException($"Could not {what} at {Display(request)}: {ErrorBody.Shown(Redact(ex.Message))}");
         }
         catch (SignInException ex)
         {
-            throw new BatchApiException($"Could not {what} at {Display(request)}: {ex.Message}", null, ex);
+            throw new BatchApiException($"Could not {what} at {Display(request)}: {ex.Message}");
         }
         if (response.IsSuccessStatusCode)
         {
@@ -245,10 +293,10 @@ public sealed class BatchClient
         }
         using (response)
         {
-            string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            string body = await ReadTextAsync(response.Content, MaxErrorBytes, what: null, request, cancellationToken).ConfigureAwait(false);
             string? message = ErrorBody.Read(body).Message is { } said ? ErrorBody.Shown(Redact(said)) : null;
             int status = (int)response.StatusCode;
-            string reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ((HttpStatusCode)status).ToString() : response.ReasonPhrase;
+            string reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ((HttpStatusCode)status).ToString() : ErrorBody.Shown(Redact(response.ReasonPhrase));
             throw new BatchApiException($"Could not {what} at {Display(request)}: the server answered {status} {reason}" + (message is null ? "." : $": {message}"), status);
         }
     }

@@ -114,7 +114,8 @@ public sealed partial class BatchJobState
 
     /// <summary>The saved state of the job writing <paramref name="outputPath"/>, or null when there is none.</summary>
     /// <exception cref="DataFileException">The state file is not readable JSON.</exception>
-    public static BatchJobState? Load(string outputPath)
+    /// <param name="check">False only to find what a restart replaces: nothing of the state is used but its batch ids, for a notice.</param>
+    public static BatchJobState? Load(string outputPath, bool check = true)
     {
         string directory = DirectoryFor(outputPath);
         string path = Path.Combine(directory, StateFileName);
@@ -127,7 +128,10 @@ public sealed partial class BatchJobState
             var state = JsonSerializer.Deserialize<BatchJobState>(File.ReadAllBytes(path), JsonOptions)
                 ?? throw new DataFileException(path, 1, "is empty.");
             state.Directory = directory;
-            state.CheckPaths(path, Path.GetFullPath(outputPath));
+            if (check)
+            {
+                state.CheckPaths(path, Path.GetFullPath(outputPath));
+            }
             return state;
         }
         catch (JsonException ex)
@@ -169,16 +173,15 @@ public sealed partial class BatchJobState
 
     /// <summary>
     /// A state file is read, not trusted: the output it writes is the one the command names (the folder says
-    /// which), its request files are plain names inside the job folder, and the provider's ids in it are ids.
-    /// What else would a tampered file make a run delete, overwrite or upload?
+    /// which), its request files are plain names inside the job folder (and are uploaded only with the hash they
+    /// were written with), and the provider's ids in it are ids. What else would a tampered file make a run
+    /// delete, overwrite or upload?
     /// </summary>
     private void CheckPaths(string stateFile, string outputPath)
     {
-        if (!string.Equals(OutputPath, outputPath, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
-        {
-            throw new DataFileException(stateFile, 0, $"names the output {OutputPath}, but it is the job of {outputPath}; CodeGen writes no other file.",
-                errorId: DataFileException.MalformedDataFile);
-        }
+        // the job's output is the one the command names (its folder says so), whatever the file says: a job
+        // folder moved with its project still works, and a tampered one writes no other file
+        OutputPath = outputPath;
         string folder = FileIdentity.RealPath(Directory) + Path.DirectorySeparatorChar;
         foreach (var part in Parts)
         {
@@ -274,15 +277,32 @@ public sealed class BatchJob
         }
         string input = Path.GetFullPath(files.InputPath);
         string output = Path.GetFullPath(files.OutputPath);
-        var existing = BatchJobState.Load(output);
-        if (existing is not null && _options.Restart)
+        BatchJobState? existing;
+        if (_options.Restart)
         {
-            if (existing.Parts.Any(p => p.BatchId is not null && !p.IsFinished))
+            // the old job is replaced, not used: a state that would not pass the checks is no obstacle
+            BatchJobState? old = null;
+            try
             {
-                listener.OnNotice($"Starting a new batch job; the earlier one ({string.Join(", ", existing.BatchIds)}) is still running at the provider. Stop-CodeGenBatch -Id <id> cancels it.");
+                old = BatchJobState.Load(output, check: false);
             }
-            Directory.Delete(existing.Directory, recursive: true);
+            catch (DataFileException)
+            {
+                // unreadable: nothing to say about it
+            }
+            if (old is not null && old.Parts.Any(p => p.BatchId is not null && !p.IsFinished))
+            {
+                listener.OnNotice($"Starting a new batch job; the earlier one ({string.Join(", ", old.BatchIds.Where(ProviderId.IsSafe))}) is still running at the provider. Stop-CodeGenBatch -Id <id> cancels it.");
+            }
+            if (Directory.Exists(BatchJobState.DirectoryFor(output)))
+            {
+                Directory.Delete(BatchJobState.DirectoryFor(output), recursive: true);
+            }
             existing = null;
+        }
+        else
+        {
+            existing = BatchJobState.Load(output);
         }
 
         if (existing is null)
@@ -452,7 +472,7 @@ public sealed class BatchJob
             }
             if (part.FileId is null)
             {
-                part.FileId = Wait(_client.UploadAsync(state.PathOf(part.RequestFile), cancellationToken));
+                part.FileId = Wait(_client.UploadAsync(state.PathOf(part.RequestFile), part.Sha256, cancellationToken));
                 part.Status = "uploaded";
                 state.Save();
             }

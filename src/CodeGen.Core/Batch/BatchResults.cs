@@ -55,6 +55,9 @@ public sealed class BatchResultIndex : IDisposable
         }
     }
 
+    /// <summary>The longest result line read (the cap of one live answer).</summary>
+    private const int MaxLineBytes = 64 * 1024 * 1024;
+
     private void Add(string path)
     {
         if (!File.Exists(path))
@@ -71,6 +74,11 @@ public sealed class BatchResultIndex : IDisposable
             int newline;
             while ((newline = window.Available.IndexOf((byte)'\n')) < 0 && window.Fill())
             {
+                if (window.Available.Length > MaxLineBytes)
+                {
+                    // one answer per line: a line this long is no answer CodeGen will hold in memory
+                    throw new DataFileException(path, line + 1, $"is longer than {MaxLineBytes / (1024 * 1024)} MB: it is not a batch result line.");
+                }
             }
             var available = window.Available;
             if (available.IsEmpty)
@@ -207,7 +215,11 @@ public sealed class BatchResultBackend : IChatBackend
         }
         catch (JsonException ex)
         {
-            return ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the batch result ({line.Path}, line {line.Line}) is not valid JSON: {ex.Message}");
+            return ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the batch result ({line.Path}, line {line.Line}) is not valid JSON: {ErrorBody.Shown(_redact(ex.Message))}");
+        }
+        catch (InvalidOperationException)
+        {
+            return ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the batch result ({line.Path}, line {line.Line}) holds text that is not valid Unicode.");
         }
     }
 
@@ -245,6 +257,6 @@ public sealed class BatchResultBackend : IChatBackend
     private (string? Message, string? Code) Said(string body)
     {
         var error = ErrorBody.Read(body);
-        return (error.Message is null ? null : ErrorBody.Shown(_redact(error.Message)), error.Code);
+        return (error.Message is null ? null : ErrorBody.Shown(_redact(error.Message)), error.Code is null ? null : ErrorBody.Shown(_redact(error.Code)));
     }
 }

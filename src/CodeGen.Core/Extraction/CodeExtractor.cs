@@ -62,15 +62,16 @@ public static class CodeExtractor
         => text.Contains('\r') ? text.Replace("\r\n", "\n").Replace('\r', '\n') : text;
 
     /// <summary>
-    /// Removes the reasoning a model writes before its answer: a &lt;think&gt;…&lt;/think&gt; (or &lt;thinking&gt;)
-    /// block at the very start. An opening tag without a close means the answer ended while reasoning: nothing is
-    /// left. A closing tag with no opening (chat templates that put &lt;think&gt; into the prompt) ends the
-    /// reasoning when it starts a line before any code fence. Tags anywhere else are text: inside code
-    /// (<c>print("&lt;think&gt;")</c>) they are code.
+    /// Removes the reasoning a model writes before its answer. A &lt;think&gt;…&lt;/think&gt; (or &lt;thinking&gt;)
+    /// block at the very start is reasoning (an opening tag without a close: the answer ended while reasoning,
+    /// nothing is left). A closing tag with no opening at the start (chat templates that put &lt;think&gt; into the
+    /// prompt) ends the reasoning when it stands outside any code fence and a fence follows it, or, in an answer
+    /// without fences after it, when it ends its line and no opening tag comes before it. Tags anywhere else are
+    /// text: inside code (<c>print("&lt;/think&gt;")</c>) they are code.
     /// </summary>
     internal static string RemoveReasoning(string text)
     {
-        string start = text.TrimStart();
+        string start = text.TrimStart().TrimStart('\uFEFF', '\u200B', '\u200C', '\u200D', '\u2060').TrimStart();
         foreach (var tag in ReasoningTags)
         {
             string open = "<" + tag + ">", close = "</" + tag + ">";
@@ -79,34 +80,55 @@ public static class CodeExtractor
                 int end = start.IndexOf(close, open.Length, StringComparison.OrdinalIgnoreCase);
                 return end < 0 ? string.Empty : start[(end + close.Length)..];
             }
-            int closing = text.IndexOf(close, StringComparison.OrdinalIgnoreCase);
-            if (closing >= 0 && StartsLine(text, closing) && !text.Contains(open, StringComparison.OrdinalIgnoreCase) && !HasFenceBefore(text, closing))
+            int closing = FirstOutsideFences(text, close);
+            if (closing < 0)
             {
-                return text[(closing + close.Length)..];
+                continue;
+            }
+            int after = closing + close.Length;
+            bool fenceFollows = FenceLine(text, after) >= 0;
+            bool endsLine = after == text.Length || text[after] == '\n' || text.AsSpan(after, LineEnd(text, after) - after).IsWhiteSpace();
+            if (fenceFollows || (endsLine && text.IndexOf(open, 0, closing, StringComparison.OrdinalIgnoreCase) < 0))
+            {
+                return text[after..];
             }
         }
         return text;
     }
 
-    /// <summary>Whether only white space stands before <paramref name="position"/> on its line.</summary>
-    private static bool StartsLine(string text, int position)
+    /// <summary>The first <paramref name="tag"/> that stands outside the code fences (an even number of fence lines before it), or -1.</summary>
+    private static int FirstOutsideFences(string text, string tag)
     {
-        int lineStart = position == 0 ? 0 : text.LastIndexOf('\n', position - 1) + 1;
-        return text.AsSpan(lineStart, position - lineStart).IsWhiteSpace();
+        int fences = 0, line = 0;
+        for (int at = text.IndexOf(tag, StringComparison.OrdinalIgnoreCase); at >= 0; at = text.IndexOf(tag, at + tag.Length, StringComparison.OrdinalIgnoreCase))
+        {
+            // count the fence lines between the last position looked at and this one
+            for (int next; (next = FenceLine(text, line)) >= 0 && next < at; line = LineEnd(text, next) + 1)
+            {
+                fences++;
+            }
+            if (fences % 2 == 0)
+            {
+                return at;
+            }
+        }
+        return -1;
     }
 
-    /// <summary>Whether a code fence opens on a line before <paramref name="position"/>.</summary>
-    private static bool HasFenceBefore(string text, int position)
+    /// <summary>The start of the first line at or after <paramref name="from"/> (a line start) that opens or closes a fence, or -1.</summary>
+    private static int FenceLine(string text, int from)
     {
-        for (int line = 0; line < position; line = LineEnd(text, line) + 1)
+        // from may be inside a line: look from the next line start
+        int line = from == 0 || (from <= text.Length && text[from - 1] == '\n') ? from : LineEnd(text, from) + 1;
+        for (; line < text.Length; line = LineEnd(text, line) + 1)
         {
             var content = text.AsSpan(line, LineEnd(text, line) - line).TrimStart();
             if (content.StartsWith("```") || content.StartsWith("~~~"))
             {
-                return true;
+                return line;
             }
         }
-        return false;
+        return -1;
     }
 
     private static readonly string[] ReasoningTags = ["think", "thinking"];

@@ -37,6 +37,10 @@ public sealed class ApiKey
             return text;
         }
         text = text.Replace(_value, Masked, StringComparison.Ordinal);
+        if (text.Contains('%') && Uri.EscapeDataString(_value) is var encoded && encoded != _value)
+        {
+            text = text.Replace(encoded, Masked, StringComparison.OrdinalIgnoreCase); // echoed in a URL or form: %2B for +
+        }
         // where the key's first character stands in the text's tail, is the rest of the text the key's start?
         for (int at = Math.Max(0, text.Length - _value.Length + 1); at <= text.Length - MinimumSecretLength; at++)
         {

@@ -11,6 +11,9 @@ public readonly record struct TokenUsage(long PromptTokens, long CompletionToken
 /// <summary>The parts of a chat completion that CodeGen uses.</summary>
 public sealed class ChatAnswer
 {
+    /// <summary>Why <see cref="Parse"/> returned nothing for an answer whose text is not valid Unicode: the same answer would come again.</summary>
+    internal const string NotUnicode = "the answer holds text that is not valid Unicode";
+
     /// <summary>message.content (text parts joined when the server sends an array of parts); null when the server sent null.</summary>
     public string? Content { get; init; }
 
@@ -58,7 +61,7 @@ public sealed class ChatAnswer
             catch (InvalidOperationException)
             {
                 // a string that is not valid UTF-8, or a lone surrogate escape (\ud800): no text can be had from it
-                problem = "the answer holds text that is not valid Unicode";
+                problem = NotUnicode;
                 return null;
             }
         }
@@ -125,11 +128,12 @@ public sealed class ChatAnswer
         string? content = Content is null ? null : mask(Content);
         string? reasoning = Reasoning is null ? null : mask(Reasoning);
         string? refusal = Refusal is null ? null : mask(Refusal);
-        if (ReferenceEquals(content, Content) && ReferenceEquals(reasoning, Reasoning) && ReferenceEquals(refusal, Refusal))
+        string? finish = FinishReason is null ? null : mask(FinishReason);
+        if (ReferenceEquals(content, Content) && ReferenceEquals(reasoning, Reasoning) && ReferenceEquals(refusal, Refusal) && ReferenceEquals(finish, FinishReason))
         {
             return this;
         }
-        return new ChatAnswer { Content = content, Reasoning = reasoning, Refusal = refusal, FinishReason = FinishReason, Usage = Usage };
+        return new ChatAnswer { Content = content, Reasoning = reasoning, Refusal = refusal, FinishReason = finish, Usage = Usage };
     }
 
     /// <summary>finish_reason, with the usual values as shared strings (it is read for every answer).</summary>
@@ -240,20 +244,20 @@ internal static partial class ErrorBody
                 {
                     if (error.ValueKind == JsonValueKind.String)
                     {
-                        return new(error.GetString(), null);
+                        return new(Unescape(error.GetString()), null);
                     }
                     if (error.ValueKind == JsonValueKind.Object)
                     {
-                        return new(ChatAnswer.GetString(error, "message"), CodeOf(error), ChatAnswer.GetString(error, "param"));
+                        return new(Unescape(ChatAnswer.GetString(error, "message")), Unescape(CodeOf(error)), ChatAnswer.GetString(error, "param"));
                     }
                 }
                 if (ChatAnswer.GetString(root, "message") is { } message)
                 {
-                    return new(message, CodeOf(root), ChatAnswer.GetString(root, "param"));
+                    return new(Unescape(message), Unescape(CodeOf(root)), ChatAnswer.GetString(root, "param"));
                 }
                 if (ChatAnswer.GetString(root, "detail") is { } detail)
                 {
-                    return new(detail, null);
+                    return new(Unescape(detail), null);
                 }
             }
         }
@@ -264,21 +268,59 @@ internal static partial class ErrorBody
         return new(Unescape(body.Trim()), null);
     }
 
-    /// <summary>A server's text as a message shows it: at most 500 characters. Mask the secrets in it before the cut.</summary>
-    public static string Shown(string text) => text.Length > MaxShown ? text[..MaxShown] + "…" : text;
+    /// <summary>
+    /// A server's text as a message shows it: at most 500 characters, and no control character but tab and line
+    /// breaks (a NUL would cut a CSV field, an ESC would drive the terminal). Mask the secrets in it before.
+    /// </summary>
+    public static string Shown(string text)
+    {
+        if (text.Length > MaxShown)
+        {
+            text = text[..MaxShown] + "…";
+        }
+        return text.AsSpan().IndexOfAnyInRange('\0', '\u001f') < 0 && !text.Contains('\u007f') ? text
+            : string.Create(text.Length, text, static (span, source) =>
+            {
+                for (int i = 0; i < source.Length; i++)
+                {
+                    char c = source[i];
+                    span[i] = (c < ' ' && c is not '\t' and not '\n' and not '\r') || c == '\u007f' ? '\uFFFD' : c;
+                }
+            });
+    }
 
     public static string Describe(JsonElement error)
     {
         if (error.ValueKind == JsonValueKind.String)
         {
-            return error.GetString() ?? string.Empty;
+            return Unescape(error.GetString()) ?? string.Empty;
         }
-        return ChatAnswer.GetString(error, "message") ?? Unescape(error.GetRawText());
+        return Unescape(ChatAnswer.GetString(error, "message") ?? error.GetRawText());
     }
 
-    /// <summary>Resolves the JSON escapes that can spell any text in other characters (\uXXXX and \/), so a mask can see it.</summary>
-    internal static string Unescape(string text)
-        => text.Contains('\\') ? JsonEscape().Replace(text, m => m.Value[1] == '/' ? "/" : ((char)Convert.ToInt32(m.Value[2..], 16)).ToString()) : text;
+    /// <summary>
+    /// Resolves the JSON escapes that can spell any text in other characters (\uXXXX and \/, escaped once or a few
+    /// times over), so a mask can see it. Escapes of control characters stay as they are: they are not made real.
+    /// </summary>
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(text))]
+    internal static string? Unescape(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+        for (int pass = 0; pass < 3 && text.Contains('\\'); pass++)
+        {
+            string unescaped = JsonEscape().Replace(text, m => m.Value[1] == '/' ? "/"
+                : Convert.ToInt32(m.Value[2..], 16) is var c and >= 0x20 and not 0x7f ? ((char)c).ToString() : m.Value);
+            if (unescaped == text)
+            {
+                break;
+            }
+            text = unescaped;
+        }
+        return text;
+    }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"\\u[0-9A-Fa-f]{4}|\\/", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex JsonEscape();

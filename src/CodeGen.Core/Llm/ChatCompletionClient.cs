@@ -300,18 +300,19 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
                 // what the server wrote goes into output files and messages: no secret it echoes goes with it
                 return ChatCallResult.Success(answer.Masked(Redact), status, retried);
             }
-            string problem = Redact(body?.Problem ?? "the body could not be read");
+            string problem = ErrorBody.Shown(Redact(body?.Problem ?? "the body could not be read"));
             return ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the server answered {status} but {problem}{Tries(retried)}.", status, retried: retried);
         }
 
         var error = body?.Error ?? default;
         string? message = error.Message is null ? null : ErrorBody.Shown(Redact(error.Message));
-        string reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ((HttpStatusCode)status).ToString() : response.ReasonPhrase;
+        string? code = error.Code is null ? null : ErrorBody.Shown(Redact(error.Code));
+        string reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ((HttpStatusCode)status).ToString() : ErrorBody.Shown(Redact(response.ReasonPhrase));
         string detail = $"the server answered {status} {reason}{Tries(retried)}" + (message is null ? "." : $": {message}");
         // A rejected key, an unknown model or endpoint, no quota, or a value every request carries and the model
         // refuses: every other row would get the same answer.
         bool fatal = status is 401 or 403 or 404 || (status == 429 && error.Code == "insufficient_quota") || adaptation == Adaptation.RefusedForEveryRow;
-        return ChatCallResult.Failure(RowErrorKind.HttpError, detail, status, message, error.Code, fatal, retried);
+        return ChatCallResult.Failure(RowErrorKind.HttpError, detail, status, message, code, fatal, retried);
     }
 
     public void Dispose()

@@ -12,6 +12,9 @@ internal sealed class AttemptBody
     /// <summary>Why a 2xx body could not be used (truncated JSON, no choices).</summary>
     public string? Problem { get; init; }
 
+    /// <summary>A 2xx body that asking again would not mend (its text is not valid Unicode): not retried.</summary>
+    public bool Lasting => Answer is null && Problem == ChatAnswer.NotUnicode;
+
     /// <summary>
     /// What an error body (at most 16 KB of it) said: message, error.code / error.type (such as insufficient_quota)
     /// and param. Read once, here; not yet masked (whoever shows the message masks it).
@@ -97,7 +100,8 @@ internal sealed class ChatResponseHandler : DelegatingHandler
         AnswerBuffer? buffer = null;
         try
         {
-            buffer = new AnswerBuffer(_buffers, (int)Math.Clamp(response.Content.Headers.ContentLength ?? 4096, 256, Math.Min(most, 1024 * 1024)));
+            // as big as the server says the body is (no growing, no copies), within the caps
+            buffer = new AnswerBuffer(_buffers, (int)Math.Clamp(response.Content.Headers.ContentLength + 1 ?? 4096, 256, most + 1L));
             int length = await buffer.ReadAsync(response.Content, most, cut: !response.IsSuccessStatusCode, cancellationToken).ConfigureAwait(false);
             var body = buffer.Span[..length];
             AttemptBody attempt;
@@ -260,7 +264,7 @@ internal sealed class AnswerBuffer : IDisposable
 
     private void Grow(int size)
     {
-        Take(size);
+        Take(size - _taken); // the budget holds the size of the one array kept, not of every array on the way
         var bigger = Rent(size);
         _array.AsSpan().CopyTo(bigger);
         Return(_array);

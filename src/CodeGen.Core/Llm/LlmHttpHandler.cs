@@ -49,14 +49,14 @@ public static class LlmHttpHandler
         return handler;
     }
 
-    /// <summary>A proxy address as it may be shown: a password in it masked.</summary>
+    /// <summary>A proxy address as it may be shown: the user and password in it masked.</summary>
     public static string Shown(Uri proxy)
     {
         if (proxy.UserInfo.Length == 0)
         {
             return proxy.ToString();
         }
-        string user = proxy.UserInfo.Split(':', 2)[0];
-        return new UriBuilder(proxy) { UserName = user, Password = "****" }.Uri.ToString();
+        // the user name too: it is sometimes a token on its own (http://ghp_...@proxy)
+        return new UriBuilder(proxy) { UserName = "****", Password = string.Empty }.Uri.ToString();
     }
 }

@@ -112,7 +112,7 @@ public sealed class LlmHttpPipeline : IDisposable
 
         var attempts = new ChatResponseHandler(LlmHttpHandler.For(settings.Proxy, settings.ProxyCredentials), Pacer, Concurrency,
             new AnswerBudget(settings.MaxAnswerBytes, settings.MaxBufferedAnswerBytes));
-        Authenticator = new RequestAuthenticator(endpoint, entraTokens, attempts);
+        Authenticator = new RequestAuthenticator(endpoint, entraTokens, attempts, settings.Headers.Values);
         Handler = new ResilienceHandler(builder.Build()) { InnerHandler = Authenticator };
     }
 
@@ -148,7 +148,7 @@ public sealed class LlmHttpPipeline : IDisposable
         var response = outcome.Result!;
         if (response.IsSuccessStatusCode)
         {
-            return ChatResponseHandler.BodyOf(response) is { Answer: null }; // truncated JSON, no choices
+            return ChatResponseHandler.BodyOf(response) is { Answer: null, Lasting: false }; // truncated JSON, no choices
         }
         return (int)response.StatusCode switch
         {
@@ -167,7 +167,7 @@ public sealed class LlmHttpPipeline : IDisposable
         }
         var response = outcome.Result!;
         return (int)response.StatusCode is 500 or 502 or 503 or 504
-            || (response.IsSuccessStatusCode && ChatResponseHandler.BodyOf(response) is { Answer: null });
+            || (response.IsSuccessStatusCode && ChatResponseHandler.BodyOf(response) is { Answer: null, Lasting: false });
     }
 
     /// <summary>Connection failures, resets and attempt timeouts (the library's own notion of a transient exception).</summary>

@@ -15,9 +15,13 @@ internal sealed class RequestAuthenticator : DelegatingHandler
     private readonly LlmEndpoint _endpoint;
     private readonly EntraIdTokenSource? _entra;
 
-    public RequestAuthenticator(LlmEndpoint endpoint, EntraIdTokenSource? entraTokens, HttpMessageHandler inner) : base(inner)
+    private readonly ApiKey[] _headerSecrets;
+
+    /// <param name="headerValues">The values of the extra headers: masked like the key wherever a server echoes them.</param>
+    public RequestAuthenticator(LlmEndpoint endpoint, EntraIdTokenSource? entraTokens, HttpMessageHandler inner, IEnumerable<string>? headerValues = null) : base(inner)
     {
         _endpoint = endpoint;
+        _headerSecrets = (headerValues ?? []).Where(v => v.Length >= ApiKey.MinimumSecretLength).Select(v => new ApiKey(v)).ToArray();
         _entra = endpoint.Auth == AuthKind.EntraId ? entraTokens ?? EntraIdTokenSource.ForEnvironment() : null;
     }
 
@@ -125,6 +129,10 @@ internal sealed class RequestAuthenticator : DelegatingHandler
         }
         text = _endpoint.ApiKey?.Redact(text) ?? text;
         text = _endpoint.BearerToken?.Redact(text) ?? text;
+        foreach (var header in _headerSecrets)
+        {
+            text = header.Redact(text); // a gateway key given with -Header is a secret too
+        }
         return _entra?.Redact(text) ?? text;
     }
 }

@@ -163,8 +163,8 @@ public sealed partial class WireRules
         {
             return string.Empty;
         }
-        string text = message.ReplaceLineEndings(" ").Trim();
-        return $" (\"{(text.Length > 300 ? text[..300] + "…" : text)}\")";
+        string text = ErrorBody.Shown(message.ReplaceLineEndings(" ").Trim());
+        return $" (\"{text}\")";
     }
 
     [GeneratedRegex(@"\bUse '([A-Za-z][A-Za-z0-9_]{0,63})' instead", RegexOptions.CultureInvariant)]

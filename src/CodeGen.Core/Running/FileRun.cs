@@ -21,6 +21,9 @@ public sealed class FileRunOptions
 
     /// <summary>Continue the output of an earlier run: keep its answered rows, request the others.</summary>
     public bool Resume { get; init; }
+
+    /// <summary>Other files the run reads that the output must not be (under any name): the results a merge reads.</summary>
+    public IReadOnlyList<string> KeepIntact { get; init; } = [];
 }
 
 /// <summary>What a file run did.</summary>
@@ -90,10 +93,13 @@ public sealed class FileRun
         string output = Path.GetFullPath(_options.OutputPath);
         var inputFormat = DataFormats.Resolve(input, _options.InputFormat);
         var outputFormat = DataFormats.Resolve(output, _options.OutputFormat);
-        if (FileIdentity.SameFile(input, output) || FileIdentity.SameFile(input, output + ResumingSuffix))
+        foreach (string kept in _options.KeepIntact.Prepend(input))
         {
-            throw new DataFileException(output, 0, $"is the input file {input} (under another name, or through a link); write the output to another file.",
-                errorId: DataFileException.SameInputAndOutput);
+            if (FileIdentity.SameFile(kept, output) || FileIdentity.SameFile(kept, output + ResumingSuffix))
+            {
+                throw new DataFileException(output, 0, $"is the file {Path.GetFullPath(kept)} that the run reads (under another name, or through a link); write the output to another file.",
+                    errorId: DataFileException.SameInputAndOutput);
+            }
         }
         if (_options.Resume && generation.Overwrite)
         {

@@ -33,6 +33,13 @@ public sealed class GenerationOptions
     /// </summary>
     public int? MaxPendingRows { get; init; }
 
+    /// <summary>
+    /// The text of answers waiting for their turn in the output may hold this much at most (the answers of a
+    /// hostile or runaway server can be megabytes each): beyond it, the caller waits as it does for
+    /// <see cref="MaxPendingRows"/>. Default 256 MB.
+    /// </summary>
+    public long MaxPendingBytes { get; init; } = 256L * 1024 * 1024;
+
     /// <summary>Keep the model's whole answer instead of extracting the code (-Raw).</summary>
     public bool KeepRawAnswer { get; init; }
 

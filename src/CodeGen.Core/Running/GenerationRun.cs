@@ -30,6 +30,7 @@ public sealed class GenerationRun : IDisposable
     private long _nextRowNumber;
     private long _rows, _succeeded, _failed, _skipped, _promptTokens, _completionTokens, _totalTokens, _reasoningTokens, _cachedTokens;
     private int _usageReported, _disposed;
+    private long _pendingBytes;
 
     public GenerationRun(GenerationOptions options, IChatBackend client)
     {
@@ -48,7 +49,7 @@ public sealed class GenerationRun : IDisposable
     public int PendingCount => _pending.Count;
 
     /// <summary>True when the caller should take an outcome before enqueueing another row.</summary>
-    public bool IsFull => _pending.Count >= MaxPendingRows;
+    public bool IsFull => _pending.Count >= MaxPendingRows || Interlocked.Read(ref _pendingBytes) > _options.MaxPendingBytes;
 
     /// <summary>Cancelled by <see cref="Cancel"/>: stops waiting requests and aborts those in flight.</summary>
     public CancellationToken CancellationToken => _cancel.Token;
@@ -128,6 +129,7 @@ public sealed class GenerationRun : IDisposable
         {
             _pending.Dequeue();
             outcome = head.Result;
+            Interlocked.Add(ref _pendingBytes, -outcome.RetainedBytes);
             return true;
         }
         outcome = null;
@@ -240,6 +242,7 @@ public sealed class GenerationRun : IDisposable
                 outcome = Fail(row.RowNumber, state, result.ToRowError(row.RowNumber), elapsed);
             }
             outcome.Notices = result.Notices;
+            Interlocked.Add(ref _pendingBytes, outcome.RetainedBytes);
             return outcome;
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -276,7 +279,8 @@ public sealed class GenerationRun : IDisposable
         }
         else if (string.IsNullOrEmpty(answer.Content) && !string.IsNullOrEmpty(answer.Refusal))
         {
-            error = RowError.Create(RowErrorKind.ContentFiltered, rowNumber, $"the model refused: {answer.Refusal}", serverMessage: answer.Refusal);
+            string refusal = ErrorBody.Shown(answer.Refusal);
+            error = RowError.Create(RowErrorKind.ContentFiltered, rowNumber, $"the model refused: {refusal}", serverMessage: refusal);
         }
         else if (string.IsNullOrWhiteSpace(answer.Content))
         {

@@ -63,6 +63,9 @@ public sealed class RowOutcome
     public bool Resumed { get; init; }
 
     public bool Succeeded => Error is null;
+
+    /// <summary>The memory the answer's texts take while the outcome waits for its turn (counted against <see cref="GenerationOptions.MaxPendingBytes"/>).</summary>
+    internal long RetainedBytes => 2L * ((Answer?.Length ?? 0) + (ReferenceEquals(Code, Answer) ? 0 : Code?.Length ?? 0));
 }
 
 /// <summary>A snapshot of a run's counters.</summary>

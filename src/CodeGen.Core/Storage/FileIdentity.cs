@@ -14,8 +14,9 @@ public static class FileIdentity
     /// <summary>True when <paramref name="first"/> and <paramref name="second"/> are the same file (or would be, once created).</summary>
     public static bool SameFile(string first, string second)
     {
-        var comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
-        if (string.Equals(RealPath(first), RealPath(second), comparison))
+        // Windows compares names without case; elsewhere a file system may or may not, and the identity below
+        // tells two names of one file apart from two files
+        if (string.Equals(RealPath(first), RealPath(second), OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
         {
             return true;
         }
@@ -23,39 +24,60 @@ public static class FileIdentity
     }
 
     /// <summary>
-    /// The full path with every symbolic link in it resolved, as realpath(3) gives it; for a path that does not
+    /// The full path with every symbolic link in it resolved, as realpath(3) gives it: a link's target is resolved
+    /// in its turn, and ".." steps out of where a link led, not out of the link's name. For a path that does not
     /// exist (yet), the part that exists is resolved and the rest appended.
     /// </summary>
     public static string RealPath(string path)
     {
-        string full = Path.GetFullPath(path);
+        string full = Path.IsPathRooted(path) ? path : Path.Combine(Environment.CurrentDirectory, path);
         string root = Path.GetPathRoot(full) ?? string.Empty;
-        var parts = full[root.Length..].Split(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
+        var remaining = new LinkedList<string>(Parts(full[root.Length..]));
         string resolved = root;
-        for (int i = 0; i < parts.Length; i++)
+        int hops = 0;
+        while (remaining.First is { } first)
         {
-            string next = Path.Combine(resolved, parts[i]);
-            // a chain of links, followed to its end; a loop (or a very long chain) is left as it is
-            for (int hops = 0; hops < 40; hops++)
+            string part = first.Value;
+            remaining.RemoveFirst();
+            if (part == ".")
             {
-                FileSystemInfo info = Directory.Exists(next) ? new DirectoryInfo(next) : new FileInfo(next);
-                if (!info.Exists || info.LinkTarget is not { } target)
+                continue;
+            }
+            if (part == "..")
+            {
+                resolved = Path.GetDirectoryName(resolved) ?? root;
+                continue;
+            }
+            string next = Path.Combine(resolved, part);
+            FileSystemInfo info = Directory.Exists(next) ? new DirectoryInfo(next) : new FileInfo(next);
+            if (info.Exists && info.LinkTarget is { } target && hops++ < 40)
+            {
+                // the target's own parts come first, from the root when it is absolute, else from the link's folder
+                if (Path.IsPathRooted(target))
                 {
-                    break;
+                    root = Path.GetPathRoot(target) ?? root;
+                    resolved = root;
+                    target = target[root.Length..];
                 }
-                next = Path.GetFullPath(target, Path.GetDirectoryName(next) ?? root);
+                foreach (var targetPart in Enumerable.Reverse(Parts(target)))
+                {
+                    remaining.AddFirst(targetPart);
+                }
+                continue;
             }
             if (!Path.Exists(next))
             {
-                return Path.Combine([next, .. parts[(i + 1)..]]);
+                return Path.GetFullPath(Path.Combine([next, .. remaining]));
             }
             resolved = next;
         }
         return resolved;
     }
 
-    /// <summary>(device, inode) or (volume, file index) of an existing file; null when it does not exist or the system will not say.</summary>
-    private static (ulong Device, ulong Inode)? IdOf(string path)
+    private static string[] Parts(string path) => path.Split([Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar], StringSplitOptions.RemoveEmptyEntries);
+
+    /// <summary>(device, inode) or (volume, 128-bit file id) of an existing file; null when it does not exist or the system will not say.</summary>
+    private static (ulong Volume, ulong Low, ulong High)? IdOf(string path)
     {
         if (!File.Exists(path))
         {
@@ -65,10 +87,14 @@ public static class FileIdentity
         {
             if (OperatingSystem.IsWindows())
             {
+                // FILE_ID_INFO: the 64-bit volume serial and the 128-bit file id (ReFS needs all of it)
                 using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                return GetFileInformationByHandle(handle, out var info)
-                    ? (info.VolumeSerialNumber, ((ulong)info.FileIndexHigh << 32) | info.FileIndexLow)
-                    : null;
+                var info = new byte[24];
+                if (!GetFileInformationByHandleEx(handle, FileIdInfo, info, info.Length))
+                {
+                    return null;
+                }
+                return (BitConverter.ToUInt64(info, 0), BitConverter.ToUInt64(info, 8), BitConverter.ToUInt64(info, 16));
             }
             var buffer = new byte[512];
             if (OperatingSystem.IsLinux())
@@ -79,7 +105,7 @@ public static class FileIdentity
                     return null;
                 }
                 ulong device = ((ulong)BitConverter.ToUInt32(buffer, 136) << 32) | BitConverter.ToUInt32(buffer, 140);
-                return (device, BitConverter.ToUInt64(buffer, 32));
+                return (device, BitConverter.ToUInt64(buffer, 32), 0);
             }
             if (OperatingSystem.IsMacOS())
             {
@@ -93,7 +119,7 @@ public static class FileIdentity
                 {
                     result = MacStat(path, buffer);
                 }
-                return result == 0 ? (BitConverter.ToUInt32(buffer, 0), BitConverter.ToUInt64(buffer, 8)) : null;
+                return result == 0 ? (BitConverter.ToUInt32(buffer, 0), BitConverter.ToUInt64(buffer, 8), 0) : null;
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or EntryPointNotFoundException or DllNotFoundException)
@@ -115,21 +141,8 @@ public static class FileIdentity
     [DllImport("libc", EntryPoint = "stat", SetLastError = true)]
     private static extern int MacStat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buffer);
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct ByHandleFileInformation
-    {
-        public uint FileAttributes;
-        public uint CreationTimeLow, CreationTimeHigh;
-        public uint LastAccessTimeLow, LastAccessTimeHigh;
-        public uint LastWriteTimeLow, LastWriteTimeHigh;
-        public uint VolumeSerialNumber;
-        public uint FileSizeHigh;
-        public uint FileSizeLow;
-        public uint NumberOfLinks;
-        public uint FileIndexHigh;
-        public uint FileIndexLow;
-    }
+    private const int FileIdInfo = 18;
 
     [DllImport("kernel32.dll", SetLastError = true)]
-    private static extern bool GetFileInformationByHandle(SafeFileHandle handle, out ByHandleFileInformation information);
+    private static extern bool GetFileInformationByHandleEx(SafeFileHandle handle, int informationClass, byte[] information, int size);
 }

@@ -6,6 +6,7 @@ using CodeGen.Commands.Support;
 using CodeGen.Core.Batch;
 using CodeGen.Core.Llm;
 using CodeGen.Core.Prompting;
+using CodeGen.Core.Rows;
 using CodeGen.Core.Running;
 using CodeGen.Core.Storage;
 
@@ -199,7 +200,16 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
         _exporter ??= new BatchRequestExporter(_outFile, _target!, _generation!, MaxRequestsPerFile, MaxBytesPerFile);
         var row = PipelineRow.From(InputObject, InputKey);
         _rows++;
-        if (_exporter.Add(row) is { } error)
+        RowError? error = null;
+        try
+        {
+            error = _exporter.Add(row);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, _outFile));
+        }
+        if (error is not null)
         {
             WriteError(RowErrorRecords.Create(error, row.Source));
         }
@@ -229,6 +239,11 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
         catch (DataFileException ex)
         {
             ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, InvokeCodeInstructionToCodeCommand.CategoryOf(ex.ErrorId), ex.Path));
+            return;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, target));
             return;
         }
         WriteVerbose($"Wrote {files.Sum(f => f.Requests)} requests for the {rows} rows of {input} into {files.Count} file(s).");

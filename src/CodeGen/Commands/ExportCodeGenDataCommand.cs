@@ -75,8 +75,15 @@ public sealed class ExportCodeGenDataCommand : PSCmdlet, IDisposable
             return;
         }
         var row = RowConversion.ToDataRow(InputObject);
-        _writer ??= CreateWriter(Enumerable.Range(0, row.Count).Select(row.NameAt).ToArray());
-        _writer.Write(row);
+        try
+        {
+            _writer ??= CreateWriter(Enumerable.Range(0, row.Count).Select(row.NameAt).ToArray());
+            _writer.Write(row);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, _path));
+        }
     }
 
     protected override void EndProcessing()

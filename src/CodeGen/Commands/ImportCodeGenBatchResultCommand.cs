@@ -115,6 +115,8 @@ public sealed class ImportCodeGenBatchResultCommand : PSCmdlet
             KeepRawAnswer = Raw,
             IncludeUsage = IncludeUsage,
         };
+        var results = ResultPath.Select(GetUnresolvedProviderPathFromPSPath).ToList();
+        var errors = ErrorPath.Select(GetUnresolvedProviderPathFromPSPath).ToList();
         var fileRun = new FileRun(new FileRunOptions
         {
             InputPath = input,
@@ -122,12 +124,13 @@ public sealed class ImportCodeGenBatchResultCommand : PSCmdlet
             InputFormat = Parse(InputFormat ?? Format),
             OutputFormat = Parse(OutputFormat ?? Format),
             Csv = new CsvSettings(Delimiter, Encoding),
+            KeepIntact = [.. results, .. errors], // the paid results must not be the file the merge writes
         });
         var progress = new RunProgress(this, $"Merging batch results into {System.IO.Path.GetFileName(output)}", total: null);
         FileRunSummary summary;
         try
         {
-            using var index = BatchResultIndex.Open(ResultPath.Select(GetUnresolvedProviderPathFromPSPath), ErrorPath.Select(GetUnresolvedProviderPathFromPSPath));
+            using var index = BatchResultIndex.Open(results, errors);
             WriteVerbose($"Found results for {index.Count} rows" + (index.ForeignLines > 0 ? $"; {index.ForeignLines} lines have a custom_id CodeGen did not write and were ignored." : "."));
             using var run = new GenerationRun(generation, new BatchResultBackend(index));
             summary = fileRun.Execute(run, new FileRunReporter(this, progress, PassThru, FileRunReporter.IsVerbose(this)), _stopping.Token);
@@ -137,7 +140,7 @@ public sealed class ImportCodeGenBatchResultCommand : PSCmdlet
             ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, InvokeCodeInstructionToCodeCommand.CategoryOf(ex.ErrorId), ex.Path));
             return;
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, output));
             return;
