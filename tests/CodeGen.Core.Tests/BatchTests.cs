@@ -32,15 +32,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private string WriteTasks(string name, int count, Func<int, string>? instruction = null)
-    {
-        var sb = new StringBuilder("id,instruction\n");
-        for (int i = 1; i <= count; i++)
-        {
-            sb.Append(i).Append(",\"").Append((instruction ?? (n => $"task {n}"))(i).Replace("\"", "\"\"")).Append("\"\n");
-        }
-        return _temp.Write(name, sb.ToString());
-    }
+    private string WriteTasks(string name, int count, Func<int, string>? instruction = null) => _temp.WriteTasks(name, count, instruction);
 
     private static BatchJobOptions Options(string input, string output, bool restart = false, bool noWait = false, long maxRequests = 50_000,
         GenerationOptions? generation = null) => new()

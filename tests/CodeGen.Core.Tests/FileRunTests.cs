@@ -34,16 +34,7 @@ public class FileRunTests : IClassFixture<FakeServerFixture>, IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private string WriteTasks(string name, int count, Func<int, string>? instruction = null)
-    {
-        var sb = new StringBuilder("id,instruction\r\n");
-        for (int i = 1; i <= count; i++)
-        {
-            string text = (instruction ?? (n => $"task {n}"))(i).Replace("\"", "\"\"");
-            sb.Append(i).Append(",\"").Append(text).Append("\"\r\n");
-        }
-        return _temp.Write(name, sb.ToString());
-    }
+    private string WriteTasks(string name, int count, Func<int, string>? instruction = null) => _temp.WriteTasks(name, count, instruction, newline: "\r\n");
 
     private (FileRunSummary Summary, RecordingListener Listener) Run(string input, string output, bool resume = false, bool force = false,
         int throttle = 4, FakeLlm.FakeLlmServer? server = null, CancellationToken cancellationToken = default, RecordingListener? listener = null)

@@ -27,14 +27,19 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private string WriteTasks(string name, int count, Func<int, string>? instruction = null)
+    private string WriteTasks(string name, int count, Func<int, string>? instruction = null) => _temp.WriteTasks(name, count, instruction);
+
+    /// <summary>Runs (or continues) the batch job writing <paramref name="output"/>.</summary>
+    private static FileRunSummary? RunJob(ChatCompletionClient client, string input, string output, bool noWait = false)
     {
-        var sb = new StringBuilder("id,instruction\n");
-        for (int i = 1; i <= count; i++)
+        var options = new BatchJobOptions
         {
-            sb.Append(i).Append(",\"").Append((instruction ?? (n => $"task {n}"))(i).Replace("\"", "\"\"")).Append("\"\n");
-        }
-        return _temp.Write(name, sb.ToString());
+            Files = new FileRunOptions { InputPath = input, OutputPath = output },
+            Generation = new GenerationOptions(),
+            NoWait = noWait,
+            PollInterval = TimeSpan.FromMilliseconds(20),
+        };
+        return new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, client.Endpoint.Model).Run(new RecordingBatchListener(), CancellationToken.None, out _);
     }
 
     private static FileRunSummary RunFile(ChatCompletionClient client, string input, string output, bool force = false)
@@ -180,14 +185,7 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         var server = _fixture.Use(new FakeLlmOptions { BatchErrorMessage = "cannot store a file for {auth-escaped}" });
         using var client = Runs.Client(server.BaseUrl, key: Key);
         string input = WriteTasks("in.csv", 2);
-        var options = new BatchJobOptions
-        {
-            Files = new FileRunOptions { InputPath = input, OutputPath = _temp.File("out.csv") },
-            Generation = new GenerationOptions(),
-            PollInterval = TimeSpan.FromMilliseconds(20),
-        };
-        var error = Assert.Throws<BatchApiException>(() => new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, "m")
-            .Run(new RecordingBatchListener(), CancellationToken.None, out _));
+        var error = Assert.Throws<BatchApiException>(() => RunJob(client, input, _temp.File("out.csv")));
         Assert.Contains("cannot store a file for ****zKeY", error.Message);
         Assert.DoesNotContain(KeyMark, error.ToString());
     }
@@ -203,14 +201,7 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         string output = Path.Combine(_temp.Path, "deep", "out.csv");
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
         string pwned = Directory.CreateDirectory(Path.Combine(_temp.Path, "pwned")).FullName; // where the id leads: it exists, it could be written
-        var options = new BatchJobOptions
-        {
-            Files = new FileRunOptions { InputPath = input, OutputPath = output },
-            Generation = new GenerationOptions(),
-            PollInterval = TimeSpan.FromMilliseconds(20),
-        };
-        var error = Assert.Throws<BatchApiException>(() => new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, "fake-model")
-            .Run(new RecordingBatchListener(), CancellationToken.None, out _));
+        var error = Assert.Throws<BatchApiException>(() => RunJob(client, input, output));
         Assert.Contains("'../../pwned/evil' that is not a plain id", error.Message);
         Assert.Empty(Directory.GetFileSystemEntries(pwned));
         Assert.All(Directory.GetFiles(_temp.Path, "*", SearchOption.AllDirectories),
@@ -226,16 +217,9 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         input = WriteTasks("in.csv", 3);
         output = _temp.File("out.csv");
         using var client = Runs.Client(_fixture.Server.BaseUrl);
-        var options = new BatchJobOptions
-        {
-            Files = new FileRunOptions { InputPath = input, OutputPath = output },
-            Generation = new GenerationOptions(),
-            NoWait = true,
-            PollInterval = TimeSpan.FromMilliseconds(20),
-        };
         _fixture.Server.Options = new FakeLlmOptions { BatchErrorMessage = "not now" }; // the upload fails: the job stays saved, not submitted
-        Assert.Throws<BatchApiException>(() => new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, "fake-model")
-            .Run(new RecordingBatchListener(), CancellationToken.None, out _));
+        var (inputFile, outputFile) = (input, output);
+        Assert.Throws<BatchApiException>(() => RunJob(client, inputFile, outputFile, noWait: true));
         _fixture.Use(new FakeLlmOptions());
         state = Path.Combine(output + ".batch", BatchJobState.StateFileName);
         return File.ReadAllText(state);
@@ -253,13 +237,7 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         // the job runs to its merge: the output is written, the victim is not touched
         var server = _fixture.Use(new FakeLlmOptions());
         using var client = Runs.Client(server.BaseUrl);
-        var options = new BatchJobOptions
-        {
-            Files = new FileRunOptions { InputPath = input, OutputPath = output },
-            Generation = new GenerationOptions(),
-            PollInterval = TimeSpan.FromMilliseconds(20),
-        };
-        var summary = new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, "fake-model").Run(new RecordingBatchListener(), CancellationToken.None, out _);
+        var summary = RunJob(client, input, output);
         Assert.Equal(3, summary!.Generated);
         Assert.Equal("precious\n", File.ReadAllText(victim));
         Assert.True(File.Exists(output));
@@ -277,14 +255,7 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         File.WriteAllText(state, json.Replace("\"requestFile\": \"requests.jsonl\"", $"\"requestFile\": {JsonSerializer.Serialize(requestFile)}", StringComparison.Ordinal));
         var server = _fixture.Use(new FakeLlmOptions());
         using var client = Runs.Client(server.BaseUrl);
-        var options = new BatchJobOptions
-        {
-            Files = new FileRunOptions { InputPath = input, OutputPath = output },
-            Generation = new GenerationOptions(),
-            PollInterval = TimeSpan.FromMilliseconds(20),
-        };
-        var error = Assert.Throws<DataFileException>(() => new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, "fake-model")
-            .Run(new RecordingBatchListener(), CancellationToken.None, out _));
+        var error = Assert.Throws<DataFileException>(() => RunJob(client, input, output));
         Assert.Contains("not one CodeGen writes", error.Message);
         Assert.Equal(0, server.Stats.FilesUploaded);
     }
@@ -334,14 +305,7 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         }
         var server = _fixture.Use(new FakeLlmOptions());
         using var client = Runs.Client(server.BaseUrl);
-        var options = new BatchJobOptions
-        {
-            Files = new FileRunOptions { InputPath = input, OutputPath = output },
-            Generation = new GenerationOptions(),
-            PollInterval = TimeSpan.FromMilliseconds(20),
-        };
-        var error = Assert.Throws<BatchApiException>(() => new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, "fake-model")
-            .Run(new RecordingBatchListener(), CancellationToken.None, out _));
+        var error = Assert.Throws<BatchApiException>(() => RunJob(client, input, output));
         Assert.Contains("not the request file CodeGen wrote", error.Message);
         Assert.Equal(0, server.Stats.FilesUploaded);
     }

@@ -13,6 +13,17 @@ public sealed class TempFolder : IDisposable
 
     public string File(string name) => System.IO.Path.Combine(Path, name);
 
+    /// <summary>A CSV of <paramref name="count"/> rows (id, instruction): "task 1", "task 2"... unless <paramref name="instruction"/> says otherwise.</summary>
+    public string WriteTasks(string name, int count, Func<int, string>? instruction = null, string newline = "\n")
+    {
+        var sb = new StringBuilder("id,instruction").Append(newline);
+        for (int i = 1; i <= count; i++)
+        {
+            sb.Append(i).Append(",\"").Append((instruction ?? (n => $"task {n}"))(i).Replace("\"", "\"\"")).Append('"').Append(newline);
+        }
+        return Write(name, sb.ToString());
+    }
+
     public string Write(string name, string text, Encoding? encoding = null)
     {
         string path = File(name);
