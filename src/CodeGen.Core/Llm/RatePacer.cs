@@ -66,6 +66,12 @@ public sealed partial class RatePacer : RateLimiter
     /// <summary>True once the budgets were learned from the server's headers (not given).</summary>
     public bool Learned => _requests.Learned || _tokens.Learned;
 
+    /// <summary>The requests-per-minute budget learned from the server's headers; null when given or not learned.</summary>
+    public int? LearnedRequestsPerMinute => _requests.Learned ? _requests.PerMinute : null;
+
+    /// <summary>The tokens-per-minute budget learned from the server's headers; null when given or not learned.</summary>
+    public int? LearnedTokensPerMinute => _tokens.Learned ? _tokens.PerMinute : null;
+
     /// <summary>How many times a spent budget held attempts back.</summary>
     public long Holds => Interlocked.Read(ref _holds);
 

@@ -561,11 +561,11 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
             return string.Empty;
         }
         var budgets = new List<string>();
-        if (pacer.RequestsPerMinute is { } requests)
+        if (pacer.LearnedRequestsPerMinute is { } requests)
         {
             budgets.Add($"{requests} requests");
         }
-        if (pacer.TokensPerMinute is { } tokens)
+        if (pacer.LearnedTokensPerMinute is { } tokens)
         {
             budgets.Add($"{tokens} tokens");
         }

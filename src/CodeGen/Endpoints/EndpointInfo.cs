@@ -23,7 +23,7 @@ public sealed class EndpointInfo
     public int? TimeoutSec { get; set; }
     public int? RequestsPerMinute { get; set; }
     public int? TokensPerMinute { get; set; }
-    /// <summary>The proxy, a password in its address masked.</summary>
+    /// <summary>The proxy, the user name and password in its address masked.</summary>
     public string? Proxy { get; set; }
     /// <summary>The response cache folder commands use by default (Set-CodeGenEndpoint -CachePath).</summary>
     public string? CachePath { get; set; }
