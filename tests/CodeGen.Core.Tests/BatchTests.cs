@@ -35,8 +35,9 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
     private string WriteTasks(string name, int count, Func<int, string>? instruction = null) => _temp.WriteTasks(name, count, instruction);
 
     private static BatchJobOptions Options(string input, string output, bool restart = false, bool noWait = false, long maxRequests = 50_000,
-        GenerationOptions? generation = null) => new()
+        GenerationOptions? generation = null, Func<IChatBackend, IChatBackend>? mergeThrough = null) => new()
     {
+        MergeThrough = mergeThrough,
         Files = new FileRunOptions { InputPath = input, OutputPath = output },
         Generation = generation ?? new GenerationOptions { Overwrite = restart },
         Restart = restart,
@@ -90,6 +91,28 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
             generation, 50_000, 200L * 1024 * 1024, hashOnly: false, onRowError: null, out _);
         Assert.Equal(File.ReadAllBytes(files[0].Path), File.ReadAllBytes(again[0].Path));
         Assert.Equal(files[0].Sha256, again[0].Sha256);
+    }
+
+    [Fact]
+    public void A_merged_batch_stores_its_answers_where_a_live_replay_finds_them()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        string input = WriteTasks("in.csv", 6);
+        string output = _temp.File("out.csv");
+        using var client = Runs.Client(server.BaseUrl);
+        var cache = new ResponseCache(_temp.File("cache"));
+        var summary = RunJob(client, Options(input, output, mergeThrough: answers => new CachingChatBackend(client, cache, CacheMode.Refresh, answers)), out _);
+        Assert.Equal(6, summary!.Generated);
+        Assert.Equal(6, cache.Stored);
+
+        long sent = server.Stats.Requests;
+        var replay = new ResponseCache(cache.Directory, writable: false);
+        using var run = new GenerationRun(new GenerationOptions(), new CachingChatBackend(client, replay, CacheMode.ReadOnly));
+        string replayed = _temp.File("replayed.csv");
+        new FileRun(new FileRunOptions { InputPath = input, OutputPath = replayed }).Execute(run, new RecordingListener(), CancellationToken.None);
+        Assert.Equal((6L, 0L), (replay.Hits, replay.Misses));
+        Assert.Equal(sent, server.Stats.Requests);
+        Assert.Equal(File.ReadAllText(output), File.ReadAllText(replayed));
     }
 
     [Fact]

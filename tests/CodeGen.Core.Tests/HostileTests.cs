@@ -393,23 +393,29 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
     }
 
     [Fact]
-    public async Task A_damaged_cache_entry_is_a_miss_that_names_its_file()
+    public void A_damaged_cache_entry_is_a_miss_that_names_its_file()
     {
         var server = _fixture.Use(new FakeLlmOptions());
-        var cache = new ResponseCache(_temp.File("cache"));
+        string folder = _temp.File("cache");
         using var client = Runs.Client(server.BaseUrl);
-        var messages = new[] { Prompting.ChatMessage.User("task 1") };
-        string key = ResponseCache.KeyFor(client.Endpoint, ChatRequest.ToUtf8("fake-model", messages, new ChatParameters()));
-        string path = Path.Combine(cache.Directory, key[..2], key + ".json");
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllBytes(path, [.. "{\"choices\":[{\"message\":{\"content\":\""u8, 0xC3, 0x28, .. "\"}}]}"u8]); // invalid UTF-8
-        Assert.False(cache.TryGet(key, out _));
-        Assert.Contains(path, Assert.Single(cache.Unreadable));
+        List<RowOutcome> Run(ResponseCache cache)
+        {
+            using var run = new GenerationRun(new GenerationOptions(), new CachingChatBackend(client, cache));
+            return Runs.Drive(run, [TestRow.Instruction("task 1")]);
+        }
+        Run(new ResponseCache(folder));
+        string path = Assert.Single(Directory.GetFiles(folder, "*.json", SearchOption.AllDirectories), f => Path.GetFileName(f) != ResponseCache.ManifestName);
+        File.WriteAllBytes(path, [.. "{\"format\":1,\"answer\":{\"choices\":[{\"message\":{\"content\":\""u8, 0xC3, 0x28, .. "\"}}]}}"u8]); // invalid UTF-8
 
-        var result = await client.CompleteAsync(messages, new ChatParameters(), cache, CancellationToken.None);
-        Assert.True(result.IsSuccess);
-        Assert.Equal(1, server.Stats.Requests);
-        Assert.True(cache.TryGet(key, out _)); // replaced by the new answer
+        var cache = new ResponseCache(folder);
+        var outcome = Assert.Single(Run(cache));
+        Assert.True(outcome.Succeeded, outcome.Error?.Message);
+        Assert.Contains(path, Assert.Single(cache.Unreadable));
+        Assert.Equal(2, server.Stats.Requests);
+        Assert.Equal(1, cache.Stored); // replaced by the new answer
+        var again = new ResponseCache(folder);
+        Run(again);
+        Assert.Equal((1L, 2L), (again.Hits, server.Stats.Requests));
     }
 }
 

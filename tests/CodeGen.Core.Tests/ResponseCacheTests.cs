@@ -1,4 +1,8 @@
+using System.Text;
+using System.Text.Json;
 using CodeGen.Core.Llm;
+using CodeGen.Core.Prompting;
+using CodeGen.Core.Rows;
 using CodeGen.Core.Running;
 using FakeLlm;
 
@@ -13,11 +17,16 @@ public class ResponseCacheTests : IClassFixture<FakeServerFixture>, IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private static List<RowOutcome> Run(ChatCompletionClient client, ResponseCache cache, IEnumerable<string> tasks, GenerationOptions? options = null)
+    private static List<RowOutcome> Run(ChatCompletionClient client, ResponseCache cache, IEnumerable<string> tasks, GenerationOptions? options = null,
+        CacheMode mode = CacheMode.ReadWrite)
     {
-        using var run = new GenerationRun(options ?? new GenerationOptions(), new CachingChatBackend(client, cache));
+        using var run = new GenerationRun(options ?? new GenerationOptions(), new CachingChatBackend(client, cache, mode));
         return Runs.Drive(run, tasks.Select(TestRow.Instruction));
     }
+
+    /// <summary>The entries of a cache folder (not its manifest).</summary>
+    private static string[] Entries(string folder) => Directory.GetFiles(folder, "*.json", SearchOption.AllDirectories)
+        .Where(f => Path.GetFileName(f) != ResponseCache.ManifestName).ToArray();
 
     [Fact]
     public void A_rerun_sends_no_request_and_gives_the_same_rows()
@@ -35,9 +44,9 @@ public class ResponseCacheTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal((20L, 0L), (cache.Hits, cache.Misses));
         Assert.Equal(first.Select(o => (o.Code, o.Answer, o.FinishReason, o.Usage)), second.Select(o => (o.Code, o.Answer, o.FinishReason, o.Usage)));
 
-        // the key is in no file, and nothing but answers is stored
+        // the key is in no file, and nothing but the manifest and the answers is stored
         var files = Directory.GetFiles(_temp.Path, "*", SearchOption.AllDirectories);
-        Assert.Equal(20, files.Length);
+        Assert.Equal(21, files.Length);
         Assert.All(files, f =>
         {
             Assert.EndsWith(".json", f);
@@ -82,11 +91,163 @@ public class ResponseCacheTests : IClassFixture<FakeServerFixture>, IDisposable
         var results = await Task.WhenAll(runs);
         Assert.All(results, r => Assert.All(r, o => Assert.Null(o.Error)));
         Assert.Empty(Directory.GetFiles(_temp.Path, "*.tmp", SearchOption.AllDirectories));
-        Assert.Equal(50, Directory.GetFiles(_temp.Path, "*.json", SearchOption.AllDirectories).Length);
+        Assert.Equal(50, Entries(_temp.Path).Length);
 
         server.Stats.Reset();
         var again = Run(client, new ResponseCache(_temp.Path), tasks);
         Assert.Equal(0, server.Stats.Requests);
         Assert.Equal(results[0].Select(o => o.Code), again.Select(o => o.Code));
+    }
+
+    [Fact]
+    public void A_replay_sends_nothing_needs_no_key_and_names_the_row_it_cannot_answer()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using (var recorder = Runs.Client(server.BaseUrl, key: "sk-recording-key-0123456789"))
+        {
+            Run(recorder, new ResponseCache(_temp.Path), ["task 1", "task 2", "task 3"]);
+        }
+        var recorded = Entries(_temp.Path).ToDictionary(f => f, File.ReadAllText);
+        server = _fixture.Use(new FakeLlmOptions { Status = 401 }); // anything sent would fail
+
+        using var keyless = Runs.Client(server.BaseUrl);
+        var cache = new ResponseCache(_temp.Path, writable: false);
+        var outcomes = Run(keyless, cache, ["task 1", "task 2", "task 4", "task 3"], mode: CacheMode.ReadOnly);
+
+        Assert.Equal(0, server.Stats.Requests);
+        Assert.Equal(["task 1", "task 2", "task 3"], outcomes.Where(o => o.Succeeded).Select(o => o.Code!.Split("# Task: ")[1]));
+        var miss = Assert.Single(outcomes, o => !o.Succeeded).Error!;
+        Assert.Equal((RowErrorKind.CacheMiss, "CacheMiss", 3L, false), (miss.Kind, miss.ErrorId, miss.RowNumber, miss.IsFatal));
+        Assert.StartsWith("Row 3: ", miss.Message);
+        Assert.Contains(cache.Directory, miss.Message);
+        Assert.Equal((3L, 1L, 0L), (cache.Hits, cache.Misses, cache.Stored));
+        Assert.Equal(recorded, Entries(_temp.Path).ToDictionary(f => f, File.ReadAllText)); // nothing written
+    }
+
+    [Fact]
+    public void A_replay_of_a_folder_that_does_not_exist_is_refused_and_creates_nothing()
+    {
+        string folder = Path.Combine(_temp.Path, "not-recorded");
+        var error = Assert.Throws<ResponseCacheException>(() => new ResponseCache(folder, writable: false));
+        Assert.Equal(ResponseCacheException.CacheNotFound, error.ErrorId);
+        Assert.Contains(folder, error.Message);
+        Assert.False(Directory.Exists(folder));
+        // an empty folder is a cache with nothing recorded: a replay does not even write the manifest
+        Directory.CreateDirectory(folder);
+        _ = new ResponseCache(folder, writable: false);
+        Assert.Empty(Directory.GetFileSystemEntries(folder));
+    }
+
+    [Fact]
+    public void Refresh_sends_every_request_and_replaces_what_was_stored()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { Style = "fenced" });
+        using var client = Runs.Client(server.BaseUrl);
+        var tasks = new[] { "task 1", "task 2" };
+        var first = Run(client, new ResponseCache(_temp.Path), tasks);
+        server = _fixture.Use(new FakeLlmOptions { Style = "plain" });
+        var cache = new ResponseCache(_temp.Path);
+        var refreshed = Run(client, cache, tasks, mode: CacheMode.Refresh);
+        Assert.Equal(2, server.Stats.Requests);
+        Assert.Equal((0L, 0L, 2L), (cache.Hits, cache.Misses, cache.Stored));
+        Assert.All(refreshed, o => Assert.StartsWith("# ", o.Answer));
+        Assert.Equal(2, Entries(_temp.Path).Length);
+
+        server.Stats.Reset();
+        var replayed = Run(client, new ResponseCache(_temp.Path, writable: false), tasks, mode: CacheMode.ReadOnly);
+        Assert.Equal(0, server.Stats.Requests);
+        Assert.Equal(refreshed.Select(o => o.Answer), replayed.Select(o => o.Answer));
+        Assert.NotEqual(first.Select(o => o.Answer), replayed.Select(o => o.Answer));
+    }
+
+    [Fact]
+    public void An_entry_is_a_text_file_that_shows_the_request_and_the_answer_and_no_secret()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(new Uri(server.BaseUrl + "?api-version=2024-10-21"), key: "sk-entry-secret-0123456789");
+        Run(client, new ResponseCache(_temp.Path), ["Write a \"quoted\" task\r\nover two lines"]);
+        string path = Assert.Single(Entries(_temp.Path));
+        byte[] bytes = File.ReadAllBytes(path);
+        string text = Encoding.UTF8.GetString(bytes);
+        Assert.DoesNotContain("\r", text);
+        Assert.EndsWith("}\n", text);
+        Assert.True(text.Split('\n').Length > 10, "one field a line, so a diff shows what changed");
+        Assert.DoesNotContain("sk-entry-secret", text);
+        Assert.DoesNotContain("api-version", text);
+        Assert.DoesNotContain("Authorization", text, StringComparison.OrdinalIgnoreCase);
+
+        using var entry = JsonDocument.Parse(bytes);
+        var root = entry.RootElement;
+        Assert.Equal(ResponseCache.KeyFormat, root.GetProperty("format").GetInt32());
+        Assert.Equal(Path.GetFileNameWithoutExtension(path), root.GetProperty("key").GetString());
+        Assert.Equal(server.BaseUrl.ToString().TrimEnd('/') + "/chat/completions", root.GetProperty("endpoint").GetString());
+        var request = root.GetProperty("request");
+        Assert.Equal("fake-model", request.GetProperty("model").GetString());
+        Assert.Contains(request.GetProperty("messages").EnumerateArray(), m => m.GetProperty("content").GetString()!.Contains("Write a \"quoted\" task\nover two lines"));
+        Assert.StartsWith("Here is the code.", root.GetProperty("answer").GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
+        using var manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(_temp.Path, ResponseCache.ManifestName)));
+        Assert.Equal(ResponseCache.KeyFormat, manifest.RootElement.GetProperty("format").GetInt32());
+    }
+
+    [Fact]
+    public void The_key_is_the_request_not_its_layout_line_ends_or_platform()
+    {
+        var uri = new Uri("https://api.openai.com/v1/chat/completions");
+        string Key(string body) => ResponseCache.Request.Of(uri, Encoding.UTF8.GetBytes(body)).Key;
+        const string Body = """{"model":"m","messages":[{"role":"user","content":"a\nb <\u00fc> \"q\"\t"}],"temperature":0.2,"seed":7}""";
+        string asWritten = Key(Body);
+        // another field order, CRLF in the text (a file saved on Windows), other spacing and escapes: the same request
+        Assert.Equal(asWritten, Key("""{ "seed": 7, "temperature": 2E-1, "messages": [ { "content": "a\r\nb <ü> \"q\"\u0009", "role": "user" } ], "model": "m" }"""));
+        // what the request asks, and where it goes, make another key
+        Assert.NotEqual(asWritten, Key(Body.Replace("\"m\"", "\"m2\"")));
+        Assert.NotEqual(asWritten, Key(Body.Replace("a\\nb", "a\\nc")));
+        Assert.NotEqual(asWritten, Key(Body.Replace("0.2", "0.3")));
+        Assert.NotEqual(asWritten, ResponseCache.Request.Of(new Uri("http://localhost:11434/v1/chat/completions"), Encoding.UTF8.GetBytes(Body)).Key);
+        // Pinned, and computed independently from the documented rule (SHA-256 of "codegen-cache/1\n", the URL, "\n" and
+        // {"messages":[{"content":"a\u000ab <ü> \"q\"\u0009","role":"user"}],"model":"m","seed":7,"temperature":0.2}).
+        // A change of this value is a change of the key format: every user's recorded answers would stop matching,
+        // so it must come with a new ResponseCache.KeyFormat.
+        Assert.Equal("a3bce8cab92fe08c62a85737e492a7ab403499a861bcb22b395fe995b2b936ed", asWritten);
+    }
+
+    [Fact]
+    public void Answers_recorded_by_an_earlier_CodeGen_or_in_another_key_format_are_refused_with_a_reason()
+    {
+        // CodeGen before key formats: <ab>/<key>.json holding the bare chat completion, no manifest
+        string legacy = Path.Combine(_temp.Path, "legacy");
+        Directory.CreateDirectory(Path.Combine(legacy, "3f"));
+        File.WriteAllText(Path.Combine(legacy, "3f", "3f" + new string('0', 62) + ".json"), """{"choices":[{"message":{"role":"assistant","content":"x"},"finish_reason":"stop"}]}""");
+        foreach (bool writable in new[] { true, false })
+        {
+            var error = Assert.Throws<ResponseCacheException>(() => new ResponseCache(legacy, writable));
+            Assert.Equal(ResponseCacheException.CacheFormatUnsupported, error.ErrorId);
+            Assert.Contains("earlier version of CodeGen", error.Message);
+            Assert.Contains(legacy, error.Message);
+        }
+        Assert.False(File.Exists(Path.Combine(legacy, ResponseCache.ManifestName)));
+
+        string future = Path.Combine(_temp.Path, "future");
+        Directory.CreateDirectory(future);
+        File.WriteAllText(Path.Combine(future, ResponseCache.ManifestName), """{"format": 2}""");
+        var newer = Assert.Throws<ResponseCacheException>(() => new ResponseCache(future));
+        Assert.Contains("key format 2", newer.Message);
+        Assert.Contains($"format {ResponseCache.KeyFormat}", newer.Message);
+
+        File.WriteAllText(Path.Combine(future, ResponseCache.ManifestName), "not json");
+        Assert.Equal(ResponseCacheException.CacheFormatUnsupported, Assert.Throws<ResponseCacheException>(() => new ResponseCache(future)).ErrorId);
+    }
+
+    [Fact]
+    public void A_recorded_failure_of_the_model_replays_as_the_same_row_error()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl);
+        var tasks = new[] { "task 1", "task 2 [[fake:style=refusal]]" };
+        var live = Run(client, new ResponseCache(_temp.Path), tasks);
+        server.Stats.Reset();
+        var replayed = Run(client, new ResponseCache(_temp.Path, writable: false), tasks, mode: CacheMode.ReadOnly);
+        Assert.Equal(0, server.Stats.Requests);
+        Assert.Equal(RowErrorKind.ContentFiltered, replayed[1].Error?.Kind);
+        Assert.Equal(live.Select(o => o.Error?.Message), replayed.Select(o => o.Error?.Message));
     }
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using CodeGen.Core.Rows;
+using CodeGen.Core.Llm;
 using CodeGen.Core.Running;
 using CodeGen.Core.Storage;
 
@@ -222,6 +223,9 @@ public sealed class BatchJobOptions
     public bool NoWait { get; init; }
 
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Wraps what answers the merge (the batch results), such as a response cache that stores them; null: the results alone.</summary>
+    public Func<IChatBackend, IChatBackend>? MergeThrough { get; init; }
 }
 
 /// <summary>Hears about a batch job as it goes, on the thread that runs it.</summary>
@@ -551,7 +555,8 @@ public sealed class BatchJob
             _ => $"batch {p.BatchId} finished without a result for it",
         })).ToList();
         using var index = BatchResultIndex.Open(results, errors);
-        using var run = new GenerationRun(_options.Generation, new BatchResultBackend(index, reasons, _client.Redact));
+        IChatBackend answers = new BatchResultBackend(index, reasons, _client.Redact);
+        using var run = new GenerationRun(_options.Generation, _options.MergeThrough?.Invoke(answers) ?? answers);
         var fileOptions = new FileRunOptions
         {
             InputPath = state.InputPath,

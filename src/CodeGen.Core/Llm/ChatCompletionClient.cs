@@ -130,41 +130,29 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
     (int Limit, int InFlight, long Throttled) IChatBackend.ConcurrencySnapshot => (Concurrency.Limit, Concurrency.InFlight, Concurrency.Throttled);
 
     Task<ChatCallResult> IChatBackend.CompleteAsync(Running.PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken)
-        => CompleteAsync(row.Prompt.Messages!, parameters, cache: null, cancellationToken);
+        => CompleteAsync(row.Prompt.Messages!, parameters, cancellationToken);
 
     /// <summary>The HTTP client (auth and extra headers set, resilience pipeline underneath) for the API's other endpoints.</summary>
     internal HttpClient Http => _http;
 
-    public Task<ChatCallResult> CompleteAsync(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, CancellationToken cancellationToken)
-        => CompleteAsync(messages, parameters, cache: null, cancellationToken);
+    /// <summary>
+    /// The body of a request as CodeGen writes it before learning what the server refuses: what the response
+    /// cache keys on, so a run that starts afresh (or never reaches the server) finds the answers of one that had learned.
+    /// </summary>
+    public byte[] InitialBody(IReadOnlyList<ChatMessage> messages, ChatParameters parameters)
+        => ChatRequest.ToUtf8(Endpoint.Model, messages, parameters, _initialRules);
 
     /// <summary>
-    /// The answer to one request: from <paramref name="cache"/> when it holds the answer to the very body this
-    /// client would send, else from the server (and then stored). A refused field adapts the rules and the
-    /// request goes again (the notice says what changed).
+    /// The answer to one request from the server. A refused field adapts the rules and the request goes again
+    /// (the notice says what changed).
     /// </summary>
-    public async Task<ChatCallResult> CompleteAsync(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, ResponseCache? cache, CancellationToken cancellationToken)
+    public async Task<ChatCallResult> CompleteAsync(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, CancellationToken cancellationToken)
     {
         List<string>? notices = null;
-        string? key = null;
         for (int round = 0; ; round++)
         {
             var rules = Rules;
             var body = WriteBody(messages, parameters, rules);
-            if (cache is not null && key is null)
-            {
-                // The key is the request as CodeGen writes it before learning what the server refuses, so a run
-                // that starts afresh finds the answers of one that had learned. Usually that is the very body a
-                // miss sends: it is written once.
-                key = ResponseCache.KeyFor(Endpoint, ReferenceEquals(rules, _initialRules)
-                    ? body.WrittenSpan
-                    : ChatRequest.ToUtf8(Endpoint.Model, messages, parameters, _initialRules));
-                if (cache.TryGet(key, out var cached))
-                {
-                    body.Dispose();
-                    return WithNotices(ChatCallResult.Success(cached!, 200), notices);
-                }
-            }
             var exchange = new ChatExchange
             {
                 TokenEstimate = EstimateTokens(messages, parameters),
@@ -196,10 +184,6 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
                     (notices ??= []).Add(exchange.Notice);
                 }
                 continue;
-            }
-            if (result.Answer is { } answer && key is not null)
-            {
-                cache!.Store(key, answer);
             }
             return WithNotices(result, notices);
         }

@@ -1,28 +1,88 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using CodeGen.Core.Rows;
 using CodeGen.Core.Running;
 
 namespace CodeGen.Core.Llm;
 
+/// <summary>How a run uses its response cache.</summary>
+public enum CacheMode
+{
+    /// <summary>Answer from the cache when it holds the request; otherwise send it and store the answer.</summary>
+    ReadWrite,
+    /// <summary>Answer only from the cache; a request it does not hold is a <see cref="RowErrorKind.CacheMiss"/>, never sent.</summary>
+    ReadOnly,
+    /// <summary>Send every request and replace what the cache holds for it.</summary>
+    Refresh,
+}
+
+/// <summary>A response cache that cannot be used as it is: missing (read-only), or written in a key format this version does not read.</summary>
+public sealed class ResponseCacheException : Exception
+{
+    public const string CacheNotFound = "CacheNotFound";
+    public const string CacheFormatUnsupported = "CacheFormatUnsupported";
+
+    public ResponseCacheException(string message, string errorId, Exception? inner = null) : base(message, inner) => ErrorId = errorId;
+
+    public string ErrorId { get; }
+}
+
 /// <summary>
-/// Answers kept on disk, keyed by the SHA-256 of the endpoint URL and the full request body (model, messages,
-/// parameters): the same request to the same endpoint is answered from the file instead of paid for again.
-/// One file per answer (<c>&lt;dir&gt;/ab/abcdef….json</c>), written to a temporary file and renamed into place,
-/// so concurrent runs sharing a folder never read a half-written answer. Only the answer is stored (in the
-/// chat-completion shape): never a header, never the key.
+/// Answers kept on disk, one text file per request, made to live in a repository: the same request to the same
+/// endpoint is answered from its file instead of paid for again, on any machine.
 /// </summary>
+/// <remarks>
+/// <para>
+/// The key is the SHA-256 of the endpoint URL (no credentials) and of the request body in a canonical form:
+/// object fields in name order, line breaks as LF, numbers as written. It does not depend on the platform, on the
+/// order in which a version of CodeGen writes fields, or on what a server taught a run to leave out: only a
+/// change of the request itself (endpoint, model, messages, parameters) makes another key.
+/// </para>
+/// <para>
+/// Entries are <c>&lt;dir&gt;/ab/abcdef….json</c>: indented JSON with LF line ends holding the key format, the
+/// endpoint, the canonical request and the answer (in the chat-completion shape), so a diff shows what was asked
+/// and what came back. Never a header, never a key. <c>codegen-cache.json</c> at the top names the key format;
+/// a folder written in another format (or by a CodeGen from before formats) is refused with a message, since
+/// none of its entries could ever match. Each file is written to a temporary file and renamed into place, so
+/// runs sharing a folder never read a half-written answer.
+/// </para>
+/// </remarks>
 public sealed class ResponseCache
 {
+    /// <summary>The key format this version writes and reads. Bump it (and say so) whenever the key computation changes.</summary>
+    public const int KeyFormat = 1;
+
+    /// <summary>The file at the top of a cache folder that names its key format.</summary>
+    public const string ManifestName = "codegen-cache.json";
+
+    /// <summary>Entries as people read them: indented, and text (instructions in any language) unescaped. Not for HTML.</summary>
+    private static readonly JsonWriterOptions Readable = new() { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private long _hits, _misses, _stored;
 
-    public ResponseCache(string directory)
+    /// <param name="directory">The cache folder.</param>
+    /// <param name="writable">False for a replay (<see cref="CacheMode.ReadOnly"/>): the folder must exist, and nothing is written to it.</param>
+    /// <exception cref="ResponseCacheException">The folder is missing (read-only), or holds another key format.</exception>
+    public ResponseCache(string directory, bool writable = true)
     {
         Directory = Path.GetFullPath(directory);
-        System.IO.Directory.CreateDirectory(Directory);
+        Writable = writable;
+        if (!System.IO.Directory.Exists(Directory))
+        {
+            if (!writable)
+            {
+                throw new ResponseCacheException($"The response cache folder '{Directory}' does not exist, so no recorded answer can be read from it.",
+                    ResponseCacheException.CacheNotFound);
+            }
+            System.IO.Directory.CreateDirectory(Directory);
+        }
+        CheckFormat();
     }
 
     public string Directory { get; }
+
+    public bool Writable { get; }
 
     public long Hits => Interlocked.Read(ref _hits);
 
@@ -30,29 +90,142 @@ public sealed class ResponseCache
 
     public long Stored => Interlocked.Read(ref _stored);
 
-    /// <summary>The cache key of a request: hex SHA-256 of the URL (no credentials) and the body bytes.</summary>
-    public static string KeyFor(LlmEndpoint endpoint, ReadOnlySpan<byte> body)
+    /// <summary>The last entries found damaged (each with why): they counted as misses.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Unreadable { get; } = new();
+
+    /// <summary>A request as the cache knows it: its key and its canonical body.</summary>
+    public sealed class Request
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(Encoding.UTF8.GetBytes(endpoint.ChatCompletionsUri.GetComponents(UriComponents.SchemeAndServer | UriComponents.PathAndQuery, UriFormat.UriEscaped)));
-        hash.AppendData("\n"u8);
-        hash.AppendData(body);
-        return Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+        private readonly byte[] _canonical;
+
+        private Request(string key, string endpoint, byte[] canonical)
+        {
+            Key = key;
+            Endpoint = endpoint;
+            _canonical = canonical;
+        }
+
+        /// <summary>The key: lower-case hex SHA-256.</summary>
+        public string Key { get; }
+
+        /// <summary>The endpoint as it is written into the entry (no query, no credentials).</summary>
+        public string Endpoint { get; }
+
+        /// <summary>The key of <paramref name="body"/> (a chat-completions request body) sent to <paramref name="endpoint"/>.</summary>
+        public static Request Of(Uri endpoint, ReadOnlySpan<byte> body)
+        {
+            var canonical = new StringBuilder(body.Length + 64);
+            var reader = new Utf8JsonReader(body);
+            using (var document = JsonDocument.ParseValue(ref reader))
+            {
+                WriteCanonical(canonical, document.RootElement);
+            }
+            byte[] bytes = Encoding.UTF8.GetBytes(canonical.ToString());
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            hash.AppendData(Encoding.UTF8.GetBytes($"codegen-cache/{KeyFormat}\n"));
+            hash.AppendData(Encoding.UTF8.GetBytes(endpoint.GetComponents(UriComponents.SchemeAndServer | UriComponents.PathAndQuery, UriFormat.UriEscaped)));
+            hash.AppendData("\n"u8);
+            hash.AppendData(bytes);
+            string key = Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+            return new Request(key, endpoint.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped), bytes);
+        }
+
+        internal void WriteBody(Utf8JsonWriter writer)
+        {
+            using var document = JsonDocument.Parse(_canonical);
+            document.RootElement.WriteTo(writer);
+        }
+
+        /// <summary>
+        /// The canonical text that is hashed, written here rather than by a JSON writer: what a writer escapes
+        /// (non-ASCII, HTML characters) is its own choice and may change with a .NET version, and a key must not.
+        /// Objects: fields in ordinal name order. Strings: CRLF as LF; only the quote, the backslash and control
+        /// characters escaped (\uXXXX); everything else as it is. Numbers: integers as integers, others in the
+        /// shortest form that reads back the same. Nothing between tokens.
+        /// </summary>
+        private static void WriteCanonical(StringBuilder text, JsonElement element)
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    text.Append('{');
+                    bool first = true;
+                    foreach (var property in element.EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal))
+                    {
+                        text.Append(first ? "" : ",");
+                        first = false;
+                        WriteString(text, property.Name);
+                        text.Append(':');
+                        WriteCanonical(text, property.Value);
+                    }
+                    text.Append('}');
+                    break;
+                case JsonValueKind.Array:
+                    text.Append('[');
+                    int index = 0;
+                    foreach (var item in element.EnumerateArray())
+                    {
+                        text.Append(index++ == 0 ? "" : ",");
+                        WriteCanonical(text, item);
+                    }
+                    text.Append(']');
+                    break;
+                case JsonValueKind.String:
+                    // a file saved on Windows and the same file on Linux ask the same thing
+                    WriteString(text, element.GetString()!.Replace("\r\n", "\n", StringComparison.Ordinal));
+                    break;
+                case JsonValueKind.Number:
+                    text.Append(element.TryGetInt64(out long integer)
+                        ? integer.ToString(CultureInfo.InvariantCulture)
+                        : element.GetDouble().ToString("R", CultureInfo.InvariantCulture));
+                    break;
+                case JsonValueKind.True:
+                    text.Append("true");
+                    break;
+                case JsonValueKind.False:
+                    text.Append("false");
+                    break;
+                default:
+                    text.Append("null");
+                    break;
+            }
+        }
+
+        private static void WriteString(StringBuilder text, string value)
+        {
+            text.Append('"');
+            foreach (char c in value)
+            {
+                if (c is '"' or '\\')
+                {
+                    text.Append('\\').Append(c);
+                }
+                else if (c < ' ')
+                {
+                    text.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                }
+                else
+                {
+                    text.Append(c);
+                }
+            }
+            text.Append('"');
+        }
     }
 
     private string PathOf(string key) => Path.Combine(Directory, key[..2], key + ".json");
 
-    public bool TryGet(string key, out ChatAnswer? answer)
+    public bool TryGet(Request request, out ChatAnswer? answer)
     {
         answer = null;
-        string path = PathOf(key);
+        string path = PathOf(request.Key);
         try
         {
             byte[] bytes = File.ReadAllBytes(path);
-            answer = ChatAnswer.Parse(bytes, out string? problem);
+            answer = Read(bytes, out string? problem);
             if (answer is null)
             {
-                // damaged (cut short, not JSON, not valid Unicode): asked again, and the new answer replaces it
+                // damaged (cut short, not JSON, not valid Unicode, another format): asked again when the mode allows
                 Unreadable.Enqueue($"{path} ({problem})");
                 while (Unreadable.Count > 10 && Unreadable.TryDequeue(out _))
                 {
@@ -67,33 +240,138 @@ public sealed class ResponseCache
         return answer is not null;
     }
 
-    /// <summary>The last entries found damaged (each with why): they counted as misses.</summary>
-    public System.Collections.Concurrent.ConcurrentQueue<string> Unreadable { get; } = new();
-
-    public void Store(string key, ChatAnswer answer)
+    private static ChatAnswer? Read(byte[] bytes, out string? problem)
     {
-        string path = PathOf(key);
+        try
+        {
+            using var document = JsonDocument.Parse(bytes);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("format"u8, out var format) || !format.TryGetInt32(out int number))
+            {
+                problem = "not a CodeGen cache entry";
+                return null;
+            }
+            if (number != KeyFormat)
+            {
+                problem = $"recorded in key format {number}, not {KeyFormat}";
+                return null;
+            }
+            if (!root.TryGetProperty("answer"u8, out var answer))
+            {
+                problem = "the entry has no answer";
+                return null;
+            }
+            return ChatAnswer.Parse(Encoding.UTF8.GetBytes(answer.GetRawText()), out problem);
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException)
+        {
+            problem = $"not valid JSON: {ex.Message}";
+            return null;
+        }
+    }
+
+    public void Store(Request request, ChatAnswer answer)
+    {
+        if (!Writable)
+        {
+            throw new InvalidOperationException("A read-only response cache stores nothing.");
+        }
+        var buffer = new ArrayBufferWriter(1024);
+        using (var writer = new Utf8JsonWriter(buffer, Readable))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("format"u8, KeyFormat);
+            writer.WriteString("key"u8, request.Key);
+            writer.WriteString("endpoint"u8, request.Endpoint);
+            writer.WritePropertyName("request"u8);
+            request.WriteBody(writer);
+            writer.WritePropertyName("answer"u8);
+            WriteAnswer(writer, answer);
+            writer.WriteEndObject();
+        }
+        if (WriteAtomically(PathOf(request.Key), buffer.ToTextFile()))
+        {
+            Interlocked.Increment(ref _stored);
+        }
+    }
+
+    /// <summary>Writes the file through a temporary one; false (and nothing changed) when it cannot be written.</summary>
+    private static bool WriteAtomically(string path, byte[] content)
+    {
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         string temporary = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         try
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            using (var writer = new Utf8JsonWriter(stream))
-            {
-                Write(writer, answer);
-            }
+            File.WriteAllBytes(temporary, content);
             File.Move(temporary, path, overwrite: true);
-            Interlocked.Increment(ref _stored);
+            return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // a cache that cannot be written costs a future request, not this row
             File.Delete(temporary);
+            return false;
+        }
+    }
+
+    /// <summary>Refuses a folder whose entries this version could never match: another key format, or none (CodeGen before formats).</summary>
+    private void CheckFormat()
+    {
+        string manifest = Path.Combine(Directory, ManifestName);
+        if (File.Exists(manifest))
+        {
+            int? format = null;
+            try
+            {
+                using var document = JsonDocument.Parse(File.ReadAllBytes(manifest));
+                if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("format"u8, out var value) && value.TryGetInt32(out int number))
+                {
+                    format = number;
+                }
+            }
+            catch (JsonException)
+            {
+            }
+            if (format is null)
+            {
+                throw new ResponseCacheException($"The response cache '{Directory}' has a {ManifestName} that does not say its key format (a number under \"format\"), so its entries cannot be trusted to match.",
+                    ResponseCacheException.CacheFormatUnsupported);
+            }
+            if (format != KeyFormat)
+            {
+                throw new ResponseCacheException(
+                    $"The response cache '{Directory}' was recorded with key format {format}; this version of CodeGen computes keys in format {KeyFormat}, " +
+                    "so none of its answers could be found. Nothing was read from it or sent.",
+                    ResponseCacheException.CacheFormatUnsupported);
+            }
+            return;
+        }
+        bool legacy = System.IO.Directory.EnumerateDirectories(Directory)
+            .Where(d => Path.GetFileName(d) is { Length: 2 } name && name.All(char.IsAsciiHexDigitLower))
+            .Any(d => System.IO.Directory.EnumerateFiles(d, "*.json").Any());
+        if (legacy)
+        {
+            throw new ResponseCacheException(
+                $"The response cache '{Directory}' holds answers recorded by an earlier version of CodeGen, whose keys this version does not compute (it has no {ManifestName}), " +
+                "so none of them could be found. Nothing was read from it or sent.",
+                ResponseCacheException.CacheFormatUnsupported);
+        }
+        if (Writable)
+        {
+            var buffer = new ArrayBufferWriter(256);
+            using (var writer = new Utf8JsonWriter(buffer, Readable))
+            {
+                writer.WriteStartObject();
+                writer.WriteNumber("format"u8, KeyFormat);
+                writer.WriteString("about"u8, "Answers recorded by CodeGen's response cache: one file per request, <first two hex digits of the key>/<key>.json. No API key or header is stored.");
+                writer.WriteEndObject();
+            }
+            WriteAtomically(manifest, buffer.ToTextFile());
         }
     }
 
     /// <summary>The answer as a minimal chat completion, so <see cref="ChatAnswer.Parse"/> reads it back.</summary>
-    private static void Write(Utf8JsonWriter writer, ChatAnswer answer)
+    private static void WriteAnswer(Utf8JsonWriter writer, ChatAnswer answer)
     {
         writer.WriteStartObject();
         writer.WriteStartArray("choices"u8);
@@ -135,25 +413,94 @@ public sealed class ResponseCache
         }
         writer.WriteEndObject();
     }
+
+    /// <summary>A growable byte buffer that hands its bytes out as a text file (LF line ends on every platform).</summary>
+    private sealed class ArrayBufferWriter : System.Buffers.IBufferWriter<byte>
+    {
+        private readonly System.Buffers.ArrayBufferWriter<byte> _inner;
+
+        public ArrayBufferWriter(int capacity) => _inner = new System.Buffers.ArrayBufferWriter<byte>(capacity);
+
+        public void Advance(int count) => _inner.Advance(count);
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => _inner.GetMemory(sizeHint);
+
+        public Span<byte> GetSpan(int sizeHint = 0) => _inner.GetSpan(sizeHint);
+
+        public byte[] ToArray() => _inner.WrittenSpan.ToArray();
+
+        /// <summary>
+        /// The bytes with CRLF made LF plus a final LF: an indented writer breaks lines the platform's way, and a
+        /// cache recorded on Windows must diff cleanly against one recorded on Linux. Strings never hold a raw
+        /// line break (JSON escapes them), so only the layout changes.
+        /// </summary>
+        public byte[] ToTextFile()
+        {
+            var text = _inner.WrittenSpan;
+            var result = new List<byte>(text.Length + 1);
+            for (int i = 0; i < text.Length; i++)
+            {
+                if (text[i] == (byte)'\r' && i + 1 < text.Length && text[i + 1] == (byte)'\n')
+                {
+                    continue;
+                }
+                result.Add(text[i]);
+            }
+            result.Add((byte)'\n');
+            return result.ToArray();
+        }
+    }
 }
 
-/// <summary>Puts a <see cref="ResponseCache"/> in front of a live endpoint: a cached answer is never requested again.</summary>
+/// <summary>
+/// Puts a <see cref="ResponseCache"/> in front of whatever answers a run (a live endpoint, or a batch job's
+/// results), in one of the <see cref="CacheMode"/>s. Keys are those of the requests the live
+/// <see cref="ChatCompletionClient"/> would send, so answers stored from any source are found by any run.
+/// </summary>
 public sealed class CachingChatBackend : IChatBackend
 {
     private readonly ChatCompletionClient _client;
+    private readonly IChatBackend _answers;
 
-    public CachingChatBackend(ChatCompletionClient client, ResponseCache cache)
+    /// <param name="client">The live client: its endpoint and request bodies make the keys (and it answers misses unless <paramref name="answers"/> does).</param>
+    /// <param name="answers">Where answers that are not read from the cache come from; default <paramref name="client"/>.</param>
+    public CachingChatBackend(ChatCompletionClient client, ResponseCache cache, CacheMode mode = CacheMode.ReadWrite, IChatBackend? answers = null)
     {
+        if (mode != CacheMode.ReadOnly && !cache.Writable)
+        {
+            throw new ArgumentException("Only a read-only run can use a read-only cache.", nameof(cache));
+        }
         _client = client;
+        _answers = answers ?? client;
         Cache = cache;
+        Mode = mode;
     }
 
     public ResponseCache Cache { get; }
 
-    public int MaxConcurrency => _client.Settings.MaxConcurrency;
+    public CacheMode Mode { get; }
 
-    public (int Limit, int InFlight, long Throttled) ConcurrencySnapshot => ((IChatBackend)_client).ConcurrencySnapshot;
+    public int MaxConcurrency => _answers.MaxConcurrency;
 
-    public Task<ChatCallResult> CompleteAsync(PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken)
-        => _client.CompleteAsync(row.Prompt.Messages!, parameters, Cache, cancellationToken);
+    public (int Limit, int InFlight, long Throttled) ConcurrencySnapshot => _answers.ConcurrencySnapshot;
+
+    public async Task<ChatCallResult> CompleteAsync(PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken)
+    {
+        var request = ResponseCache.Request.Of(_client.Endpoint.ChatCompletionsUri, _client.InitialBody(row.Prompt.Messages!, parameters));
+        if (Mode != CacheMode.Refresh && Cache.TryGet(request, out var cached))
+        {
+            return ChatCallResult.Success(cached!, 200);
+        }
+        if (Mode == CacheMode.ReadOnly)
+        {
+            return ChatCallResult.Failure(RowErrorKind.CacheMiss,
+                $"the response cache {Cache.Directory} holds no answer for this request (key {request.Key[..12]}…), and a read-only run sends nothing.");
+        }
+        var result = await _answers.CompleteAsync(row, parameters, cancellationToken).ConfigureAwait(false);
+        if (result.Answer is { } answer)
+        {
+            Cache.Store(request, answer);
+        }
+        return result;
+    }
 }

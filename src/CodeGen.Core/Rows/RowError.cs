@@ -27,6 +27,8 @@ public enum RowErrorKind
     SignInFailed,
     /// <summary>A batch job's results have nothing for this row (the batch expired or was cancelled first, or the row changed).</summary>
     BatchResultMissing,
+    /// <summary>A read-only response cache (replay) holds no answer for the row's request; nothing was sent.</summary>
+    CacheMiss,
     /// <summary>The run was stopped before this row was answered.</summary>
     Cancelled,
     /// <summary>A fault inside CodeGen itself while handling the row (a bug: please report it).</summary>
@@ -94,6 +96,7 @@ public sealed class RowError
         RowErrorKind.CircuitOpen => "LlmCircuitOpen",
         RowErrorKind.SignInFailed => "LlmSignInFailed",
         RowErrorKind.BatchResultMissing => "BatchResultMissing",
+        RowErrorKind.CacheMiss => "CacheMiss",
         RowErrorKind.Cancelled => "RunCancelled",
         RowErrorKind.InternalError => "InternalError",
         _ => "RowFailed",

@@ -46,6 +46,12 @@ public sealed class FileRunSummary
     public long CachedTokens { get; init; }
     public bool UsageReported { get; init; }
     public TimeSpan Elapsed { get; init; }
+    /// <summary>Answers the response cache gave (null without a cache; filled by the caller that put the cache in front of the run).</summary>
+    public long? CacheHits { get; set; }
+    /// <summary>Requests the response cache did not hold (each was sent, or under a read-only cache failed as CacheMiss).</summary>
+    public long? CacheMisses { get; set; }
+    /// <summary>Answers written to the response cache.</summary>
+    public long? CacheStored { get; set; }
 }
 
 /// <summary>Hears about a file run as it goes, on the thread that runs it.</summary>

@@ -59,7 +59,8 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
 
     /// <summary>OpenAI (url /v1/chat/completions: OpenAI, vLLM) or AzureOpenAI (url /chat/completions).</summary>
     [Parameter]
-    public LlmProvider? Provider { get; set; }
+    [ValidateSet(nameof(LlmProvider.OpenAI), nameof(LlmProvider.AzureOpenAI))]
+    public string? Provider { get; set; }
 
     /// <summary>Azure OpenAI: the deployment the requests name as their model.</summary>
     [Parameter]
@@ -138,7 +139,7 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
     {
         try
         {
-            var layers = new List<EndpointSettings> { new(null, Model, null, "parameters", Provider, Deployment), SessionDefaults.Current.ToLayer() };
+            var layers = new List<EndpointSettings> { new(null, Model, null, "parameters", EndpointSettings.ParseProvider(Provider), Deployment), SessionDefaults.Current.ToLayer() };
             layers.AddRange(EndpointSettings.FromEnvironment(Environment.GetEnvironmentVariable));
             var (provider, model, endpoint) = LlmEndpoint.ResolveModel(layers);
             _target = BatchTarget.For(provider, model, endpoint);

@@ -34,6 +34,9 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     private readonly CancellationTokenSource _stopping = new();
     private ChatCompletionClient? _client;
     private IChatBackend? _backend;
+    private ResponseCache? _cache;
+    /// <summary>-Batch, unless the run is a replay (-CacheMode ReadOnly): then the rows are answered from the cache.</summary>
+    private bool _batch;
     private GenerationRun? _run;
     private RunProgress? _progress;
     private PromptTemplate? _template;
@@ -64,7 +67,8 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     /// <summary>Step storage from New-CodeGenStorage: reads the current step, writes the next, moves on a step.</summary>
     [Parameter(Mandatory = true, ParameterSetName = StorageSet)]
     [ValidateNotNull]
-    public StepStorage Storage { get; set; } = null!;
+    [StepStorageTransformation]
+    public object Storage { get; set; } = null!;
 
     /// <summary>Format of both files when their extensions do not say it.</summary>
     [Parameter(ParameterSetName = PathSet)]
@@ -183,6 +187,15 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     [ValidateNotNullOrEmpty]
     public string? CachePath { get; set; }
 
+    /// <summary>
+    /// ReadWrite (default): reuse cached answers, send and store the rest. ReadOnly: replay, answers come only
+    /// from the cache and a request it does not hold is a CacheMiss row error (nothing is sent, no key needed).
+    /// Refresh: send every request and replace the stored answers.
+    /// </summary>
+    [Parameter]
+    [ValidateSet(nameof(Core.Llm.CacheMode.ReadWrite), nameof(Core.Llm.CacheMode.ReadOnly), nameof(Core.Llm.CacheMode.Refresh))]
+    public string? CacheMode { get; set; }
+
     /// <summary>Neither read nor write the response cache, even when a session default sets one.</summary>
     [Parameter]
     public SwitchParameter NoCache { get; set; }
@@ -221,24 +234,19 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
 
         _client = CreateClientOrThrow(out var endpoint, EffectiveThrottleLimit);
         _backend = _client;
-        string? cachePath = NoCache ? null : CachePath ?? SessionDefaults.Current.CachePath;
-        if (cachePath is not null && !Batch)
+        var mode = ResolveCacheOrThrow();
+        // A replay sends nothing, so there is no batch job to run: the rows are answered from the cache alone.
+        _batch = Batch && mode != Core.Llm.CacheMode.ReadOnly;
+        if (_cache is not null && !_batch)
         {
-            try
-            {
-                _backend = new CachingChatBackend(_client, new ResponseCache(GetUnresolvedProviderPathFromPSPath(cachePath)));
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
-            {
-                ThrowTerminatingError(new ErrorRecord(ex, "InvalidCachePath", ErrorCategory.InvalidArgument, cachePath));
-            }
+            _backend = new CachingChatBackend(_client, _cache, mode);
         }
 
         _template = PromptTemplates.ParseOrThrow(this, PromptTemplate);
         _parameters = RequestParameters.ResolveOrThrow(this, Temperature, MaxTokens, ReasoningEffort, AdditionalBody);
 
         _verbose = FileRunReporter.IsVerbose(this);
-        _action = Batch
+        _action = _batch
             ? $"Run a batch job with model '{endpoint.BatchModel}' at {endpoint.DisplayUri}"
             : $"Generate code with model '{endpoint.Model}' at {endpoint.DisplayUri}";
         var resilience = _client.Settings;
@@ -276,7 +284,8 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
                     RunFile(Path, OutputPath, storage: null);
                     break;
                 case StorageSet:
-                    RunFile(Storage.InputPath, Storage.OutputPath, Storage);
+                    var storage = (StepStorage)Storage;
+                    RunFile(storage.InputPath, storage.OutputPath, storage);
                     break;
                 default:
                     Submit(PipelineRow.From(InputObject, InputKey));
@@ -433,7 +442,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         {
             return;
         }
-        if (Batch)
+        if (_batch)
         {
             RunBatch(input, output, inputFormat, outputFormat);
             return;
@@ -450,6 +459,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         });
         var run = new GenerationRun(CreateGenerationOptions(), _backend!);
         Volatile.Write(ref _run, run);
+        var cacheStart = CacheCounts;
         var progress = new RunProgress(this, $"Generating code for {System.IO.Path.GetFileName(input)}", total: null);
         FileRunSummary summary;
         try
@@ -479,6 +489,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
 
         progress.Complete();
         WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, run.GetStatistics()) + CacheNote() + PacingNote() + $" Output: {summary.OutputPath}");
+        WithCacheCounts(summary, cacheStart);
         if (storage is not null)
         {
             if (summary.Failed == 0)
@@ -506,9 +517,12 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
             Restart = Force,
             NoWait = NoWait,
             PollInterval = TimeSpan.FromSeconds(PollIntervalSec),
+            // the answers a batch brings back are stored under the requests a live run would send
+            MergeThrough = _cache is null ? null : results => new CachingChatBackend(_client, _cache, Core.Llm.CacheMode.Refresh, results),
         };
         var job = new BatchJob(options, new BatchClient(_client), endpoint.DisplayUri, endpoint.BatchModel);
         var progress = new RunProgress(this, $"Merging batch results into {System.IO.Path.GetFileName(output)}", total: null);
+        var cacheStart = CacheCounts;
         FileRunSummary? summary;
         BatchJobState state;
         try
@@ -543,14 +557,82 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
             return;
         }
         progress.Complete();
-        WriteVerbose($"Merged the batch results ({string.Join(", ", state.BatchIds)}): {summary.RowsRead} rows, {summary.Generated} generated, {summary.Failed} failed. Output: {summary.OutputPath}");
-        WriteObject(summary);
+        WriteVerbose($"Merged the batch results ({string.Join(", ", state.BatchIds)}): {summary.RowsRead} rows, {summary.Generated} generated, {summary.Failed} failed.{CacheNote()} Output: {summary.OutputPath}");
+        WriteObject(WithCacheCounts(summary, cacheStart));
     }
 
-    private string CacheNote() => _backend is CachingChatBackend caching
-        ? $" Cache {caching.Cache.Directory}: {caching.Cache.Hits} answers reused, {caching.Cache.Stored} stored." +
-            (caching.Cache.Unreadable.IsEmpty ? string.Empty : $" Damaged entries were asked again: {string.Join("; ", caching.Cache.Unreadable)}.")
+    /// <summary>
+    /// The cache of this run and how it is used: -NoCache, else -CachePath or the session's; -CacheMode, else the
+    /// session's, else ReadWrite. Stops the command when a mode has no folder, or the folder cannot serve it.
+    /// </summary>
+    private Core.Llm.CacheMode ResolveCacheOrThrow()
+    {
+        var bound = MyInvocation.BoundParameters;
+        var session = SessionDefaults.Current;
+        if (NoCache && bound.ContainsKey(nameof(CacheMode)))
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-NoCache turns the response cache off and -CacheMode says how to use it: pass one of them."),
+                "NoCacheAndCacheMode", ErrorCategory.InvalidArgument, null));
+        }
+        string? cachePath = NoCache ? null : CachePath ?? session.CachePath;
+        var mode = CacheMode is not null ? Enum.Parse<Core.Llm.CacheMode>(CacheMode, ignoreCase: true) : session.CacheMode ?? Core.Llm.CacheMode.ReadWrite;
+        if (cachePath is null)
+        {
+            if (!NoCache && mode != Core.Llm.CacheMode.ReadWrite)
+            {
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException($"-CacheMode {mode} needs a response cache folder, and none is set."),
+                    "CacheModeWithoutCachePath", ErrorCategory.InvalidArgument, null)
+                {
+                    ErrorDetails = new ErrorDetails($"-CacheMode {mode} needs a response cache folder, and none is set.")
+                    {
+                        RecommendedAction = "Pass -CachePath <folder>, or set one for the session with Set-CodeGenEndpoint -CachePath.",
+                    },
+                });
+            }
+            return mode;
+        }
+        try
+        {
+            _cache = new ResponseCache(GetUnresolvedProviderPathFromPSPath(cachePath), writable: mode != Core.Llm.CacheMode.ReadOnly);
+        }
+        catch (ResponseCacheException ex)
+        {
+            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId,
+                ex.ErrorId == ResponseCacheException.CacheNotFound ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidData, cachePath)
+            {
+                ErrorDetails = new ErrorDetails(ex.Message)
+                {
+                    RecommendedAction = ex.ErrorId == ResponseCacheException.CacheNotFound
+                        ? "Check -CachePath, or record the answers first with -CacheMode ReadWrite against a live endpoint."
+                        : "Record the answers again into a new folder (-CachePath <new folder> -CacheMode ReadWrite against a live endpoint), then replace the old folder with it.",
+                },
+            });
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            ThrowTerminatingError(new ErrorRecord(ex, "InvalidCachePath", ErrorCategory.InvalidArgument, cachePath));
+        }
+        WriteVerbose($"Response cache {_cache!.Directory}, mode {mode}" + (Batch && mode == Core.Llm.CacheMode.ReadOnly ? ": a replay, so no batch job is created; every row is answered from the cache." : "."));
+        return mode;
+    }
+
+    private string CacheNote() => _cache is { } cache
+        ? $" Cache {cache.Directory}: {cache.Hits} answers reused, {cache.Misses} not found, {cache.Stored} stored." +
+            (cache.Unreadable.IsEmpty ? string.Empty : $" Damaged entries (not used): {string.Join("; ", cache.Unreadable)}.")
         : string.Empty;
+
+    private (long Hits, long Misses, long Stored) CacheCounts => _cache is { } cache ? (cache.Hits, cache.Misses, cache.Stored) : default;
+
+    /// <summary>The summary of one file with the cache's counts since <paramref name="start"/>, when the run has a cache.</summary>
+    private FileRunSummary WithCacheCounts(FileRunSummary summary, (long Hits, long Misses, long Stored) start)
+    {
+        if (_cache is not null)
+        {
+            var now = CacheCounts;
+            (summary.CacheHits, summary.CacheMisses, summary.CacheStored) = (now.Hits - start.Hits, now.Misses - start.Misses, now.Stored - start.Stored);
+        }
+        return summary;
+    }
 
     /// <summary>The budget the server announced (x-ratelimit-* headers) and kept to, when it announced one.</summary>
     private string PacingNote()

@@ -42,7 +42,8 @@ public sealed class SetCodeGenEndpointCommand : PSCmdlet
     public System.Collections.IDictionary? AdditionalBody { get; set; }
 
     [Parameter]
-    public LlmProvider? Provider { get; set; }
+    [ValidateSet(nameof(LlmProvider.OpenAI), nameof(LlmProvider.AzureOpenAI))]
+    public string? Provider { get; set; }
 
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -79,6 +80,11 @@ public sealed class SetCodeGenEndpointCommand : PSCmdlet
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? CachePath { get; set; }
+
+    /// <summary>How Invoke-CodeInstructionToCode uses the cache by default: ReadWrite, ReadOnly (replay, nothing sent) or Refresh.</summary>
+    [Parameter]
+    [ValidateSet(nameof(Core.Llm.CacheMode.ReadWrite), nameof(Core.Llm.CacheMode.ReadOnly), nameof(Core.Llm.CacheMode.Refresh))]
+    public string? CacheMode { get; set; }
 
     /// <summary>Write the resulting settings (key masked).</summary>
     [Parameter]
@@ -140,7 +146,7 @@ public sealed class SetCodeGenEndpointCommand : PSCmdlet
             }
         }
         if (bound.ContainsKey(nameof(AdditionalBody))) settings.AdditionalBody = body is { Count: > 0 } ? body : null;
-        if (bound.ContainsKey(nameof(Provider))) settings.Provider = Provider;
+        if (bound.ContainsKey(nameof(Provider))) settings.Provider = EndpointSettings.ParseProvider(Provider);
         if (bound.ContainsKey(nameof(Deployment))) settings.Deployment = Deployment;
         if (bound.ContainsKey(nameof(ApiVersion))) settings.ApiVersion = ApiVersion;
         if (bound.ContainsKey(nameof(ThrottleLimit))) settings.ThrottleLimit = ThrottleLimit;
@@ -150,6 +156,7 @@ public sealed class SetCodeGenEndpointCommand : PSCmdlet
         if (bound.ContainsKey(nameof(TokensPerMinute))) settings.TokensPerMinute = TokensPerMinute;
         if (bound.ContainsKey(nameof(Proxy))) settings.Proxy = Proxy;
         if (bound.ContainsKey(nameof(CachePath))) settings.CachePath = GetUnresolvedProviderPathFromPSPath(CachePath);
+        if (bound.ContainsKey(nameof(CacheMode))) settings.CacheMode = Enum.Parse<Core.Llm.CacheMode>(CacheMode!, ignoreCase: true);
         if (PassThru)
         {
             WriteObject(EndpointInfo.Describe(settings));

@@ -27,6 +27,8 @@ public sealed class EndpointInfo
     public string? Proxy { get; set; }
     /// <summary>The response cache folder commands use by default (Set-CodeGenEndpoint -CachePath).</summary>
     public string? CachePath { get; set; }
+    /// <summary>How commands use the cache by default (Set-CodeGenEndpoint -CacheMode): ReadWrite, ReadOnly or Refresh.</summary>
+    public string? CacheMode { get; set; }
     /// <summary>Why no endpoint could be resolved, when none could.</summary>
     public string? Problem { get; set; }
 
@@ -48,6 +50,7 @@ public sealed class EndpointInfo
         TokensPerMinute = resilience.TokensPerMinute,
         Proxy = resilience.Proxy is null ? null : LlmHttpHandler.Shown(resilience.Proxy),
         CachePath = SessionDefaults.Current.CachePath,
+        CacheMode = SessionDefaults.Current.CacheMode?.ToString(),
     };
 
     /// <summary>The stored session defaults as they are (for Set-CodeGenEndpoint -PassThru, or when nothing resolves).</summary>
@@ -69,6 +72,7 @@ public sealed class EndpointInfo
         TokensPerMinute = session.TokensPerMinute,
         Proxy = session.Proxy is null ? null : LlmHttpHandler.Shown(session.Proxy),
         CachePath = session.CachePath,
+        CacheMode = session.CacheMode?.ToString(),
     };
 
     private static string? DescribeAuth(SessionSettings session)

@@ -39,7 +39,8 @@ public abstract class LlmCommandBase : PSCmdlet
 
     /// <summary>OpenAI (any OpenAI-compatible server, Bearer key) or AzureOpenAI (api-key header, deployments).</summary>
     [Parameter]
-    public LlmProvider? Provider { get; set; }
+    [ValidateSet(nameof(LlmProvider.OpenAI), nameof(LlmProvider.AzureOpenAI))]
+    public string? Provider { get; set; }
 
     /// <summary>Azure OpenAI deployment name; without it the Azure /openai/v1 API is used with -Model.</summary>
     [Parameter]
@@ -112,7 +113,7 @@ public abstract class LlmCommandBase : PSCmdlet
     {
         var layers = new List<EndpointSettings>
         {
-            new(Endpoint, Model, SecureStringTransformationAttribute.Reveal(ApiKey), "parameters", Provider, Deployment, ApiVersion,
+            new(Endpoint, Model, SecureStringTransformationAttribute.Reveal(ApiKey), "parameters", EndpointSettings.ParseProvider(Provider), Deployment, ApiVersion,
                 Token: SecureStringTransformationAttribute.Reveal(Token), EntraId: EntraId.IsPresent ? true : null),
             SessionDefaults.Current.ToLayer(),
         };

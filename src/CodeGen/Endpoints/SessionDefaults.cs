@@ -28,6 +28,7 @@ public sealed class SessionSettings
     public int? TokensPerMinute { get; set; }
     public Uri? Proxy { get; set; }
     public string? CachePath { get; set; }
+    public CacheMode? CacheMode { get; set; }
 
     internal EndpointSettings ToLayer() => new(Endpoint, Model, Support.SecureStringTransformationAttribute.Reveal(ApiKey), "session defaults",
         Provider, Deployment, ApiVersion, Token: Support.SecureStringTransformationAttribute.Reveal(Token), EntraId: EntraId);

@@ -31,6 +31,7 @@ internal static class RowErrorRecords
         RowErrorKind.CircuitOpen => ErrorCategory.ResourceUnavailable,
         RowErrorKind.SignInFailed => ErrorCategory.AuthenticationError,
         RowErrorKind.BatchResultMissing => ErrorCategory.ObjectNotFound,
+        RowErrorKind.CacheMiss => ErrorCategory.ObjectNotFound,
         RowErrorKind.Cancelled => ErrorCategory.OperationStopped,
         _ => ErrorCategory.NotSpecified,
     };
@@ -62,6 +63,7 @@ internal static class RowErrorRecords
         RowErrorKind.CircuitOpen => "Check that the endpoint is up, then run again (file mode: -Resume continues where it stopped).",
         RowErrorKind.ConnectionFailed => "Check that the endpoint is running and reachable (-Endpoint or CODEGEN_ENDPOINT).",
         RowErrorKind.BatchResultMissing => "Run Invoke-CodeInstructionToCode -Path <input> -OutputPath <output> -Resume (without -Batch) to generate the missing rows live.",
+        RowErrorKind.CacheMiss => "Record the answer once against a live endpoint (-CacheMode ReadWrite), or check that -Endpoint, -Model, the prompt and the request parameters are the ones it was recorded with.",
         _ => null,
     };
 }
