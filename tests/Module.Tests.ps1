@@ -64,7 +64,7 @@ Describe 'Formatting' {
         $summary = Invoke-CodeInstructionToCode -Path (Join-Path $folder 'in.jsonl') -OutputPath (Join-Path $folder 'out.csv') @common
         $summary.pstypenames[0] | Should -Be 'CodeGen.Core.Running.FileRunSummary'
         $text = $summary | Out-String
-        $text | Should -Match 'Output\s+Rows\s+Generated\s+Failed\s+Kept\s+Tokens\s+Elapsed'
+        $text | Should -Match 'Output\s+Rows\s+Generated\s+Failed\s+Kept\s+Cached\s+Tokens\s+Elapsed'
         $text | Should -Match 'out\.csv\s+2\s+2\s+0\s+0'
     }
 
@@ -139,7 +139,7 @@ Describe 'Response cache' {
         $second = @($verbose | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })
         (Get-FakeLlmStats $server).requests | Should -Be 0
         ($second | ConvertTo-Json) | Should -Be ($first | ConvertTo-Json)
-        ($verbose | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | Select-Object -Last 1).Message | Should -BeLike '*5 answers reused, 0 stored*'
+        ($verbose | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | Select-Object -Last 1).Message | Should -BeLike '*5 answers reused, 0 not found, 0 stored*'
     }
 
     It 'uses the session default cache, and -NoCache bypasses it' {

@@ -1,5 +1,5 @@
-# Runs every *.Tests.ps1 under tests/ with the Pester module at -PesterPath and writes the pass/fail counts
-# to -SummaryPath as JSON. build.ps1 -Task test starts this in a fresh pwsh.
+# Runs every *.Tests.ps1 under tests/ and examples/ (the worked examples' own tests) with the Pester module at
+# -PesterPath and writes the pass/fail counts to -SummaryPath as JSON. build.ps1 -Task test starts this in a fresh pwsh.
 param(
     [Parameter(Mandatory)] [string] $PesterPath,
     [Parameter(Mandatory)] [string] $SummaryPath
@@ -7,7 +7,7 @@ param(
 $ErrorActionPreference = 'Stop'
 Import-Module -Name $PesterPath -Force
 $configuration = New-PesterConfiguration
-$configuration.Run.Path = $PSScriptRoot
+$configuration.Run.Path = @($PSScriptRoot, (Join-Path (Split-Path $PSScriptRoot -Parent) 'examples'))
 $configuration.Run.PassThru = $true
 $configuration.Output.Verbosity = 'Detailed'
 $result = Invoke-Pester -Configuration $configuration

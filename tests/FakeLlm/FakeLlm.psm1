@@ -8,6 +8,8 @@ function Start-FakeLlm {
     [CmdletBinding()]
     param(
         [int] $LatencyMs = 0,
+        # 0: a free port. A fixed one gives a fixed endpoint URL (recording a response cache for replay).
+        [int] $Port = 0,
         [int] $JitterMs = 0,
         [string] $Style = 'fenced',
         [int] $Seed,
@@ -20,7 +22,7 @@ function Start-FakeLlm {
         throw "The fake server is not built: $dll is missing. Run ./build.ps1 -Task build."
     }
     $psi = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
-    foreach ($a in @($dll, '--port', '0', '--latency-ms', $LatencyMs, '--jitter-ms', $JitterMs, '--style', $Style, '--stop-on-stdin-eof')) {
+    foreach ($a in @($dll, '--port', $Port, '--latency-ms', $LatencyMs, '--jitter-ms', $JitterMs, '--style', $Style, '--stop-on-stdin-eof')) {
         $psi.ArgumentList.Add([string]$a)
     }
     if ($PSBoundParameters.ContainsKey('Seed')) { $psi.ArgumentList.Add('--seed'); $psi.ArgumentList.Add([string]$Seed) }

@@ -19,7 +19,7 @@ public sealed record FakeLlmOptions
     /// <summary>Extra random delay, uniform in [0, JitterMs].</summary>
     public int JitterMs { get; init; }
 
-    /// <summary>Answer style: fenced, plain, prose, think, tilde, multi, unclosed, crlf, reasoning, null, refusal, filter, minimal, nochoices, badjson.</summary>
+    /// <summary>Answer style: fenced, plain, prose, think, tilde, multi, unclosed, crlf, reasoning, null, refusal, filter, broken, minimal, nochoices, badjson.</summary>
     public string Style { get; init; } = "fenced";
 
     /// <summary>When set, every request gets this HTTP status (with an OpenAI-style error body if not 2xx).</summary>

@@ -462,6 +462,8 @@ public sealed class FakeLlmServer : IAsyncDisposable
             "null" => (null, "stop", null, null),
             "refusal" => (null, "stop", null, "I can't help with that."),
             "filter" => (string.Empty, "content_filter", null, null),
+            // code that parses in no language: a function never closed, a string never ended
+            "broken" => ($"```powershell\n{code}\nfunction Get-Broken {{\n    Write-Output 'never closed\n```", "stop", null, null),
             _ => ($"Here is the code.\n\n```python\n{code}\n```\n\nIt is a placeholder.", "stop", null, null),
         };
     }
