@@ -250,4 +250,28 @@ public class ResponseCacheTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal(RowErrorKind.ContentFiltered, replayed[1].Error?.Kind);
         Assert.Equal(live.Select(o => o.Error?.Message), replayed.Select(o => o.Error?.Message));
     }
+
+    [Fact]
+    public void A_cache_entry_is_untrusted_text_the_key_is_masked_and_a_huge_entry_is_not_read()
+    {
+        const string Key = "sk-replay-secret-0123456789";
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl, key: Key);
+        Run(client, new ResponseCache(_temp.Path), ["task 1"]);
+        string entry = Assert.Single(Entries(_temp.Path));
+        File.WriteAllText(entry, File.ReadAllText(entry).Replace("# Task: task 1", "# Task: task 1 uses " + Key));
+        server.Stats.Reset();
+
+        var outcome = Assert.Single(Run(client, new ResponseCache(_temp.Path, writable: false), ["task 1"], mode: CacheMode.ReadOnly));
+        Assert.True(outcome.Succeeded, outcome.Error?.Message);
+        Assert.DoesNotContain(Key, outcome.Code);
+        Assert.DoesNotContain(Key, outcome.Answer);
+        Assert.Contains("uses ****", outcome.Code);
+
+        var small = new ResponseCache(_temp.Path, writable: false) { MaxEntryBytes = 100 };
+        var refused = Assert.Single(Run(client, small, ["task 1"], mode: CacheMode.ReadOnly));
+        Assert.Equal(RowErrorKind.CacheMiss, refused.Error?.Kind);
+        Assert.Contains("more than the 100", Assert.Single(small.Unreadable));
+        Assert.Equal(0, server.Stats.Requests);
+    }
 }

@@ -84,6 +84,12 @@ public sealed class ResponseCache
 
     public bool Writable { get; }
 
+    /// <summary>
+    /// The largest entry read (request and answer as JSON): a bigger file, which no answer CodeGen accepts could
+    /// make, is a damaged entry rather than a reason to read gigabytes into memory.
+    /// </summary>
+    public long MaxEntryBytes { get; init; } = 256L * 1024 * 1024;
+
     public long Hits => Interlocked.Read(ref _hits);
 
     public long Misses => Interlocked.Read(ref _misses);
@@ -221,8 +227,18 @@ public sealed class ResponseCache
         string path = PathOf(request.Key);
         try
         {
-            byte[] bytes = File.ReadAllBytes(path);
-            answer = Read(bytes, out string? problem);
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            string? problem;
+            if (stream.Length > MaxEntryBytes)
+            {
+                problem = $"{stream.Length} bytes, more than the {MaxEntryBytes} an entry may have";
+            }
+            else
+            {
+                byte[] bytes = new byte[stream.Length];
+                stream.ReadExactly(bytes);
+                answer = Read(bytes, out problem);
+            }
             if (answer is null)
             {
                 // damaged (cut short, not JSON, not valid Unicode, another format): asked again when the mode allows
@@ -234,7 +250,7 @@ public sealed class ResponseCache
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // absent, or being replaced this instant: a miss
+            // absent, or being replaced this instant (or cut shorter while read): a miss
         }
         Interlocked.Increment(ref answer is null ? ref _misses : ref _hits);
         return answer is not null;
@@ -489,7 +505,8 @@ public sealed class CachingChatBackend : IChatBackend
         var request = ResponseCache.Request.Of(_client.Endpoint.ChatCompletionsUri, _client.InitialBody(row.Prompt.Messages!, parameters));
         if (Mode != CacheMode.Refresh && Cache.TryGet(request, out var cached))
         {
-            return ChatCallResult.Success(cached!, 200);
+            // a cache is a file anyone may have written (or committed): its text is masked like a server's
+            return ChatCallResult.Success(cached!.Masked(_client.Redact), 200);
         }
         if (Mode == CacheMode.ReadOnly)
         {
