@@ -101,6 +101,15 @@ Describe 'Cache modes' {
         (Get-FakeLlmStats $server).requests | Should -Be 4
     }
 
+    It 'creates nothing under -WhatIf, and the folder only with the first answer it stores' {
+        $null = 'task 1' | Invoke-CodeInstructionToCode @common -CachePath $cache -WhatIf
+        Test-Path -LiteralPath $cache | Should -BeFalse
+        $null = 'task 1 [[fake:status=400]]' | Invoke-CodeInstructionToCode @common -CachePath $cache -ErrorAction SilentlyContinue
+        Test-Path -LiteralPath $cache | Should -BeFalse
+        $null = 'task 1' | Invoke-CodeInstructionToCode @common -CachePath $cache
+        (Get-ChildItem -LiteralPath $cache -Recurse -File).Name | Should -Contain 'codegen-cache.json'
+    }
+
     It 'reports hits and misses in -Verbose' {
         $null = 'task 1' | Invoke-CodeInstructionToCode @common -CachePath $cache
         $verbose = 'task 1', 'task 9' | Invoke-CodeInstructionToCode @common -CachePath $cache -Verbose -ErrorAction SilentlyContinue 4>&1 |

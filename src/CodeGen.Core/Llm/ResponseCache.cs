@@ -60,24 +60,25 @@ public sealed class ResponseCache
     /// <summary>Entries as people read them: indented, and text (instructions in any language) unescaped. Not for HTML.</summary>
     private static readonly JsonWriterOptions Readable = new() { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private long _hits, _misses, _stored;
+    private readonly object _manifestLock = new();
+    private bool _hasManifest;
 
-    /// <param name="directory">The cache folder.</param>
+    /// <param name="directory">The cache folder. A writable cache creates it (and its manifest) with the first answer it stores.</param>
     /// <param name="writable">False for a replay (<see cref="CacheMode.ReadOnly"/>): the folder must exist, and nothing is written to it.</param>
     /// <exception cref="ResponseCacheException">The folder is missing (read-only), or holds another key format.</exception>
     public ResponseCache(string directory, bool writable = true)
     {
         Directory = Path.GetFullPath(directory);
         Writable = writable;
-        if (!System.IO.Directory.Exists(Directory))
+        if (System.IO.Directory.Exists(Directory))
         {
-            if (!writable)
-            {
-                throw new ResponseCacheException($"The response cache folder '{Directory}' does not exist, so no recorded answer can be read from it.",
-                    ResponseCacheException.CacheNotFound);
-            }
-            System.IO.Directory.CreateDirectory(Directory);
+            _hasManifest = CheckFormat();
         }
-        CheckFormat();
+        else if (!writable)
+        {
+            throw new ResponseCacheException($"The response cache folder '{Directory}' does not exist, so no recorded answer can be read from it.",
+                ResponseCacheException.CacheNotFound);
+        }
     }
 
     public string Directory { get; }
@@ -305,6 +306,10 @@ public sealed class ResponseCache
             WriteAnswer(writer, answer);
             writer.WriteEndObject();
         }
+        if (!HasManifest())
+        {
+            return; // a folder of entries without a manifest would be refused as an earlier version's
+        }
         if (WriteAtomically(PathOf(request.Key), buffer.ToTextFile()))
         {
             Interlocked.Increment(ref _stored);
@@ -314,10 +319,10 @@ public sealed class ResponseCache
     /// <summary>Writes the file through a temporary one; false (and nothing changed) when it cannot be written.</summary>
     private static bool WriteAtomically(string path, byte[] content)
     {
-        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         string temporary = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         try
         {
+            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             File.WriteAllBytes(temporary, content);
             File.Move(temporary, path, overwrite: true);
             return true;
@@ -330,8 +335,11 @@ public sealed class ResponseCache
         }
     }
 
-    /// <summary>Refuses a folder whose entries this version could never match: another key format, or none (CodeGen before formats).</summary>
-    private void CheckFormat()
+    /// <summary>
+    /// Refuses a folder whose entries this version could never match: another key format, or none (CodeGen before
+    /// formats). True when the folder has a manifest (of this format).
+    /// </summary>
+    private bool CheckFormat()
     {
         string manifest = Path.Combine(Directory, ManifestName);
         if (File.Exists(manifest))
@@ -339,7 +347,8 @@ public sealed class ResponseCache
             int? format = null;
             try
             {
-                using var document = JsonDocument.Parse(File.ReadAllBytes(manifest));
+                // a manifest is a few lines: a bigger file is not one
+                using var document = new FileInfo(manifest).Length > 64 * 1024 ? JsonDocument.Parse("null") : JsonDocument.Parse(File.ReadAllBytes(manifest));
                 if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("format"u8, out var value) && value.TryGetInt32(out int number))
                 {
                     format = number;
@@ -360,7 +369,7 @@ public sealed class ResponseCache
                     "so none of its answers could be found. Nothing was read from it or sent.",
                     ResponseCacheException.CacheFormatUnsupported);
             }
-            return;
+            return true;
         }
         bool legacy = System.IO.Directory.EnumerateDirectories(Directory)
             .Where(d => Path.GetFileName(d) is { Length: 2 } name && name.All(char.IsAsciiHexDigitLower))
@@ -372,18 +381,37 @@ public sealed class ResponseCache
                 "so none of them could be found. Nothing was read from it or sent.",
                 ResponseCacheException.CacheFormatUnsupported);
         }
-        if (Writable)
+        return false;
+    }
+
+    /// <summary>The manifest that names the key format, written before the first entry of a folder.</summary>
+    private bool HasManifest()
+    {
+        if (Volatile.Read(ref _hasManifest))
         {
-            var buffer = new ArrayBufferWriter(256);
-            using (var writer = new Utf8JsonWriter(buffer, Readable))
-            {
-                writer.WriteStartObject();
-                writer.WriteNumber("format"u8, KeyFormat);
-                writer.WriteString("about"u8, "Answers recorded by CodeGen's response cache: one file per request, <first two hex digits of the key>/<key>.json. No API key or header is stored.");
-                writer.WriteEndObject();
-            }
-            WriteAtomically(manifest, buffer.ToTextFile());
+            return true;
         }
+        lock (_manifestLock)
+        {
+            if (!_hasManifest)
+            {
+                Volatile.Write(ref _hasManifest, WriteManifest());
+            }
+            return _hasManifest;
+        }
+    }
+
+    private bool WriteManifest()
+    {
+        var buffer = new ArrayBufferWriter(256);
+        using (var writer = new Utf8JsonWriter(buffer, Readable))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("format"u8, KeyFormat);
+            writer.WriteString("about"u8, "Answers recorded by CodeGen's response cache: one file per request, <first two hex digits of the key>/<key>.json. No API key or header is stored.");
+            writer.WriteEndObject();
+        }
+        return WriteAtomically(Path.Combine(Directory, ManifestName), buffer.ToTextFile());
     }
 
     /// <summary>The answer as a minimal chat completion, so <see cref="ChatAnswer.Parse"/> reads it back.</summary>
