@@ -142,6 +142,14 @@ Describe 'Cache modes' {
         Get-Content -Raw (Join-Path $folder 'batch.csv') | Should -Be (Get-Content -Raw (Join-Path $folder 'live.csv'))
     }
 
+    It 'runs -Batch -NoCache as a batch even when the session replays' {
+        Set-CodeGenEndpoint -CachePath $cache -CacheMode ReadOnly
+        $in = New-TaskFile (Join-Path $folder 'in.csv') 'task 1'
+        $summary = Invoke-CodeInstructionToCode -Path $in -OutputPath (Join-Path $folder 'batch.csv') @common -NoCache -Batch -PollIntervalSec 0.05
+        $summary.Generated | Should -Be 1
+        (Get-FakeLlmStats $server).batchesCreated | Should -Be 1
+    }
+
     It 'stores the answers a merged batch brings back, for a replay to find' {
         $in = New-TaskFile (Join-Path $folder 'in.csv') 'task 1', 'task 2', 'task 3'
         $merged = Invoke-CodeInstructionToCode -Path $in -OutputPath (Join-Path $folder 'batch.csv') @common -CachePath $cache -Batch -PollIntervalSec 0.05

@@ -53,11 +53,11 @@ Describe 'Invoke-CodePipeline, replayed from the recorded answers' {
     }
 
     It 'sets a row the cache has not recorded aside as CacheMiss, and keeps the others' {
-        $input = Join-Path $TestDrive 'new-row.csv'
-        Import-Csv -LiteralPath $script:Instructions | Select-Object -First 2 | Export-Csv -LiteralPath $input
-        [pscustomobject]@{ id = 'new'; instruction = 'Write a PowerShell function nobody has asked for yet.' } | Export-Csv -LiteralPath $input -Append
+        $csv = Join-Path $TestDrive 'new-row.csv'
+        Import-Csv -LiteralPath $script:Instructions | Select-Object -First 2 | Export-Csv -LiteralPath $csv
+        [pscustomobject]@{ id = 'new'; instruction = 'Write a PowerShell function nobody has asked for yet.' } | Export-Csv -LiteralPath $csv -Append
 
-        $summary = Invoke-CodePipeline -InputPath $input -OutputPath (Join-Path $TestDrive 'kept.jsonl')
+        $summary = Invoke-CodePipeline -InputPath $csv -OutputPath (Join-Path $TestDrive 'kept.jsonl')
 
         $summary.Kept | Should -Be 2
         $summary.Reasons | Should -Be 'new: CacheMiss'

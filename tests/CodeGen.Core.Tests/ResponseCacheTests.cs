@@ -173,14 +173,14 @@ public class ResponseCacheTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.EndsWith("}\n", text);
         Assert.True(text.Split('\n').Length > 10, "one field a line, so a diff shows what changed");
         Assert.DoesNotContain("sk-entry-secret", text);
-        Assert.DoesNotContain("api-version", text);
+        Assert.Contains("?api-version=2024-10-21", text); // part of the request: shown, so a diff says why a key changed
         Assert.DoesNotContain("Authorization", text, StringComparison.OrdinalIgnoreCase);
 
         using var entry = JsonDocument.Parse(bytes);
         var root = entry.RootElement;
         Assert.Equal(ResponseCache.KeyFormat, root.GetProperty("format").GetInt32());
         Assert.Equal(Path.GetFileNameWithoutExtension(path), root.GetProperty("key").GetString());
-        Assert.Equal(server.BaseUrl.ToString().TrimEnd('/') + "/chat/completions", root.GetProperty("endpoint").GetString());
+        Assert.Equal(server.BaseUrl.ToString().TrimEnd('/') + "/chat/completions?api-version=2024-10-21", root.GetProperty("endpoint").GetString());
         var request = root.GetProperty("request");
         Assert.Equal("fake-model", request.GetProperty("model").GetString());
         Assert.Contains(request.GetProperty("messages").EnumerateArray(), m => m.GetProperty("content").GetString()!.Contains("Write a \"quoted\" task\nover two lines"));
@@ -273,5 +273,35 @@ public class ResponseCacheTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal(RowErrorKind.CacheMiss, refused.Error?.Kind);
         Assert.Contains("more than the 100", Assert.Single(small.Unreadable));
         Assert.Equal(0, server.Stats.Requests);
+    }
+
+    [Fact]
+    public void An_entry_in_the_wrong_place_is_not_used_and_a_replay_says_why()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl);
+        Run(client, new ResponseCache(_temp.Path), ["task 1", "task 2"]);
+        var entries = Entries(_temp.Path);
+        // a merge that resolved a conflict the wrong way: task 2's answer under task 1's key
+        string one = entries.Single(f => File.ReadAllText(f).Contains("# Task: task 1"));
+        string two = entries.Single(f => f != one);
+        File.Copy(two, one, overwrite: true);
+        server.Stats.Reset();
+
+        var cache = new ResponseCache(_temp.Path, writable: false);
+        var outcomes = Run(client, cache, ["task 1", "task 2"], mode: CacheMode.ReadOnly);
+        Assert.Equal(RowErrorKind.CacheMiss, outcomes[0].Error?.Kind);
+        Assert.Contains("another request", outcomes[0].Error!.Message);
+        Assert.Contains(one, outcomes[0].Error!.Message);
+        Assert.True(outcomes[1].Succeeded);
+        Assert.Equal(0, server.Stats.Requests);
+    }
+
+    [Fact]
+    public void Entries_are_written_with_LF_line_ends_whatever_the_platform_writes()
+    {
+        byte[] windows = Encoding.UTF8.GetBytes("{\r\n  \"a\": \"x\\r\\ny\"\r\n}");
+        Assert.Equal("{\n  \"a\": \"x\\r\\ny\"\n}\n", Encoding.UTF8.GetString(ResponseCache.AsTextFile(windows)));
+        Assert.Equal("{}\n", Encoding.UTF8.GetString(ResponseCache.AsTextFile("{}"u8)));
     }
 }

@@ -35,15 +35,17 @@ public sealed class ResponseCacheException : Exception
 /// </summary>
 /// <remarks>
 /// <para>
-/// The key is the SHA-256 of the endpoint URL (no credentials) and of the request body in a canonical form:
-/// object fields in name order, line breaks as LF, numbers as written. It does not depend on the platform, on the
-/// order in which a version of CodeGen writes fields, or on what a server taught a run to leave out: only a
-/// change of the request itself (endpoint, model, messages, parameters) makes another key.
+/// The key is the SHA-256 of the endpoint URL (with its query, no credentials) and of the request body in a
+/// canonical form (see <see cref="Request"/>). It does not depend on the platform, on the order in which a version
+/// of CodeGen writes fields, or on what a server taught a run to leave out: only a change of the request itself
+/// makes another key: the endpoint (an Azure api-version included), the model, the messages (CodeGen's built-in
+/// prompt included, when no template is given) and the parameters.
 /// </para>
 /// <para>
 /// Entries are <c>&lt;dir&gt;/ab/abcdef….json</c>: indented JSON with LF line ends holding the key format, the
 /// endpoint, the canonical request and the answer (in the chat-completion shape), so a diff shows what was asked
-/// and what came back. Never a header, never a key. <c>codegen-cache.json</c> at the top names the key format;
+/// and what came back. Never a header, never a key (an entry is masked like any text that goes out). An entry is
+/// used only when the request it holds is the one asked: a file in the wrong place is a damaged entry. <c>codegen-cache.json</c> at the top names the key format;
 /// a folder written in another format (or by a CodeGen from before formats) is refused with a message, since
 /// none of its entries could ever match. Each file is written to a temporary file and renamed into place, so
 /// runs sharing a folder never read a half-written answer.
@@ -115,27 +117,26 @@ public sealed class ResponseCache
         /// <summary>The key: lower-case hex SHA-256.</summary>
         public string Key { get; }
 
-        /// <summary>The endpoint as it is written into the entry (no query, no credentials).</summary>
+        /// <summary>The endpoint as it is written into the entry: with its query, without credentials.</summary>
         public string Endpoint { get; }
 
         /// <summary>The key of <paramref name="body"/> (a chat-completions request body) sent to <paramref name="endpoint"/>.</summary>
         public static Request Of(Uri endpoint, ReadOnlySpan<byte> body)
         {
-            var canonical = new StringBuilder(body.Length + 64);
             var reader = new Utf8JsonReader(body);
-            using (var document = JsonDocument.ParseValue(ref reader))
-            {
-                WriteCanonical(canonical, document.RootElement);
-            }
-            byte[] bytes = Encoding.UTF8.GetBytes(canonical.ToString());
+            using var document = JsonDocument.ParseValue(ref reader);
+            byte[] bytes = Canonical(document.RootElement);
+            string url = endpoint.GetComponents(UriComponents.SchemeAndServer | UriComponents.PathAndQuery, UriFormat.UriEscaped);
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             hash.AppendData(Encoding.UTF8.GetBytes($"codegen-cache/{KeyFormat}\n"));
-            hash.AppendData(Encoding.UTF8.GetBytes(endpoint.GetComponents(UriComponents.SchemeAndServer | UriComponents.PathAndQuery, UriFormat.UriEscaped)));
+            hash.AppendData(Encoding.UTF8.GetBytes(url));
             hash.AppendData("\n"u8);
             hash.AppendData(bytes);
-            string key = Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
-            return new Request(key, endpoint.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped), bytes);
+            return new Request(Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant(), url, bytes);
         }
+
+        /// <summary>True when <paramref name="stored"/> (an entry's request) is this request.</summary>
+        internal bool Matches(JsonElement stored) => Canonical(stored).AsSpan().SequenceEqual(_canonical);
 
         internal void WriteBody(Utf8JsonWriter writer)
         {
@@ -143,12 +144,19 @@ public sealed class ResponseCache
             document.RootElement.WriteTo(writer);
         }
 
+        private static byte[] Canonical(JsonElement element)
+        {
+            var text = new StringBuilder(256);
+            WriteCanonical(text, element);
+            return Encoding.UTF8.GetBytes(text.ToString());
+        }
+
         /// <summary>
         /// The canonical text that is hashed, written here rather than by a JSON writer: what a writer escapes
         /// (non-ASCII, HTML characters) is its own choice and may change with a .NET version, and a key must not.
         /// Objects: fields in ordinal name order. Strings: CRLF as LF; only the quote, the backslash and control
-        /// characters escaped (\uXXXX); everything else as it is. Numbers: integers as integers, others in the
-        /// shortest form that reads back the same. Nothing between tokens.
+        /// characters escaped (\uXXXX); everything else as it is. Numbers: integers (no fraction, no exponent) as
+        /// written, others in the shortest form that reads back as the same double. Nothing between tokens.
         /// </summary>
         private static void WriteCanonical(StringBuilder text, JsonElement element)
         {
@@ -182,9 +190,8 @@ public sealed class ResponseCache
                     WriteString(text, element.GetString()!.Replace("\r\n", "\n", StringComparison.Ordinal));
                     break;
                 case JsonValueKind.Number:
-                    text.Append(element.TryGetInt64(out long integer)
-                        ? integer.ToString(CultureInfo.InvariantCulture)
-                        : element.GetDouble().ToString("R", CultureInfo.InvariantCulture));
+                    string raw = element.GetRawText();
+                    text.Append(raw.AsSpan().IndexOfAny('.', 'e', 'E') < 0 ? raw : element.GetDouble().ToString("R", CultureInfo.InvariantCulture));
                     break;
                 case JsonValueKind.True:
                     text.Append("true");
@@ -222,14 +229,15 @@ public sealed class ResponseCache
 
     private string PathOf(string key) => Path.Combine(Directory, key[..2], key + ".json");
 
-    public bool TryGet(Request request, out ChatAnswer? answer)
+    /// <summary>The stored answer to <paramref name="request"/>; else false, and why when there is an entry that could not be used.</summary>
+    public bool TryGet(Request request, out ChatAnswer? answer, out string? problem)
     {
         answer = null;
+        problem = null;
         string path = PathOf(request.Key);
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            string? problem;
             if (stream.Length > MaxEntryBytes)
             {
                 problem = $"{stream.Length} bytes, more than the {MaxEntryBytes} an entry may have";
@@ -238,12 +246,13 @@ public sealed class ResponseCache
             {
                 byte[] bytes = new byte[stream.Length];
                 stream.ReadExactly(bytes);
-                answer = Read(bytes, out problem);
+                answer = Read(bytes, request, out problem);
             }
             if (answer is null)
             {
-                // damaged (cut short, not JSON, not valid Unicode, another format): asked again when the mode allows
-                Unreadable.Enqueue($"{path} ({problem})");
+                // damaged (cut short, not JSON, not valid Unicode, another format, another request): asked again when the mode allows
+                problem = $"{path}: {problem}";
+                Unreadable.Enqueue(problem);
                 while (Unreadable.Count > 10 && Unreadable.TryDequeue(out _))
                 {
                 }
@@ -257,7 +266,9 @@ public sealed class ResponseCache
         return answer is not null;
     }
 
-    private static ChatAnswer? Read(byte[] bytes, out string? problem)
+    public bool TryGet(Request request, out ChatAnswer? answer) => TryGet(request, out answer, out _);
+
+    private static ChatAnswer? Read(byte[] bytes, Request request, out string? problem)
     {
         try
         {
@@ -273,6 +284,11 @@ public sealed class ResponseCache
                 problem = $"recorded in key format {number}, not {KeyFormat}";
                 return null;
             }
+            if (!root.TryGetProperty("request"u8, out var asked) || !request.Matches(asked))
+            {
+                problem = "the entry holds the answer to another request (a file copied or merged into the wrong place?)";
+                return null;
+            }
             if (!root.TryGetProperty("answer"u8, out var answer))
             {
                 problem = "the entry has no answer";
@@ -280,14 +296,15 @@ public sealed class ResponseCache
             }
             return ChatAnswer.Parse(Encoding.UTF8.GetBytes(answer.GetRawText()), out problem);
         }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException or FormatException)
         {
             problem = $"not valid JSON: {ex.Message}";
             return null;
         }
     }
 
-    public void Store(Request request, ChatAnswer answer)
+    /// <param name="mask">Applied to the entry's text before it is written (the client's secrets); null: none.</param>
+    public void Store(Request request, ChatAnswer answer, Func<string, string>? mask = null)
     {
         if (!Writable)
         {
@@ -310,7 +327,14 @@ public sealed class ResponseCache
         {
             return; // a folder of entries without a manifest would be refused as an earlier version's
         }
-        if (WriteAtomically(PathOf(request.Key), buffer.ToTextFile()))
+        byte[] content = buffer.ToTextFile();
+        if (mask is not null)
+        {
+            string text = Encoding.UTF8.GetString(content);
+            string masked = mask(text);
+            content = ReferenceEquals(text, masked) || text == masked ? content : Encoding.UTF8.GetBytes(masked);
+        }
+        if (WriteAtomically(PathOf(request.Key), content))
         {
             Interlocked.Increment(ref _stored);
         }
@@ -330,7 +354,13 @@ public sealed class ResponseCache
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // a cache that cannot be written costs a future request, not this row
-            File.Delete(temporary);
+            try
+            {
+                File.Delete(temporary);
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+            }
             return false;
         }
     }
@@ -473,26 +503,27 @@ public sealed class ResponseCache
 
         public byte[] ToArray() => _inner.WrittenSpan.ToArray();
 
-        /// <summary>
-        /// The bytes with CRLF made LF plus a final LF: an indented writer breaks lines the platform's way, and a
-        /// cache recorded on Windows must diff cleanly against one recorded on Linux. Strings never hold a raw
-        /// line break (JSON escapes them), so only the layout changes.
-        /// </summary>
-        public byte[] ToTextFile()
+        public byte[] ToTextFile() => AsTextFile(_inner.WrittenSpan);
+    }
+
+    /// <summary>
+    /// JSON as a text file: CRLF made LF, plus a final LF. An indented writer breaks lines the platform's way, and
+    /// a cache recorded on Windows must diff cleanly against one recorded on Linux. Strings never hold a raw line
+    /// break (JSON escapes them), so only the layout changes.
+    /// </summary>
+    internal static byte[] AsTextFile(ReadOnlySpan<byte> json)
+    {
+        var result = new List<byte>(json.Length + 1);
+        for (int i = 0; i < json.Length; i++)
         {
-            var text = _inner.WrittenSpan;
-            var result = new List<byte>(text.Length + 1);
-            for (int i = 0; i < text.Length; i++)
+            if (json[i] == (byte)'\r' && i + 1 < json.Length && json[i + 1] == (byte)'\n')
             {
-                if (text[i] == (byte)'\r' && i + 1 < text.Length && text[i + 1] == (byte)'\n')
-                {
-                    continue;
-                }
-                result.Add(text[i]);
+                continue;
             }
-            result.Add((byte)'\n');
-            return result.ToArray();
+            result.Add(json[i]);
         }
+        result.Add((byte)'\n');
+        return result.ToArray();
     }
 }
 
@@ -531,20 +562,22 @@ public sealed class CachingChatBackend : IChatBackend
     public async Task<ChatCallResult> CompleteAsync(PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken)
     {
         var request = ResponseCache.Request.Of(_client.Endpoint.ChatCompletionsUri, _client.InitialBody(row.Prompt.Messages!, parameters));
-        if (Mode != CacheMode.Refresh && Cache.TryGet(request, out var cached))
+        string? problem = null;
+        if (Mode != CacheMode.Refresh && Cache.TryGet(request, out var cached, out problem))
         {
             // a cache is a file anyone may have written (or committed): its text is masked like a server's
             return ChatCallResult.Success(cached!.Masked(_client.Redact), 200);
         }
         if (Mode == CacheMode.ReadOnly)
         {
-            return ChatCallResult.Failure(RowErrorKind.CacheMiss,
-                $"the response cache {Cache.Directory} holds no answer for this request (key {request.Key[..12]}…), and a read-only run sends nothing.");
+            return ChatCallResult.Failure(RowErrorKind.CacheMiss, problem is null
+                ? $"the response cache {Cache.Directory} holds no answer for this request (key {request.Key[..12]}…), and a read-only run sends nothing."
+                : $"the response cache's entry for this request cannot be used ({_client.Redact(problem)}), and a read-only run sends nothing.");
         }
         var result = await _answers.CompleteAsync(row, parameters, cancellationToken).ConfigureAwait(false);
         if (result.Answer is { } answer)
         {
-            Cache.Store(request, answer);
+            Cache.Store(request, answer, _client.Redact);
         }
         return result;
     }

@@ -589,7 +589,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
                     },
                 });
             }
-            return mode;
+            return Core.Llm.CacheMode.ReadWrite; // no cache: a session's ReadOnly must not turn a -Batch run into a live one
         }
         try
         {
@@ -613,6 +613,10 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
             ThrowTerminatingError(new ErrorRecord(ex, "InvalidCachePath", ErrorCategory.InvalidArgument, cachePath));
         }
         WriteVerbose($"Response cache {_cache!.Directory}, mode {mode}" + (Batch && mode == Core.Llm.CacheMode.ReadOnly ? ": a replay, so no batch job is created; every row is answered from the cache." : "."));
+        if (NoWait && mode == Core.Llm.CacheMode.ReadOnly)
+        {
+            WriteWarning("-NoWait has no effect with -CacheMode ReadOnly: a replay creates no batch job, and answers every row from the cache before it returns.");
+        }
         return mode;
     }
 
