@@ -93,8 +93,11 @@ Describe 'File mode' {
         $in = New-TaskFile (Join-Path $folder 'in.csv') 2
         $out = Join-Path $folder 'out.jsonl'
         'keep me' | Set-Content -LiteralPath $out
-        { Invoke-CodeInstructionToCode -Path $in -OutputPath $out @common } |
-            Should -Throw -ErrorId 'OutputFileExists,CodeGen.Commands.InvokeCodeInstructionToCodeCommand' -ExpectedMessage '*out.jsonl*-Resume*-Force*'
+        $caught = $null
+        try { Invoke-CodeInstructionToCode -Path $in -OutputPath $out @common -ErrorAction Stop } catch { $caught = $_ }
+        $caught.FullyQualifiedErrorId | Should -Be 'OutputFileExists,CodeGen.Commands.InvokeCodeInstructionToCodeCommand'
+        $caught.Exception.Message | Should -BeLike '*out.jsonl*already exists*'
+        $caught.ErrorDetails.RecommendedAction | Should -Be 'Pass -Resume to continue it, or -Force to replace it.'
         Get-Content -LiteralPath $out | Should -Be 'keep me'
         (Get-FakeLlmStats $server).requests | Should -Be 0
         (Invoke-CodeInstructionToCode -Path $in -OutputPath $out @common -Force).Generated | Should -Be 2

@@ -48,7 +48,7 @@ Describe 'Rows through the pipeline' {
 
         $back = @(Import-Csv -LiteralPath $out)
         $back.Count | Should -Be 4
-        ($back[0].psobject.Properties.Name -join ',') | Should -Be 'id,note,instruction,generated_code'
+        ($back[0].psobject.Properties.Name -join ',') | Should -Be 'id,note,instruction,generated_code,generated_code_error'
         for ($i = 0; $i -lt 4; $i++) {
             $back[$i].id | Should -Be $rows[$i].id
             $back[$i].note | Should -Be $rows[$i].note
@@ -79,7 +79,7 @@ Describe 'Rows through the pipeline' {
         [object]::ReferenceEquals($result[0], $table) | Should -BeTrue
         $result[0].generated_code | Should -Be (Get-FakeLlmCode $server 'task H')
         $result[0].id | Should -Be 7
-        @($result[1].Keys) | Should -Be 'id', 'Instruction', 'generated_code'
+        @($result[1].Keys) | Should -Be 'id', 'Instruction', 'generated_code', 'generated_code_error'
         $result[1].generated_code | Should -Be (Get-FakeLlmCode $server 'task O')
     }
 
@@ -93,7 +93,7 @@ Describe 'Rows through the pipeline' {
         $result.tags | Should -Be 'a', 'b'
         $result.meta.k | Should -Be 'v'
         $result.none | Should -BeNullOrEmpty
-        ($result.psobject.Properties.Name -join ',') | Should -Be 'instruction,id,ratio,ok,tags,meta,none,generated_code'
+        ($result.psobject.Properties.Name -join ',') | Should -Be 'instruction,id,ratio,ok,tags,meta,none,generated_code,generated_code_error'
     }
 
     It 'keeps input order with -ThrottleLimit 8 and random latency, while requests overlap' {

@@ -113,17 +113,27 @@ Describe 'Tab completion' {
         $Error.Count | Should -Be 0
     }
 
-    It 'completes -InputKey and -OutputKey from the columns of the -Path file' {
+    It 'completes -InputKey from the columns of the -Path file, and -OutputKey with names it does not have' {
         $folder = New-TestFolder
         Set-Content -LiteralPath (Join-Path $folder 'rows.csv') -Value 'id,task text,instruction', '1,a,b'
-        '{"prompt":"x","lang":"py"}' | Set-Content -LiteralPath (Join-Path $folder 'rows.jsonl')
+        '{"prompt":"x","lang":"py","generated_code":"y","code":"z"}' | Set-Content -LiteralPath (Join-Path $folder 'rows.jsonl')
         Push-Location $folder
         try {
             (Get-Completion 'Invoke-CodeInstructionToCode -Path rows.csv -OutputPath o.csv -InputKey ').CompletionText | Should -Be @('id', "'task text'", 'instruction')
-            (Get-Completion 'Invoke-CodeInstructionToCode -Path ./rows.jsonl -OutputPath o.csv -OutputKey l').CompletionText | Should -Be @('lang')
             (Get-Completion 'Export-CodeGenBatch -Path rows.jsonl -OutFile r.jsonl -InputKey p').CompletionText | Should -Be @('prompt')
+            (Get-Completion 'Invoke-CodeInstructionToCode -Path rows.csv -OutputPath o.csv -OutputKey ').CompletionText | Should -Be @('generated_code', 'code', 'solution', 'answer')
+            # the file has generated_code and code: neither is offered (it would be refused without -Force)
+            (Get-Completion 'Invoke-CodeInstructionToCode -Path ./rows.jsonl -OutputPath o.csv -OutputKey ').CompletionText | Should -Be @('generated_code_2', 'solution', 'answer')
+            (Get-Completion 'Import-CodeGenBatchResult -Path ./rows.jsonl -ResultPath r.jsonl -OutputPath o.csv -OutputKey s').CompletionText | Should -Be @('solution')
         }
         finally { Pop-Location }
+    }
+
+    It 'completes -Language with language names, fence tags included' {
+        (Get-Completion 'Invoke-CodeInstructionToCode -Model m -Language Pow').CompletionText | Should -Be @('PowerShell')
+        (Get-Completion 'Invoke-CodeInstructionToCode -Model m -Language ps1').CompletionText | Should -Be @('PowerShell')
+        (Get-Completion 'Export-CodeGenBatch -OutFile r.jsonl -Language py').CompletionText | Should -Be @('Python')
+        (Get-Completion 'Import-CodeGenBatchResult -Path a -ResultPath b -OutputPath c -Language C').CompletionText | Should -Contain "'C#'"
     }
 }
 

@@ -313,7 +313,7 @@ public sealed class BatchJob
         {
             if (!_options.Restart && (File.Exists(output) || File.Exists(output + FileRun.ResumingSuffix)))
             {
-                throw new DataFileException(output, 0, "already exists. Pass -Force to replace it with a new batch job's output.", errorId: DataFileException.OutputFileExists);
+                throw new DataFileException(output, 0, "already exists, and no saved batch job wrote it.", errorId: DataFileException.OutputFileExists);
             }
             state = BatchJobState.Create(output, input, _endpoint, _model);
             try

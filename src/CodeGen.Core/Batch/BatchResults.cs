@@ -202,7 +202,7 @@ public sealed class BatchResultBackend : IChatBackend
         {
             string reason = _missingReasons.FirstOrDefault(r => r.FirstRow <= row.RowNumber && row.RowNumber <= r.LastRow)?.Reason
                 ?? "the batch results have no line for it";
-            return ChatCallResult.Failure(RowErrorKind.BatchResultMissing, $"no batch result: {reason}. Run again with -Resume (without -Batch) to generate it live.");
+            return ChatCallResult.Failure(RowErrorKind.BatchResultMissing, $"no batch result: {reason}.");
         }
         if (line.Hash != BatchCustomId.HashValue(row.Instruction))
         {

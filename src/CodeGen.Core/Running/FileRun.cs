@@ -118,7 +118,7 @@ public sealed class FileRun
         }
         if (!_options.Resume && !generation.Overwrite && (File.Exists(output) || File.Exists(output + ResumingSuffix)))
         {
-            throw new DataFileException(output, 0, "already exists. Pass -Resume to continue it, or -Force to replace it.", errorId: DataFileException.OutputFileExists);
+            throw new DataFileException(output, 0, "already exists.", errorId: DataFileException.OutputFileExists);
         }
 
         using var reader = RowFiles.OpenReader(input, inputFormat, _options.Csv);

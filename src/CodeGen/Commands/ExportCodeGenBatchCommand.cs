@@ -75,7 +75,7 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
     /// <summary>The column the code will go to at the import: a row that already has it is left out unless -Force.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(ColumnCompleter))]
+    [ArgumentCompleter(typeof(OutputKeyCompleter))]
     public string OutputKey { get; set; } = GenerationOptions.DefaultOutputKey;
 
     /// <summary>Replace an existing -OutFile, and export rows that already have the output column.</summary>
@@ -91,6 +91,7 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
 
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(LanguageCompleter))]
     public string? Language { get; set; }
 
     [Parameter]
@@ -149,6 +150,7 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
             ThrowTerminatingError(new ErrorRecord(ex, "InvalidEndpointConfiguration", ErrorCategory.InvalidArgument, Model));
         }
         var template = PromptTemplates.ParseOrThrow(this, PromptTemplate);
+        PromptTemplates.WarnAboutUse(this, template, InputKey, Language);
         _generation = new GenerationOptions
         {
             InputKey = InputKey,
@@ -212,7 +214,7 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
         }
         if (error is not null)
         {
-            WriteError(RowErrorRecords.Create(error, row.Source));
+            WriteError(RowErrorRecords.Create(error, row.Source, this));
         }
     }
 
@@ -235,11 +237,11 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
         {
             files = BatchJob.ExportFile(input, InputFormat is null ? null : DataFormats.Parse(InputFormat), new CsvSettings(Delimiter, Encoding), target, _target!,
                 _generation!, MaxRequestsPerFile, MaxBytesPerFile, hashOnly: false,
-                (error, row) => WriteError(RowErrorRecords.Create(error, RowConversion.ToPSObject(row))), out rows);
+                (error, row) => WriteError(RowErrorRecords.Create(error, RowConversion.ToPSObject(row), this)), out rows);
         }
         catch (DataFileException ex)
         {
-            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, InvokeCodeInstructionToCodeCommand.CategoryOf(ex.ErrorId), ex.Path));
+            ThrowTerminatingError(DataFileErrorRecords.Create(ex, this));
             return;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

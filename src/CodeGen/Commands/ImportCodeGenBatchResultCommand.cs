@@ -1,3 +1,4 @@
+using System.Collections.ObjectModel;
 using System.Management.Automation;
 using System.Text;
 using CodeGen.Commands.Support;
@@ -25,13 +26,15 @@ public sealed class ImportCodeGenBatchResultCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = null!;
 
-    /// <summary>The batch output files (OpenAI output_file, vLLM run_batch output), in any order.</summary>
+    /// <summary>The batch output files (OpenAI output_file, vLLM run_batch output), in any order; wildcards expand (output*.jsonl).</summary>
     [Parameter(Mandatory = true)]
     [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
     public string[] ResultPath { get; set; } = [];
 
-    /// <summary>The batch error files, if any (OpenAI error_file).</summary>
+    /// <summary>The batch error files, if any (OpenAI error_file); wildcards expand (errors*.jsonl).</summary>
     [Parameter]
+    [SupportsWildcards]
     public string[] ErrorPath { get; set; } = [];
 
     /// <summary>The file to write: the input rows with the code (and the error column for rows without code).</summary>
@@ -47,7 +50,7 @@ public sealed class ImportCodeGenBatchResultCommand : PSCmdlet
 
     [Parameter]
     [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(ColumnCompleter))]
+    [ArgumentCompleter(typeof(OutputKeyCompleter))]
     public string OutputKey { get; set; } = GenerationOptions.DefaultOutputKey;
 
     /// <summary>Replace an existing output file (and the output column of rows that have one), as at the export.</summary>
@@ -62,6 +65,7 @@ public sealed class ImportCodeGenBatchResultCommand : PSCmdlet
     /// <summary>The language to prefer among several code blocks of an answer.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(LanguageCompleter))]
     public string? Language { get; set; }
 
     /// <summary>Keep the model's whole answer instead of extracting the code.</summary>
@@ -96,6 +100,47 @@ public sealed class ImportCodeGenBatchResultCommand : PSCmdlet
     [ArgumentCompleter(typeof(EncodingCompleter))]
     public Encoding? Encoding { get; set; }
 
+    /// <summary>
+    /// The files that <paramref name="patterns"/> name, as PowerShell's own -Path parameters expand them: wildcards
+    /// match files (in name order), a name that holds wildcard characters but exists as written is taken as
+    /// written, and a path without wildcards is taken as given (its absence is reported when it is read). A
+    /// pattern that matches nothing stops the command: a result file left out would leave its rows without code.
+    /// </summary>
+    private List<string> ResolveFiles(string[] patterns, string parameter, bool required)
+    {
+        var files = new List<string>();
+        foreach (string pattern in patterns)
+        {
+            string literal = GetUnresolvedProviderPathFromPSPath(pattern);
+            if (!WildcardPattern.ContainsWildcardCharacters(pattern) || File.Exists(literal))
+            {
+                files.Add(literal);
+                continue;
+            }
+            Collection<string> matched;
+            try
+            {
+                matched = GetResolvedProviderPathFromPSPath(pattern, out _);
+            }
+            catch (ItemNotFoundException)
+            {
+                matched = [];
+            }
+            var found = matched.Where(File.Exists).Order(StringComparer.Ordinal).ToList();
+            if (found.Count == 0)
+            {
+                ThrowTerminatingError(new ErrorRecord(new FileNotFoundException($"-{parameter} {pattern} matches no file."), "DataFileNotFound", ErrorCategory.ObjectNotFound, pattern));
+            }
+            files.AddRange(found);
+        }
+        var distinct = files.Distinct(StringComparer.Ordinal).ToList();
+        if (required && distinct.Count == 0)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException($"-{parameter} names no file."), "DataFileNotFound", ErrorCategory.ObjectNotFound, null));
+        }
+        return distinct;
+    }
+
     protected override void EndProcessing()
     {
         string input = GetUnresolvedProviderPathFromPSPath(Path);
@@ -115,8 +160,8 @@ public sealed class ImportCodeGenBatchResultCommand : PSCmdlet
             KeepRawAnswer = Raw,
             IncludeUsage = IncludeUsage,
         };
-        var results = ResultPath.Select(GetUnresolvedProviderPathFromPSPath).ToList();
-        var errors = ErrorPath.Select(GetUnresolvedProviderPathFromPSPath).ToList();
+        var results = ResolveFiles(ResultPath, nameof(ResultPath), required: true);
+        var errors = ResolveFiles(ErrorPath, nameof(ErrorPath), required: false);
         var fileRun = new FileRun(new FileRunOptions
         {
             InputPath = input,
@@ -137,7 +182,7 @@ public sealed class ImportCodeGenBatchResultCommand : PSCmdlet
         }
         catch (DataFileException ex)
         {
-            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, InvokeCodeInstructionToCodeCommand.CategoryOf(ex.ErrorId), ex.Path));
+            ThrowTerminatingError(DataFileErrorRecords.Create(ex, this));
             return;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -34,6 +34,10 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     private readonly CancellationTokenSource _stopping = new();
     private ChatCompletionClient? _client;
     private IChatBackend? _backend;
+    /// <summary>Pipeline mode: the column that holds why a row failed (&lt;OutputKey&gt;_error), set on every row.</summary>
+    private string? _errorKey;
+    /// <summary>File mode with -Path: the inputs, run in EndProcessing once it is known how many there are.</summary>
+    private readonly List<string> _pathInputs = [];
     private ResponseCache? _cache;
     /// <summary>-Batch, unless the run is a replay (-CacheMode ReadOnly): then the rows are answered from the cache.</summary>
     private bool _batch;
@@ -135,7 +139,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
 
     [Parameter]
     [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(ColumnCompleter))]
+    [ArgumentCompleter(typeof(OutputKeyCompleter))]
     public string OutputKey { get; set; } = GenerationOptions.DefaultOutputKey;
 
     /// <summary>Overwrite the output column when a row already has it; in file mode, replace an existing output file.</summary>
@@ -153,6 +157,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     /// <summary>The language to ask for (default prompt) and to prefer among several code blocks.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(LanguageCompleter))]
     public string? Language { get; set; }
 
     [Parameter]
@@ -243,6 +248,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         }
 
         _template = PromptTemplates.ParseOrThrow(this, PromptTemplate);
+        PromptTemplates.WarnAboutUse(this, _template, InputKey, Language);
         _parameters = RequestParameters.ResolveOrThrow(this, Temperature, MaxTokens, ReasoningEffort, AdditionalBody);
 
         _verbose = FileRunReporter.IsVerbose(this);
@@ -262,6 +268,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         }
         if (!FileMode)
         {
+            _errorKey = FileRun.ErrorKeyFor(OutputKey);
             _run = new GenerationRun(CreateGenerationOptions(), _backend);
             long? total = ParameterSetName == InstructionSet ? Instruction.Length : null;
             _progress = new RunProgress(this, $"Generating code with {endpoint.Model}", total);
@@ -281,7 +288,8 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
                     }
                     break;
                 case PathSet:
-                    RunFile(Path, OutputPath, storage: null);
+                    // run in EndProcessing: whether -OutputPath is a folder depends on how many inputs come
+                    _pathInputs.Add(GetUnresolvedProviderPathFromPSPath(Path));
                     break;
                 case StorageSet:
                     var storage = (StepStorage)Storage;
@@ -304,6 +312,11 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
 
     protected override void EndProcessing()
     {
+        if (_pathInputs.Count > 0)
+        {
+            RunFiles();
+            return;
+        }
         if (_run is null)
         {
             return;
@@ -356,6 +369,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         var prepared = run.Prepare(row);
         if (prepared.IsSendable && !ShouldProcess($"Row {prepared.RowNumber}: {Preview(prepared.Instruction)}", _action))
         {
+            ShowWouldSend(prepared);
             return;
         }
         run.Enqueue(prepared, row);
@@ -385,15 +399,18 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
             }
             if (!error.IsFatal) // a fatal error stops the command with its own terminating error
             {
-                WriteError(RowErrorRecords.Create(error, row.Source));
+                WriteError(RowErrorRecords.Create(error, row.Source, this));
             }
             row.Set(OutputKey, null, keepExisting: true);
+            row.Set(_errorKey!, error.Message);
             SetUsage(row.Set, outcome, keepExisting: true);
             WriteObject(row.Result);
             return;
         }
         ReportRow(outcome);
         row.Set(OutputKey, outcome.Code);
+        // on every row, so that Export-Csv (which takes its columns from the first object) keeps the reasons
+        row.Set(_errorKey!, null);
         SetUsage(row.Set, outcome, keepExisting: false);
         WriteObject(row.Result);
     }
@@ -418,29 +435,102 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     {
         var error = stopped.Error;
         var record = new ErrorRecord(stopped, error.ErrorId, RowErrorRecords.CategoryOf(error), Endpoint);
-        record.ErrorDetails = new ErrorDetails(stopped.Message) { RecommendedAction = RowErrorRecords.RecommendedAction(error) };
+        record.ErrorDetails = new ErrorDetails(stopped.Message) { RecommendedAction = RowErrorRecords.RecommendedAction(error, this) };
         ThrowTerminatingError(record);
     }
 
+    /// <summary>
+    /// File mode with -Path: each input through a run of its own. -OutputPath is a folder when several inputs
+    /// come, when it ends with a separator, or when it is an existing folder: then each input gets a file of its
+    /// own in it, named after the input (the folder is created when missing).
+    /// </summary>
+    private void RunFiles()
+    {
+        try
+        {
+            string output = GetUnresolvedProviderPathFromPSPath(OutputPath);
+            bool toFolder = _pathInputs.Count > 1 || Directory.Exists(output) || OutputPath.EndsWith('/') || OutputPath.EndsWith(System.IO.Path.DirectorySeparatorChar);
+            if (toFolder && File.Exists(output))
+            {
+                ThrowTerminatingError(new ErrorRecord(new IOException(
+                    $"{_pathInputs.Count} input files go to a folder of outputs, one each, but '{output}' is a file."),
+                    "OutputPathIsAFile", ErrorCategory.InvalidArgument, OutputPath)
+                {
+                    ErrorDetails = new ErrorDetails($"{_pathInputs.Count} input files go to a folder of outputs, one each, but '{output}' is a file.")
+                    {
+                        RecommendedAction = "Pass -OutputPath a folder (it is created when missing), or one input file.",
+                    },
+                });
+            }
+            var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (string input in _pathInputs)
+            {
+                RunFile(input, toFolder ? System.IO.Path.Combine(output, OutputNameFor(input, names)) : output, storage: null, createFolder: toFolder);
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+        catch (RunStoppedException ex)
+        {
+            ThrowStopped(ex);
+        }
+    }
+
+    /// <summary>
+    /// The name of an input's output in a folder of outputs: the input's name with the output format's extension
+    /// (tasks.csv: tasks.jsonl); when another input of the run has that name already, with the input's extension
+    /// kept (tasks.json.jsonl), then its folder's name in front (b_tasks.jsonl), then a number.
+    /// </summary>
+    private string OutputNameFor(string input, HashSet<string> taken)
+    {
+        var format = ParseFormat(OutputFormat ?? Format) ?? ParseFormat(InputFormat ?? Format) ?? DataFormats.FromExtension(input) ?? DataFormat.JsonLines;
+        string extension = DataFormats.Extension(format);
+        string stem = System.IO.Path.GetFileNameWithoutExtension(input);
+        string folder = System.IO.Path.GetFileName(System.IO.Path.GetDirectoryName(input)) ?? string.Empty;
+        foreach (string candidate in new[] { stem + extension, System.IO.Path.GetFileName(input) + extension, $"{folder}_{stem}{extension}" })
+        {
+            if (taken.Add(candidate))
+            {
+                return candidate;
+            }
+        }
+        for (int n = 2; ; n++)
+        {
+            if (taken.Add($"{stem}.{n}{extension}"))
+            {
+                return $"{stem}.{n}{extension}";
+            }
+        }
+    }
+
     /// <summary>File mode: one input file (or storage step) through a run of its own into its output file.</summary>
-    private void RunFile(string inputPath, string outputPath, StepStorage? storage)
+    /// <param name="createFolder">Create the output's folder (a folder of outputs) once the run is confirmed.</param>
+    private void RunFile(string inputPath, string outputPath, StepStorage? storage, bool createFolder = false)
     {
         string input = GetUnresolvedProviderPathFromPSPath(inputPath);
         string output = GetUnresolvedProviderPathFromPSPath(outputPath);
         DataFormat? inputFormat = ParseFormat(InputFormat ?? Format);
         DataFormat? outputFormat = ParseFormat(OutputFormat ?? Format);
-        if (storage is null && Directory.Exists(output))
+        if (!ShouldProcess(output, $"{_action} for the rows of {input}"))
         {
-            var format = outputFormat ?? inputFormat ?? DataFormats.FromExtension(input) ?? DataFormat.JsonLines;
-            output = System.IO.Path.Combine(output, System.IO.Path.GetFileNameWithoutExtension(input) + DataFormats.Extension(format));
+            ShowFileWouldSend(input, storage is null ? inputFormat : DataFormats.FromExtension(input) ?? storage.CacheType);
+            return;
         }
         if (storage is not null)
         {
             Directory.CreateDirectory(storage.CachePath);
         }
-        if (!ShouldProcess(output, $"{_action} for the rows of {input}"))
+        if (createFolder)
         {
-            return;
+            try
+            {
+                Directory.CreateDirectory(System.IO.Path.GetDirectoryName(output)!);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, output));
+            }
         }
         if (_batch)
         {
@@ -468,7 +558,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         }
         catch (DataFileException ex)
         {
-            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, CategoryOf(ex.ErrorId), ex.Path));
+            ThrowTerminatingError(DataFileErrorRecords.Create(ex, this));
             return;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -531,7 +621,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         }
         catch (DataFileException ex)
         {
-            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, CategoryOf(ex.ErrorId), ex.Path));
+            ThrowTerminatingError(DataFileErrorRecords.Create(ex, this, batch: true));
             return;
         }
         catch (BatchJobException ex)
@@ -661,14 +751,52 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
 
     private static DataFormat? ParseFormat(string? name) => name is null ? null : DataFormats.Parse(name);
 
-    internal static ErrorCategory CategoryOf(string errorId) => errorId switch
+
+    /// <summary>-WhatIf -Verbose: the messages a row would send, in full (a row that is not sent says why).</summary>
+    private void ShowWouldSend(PreparedRow prepared)
     {
-        DataFileException.DataFileNotFound => ErrorCategory.ObjectNotFound,
-        DataFileException.MissingInputColumn => ErrorCategory.ObjectNotFound,
-        DataFileException.OutputColumnExists or DataFileException.OutputFileExists => ErrorCategory.ResourceExists,
-        DataFileException.UnknownDataFormat or DataFileException.SameInputAndOutput => ErrorCategory.InvalidArgument,
-        _ => ErrorCategory.InvalidData,
-    };
+        if (!_verbose || !WhatIfInEffect)
+        {
+            return;
+        }
+        if (prepared.Prompt.Messages is not { } messages)
+        {
+            WriteVerbose($"Row {prepared.RowNumber} would send nothing: {prepared.Error?.Detail}");
+            return;
+        }
+        var text = new System.Text.StringBuilder($"Row {prepared.RowNumber} would send {messages.Length} message{(messages.Length == 1 ? "" : "s")}:");
+        foreach (var message in messages)
+        {
+            text.Append('\n').Append(message.Role).Append(":\n    ").Append(message.Content.ReplaceLineEndings("\n    "));
+        }
+        WriteVerbose(text.ToString());
+    }
+
+    /// <summary>-WhatIf -Verbose in file mode: reads the input and shows what each of its rows would send.</summary>
+    private void ShowFileWouldSend(string input, DataFormat? format)
+    {
+        if (!_verbose || !WhatIfInEffect)
+        {
+            return;
+        }
+        try
+        {
+            using var run = new GenerationRun(CreateGenerationOptions(), _backend!);
+            using var reader = RowFiles.OpenReader(input, DataFormats.Resolve(input, format), new CsvSettings(Delimiter, Encoding));
+            while (reader.Read(out var row))
+            {
+                ShowWouldSend(run.Prepare(row));
+            }
+        }
+        catch (DataFileException ex)
+        {
+            WriteVerbose($"The rows of {input} cannot be shown: {ex.Message}");
+        }
+    }
+
+    private bool WhatIfInEffect => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value)
+        ? value is SwitchParameter { IsPresent: true }
+        : SessionState.PSVariable.GetValue("WhatIfPreference") is SwitchParameter { IsPresent: true } or true;
 
     private static string Preview(string? text)
     {

@@ -159,7 +159,9 @@ public sealed class SetCodeGenEndpointCommand : PSCmdlet
         if (bound.ContainsKey(nameof(CacheMode))) settings.CacheMode = Enum.Parse<Core.Llm.CacheMode>(CacheMode!, ignoreCase: true);
         if (PassThru)
         {
-            WriteObject(EndpointInfo.Describe(settings));
+            // what Get-CodeGenEndpoint shows: the settings a command would use, and where each comes from
+            int throttle = settings.ThrottleLimit ?? 10;
+            WriteObject(EndpointInfo.Effective(() => LlmCommandBase.ResolveEndpoint(null, allowUnencrypted: false), LlmCommandBase.SessionResilience(throttle), throttle));
         }
     }
 }
@@ -193,18 +195,7 @@ public sealed class GetCodeGenEndpointCommand : LlmCommandBase
 
     protected override void EndProcessing()
     {
-        var session = SessionDefaults.Current;
-        int throttle = Setting(nameof(ThrottleLimit), ThrottleLimit, session.ThrottleLimit);
-        var resilience = ResolveResilience(throttle);
-        try
-        {
-            WriteObject(EndpointInfo.Describe(ResolveEndpoint(), resilience, throttle));
-        }
-        catch (EndpointConfigurationException ex)
-        {
-            var info = EndpointInfo.Describe(session);
-            info.Problem = ex.Message;
-            WriteObject(info);
-        }
+        int throttle = Setting(nameof(ThrottleLimit), ThrottleLimit, SessionDefaults.Current.ThrottleLimit);
+        WriteObject(EndpointInfo.Effective(ResolveEndpoint, ResolveResilience(throttle), throttle));
     }
 }

@@ -53,7 +53,25 @@ public sealed class EndpointInfo
         CacheMode = SessionDefaults.Current.CacheMode?.ToString(),
     };
 
-    /// <summary>The stored session defaults as they are (for Set-CodeGenEndpoint -PassThru, or when nothing resolves).</summary>
+    /// <summary>
+    /// What Get-CodeGenEndpoint (and Set-CodeGenEndpoint -PassThru) show: the settings a command would use and where
+    /// each comes from; when they do not resolve to an endpoint, the stored session defaults and why.
+    /// </summary>
+    internal static EndpointInfo Effective(Func<LlmEndpoint> resolve, ResilienceSettings resilience, int throttleLimit)
+    {
+        try
+        {
+            return Describe(resolve(), resilience, throttleLimit);
+        }
+        catch (EndpointConfigurationException ex)
+        {
+            var info = Describe(SessionDefaults.Current);
+            info.Problem = ex.Message;
+            return info;
+        }
+    }
+
+    /// <summary>The stored session defaults as they are (when nothing resolves).</summary>
     internal static EndpointInfo Describe(SessionSettings session) => new()
     {
         Provider = session.Provider?.ToString(),

@@ -13,6 +13,9 @@ namespace CodeGen.Commands.Endpoints;
 /// </summary>
 public abstract class LlmCommandBase : PSCmdlet
 {
+    internal const int DefaultMaxRetries = 5;
+    internal const int DefaultTimeoutSec = 600;
+
     /// <summary>Base URL of an OpenAI-compatible API (http://localhost:11434/v1), a full .../chat/completions URL, or an Azure resource URL.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -55,12 +58,12 @@ public abstract class LlmCommandBase : PSCmdlet
     /// <summary>Retries of a failed attempt (408, 429, 5xx, connection failures, timeouts, unusable answers). Default 5.</summary>
     [Parameter]
     [ValidateRange(0, 100)]
-    public int MaxRetries { get; set; } = 5;
+    public int MaxRetries { get; set; } = DefaultMaxRetries;
 
     /// <summary>Seconds one attempt may take before it is abandoned (and retried). Default 600.</summary>
     [Parameter]
     [ValidateRange(1, 86400)]
-    public int TimeoutSec { get; set; } = 600;
+    public int TimeoutSec { get; set; } = DefaultTimeoutSec;
 
     /// <summary>Client-side limit on requests (attempts) per minute.</summary>
     [Parameter]
@@ -109,16 +112,22 @@ public abstract class LlmCommandBase : PSCmdlet
         }
     }
 
-    protected LlmEndpoint ResolveEndpoint()
+    protected LlmEndpoint ResolveEndpoint() => ResolveEndpoint(
+        new(Endpoint, Model, SecureStringTransformationAttribute.Reveal(ApiKey), "parameters", EndpointSettings.ParseProvider(Provider), Deployment, ApiVersion,
+            Token: SecureStringTransformationAttribute.Reveal(Token), EntraId: EntraId.IsPresent ? true : null),
+        AllowUnencryptedAuthentication);
+
+    /// <summary>The endpoint from <paramref name="parameters"/> (null: none given), the session defaults and the environment, in that order.</summary>
+    internal static LlmEndpoint ResolveEndpoint(EndpointSettings? parameters, bool allowUnencrypted)
     {
-        var layers = new List<EndpointSettings>
+        var layers = new List<EndpointSettings>();
+        if (parameters is not null)
         {
-            new(Endpoint, Model, SecureStringTransformationAttribute.Reveal(ApiKey), "parameters", EndpointSettings.ParseProvider(Provider), Deployment, ApiVersion,
-                Token: SecureStringTransformationAttribute.Reveal(Token), EntraId: EntraId.IsPresent ? true : null),
-            SessionDefaults.Current.ToLayer(),
-        };
+            layers.Add(parameters);
+        }
+        layers.Add(SessionDefaults.Current.ToLayer());
         layers.AddRange(EndpointSettings.FromEnvironment(Environment.GetEnvironmentVariable));
-        return LlmEndpoint.Resolve(layers, AllowUnencryptedAuthentication);
+        return LlmEndpoint.Resolve(layers, allowUnencrypted);
     }
 
     /// <param name="maxConcurrency">Attempts in flight at most (the command's -ThrottleLimit).</param>
@@ -143,6 +152,21 @@ public abstract class LlmCommandBase : PSCmdlet
             Proxy = Proxy ?? session.Proxy,
             ProxyCredentials = ProxyCredential?.GetNetworkCredential(),
             Headers = headers,
+        };
+    }
+
+    /// <summary>What a command that sets none of these parameters would use: the session defaults, else the parameters' defaults.</summary>
+    internal static ResilienceSettings SessionResilience(int maxConcurrency)
+    {
+        var session = SessionDefaults.Current;
+        return new ResilienceSettings
+        {
+            MaxConcurrency = maxConcurrency,
+            MaxRetries = session.MaxRetries ?? DefaultMaxRetries,
+            AttemptTimeout = TimeSpan.FromSeconds(session.TimeoutSec ?? DefaultTimeoutSec),
+            RequestsPerMinute = session.RequestsPerMinute,
+            TokensPerMinute = session.TokensPerMinute,
+            Proxy = session.Proxy,
         };
     }
 

@@ -56,17 +56,26 @@ public sealed class ModelCompleter : IArgumentCompleter
         => value.IndexOfAny([' ', '\'', '"', '$', '`', '(', ')', '{', '}', ';', ',', '@', '#', '&', '|', '<', '>']) >= 0 ? "'" + value.Replace("'", "''") + "'" : value;
 }
 
-/// <summary>Tab completion of -InputKey and -OutputKey: the column names of the -Path file (CSV header, or the first JSON row).</summary>
+/// <summary>Tab completion of -InputKey: the column names of the -Path file (CSV header, or the first JSON row).</summary>
 public sealed class ColumnCompleter : IArgumentCompleter
 {
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters)
     {
+        string word = ModelCompleter.Unquote(wordToComplete);
+        return (Columns(fakeBoundParameters) ?? [])
+            .Where(c => c.StartsWith(word, StringComparison.OrdinalIgnoreCase))
+            .Select(c => new CompletionResult(ModelCompleter.Quote(c), c, CompletionResultType.ParameterValue, c))
+            .ToList();
+    }
+
+    /// <summary>The columns of the command line's -Path file; null without one (or when it cannot be read).</summary>
+    internal static List<string>? Columns(IDictionary fakeBoundParameters)
+    {
         if (fakeBoundParameters["Path"]?.ToString() is not { Length: > 0 } path)
         {
-            return [];
+            return null;
         }
-        List<string> columns;
         try
         {
             path = Resolve(path);
@@ -75,22 +84,14 @@ public sealed class ColumnCompleter : IArgumentCompleter
             using var reader = RowFiles.OpenReader(path, DataFormats.Resolve(path, format is null ? null : DataFormats.Parse(format)), new CsvSettings(delimiter, null));
             if (reader.Columns is { } header)
             {
-                columns = [.. header];
+                return [.. header];
             }
-            else
-            {
-                columns = reader.Read(out var first) ? Enumerable.Range(0, first.Count).Select(first.NameAt).ToList() : [];
-            }
+            return reader.Read(out var first) ? Enumerable.Range(0, first.Count).Select(first.NameAt).ToList() : [];
         }
         catch (Exception ex) when (ex is DataFileException or IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            return [];
+            return null;
         }
-        string word = ModelCompleter.Unquote(wordToComplete);
-        return columns
-            .Where(c => c.StartsWith(word, StringComparison.OrdinalIgnoreCase))
-            .Select(c => new CompletionResult(ModelCompleter.Quote(c), c, CompletionResultType.ParameterValue, c))
-            .ToList();
     }
 
     /// <summary>A relative path is relative to the session's current location, as the command will resolve it.</summary>
@@ -130,6 +131,56 @@ public sealed class ReasoningEffortCompleter : IArgumentCompleter
         string word = ModelCompleter.Unquote(wordToComplete);
         return Known.Where(v => v.StartsWith(word, StringComparison.OrdinalIgnoreCase))
             .Select(v => new CompletionResult(v, v, CompletionResultType.ParameterValue, v))
+            .ToList();
+    }
+}
+
+/// <summary>
+/// Tab completion of -OutputKey: names for a new column, which the -Path file does not have yet (a column it has
+/// would be refused without -Force): generated_code, or generated_code_2... when the file has it, and a few others.
+/// </summary>
+public sealed class OutputKeyCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        var taken = new HashSet<string>(ColumnCompleter.Columns(fakeBoundParameters) ?? [], StringComparer.OrdinalIgnoreCase);
+        string first = Core.Running.GenerationOptions.DefaultOutputKey;
+        for (int n = 2; taken.Contains(first); n++)
+        {
+            first = $"{Core.Running.GenerationOptions.DefaultOutputKey}_{n}";
+        }
+        string word = ModelCompleter.Unquote(wordToComplete);
+        return new[] { first, "code", "solution", "answer" }
+            .Where(name => !taken.Contains(name) && name.StartsWith(word, StringComparison.OrdinalIgnoreCase))
+            .Distinct()
+            .Select(name => new CompletionResult(name, name, CompletionResultType.ParameterValue, $"{name} (a new column)"))
+            .ToList();
+    }
+}
+
+/// <summary>
+/// Tab completion of -Language: language names as a prompt would say them (PowerShell, Python, C#...). Any name
+/// works; fence tags such as py or ps1 match their language.
+/// </summary>
+public sealed class LanguageCompleter : IArgumentCompleter
+{
+    internal static readonly string[] Known =
+    [
+        "PowerShell", "Python", "Bash", "C#", "JavaScript", "TypeScript", "SQL", "Go", "Rust", "Java", "Kotlin", "C", "C++", "F#",
+        "Ruby", "PHP", "Swift", "Scala", "R", "Perl", "Lua", "Haskell", "Julia", "Dart", "Elixir", "YAML", "JSON", "HTML", "CSS",
+        "Dockerfile", "Makefile", "Terraform", "Batch",
+    ];
+
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        string word = ModelCompleter.Unquote(wordToComplete);
+        string tag = word.Length == 0 ? string.Empty : Core.Extraction.LanguageNames.Normalize(word);
+        return Known
+            .Where(name => name.StartsWith(word, StringComparison.OrdinalIgnoreCase)
+                || (tag.Length > 0 && Core.Extraction.LanguageNames.Normalize(name) == tag))
+            .Select(name => new CompletionResult(ModelCompleter.Quote(name), name, CompletionResultType.ParameterValue, name))
             .ToList();
     }
 }

@@ -16,14 +16,14 @@ internal sealed class FileRunReporter : IBatchJobListener
 {
     private static int s_nextBatchActivityId = 0x4247;
 
-    private readonly Cmdlet _cmdlet;
+    private readonly PSCmdlet _cmdlet;
     private readonly RunProgress _progress;
     private readonly bool _passThru;
     private readonly bool _verbose;
     private ProgressRecord? _batchProgress;
     private string? _lastBatchStatus;
 
-    public FileRunReporter(Cmdlet cmdlet, RunProgress progress, bool passThru, bool verbose)
+    public FileRunReporter(PSCmdlet cmdlet, RunProgress progress, bool passThru, bool verbose)
     {
         _cmdlet = cmdlet;
         _progress = progress;
@@ -38,7 +38,7 @@ internal sealed class FileRunReporter : IBatchJobListener
         if (outcome.Error is { IsFatal: false } error)
         {
             item = RowConversion.ToPSObject(row);
-            _cmdlet.WriteError(RowErrorRecords.Create(error, item));
+            _cmdlet.WriteError(RowErrorRecords.Create(error, item, _cmdlet));
         }
         else
         {

@@ -22,4 +22,28 @@ internal static class PromptTemplates
             throw; // not reached
         }
     }
+
+    /// <summary>
+    /// Warns about a template that is probably not what was meant: one that leaves out the instruction column
+    /// (every row asks the same, apart from the columns it names), and one that does not carry -Language to the
+    /// model (the template replaces the default prompt, which names the language).
+    /// </summary>
+    public static void WarnAboutUse(Cmdlet cmdlet, PromptTemplate? template, string inputKey, string? language)
+    {
+        if (template is null)
+        {
+            return;
+        }
+        if (!template.Fields.Contains(inputKey, StringComparer.OrdinalIgnoreCase))
+        {
+            cmdlet.WriteWarning($"The prompt template does not use the instruction column: it has no {{{inputKey}}}, so no row's instruction reaches the model. " +
+                $"Add {{{inputKey}}} to the template, or name the column that holds the instruction with -InputKey.");
+        }
+        if (!string.IsNullOrWhiteSpace(language) && !template.Fields.Contains("language", StringComparer.OrdinalIgnoreCase)
+            && !template.Text.Contains(language.Trim(), StringComparison.OrdinalIgnoreCase))
+        {
+            cmdlet.WriteWarning($"-Language {language.Trim()} does not reach the model: the prompt template replaces the default prompt, which names the language, " +
+                "and the template does not mention it. It still chooses which code block of an answer is kept. Write the language into the template if the model should hear it.");
+        }
+    }
 }

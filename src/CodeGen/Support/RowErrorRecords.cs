@@ -6,10 +6,11 @@ namespace CodeGen.Commands.Support;
 /// <summary>Turns engine row errors into ErrorRecords with stable ids and fitting categories.</summary>
 internal static class RowErrorRecords
 {
-    public static ErrorRecord Create(RowError error, object? targetObject)
+    /// <param name="cmdlet">The command in use: advice names only its parameters, or the command to run next.</param>
+    public static ErrorRecord Create(RowError error, object? targetObject, PSCmdlet cmdlet)
     {
         var record = new ErrorRecord(new RowFailedException(error), error.ErrorId, CategoryOf(error), targetObject);
-        string? action = RecommendedAction(error);
+        string? action = RecommendedAction(error, cmdlet);
         if (action is not null)
         {
             record.ErrorDetails = new ErrorDetails(error.Message) { RecommendedAction = action };
@@ -51,7 +52,7 @@ internal static class RowErrorRecords
         _ => ErrorCategory.ProtocolError,
     };
 
-    internal static string? RecommendedAction(RowError error) => error.Kind switch
+    internal static string? RecommendedAction(RowError error, PSCmdlet cmdlet) => error.Kind switch
     {
         RowErrorKind.MissingInputColumn => "Pass -InputKey with the name of the column that holds the instruction.",
         RowErrorKind.OutputColumnExists => "Pass -Force to overwrite the column, or -OutputKey to write a different one.",
@@ -59,10 +60,12 @@ internal static class RowErrorRecords
         RowErrorKind.SignInFailed => "Sign in where DefaultAzureCredential finds it (az login, Connect-AzAccount, a managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET), or pass a token with -Token.",
         RowErrorKind.HttpError when error.StatusCode is 401 or 403 => "Check the API key (-ApiKey or CODEGEN_API_KEY; OPENAI_API_KEY is sent only to api.openai.com, OPENAI_BASE_URL and this machine).",
         RowErrorKind.HttpError when error.StatusCode is 404 => "Check -Endpoint and -Model (or -Deployment for Azure OpenAI).",
-        RowErrorKind.HttpError when error.ServerCode == "insufficient_quota" => "Add credit or raise the quota of the account, then run again (file mode: -Resume).",
-        RowErrorKind.CircuitOpen => "Check that the endpoint is up, then run again (file mode: -Resume continues where it stopped).",
+        RowErrorKind.HttpError when error.ServerCode == "insufficient_quota" => "Add credit or raise the quota of the account, then run the command again (with a file, -Resume continues where it stopped).",
+        RowErrorKind.CircuitOpen => "Check that the endpoint is up, then run the command again (with a file, -Resume continues where it stopped).",
         RowErrorKind.ConnectionFailed => "Check that the endpoint is running and reachable (-Endpoint or CODEGEN_ENDPOINT).",
-        RowErrorKind.BatchResultMissing => "Run Invoke-CodeInstructionToCode -Path <input> -OutputPath <output> -Resume (without -Batch) to generate the missing rows live.",
+        RowErrorKind.BatchResultMissing when cmdlet.MyInvocation.MyCommand.Name == "Invoke-CodeInstructionToCode"
+            => "Run the same command with -Resume instead of -Batch: it generates the rows without code live.",
+        RowErrorKind.BatchResultMissing => "Run Invoke-CodeInstructionToCode -Path <input> -OutputPath <output> -Resume to generate the rows without code live.",
         RowErrorKind.CacheMiss => "Record the answer once against a live endpoint (-CacheMode ReadWrite), or check that -Endpoint, -Model, the prompt and the request parameters are the ones it was recorded with.",
         _ => null,
     };

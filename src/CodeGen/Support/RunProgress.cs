@@ -12,7 +12,8 @@ internal sealed class RunProgress
     private static int s_nextActivityId = 0x4347;
 
     private readonly Cmdlet _cmdlet;
-    private readonly ProgressRecord _record;
+    private readonly int _activityId;
+    private readonly string _activity;
     private readonly long? _total;
     private long _lastWrite;
     private bool _written;
@@ -21,10 +22,14 @@ internal sealed class RunProgress
     {
         _cmdlet = cmdlet;
         _total = total;
-        _record = new ProgressRecord(Interlocked.Increment(ref s_nextActivityId), activity, "Starting");
+        _activityId = Interlocked.Increment(ref s_nextActivityId);
+        _activity = activity;
     }
 
-    /// <summary>Shows the run's counters; the percentage comes from the row total, or from <paramref name="fraction"/> (of a file read).</summary>
+    /// <summary>
+    /// Shows the run's counters, how far it is and the time left: from the row total when it is known, else from
+    /// <paramref name="fraction"/> (of a file read), which gives the rows to expect.
+    /// </summary>
     public void Update(RunStatistics stats, double? fraction = null)
     {
         long now = Stopwatch.GetTimestamp();
@@ -33,16 +38,16 @@ internal sealed class RunProgress
             return;
         }
         _lastWrite = now;
-        _record.StatusDescription = Describe(stats);
-        if (_total is > 0)
+        // a record of its own each time: a host may keep the records it was given (a PowerShell API's Streams.Progress)
+        var record = new ProgressRecord(_activityId, _activity, Describe(stats));
+        double? expected = _total is > 0 ? _total.Value : fraction is > 0 and var part && stats.Rows > 0 ? stats.Rows / Math.Min(1.0, part) : null;
+        if (expected is { } rows)
         {
-            _record.PercentComplete = (int)Math.Min(100, stats.Completed * 100 / _total.Value);
+            record.PercentComplete = (int)Math.Clamp(stats.Completed * 100 / rows, 0, 100);
+            double rate = stats.RowsPerSecond;
+            record.SecondsRemaining = rate > 0 ? (int)Math.Min(int.MaxValue, Math.Max(0, rows - stats.Completed) / rate) : -1;
         }
-        else if (fraction is { } part)
-        {
-            _record.PercentComplete = (int)Math.Clamp(part * 100, 0, 100);
-        }
-        _cmdlet.WriteProgress(_record);
+        _cmdlet.WriteProgress(record);
         _written = true;
     }
 
@@ -52,13 +57,13 @@ internal sealed class RunProgress
         {
             return;
         }
-        _record.RecordType = ProgressRecordType.Completed;
-        _cmdlet.WriteProgress(_record);
+        _cmdlet.WriteProgress(new ProgressRecord(_activityId, _activity, "Done") { RecordType = ProgressRecordType.Completed });
     }
 
+    /// <summary>The status line: short enough for a console (PowerShell cuts it at the window's width).</summary>
     internal static string Describe(RunStatistics s) => string.Format(CultureInfo.InvariantCulture,
         "{0} done, {1} failed, {2} in flight, {3:0.0} rows/s{4}", s.Completed, s.Failed, s.InFlight, s.RowsPerSecond,
-        s.Throttled > 0 ? string.Format(CultureInfo.InvariantCulture, " ({0} rate-limited answers; concurrency now {1})", s.Throttled, s.ConcurrencyLimit) : string.Empty);
+        s.Throttled > 0 ? string.Format(CultureInfo.InvariantCulture, "; {0} throttled, limit {1}", s.Throttled, s.ConcurrencyLimit) : string.Empty);
 
     /// <summary>The one-line end-of-run summary.</summary>
     internal static string Summary(string command, RunStatistics s)
