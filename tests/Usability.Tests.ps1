@@ -196,7 +196,8 @@ Describe '-WhatIf -Verbose shows what would be sent' {
         $warnings.Message | Should -HaveCount 2
         $warnings[0].Message | Should -BeLike '*no {instruction}*'
         $warnings[1].Message | Should -BeLike '*-Language PowerShell does not reach the model*'
-        $quiet = 'x' | Invoke-CodeInstructionToCode @common -PromptTemplate 'Write {language} code: {instruction}' -Language PowerShell -WhatIf 3>&1 |
+        $quiet = [pscustomobject]@{ instruction = 'x'; language = 'PowerShell' } |
+            Invoke-CodeInstructionToCode @common -PromptTemplate 'Write {language} code: {instruction}' -Language PowerShell -WhatIf 3>&1 |
             Where-Object { $_ -is [System.Management.Automation.WarningRecord] }
         $quiet | Should -BeNullOrEmpty
     }

@@ -48,7 +48,8 @@ public abstract class BatchCommandBase : LlmCommandBase
     /// <summary>A client for the endpoint; for a saved job, the endpoint must be the job's.</summary>
     protected ChatCompletionClient CreateBatchClient(BatchJobState? job)
     {
-        var client = CreateClientOrThrow(out var endpoint, maxConcurrency: 4);
+        // the batches of a saved job run with its model: a command that only looks at them need not name it again
+        var client = CreateClientOrThrow(out var endpoint, maxConcurrency: 4, modelFallback: job?.Model);
         if (job is not null && !string.Equals(endpoint.DisplayUri, job.Endpoint, StringComparison.OrdinalIgnoreCase))
         {
             client.Dispose();
@@ -103,7 +104,7 @@ public sealed class GetCodeGenBatchCommand : BatchCommandBase
         {
             try
             {
-                ResolveEndpoint();
+                ResolveEndpoint(state.Model);
             }
             catch (EndpointConfigurationException ex)
             {

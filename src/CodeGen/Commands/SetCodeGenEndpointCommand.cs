@@ -196,6 +196,6 @@ public sealed class GetCodeGenEndpointCommand : LlmCommandBase
     protected override void EndProcessing()
     {
         int throttle = Setting(nameof(ThrottleLimit), ThrottleLimit, SessionDefaults.Current.ThrottleLimit);
-        WriteObject(EndpointInfo.Effective(ResolveEndpoint, ResolveResilience(throttle), throttle));
+        WriteObject(EndpointInfo.Effective(() => ResolveEndpoint(), ResolveResilience(throttle), throttle));
     }
 }

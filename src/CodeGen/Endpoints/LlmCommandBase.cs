@@ -99,11 +99,12 @@ public abstract class LlmCommandBase : PSCmdlet
         => MyInvocation.BoundParameters.ContainsKey(parameter) ? value : value ?? sessionValue;
 
     /// <summary>Resolves the endpoint, or stops the command with an error that says what to set.</summary>
-    protected LlmEndpoint ResolveEndpointOrThrow()
+    /// <param name="modelFallback">The model when no layer names one (a saved batch job's).</param>
+    protected LlmEndpoint ResolveEndpointOrThrow(string? modelFallback = null)
     {
         try
         {
-            return ResolveEndpoint();
+            return ResolveEndpoint(modelFallback);
         }
         catch (EndpointConfigurationException ex)
         {
@@ -112,13 +113,17 @@ public abstract class LlmCommandBase : PSCmdlet
         }
     }
 
-    protected LlmEndpoint ResolveEndpoint() => ResolveEndpoint(
+    /// <param name="modelFallback">The model when no layer names one (a saved batch job's).</param>
+    protected LlmEndpoint ResolveEndpoint(string? modelFallback = null) => ResolveEndpoint(
         new(Endpoint, Model, SecureStringTransformationAttribute.Reveal(ApiKey), "parameters", EndpointSettings.ParseProvider(Provider), Deployment, ApiVersion,
             Token: SecureStringTransformationAttribute.Reveal(Token), EntraId: EntraId.IsPresent ? true : null),
-        AllowUnencryptedAuthentication);
+        AllowUnencryptedAuthentication, modelFallback);
 
-    /// <summary>The endpoint from <paramref name="parameters"/> (null: none given), the session defaults and the environment, in that order.</summary>
-    internal static LlmEndpoint ResolveEndpoint(EndpointSettings? parameters, bool allowUnencrypted)
+    /// <summary>
+    /// The endpoint from <paramref name="parameters"/> (null: none given), the session defaults and the environment,
+    /// in that order; <paramref name="modelFallback"/> is the model when none of them names one.
+    /// </summary>
+    internal static LlmEndpoint ResolveEndpoint(EndpointSettings? parameters, bool allowUnencrypted, string? modelFallback = null)
     {
         var layers = new List<EndpointSettings>();
         if (parameters is not null)
@@ -127,6 +132,10 @@ public abstract class LlmCommandBase : PSCmdlet
         }
         layers.Add(SessionDefaults.Current.ToLayer());
         layers.AddRange(EndpointSettings.FromEnvironment(Environment.GetEnvironmentVariable));
+        if (!string.IsNullOrEmpty(modelFallback))
+        {
+            layers.Add(new EndpointSettings(Model: modelFallback, Source: "the saved batch job"));
+        }
         return LlmEndpoint.Resolve(layers, allowUnencrypted);
     }
 
@@ -171,9 +180,10 @@ public abstract class LlmCommandBase : PSCmdlet
     }
 
     /// <summary>A client for the resolved endpoint, or a terminating error naming what is wrong.</summary>
-    protected ChatCompletionClient CreateClientOrThrow(out LlmEndpoint endpoint, int maxConcurrency = 10)
+    /// <param name="modelFallback">The model when no layer names one (a saved batch job's).</param>
+    protected ChatCompletionClient CreateClientOrThrow(out LlmEndpoint endpoint, int maxConcurrency = 10, string? modelFallback = null)
     {
-        endpoint = ResolveEndpointOrThrow();
+        endpoint = ResolveEndpointOrThrow(modelFallback);
         try
         {
             return new ChatCompletionClient(endpoint, ResolveResilience(maxConcurrency));
