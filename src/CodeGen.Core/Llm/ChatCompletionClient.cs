@@ -203,6 +203,15 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
     /// this one is written the old way): learns from a refused field (see <see cref="WireRules.Adapt"/>). Only the
     /// first request to hear of a field changes the rules and gets the notice.
     /// </summary>
+    /// <summary>
+    /// The body of a 400 that every request of this client would get (a value of a field every request carries that
+    /// the model does not take), once one was heard: later attempts are answered with it instead of being sent, so
+    /// a request that waited for its turn while the first one was refused costs nothing.
+    /// </summary>
+    internal string? RefusalForEveryRow { get; private set; }
+
+    internal void RefuseEveryRow(string body) => RefusalForEveryRow ??= body;
+
     internal void LearnFromRefusal(ChatExchange exchange, ServerError error)
     {
         if (exchange.Parameters is not { } parameters || exchange.Rules is not { } sentWith)

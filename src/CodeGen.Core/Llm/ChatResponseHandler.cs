@@ -86,7 +86,9 @@ internal sealed class ChatResponseHandler : DelegatingHandler
     {
         var exchange = ExchangeOf(request);
         exchange?.Owner?.RewriteIfStale(request, exchange);
-        var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        var response = exchange?.Owner?.RefusalForEveryRow is { } refusal
+            ? new HttpResponseMessage(System.Net.HttpStatusCode.BadRequest) { RequestMessage = request, Content = new StringContent(refusal, System.Text.Encoding.UTF8, "application/json") }
+            : await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
         int status = (int)response.StatusCode;
         bool budgetSpent = _pacer.Observe(response.Headers, status, exchange?.TokenEstimate ?? 0);
         if (exchange is null)
@@ -117,6 +119,10 @@ internal sealed class ChatResponseHandler : DelegatingHandler
                 if (status == 400)
                 {
                     exchange.Owner?.LearnFromRefusal(exchange, attempt.Error.Value);
+                    if (exchange.Adaptation == Adaptation.RefusedForEveryRow)
+                    {
+                        exchange.Owner?.RefuseEveryRow(text);
+                    }
                 }
             }
             exchange.Body = attempt;
