@@ -35,6 +35,7 @@ foreach ($example in Get-Content -Raw -LiteralPath $ExamplesPath | ConvertFrom-J
     # a batch finishes at the first look, unless the example comes back for it later (-NoWait, a cancel)
     Set-FakeLlmConfig $server @{ batchPollsToComplete = $example.BatchPolls }
     if (Get-Module CodeGen) { Clear-CodeGenEndpoint }
+    $environment = [Environment]::GetEnvironmentVariables()   # an example may set $env:..., the next one starts without it
     $folder = Join-Path $WorkPath ($results.Count + 1)
     New-ExampleFolder $folder
     $output = @()
@@ -48,6 +49,8 @@ foreach ($example in Get-Content -Raw -LiteralPath $ExamplesPath | ConvertFrom-J
     }
     finally {
         Pop-Location
+        foreach ($name in @([Environment]::GetEnvironmentVariables().Keys)) { if (-not $environment.Contains($name)) { [Environment]::SetEnvironmentVariable($name, $null) } }
+        foreach ($name in $environment.Keys) { [Environment]::SetEnvironmentVariable($name, $environment[$name]) }
     }
     $results[$example.Name] = [ordered]@{
         Errors   = @($output | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object { [ordered]@{ Id = ($_.FullyQualifiedErrorId -split ',')[0]; Message = "$_" } })

@@ -60,13 +60,19 @@ Describe 'Folder output' {
         Test-Path -LiteralPath (Join-Path $folder 'out/in.csv') | Should -BeTrue
     }
 
-    It 'keeps the names of inputs with the same name apart' {
+    It 'keeps the names of inputs with the same name apart, whatever order they come in' {
         $one = New-TaskFile (Join-Path $folder 'x/tasks.csv') 1
         $two = New-TaskFile (Join-Path $folder 'y/tasks.csv') 1
         $json = Join-Path $folder 'tasks.json'
         '[{"instruction":"task j"}]' | Set-Content -LiteralPath $json
         $summaries = Get-Item -LiteralPath $one, $two, $json | Invoke-CodeInstructionToCode -OutputPath (Join-Path $folder 'out') -OutputFormat jsonl @common
-        (Split-Path -Leaf $summaries.OutputPath) | Should -Be 'tasks.jsonl', 'tasks.csv.jsonl', 'tasks.json.jsonl'
+        $names = Split-Path -Leaf $summaries.OutputPath
+        $names[0..1] | Should -Be 'x_tasks.jsonl', 'y_tasks.jsonl'
+        $names[2] | Should -Be "$(Split-Path -Leaf $folder)_tasks.jsonl"
+        # the names come from the set, not the order: the same inputs the other way round get the same outputs
+        $again = Get-Item -LiteralPath $json, $two, $one | Invoke-CodeInstructionToCode -OutputPath (Join-Path $folder 'out') -OutputFormat jsonl @common -Resume
+        Split-Path -Leaf $again.OutputPath | Should -Be $names[2], $names[1], $names[0]
+        $again.SkippedByResume | Should -Be 1, 1, 1
     }
 
     It 'refuses several inputs for an output that is a file, and creates nothing under -WhatIf' {
@@ -149,6 +155,9 @@ Describe 'Hints name what exists' {
         $caught.ErrorDetails.RecommendedAction | Should -Not -BeLike '*-Resume*'
         Assert-HintNamesWhatExists $caught 'Import-CodeGenBatchResult'
 
+        # row 2: a batch line that failed as the model was not found (advice about -Endpoint or -ApiKey would name what Import lacks)
+        '{"custom_id":"row-2-00000000","response":{"status_code":404,"body":{"error":{"message":"The model does not exist","type":"invalid_request_error","code":"model_not_found"}}}}' |
+            Add-Content "$folder/results.jsonl"
         $null = Import-CodeGenBatchResult -Path $in -ResultPath "$folder/results.jsonl" -OutputPath "$folder/merged.csv" -ErrorVariable missing -ErrorAction SilentlyContinue
         $missing | Should -Not -BeNullOrEmpty
         foreach ($record in $missing) {
@@ -226,7 +235,7 @@ Describe 'Failed rows keep their reason in pipeline mode' {
         $back = Import-Csv -LiteralPath $csv
         $back[0].solution_error | Should -Be ''
         $back[1].solution | Should -Be ''
-        $back[1].solution_error | Should -BeLike 'Row 2:*bad task*'
+        $back[1].solution_error | Should -BeLike 'LlmHttpError: *bad task*'
         $back[2].solution | Should -Not -BeNullOrEmpty
     }
 }

@@ -199,11 +199,6 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
     }
 
     /// <summary>
-    /// Called by the attempt handler with a 400, before the attempt gives up its turn (so no request admitted after
-    /// this one is written the old way): learns from a refused field (see <see cref="WireRules.Adapt"/>). Only the
-    /// first request to hear of a field changes the rules and gets the notice.
-    /// </summary>
-    /// <summary>
     /// The body of a 400 that every request of this client would get (a value of a field every request carries that
     /// the model does not take), once one was heard: later attempts are answered with it instead of being sent, so
     /// a request that waited for its turn while the first one was refused costs nothing.
@@ -212,6 +207,11 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
 
     internal void RefuseEveryRow(string body) => RefusalForEveryRow ??= body;
 
+    /// <summary>
+    /// Called by the attempt handler with a 400, before the attempt gives up its turn (so no request admitted after
+    /// this one is written the old way): learns from a refused field (see <see cref="WireRules.Adapt"/>). Only the
+    /// first request to hear of a field changes the rules and gets the notice.
+    /// </summary>
     internal void LearnFromRefusal(ChatExchange exchange, ServerError error)
     {
         if (exchange.Parameters is not { } parameters || exchange.Rules is not { } sentWith)

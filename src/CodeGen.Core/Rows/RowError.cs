@@ -104,6 +104,9 @@ public sealed class RowError
 
     public override string ToString() => Message;
 
+    /// <summary>What the &lt;OutputKey&gt;_error column of a failed row holds, in every mode: the error id and what went wrong.</summary>
+    public string ColumnText => $"{ErrorId}: {Detail}";
+
     public static RowError Create(RowErrorKind kind, long rowNumber, string detail, int? statusCode = null, string? serverMessage = null, string? serverCode = null)
         => new(kind, rowNumber, detail, statusCode, serverMessage, serverCode);
 }

@@ -309,7 +309,7 @@ public sealed class FileRun
                 }
                 if (outcome.Error is { } error)
                 {
-                    row.Set(_errorKey, $"{error.ErrorId}: {error.Detail}");
+                    row.Set(_errorKey, error.ColumnText);
                 }
                 else if (row.HasField(_errorKey))
                 {

@@ -63,7 +63,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = null!;
 
-    /// <summary>The file to write (or an existing folder, to write one file per input file).</summary>
+    /// <summary>The file to write; a folder (one file per input) for several inputs, a path ending in a separator, or an existing folder.</summary>
     [Parameter(Mandatory = true, ParameterSetName = PathSet)]
     [ValidateNotNullOrEmpty]
     public string OutputPath { get; set; } = null!;
@@ -248,7 +248,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         }
 
         _template = PromptTemplates.ParseOrThrow(this, PromptTemplate);
-        PromptTemplates.WarnAboutUse(this, _template, InputKey, Language);
+        PromptTemplates.WarnAboutUse(this, _template, InputKey, Language, SystemPrompt);
         _parameters = RequestParameters.ResolveOrThrow(this, Temperature, MaxTokens, ReasoningEffort, AdditionalBody);
 
         _verbose = FileRunReporter.IsVerbose(this);
@@ -402,7 +402,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
                 WriteError(RowErrorRecords.Create(error, row.Source, this));
             }
             row.Set(OutputKey, null, keepExisting: true);
-            row.Set(_errorKey!, error.Message);
+            row.Set(_errorKey!, error.ColumnText);
             SetUsage(row.Set, outcome, keepExisting: true);
             WriteObject(row.Result);
             return;
@@ -462,10 +462,10 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
                     },
                 });
             }
-            var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            var names = toFolder ? OutputNames(_pathInputs) : null;
             foreach (string input in _pathInputs)
             {
-                RunFile(input, toFolder ? System.IO.Path.Combine(output, OutputNameFor(input, names)) : output, storage: null, createFolder: toFolder);
+                RunFile(input, names is null ? output : System.IO.Path.Combine(output, names[input]), storage: null, createFolder: toFolder);
             }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
@@ -478,30 +478,49 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     }
 
     /// <summary>
-    /// The name of an input's output in a folder of outputs: the input's name with the output format's extension
-    /// (tasks.csv: tasks.jsonl); when another input of the run has that name already, with the input's extension
-    /// kept (tasks.json.jsonl), then its folder's name in front (b_tasks.jsonl), then a number.
+    /// The names of the inputs' outputs in a folder of outputs: each input's name with the output format's extension
+    /// (tasks.csv: tasks.jsonl). Inputs that would share a name keep their own extension when theirs differ
+    /// (tasks.csv.jsonl, tasks.json.jsonl), else get their folder's name in front (x_tasks.jsonl, y_tasks.jsonl),
+    /// then a number. Decided over the whole set, sorted, so the names do not depend on the order the inputs came
+    /// in: a later -Resume with the same inputs finds the same outputs.
     /// </summary>
-    private string OutputNameFor(string input, HashSet<string> taken)
+    private Dictionary<string, string> OutputNames(IReadOnlyList<string> inputs)
     {
-        var format = ParseFormat(OutputFormat ?? Format) ?? ParseFormat(InputFormat ?? Format) ?? DataFormats.FromExtension(input) ?? DataFormat.JsonLines;
-        string extension = DataFormats.Extension(format);
-        string stem = System.IO.Path.GetFileNameWithoutExtension(input);
-        string folder = System.IO.Path.GetFileName(System.IO.Path.GetDirectoryName(input)) ?? string.Empty;
-        foreach (string candidate in new[] { stem + extension, System.IO.Path.GetFileName(input) + extension, $"{folder}_{stem}{extension}" })
+        var outputFormat = ParseFormat(OutputFormat ?? Format);
+        var inputFormat = ParseFormat(InputFormat ?? Format);
+        string NameOf(string input, string stem) =>
+            stem + DataFormats.Extension(outputFormat ?? inputFormat ?? DataFormats.FromExtension(input) ?? DataFormat.JsonLines);
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var group in inputs.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)
+            .GroupBy(input => NameOf(input, System.IO.Path.GetFileNameWithoutExtension(input)), StringComparer.OrdinalIgnoreCase))
         {
-            if (taken.Add(candidate))
+            var members = group.ToList();
+            if (members.Count == 1)
             {
-                return candidate;
+                names[members[0]] = group.Key;
+                continue;
+            }
+            bool extensionsDiffer = members.Select(System.IO.Path.GetExtension).Distinct(StringComparer.OrdinalIgnoreCase).Count() == members.Count;
+            foreach (string input in members)
+            {
+                names[input] = extensionsDiffer
+                    ? NameOf(input, System.IO.Path.GetFileName(input))
+                    : NameOf(input, $"{System.IO.Path.GetFileName(System.IO.Path.GetDirectoryName(input))}_{System.IO.Path.GetFileNameWithoutExtension(input)}");
             }
         }
-        for (int n = 2; ; n++)
+        // what is still shared (folders of the same name): numbered, in sorted order
+        foreach (var clash in names.GroupBy(pair => pair.Value, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1).ToList())
         {
-            if (taken.Add($"{stem}.{n}{extension}"))
+            int n = 0;
+            foreach (var pair in clash.OrderBy(p => p.Key, StringComparer.Ordinal).ToList())
             {
-                return $"{stem}.{n}{extension}";
+                if (n++ > 0)
+                {
+                    names[pair.Key] = $"{System.IO.Path.GetFileNameWithoutExtension(pair.Value)}.{n}{System.IO.Path.GetExtension(pair.Value)}";
+                }
             }
         }
+        return names;
     }
 
     /// <summary>File mode: one input file (or storage step) through a run of its own into its output file.</summary>
@@ -788,7 +807,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
                 ShowWouldSend(run.Prepare(row));
             }
         }
-        catch (DataFileException ex)
+        catch (Exception ex) when (ex is DataFileException or IOException or UnauthorizedAccessException)
         {
             WriteVerbose($"The rows of {input} cannot be shown: {ex.Message}");
         }

@@ -28,7 +28,8 @@ internal static class PromptTemplates
     /// (every row asks the same, apart from the columns it names), and one that does not carry -Language to the
     /// model (the template replaces the default prompt, which names the language).
     /// </summary>
-    public static void WarnAboutUse(Cmdlet cmdlet, PromptTemplate? template, string inputKey, string? language)
+    /// <param name="systemPrompt">The system prompt: a language it names reaches the model too.</param>
+    public static void WarnAboutUse(Cmdlet cmdlet, PromptTemplate? template, string inputKey, string? language, string? systemPrompt = null)
     {
         if (template is null)
         {
@@ -40,7 +41,8 @@ internal static class PromptTemplates
                 $"Add {{{inputKey}}} to the template, or name the column that holds the instruction with -InputKey.");
         }
         if (!string.IsNullOrWhiteSpace(language) && !template.Fields.Contains("language", StringComparer.OrdinalIgnoreCase)
-            && !template.Text.Contains(language.Trim(), StringComparison.OrdinalIgnoreCase))
+            && !template.Text.Contains(language.Trim(), StringComparison.OrdinalIgnoreCase)
+            && !(systemPrompt ?? string.Empty).Contains(language.Trim(), StringComparison.OrdinalIgnoreCase))
         {
             cmdlet.WriteWarning($"-Language {language.Trim()} does not reach the model: the prompt template replaces the default prompt, which names the language, " +
                 "and the template does not mention it. It still chooses which code block of an answer is kept. Write the language into the template if the model should hear it.");

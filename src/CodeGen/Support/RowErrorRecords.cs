@@ -52,21 +52,28 @@ internal static class RowErrorRecords
         _ => ErrorCategory.ProtocolError,
     };
 
-    internal static string? RecommendedAction(RowError error, PSCmdlet cmdlet) => error.Kind switch
+    /// <summary>Advice for the row's error that names only parameters <paramref name="cmdlet"/> has, or the command to run next; null when there is none.</summary>
+    internal static string? RecommendedAction(RowError error, PSCmdlet cmdlet)
     {
-        RowErrorKind.MissingInputColumn => "Pass -InputKey with the name of the column that holds the instruction.",
-        RowErrorKind.OutputColumnExists => "Pass -Force to overwrite the column, or -OutputKey to write a different one.",
-        RowErrorKind.TemplateColumnMissing => "Fix the placeholder in -PromptTemplate, or add the column to the input.",
-        RowErrorKind.SignInFailed => "Sign in where DefaultAzureCredential finds it (az login, Connect-AzAccount, a managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET), or pass a token with -Token.",
-        RowErrorKind.HttpError when error.StatusCode is 401 or 403 => "Check the API key (-ApiKey or CODEGEN_API_KEY; OPENAI_API_KEY is sent only to api.openai.com, OPENAI_BASE_URL and this machine).",
-        RowErrorKind.HttpError when error.StatusCode is 404 => "Check -Endpoint and -Model (or -Deployment for Azure OpenAI).",
-        RowErrorKind.HttpError when error.ServerCode == "insufficient_quota" => "Add credit or raise the quota of the account, then run the command again (with a file, -Resume continues where it stopped).",
-        RowErrorKind.CircuitOpen => "Check that the endpoint is up, then run the command again (with a file, -Resume continues where it stopped).",
-        RowErrorKind.ConnectionFailed => "Check that the endpoint is running and reachable (-Endpoint or CODEGEN_ENDPOINT).",
-        RowErrorKind.BatchResultMissing when cmdlet.MyInvocation.MyCommand.Name == "Invoke-CodeInstructionToCode"
-            => "Run the same command with -Resume instead of -Batch: it generates the rows without code live.",
-        RowErrorKind.BatchResultMissing => "Run Invoke-CodeInstructionToCode -Path <input> -OutputPath <output> -Resume to generate the rows without code live.",
-        RowErrorKind.CacheMiss => "Record the answer once against a live endpoint (-CacheMode ReadWrite), or check that -Endpoint, -Model, the prompt and the request parameters are the ones it was recorded with.",
-        _ => null,
-    };
+        bool Has(string parameter) => cmdlet.MyInvocation.MyCommand.Parameters.ContainsKey(parameter);
+        string again = Has("Resume") ? "run the command again (with a file, -Resume continues where it stopped)" : "run the batch again";
+        return error.Kind switch
+        {
+            RowErrorKind.MissingInputColumn => "Pass -InputKey with the name of the column that holds the instruction.",
+            RowErrorKind.OutputColumnExists => "Pass -Force to overwrite the column, or -OutputKey to write a different one.",
+            RowErrorKind.TemplateColumnMissing => "Fix the placeholder in -PromptTemplate, or add the column to the input.",
+            RowErrorKind.SignInFailed => "Sign in where DefaultAzureCredential finds it (az login, Connect-AzAccount, a managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET), or pass a token with -Token.",
+            RowErrorKind.HttpError when error.StatusCode is 401 or 403 && Has("ApiKey") => "Check the API key (-ApiKey or CODEGEN_API_KEY; OPENAI_API_KEY is sent only to api.openai.com, OPENAI_BASE_URL and this machine).",
+            RowErrorKind.HttpError when error.StatusCode is 404 && Has("Endpoint") => "Check -Endpoint and -Model (or -Deployment for Azure OpenAI).",
+            RowErrorKind.HttpError when error.StatusCode is 401 or 403 or 404 => "Check the key, the endpoint and the model the batch was run with.",
+            RowErrorKind.HttpError when error.ServerCode == "insufficient_quota" => $"Add credit or raise the quota of the account, then {again}.",
+            RowErrorKind.CircuitOpen => $"Check that the endpoint is up, then {again}.",
+            RowErrorKind.ConnectionFailed => "Check that the endpoint is running and reachable (-Endpoint or CODEGEN_ENDPOINT).",
+            RowErrorKind.BatchResultMissing when cmdlet.MyInvocation.MyCommand.Name == "Invoke-CodeInstructionToCode"
+                => "Run the same command with -Resume instead of -Batch: it generates the rows without code live.",
+            RowErrorKind.BatchResultMissing => "Run Invoke-CodeInstructionToCode -Path <input> -OutputPath <output> -Resume to generate the rows without code live.",
+            RowErrorKind.CacheMiss => "Record the answer once against a live endpoint (-CacheMode ReadWrite), or check that -Endpoint, -Model, the prompt and the request parameters are the ones it was recorded with.",
+            _ => null,
+        };
+    }
 }

@@ -44,7 +44,8 @@ internal sealed class RunProgress
         if (expected is { } rows)
         {
             record.PercentComplete = (int)Math.Clamp(stats.Completed * 100 / rows, 0, 100);
-            double rate = stats.RowsPerSecond;
+            // the pace of rows answered: rows an earlier run already had (-Resume) are done at once and say nothing of it
+            double rate = stats.Elapsed.TotalSeconds > 0 ? (stats.Succeeded + stats.Failed) / stats.Elapsed.TotalSeconds : 0;
             record.SecondsRemaining = rate > 0 ? (int)Math.Min(int.MaxValue, Math.Max(0, rows - stats.Completed) / rate) : -1;
         }
         _cmdlet.WriteProgress(record);
