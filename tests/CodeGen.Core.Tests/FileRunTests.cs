@@ -1,3 +1,4 @@
+using CodeGen.Core.Llm;
 using System.Diagnostics;
 using System.Text;
 using CodeGen.Core.Running;
@@ -260,6 +261,78 @@ public class FileRunTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal(3, ex.Line);
         Assert.Contains("in.jsonl, line 3", ex.Message);
         AssertAllAnswered(output, DataFormat.JsonLines, 2);
+    }
+
+    [Fact]
+    public void Answers_that_arrived_behind_a_slow_row_survive_an_interruption_and_are_not_paid_for_again()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        string input = WriteTasks("in.csv", 100, i => i == 1 ? "task 1 [[fake:latency=30000]]" : $"task {i}");
+        string output = _temp.File("out.jsonl");
+        using var stop = new CancellationTokenSource();
+        using (var client = Runs.Client(server.BaseUrl, concurrency: 8))
+        using (var run = new GenerationRun(new GenerationOptions(), client))
+        {
+            var running = Task.Run(() => new FileRun(new FileRunOptions { InputPath = input, OutputPath = output }).Execute(run, new RecordingListener(), stop.Token));
+            // every row behind row 1 is answered, and waits in memory for row 1 to be written first: its answer is
+            // in the journal (on disk) as soon as it arrives
+            string journal = AnswerJournal.PathFor(output);
+            Assert.True(SpinWait.SpinUntil(() => File.Exists(journal) && File.ReadAllBytes(journal).Count(b => b == '\n') >= 99, TimeSpan.FromSeconds(60)),
+                "the answers of the rows behind row 1 did not reach the journal");
+            stop.Cancel();
+            run.Cancel();
+            Assert.ThrowsAny<OperationCanceledException>(() => running.GetAwaiter().GetResult());
+        }
+        Assert.False(File.Exists(output)); // nothing could be written: row 1 never came
+        Assert.True(File.Exists(AnswerJournal.PathFor(output)));
+
+        // the same rows, row 1 now quick: only row 1 is asked
+        server = _fixture.Use(new FakeLlmOptions());
+        File.WriteAllLines(input, File.ReadAllLines(input).Select(line => line.Replace(" [[fake:latency=30000]]", string.Empty)));
+        var (summary, listener) = Run(input, output, resume: true, throttle: 8, server: server);
+        Assert.Equal(["task 1"], server.Stats.AnsweredByTask.Keys);
+        Assert.Equal(100, summary.Generated);
+        Assert.Contains(listener.Notices, n => n.StartsWith("99 answers of the interrupted run are in", StringComparison.Ordinal));
+        AssertAllAnswered(output, DataFormat.JsonLines, 100);
+        Assert.False(File.Exists(AnswerJournal.PathFor(output))); // the run completed: its journal is gone
+    }
+
+    [Fact]
+    public void A_journal_line_cut_short_by_a_crash_is_asked_again_and_an_answer_for_other_messages_is_not_used()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        string input = WriteTasks("in.csv", 3);
+        string output = _temp.File("out.jsonl");
+        var answer = new ChatAnswer { Content = "```\nkept\n```", FinishReason = "stop" };
+        using (var journal = AnswerJournal.Open(output, recover: false))
+        {
+            using var run = new GenerationRun(new GenerationOptions(), Runs.Client(server.BaseUrl));
+            var rows = new[] { "task 1", "task 2", "task 3" }.Select(t => run.Prepare(TestRow.Instruction(t))).ToList();
+            journal.Append(1, AnswerJournal.HashOf(rows[0].Prompt.Messages!), answer);
+            journal.Append(2, "0123456789abcdef01234567", answer); // written for other messages (the prompt changed since)
+            journal.Append(3, AnswerJournal.HashOf(rows[2].Prompt.Messages!), answer);
+        }
+        // the crash cut the last line short
+        string path = AnswerJournal.PathFor(output);
+        byte[] bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..^20]);
+
+        var (summary, _) = Run(input, output, resume: true, server: server);
+        Assert.Equal(3, summary.Generated);
+        Assert.Equal(["task 2", "task 3"], server.Stats.AnsweredByTask.Keys.Order());
+        var written = Files.ReadAll(output, DataFormat.JsonLines);
+        Assert.Equal("kept", Files.Text(written[0], "generated_code"));
+        Assert.Equal(FakeLlmServer.CodeFor("task 3"), Files.Text(written[2], "generated_code"));
+    }
+
+    [Fact]
+    public void A_journal_left_by_an_interrupted_run_counts_as_an_output_that_exists()
+    {
+        string input = WriteTasks("in.csv", 1);
+        string output = _temp.File("out.jsonl");
+        File.WriteAllText(AnswerJournal.PathFor(output), string.Empty);
+        var error = Assert.Throws<DataFileException>(() => Run(input, output));
+        Assert.Equal(DataFileException.OutputFileExists, error.ErrorId);
     }
 
     [Fact]

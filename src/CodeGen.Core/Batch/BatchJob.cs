@@ -564,6 +564,7 @@ public sealed class BatchJob
             InputFormat = _options.Files.InputFormat,
             OutputFormat = _options.Files.OutputFormat,
             Csv = _options.Files.Csv,
+            Journal = false,
         };
         var summary = new FileRun(fileOptions).Execute(run, listener, cancellationToken);
         state.Merged = true;

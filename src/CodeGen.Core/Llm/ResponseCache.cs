@@ -444,8 +444,8 @@ public sealed class ResponseCache
         return WriteAtomically(Path.Combine(Directory, ManifestName), buffer.ToTextFile());
     }
 
-    /// <summary>The answer as a minimal chat completion, so <see cref="ChatAnswer.Parse"/> reads it back.</summary>
-    private static void WriteAnswer(Utf8JsonWriter writer, ChatAnswer answer)
+    /// <summary>The answer as a minimal chat completion, so <see cref="ChatAnswer.Parse"/> reads it back (the cache's entries, the run journal).</summary>
+    internal static void WriteAnswer(Utf8JsonWriter writer, ChatAnswer answer)
     {
         writer.WriteStartObject();
         writer.WriteStartArray("choices"u8);

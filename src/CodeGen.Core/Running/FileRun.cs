@@ -24,6 +24,12 @@ public sealed class FileRunOptions
 
     /// <summary>Other files the run reads that the output must not be (under any name): the results a merge reads.</summary>
     public IReadOnlyList<string> KeepIntact { get; init; } = [];
+
+    /// <summary>
+    /// Keep every answer in &lt;output&gt;.journal as it arrives, for -Resume after a crash (see <see cref="AnswerJournal"/>).
+    /// Off for merges of batch results, which cost nothing to do again.
+    /// </summary>
+    public bool Journal { get; init; } = true;
 }
 
 /// <summary>What a file run did.</summary>
@@ -116,7 +122,7 @@ public sealed class FileRun
             // said now, before a request is paid for, not when the first answer is to be written
             throw new DataFileException(output, 0, $"cannot be written: the folder {folder} does not exist.", errorId: DataFileException.DataFileNotFound);
         }
-        if (!_options.Resume && !generation.Overwrite && (File.Exists(output) || File.Exists(output + ResumingSuffix)))
+        if (!_options.Resume && !generation.Overwrite && (File.Exists(output) || File.Exists(output + ResumingSuffix) || (_options.Journal && File.Exists(AnswerJournal.PathFor(output)))))
         {
             throw new DataFileException(output, 0, "already exists.", errorId: DataFileException.OutputFileExists);
         }
@@ -140,6 +146,12 @@ public sealed class FileRun
             // CSV rows share the header: give them all one extended names array (the error column only when needed).
             state.ExtendHeader(header, header.Concat(added.Where(c => c != errorKey)).Distinct(StringComparer.OrdinalIgnoreCase).ToArray());
         }
+        using var journal = _options.Journal ? AnswerJournal.Open(output, recover: _options.Resume) : null;
+        if (journal is { Recovered: > 0 })
+        {
+            listener.OnNotice($"{journal.Recovered} answers of the interrupted run are in {journal.Path}: their rows are not asked again.");
+        }
+        run.Journal = journal;
         var clock = Stopwatch.StartNew();
         long rowsRead = 0;
         try
@@ -168,19 +180,22 @@ public sealed class FileRun
                 throw new OperationCanceledException(run.CancellationToken);
             }
             state.Finish();
+            journal?.Complete();
         }
         catch (DataFileException)
         {
             // Bad input further down, or an output that does not match: keep every answer already paid for.
             state.Abandon(finishInFlight: true);
+            journal?.Close();
             throw;
         }
         catch
         {
             // Stopped (Ctrl+C), or the caller gave up (a listener threw, as WriteError does under -ErrorAction
-            // Stop): cancel what is in flight and keep what is done.
+            // Stop): cancel what is in flight and keep what is done (the journal keeps what the output could not take yet).
             run.Cancel();
             state.Abandon(finishInFlight: false);
+            journal?.Close();
             throw;
         }
 

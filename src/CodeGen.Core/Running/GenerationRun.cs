@@ -54,6 +54,12 @@ public sealed class GenerationRun : IDisposable
     /// <summary>Cancelled by <see cref="Cancel"/>: stops waiting requests and aborts those in flight.</summary>
     public CancellationToken CancellationToken => _cancel.Token;
 
+    /// <summary>
+    /// Where a file run keeps every answer as it arrives (and finds those an interrupted run kept); null: nowhere.
+    /// Set before the first row is enqueued.
+    /// </summary>
+    public AnswerJournal? Journal { get; set; }
+
     /// <summary>Numbers the row and builds its messages, or the row error that keeps it from being sent.</summary>
     public PreparedRow Prepare(IRowFields row)
     {
@@ -226,7 +232,20 @@ public sealed class GenerationRun : IDisposable
         long started = Stopwatch.GetTimestamp();
         try
         {
+            var journal = Journal;
+            string? hash = journal is null ? null : AnswerJournal.HashOf(row.Prompt.Messages!);
+            if (journal is not null && journal.TryTake(row.RowNumber, hash!, out var kept))
+            {
+                // answered before an interruption, and kept: not paid for again
+                var recovered = FromAnswer(row.RowNumber, state, kept!, TimeSpan.Zero, []);
+                Interlocked.Add(ref _pendingBytes, recovered.RetainedBytes);
+                return recovered;
+            }
             var result = await _client.CompleteAsync(row, _options.Parameters, token).ConfigureAwait(false);
+            if (result.Answer is { } paid)
+            {
+                journal?.Append(row.RowNumber, hash!, paid);
+            }
             var elapsed = Stopwatch.GetElapsedTime(started);
             RowOutcome outcome;
             if (result.IsSuccess)

@@ -170,6 +170,7 @@ public sealed class ImportCodeGenBatchResultCommand : PSCmdlet
             OutputFormat = Parse(OutputFormat ?? Format),
             Csv = new CsvSettings(Delimiter, Encoding),
             KeepIntact = [.. results, .. errors], // the paid results must not be the file the merge writes
+            Journal = false, // a merge costs nothing to do again
         });
         var progress = new RunProgress(this, $"Merging batch results into {System.IO.Path.GetFileName(output)}", total: null);
         FileRunSummary summary;

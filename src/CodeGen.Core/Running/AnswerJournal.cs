@@ -1,0 +1,250 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using CodeGen.Core.Llm;
+using CodeGen.Core.Prompting;
+
+namespace CodeGen.Core.Running;
+
+/// <summary>
+/// Every answer a file run was paid for, on disk within <see cref="SyncInterval"/> of its arrival, whatever its
+/// place in the output's order. Output keeps input order, so an answer that arrives while an earlier row is still
+/// out waits in memory before it can be written; without the journal a kill, a reboot or a lost machine would throw
+/// it away and -Resume would pay for it again.
+/// </summary>
+/// <remarks>
+/// <c>&lt;output&gt;.journal</c> is JSON Lines, appended to by whichever request finishes: the row number, a hash of
+/// the messages the row sent, and the answer in the chat-completion shape. Each line goes to the operating system
+/// as it is written (it survives a killed process) and to the disk at most <see cref="SyncInterval"/> later (it
+/// survives a reboot). A resumed run reads it before it sends anything: a row whose answer is in it, for the same
+/// messages, is not asked again. The journal is removed when the run completes; a line cut short by a crash is
+/// ignored. Only the positions of the lines are kept in memory, however many answers the journal holds.
+/// </remarks>
+public sealed class AnswerJournal : IDisposable
+{
+    public const string Suffix = ".journal";
+
+    /// <summary>How long an answer may sit in the operating system's buffers before it is forced to the disk.</summary>
+    public static readonly TimeSpan SyncInterval = TimeSpan.FromMilliseconds(20);
+
+    private readonly object _lock = new();
+    private readonly FileStream _stream;
+    private readonly Timer _sync;
+    private readonly Dictionary<long, (string Hash, long Offset, int Length)> _recovered = [];
+    private bool _dirty;
+    private bool _disposed;
+    private long _appended, _reused;
+
+    private AnswerJournal(string path, FileStream stream)
+    {
+        Path = path;
+        _stream = stream;
+        _sync = new Timer(_ => Sync(), null, SyncInterval, SyncInterval);
+    }
+
+    public string Path { get; }
+
+    /// <summary>Answers written to the journal by this run.</summary>
+    public long Appended => Interlocked.Read(ref _appended);
+
+    /// <summary>Rows answered from the journal of an earlier, interrupted run (nothing sent for them).</summary>
+    public long Reused => Interlocked.Read(ref _reused);
+
+    /// <summary>Answers of an earlier run found when the journal was opened.</summary>
+    public int Recovered { get; private set; }
+
+    public static string PathFor(string output) => output + Suffix;
+
+    /// <summary>
+    /// Opens the journal of <paramref name="output"/>: with <paramref name="recover"/>, reads the answers an
+    /// interrupted run left in it and appends after them; otherwise starts it empty.
+    /// </summary>
+    public static AnswerJournal Open(string output, bool recover)
+    {
+        string path = PathFor(output);
+        var stream = new FileStream(path, recover ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 1, FileOptions.None);
+        var journal = new AnswerJournal(path, stream);
+        if (recover)
+        {
+            journal.ReadExisting();
+        }
+        return journal;
+    }
+
+    /// <summary>The hash that ties a journal line to what its row sent: the messages, roles and texts.</summary>
+    public static string HashOf(IReadOnlyList<ChatMessage> messages)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var message in messages)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes(message.Role));
+            hash.AppendData([0]);
+            hash.AppendData(Encoding.UTF8.GetBytes(message.Content));
+            hash.AppendData([0]);
+        }
+        return Convert.ToHexString(hash.GetHashAndReset(), 0, 12).ToLowerInvariant();
+    }
+
+    /// <summary>The answer an earlier run got for this row, when it asked with the same messages.</summary>
+    public bool TryTake(long rowNumber, string hash, out ChatAnswer? answer)
+    {
+        answer = null;
+        (string Hash, long Offset, int Length) entry;
+        lock (_lock)
+        {
+            if (!_recovered.Remove(rowNumber, out entry) || entry.Hash != hash)
+            {
+                return false;
+            }
+        }
+        byte[] line = new byte[entry.Length];
+        RandomAccess.Read(_stream.SafeFileHandle, line, entry.Offset);
+        using var document = JsonDocument.Parse(line);
+        answer = ChatAnswer.Parse(Encoding.UTF8.GetBytes(document.RootElement.GetProperty("answer"u8).GetRawText()), out _);
+        if (answer is not null)
+        {
+            Interlocked.Increment(ref _reused);
+        }
+        return answer is not null;
+    }
+
+    /// <summary>Writes an answer as it arrives: to the operating system now, to the disk within <see cref="SyncInterval"/>.</summary>
+    public void Append(long rowNumber, string hash, ChatAnswer answer)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("row"u8, rowNumber);
+            writer.WriteString("prompt"u8, hash);
+            writer.WritePropertyName("answer"u8);
+            ResponseCache.WriteAnswer(writer, answer);
+            writer.WriteEndObject();
+        }
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _stream.Seek(0, SeekOrigin.End);
+            _stream.Write(buffer.WrittenSpan);
+            _stream.WriteByte((byte)'\n');
+            _stream.Flush(flushToDisk: false);
+            _dirty = true;
+        }
+        Interlocked.Increment(ref _appended);
+    }
+
+    private void Sync()
+    {
+        lock (_lock)
+        {
+            if (!_dirty || _disposed)
+            {
+                return;
+            }
+            try
+            {
+                _stream.Flush(flushToDisk: true);
+                _dirty = false;
+            }
+            catch (IOException)
+            {
+                // tried again at the next tick; the lines are with the operating system already
+            }
+        }
+    }
+
+    /// <summary>Indexes the lines an earlier run wrote; a line cut short (the crash) ends the reading.</summary>
+    private void ReadExisting()
+    {
+        long offset = 0;
+        long length = _stream.Length;
+        var buffer = new byte[64 * 1024];
+        var line = new List<byte>(4096);
+        while (offset < length)
+        {
+            int read = RandomAccess.Read(_stream.SafeFileHandle, buffer, offset);
+            if (read <= 0)
+            {
+                break;
+            }
+            for (int i = 0; i < read; i++)
+            {
+                if (buffer[i] != (byte)'\n')
+                {
+                    line.Add(buffer[i]);
+                    continue;
+                }
+                long start = offset + i - line.Count;
+                Index(line, start);
+                line.Clear();
+            }
+            offset += read;
+        }
+        // anything after the last line break is a line the crash cut short: it is overwritten by the next append
+        if (line.Count > 0)
+        {
+            _stream.SetLength(length - line.Count);
+        }
+        Recovered = _recovered.Count;
+    }
+
+    private void Index(List<byte> line, long start)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(line.ToArray());
+            using var document = JsonDocument.ParseValue(ref reader);
+            var root = document.RootElement;
+            if (root.TryGetProperty("row"u8, out var row) && row.TryGetInt64(out long rowNumber)
+                && root.TryGetProperty("prompt"u8, out var prompt) && prompt.GetString() is { } hash && root.TryGetProperty("answer"u8, out _))
+            {
+                _recovered[rowNumber] = (hash, start, line.Count);
+            }
+        }
+        catch (JsonException)
+        {
+            // not a line this journal wrote whole: its row is asked again
+        }
+    }
+
+    /// <summary>The run stopped before the end: the journal stays for -Resume, unless it holds nothing.</summary>
+    public void Close()
+    {
+        Dispose();
+        if (File.Exists(Path) && new FileInfo(Path).Length == 0)
+        {
+            File.Delete(Path);
+        }
+    }
+
+    /// <summary>The run completed: every answer is in the output, so the journal goes.</summary>
+    public void Complete()
+    {
+        Dispose();
+        File.Delete(Path);
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            _sync.Dispose();
+            try
+            {
+                _stream.Flush(flushToDisk: true);
+            }
+            catch (IOException)
+            {
+            }
+            _stream.Dispose();
+        }
+    }
+}
