@@ -264,3 +264,18 @@ Describe 'Progress' {
         $records | ForEach-Object { $_.StatusDescription.Length | Should -BeLessThan 80 }
     }
 }
+
+Describe 'Values in prompts' {
+    It 'writes a date into the prompt the same way in pipeline mode and in file mode' {
+        $folder = New-TestFolder
+        $row = [pscustomobject]@{ instruction = 'Remind me'; due = [datetime]::new(2026, 12, 1, 10, 30, 0, [DateTimeKind]::Utc) }
+        $template = 'Due {due}: {instruction}'
+        $fromPipeline = $row | Invoke-CodeInstructionToCode @common -PromptTemplate $template -WhatIf -Verbose 4>&1 |
+            Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -like 'Row 1 would send*' }
+        $row | Export-CodeGenData (Join-Path $folder 'rows.jsonl')
+        $fromFile = Invoke-CodeInstructionToCode -Path (Join-Path $folder 'rows.jsonl') -OutputPath (Join-Path $folder 'out.jsonl') @common -PromptTemplate $template -WhatIf -Verbose 4>&1 |
+            Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -like 'Row 1 would send*' }
+        $fromPipeline.Message | Should -BeLike '*Due 2026-12-01T10:30:00.0000000Z: Remind me*'
+        $fromFile.Message | Should -Be $fromPipeline.Message
+    }
+}

@@ -20,7 +20,7 @@ namespace CodeGen.Commands;
 /// </summary>
 [Cmdlet(VerbsData.Export, "CodeGenBatch", SupportsShouldProcess = true, DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(BatchRequestFile))]
-public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
+public sealed class ExportCodeGenBatchCommand : CancellableCmdlet
 {
     private const string InputObjectSet = "InputObject";
     private const string PathSet = "Path";
@@ -253,5 +253,12 @@ public sealed class ExportCodeGenBatchCommand : PSCmdlet, IDisposable
         WriteObject(files, enumerateCollection: true);
     }
 
-    public void Dispose() => _exporter?.Dispose();
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _exporter?.Dispose();
+        }
+        base.Dispose(disposing);
+    }
 }

@@ -12,7 +12,7 @@ namespace CodeGen.Commands;
 /// </summary>
 [Cmdlet(VerbsData.Export, "CodeGenData", SupportsShouldProcess = true)]
 [OutputType(typeof(void))]
-public sealed class ExportCodeGenDataCommand : PSCmdlet, IDisposable
+public sealed class ExportCodeGenDataCommand : CancellableCmdlet
 {
     private IRowWriter? _writer;
     private string _path = string.Empty;
@@ -92,13 +92,22 @@ public sealed class ExportCodeGenDataCommand : PSCmdlet, IDisposable
         {
             _writer ??= CreateWriter([]);
         }
-        Dispose();
+        CloseWriter();
     }
 
-    public void Dispose()
+    private void CloseWriter()
     {
         _writer?.Dispose();
         _writer = null;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            CloseWriter();
+        }
+        base.Dispose(disposing);
     }
 
     private IRowWriter CreateWriter(string[] columns)

@@ -71,6 +71,10 @@ public abstract class BatchCommandBase : LlmCommandBase
             ThrowTerminatingError(BatchErrorRecords.Create(ex, target));
             throw; // not reached
         }
+        catch (OperationCanceledException) when (StoppingToken.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException(); // Ctrl+C: the calls to the provider were abandoned
+        }
     }
 }
 
@@ -95,7 +99,7 @@ public sealed class GetCodeGenBatchCommand : BatchCommandBase
             var batches = new BatchClient(client);
             foreach (var id in Id)
             {
-                WriteObject(Call(() => batches.GetAsync(id, CancellationToken.None).GetAwaiter().GetResult(), id));
+                WriteObject(Call(() => batches.GetAsync(id, StoppingToken).GetAwaiter().GetResult(), id));
             }
             return;
         }
@@ -115,7 +119,7 @@ public sealed class GetCodeGenBatchCommand : BatchCommandBase
             using var client = CreateBatchClient(state);
             Call(() =>
             {
-                BatchJob.Refresh(state, new BatchClient(client), CancellationToken.None);
+                BatchJob.Refresh(state, new BatchClient(client), StoppingToken);
                 return true;
             }, state.OutputPath);
         }
@@ -144,7 +148,7 @@ public sealed class StopCodeGenBatchCommand : BatchCommandBase
             var batches = new BatchClient(client);
             foreach (var id in Id.Where(id => ShouldProcess(id, "Cancel batch")))
             {
-                var info = Call(() => batches.CancelAsync(id, CancellationToken.None).GetAwaiter().GetResult(), id);
+                var info = Call(() => batches.CancelAsync(id, StoppingToken).GetAwaiter().GetResult(), id);
                 if (PassThru)
                 {
                     WriteObject(info);
@@ -161,7 +165,7 @@ public sealed class StopCodeGenBatchCommand : BatchCommandBase
         else if (ShouldProcess($"{string.Join(", ", running)} ({state.OutputPath})", "Cancel batch"))
         {
             using var client = CreateBatchClient(state);
-            var cancelled = Call(() => BatchJob.Cancel(state, new BatchClient(client), CancellationToken.None), state.OutputPath);
+            var cancelled = Call(() => BatchJob.Cancel(state, new BatchClient(client), StoppingToken), state.OutputPath);
             WriteVerbose($"Asked the provider to cancel {string.Join(", ", cancelled)}. Run Invoke-CodeInstructionToCode -Batch again to merge what they ran.");
         }
         if (PassThru)

@@ -16,9 +16,8 @@ namespace CodeGen.Commands;
 /// </summary>
 [Cmdlet(VerbsData.Import, "CodeGenBatchResult", SupportsShouldProcess = true)]
 [OutputType(typeof(FileRunSummary))]
-public sealed class ImportCodeGenBatchResultCommand : PSCmdlet
+public sealed class ImportCodeGenBatchResultCommand : CancellableCmdlet
 {
-    private readonly CancellationTokenSource _stopping = new();
 
     /// <summary>The input file the requests were exported from.</summary>
     [Parameter(Mandatory = true, Position = 0)]
@@ -179,7 +178,7 @@ public sealed class ImportCodeGenBatchResultCommand : PSCmdlet
             using var index = BatchResultIndex.Open(results, errors);
             WriteVerbose($"Found results for {index.Count} rows" + (index.ForeignLines > 0 ? $"; {index.ForeignLines} lines have a custom_id CodeGen did not write and were ignored." : "."));
             using var run = new GenerationRun(generation, new BatchResultBackend(index));
-            summary = fileRun.Execute(run, new FileRunReporter(this, progress, PassThru, FileRunReporter.IsVerbose(this)), _stopping.Token);
+            summary = fileRun.Execute(run, new FileRunReporter(this, progress, PassThru, FileRunReporter.IsVerbose(this)), StoppingToken);
         }
         catch (DataFileException ex)
         {
@@ -191,7 +190,7 @@ public sealed class ImportCodeGenBatchResultCommand : PSCmdlet
             ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, output));
             return;
         }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (StoppingToken.IsCancellationRequested)
         {
             return;
         }
@@ -199,7 +198,6 @@ public sealed class ImportCodeGenBatchResultCommand : PSCmdlet
         WriteObject(summary);
     }
 
-    protected override void StopProcessing() => _stopping.Cancel();
 
     private static DataFormat? Parse(string? name) => name is null ? null : DataFormats.Parse(name);
 }

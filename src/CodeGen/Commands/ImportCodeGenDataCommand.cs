@@ -12,9 +12,8 @@ namespace CodeGen.Commands;
 /// </summary>
 [Cmdlet(VerbsData.Import, "CodeGenData")]
 [OutputType(typeof(PSObject))]
-public sealed class ImportCodeGenDataCommand : PSCmdlet
+public sealed class ImportCodeGenDataCommand : CancellableCmdlet
 {
-    private volatile bool _stopping;
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("FullName", "PSPath", "LiteralPath")]
@@ -45,7 +44,7 @@ public sealed class ImportCodeGenDataCommand : PSCmdlet
                 var format = DataFormats.Resolve(path, Format is null ? null : DataFormats.Parse(Format));
                 using var reader = RowFiles.OpenReader(path, format, new CsvSettings(Delimiter, Encoding));
                 var objects = new RowObjectFactory();
-                while (!_stopping && reader.Read(out var row))
+                while (!StoppingToken.IsCancellationRequested && reader.Read(out var row))
                 {
                     WriteObject(objects.Create(row));
                 }
@@ -58,5 +57,4 @@ public sealed class ImportCodeGenDataCommand : PSCmdlet
         }
     }
 
-    protected override void StopProcessing() => _stopping = true;
 }

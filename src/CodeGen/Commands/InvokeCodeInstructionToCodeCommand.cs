@@ -23,7 +23,7 @@ namespace CodeGen.Commands;
 [OutputType(typeof(PSObject), ParameterSetName = [InputObjectSet, InstructionSet])]
 [OutputType(typeof(FileRunSummary), ParameterSetName = [PathSet, StorageSet])]
 [OutputType(typeof(BatchJobState), ParameterSetName = [PathSet])]
-public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDisposable
+public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
 {
     private const string InputObjectSet = "InputObject";
     private const string InstructionSet = "Instruction";
@@ -31,7 +31,6 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     private const string StorageSet = "Storage";
     private static readonly TimeSpan PumpInterval = TimeSpan.FromMilliseconds(200);
 
-    private readonly CancellationTokenSource _stopping = new();
     private ChatCompletionClient? _client;
     private IChatBackend? _backend;
     /// <summary>Pipeline mode: the column that holds why a row failed (&lt;OutputKey&gt;_error), set on every row.</summary>
@@ -300,7 +299,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
                     break;
             }
         }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (StoppingToken.IsCancellationRequested)
         {
             // Ctrl+C: StopProcessing cancelled the run; PowerShell ends the pipeline.
         }
@@ -325,7 +324,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         {
             Pump(drainAll: true);
         }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (StoppingToken.IsCancellationRequested)
         {
             return;
         }
@@ -337,17 +336,16 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, _run.GetStatistics()) + CacheNote() + PacingNote());
     }
 
-    protected override void StopProcessing()
-    {
-        _stopping.Cancel();
-        Volatile.Read(ref _run)?.Cancel();
-    }
+    protected override void OnStopping() => Volatile.Read(ref _run)?.Cancel();
 
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        _run?.Dispose();
-        _client?.Dispose();
-        _stopping.Dispose();
+        if (disposing)
+        {
+            _run?.Dispose();
+            _client?.Dispose();
+        }
+        base.Dispose(disposing);
     }
 
     private GenerationOptions CreateGenerationOptions() => new()
@@ -383,7 +381,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
     private void Pump(bool drainAll)
     {
         var run = _run!;
-        run.Drain(drainAll, Emit, () => _progress!.Update(run.GetStatistics()), PumpInterval, _stopping.Token);
+        run.Drain(drainAll, Emit, () => _progress!.Update(run.GetStatistics()), PumpInterval, StoppingToken);
         _progress!.Update(run.GetStatistics());
     }
 
@@ -468,7 +466,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
                 RunFile(input, names is null ? output : System.IO.Path.Combine(output, names[input]), storage: null, createFolder: toFolder);
             }
         }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (StoppingToken.IsCancellationRequested)
         {
         }
         catch (RunStoppedException ex)
@@ -573,7 +571,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         FileRunSummary summary;
         try
         {
-            summary = fileRun.Execute(run, new FileRunReporter(this, progress, PassThru, _verbose), _stopping.Token);
+            summary = fileRun.Execute(run, new FileRunReporter(this, progress, PassThru, _verbose), StoppingToken);
         }
         catch (DataFileException ex)
         {
@@ -636,7 +634,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDispos
         BatchJobState state;
         try
         {
-            summary = job.Run(new FileRunReporter(this, progress, PassThru, _verbose), _stopping.Token, out state);
+            summary = job.Run(new FileRunReporter(this, progress, PassThru, _verbose), StoppingToken, out state);
         }
         catch (DataFileException ex)
         {

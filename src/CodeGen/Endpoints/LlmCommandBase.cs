@@ -11,7 +11,7 @@ namespace CodeGen.Commands.Endpoints;
 /// proxy, headers), and the one place they are resolved: parameters, then Set-CodeGenEndpoint's session
 /// defaults, then CODEGEN_* variables, then OPENAI_* / DF_API_KEY (or AZURE_OPENAI_* for Azure).
 /// </summary>
-public abstract class LlmCommandBase : PSCmdlet
+public abstract class LlmCommandBase : CancellableCmdlet
 {
     internal const int DefaultMaxRetries = 5;
     internal const int DefaultTimeoutSec = 600;

@@ -54,6 +54,9 @@ internal abstract class PipelineRow : IRowFields
                 return null;
             case string s:
                 return s;
+            case DateTime or DateTimeOffset:
+                // as Export-CodeGenData writes it, so a row reads the same in a prompt in every mode
+                return RowConversion.DateText((IFormattable)value);
             case IFormattable formattable:
                 return formattable.ToString(null, CultureInfo.InvariantCulture);
             case IDictionary:

@@ -153,7 +153,7 @@ internal static class RowConversion
             string s => s,
             char c => c.ToString(),
             bool b => b ? JsonText.True : JsonText.False,
-            DateTime or DateTimeOffset => ((IFormattable)value).ToString("o", CultureInfo.InvariantCulture),
+            DateTime or DateTimeOffset => DateText((IFormattable)value),
             Enum e => e.ToString(),
             double d when !double.IsFinite(d) => d.ToString(CultureInfo.InvariantCulture),
             float f when !float.IsFinite(f) => f.ToString(CultureInfo.InvariantCulture),
@@ -163,6 +163,9 @@ internal static class RowConversion
             _ => value.ToString(),
         };
     }
+
+    /// <summary>A date as data files and prompts hold it in every mode: ISO 8601, round-trip ("o").</summary>
+    internal static string DateText(IFormattable date) => date.ToString("o", CultureInfo.InvariantCulture);
 
     private static object? Unwrap(object? value)
         => value is PSObject wrapped && wrapped.BaseObject is not PSCustomObject ? wrapped.BaseObject : value;

@@ -1,0 +1,41 @@
+using System.Management.Automation;
+
+namespace CodeGen.Commands.Support;
+
+/// <summary>
+/// The one home of cancellation for CodeGen's cmdlets: Ctrl+C (<see cref="StopProcessing"/>) cancels
+/// <see cref="StoppingToken"/>, which every call that can wait (HTTP, file runs, batch polls) is given, and the token's
+/// source is disposed with the cmdlet. A cmdlet that has more to stop (a run in flight) adds it in <see cref="OnStopping"/>.
+/// </summary>
+public abstract class CancellableCmdlet : PSCmdlet, IDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+
+    /// <summary>Cancelled when the user stops the command (Ctrl+C, or the pipeline ends early).</summary>
+    protected CancellationToken StoppingToken => _stopping.Token;
+
+    protected sealed override void StopProcessing()
+    {
+        _stopping.Cancel();
+        OnStopping();
+    }
+
+    /// <summary>What else to stop at once, besides cancelling <see cref="StoppingToken"/>. Runs on another thread than the pipeline's.</summary>
+    protected virtual void OnStopping()
+    {
+    }
+
+    public void Dispose()
+    {
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _stopping.Dispose();
+        }
+    }
+}
