@@ -1,3 +1,4 @@
+using System.Text.Json;
 using CodeGen.Core.Llm;
 using System.Diagnostics;
 using System.Text;
@@ -308,9 +309,9 @@ public class FileRunTests : IClassFixture<FakeServerFixture>, IDisposable
         {
             using var run = new GenerationRun(new GenerationOptions(), Runs.Client(server.BaseUrl));
             var rows = new[] { "task 1", "task 2", "task 3" }.Select(t => run.Prepare(TestRow.Instruction(t))).ToList();
-            journal.Append(1, AnswerJournal.HashOf(rows[0].Prompt.Messages!), answer);
+            journal.Append(1, AnswerJournal.HashOf(rows[0].Prompt.Messages!, run.Options.Parameters), answer);
             journal.Append(2, "0123456789abcdef01234567", answer); // written for other messages (the prompt changed since)
-            journal.Append(3, AnswerJournal.HashOf(rows[2].Prompt.Messages!), answer);
+            journal.Append(3, AnswerJournal.HashOf(rows[2].Prompt.Messages!, run.Options.Parameters), answer);
         }
         // the crash cut the last line short
         string path = AnswerJournal.PathFor(output);
@@ -323,6 +324,29 @@ public class FileRunTests : IClassFixture<FakeServerFixture>, IDisposable
         var written = Files.ReadAll(output, DataFormat.JsonLines);
         Assert.Equal("kept", Files.Text(written[0], "generated_code"));
         Assert.Equal(FakeLlmServer.CodeFor("task 3"), Files.Text(written[2], "generated_code"));
+    }
+
+    [Fact]
+    public void Only_usable_answers_are_journaled_a_refusal_is_asked_again_after_an_interruption()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        string input = WriteTasks("in.csv", 3, i => i switch { 1 => "task 1 [[fake:latency=30000]]", 2 => "task 2 [[fake:style=refusal]]", _ => "task 3" });
+        string output = _temp.File("out.jsonl");
+        string journal = AnswerJournal.PathFor(output);
+        using var stop = new CancellationTokenSource();
+        using (var client = Runs.Client(server.BaseUrl, concurrency: 4))
+        using (var run = new GenerationRun(new GenerationOptions(), client))
+        {
+            var running = Task.Run(() => new FileRun(new FileRunOptions { InputPath = input, OutputPath = output }).Execute(run, new RecordingListener(), stop.Token));
+            // rows 2 and 3 are answered (one failed, one generated) while row 1 is still out, and row 3's answer is on disk
+            Assert.True(SpinWait.SpinUntil(() => run.GetStatistics() is { Failed: >= 1, Succeeded: >= 1 } && File.Exists(journal) && File.ReadAllBytes(journal).Contains((byte)'\n'),
+                TimeSpan.FromSeconds(30)));
+            stop.Cancel();
+            run.Cancel();
+            Assert.ThrowsAny<OperationCanceledException>(() => running.GetAwaiter().GetResult());
+        }
+        var rows = File.ReadAllLines(journal).Select(line => JsonDocument.Parse(line).RootElement.GetProperty("row").GetInt64()).ToList();
+        Assert.Equal([3L], rows);
     }
 
     [Fact]

@@ -43,7 +43,8 @@ public sealed class AnswerJournal : IDisposable
     {
         Path = path;
         _stream = stream;
-        _sync = new Timer(_ => Sync(), null, SyncInterval, SyncInterval);
+        // one tick at a time: the next is armed when this one is done, so a slow disk never piles callbacks up
+        _sync = new Timer(_ => Tick(), null, SyncInterval, Timeout.InfiniteTimeSpan);
     }
 
     public string Path { get; }
@@ -68,18 +69,32 @@ public sealed class AnswerJournal : IDisposable
         string path = PathFor(output);
         var stream = new FileStream(path, recover ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 1, FileOptions.None);
         var journal = new AnswerJournal(path, stream);
-        if (recover)
+        try
         {
-            journal.ReadExisting();
+            if (recover)
+            {
+                journal.ReadExisting();
+            }
+            stream.Seek(0, SeekOrigin.End);
+            return journal;
         }
-        stream.Seek(0, SeekOrigin.End);
-        return journal;
+        catch
+        {
+            journal.Dispose();
+            throw;
+        }
     }
 
-    /// <summary>The hash that ties a journal line to what its row sent: the messages, roles and texts.</summary>
-    public static string HashOf(IReadOnlyList<ChatMessage> messages)
+    /// <summary>The hash that ties a journal line to what its row asked: the messages (roles and texts) and the request parameters.</summary>
+    public static string HashOf(IReadOnlyList<ChatMessage> messages, ChatParameters? parameters = null)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        if (parameters is not null)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{parameters.Temperature:R}|{parameters.MaxTokens}|{parameters.ReasoningEffort}|{parameters.AdditionalBody?.ToJson()}")));
+            hash.AppendData([0]);
+        }
         foreach (var message in messages)
         {
             hash.AppendData(Encoding.UTF8.GetBytes(message.Role));
@@ -102,10 +117,17 @@ public sealed class AnswerJournal : IDisposable
                 return false;
             }
         }
-        byte[] line = new byte[entry.Length];
-        RandomAccess.Read(_stream.SafeFileHandle, line, entry.Offset);
-        using var document = JsonDocument.Parse(line);
-        answer = ChatAnswer.Parse(Encoding.UTF8.GetBytes(document.RootElement.GetProperty("answer"u8).GetRawText()), out _);
+        try
+        {
+            byte[] line = new byte[entry.Length];
+            RandomAccess.Read(_stream.SafeFileHandle, line, entry.Offset);
+            using var document = JsonDocument.Parse(line);
+            answer = ChatAnswer.Parse(Encoding.UTF8.GetBytes(document.RootElement.GetProperty("answer"u8).GetRawText()), out _);
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException or IOException)
+        {
+            return false; // not a line this journal wrote whole: the row is asked again
+        }
         if (answer is not null)
         {
             Interlocked.Increment(ref _reused);
@@ -139,6 +161,25 @@ public sealed class AnswerJournal : IDisposable
             _waiting.Write("\n"u8);
         }
         Interlocked.Increment(ref _appended);
+    }
+
+    private void Tick()
+    {
+        try
+        {
+            Sync();
+        }
+        catch (Exception)
+        {
+            // a timer callback must not throw (it would end the process); what was not written is kept for the next tick
+        }
+        lock (_lock)
+        {
+            if (!_disposed)
+            {
+                _sync.Change(SyncInterval, Timeout.InfiniteTimeSpan);
+            }
+        }
     }
 
     /// <summary>Writes the answers that arrived since the last tick and forces them to the disk.</summary>
@@ -228,7 +269,7 @@ public sealed class AnswerJournal : IDisposable
                 _recovered[rowNumber] = (hash, start, line.Count);
             }
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             // not a line this journal wrote whole: its row is asked again
         }
@@ -244,11 +285,19 @@ public sealed class AnswerJournal : IDisposable
         }
     }
 
-    /// <summary>The run completed: every answer is in the output, so the journal goes.</summary>
-    public void Complete()
+    /// <summary>The run completed: every answer is in the output, so the journal goes. False when it could not be removed.</summary>
+    public bool Complete()
     {
         Dispose();
-        File.Delete(Path);
+        try
+        {
+            File.Delete(Path);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     public void Dispose()
@@ -259,15 +308,24 @@ public sealed class AnswerJournal : IDisposable
             {
                 return;
             }
+            _disposed = true; // no more answers are taken, and the timer is not armed again
         }
-        _sync.Dispose();
-        Sync();
+        using (var ticked = new ManualResetEvent(false))
+        {
+            if (_sync.Dispose(ticked))
+            {
+                ticked.WaitOne(); // a tick under way finishes first
+            }
+        }
+        try
+        {
+            Sync(); // what arrived since the last tick
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
         lock (_fileLock)
         {
-            lock (_lock)
-            {
-                _disposed = true;
-            }
             _stream.Dispose();
         }
     }

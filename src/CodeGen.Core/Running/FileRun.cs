@@ -180,7 +180,10 @@ public sealed class FileRun
                 throw new OperationCanceledException(run.CancellationToken);
             }
             state.Finish();
-            journal?.Complete();
+            if (journal is not null && !journal.Complete())
+            {
+                listener.OnNotice($"The run is complete, but its journal {journal.Path} could not be removed: delete it before the next run of this output.");
+            }
         }
         catch (DataFileException)
         {

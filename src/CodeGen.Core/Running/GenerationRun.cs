@@ -233,7 +233,7 @@ public sealed class GenerationRun : IDisposable
         try
         {
             var journal = Journal;
-            string? hash = journal is null ? null : AnswerJournal.HashOf(row.Prompt.Messages!);
+            string? hash = journal is null ? null : AnswerJournal.HashOf(row.Prompt.Messages!, _options.Parameters);
             if (journal is not null && journal.TryTake(row.RowNumber, hash!, out var kept))
             {
                 // answered before an interruption, and kept: not paid for again
@@ -242,15 +242,16 @@ public sealed class GenerationRun : IDisposable
                 return recovered;
             }
             var result = await _client.CompleteAsync(row, _options.Parameters, token).ConfigureAwait(false);
-            if (result.Answer is { } paid)
-            {
-                journal?.Append(row.RowNumber, hash!, paid);
-            }
             var elapsed = Stopwatch.GetElapsedTime(started);
             RowOutcome outcome;
             if (result.IsSuccess)
             {
                 outcome = FromAnswer(row.RowNumber, state, result.Answer!, elapsed, result.Retried);
+                if (outcome.Error is null)
+                {
+                    // kept the moment it is known to be usable (a refusal or an answer without code is asked again)
+                    journal?.Append(row.RowNumber, hash!, result.Answer!);
+                }
             }
             else
             {

@@ -16,7 +16,14 @@ public abstract class CancellableCmdlet : PSCmdlet, IDisposable
 
     protected sealed override void StopProcessing()
     {
-        _stopping.Cancel();
+        try
+        {
+            _stopping.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            return; // the command has ended already
+        }
         OnStopping();
     }
 
