@@ -266,8 +266,6 @@ public sealed class ResponseCache
         return answer is not null;
     }
 
-    public bool TryGet(Request request, out ChatAnswer? answer) => TryGet(request, out answer, out _);
-
     private static ChatAnswer? Read(byte[] bytes, Request request, out string? problem)
     {
         try

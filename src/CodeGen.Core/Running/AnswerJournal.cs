@@ -37,7 +37,6 @@ public sealed class AnswerJournal : IDisposable
     private System.Buffers.ArrayBufferWriter<byte> _waiting = new(64 * 1024);
     private System.Buffers.ArrayBufferWriter<byte>? _spare = new(64 * 1024);
     private bool _disposed;
-    private long _appended, _reused;
 
     private AnswerJournal(string path, FileStream stream)
     {
@@ -48,12 +47,6 @@ public sealed class AnswerJournal : IDisposable
     }
 
     public string Path { get; }
-
-    /// <summary>Answers written to the journal by this run.</summary>
-    public long Appended => Interlocked.Read(ref _appended);
-
-    /// <summary>Rows answered from the journal of an earlier, interrupted run (nothing sent for them).</summary>
-    public long Reused => Interlocked.Read(ref _reused);
 
     /// <summary>Answers of an earlier run found when the journal was opened.</summary>
     public int Recovered { get; private set; }
@@ -128,10 +121,6 @@ public sealed class AnswerJournal : IDisposable
         {
             return false; // not a line this journal wrote whole: the row is asked again
         }
-        if (answer is not null)
-        {
-            Interlocked.Increment(ref _reused);
-        }
         return answer is not null;
     }
 
@@ -160,7 +149,6 @@ public sealed class AnswerJournal : IDisposable
             _waiting.Write(line.WrittenSpan);
             _waiting.Write("\n"u8);
         }
-        Interlocked.Increment(ref _appended);
     }
 
     private void Tick()
