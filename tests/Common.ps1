@@ -4,7 +4,12 @@ $script:RepoRoot = Split-Path $PSScriptRoot -Parent
 Import-Module (Join-Path $script:RepoRoot 'CodeGen.psd1') -Force
 Import-Module (Join-Path $script:RepoRoot 'tests/FakeLlm/FakeLlm.psm1') -Force
 
-$script:EndpointVariables = 'CODEGEN_ENDPOINT', 'CODEGEN_MODEL', 'CODEGEN_API_KEY', 'OPENAI_BASE_URL', 'OPENAI_API_KEY', 'DF_API_KEY'
+# every variable the engine reads to find an endpoint, from the engine's own list (in the module's load context)
+$script:EndpointVariables = & {
+    $module = (Get-Command Invoke-CodeInstructionToCode).ImplementingType.Assembly
+    $core = [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext($module).LoadFromAssemblyName([System.Reflection.AssemblyName]::new('CodeGen.Core'))
+    $core.GetType('CodeGen.Core.Llm.EndpointSettings', $true).GetProperty('EnvironmentVariables').GetValue($null)
+}
 $script:SavedEnvironment = @{}
 foreach ($name in $script:EndpointVariables) {
     $script:SavedEnvironment[$name] = [Environment]::GetEnvironmentVariable($name)

@@ -105,19 +105,24 @@ Describe 'File mode' {
     }
 
     It 'refuses bad input before any request, naming the file and line: <case>' -TestCases @(
-        @{ case = 'missing file'; name = 'missing.csv'; content = $null; id = 'DataFileNotFound'; message = '*missing.csv*does not exist*' }
-        @{ case = 'unknown format'; name = 'in.txt'; content = 'instruction'; id = 'UnknownDataFormat'; message = "*in.txt*'.txt'*-Format*" }
-        @{ case = 'no input column'; name = 'in.csv'; content = "id,prompt`n1,x"; id = 'MissingInputColumn'; message = "*in.csv, line 1*no 'instruction' column*'id', 'prompt'*-InputKey*" }
-        @{ case = 'output column present'; name = 'in.csv'; content = "instruction,generated_code`nx,old"; id = 'OutputColumnExists'; message = "*already a 'generated_code' column*-Force*" }
-        @{ case = 'malformed CSV'; name = 'in.csv'; content = "instruction,n`n`"open,1"; id = 'MalformedDataFile'; message = '*in.csv, line 2*never closed*' }
-        @{ case = 'malformed JSONL'; name = 'in.jsonl'; content = "`n{`"instruction`": nope}"; id = 'MalformedDataFile'; message = '*in.jsonl, line 2, column 18*malformed JSON*' }
-        @{ case = 'JSON that is not an array'; name = 'in.json'; content = '{"instruction":"a"}'; id = 'MalformedDataFile'; message = '*in.json, line 1*JSON array*' }
+        @{ case = 'missing file'; name = 'missing.csv'; content = $null; id = 'DataFileNotFound'; message = '*missing.csv*does not exist*'; advice = $null }
+        @{ case = 'unknown format'; name = 'in.txt'; content = 'instruction'; id = 'UnknownDataFormat'; message = "*in.txt*'.txt'*"; advice = '*-Format*' }
+        @{ case = 'no input column'; name = 'in.csv'; content = "id,prompt`n1,x"; id = 'MissingInputColumn'; message = "*in.csv, line 1*no 'instruction' column*'id', 'prompt'*"; advice = '*-InputKey*' }
+        @{ case = 'output column present'; name = 'in.csv'; content = "instruction,generated_code`nx,old"; id = 'OutputColumnExists'; message = "*already a 'generated_code' column*"; advice = '*-Force*-OutputKey*' }
+        @{ case = 'malformed CSV'; name = 'in.csv'; content = "instruction,n`n`"open,1"; id = 'MalformedDataFile'; message = '*in.csv, line 2*never closed*'; advice = $null }
+        @{ case = 'malformed JSONL'; name = 'in.jsonl'; content = "`n{`"instruction`": nope}"; id = 'MalformedDataFile'; message = '*in.jsonl, line 2, column 18*malformed JSON*'; advice = $null }
+        @{ case = 'JSON that is not an array'; name = 'in.json'; content = '{"instruction":"a"}'; id = 'MalformedDataFile'; message = '*in.json, line 1*JSON array*'; advice = $null }
     ) {
         $in = Join-Path $folder $name
         if ($null -ne $content) { Set-Content -LiteralPath $in -Value $content }
         $out = Join-Path $folder 'out.jsonl'
-        { Invoke-CodeInstructionToCode -Path $in -OutputPath $out @common } |
-            Should -Throw -ErrorId "$id,CodeGen.Commands.InvokeCodeInstructionToCodeCommand" -ExpectedMessage $message
+        $caught = $null
+        try { Invoke-CodeInstructionToCode -Path $in -OutputPath $out @common } catch { $caught = $_ }
+        $caught.FullyQualifiedErrorId | Should -Be "$id,CodeGen.Commands.InvokeCodeInstructionToCodeCommand"
+        # the message states the fact; advice that names parameters is the record's RecommendedAction
+        $caught.Exception.Message | Should -BeLike $message
+        $caught.Exception.Message | Should -Not -Match '(?<![\w-])-[A-Z][a-z]+'
+        if ($advice) { $caught.ErrorDetails.RecommendedAction | Should -BeLike $advice } else { $caught.ErrorDetails.RecommendedAction | Should -BeNullOrEmpty }
         Test-Path -LiteralPath $out | Should -BeFalse
         (Get-FakeLlmStats $server).requests | Should -Be 0
     }

@@ -32,6 +32,18 @@ public class EndpointTests
     }
 
     [Fact]
+    public void The_list_of_environment_variables_is_what_resolution_reads()
+    {
+        var asked = new List<string>();
+        _ = EndpointSettings.FromEnvironment(name =>
+        {
+            asked.Add(name);
+            return null;
+        });
+        Assert.Equal(EndpointSettings.EnvironmentVariables.Order(StringComparer.Ordinal), asked.Distinct().Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void Parameters_beat_CODEGEN_variables_which_beat_OPENAI_and_DF_variables()
     {
         var env = Env(("CODEGEN_ENDPOINT", "http://127.0.0.1:1/v1"), ("CODEGEN_MODEL", "env-model"), ("CODEGEN_API_KEY", "codegen-key-0000000000"),

@@ -196,7 +196,7 @@ public class FileRunTests : IClassFixture<FakeServerFixture>, IDisposable
 
         var unknown = Assert.Throws<DataFileException>(() => Run(_temp.Write("in.txt", "x"), output));
         Assert.Equal(DataFileException.UnknownDataFormat, unknown.ErrorId);
-        Assert.Contains("-Format", unknown.Message);
+        Assert.Contains("'.txt'", unknown.Message);
 
         var noColumn = Assert.Throws<DataFileException>(() => Run(_temp.Write("c.csv", "id,prompt\n1,x\n"), output));
         Assert.Equal(DataFileException.MissingInputColumn, noColumn.ErrorId);

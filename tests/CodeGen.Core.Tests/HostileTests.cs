@@ -305,8 +305,9 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         }
         var server = _fixture.Use(new FakeLlmOptions());
         using var client = Runs.Client(server.BaseUrl);
-        var error = Assert.Throws<BatchApiException>(() => RunJob(client, input, output));
+        var error = Assert.Throws<BatchJobException>(() => RunJob(client, input, output));
         Assert.Contains("not the request file CodeGen wrote", error.Message);
+        Assert.Equal(BatchJobException.BatchMismatch, error.ErrorId);
         Assert.Equal(0, server.Stats.FilesUploaded);
     }
 

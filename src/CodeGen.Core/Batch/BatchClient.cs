@@ -87,7 +87,7 @@ public sealed class BatchApiException : Exception
     public int? StatusCode { get; }
 
     /// <summary>The key, the endpoint or the permissions are wrong: trying again will not help.</summary>
-    public bool IsFatal => StatusCode is 401 or 403 or 404;
+    public bool IsFatal => ErrorBody.IsFatalStatus(StatusCode);
 }
 
 /// <summary>
@@ -129,7 +129,7 @@ public sealed class BatchClient
             string actual = Convert.ToHexString(await System.Security.Cryptography.SHA256.HashDataAsync(file, cancellationToken).ConfigureAwait(false)).ToLowerInvariant();
             if (!string.Equals(actual, expectedSha256, StringComparison.OrdinalIgnoreCase))
             {
-                throw new BatchApiException($"{Path.GetFileName(path)} is not the request file CodeGen wrote for this job (its content changed): it is not uploaded. Pass -Force to start a new batch job.");
+                throw new BatchJobException($"{Path.GetFileName(path)} is not the request file CodeGen wrote for this job (its content changed): it is not uploaded.", BatchJobException.BatchMismatch);
             }
             file.Position = 0;
         }
@@ -281,7 +281,7 @@ public sealed class BatchClient
         catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or Polly.ExecutionRejectedException)
         {
             // not chained: the handler's own message may quote what the server sent (a header), unmasked
-            throw new BatchApiException($"Could not {what} at {Display(request)}: {ErrorBody.Shown(Redact(ex.Message))}");
+            throw new BatchApiException($"Could not {what} at {Display(request)}: {ErrorBody.Shown(Redact(ErrorBody.ConnectionFailure(ex)))}");
         }
         catch (SignInException ex)
         {
@@ -294,20 +294,13 @@ public sealed class BatchClient
         using (response)
         {
             string body = await ReadTextAsync(response.Content, MaxErrorBytes, what: null, request, cancellationToken).ConfigureAwait(false);
-            string? message = ErrorBody.Read(body).Message is { } said ? ErrorBody.Shown(Redact(said)) : null;
             int status = (int)response.StatusCode;
-            string reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ((HttpStatusCode)status).ToString() : ErrorBody.Shown(Redact(response.ReasonPhrase));
-            throw new BatchApiException($"Could not {what} at {Display(request)}: the server answered {status} {reason}" + (message is null ? "." : $": {message}"), status);
+            throw new BatchApiException($"Could not {what} at {Display(request)}: {ErrorBody.StatusText(status, response.ReasonPhrase, ErrorBody.Read(body).Message, Redact)}", status);
         }
     }
 
-    private static string Display(HttpRequestMessage request)
-        => request.RequestUri!.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
+    private static string Display(HttpRequestMessage request) => ErrorBody.Display(request.RequestUri!);
 
     /// <summary>Masks the credentials in a text from the server (the client's one place for it).</summary>
     internal string Redact(string text) => _redact(text);
-
-    internal static string Describe(BatchInfo info) => info.Total > 0
-        ? string.Create(CultureInfo.InvariantCulture, $"{info.Status}, {info.Completed + info.Failed} of {info.Total} requests done ({info.Failed} failed)")
-        : info.Status;
 }

@@ -273,7 +273,7 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
         TimeoutRejectedException => ChatCallResult.Failure(RowErrorKind.Timeout,
             $"no answer from {Endpoint.DisplayUri} within {Settings.AttemptTimeout.TotalSeconds:0.###} s{Tries(retried)}.", retried: retried),
         HttpRequestException ex => ChatCallResult.Failure(RowErrorKind.ConnectionFailed,
-            $"could not get an answer from {Endpoint.DisplayUri}{Tries(retried)}: {Redact(Describe(ex))}", retried: retried),
+            $"could not get an answer from {Endpoint.DisplayUri}{Tries(retried)}: {Redact(ErrorBody.ConnectionFailure(ex))}", retried: retried),
         IOException ex => ChatCallResult.Failure(RowErrorKind.ConnectionFailed,
             $"the connection to {Endpoint.DisplayUri} broke while reading the answer{Tries(retried)}: {Redact(ex.Message)}", retried: retried),
         SignInException ex => ChatCallResult.Failure(RowErrorKind.SignInFailed, char.ToLowerInvariant(ex.Message[0]) + ex.Message[1..], isFatal: true, retried: retried),
@@ -300,11 +300,10 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
         var error = body?.Error ?? default;
         string? message = error.Message is null ? null : ErrorBody.Shown(Redact(error.Message));
         string? code = error.Code is null ? null : ErrorBody.Shown(Redact(error.Code));
-        string reason = string.IsNullOrEmpty(response.ReasonPhrase) ? ((HttpStatusCode)status).ToString() : ErrorBody.Shown(Redact(response.ReasonPhrase));
-        string detail = $"the server answered {status} {reason}{Tries(retried)}" + (message is null ? "." : $": {message}");
-        // A rejected key, an unknown model or endpoint, no quota, or a value every request carries and the model
-        // refuses: every other row would get the same answer.
-        bool fatal = status is 401 or 403 or 404 || (status == 429 && error.Code == "insufficient_quota") || adaptation == Adaptation.RefusedForEveryRow;
+        string detail = ErrorBody.StatusText(status, response.ReasonPhrase, error.Message, Redact, Tries(retried));
+        // A status every request would get, or a value every request carries and the model refuses: every other row
+        // would get the same answer.
+        bool fatal = ErrorBody.IsFatalStatus(status, error.Code) || adaptation == Adaptation.RefusedForEveryRow;
         return ChatCallResult.Failure(RowErrorKind.HttpError, detail, status, message, code, fatal, retried);
     }
 
@@ -325,19 +324,6 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
     /// <summary>Masks every credential this client sent in a text from the server.</summary>
     internal string Redact(string text) => _pipeline.Authenticator.Redact(text);
 
-    private static string Describe(HttpRequestException ex)
-    {
-        // The innermost message says what happened ("Connection refused"); the outer one often repeats less.
-        string message = ex.Message;
-        for (Exception? inner = ex.InnerException; inner is not null; inner = inner.InnerException)
-        {
-            if (!string.IsNullOrWhiteSpace(inner.Message) && !message.Contains(inner.Message, StringComparison.Ordinal))
-            {
-                message += " " + inner.Message;
-            }
-        }
-        return message.TrimEnd('.') + ".";
-    }
 
     private static int EstimateSize(IReadOnlyList<ChatMessage> messages)
     {

@@ -77,14 +77,14 @@ public sealed class PromptBuilder
         if (!row.TryGetField(_inputKey, out var instruction))
         {
             return PromptResult.Fail(RowError.Create(RowErrorKind.MissingInputColumn, rowNumber,
-                $"the row has no '{_inputKey}' field. Name the instruction column with -InputKey."));
+                $"the row has no '{_inputKey}' field."));
         }
         // An output field with text is data a rerun must not destroy; an empty one (a row that failed before) is
         // free to fill, so failed rows can simply be piped back in.
         if (!_overwrite && row.TryGetField(_outputKey, out var existing) && !string.IsNullOrWhiteSpace(existing))
         {
             return PromptResult.Fail(RowError.Create(RowErrorKind.OutputColumnExists, rowNumber,
-                $"the row already has a '{_outputKey}' value. Use -Force to overwrite it, or -OutputKey to write another column."), instruction);
+                $"the row already has a '{_outputKey}' value."), instruction);
         }
         if (string.IsNullOrWhiteSpace(instruction))
         {

@@ -3,9 +3,11 @@ namespace CodeGen.Core.Storage;
 /// <summary>A problem with a data file, located as precisely as the parser can: file, line, column.</summary>
 public sealed class DataFileException : Exception
 {
-    public DataFileException(string path, long line, string detail, long? column = null, Exception? inner = null, string errorId = MalformedDataFile)
+    public DataFileException(string path, long line, string detail, long? column = null, Exception? inner = null, string errorId = MalformedDataFile,
+        bool startOver = false)
         : base(Format(path, line, column, detail), inner)
     {
+        StartOver = startOver;
         Path = path;
         Line = line;
         Column = column;
@@ -34,6 +36,9 @@ public sealed class DataFileException : Exception
     public long? Column { get; }
 
     public string Detail { get; }
+
+    /// <summary>The file is an output that cannot be continued (damaged before its end, or made from other input): only replacing it helps.</summary>
+    public bool StartOver { get; }
 
     private static string Format(string path, long line, long? column, string detail)
     {

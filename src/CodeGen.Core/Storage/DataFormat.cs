@@ -34,7 +34,7 @@ public static class DataFormats
     /// <summary>The explicit format if given, else the one the extension implies; an error naming the file otherwise.</summary>
     public static DataFormat Resolve(string path, DataFormat? explicitFormat)
         => explicitFormat ?? FromExtension(path)
-           ?? throw new DataFileException(path, 0, $"cannot tell the format from the extension '{System.IO.Path.GetExtension(path)}'. Name the file .csv, .json or .jsonl, or pass -Format.",
+           ?? throw new DataFileException(path, 0, $"cannot tell the format from the extension '{System.IO.Path.GetExtension(path)}' (csv, json and jsonl are known).",
                errorId: DataFileException.UnknownDataFormat);
 
     public static string Extension(DataFormat format) => format switch

@@ -85,11 +85,11 @@ public static class OutputRepair
                 {
                     return reader.ByteOffset; // a quoted field cut off by the kill runs to the end of the file
                 }
-                throw new DataFileException(path, bad.LineNumber, $"the file is damaged ({bad.Reason}) before its end, so it was not written by an interrupted run. Use -Force to start over.");
+                throw new DataFileException(path, bad.LineNumber, $"the file is damaged ({bad.Reason}) before its end, so it was not written by an interrupted run.", startOver: true);
             }
             if (lastStart >= 0 && lastFields != columns)
             {
-                throw new DataFileException(path, lastLine, $"a record has {lastFields} fields but the header has {columns}, before the end of the file. Use -Force to start over.");
+                throw new DataFileException(path, lastLine, $"a record has {lastFields} fields but the header has {columns}, before the end of the file.", startOver: true);
             }
             lastStart = reader.ByteOffset;
             lastLine = reader.LineNumber;
@@ -134,7 +134,7 @@ public static class OutputRepair
         }
         if (text.Contains((byte)'\n'))
         {
-            throw new DataFileException(path, 0, $"the JSON array is damaged before its end (after byte {end}), so it was not written by an interrupted run. Use -Force to start over.");
+            throw new DataFileException(path, 0, $"the JSON array is damaged before its end (after byte {end}), so it was not written by an interrupted run.", startOver: true);
         }
         return end;
     }

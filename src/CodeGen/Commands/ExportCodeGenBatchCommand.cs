@@ -20,12 +20,14 @@ namespace CodeGen.Commands;
 /// </summary>
 [Cmdlet(VerbsData.Export, "CodeGenBatch", SupportsShouldProcess = true, DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(BatchRequestFile))]
-public sealed class ExportCodeGenBatchCommand : CancellableCmdlet
+public sealed class ExportCodeGenBatchCommand : CancellableCmdlet, IDynamicParameters
 {
     private const string InputObjectSet = "InputObject";
     private const string PathSet = "Path";
 
     private BatchRequestExporter? _exporter;
+    /// <summary>The prompt and request parameters, declared once for the commands that have them.</summary>
+    private readonly GenerationParameters _prompt = new();
     private GenerationOptions? _generation;
     private BatchTarget? _target;
     private string _outFile = string.Empty;
@@ -67,51 +69,9 @@ public sealed class ExportCodeGenBatchCommand : CancellableCmdlet
     [ValidateNotNullOrEmpty]
     public string? Deployment { get; set; }
 
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(ColumnCompleter))]
-    public string InputKey { get; set; } = GenerationOptions.DefaultInputKey;
-
-    /// <summary>The column the code will go to at the import: a row that already has it is left out unless -Force.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(OutputKeyCompleter))]
-    public string OutputKey { get; set; } = GenerationOptions.DefaultOutputKey;
-
     /// <summary>Replace an existing -OutFile, and export rows that already have the output column.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? PromptTemplate { get; set; }
-
-    [Parameter]
-    public string? SystemPrompt { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(LanguageCompleter))]
-    public string? Language { get; set; }
-
-    [Parameter]
-    [ValidateRange(0.0, 2.0)]
-    public double? Temperature { get; set; }
-
-    /// <summary>The most tokens an answer may have (max_completion_tokens for OpenAI and Azure OpenAI, max_tokens for other servers).</summary>
-    [Parameter]
-    [ValidateRange(1, int.MaxValue)]
-    public int? MaxTokens { get; set; }
-
-    /// <summary>reasoning_effort for reasoning models (none, minimal, low, medium, high, xhigh; providers add values).</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(ReasoningEffortCompleter))]
-    public string? ReasoningEffort { get; set; }
-
-    /// <summary>Fields merged into every request body, with their JSON types.</summary>
-    [Parameter]
-    public System.Collections.IDictionary? AdditionalBody { get; set; }
 
     /// <summary>Requests per file (the OpenAI limit is 50,000).</summary>
     [Parameter]
@@ -136,31 +96,16 @@ public sealed class ExportCodeGenBatchCommand : CancellableCmdlet
     [ArgumentCompleter(typeof(EncodingCompleter))]
     public Encoding? Encoding { get; set; }
 
+    public object GetDynamicParameters() => _prompt;
+
     protected override void BeginProcessing()
     {
-        try
+        _target = Engine(() =>
         {
-            var layers = new List<EndpointSettings> { new(null, Model, null, "parameters", EndpointSettings.ParseProvider(Provider), Deployment), SessionDefaults.Current.ToLayer() };
-            layers.AddRange(EndpointSettings.FromEnvironment(Environment.GetEnvironmentVariable));
-            var (provider, model, endpoint) = LlmEndpoint.ResolveModel(layers);
-            _target = BatchTarget.For(provider, model, endpoint);
-        }
-        catch (EndpointConfigurationException ex)
-        {
-            ThrowTerminatingError(new ErrorRecord(ex, "InvalidEndpointConfiguration", ErrorCategory.InvalidArgument, Model));
-        }
-        var template = PromptTemplates.ParseOrThrow(this, PromptTemplate);
-        PromptTemplates.WarnAboutUse(this, template, InputKey, Language);
-        _generation = new GenerationOptions
-        {
-            InputKey = InputKey,
-            OutputKey = OutputKey,
-            Overwrite = Force,
-            Template = template,
-            SystemPrompt = SystemPrompt,
-            Language = Language,
-            Parameters = RequestParameters.ResolveOrThrow(this, Temperature, MaxTokens, ReasoningEffort, AdditionalBody),
-        };
+            var (provider, model, endpoint) = LlmEndpoint.ResolveModel(LlmCommandBase.Layers(new(null, Model, null, "parameters", EndpointSettings.ParseProvider(Provider), Deployment)));
+            return BatchTarget.For(provider, model, endpoint);
+        }, Model);
+        _generation = _prompt.ToOptions(this, Force);
         _outFile = GetUnresolvedProviderPathFromPSPath(OutFile);
         if (!Directory.Exists(_outFile) && File.Exists(_outFile) && !Force)
         {
@@ -201,20 +146,11 @@ public sealed class ExportCodeGenBatchCommand : CancellableCmdlet
             ThrowTerminatingError(new ErrorRecord(new ArgumentException($"{_outFile} is a folder: pipeline rows need a file name for -OutFile."), "OutFileIsFolder", ErrorCategory.InvalidArgument, _outFile));
         }
         _exporter ??= new BatchRequestExporter(_outFile, _target!, _generation!, MaxRequestsPerFile, MaxBytesPerFile);
-        var row = PipelineRow.From(InputObject, InputKey);
+        var row = PipelineRow.From(InputObject, _prompt.InputKey);
         _rows++;
-        RowError? error = null;
-        try
+        if (Engine(() => _exporter.Add(row), _outFile) is { } error)
         {
-            error = _exporter.Add(row);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, _outFile));
-        }
-        if (error is not null)
-        {
-            WriteError(RowErrorRecords.Create(error, row.Source, this));
+            WriteError(ErrorRecords.ForRow(error, row.Source, this));
         }
     }
 
@@ -231,24 +167,10 @@ public sealed class ExportCodeGenBatchCommand : CancellableCmdlet
 
     private void ExportFile(string input, string target)
     {
-        IReadOnlyList<BatchRequestFile> files;
-        long rows;
-        try
-        {
-            files = BatchJob.ExportFile(input, InputFormat is null ? null : DataFormats.Parse(InputFormat), new CsvSettings(Delimiter, Encoding), target, _target!,
-                _generation!, MaxRequestsPerFile, MaxBytesPerFile, hashOnly: false,
-                (error, row) => WriteError(RowErrorRecords.Create(error, RowConversion.ToPSObject(row), this)), out rows);
-        }
-        catch (DataFileException ex)
-        {
-            ThrowTerminatingError(DataFileErrorRecords.Create(ex, this));
-            return;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, target));
-            return;
-        }
+        long rows = 0;
+        var files = Engine(() => BatchJob.ExportFile(input, InputFormat is null ? null : DataFormats.Parse(InputFormat), new CsvSettings(Delimiter, Encoding), target, _target!,
+            _generation!, MaxRequestsPerFile, MaxBytesPerFile, hashOnly: false,
+            (error, row) => WriteError(ErrorRecords.ForRow(error, RowConversion.ToPSObject(row), this)), out rows), target);
         WriteVerbose($"Wrote {files.Sum(f => f.Requests)} requests for the {rows} rows of {input} into {files.Count} file(s).");
         WriteObject(files, enumerateCollection: true);
     }

@@ -52,14 +52,7 @@ public sealed class ExportCodeGenDataCommand : CancellableCmdlet
     protected override void BeginProcessing()
     {
         _path = GetUnresolvedProviderPathFromPSPath(Path);
-        try
-        {
-            _format = DataFormats.Resolve(_path, Format is null ? null : DataFormats.Parse(Format));
-        }
-        catch (DataFileException ex)
-        {
-            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, ErrorCategory.InvalidArgument, _path));
-        }
+        _format = Engine(() => DataFormats.Resolve(_path, Format is null ? null : DataFormats.Parse(Format)), _path);
         if (NoClobber && !Append && File.Exists(_path))
         {
             ThrowTerminatingError(new ErrorRecord(new IOException($"{_path} already exists and -NoClobber was given."),
@@ -75,15 +68,11 @@ public sealed class ExportCodeGenDataCommand : CancellableCmdlet
             return;
         }
         var row = RowConversion.ToDataRow(InputObject);
-        try
+        Engine(() =>
         {
             _writer ??= CreateWriter(Enumerable.Range(0, row.Count).Select(row.NameAt).ToArray());
             _writer.Write(row);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, _path));
-        }
+        }, _path);
     }
 
     protected override void EndProcessing()

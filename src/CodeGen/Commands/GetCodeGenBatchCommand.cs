@@ -28,15 +28,7 @@ public abstract class BatchCommandBase : LlmCommandBase
     protected BatchJobState LoadJob()
     {
         string output = GetUnresolvedProviderPathFromPSPath(OutputPath);
-        BatchJobState? state = null;
-        try
-        {
-            state = BatchJobState.Load(output);
-        }
-        catch (DataFileException ex)
-        {
-            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, ErrorCategory.InvalidData, ex.Path));
-        }
+        var state = Engine(() => BatchJobState.Load(output), output);
         if (state is null)
         {
             ThrowTerminatingError(new ErrorRecord(new ItemNotFoundException($"There is no batch job for {output} ({BatchJobState.DirectoryFor(output)} has no state.json)."),
@@ -60,22 +52,6 @@ public abstract class BatchCommandBase : LlmCommandBase
         return client;
     }
 
-    protected T Call<T>(Func<T> call, object? target)
-    {
-        try
-        {
-            return call();
-        }
-        catch (BatchApiException ex)
-        {
-            ThrowTerminatingError(BatchErrorRecords.Create(ex, target));
-            throw; // not reached
-        }
-        catch (OperationCanceledException) when (StoppingToken.IsCancellationRequested)
-        {
-            throw new PipelineStoppedException(); // Ctrl+C: the calls to the provider were abandoned
-        }
-    }
 }
 
 /// <summary>
@@ -99,7 +75,7 @@ public sealed class GetCodeGenBatchCommand : BatchCommandBase
             var batches = new BatchClient(client);
             foreach (var id in Id)
             {
-                WriteObject(Call(() => batches.GetAsync(id, StoppingToken).GetAwaiter().GetResult(), id));
+                WriteObject(Engine(() => batches.GetAsync(id, StoppingToken).GetAwaiter().GetResult(), id));
             }
             return;
         }
@@ -117,11 +93,7 @@ public sealed class GetCodeGenBatchCommand : BatchCommandBase
                 return;
             }
             using var client = CreateBatchClient(state);
-            Call(() =>
-            {
-                BatchJob.Refresh(state, new BatchClient(client), StoppingToken);
-                return true;
-            }, state.OutputPath);
+            Engine(() => BatchJob.Refresh(state, new BatchClient(client), StoppingToken), state.OutputPath);
         }
         WriteObject(state);
     }
@@ -148,7 +120,7 @@ public sealed class StopCodeGenBatchCommand : BatchCommandBase
             var batches = new BatchClient(client);
             foreach (var id in Id.Where(id => ShouldProcess(id, "Cancel batch")))
             {
-                var info = Call(() => batches.CancelAsync(id, StoppingToken).GetAwaiter().GetResult(), id);
+                var info = Engine(() => batches.CancelAsync(id, StoppingToken).GetAwaiter().GetResult(), id);
                 if (PassThru)
                 {
                     WriteObject(info);
@@ -165,7 +137,7 @@ public sealed class StopCodeGenBatchCommand : BatchCommandBase
         else if (ShouldProcess($"{string.Join(", ", running)} ({state.OutputPath})", "Cancel batch"))
         {
             using var client = CreateBatchClient(state);
-            var cancelled = Call(() => BatchJob.Cancel(state, new BatchClient(client), StoppingToken), state.OutputPath);
+            var cancelled = Engine(() => BatchJob.Cancel(state, new BatchClient(client), StoppingToken), state.OutputPath);
             WriteVerbose($"Asked the provider to cancel {string.Join(", ", cancelled)}. Run Invoke-CodeInstructionToCode -Batch again to merge what they ran.");
         }
         if (PassThru)

@@ -16,8 +16,12 @@ namespace CodeGen.Commands;
 /// </summary>
 [Cmdlet(VerbsData.Import, "CodeGenBatchResult", SupportsShouldProcess = true)]
 [OutputType(typeof(FileRunSummary))]
-public sealed class ImportCodeGenBatchResultCommand : CancellableCmdlet
+public sealed class ImportCodeGenBatchResultCommand : CancellableCmdlet, IDynamicParameters
 {
+    /// <summary>The prompt parameters, as at the export: which rows the results belong to, and where the code goes.</summary>
+    private readonly PromptParameters _prompt = new();
+
+    public object GetDynamicParameters() => _prompt;
 
     /// <summary>The input file the requests were exported from.</summary>
     [Parameter(Mandatory = true, Position = 0)]
@@ -41,31 +45,9 @@ public sealed class ImportCodeGenBatchResultCommand : CancellableCmdlet
     [ValidateNotNullOrEmpty]
     public string OutputPath { get; set; } = null!;
 
-    /// <summary>The instruction column, as at the export.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(ColumnCompleter))]
-    public string InputKey { get; set; } = GenerationOptions.DefaultInputKey;
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(OutputKeyCompleter))]
-    public string OutputKey { get; set; } = GenerationOptions.DefaultOutputKey;
-
     /// <summary>Replace an existing output file (and the output column of rows that have one), as at the export.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
-
-    /// <summary>The template used at the export (rows it could not fill are reported again).</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? PromptTemplate { get; set; }
-
-    /// <summary>The language to prefer among several code blocks of an answer.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(LanguageCompleter))]
-    public string? Language { get; set; }
 
     /// <summary>Keep the model's whole answer instead of extracting the code.</summary>
     [Parameter]
@@ -148,17 +130,7 @@ public sealed class ImportCodeGenBatchResultCommand : CancellableCmdlet
         {
             return;
         }
-        var template = PromptTemplates.ParseOrThrow(this, PromptTemplate);
-        var generation = new GenerationOptions
-        {
-            InputKey = InputKey,
-            OutputKey = OutputKey,
-            Overwrite = Force,
-            Template = template,
-            Language = Language,
-            KeepRawAnswer = Raw,
-            IncludeUsage = IncludeUsage,
-        };
+        var generation = _prompt.ToOptions(this, Force, Raw, IncludeUsage, warn: false);
         var results = ResolveFiles(ResultPath, nameof(ResultPath), required: true);
         var errors = ResolveFiles(ErrorPath, nameof(ErrorPath), required: false);
         var fileRun = new FileRun(new FileRunOptions
@@ -172,28 +144,13 @@ public sealed class ImportCodeGenBatchResultCommand : CancellableCmdlet
             Journal = false, // a merge costs nothing to do again
         });
         var progress = new RunProgress(this, $"Merging batch results into {System.IO.Path.GetFileName(output)}", total: null);
-        FileRunSummary summary;
-        try
+        var summary = Engine(() =>
         {
             using var index = BatchResultIndex.Open(results, errors);
             WriteVerbose($"Found results for {index.Count} rows" + (index.ForeignLines > 0 ? $"; {index.ForeignLines} lines have a custom_id CodeGen did not write and were ignored." : "."));
             using var run = new GenerationRun(generation, new BatchResultBackend(index));
-            summary = fileRun.Execute(run, new FileRunReporter(this, progress, PassThru, FileRunReporter.IsVerbose(this)), StoppingToken);
-        }
-        catch (DataFileException ex)
-        {
-            ThrowTerminatingError(DataFileErrorRecords.Create(ex, this));
-            return;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, output));
-            return;
-        }
-        catch (OperationCanceledException) when (StoppingToken.IsCancellationRequested)
-        {
-            return;
-        }
+            return fileRun.Execute(run, new FileRunReporter(this, progress, PassThru, FileRunReporter.IsVerbose(this)), StoppingToken);
+        }, output);
         progress.Complete();
         WriteObject(summary);
     }

@@ -39,7 +39,7 @@ public sealed class ImportCodeGenDataCommand : CancellableCmdlet
         foreach (var item in Path)
         {
             string path = GetUnresolvedProviderPathFromPSPath(item);
-            try
+            Engine(() =>
             {
                 var format = DataFormats.Resolve(path, Format is null ? null : DataFormats.Parse(Format));
                 using var reader = RowFiles.OpenReader(path, format, new CsvSettings(Delimiter, Encoding));
@@ -48,12 +48,7 @@ public sealed class ImportCodeGenDataCommand : CancellableCmdlet
                 {
                     WriteObject(objects.Create(row));
                 }
-            }
-            catch (DataFileException ex)
-            {
-                ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId,
-                    ex.ErrorId == DataFileException.DataFileNotFound ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidData, path));
-            }
+            }, path);
         }
     }
 

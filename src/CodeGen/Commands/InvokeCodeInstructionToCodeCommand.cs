@@ -23,7 +23,7 @@ namespace CodeGen.Commands;
 [OutputType(typeof(PSObject), ParameterSetName = [InputObjectSet, InstructionSet])]
 [OutputType(typeof(FileRunSummary), ParameterSetName = [PathSet, StorageSet])]
 [OutputType(typeof(BatchJobState), ParameterSetName = [PathSet])]
-public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
+public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDynamicParameters
 {
     private const string InputObjectSet = "InputObject";
     private const string InstructionSet = "Instruction";
@@ -42,8 +42,10 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
     private bool _batch;
     private GenerationRun? _run;
     private RunProgress? _progress;
-    private PromptTemplate? _template;
-    private ChatParameters _parameters = new();
+    /// <summary>The prompt and request parameters, declared once for the commands that have them.</summary>
+    private readonly GenerationParameters _prompt = new();
+    /// <summary>The options of every run of this command (each file of a folder run gets a run of its own).</summary>
+    private GenerationOptions? _generation;
     private bool _verbose;
     private string _action = string.Empty;
 
@@ -131,52 +133,9 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
     [ValidateRange(1024L, long.MaxValue)]
     public long MaxBytesPerFile { get; set; } = 200L * 1024 * 1024;
 
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(ColumnCompleter))]
-    public string InputKey { get; set; } = GenerationOptions.DefaultInputKey;
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(OutputKeyCompleter))]
-    public string OutputKey { get; set; } = GenerationOptions.DefaultOutputKey;
-
     /// <summary>Overwrite the output column when a row already has it; in file mode, replace an existing output file.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
-
-    /// <summary>The user message, with {column} placeholders; {{ and }} are literal braces.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? PromptTemplate { get; set; }
-
-    [Parameter]
-    public string? SystemPrompt { get; set; }
-
-    /// <summary>The language to ask for (default prompt) and to prefer among several code blocks.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(LanguageCompleter))]
-    public string? Language { get; set; }
-
-    [Parameter]
-    [ValidateRange(0.0, 2.0)]
-    public double? Temperature { get; set; }
-
-    /// <summary>The most tokens an answer may have (max_completion_tokens to OpenAI and Azure OpenAI, max_tokens elsewhere).</summary>
-    [Parameter]
-    [ValidateRange(1, int.MaxValue)]
-    public int? MaxTokens { get; set; }
-
-    /// <summary>reasoning_effort for reasoning models (none, minimal, low, medium, high, xhigh; providers add values).</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(ReasoningEffortCompleter))]
-    public string? ReasoningEffort { get; set; }
-
-    /// <summary>Fields merged into every request body, with their JSON types (seed, top_p, stop, chat_template_kwargs...).</summary>
-    [Parameter]
-    public System.Collections.IDictionary? AdditionalBody { get; set; }
 
     /// <summary>Requests in flight at once.</summary>
     [Parameter]
@@ -216,6 +175,8 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
 
     private int EffectiveThrottleLimit => Setting(nameof(ThrottleLimit), ThrottleLimit, SessionDefaults.Current.ThrottleLimit);
 
+    public object GetDynamicParameters() => _prompt;
+
     protected override void BeginProcessing()
     {
         if (Resume && Force)
@@ -246,9 +207,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
             _backend = new CachingChatBackend(_client, _cache, mode);
         }
 
-        _template = PromptTemplates.ParseOrThrow(this, PromptTemplate);
-        PromptTemplates.WarnAboutUse(this, _template, InputKey, Language, SystemPrompt);
-        _parameters = RequestParameters.ResolveOrThrow(this, Temperature, MaxTokens, ReasoningEffort, AdditionalBody);
+        _generation = _prompt.ToOptions(this, Force, Raw, IncludeUsage);
 
         _verbose = FileRunReporter.IsVerbose(this);
         _action = _batch
@@ -257,7 +216,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
         var resilience = _client.Settings;
         WriteVerbose($"Sending to {endpoint.DisplayUri} ({endpoint.Provider}) as model '{endpoint.Model}', up to {EffectiveThrottleLimit} requests at once, " +
             $"{resilience.MaxRetries} retries, {resilience.AttemptTimeout.TotalSeconds:0} s per attempt; auth: {endpoint.DescribeAuth()}{(endpoint.Auth == AuthKind.None ? string.Empty : " from " + endpoint.KeySource)}.");
-        if (_parameters.AdditionalBody is { } extra)
+        if (_generation.Parameters.AdditionalBody is { } extra)
         {
             WriteVerbose($"Every request body also carries {extra.ToJson()}.");
         }
@@ -267,47 +226,36 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
         }
         if (!FileMode)
         {
-            _errorKey = FileRun.ErrorKeyFor(OutputKey);
-            _run = new GenerationRun(CreateGenerationOptions(), _backend);
+            _errorKey = FileRun.ErrorKeyFor(_prompt.OutputKey);
+            _run = new GenerationRun(_generation!, _backend);
             long? total = ParameterSetName == InstructionSet ? Instruction.Length : null;
             _progress = new RunProgress(this, $"Generating code with {endpoint.Model}", total);
         }
     }
 
-    protected override void ProcessRecord()
+    protected override void ProcessRecord() => Engine(() =>
     {
-        try
+        switch (ParameterSetName)
         {
-            switch (ParameterSetName)
-            {
-                case InstructionSet:
-                    foreach (var text in Instruction)
-                    {
-                        Submit(new InstructionRow(text ?? string.Empty, InputKey));
-                    }
-                    break;
-                case PathSet:
-                    // run in EndProcessing: whether -OutputPath is a folder depends on how many inputs come
-                    _pathInputs.Add(GetUnresolvedProviderPathFromPSPath(Path));
-                    break;
-                case StorageSet:
-                    var storage = (StepStorage)Storage;
-                    RunFile(storage.InputPath, storage.OutputPath, storage);
-                    break;
-                default:
-                    Submit(PipelineRow.From(InputObject, InputKey));
-                    break;
-            }
+            case InstructionSet:
+                foreach (var text in Instruction)
+                {
+                    Submit(new InstructionRow(text ?? string.Empty, _prompt.InputKey));
+                }
+                break;
+            case PathSet:
+                // run in EndProcessing: whether -OutputPath is a folder depends on how many inputs come
+                _pathInputs.Add(GetUnresolvedProviderPathFromPSPath(Path));
+                break;
+            case StorageSet:
+                var storage = (StepStorage)Storage;
+                RunFile(storage.InputPath, storage.OutputPath, storage);
+                break;
+            default:
+                Submit(PipelineRow.From(InputObject, _prompt.InputKey));
+                break;
         }
-        catch (OperationCanceledException) when (StoppingToken.IsCancellationRequested)
-        {
-            // Ctrl+C: StopProcessing cancelled the run; PowerShell ends the pipeline.
-        }
-        catch (RunStoppedException ex)
-        {
-            ThrowStopped(ex);
-        }
-    }
+    }, Endpoint);
 
     protected override void EndProcessing()
     {
@@ -320,18 +268,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
         {
             return;
         }
-        try
-        {
-            Pump(drainAll: true);
-        }
-        catch (OperationCanceledException) when (StoppingToken.IsCancellationRequested)
-        {
-            return;
-        }
-        catch (RunStoppedException ex)
-        {
-            ThrowStopped(ex);
-        }
+        Engine(() => Pump(drainAll: true), Endpoint);
         _progress!.Complete();
         WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, _run.GetStatistics()) + CacheNote() + PacingNote());
     }
@@ -348,18 +285,6 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
         base.Dispose(disposing);
     }
 
-    private GenerationOptions CreateGenerationOptions() => new()
-    {
-        InputKey = InputKey,
-        OutputKey = OutputKey,
-        Overwrite = Force,
-        Template = _template,
-        SystemPrompt = SystemPrompt,
-        Language = Language,
-        Parameters = _parameters,
-        KeepRawAnswer = Raw,
-        IncludeUsage = IncludeUsage,
-    };
 
     private void Submit(PipelineRow row)
     {
@@ -397,16 +322,16 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
             }
             if (!error.IsFatal) // a fatal error stops the command with its own terminating error
             {
-                WriteError(RowErrorRecords.Create(error, row.Source, this));
+                WriteError(ErrorRecords.ForRow(error, row.Source, this));
             }
-            row.Set(OutputKey, null, keepExisting: true);
+            row.Set(_prompt.OutputKey, null, keepExisting: true);
             row.Set(_errorKey!, error.ColumnText);
             SetUsage(row.Set, outcome, keepExisting: true);
             WriteObject(row.Result);
             return;
         }
         ReportRow(outcome);
-        row.Set(OutputKey, outcome.Code);
+        row.Set(_prompt.OutputKey, outcome.Code);
         // on every row, so that Export-Csv (which takes its columns from the first object) keeps the reasons
         row.Set(_errorKey!, null);
         SetUsage(row.Set, outcome, keepExisting: false);
@@ -428,52 +353,33 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
 
     private void ReportRow(RowOutcome outcome) => FileRunReporter.ReportRow(this, outcome, _verbose);
 
-    /// <summary>A fatal row error (bad key, unknown model, no quota, dead endpoint) ends the command.</summary>
-    private void ThrowStopped(RunStoppedException stopped)
-    {
-        var error = stopped.Error;
-        var record = new ErrorRecord(stopped, error.ErrorId, RowErrorRecords.CategoryOf(error), Endpoint);
-        record.ErrorDetails = new ErrorDetails(stopped.Message) { RecommendedAction = RowErrorRecords.RecommendedAction(error, this) };
-        ThrowTerminatingError(record);
-    }
-
     /// <summary>
     /// File mode with -Path: each input through a run of its own. -OutputPath is a folder when several inputs
     /// come, when it ends with a separator, or when it is an existing folder: then each input gets a file of its
     /// own in it, named after the input (the folder is created when missing).
     /// </summary>
-    private void RunFiles()
+    private void RunFiles() => Engine(() =>
     {
-        try
+        string output = GetUnresolvedProviderPathFromPSPath(OutputPath);
+        bool toFolder = _pathInputs.Count > 1 || Directory.Exists(output) || OutputPath.EndsWith('/') || OutputPath.EndsWith(System.IO.Path.DirectorySeparatorChar);
+        if (toFolder && File.Exists(output))
         {
-            string output = GetUnresolvedProviderPathFromPSPath(OutputPath);
-            bool toFolder = _pathInputs.Count > 1 || Directory.Exists(output) || OutputPath.EndsWith('/') || OutputPath.EndsWith(System.IO.Path.DirectorySeparatorChar);
-            if (toFolder && File.Exists(output))
+            ThrowTerminatingError(new ErrorRecord(new IOException(
+                $"{_pathInputs.Count} input files go to a folder of outputs, one each, but '{output}' is a file."),
+                "OutputPathIsAFile", ErrorCategory.InvalidArgument, OutputPath)
             {
-                ThrowTerminatingError(new ErrorRecord(new IOException(
-                    $"{_pathInputs.Count} input files go to a folder of outputs, one each, but '{output}' is a file."),
-                    "OutputPathIsAFile", ErrorCategory.InvalidArgument, OutputPath)
+                ErrorDetails = new ErrorDetails($"{_pathInputs.Count} input files go to a folder of outputs, one each, but '{output}' is a file.")
                 {
-                    ErrorDetails = new ErrorDetails($"{_pathInputs.Count} input files go to a folder of outputs, one each, but '{output}' is a file.")
-                    {
-                        RecommendedAction = "Pass -OutputPath a folder (it is created when missing), or one input file.",
-                    },
-                });
-            }
-            var names = toFolder ? OutputNames(_pathInputs) : null;
-            foreach (string input in _pathInputs)
-            {
-                RunFile(input, names is null ? output : System.IO.Path.Combine(output, names[input]), storage: null, createFolder: toFolder);
-            }
+                    RecommendedAction = "Pass -OutputPath a folder (it is created when missing), or one input file.",
+                },
+            });
         }
-        catch (OperationCanceledException) when (StoppingToken.IsCancellationRequested)
+        var names = toFolder ? OutputNames(_pathInputs) : null;
+        foreach (string input in _pathInputs)
         {
+            RunFile(input, names is null ? output : System.IO.Path.Combine(output, names[input]), storage: null, createFolder: toFolder);
         }
-        catch (RunStoppedException ex)
-        {
-            ThrowStopped(ex);
-        }
-    }
+    }, Endpoint);
 
     /// <summary>
     /// The names of the inputs' outputs in a folder of outputs: each input's name with the output format's extension
@@ -540,14 +446,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
         }
         if (createFolder)
         {
-            try
-            {
-                Directory.CreateDirectory(System.IO.Path.GetDirectoryName(output)!);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, output));
-            }
+            Engine(() => Directory.CreateDirectory(System.IO.Path.GetDirectoryName(output)!), output);
         }
         if (_batch)
         {
@@ -564,29 +463,14 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
             Csv = new CsvSettings(Delimiter, Encoding),
             Resume = Resume,
         });
-        var run = new GenerationRun(CreateGenerationOptions(), _backend!);
+        var run = new GenerationRun(_generation!, _backend!);
         Volatile.Write(ref _run, run);
         var cacheStart = CacheCounts;
         var progress = new RunProgress(this, $"Generating code for {System.IO.Path.GetFileName(input)}", total: null);
         FileRunSummary summary;
         try
         {
-            summary = fileRun.Execute(run, new FileRunReporter(this, progress, PassThru, _verbose), StoppingToken);
-        }
-        catch (DataFileException ex)
-        {
-            ThrowTerminatingError(DataFileErrorRecords.Create(ex, this));
-            return;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, output));
-            return;
-        }
-        catch (RunStoppedException ex)
-        {
-            ThrowStopped(ex);
-            return;
+            summary = Engine(() => fileRun.Execute(run, new FileRunReporter(this, progress, PassThru, _verbose), StoppingToken), output);
         }
         finally
         {
@@ -618,7 +502,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
         var options = new BatchJobOptions
         {
             Files = new FileRunOptions { InputPath = input, OutputPath = output, InputFormat = inputFormat, OutputFormat = outputFormat, Csv = new CsvSettings(Delimiter, Encoding) },
-            Generation = CreateGenerationOptions(),
+            Generation = _generation!,
             MaxRequestsPerFile = MaxRequestsPerFile,
             MaxBytesPerFile = MaxBytesPerFile,
             Restart = Force,
@@ -630,32 +514,8 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
         var job = new BatchJob(options, new BatchClient(_client), endpoint.DisplayUri, endpoint.BatchModel);
         var progress = new RunProgress(this, $"Merging batch results into {System.IO.Path.GetFileName(output)}", total: null);
         var cacheStart = CacheCounts;
-        FileRunSummary? summary;
-        BatchJobState state;
-        try
-        {
-            summary = job.Run(new FileRunReporter(this, progress, PassThru, _verbose), StoppingToken, out state);
-        }
-        catch (DataFileException ex)
-        {
-            ThrowTerminatingError(DataFileErrorRecords.Create(ex, this, batch: true));
-            return;
-        }
-        catch (BatchJobException ex)
-        {
-            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, ex.ErrorId == BatchJobException.BatchFailed ? ErrorCategory.InvalidResult : ErrorCategory.InvalidOperation, output));
-            return;
-        }
-        catch (BatchApiException ex)
-        {
-            ThrowTerminatingError(BatchErrorRecords.Create(ex, output));
-            return;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            ThrowTerminatingError(new ErrorRecord(ex, "DataFileWriteFailed", ErrorCategory.WriteError, output));
-            return;
-        }
+        BatchJobState state = null!;
+        var summary = Engine(() => job.Run(new FileRunReporter(this, progress, PassThru, _verbose), StoppingToken, out state), output, batch: true);
 
         if (summary is null)
         {
@@ -704,16 +564,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
         }
         catch (ResponseCacheException ex)
         {
-            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId,
-                ex.ErrorId == ResponseCacheException.CacheNotFound ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidData, cachePath)
-            {
-                ErrorDetails = new ErrorDetails(ex.Message)
-                {
-                    RecommendedAction = ex.ErrorId == ResponseCacheException.CacheNotFound
-                        ? "Check -CachePath, or record the answers first with -CacheMode ReadWrite against a live endpoint."
-                        : "Record the answers again into a new folder (-CachePath <new folder> -CacheMode ReadWrite against a live endpoint), then replace the old folder with it.",
-                },
-            });
+            ThrowTerminatingError(ErrorRecords.ForException(ex, this, cachePath));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
@@ -798,7 +649,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
         }
         try
         {
-            using var run = new GenerationRun(CreateGenerationOptions(), _backend!);
+            using var run = new GenerationRun(_generation!, _backend!);
             using var reader = RowFiles.OpenReader(input, DataFormats.Resolve(input, format), new CsvSettings(Delimiter, Encoding));
             while (reader.Read(out var row))
             {

@@ -12,7 +12,7 @@ namespace CodeGen.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Set, "CodeGenEndpoint", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(EndpointInfo))]
-public sealed class SetCodeGenEndpointCommand : PSCmdlet
+public sealed class SetCodeGenEndpointCommand : CancellableCmdlet
 {
     [Parameter(Position = 0)]
     [ValidateNotNullOrEmpty]
@@ -94,14 +94,7 @@ public sealed class SetCodeGenEndpointCommand : PSCmdlet
     {
         if (Endpoint is not null)
         {
-            try
-            {
-                _ = LlmEndpoint.ToChatCompletionsUri(Endpoint);
-            }
-            catch (EndpointConfigurationException ex)
-            {
-                ThrowTerminatingError(new ErrorRecord(ex, "InvalidEndpointConfiguration", ErrorCategory.InvalidArgument, Endpoint));
-            }
+            Engine(() => LlmEndpoint.ToChatCompletionsUri(Endpoint), Endpoint);
         }
         var bound = MyInvocation.BoundParameters;
         if ((bound.ContainsKey(nameof(ApiKey)) ? 1 : 0) + (bound.ContainsKey(nameof(Token)) ? 1 : 0) + (EntraId.IsPresent ? 1 : 0) > 1)

@@ -100,18 +100,7 @@ public abstract class LlmCommandBase : CancellableCmdlet
 
     /// <summary>Resolves the endpoint, or stops the command with an error that says what to set.</summary>
     /// <param name="modelFallback">The model when no layer names one (a saved batch job's).</param>
-    protected LlmEndpoint ResolveEndpointOrThrow(string? modelFallback = null)
-    {
-        try
-        {
-            return ResolveEndpoint(modelFallback);
-        }
-        catch (EndpointConfigurationException ex)
-        {
-            ThrowTerminatingError(new ErrorRecord(ex, "InvalidEndpointConfiguration", ErrorCategory.InvalidArgument, Endpoint));
-            throw; // not reached
-        }
-    }
+    protected LlmEndpoint ResolveEndpointOrThrow(string? modelFallback = null) => Engine(() => ResolveEndpoint(modelFallback), Endpoint);
 
     /// <param name="modelFallback">The model when no layer names one (a saved batch job's).</param>
     protected LlmEndpoint ResolveEndpoint(string? modelFallback = null) => ResolveEndpoint(
@@ -124,6 +113,13 @@ public abstract class LlmCommandBase : CancellableCmdlet
     /// in that order; <paramref name="modelFallback"/> is the model when none of them names one.
     /// </summary>
     internal static LlmEndpoint ResolveEndpoint(EndpointSettings? parameters, bool allowUnencrypted, string? modelFallback = null)
+        => LlmEndpoint.Resolve(Layers(parameters, modelFallback), allowUnencrypted);
+
+    /// <summary>
+    /// The layers of endpoint settings, first wins: <paramref name="parameters"/> (null: none given), the session
+    /// defaults, the environment, then <paramref name="modelFallback"/> as the model when none of them names one.
+    /// </summary>
+    internal static List<EndpointSettings> Layers(EndpointSettings? parameters, string? modelFallback = null)
     {
         var layers = new List<EndpointSettings>();
         if (parameters is not null)
@@ -136,7 +132,7 @@ public abstract class LlmCommandBase : CancellableCmdlet
         {
             layers.Add(new EndpointSettings(Model: modelFallback, Source: "the saved batch job"));
         }
-        return LlmEndpoint.Resolve(layers, allowUnencrypted);
+        return layers;
     }
 
     /// <param name="maxConcurrency">Attempts in flight at most (the command's -ThrottleLimit).</param>
@@ -183,15 +179,7 @@ public abstract class LlmCommandBase : CancellableCmdlet
     /// <param name="modelFallback">The model when no layer names one (a saved batch job's).</param>
     protected ChatCompletionClient CreateClientOrThrow(out LlmEndpoint endpoint, int maxConcurrency = 10, string? modelFallback = null)
     {
-        endpoint = ResolveEndpointOrThrow(modelFallback);
-        try
-        {
-            return new ChatCompletionClient(endpoint, ResolveResilience(maxConcurrency));
-        }
-        catch (EndpointConfigurationException ex)
-        {
-            ThrowTerminatingError(new ErrorRecord(ex, "InvalidEndpointConfiguration", ErrorCategory.InvalidArgument, null));
-            throw;
-        }
+        var resolved = endpoint = ResolveEndpointOrThrow(modelFallback);
+        return Engine(() => new ChatCompletionClient(resolved, ResolveResilience(maxConcurrency)), target: null);
     }
 }

@@ -38,7 +38,7 @@ internal sealed class FileRunReporter : IBatchJobListener
         if (outcome.Error is { IsFatal: false } error)
         {
             item = RowConversion.ToPSObject(row);
-            _cmdlet.WriteError(RowErrorRecords.Create(error, item, _cmdlet));
+            _cmdlet.WriteError(ErrorRecords.ForRow(error, item, _cmdlet));
         }
         else
         {

@@ -1,0 +1,156 @@
+using System.Management.Automation;
+using CodeGen.Core.Batch;
+using CodeGen.Core.Llm;
+using CodeGen.Core.Rows;
+using CodeGen.Core.Storage;
+
+namespace CodeGen.Commands.Support;
+
+/// <summary>
+/// The one mapping from what the engine reports (exceptions that stop a command, and row errors) to PowerShell
+/// ErrorRecords: a stable error id, a category, the target, and advice (RecommendedAction) that names only
+/// parameters the command in use has, or the command to run next. Engine messages state what happened; the advice
+/// is added here.
+/// </summary>
+internal static class ErrorRecords
+{
+    /// <summary>An exception the engine raises to stop a command, which <see cref="ForException"/> maps.</summary>
+    public static bool IsEngineError(Exception ex) => ex is DataFileException or BatchJobException or BatchApiException or ResponseCacheException
+        or EndpointConfigurationException or RunStoppedException or IOException or UnauthorizedAccessException;
+
+    /// <summary>The ErrorRecord for an engine exception (see <see cref="IsEngineError"/>) raised while <paramref name="cmdlet"/> ran.</summary>
+    /// <param name="target">What the command was working on (the output, a batch id, the endpoint) when the exception names none itself.</param>
+    /// <param name="batch">The command runs a batch job (-Batch): an output in the way is replaced by a new job, not resumed.</param>
+    public static ErrorRecord ForException(Exception ex, PSCmdlet cmdlet, object? target, bool batch = false)
+    {
+        bool Has(string parameter) => cmdlet.MyInvocation.MyCommand.Parameters.ContainsKey(parameter);
+        var (id, category, recordTarget, action) = ex switch
+        {
+            DataFileException e => (e.ErrorId, CategoryOf(e), (object?)e.Path, DataFileAction(e, Has, batch)),
+            BatchJobException e => (e.ErrorId, e.ErrorId == BatchJobException.BatchFailed ? ErrorCategory.InvalidResult : ErrorCategory.InvalidOperation, target, BatchJobAction(e, Has)),
+            BatchApiException e => ("BatchApiFailed", CategoryOfBatchStatus(e.StatusCode), target, e.IsFatal
+                ? "Check the API key and the endpoint (the provider must offer the files and batches APIs; for Azure OpenAI, a Global Batch deployment)."
+                : "Run the same command again: the batch job continues from the state saved next to the output."),
+            ResponseCacheException e => (e.ErrorId, e.ErrorId == ResponseCacheException.CacheNotFound ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidData, target,
+                e.ErrorId == ResponseCacheException.CacheNotFound
+                    ? "Check -CachePath, or record the answers first with -CacheMode ReadWrite against a live endpoint."
+                    : "Record the answers again into a new folder (-CachePath <new folder> -CacheMode ReadWrite against a live endpoint), then replace the old folder with it."),
+            EndpointConfigurationException => ("InvalidEndpointConfiguration", ErrorCategory.InvalidArgument, target, null),
+            RunStoppedException e => (e.Error.ErrorId, CategoryOf(e.Error), target, RowAction(e.Error, cmdlet)),
+            IOException or UnauthorizedAccessException => ("DataFileWriteFailed", ErrorCategory.WriteError, target, null),
+            _ => ("UnexpectedError", ErrorCategory.NotSpecified, target, null),
+        };
+        return WithAction(new ErrorRecord(ex, id, category, recordTarget), ex.Message, action);
+    }
+
+    /// <summary>The ErrorRecord for a row that produced no code (written as a non-terminating error).</summary>
+    /// <param name="targetObject">The row as the user gave it (a pipeline object, or a file's row as an object).</param>
+    public static ErrorRecord ForRow(RowError error, object? targetObject, PSCmdlet cmdlet)
+        => WithAction(new ErrorRecord(new RowFailedException(error), error.ErrorId, CategoryOf(error), targetObject), error.Message, RowAction(error, cmdlet));
+
+    private static ErrorRecord WithAction(ErrorRecord record, string message, string? action)
+    {
+        if (action is not null)
+        {
+            record.ErrorDetails = new ErrorDetails(message) { RecommendedAction = action };
+        }
+        return record;
+    }
+
+    internal static ErrorCategory CategoryOf(DataFileException error) => error.ErrorId switch
+    {
+        DataFileException.DataFileNotFound => ErrorCategory.ObjectNotFound,
+        DataFileException.MissingInputColumn => ErrorCategory.ObjectNotFound,
+        DataFileException.OutputColumnExists or DataFileException.OutputFileExists => ErrorCategory.ResourceExists,
+        DataFileException.UnknownDataFormat or DataFileException.SameInputAndOutput => ErrorCategory.InvalidArgument,
+        _ => ErrorCategory.InvalidData,
+    };
+
+    internal static ErrorCategory CategoryOf(RowError error) => error.Kind switch
+    {
+        RowErrorKind.MissingInputColumn => ErrorCategory.ObjectNotFound,
+        RowErrorKind.OutputColumnExists => ErrorCategory.ResourceExists,
+        RowErrorKind.EmptyInstruction => ErrorCategory.InvalidData,
+        RowErrorKind.TemplateColumnMissing => ErrorCategory.ObjectNotFound,
+        RowErrorKind.HttpError => CategoryOfStatus(error.StatusCode ?? 0, error.ServerCode),
+        RowErrorKind.InvalidResponse => ErrorCategory.InvalidResult,
+        RowErrorKind.ConnectionFailed => ErrorCategory.ConnectionError,
+        RowErrorKind.Timeout => ErrorCategory.OperationTimeout,
+        RowErrorKind.ContentFiltered => ErrorCategory.PermissionDenied,
+        RowErrorKind.CircuitOpen => ErrorCategory.ResourceUnavailable,
+        RowErrorKind.SignInFailed => ErrorCategory.AuthenticationError,
+        RowErrorKind.BatchResultMissing => ErrorCategory.ObjectNotFound,
+        RowErrorKind.CacheMiss => ErrorCategory.ObjectNotFound,
+        RowErrorKind.Cancelled => ErrorCategory.OperationStopped,
+        _ => ErrorCategory.NotSpecified,
+    };
+
+    /// <summary>The category of an HTTP status, for chat requests and for the files and batches APIs alike (null: no answer).</summary>
+    private static ErrorCategory CategoryOfStatus(int? status, string? serverCode = null) => status switch
+    {
+        null => ErrorCategory.ConnectionError,
+        400 or 422 => ErrorCategory.InvalidArgument,
+        401 => ErrorCategory.AuthenticationError,
+        403 => ErrorCategory.PermissionDenied,
+        404 => ErrorCategory.ObjectNotFound,
+        408 => ErrorCategory.OperationTimeout,
+        409 => ErrorCategory.ResourceBusy,
+        413 => ErrorCategory.LimitsExceeded,
+        429 when serverCode == "insufficient_quota" => ErrorCategory.QuotaExceeded,
+        429 => ErrorCategory.LimitsExceeded,
+        >= 500 => ErrorCategory.ResourceUnavailable,
+        _ => ErrorCategory.ProtocolError,
+    };
+
+    /// <summary>The files and batches APIs: a status the category mapping of chat requests does not single out is an unusable result.</summary>
+    private static ErrorCategory CategoryOfBatchStatus(int? status) => status is null or 401 or 403 or 404 or 429 ? CategoryOfStatus(status) : ErrorCategory.InvalidResult;
+
+    private static string? DataFileAction(DataFileException error, Func<string, bool> has, bool batch) => error.ErrorId switch
+    {
+        DataFileException.OutputFileExists when batch => "Pass -Force to replace it with the output of a new batch job.",
+        DataFileException.OutputFileExists when has("Resume") => "Pass -Resume to continue it, or -Force to replace it.",
+        DataFileException.OutputFileExists when has("OutputPath") => "Pass -Force to replace it, or write to another -OutputPath.",
+        DataFileException.OutputFileExists when has("Force") => "Pass -Force to replace it.",
+        DataFileException.UnknownDataFormat when has("Format") && has("InputFormat") => "Name the file .csv, .json or .jsonl, or pass -Format csv, json or jsonl (or -InputFormat and -OutputFormat).",
+        DataFileException.UnknownDataFormat when has("Format") => "Name the file .csv, .json or .jsonl, or pass -Format csv, json or jsonl.",
+        DataFileException.UnknownDataFormat when has("InputFormat") => "Name the file .csv, .json or .jsonl, or pass -InputFormat csv, json or jsonl.",
+        DataFileException.UnknownDataFormat => "Name the file .csv, .json or .jsonl.",
+        DataFileException.MissingInputColumn => "Pass -InputKey with the name of the column that holds the instruction.",
+        DataFileException.OutputColumnExists when has("Force") => "Pass -Force to overwrite the column, or -OutputKey to write a different one.",
+        _ when error.StartOver && has("Force") => "Pass -Force to start over: the output is replaced and every row is generated again.",
+        _ => null,
+    };
+
+    private static string? BatchJobAction(BatchJobException error, Func<string, bool> has) => error.ErrorId switch
+    {
+        BatchJobException.BatchAlreadyMerged when has("Resume") => "Run with -Resume (without -Batch) to fill the rows that failed, or -Force -Batch to start a new batch job.",
+        BatchJobException.BatchMismatch when has("Force") => "Run with the input, endpoint, model and options the job was made with to continue it, or pass -Force to start a new batch job.",
+        BatchJobException.BatchFailed when has("Force") => "Fix the cause the provider gave and pass -Force to start a new batch job.",
+        _ => null,
+    };
+
+    /// <summary>Advice for a row's error that names only parameters <paramref name="cmdlet"/> has, or the command to run next; null when there is none.</summary>
+    internal static string? RowAction(RowError error, PSCmdlet cmdlet)
+    {
+        bool Has(string parameter) => cmdlet.MyInvocation.MyCommand.Parameters.ContainsKey(parameter);
+        string again = Has("Resume") ? "run the command again (with a file, -Resume continues where it stopped)" : "run the batch again";
+        return error.Kind switch
+        {
+            RowErrorKind.MissingInputColumn => "Pass -InputKey with the name of the column that holds the instruction.",
+            RowErrorKind.OutputColumnExists => "Pass -Force to overwrite the column, or -OutputKey to write a different one.",
+            RowErrorKind.TemplateColumnMissing => "Fix the placeholder in -PromptTemplate, or add the column to the input.",
+            RowErrorKind.SignInFailed => "Sign in where DefaultAzureCredential finds it (az login, Connect-AzAccount, a managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET), or pass a token with -Token.",
+            RowErrorKind.HttpError when error.StatusCode is 401 or 403 && Has("ApiKey") => "Check the API key (-ApiKey or CODEGEN_API_KEY; OPENAI_API_KEY is sent only to api.openai.com, OPENAI_BASE_URL and this machine).",
+            RowErrorKind.HttpError when error.StatusCode is 404 && Has("Endpoint") => "Check -Endpoint and -Model (or -Deployment for Azure OpenAI).",
+            RowErrorKind.HttpError when error.StatusCode is 401 or 403 or 404 => "Check the key, the endpoint and the model the batch was run with.",
+            RowErrorKind.HttpError when error.ServerCode == "insufficient_quota" => $"Add credit or raise the quota of the account, then {again}.",
+            RowErrorKind.CircuitOpen => $"Check that the endpoint is up, then {again}.",
+            RowErrorKind.ConnectionFailed => "Check that the endpoint is running and reachable (-Endpoint or CODEGEN_ENDPOINT).",
+            RowErrorKind.BatchResultMissing when cmdlet.MyInvocation.MyCommand.Name == "Invoke-CodeInstructionToCode"
+                => "Run the same command with -Resume instead of -Batch: it generates the rows without code live.",
+            RowErrorKind.BatchResultMissing => "Run Invoke-CodeInstructionToCode -Path <input> -OutputPath <output> -Resume to generate the rows without code live.",
+            RowErrorKind.CacheMiss => "Record the answer once against a live endpoint (-CacheMode ReadWrite), or check that -Endpoint, -Model, the prompt and the request parameters are the ones it was recorded with.",
+            _ => null,
+        };
+    }
+}

@@ -1,0 +1,103 @@
+using System.Collections;
+using System.Management.Automation;
+using CodeGen.Core.Llm;
+using CodeGen.Core.Running;
+
+namespace CodeGen.Commands.Support;
+
+/// <summary>
+/// The parameters that say how a row becomes a prompt and an answer becomes the code column, declared once for
+/// every command that has them (Invoke-CodeInstructionToCode, Export-CodeGenBatch, Import-CodeGenBatchResult).
+/// The commands offer them through <see cref="IDynamicParameters"/>: PowerShell binds, validates, completes and
+/// lists them as the command's own, with the same validation everywhere.
+/// </summary>
+public class PromptParameters
+{
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ColumnCompleter))]
+    public string InputKey { get; set; } = GenerationOptions.DefaultInputKey;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(OutputKeyCompleter))]
+    public string OutputKey { get; set; } = GenerationOptions.DefaultOutputKey;
+
+    /// <summary>The user message, with {column} placeholders; {{ and }} are literal braces.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? PromptTemplate { get; set; }
+
+    /// <summary>The language to ask for (default prompt) and to prefer among several code blocks.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(LanguageCompleter))]
+    public string? Language { get; set; }
+
+    /// <summary>
+    /// The generation options these parameters give, or a terminating error for a template that does not parse or
+    /// a request body that cannot be sent; warns about a template that is probably not what was meant.
+    /// </summary>
+    /// <param name="overwrite">The command's -Force: overwrite the output column of rows that have one.</param>
+    /// <param name="keepRawAnswer">The command's -Raw.</param>
+    /// <param name="includeUsage">The command's -IncludeUsage.</param>
+    /// <param name="warn">Warn about the template (commands that send it; a merge of results only matches rows with it).</param>
+    internal GenerationOptions ToOptions(PSCmdlet cmdlet, bool overwrite, bool keepRawAnswer = false, bool includeUsage = false, bool warn = true)
+    {
+        var template = PromptTemplates.ParseOrThrow(cmdlet, PromptTemplate);
+        if (warn)
+        {
+            PromptTemplates.WarnAboutUse(cmdlet, template, InputKey, Language, SystemPromptText);
+        }
+        return new GenerationOptions
+        {
+            InputKey = InputKey,
+            OutputKey = OutputKey,
+            Overwrite = overwrite,
+            Template = template,
+            SystemPrompt = SystemPromptText,
+            Language = Language,
+            Parameters = RequestParametersOrThrow(cmdlet),
+            KeepRawAnswer = keepRawAnswer,
+            IncludeUsage = includeUsage,
+        };
+    }
+
+    private protected virtual ChatParameters RequestParametersOrThrow(PSCmdlet cmdlet) => new();
+
+    private protected virtual string? SystemPromptText => null;
+}
+
+/// <summary>
+/// <see cref="PromptParameters"/> and what every request carries besides the prompt (the system prompt and the
+/// request parameters), for the commands that write requests (Invoke-CodeInstructionToCode, Export-CodeGenBatch).
+/// </summary>
+public sealed class GenerationParameters : PromptParameters
+{
+    [Parameter]
+    public string? SystemPrompt { get; set; }
+
+    [Parameter]
+    [ValidateRange(0.0, 2.0)]
+    public double? Temperature { get; set; }
+
+    /// <summary>The most tokens an answer may have (max_completion_tokens to OpenAI and Azure OpenAI, max_tokens elsewhere).</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int? MaxTokens { get; set; }
+
+    /// <summary>reasoning_effort for reasoning models (none, minimal, low, medium, high, xhigh; providers add values).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ReasoningEffortCompleter))]
+    public string? ReasoningEffort { get; set; }
+
+    /// <summary>Fields merged into every request body, with their JSON types (seed, top_p, stop, chat_template_kwargs...).</summary>
+    [Parameter]
+    public IDictionary? AdditionalBody { get; set; }
+
+    private protected override string? SystemPromptText => SystemPrompt;
+
+    private protected override ChatParameters RequestParametersOrThrow(PSCmdlet cmdlet)
+        => RequestParameters.ResolveOrThrow(cmdlet, Temperature, MaxTokens, ReasoningEffort, AdditionalBody);
+}
