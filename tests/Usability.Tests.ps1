@@ -266,16 +266,48 @@ Describe 'Progress' {
 }
 
 Describe 'Values in prompts' {
+    BeforeAll {
+        function Get-WouldSend([Parameter(ValueFromPipeline)] $Row, [hashtable] $Options) {
+            # the messages row 1 would send, as -WhatIf -Verbose shows them
+            process {
+                $records = if ($Row) { $Row | Invoke-CodeInstructionToCode @common @Options -WhatIf -Verbose 4>&1 } else { Invoke-CodeInstructionToCode @common @Options -WhatIf -Verbose 4>&1 }
+                ($records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -like 'Row 1 would send*' }).Message
+            }
+        }
+    }
+
     It 'writes a date into the prompt the same way in pipeline mode and in file mode' {
         $folder = New-TestFolder
         $row = [pscustomobject]@{ instruction = 'Remind me'; due = [datetime]::new(2026, 12, 1, 10, 30, 0, [DateTimeKind]::Utc) }
         $template = 'Due {due}: {instruction}'
-        $fromPipeline = $row | Invoke-CodeInstructionToCode @common -PromptTemplate $template -WhatIf -Verbose 4>&1 |
-            Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -like 'Row 1 would send*' }
+        $fromPipeline = $row | Get-WouldSend -Options @{ PromptTemplate = $template }
         $row | Export-CodeGenData (Join-Path $folder 'rows.jsonl')
-        $fromFile = Invoke-CodeInstructionToCode -Path (Join-Path $folder 'rows.jsonl') -OutputPath (Join-Path $folder 'out.jsonl') @common -PromptTemplate $template -WhatIf -Verbose 4>&1 |
-            Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -like 'Row 1 would send*' }
-        $fromPipeline.Message | Should -BeLike '*Due 2026-12-01T10:30:00.0000000Z: Remind me*'
-        $fromFile.Message | Should -Be $fromPipeline.Message
+        $fromFile = Get-WouldSend -Options @{ Path = (Join-Path $folder 'rows.jsonl'); OutputPath = (Join-Path $folder 'out.jsonl'); PromptTemplate = $template }
+        $fromPipeline | Should -BeLike '*Due 2026-12-01T10:30:00.0000000Z: Remind me*'
+        $fromFile | Should -Be $fromPipeline
+    }
+
+    It 'writes booleans, numbers, lists, dictionaries and objects the same way in every mode' {
+        $folder = New-TestFolder
+        $values = [ordered]@{
+            instruction = 'Configure it'
+            enabled     = $true
+            ratio       = 0.1
+            count       = 42
+            hosts       = @('a.example', 'b.example')
+            limits      = [ordered]@{ cpu = 2; memory = '4Gi' }
+            owner       = [pscustomobject]@{ name = 'ops'; oncall = $false }
+        }
+        $template = 'enabled={enabled} ratio={ratio} count={count} hosts={hosts} limits={limits} owner={owner}: {instruction}'
+        $fromObject = [pscustomobject]$values | Get-WouldSend -Options @{ PromptTemplate = $template }
+        $fromDictionary = $values | Get-WouldSend -Options @{ PromptTemplate = $template }
+        [pscustomobject]$values | Export-CodeGenData (Join-Path $folder 'rows.jsonl')
+        $fromJsonLines = Get-WouldSend -Options @{ Path = (Join-Path $folder 'rows.jsonl'); OutputPath = (Join-Path $folder 'out.jsonl'); PromptTemplate = $template }
+        $fromImported = Import-CodeGenData (Join-Path $folder 'rows.jsonl') | Get-WouldSend -Options @{ PromptTemplate = $template }
+
+        $fromObject | Should -BeLike ('*enabled=true ratio=0.1 count=42 hosts=a.example*b.example limits={"cpu":2,"memory":"4Gi"} owner={"name":"ops","oncall":false}: Configure it*')
+        $fromDictionary | Should -Be $fromObject
+        $fromJsonLines | Should -Be $fromObject
+        $fromImported | Should -Be $fromObject
     }
 }

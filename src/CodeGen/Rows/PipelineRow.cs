@@ -3,6 +3,7 @@ using System.Collections.Specialized;
 using System.Globalization;
 using System.Management.Automation;
 using CodeGen.Core.Rows;
+using CodeGen.Core.Storage;
 
 namespace CodeGen.Commands.Rows;
 
@@ -38,40 +39,12 @@ internal abstract class PipelineRow : IRowFields
     };
 
     /// <summary>
-    /// How a field value becomes prompt text: strings as they are, numbers and dates in invariant culture,
-    /// arrays one item per line (a JSON "lines" array reads as the text it holds), the rest as PowerShell
-    /// converts it to a string.
+    /// How a field value becomes prompt text: the one rule of every mode. The value becomes a row value as
+    /// Export-CodeGenData writes it (dates ISO 8601, numbers and booleans as JSON, dictionaries and objects as JSON
+    /// objects, arrays as JSON arrays), which reads into a prompt as a data file's field does (an array of plain
+    /// values one item per line).
     /// </summary>
-    internal static string? ToText(object? value)
-    {
-        if (value is PSObject wrapped && wrapped.BaseObject is not PSCustomObject)
-        {
-            value = wrapped.BaseObject;
-        }
-        switch (value)
-        {
-            case null:
-                return null;
-            case string s:
-                return s;
-            case DateTime or DateTimeOffset:
-                // as Export-CodeGenData writes it, so a row reads the same in a prompt in every mode
-                return RowConversion.DateText((IFormattable)value);
-            case IFormattable formattable:
-                return formattable.ToString(null, CultureInfo.InvariantCulture);
-            case IDictionary:
-                return LanguagePrimitives.ConvertTo<string>(value);
-            case IEnumerable items:
-                var lines = new List<string?>();
-                foreach (var item in items)
-                {
-                    lines.Add(ToText(item));
-                }
-                return string.Join("\n", lines);
-            default:
-                return value.ToString();
-        }
-    }
+    internal static string? ToText(object? value) => DataRow.ToText(RowConversion.ToRowValue(value));
 }
 
 /// <summary>A plain string: the instruction itself. Emits a new object with the input and output keys.</summary>

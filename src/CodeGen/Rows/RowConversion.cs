@@ -144,7 +144,8 @@ internal static class RowConversion
         return row;
     }
 
-    private static object? ToRowValue(object? value)
+    /// <summary>A PowerShell value as a row holds it (see the class summary); the one rule for files and prompts alike.</summary>
+    internal static object? ToRowValue(object? value)
     {
         value = Unwrap(value);
         return value switch
