@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using CodeGen.Core.Llm;
 using CodeGen.Core.Prompting;
+using CodeGen.Core.Storage;
 
 namespace CodeGen.Core.Running;
 
@@ -48,6 +49,14 @@ public sealed class AnswerJournal : IDisposable
 
     public string Path { get; }
 
+    /// <summary>
+    /// Why answers could not be written to the disk (the last failure), or null while every write has gone through.
+    /// The answers are kept in memory and written again at the next tick.
+    /// </summary>
+    public string? Problem => Volatile.Read(ref _problem);
+
+    private string? _problem;
+
     /// <summary>Answers of an earlier run found when the journal was opened.</summary>
     public int Recovered { get; private set; }
 
@@ -60,7 +69,17 @@ public sealed class AnswerJournal : IDisposable
     public static AnswerJournal Open(string output, bool recover)
     {
         string path = PathFor(output);
-        var stream = new FileStream(path, recover ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 1, FileOptions.None);
+        FileStream stream;
+        try
+        {
+            // held exclusively (a lock other processes see, also on Linux and macOS): two runs that write the same
+            // output would pay for the same rows and overwrite each other's answers
+            stream = new FileStream(path, recover ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+        }
+        catch (IOException ex) when (File.Exists(path) && ex is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw new DataFileException(output, 0, $"another run is writing this output: its journal {path} is in use.", inner: ex, errorId: DataFileException.OutputInUse);
+        }
         var journal = new AnswerJournal(path, stream);
         try
         {
@@ -191,9 +210,11 @@ public sealed class AnswerJournal : IDisposable
                 _stream.Write(batch.WrittenSpan);
                 _stream.Flush(flushToDisk: true);
                 batch.Clear();
+                Volatile.Write(ref _problem, null);
             }
-            catch (IOException)
+            catch (IOException ex)
             {
+                Volatile.Write(ref _problem, $"answers could not be written to {Path}: {ex.Message}");
                 // kept, and written again at the next tick with what arrives meanwhile
                 lock (_lock)
                 {

@@ -23,6 +23,7 @@ public sealed class DataFileException : Exception
     public const string OutputFileExists = "OutputFileExists";
     public const string OutputDoesNotMatchInput = "OutputDoesNotMatchInput";
     public const string SameInputAndOutput = "SameInputAndOutput";
+    public const string OutputInUse = "OutputInUse";
 
     /// <summary>Stable identifier of the kind of problem (one of the constants of this class).</summary>
     public string ErrorId { get; }

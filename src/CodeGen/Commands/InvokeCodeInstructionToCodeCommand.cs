@@ -140,7 +140,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDynami
     /// <summary>Requests in flight at once.</summary>
     [Parameter]
     [ValidateRange(1, 1024)]
-    public int ThrottleLimit { get; set; } = 10;
+    public int ThrottleLimit { get; set; } = DefaultThrottleLimit;
 
     /// <summary>
     /// A folder of cached answers: a request already answered (same endpoint, model and body) is read from
@@ -173,7 +173,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDynami
 
     private bool FileMode => ParameterSetName is PathSet or StorageSet;
 
-    private int EffectiveThrottleLimit => Setting(nameof(ThrottleLimit), ThrottleLimit, SessionDefaults.Current.ThrottleLimit);
+    private int EffectiveThrottleLimit => ResolveThrottleLimit(ThrottleLimit);
 
     public object GetDynamicParameters() => _prompt;
 

@@ -153,7 +153,7 @@ public sealed class SetCodeGenEndpointCommand : CancellableCmdlet
         if (PassThru)
         {
             // what Get-CodeGenEndpoint shows: the settings a command would use, and where each comes from
-            int throttle = settings.ThrottleLimit ?? 10;
+            int throttle = settings.ThrottleLimit ?? LlmCommandBase.DefaultThrottleLimit;
             WriteObject(EndpointInfo.Effective(() => LlmCommandBase.ResolveEndpoint(null, allowUnencrypted: false), LlmCommandBase.SessionResilience(throttle), throttle));
         }
     }
@@ -184,11 +184,11 @@ public sealed class GetCodeGenEndpointCommand : LlmCommandBase
 {
     [Parameter]
     [ValidateRange(1, 1024)]
-    public int ThrottleLimit { get; set; } = 10;
+    public int ThrottleLimit { get; set; } = DefaultThrottleLimit;
 
     protected override void EndProcessing()
     {
-        int throttle = Setting(nameof(ThrottleLimit), ThrottleLimit, SessionDefaults.Current.ThrottleLimit);
+        int throttle = ResolveThrottleLimit(ThrottleLimit);
         WriteObject(EndpointInfo.Effective(() => ResolveEndpoint(), ResolveResilience(throttle), throttle));
     }
 }

@@ -15,6 +15,7 @@ public abstract class LlmCommandBase : CancellableCmdlet
 {
     internal const int DefaultMaxRetries = 5;
     internal const int DefaultTimeoutSec = 600;
+    internal const int DefaultThrottleLimit = 10;
 
     /// <summary>Base URL of an OpenAI-compatible API (http://localhost:11434/v1), a full .../chat/completions URL, or an Azure resource URL.</summary>
     [Parameter]
@@ -91,13 +92,6 @@ public abstract class LlmCommandBase : CancellableCmdlet
     [Parameter]
     public SwitchParameter AllowUnencryptedAuthentication { get; set; }
 
-    /// <summary>The setting of a parameter if it was given, else the session default, else the parameter's default.</summary>
-    protected T Setting<T>(string parameter, T value, T? sessionValue) where T : struct
-        => MyInvocation.BoundParameters.ContainsKey(parameter) ? value : sessionValue ?? value;
-
-    protected T? OptionalSetting<T>(string parameter, T? value, T? sessionValue) where T : struct
-        => MyInvocation.BoundParameters.ContainsKey(parameter) ? value : value ?? sessionValue;
-
     /// <summary>Resolves the endpoint, or stops the command with an error that says what to set.</summary>
     /// <param name="modelFallback">The model when no layer names one (a saved batch job's).</param>
     protected LlmEndpoint ResolveEndpointOrThrow(string? modelFallback = null) => Engine(() => ResolveEndpoint(modelFallback), Endpoint);
@@ -136,9 +130,8 @@ public abstract class LlmCommandBase : CancellableCmdlet
     }
 
     /// <param name="maxConcurrency">Attempts in flight at most (the command's -ThrottleLimit).</param>
-    protected ResilienceSettings ResolveResilience(int maxConcurrency = 10)
+    protected ResilienceSettings ResolveResilience(int maxConcurrency = DefaultThrottleLimit)
     {
-        var session = SessionDefaults.Current;
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         if (Header is not null)
         {
@@ -147,37 +140,42 @@ public abstract class LlmCommandBase : CancellableCmdlet
                 headers[entry.Key?.ToString() ?? string.Empty] = LanguagePrimitives.ConvertTo<string>(entry.Value is PSObject o ? o.BaseObject : entry.Value);
             }
         }
-        return new ResilienceSettings
-        {
-            MaxConcurrency = maxConcurrency,
-            MaxRetries = Setting(nameof(MaxRetries), MaxRetries, session.MaxRetries),
-            AttemptTimeout = TimeSpan.FromSeconds(Setting(nameof(TimeoutSec), TimeoutSec, session.TimeoutSec)),
-            RequestsPerMinute = OptionalSetting(nameof(RequestsPerMinute), RequestsPerMinute, session.RequestsPerMinute),
-            TokensPerMinute = OptionalSetting(nameof(TokensPerMinute), TokensPerMinute, session.TokensPerMinute),
-            Proxy = Proxy ?? session.Proxy,
-            ProxyCredentials = ProxyCredential?.GetNetworkCredential(),
-            Headers = headers,
-        };
+        T? Bound<T>(string parameter, T value) where T : struct => MyInvocation.BoundParameters.ContainsKey(parameter) ? value : null;
+        return Resilience(maxConcurrency, Bound(nameof(MaxRetries), MaxRetries), Bound(nameof(TimeoutSec), TimeoutSec), RequestsPerMinute, TokensPerMinute,
+            Proxy, ProxyCredential?.GetNetworkCredential(), headers);
     }
 
     /// <summary>What a command that sets none of these parameters would use: the session defaults, else the parameters' defaults.</summary>
-    internal static ResilienceSettings SessionResilience(int maxConcurrency)
+    internal static ResilienceSettings SessionResilience(int maxConcurrency) => Resilience(maxConcurrency, null, null, null, null, null, null, null);
+
+    /// <summary>
+    /// The one layering of the resilience settings: a value given to the command, else the session default
+    /// (Set-CodeGenEndpoint), else the parameter's default.
+    /// </summary>
+    private static ResilienceSettings Resilience(int maxConcurrency, int? maxRetries, int? timeoutSec, int? requestsPerMinute, int? tokensPerMinute,
+        Uri? proxy, System.Net.NetworkCredential? proxyCredentials, Dictionary<string, string>? headers)
     {
         var session = SessionDefaults.Current;
-        return new ResilienceSettings
+        var settings = new ResilienceSettings
         {
             MaxConcurrency = maxConcurrency,
-            MaxRetries = session.MaxRetries ?? DefaultMaxRetries,
-            AttemptTimeout = TimeSpan.FromSeconds(session.TimeoutSec ?? DefaultTimeoutSec),
-            RequestsPerMinute = session.RequestsPerMinute,
-            TokensPerMinute = session.TokensPerMinute,
-            Proxy = session.Proxy,
+            MaxRetries = maxRetries ?? session.MaxRetries ?? DefaultMaxRetries,
+            AttemptTimeout = TimeSpan.FromSeconds(timeoutSec ?? session.TimeoutSec ?? DefaultTimeoutSec),
+            RequestsPerMinute = requestsPerMinute ?? session.RequestsPerMinute,
+            TokensPerMinute = tokensPerMinute ?? session.TokensPerMinute,
+            Proxy = proxy ?? session.Proxy,
+            ProxyCredentials = proxyCredentials,
         };
+        return headers is null ? settings : settings with { Headers = headers };
     }
+
+    /// <summary>-ThrottleLimit as a command uses it: given, else the session default, else <see cref="DefaultThrottleLimit"/>.</summary>
+    protected int ResolveThrottleLimit(int throttleLimit)
+        => MyInvocation.BoundParameters.ContainsKey("ThrottleLimit") ? throttleLimit : SessionDefaults.Current.ThrottleLimit ?? DefaultThrottleLimit;
 
     /// <summary>A client for the resolved endpoint, or a terminating error naming what is wrong.</summary>
     /// <param name="modelFallback">The model when no layer names one (a saved batch job's).</param>
-    protected ChatCompletionClient CreateClientOrThrow(out LlmEndpoint endpoint, int maxConcurrency = 10, string? modelFallback = null)
+    protected ChatCompletionClient CreateClientOrThrow(out LlmEndpoint endpoint, int maxConcurrency = DefaultThrottleLimit, string? modelFallback = null)
     {
         var resolved = endpoint = ResolveEndpointOrThrow(modelFallback);
         return Engine(() => new ChatCompletionClient(resolved, ResolveResilience(maxConcurrency)), target: null);

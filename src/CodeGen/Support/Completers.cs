@@ -165,19 +165,12 @@ public sealed class OutputKeyCompleter : IArgumentCompleter
 /// </summary>
 public sealed class LanguageCompleter : IArgumentCompleter
 {
-    internal static readonly string[] Known =
-    [
-        "PowerShell", "Python", "Bash", "C#", "JavaScript", "TypeScript", "SQL", "Go", "Rust", "Java", "Kotlin", "C", "C++", "F#",
-        "Ruby", "PHP", "Swift", "Scala", "R", "Perl", "Lua", "Haskell", "Julia", "Dart", "Elixir", "YAML", "JSON", "HTML", "CSS",
-        "Dockerfile", "Makefile", "Terraform", "Batch",
-    ];
-
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters)
     {
         string word = ModelCompleter.Unquote(wordToComplete);
         string tag = word.Length == 0 ? string.Empty : Core.Extraction.LanguageNames.Normalize(word);
-        return Known
+        return Core.Extraction.LanguageNames.DisplayNames
             .Where(name => name.StartsWith(word, StringComparison.OrdinalIgnoreCase)
                 || (tag.Length > 0 && Core.Extraction.LanguageNames.Normalize(name) == tag))
             .Select(name => new CompletionResult(ModelCompleter.Quote(name), name, CompletionResultType.ParameterValue, name))
