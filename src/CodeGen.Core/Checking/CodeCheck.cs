@@ -1,0 +1,105 @@
+using CodeGen.Core.Extraction;
+
+namespace CodeGen.Core.Checking;
+
+/// <summary>What checking a row's code found.</summary>
+public enum CheckStatus
+{
+    /// <summary>The code parses in its language.</summary>
+    Ok,
+    /// <summary>The code does not parse: the detail holds the parser's messages with line and column.</summary>
+    Failed,
+    /// <summary>The code was not checked: no language, no checker for it, or the checker is not available (the detail says which).</summary>
+    Unchecked,
+}
+
+/// <summary>The check of one piece of code: the status, and the parser's messages or why it was not checked.</summary>
+public sealed record CheckResult(CheckStatus Status, string Detail, string? Language = null)
+{
+    /// <summary>The most of the parser's messages a result keeps (a broken answer can have thousands).</summary>
+    public const int MaxMessages = 10;
+
+    public static CheckResult Ok(string language) => new(CheckStatus.Ok, string.Empty, language);
+
+    public static CheckResult Unchecked(string why, string? language = null) => new(CheckStatus.Unchecked, why, language);
+
+    /// <summary>A failed check from the parser's messages ("line 3, column 5: ..."), the first <see cref="MaxMessages"/> of them.</summary>
+    public static CheckResult Failed(string language, IReadOnlyCollection<string> messages)
+    {
+        var shown = messages.Take(MaxMessages).ToList();
+        if (messages.Count > shown.Count)
+        {
+            shown.Add($"and {messages.Count - shown.Count} more");
+        }
+        return new(CheckStatus.Failed, string.Join("; ", shown), language);
+    }
+
+    /// <summary>The status as the <c>&lt;output&gt;_check</c> column holds it: ok, failed or unchecked.</summary>
+    public string StatusText => Status switch
+    {
+        CheckStatus.Ok => "ok",
+        CheckStatus.Failed => "failed",
+        _ => "unchecked",
+    };
+}
+
+/// <summary>Parses code of one language; never runs it.</summary>
+public interface ICodeChecker
+{
+    /// <summary>The canonical tag of the language it checks (see <see cref="LanguageNames.Normalize"/>).</summary>
+    string Language { get; }
+
+    /// <summary>Checks <paramref name="code"/>. Safe to call from several threads at once.</summary>
+    ValueTask<CheckResult> CheckAsync(string code, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The checkers of a run, one per language: C# (Roslyn), JSON (System.Text.Json), Python (the machine's python3)
+/// and Bash (bash -n), and what the host adds (the PowerShell parser, in the cmdlet layer). The language of a row's
+/// code is the one the run asks for (-Language), else the tag of the code block the answer fenced it in.
+/// </summary>
+public sealed class CodeCheckers : IDisposable
+{
+    private readonly Dictionary<string, ICodeChecker> _byLanguage = new(StringComparer.Ordinal);
+
+    /// <param name="checkers">Checkers for languages; a later one for the same language replaces an earlier one.</param>
+    public CodeCheckers(IEnumerable<ICodeChecker> checkers)
+    {
+        foreach (var checker in checkers)
+        {
+            _byLanguage[LanguageNames.Normalize(checker.Language)] = checker;
+        }
+    }
+
+    /// <summary>The engine's checkers, then <paramref name="extra"/> (the host's).</summary>
+    public static CodeCheckers Create(params ICodeChecker[] extra)
+        => new([new CSharpChecker(), new JsonChecker(), new PythonChecker(), new BashChecker(), .. extra]);
+
+    /// <summary>The languages there is a checker for.</summary>
+    public IEnumerable<string> Languages => _byLanguage.Keys;
+
+    /// <summary>
+    /// Checks <paramref name="code"/> as <paramref name="language"/> (the run's -Language), else as
+    /// <paramref name="fenceTag"/> (the answer's code block); unchecked when neither names a language there is a checker for.
+    /// </summary>
+    public ValueTask<CheckResult> CheckAsync(string code, string? language, string? fenceTag, CancellationToken cancellationToken)
+    {
+        string? name = !string.IsNullOrWhiteSpace(language) ? language : !string.IsNullOrWhiteSpace(fenceTag) ? fenceTag : null;
+        if (name is null)
+        {
+            return ValueTask.FromResult(CheckResult.Unchecked("no language: the answer did not tag its code block, and no -Language was given."));
+        }
+        string tag = LanguageNames.Normalize(name);
+        return _byLanguage.TryGetValue(tag, out var checker)
+            ? checker.CheckAsync(code, cancellationToken)
+            : ValueTask.FromResult(CheckResult.Unchecked($"no checker for '{name.Trim()}' (there are checkers for {string.Join(", ", _byLanguage.Keys.Order(StringComparer.Ordinal))}).", tag));
+    }
+
+    public void Dispose()
+    {
+        foreach (var checker in _byLanguage.Values.OfType<IDisposable>())
+        {
+            checker.Dispose();
+        }
+    }
+}
