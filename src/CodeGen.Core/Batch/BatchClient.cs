@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using CodeGen.Core.Llm;
+using CodeGen.Core.Storage;
 
 namespace CodeGen.Core.Batch;
 
@@ -188,18 +189,12 @@ public sealed class BatchClient
         return null;
     }
 
-    /// <summary>Downloads a file's content to <paramref name="destination"/> (written to a .part file and renamed when complete).</summary>
+    /// <summary>Downloads a file's content to <paramref name="destination"/> (written to a .part file and renamed when complete; a failed download leaves no .part file).</summary>
     public async Task DownloadAsync(string fileId, string destination, CancellationToken cancellationToken)
     {
-        string part = destination + ".part";
         using var request = NewRequest(HttpMethod.Get, $"files/{Uri.EscapeDataString(fileId)}/content", null);
         using var response = await SendRawAsync(request, $"download file {fileId}", cancellationToken).ConfigureAwait(false);
-        await using (var target = new FileStream(part, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
-        {
-            await response.Content.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
-            await target.FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
-        File.Move(part, destination, overwrite: true);
+        await AtomicFile.WriteAsync(destination, (target, token) => response.Content.CopyToAsync(target, token), cancellationToken, temporaryPath: destination + ".part").ConfigureAwait(false);
     }
 
     private HttpRequestMessage NewRequest(HttpMethod method, string relative, HttpContent? content, bool idempotent = true)

@@ -157,17 +157,11 @@ public sealed partial class BatchJobState
         return state;
     }
 
-    /// <summary>Writes the state atomically (a temporary file renamed over the old one).</summary>
+    /// <summary>Writes the state atomically and durably (state.json.tmp, synced to the disk, renamed over the old one).</summary>
     public void Save()
     {
         string path = Path.Combine(Directory, StateFileName);
-        string temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            JsonSerializer.Serialize(stream, this, JsonOptions);
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temporary, path, overwrite: true);
+        AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, this, JsonOptions), flushToDisk: true, temporaryPath: path + ".tmp");
     }
 
     internal string PathOf(string relative) => Path.Combine(Directory, relative);

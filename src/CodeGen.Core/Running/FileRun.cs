@@ -406,7 +406,7 @@ public sealed class FileRun
             _writer = null;
             if (_source is { Rewrite: true })
             {
-                File.Move(_output + ResumingSuffix, _output, overwrite: true);
+                AtomicFile.Commit(_output + ResumingSuffix, _output);
             }
             Progress();
         }
@@ -553,20 +553,21 @@ public sealed class FileRun
         private static void Consolidate(string output, string resuming, DataFormat format, CsvSettings csv, IFileRunListener listener)
         {
             OutputRepair.Repair(resuming, format, csv);
-            string target = output + ConsolidatingSuffix;
             long fromResuming = 0, fromOutput = 0;
-            using (var first = RowFiles.OpenReader(resuming, format, csv))
+            // the readers are closed before the merged file is renamed over the output
+            AtomicFile.Write(output, stream =>
             {
+                using var first = RowFiles.OpenReader(resuming, format, csv);
                 IRowReader? rest = null;
                 if (File.Exists(output))
                 {
                     OutputRepair.Repair(output, format, csv);
                     rest = RowFiles.OpenReader(output, format, csv);
                 }
-                var columns = first.Columns is { Count: > 0 } own ? own : rest?.Columns ?? [];
                 using (rest)
-                using (var writer = RowFiles.CreateWriter(target, format, columns, csv))
                 {
+                    var columns = first.Columns is { Count: > 0 } own ? own : rest?.Columns ?? [];
+                    using var writer = RowFiles.CreateWriter(stream, format, columns, csv);
                     while (first.Read(out var row))
                     {
                         writer.Write(row);
@@ -579,8 +580,7 @@ public sealed class FileRun
                         fromOutput++;
                     }
                 }
-            }
-            File.Move(target, output, overwrite: true);
+            }, temporaryPath: output + ConsolidatingSuffix);
             File.Delete(resuming);
             listener.OnNotice($"Resume: merged an interrupted rewrite ({fromResuming} rows) with the {fromOutput} rows after it in {output}.");
         }
