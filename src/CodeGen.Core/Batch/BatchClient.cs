@@ -13,7 +13,7 @@ public sealed record BatchInfo
 {
     public required string Id { get; init; }
 
-    /// <summary>validating, failed, in_progress, finalizing, completed, expired, cancelling or cancelled.</summary>
+    /// <summary>validating, failed, in_progress, finalizing, completed, expired, cancelling or cancelled (see <see cref="BatchStatus"/>).</summary>
     public required string Status { get; init; }
 
     public string? InputFileId { get; init; }
@@ -30,7 +30,7 @@ public sealed record BatchInfo
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
 
     /// <summary>The batch will not change any more.</summary>
-    public bool IsFinished => IsTerminal(Status);
+    public bool IsFinished => BatchStatus.IsTerminal(Status);
 
     /// <summary>The texts of the batch as the server wrote them, masked: they go into the saved state, progress and errors.</summary>
     internal BatchInfo Masked(Func<string, string> mask) => this with
@@ -39,8 +39,6 @@ public sealed record BatchInfo
         Errors = Errors is null ? null : ErrorBody.Shown(mask(Errors)),
         Metadata = Metadata.ToDictionary(p => p.Key, p => ErrorBody.Shown(mask(p.Value)), StringComparer.Ordinal),
     };
-
-    public static bool IsTerminal(string status) => status is "completed" or "failed" or "expired" or "cancelled";
 
     internal static BatchInfo Parse(JsonElement root)
     {
@@ -66,7 +64,7 @@ public sealed record BatchInfo
         return new BatchInfo
         {
             Id = ProviderId.Checked(ChatAnswer.GetString(root, "id") ?? throw new BatchApiException("The server's batch object has no id."), "batch id"),
-            Status = ChatAnswer.GetString(root, "status") ?? "unknown",
+            Status = ChatAnswer.GetString(root, "status") ?? BatchStatus.Unknown,
             InputFileId = ProviderId.CheckedOrNull(ChatAnswer.GetString(root, "input_file_id"), "file id"),
             OutputFileId = ProviderId.CheckedOrNull(ChatAnswer.GetString(root, "output_file_id"), "file id"),
             ErrorFileId = ProviderId.CheckedOrNull(ChatAnswer.GetString(root, "error_file_id"), "file id"),

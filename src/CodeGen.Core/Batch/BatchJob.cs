@@ -26,7 +26,7 @@ public sealed class BatchPart
     public bool CreateAttempted { get; set; }
 
     public string? BatchId { get; set; }
-    public string Status { get; set; } = "not_submitted";
+    public string Status { get; set; } = BatchStatus.NotSubmitted;
     public long Total { get; set; }
     public long Completed { get; set; }
     public long Failed { get; set; }
@@ -36,7 +36,7 @@ public sealed class BatchPart
     public bool Downloaded { get; set; }
 
     [JsonIgnore]
-    public bool IsFinished => BatchInfo.IsTerminal(Status);
+    public bool IsFinished => BatchStatus.IsTerminal(Status);
 
     internal void Update(BatchInfo info)
     {
@@ -93,11 +93,11 @@ public sealed partial class BatchJobState
 
     /// <summary>not_submitted, submitted, in_progress, finished (every batch is done, results not merged yet), merged.</summary>
     [JsonIgnore]
-    public string Status => Merged ? "merged"
-        : Parts.Count == 0 ? "finished"
-        : Parts.All(p => p.IsFinished) ? "finished"
-        : Parts.All(p => p.BatchId is null) ? "not_submitted"
-        : Parts.Any(p => p.Status is "in_progress" or "finalizing") ? "in_progress" : "submitted";
+    public string Status => Merged ? BatchStatus.Merged
+        : Parts.Count == 0 ? BatchStatus.Finished
+        : Parts.All(p => p.IsFinished) ? BatchStatus.Finished
+        : Parts.All(p => p.BatchId is null) ? BatchStatus.NotSubmitted
+        : Parts.Any(p => p.Status is BatchStatus.InProgress or BatchStatus.Finalizing) ? BatchStatus.InProgress : BatchStatus.Submitted;
 
     [JsonIgnore]
     public long Requests => Parts.Sum(p => p.Requests);
@@ -418,7 +418,7 @@ public sealed class BatchJob
     public static IReadOnlyList<string> Cancel(BatchJobState state, BatchClient client, CancellationToken cancellationToken)
     {
         var cancelled = new List<string>();
-        foreach (var part in state.Parts.Where(p => p.BatchId is not null && !p.IsFinished && p.Status != "cancelling"))
+        foreach (var part in state.Parts.Where(p => p.BatchId is not null && !p.IsFinished && p.Status != BatchStatus.Cancelling))
         {
             part.Update(Wait(client.CancelAsync(part.BatchId!, cancellationToken)));
             cancelled.Add(part.BatchId!);
@@ -471,7 +471,7 @@ public sealed class BatchJob
             if (part.FileId is null)
             {
                 part.FileId = Wait(_client.UploadAsync(state.PathOf(part.RequestFile), part.Sha256, cancellationToken));
-                part.Status = "uploaded";
+                part.Status = BatchStatus.Uploaded;
                 state.Save();
             }
             string tag = $"{state.JobId}:{part.Part}";
@@ -497,7 +497,7 @@ public sealed class BatchJob
 
     private FileRunSummary Merge(BatchJobState state, IFileRunListener listener, CancellationToken cancellationToken)
     {
-        if (state.Parts.Count > 0 && state.Parts.All(p => p.Status == "failed"))
+        if (state.Parts.Count > 0 && state.Parts.All(p => p.Status == BatchStatus.Failed))
         {
             throw new BatchJobException(
                 $"The provider failed batch {string.Join(", ", state.BatchIds)}: {string.Join(" | ", state.Parts.Select(p => p.Errors ?? "no reason given").Distinct())}. " +
@@ -543,9 +543,9 @@ public sealed class BatchJob
         state.Save();
         var reasons = state.Parts.Select(p => new BatchRowRange(p.FirstRow, p.LastRow, p.Status switch
         {
-            "expired" => $"batch {p.BatchId} expired before it ran this request",
-            "cancelled" => $"batch {p.BatchId} was cancelled before it ran this request",
-            "failed" => $"batch {p.BatchId} failed ({p.Errors ?? "no reason given"})",
+            BatchStatus.Expired => $"batch {p.BatchId} expired before it ran this request",
+            BatchStatus.Cancelled => $"batch {p.BatchId} was cancelled before it ran this request",
+            BatchStatus.Failed => $"batch {p.BatchId} failed ({p.Errors ?? "no reason given"})",
             _ => $"batch {p.BatchId} finished without a result for it",
         })).ToList();
         using var index = BatchResultIndex.Open(results, errors);

@@ -157,7 +157,7 @@ public sealed class StopCodeGenBatchCommand : BatchCommandBase
             return;
         }
         var state = LoadJob();
-        var running = state.Parts.Where(p => p.BatchId is not null && !p.IsFinished && p.Status != "cancelling").Select(p => p.BatchId!).ToList();
+        var running = state.Parts.Where(p => p.BatchId is not null && !p.IsFinished && p.Status != BatchStatus.Cancelling).Select(p => p.BatchId!).ToList();
         if (running.Count == 0)
         {
             WriteVerbose($"The batch job for {state.OutputPath} has no running batch to cancel ({state.Status}).");
