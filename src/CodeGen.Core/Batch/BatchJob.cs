@@ -25,7 +25,10 @@ public sealed class BatchJobOptions
     public Func<IChatBackend, IChatBackend>? MergeThrough { get; init; }
 }
 
-/// <summary>Hears about a batch job as it goes, on the thread that runs it.</summary>
+/// <summary>
+/// Hears about a batch job as it goes, on the thread that runs it: the job's awaits come back to the caller's
+/// synchronization context (see <see cref="BatchJob.RunAsync"/>).
+/// </summary>
 public interface IBatchJobListener : IFileRunListener
 {
     /// <summary>After every round of polls (and once the batches are submitted).</summary>
@@ -44,12 +47,21 @@ public sealed class BatchJobException : Exception
     public string ErrorId { get; }
 }
 
+/// <summary>Where a batch job stands after a run: its saved state, and the merge summary once the results are merged.</summary>
+/// <param name="State">The job as saved in its state.json.</param>
+/// <param name="Summary">What the merge did; null under <see cref="BatchJobOptions.NoWait"/> while the batches are still running.</param>
+public sealed record BatchJobOutcome(BatchJobState State, FileRunSummary? Summary);
+
 /// <summary>
 /// Runs a file through a provider's Batch API end to end: export the rows as request files, upload them,
 /// create the batches, poll them, download the results and merge them into the output in input order (the
 /// same code extraction and error columns as a live file run). Every step is saved in the job's state
 /// first, so an interrupted job continues where it stopped and never uploads or creates a batch twice.
 /// </summary>
+/// <remarks>
+/// The job's own awaits keep the caller's synchronization context, so the listener (which writes to the
+/// PowerShell pipeline) is called on the thread the caller runs the job on; the HTTP calls below them do not.
+/// </remarks>
 public sealed class BatchJob
 {
     private readonly BatchJobOptions _options;
@@ -66,10 +78,10 @@ public sealed class BatchJob
     }
 
     /// <summary>
-    /// Runs (or continues) the job. Returns the merge summary when the batches finished, or null under
+    /// Runs (or continues) the job. The outcome has the merge summary when the batches finished, or none under
     /// <see cref="BatchJobOptions.NoWait"/> when they are still running (the state says where they are).
     /// </summary>
-    public FileRunSummary? Run(IBatchJobListener listener, CancellationToken cancellationToken, out BatchJobState state)
+    public async Task<BatchJobOutcome> RunAsync(IBatchJobListener listener, CancellationToken cancellationToken)
     {
         var files = _options.Files;
         if (files.Resume)
@@ -79,6 +91,7 @@ public sealed class BatchJob
         string input = Path.GetFullPath(files.InputPath);
         string output = Path.GetFullPath(files.OutputPath);
         BatchJobState? existing;
+        BatchJobState state;
         if (_options.Restart)
         {
             // the old job is replaced, not used: a state that would not pass the checks is no obstacle
@@ -132,23 +145,22 @@ public sealed class BatchJob
 
         if (!state.Merged)
         {
-            Submit(state, cancellationToken);
+            await SubmitAsync(state, cancellationToken);
             listener.OnBatchStatus(state);
             while (!state.Parts.All(p => p.IsFinished))
             {
                 if (_options.NoWait)
                 {
-                    return null;
+                    return new BatchJobOutcome(state, null);
                 }
-                if (cancellationToken.WaitHandle.WaitOne(_options.PollInterval))
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
-                Poll(state, cancellationToken);
+                // the interval, or less when the run is stopped: then it throws as a cancelled wait does
+                await Task.Delay(_options.PollInterval, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
+                cancellationToken.ThrowIfCancellationRequested();
+                await PollAsync(state, cancellationToken);
                 listener.OnBatchStatus(state);
             }
         }
-        return Merge(state, listener, cancellationToken);
+        return new BatchJobOutcome(state, await MergeAsync(state, listener, cancellationToken));
     }
 
     private void Export(BatchJobState state, IFileRunListener listener)
@@ -208,22 +220,22 @@ public sealed class BatchJob
     }
 
     /// <summary>Asks the provider how far the job's unfinished batches are and saves the answer.</summary>
-    public static void Refresh(BatchJobState state, BatchClient client, CancellationToken cancellationToken)
+    public static async Task RefreshAsync(BatchJobState state, BatchClient client, CancellationToken cancellationToken)
     {
         foreach (var part in state.Parts.Where(p => p.BatchId is not null && !p.IsFinished))
         {
-            part.Update(Wait(client.GetAsync(part.BatchId!, cancellationToken)));
+            part.Update(await client.GetAsync(part.BatchId!, cancellationToken).ConfigureAwait(false));
         }
         state.Save();
     }
 
     /// <summary>Cancels the job's unfinished batches (the provider keeps what they already ran); returns the batches cancelled.</summary>
-    public static IReadOnlyList<string> Cancel(BatchJobState state, BatchClient client, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<string>> CancelAsync(BatchJobState state, BatchClient client, CancellationToken cancellationToken)
     {
         var cancelled = new List<string>();
         foreach (var part in state.Parts.Where(p => p.BatchId is not null && !p.IsFinished && p.Status != BatchStatus.Cancelling))
         {
-            part.Update(Wait(client.CancelAsync(part.BatchId!, cancellationToken)));
+            part.Update(await client.CancelAsync(part.BatchId!, cancellationToken).ConfigureAwait(false));
             cancelled.Add(part.BatchId!);
             state.Save();
         }
@@ -263,7 +275,7 @@ public sealed class BatchJob
     }
 
     /// <summary>Uploads and creates what is not yet, saving each id as soon as it is known.</summary>
-    private void Submit(BatchJobState state, CancellationToken cancellationToken)
+    private async Task SubmitAsync(BatchJobState state, CancellationToken cancellationToken)
     {
         foreach (var part in state.Parts)
         {
@@ -273,7 +285,7 @@ public sealed class BatchJob
             }
             if (part.FileId is null)
             {
-                part.FileId = Wait(_client.UploadAsync(state.PathOf(part.RequestFile), part.Sha256, cancellationToken));
+                part.FileId = await _client.UploadAsync(state.PathOf(part.RequestFile), part.Sha256, cancellationToken);
                 part.Status = BatchStatus.Uploaded;
                 state.Save();
             }
@@ -282,23 +294,23 @@ public sealed class BatchJob
             if (part.CreateAttempted)
             {
                 // an earlier run sent the create request and stopped before it saved the answer
-                info = Wait(_client.FindAsync("codegen_job", tag, cancellationToken));
+                info = await _client.FindAsync("codegen_job", tag, cancellationToken);
             }
             if (info is null)
             {
                 part.CreateAttempted = true;
                 state.Save();
-                info = Wait(_client.CreateAsync(part.FileId, new Dictionary<string, string> { ["codegen_job"] = tag }, cancellationToken));
+                info = await _client.CreateAsync(part.FileId, new Dictionary<string, string> { ["codegen_job"] = tag }, cancellationToken);
             }
             part.Update(info);
             state.Save();
         }
-        Poll(state, cancellationToken);
+        await PollAsync(state, cancellationToken);
     }
 
-    private void Poll(BatchJobState state, CancellationToken cancellationToken) => Refresh(state, _client, cancellationToken);
+    private Task PollAsync(BatchJobState state, CancellationToken cancellationToken) => RefreshAsync(state, _client, cancellationToken);
 
-    private FileRunSummary Merge(BatchJobState state, IFileRunListener listener, CancellationToken cancellationToken)
+    private async Task<FileRunSummary> MergeAsync(BatchJobState state, IFileRunListener listener, CancellationToken cancellationToken)
     {
         if (state.Parts.Count > 0 && state.Parts.All(p => p.Status == BatchStatus.Failed))
         {
@@ -317,11 +329,11 @@ public sealed class BatchJob
             {
                 if (part.OutputFileId is not null)
                 {
-                    Wait(_client.DownloadAsync(part.OutputFileId, outputFile, cancellationToken));
+                    await _client.DownloadAsync(part.OutputFileId, outputFile, cancellationToken);
                 }
                 if (part.ErrorFileId is not null)
                 {
-                    Wait(_client.DownloadAsync(part.ErrorFileId, errorFile, cancellationToken));
+                    await _client.DownloadAsync(part.ErrorFileId, errorFile, cancellationToken);
                 }
                 part.Downloaded = true;
                 state.Save();
@@ -368,8 +380,4 @@ public sealed class BatchJob
         state.Save();
         return summary;
     }
-
-    private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();
-
-    private static void Wait(Task task) => task.GetAwaiter().GetResult();
 }

@@ -119,7 +119,7 @@ public sealed class GetCodeGenBatchCommand : BatchCommandBase
             using var client = CreateBatchClient(state);
             Call(() =>
             {
-                BatchJob.Refresh(state, new BatchClient(client), StoppingToken);
+                BatchJob.RefreshAsync(state, new BatchClient(client), StoppingToken).GetAwaiter().GetResult();
                 return true;
             }, state.OutputPath);
         }
@@ -165,7 +165,7 @@ public sealed class StopCodeGenBatchCommand : BatchCommandBase
         else if (ShouldProcess($"{string.Join(", ", running)} ({state.OutputPath})", "Cancel batch"))
         {
             using var client = CreateBatchClient(state);
-            var cancelled = Call(() => BatchJob.Cancel(state, new BatchClient(client), StoppingToken), state.OutputPath);
+            var cancelled = Call(() => BatchJob.CancelAsync(state, new BatchClient(client), StoppingToken).GetAwaiter().GetResult(), state.OutputPath);
             WriteVerbose($"Asked the provider to cancel {string.Join(", ", cancelled)}. Run Invoke-CodeInstructionToCode -Batch again to merge what they ran.");
         }
         if (PassThru)

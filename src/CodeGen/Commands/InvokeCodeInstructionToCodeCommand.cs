@@ -634,7 +634,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase
         BatchJobState state;
         try
         {
-            summary = job.Run(new FileRunReporter(this, progress, PassThru, _verbose), StoppingToken, out state);
+            (state, summary) = PipelineThread.Run(() => job.RunAsync(new FileRunReporter(this, progress, PassThru, _verbose), StoppingToken));
         }
         catch (DataFileException ex)
         {
