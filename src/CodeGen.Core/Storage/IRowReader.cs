@@ -32,8 +32,6 @@ public interface IRowWriter : IDisposable
     void Write(DataRow row);
 
     void Flush();
-
-    long RowsWritten { get; }
 }
 
 /// <summary>Opens readers and writers by format.</summary>
