@@ -32,6 +32,16 @@ Describe 'Answers survive a kill' {
                 Start-Sleep -Milliseconds 20
             }
             @(& cat $journal).Count | Should -BeGreaterOrEqual 120
+
+            # a second run of the same output, while the first holds it, is refused before it sends or touches anything
+            $before = (Get-FakeLlmStats $server).requests
+            $caught = $null
+            try { Invoke-CodeInstructionToCode -Path $in -OutputPath $out -Endpoint $server.BaseUrl -Model fake-model -Resume -ErrorAction Stop } catch { $caught = $_ }
+            $caught.FullyQualifiedErrorId | Should -BeLike 'OutputInUse,*'
+            $caught.CategoryInfo.Category | Should -Be 'ResourceBusy'
+            $caught.ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+            (Get-FakeLlmStats $server).requests - $before | Should -BeLessOrEqual 8 # only what the first run had in flight
+            Test-Path -LiteralPath "$out.resuming" | Should -BeFalse
         }
         finally {
             $process.Kill() # SIGKILL: no cleanup runs

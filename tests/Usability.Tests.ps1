@@ -136,6 +136,9 @@ Describe 'Hints name what exists' {
         @{ Name = 'cache miss'; Run = { param($f) $null = New-Item -ItemType Directory "$f/cache"; 'task' | Invoke-CodeInstructionToCode @common -CachePath "$f/cache" -CacheMode ReadOnly -ErrorAction Stop } }
         @{ Name = 'missing input column'; Run = { param($f) [pscustomobject]@{ prompt = 'x' } | Invoke-CodeInstructionToCode @common -ErrorAction Stop } }
         @{ Name = 'output column exists'; Run = { param($f) [pscustomobject]@{ instruction = 'x'; generated_code = 'y' } | Invoke-CodeInstructionToCode @common -ErrorAction Stop } }
+        @{ Name = 'damaged output'; Run = { param($f) $in = New-TaskFile "$f/in.csv" 2; "instruction,generated_code`r`na`r`nb,2`r`n" | Set-Content -NoNewline "$f/out.csv"; Invoke-CodeInstructionToCode -Path $in -OutputPath "$f/out.csv" @common -Resume -ErrorAction Stop } }
+        @{ Name = 'output of other input'; Run = { param($f) $in = New-TaskFile "$f/in.csv" 2; "instruction,generated_code`r`nother,x`r`n" | Set-Content -NoNewline "$f/out.csv"; Invoke-CodeInstructionToCode -Path $in -OutputPath "$f/out.csv" @common -Resume -ErrorAction Stop } }
+        @{ Name = 'unknown format'; Run = { param($f) 'x' | Set-Content "$f/in.txt"; Invoke-CodeInstructionToCode -Path "$f/in.txt" -OutputPath "$f/o.jsonl" @common -ErrorAction Stop } }
         @{ Name = 'rows a batch did not answer'; Run = { param($f) $in = New-TaskFile "$f/in.csv" 2 { if ($_ -eq 2) { 'task 2 [[fake:status=400]]' } else { 'task 1' } }; Invoke-CodeInstructionToCode -Path $in -OutputPath "$f/out.csv" @common -Batch @fast -ErrorAction Stop } }
     ) {
         $null = New-TaskFile "$folder/in.csv" 1
@@ -143,6 +146,24 @@ Describe 'Hints name what exists' {
         try { & $Run $folder } catch { $caught = $_ }
         $caught | Should -Not -BeNullOrEmpty
         Assert-HintNamesWhatExists $caught 'Invoke-CodeInstructionToCode'
+    }
+
+    It 'states the fact in the message and gives the way on in RecommendedAction: <Name>' -ForEach @(
+        @{ Name = 'an output that cannot be continued'; Advice = '*-Force*start over*'; Run = { param($f) $in = New-TaskFile "$f/in.csv" 2; "instruction,generated_code`r`nother,x`r`n" | Set-Content -NoNewline "$f/out.csv"; Invoke-CodeInstructionToCode -Path $in -OutputPath "$f/out.csv" @common -Resume -ErrorAction Stop } }
+        @{ Name = 'a batch job made from other rows'; Advice = '*-Force*new batch job*'; Run = { param($f) $in = New-TaskFile "$f/in.csv" 2; $null = Invoke-CodeInstructionToCode -Path $in -OutputPath "$f/out.csv" @common -Batch @fast -NoWait; $null = New-TaskFile $in 3; Invoke-CodeInstructionToCode -Path $in -OutputPath "$f/out.csv" @common -Batch @fast -ErrorAction Stop } }
+    ) {
+        $caught = $null
+        try { & $Run $folder } catch { $caught = $_ }
+        $caught | Should -Not -BeNullOrEmpty
+        $caught.Exception.Message | Should -Not -Match '(?<![\w-])-[A-Z][a-z]+'
+        $caught.ErrorDetails.RecommendedAction | Should -BeLike $Advice
+    }
+
+    It 'adds the advice to raise -MaxTokens to the warning about an answer cut off at the token limit' {
+        $warnings = @()
+        $null = 'task [[fake:style=unclosed]]' | Invoke-CodeInstructionToCode @common -WarningVariable warnings -WarningAction SilentlyContinue
+        $warnings | Should -HaveCount 1
+        "$($warnings[0])" | Should -BeLike '*token limit*Raise -MaxTokens.'
     }
 
     It 'Import-CodeGenBatchResult: an output that exists, and rows without a result' {

@@ -17,9 +17,6 @@ public sealed class LoadContext : AssemblyLoadContext
 
     private LoadContext(string folder) : base("CodeGen", isCollectible: false) => _folder = folder;
 
-    /// <summary>The folder the module's assemblies load from.</summary>
-    public string Folder => _folder;
-
     /// <summary>Creates the context once per process and returns the cmdlet assembly, loaded in it.</summary>
     public static Assembly Initialize()
     {

@@ -19,6 +19,9 @@ public class AnswerJournalTests : IDisposable
         {
             first.Append(1, "0123456789abcdef01234567", answer);
             first.Append(2, "0123456789abcdef01234567", answer);
+            string path = AnswerJournal.PathFor(output);
+            Assert.True(SpinWait.SpinUntil(() => new FileInfo(path).Length > 0, TimeSpan.FromSeconds(30)), "the answers did not reach the disk");
+            long written = new FileInfo(path).Length;
 
             // a second run, with -Force (a new journal) or -Resume (the same one): refused, nothing truncated
             foreach (bool recover in new[] { false, true })
@@ -26,7 +29,8 @@ public class AnswerJournalTests : IDisposable
                 var refused = Assert.Throws<DataFileException>(() => AnswerJournal.Open(output, recover));
                 Assert.Equal(DataFileException.OutputInUse, refused.ErrorId);
                 Assert.Equal(output, refused.Path);
-                Assert.Contains(AnswerJournal.PathFor(output), refused.Message);
+                Assert.Contains(path, refused.Message);
+                Assert.Equal(written, new FileInfo(path).Length); // not truncated by the refused open
             }
         }
 

@@ -49,7 +49,8 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
     private static FileRunSummary? RunJob(ChatCompletionClient client, BatchJobOptions options, out BatchJobState state, RecordingBatchListener? listener = null)
     {
         var job = new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, client.Endpoint.Model);
-        return job.Run(listener ?? new RecordingBatchListener(), CancellationToken.None, out state);
+        (state, var summary) = job.RunAsync(listener ?? new RecordingBatchListener(), CancellationToken.None).GetAwaiter().GetResult();
+        return summary;
     }
 
     [Fact]
@@ -302,7 +303,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
     }
 
     [Fact]
-    public void A_cancelled_batch_merges_what_it_ran()
+    public async Task A_cancelled_batch_merges_what_it_ran()
     {
         var server = _fixture.Use(new FakeLlmOptions { BatchPollsToComplete = 4 });
         string input = WriteTasks("in.csv", 8);
@@ -310,7 +311,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
         using var client = Runs.Client(server.BaseUrl);
         RunJob(client, Options(input, output, noWait: true), out var state); // one poll: 2 of 8 done
 
-        Assert.Equal(state.BatchIds, BatchJob.Cancel(state, new BatchClient(client), CancellationToken.None));
+        Assert.Equal(state.BatchIds, await BatchJob.CancelAsync(state, new BatchClient(client), CancellationToken.None));
         Assert.Equal(1L, server.Stats.BatchCancels);
         var summary = RunJob(client, Options(input, output), out var finished);
         Assert.Equal("cancelled", finished.Parts.Single().Status);
@@ -318,7 +319,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
     }
 
     [Fact]
-    public void Azure_batches_use_the_openai_files_and_batches_paths_with_the_api_version()
+    public async Task Azure_batches_use_the_openai_files_and_batches_paths_with_the_api_version()
     {
         var server = _fixture.Use(new FakeLlmOptions());
         var endpoint = LlmEndpoint.Resolve([new EndpointSettings(server.BaseUrl.GetLeftPart(UriPartial.Authority), null, "azure-key", Provider: LlmProvider.AzureOpenAI,
@@ -330,7 +331,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
 
         string input = WriteTasks("in.csv", 3);
         var job = new BatchJob(Options(input, _temp.File("out.csv")), batches, endpoint.DisplayUri, endpoint.Model);
-        var summary = job.Run(new RecordingBatchListener(), CancellationToken.None, out var state);
+        var (state, summary) = await job.RunAsync(new RecordingBatchListener(), CancellationToken.None);
 
         Assert.Equal(3L, summary!.Generated);
         Assert.StartsWith("/openai/files/", server.Stats.LastBatchPath);

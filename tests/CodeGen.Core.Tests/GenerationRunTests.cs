@@ -269,7 +269,8 @@ public class GenerationRunTests : IClassFixture<FakeServerFixture>
         Assert.Equal(FakeLlmServer.CodeFor("task 1"), outcome.Code);
         Assert.Equal("length", outcome.FinishReason);
         Assert.Contains("Row 1", outcome.Warning);
-        Assert.Contains("-MaxTokens", outcome.Warning);
+        Assert.Contains("token limit", outcome.Warning);
+        Assert.Equal("length", outcome.FinishReason); // the cmdlets add the advice to raise -MaxTokens
     }
 
     [Fact]

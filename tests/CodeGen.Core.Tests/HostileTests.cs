@@ -39,7 +39,7 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
             NoWait = noWait,
             PollInterval = TimeSpan.FromMilliseconds(20),
         };
-        return new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, client.Endpoint.Model).Run(new RecordingBatchListener(), CancellationToken.None, out _);
+        return new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, client.Endpoint.Model).RunAsync(new RecordingBatchListener(), CancellationToken.None).GetAwaiter().GetResult().Summary;
     }
 
     private static FileRunSummary RunFile(ChatCompletionClient client, string input, string output, bool force = false)

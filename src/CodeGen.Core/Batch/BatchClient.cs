@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using CodeGen.Core.Llm;
+using CodeGen.Core.Storage;
 
 namespace CodeGen.Core.Batch;
 
@@ -12,7 +13,7 @@ public sealed record BatchInfo
 {
     public required string Id { get; init; }
 
-    /// <summary>validating, failed, in_progress, finalizing, completed, expired, cancelling or cancelled.</summary>
+    /// <summary>validating, failed, in_progress, finalizing, completed, expired, cancelling or cancelled (see <see cref="BatchStatus"/>).</summary>
     public required string Status { get; init; }
 
     public string? InputFileId { get; init; }
@@ -29,7 +30,7 @@ public sealed record BatchInfo
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
 
     /// <summary>The batch will not change any more.</summary>
-    public bool IsFinished => IsTerminal(Status);
+    public bool IsFinished => BatchStatus.IsTerminal(Status);
 
     /// <summary>The texts of the batch as the server wrote them, masked: they go into the saved state, progress and errors.</summary>
     internal BatchInfo Masked(Func<string, string> mask) => this with
@@ -38,8 +39,6 @@ public sealed record BatchInfo
         Errors = Errors is null ? null : ErrorBody.Shown(mask(Errors)),
         Metadata = Metadata.ToDictionary(p => p.Key, p => ErrorBody.Shown(mask(p.Value)), StringComparer.Ordinal),
     };
-
-    public static bool IsTerminal(string status) => status is "completed" or "failed" or "expired" or "cancelled";
 
     internal static BatchInfo Parse(JsonElement root)
     {
@@ -65,7 +64,7 @@ public sealed record BatchInfo
         return new BatchInfo
         {
             Id = ProviderId.Checked(ChatAnswer.GetString(root, "id") ?? throw new BatchApiException("The server's batch object has no id."), "batch id"),
-            Status = ChatAnswer.GetString(root, "status") ?? "unknown",
+            Status = ChatAnswer.GetString(root, "status") ?? BatchStatus.Unknown,
             InputFileId = ProviderId.CheckedOrNull(ChatAnswer.GetString(root, "input_file_id"), "file id"),
             OutputFileId = ProviderId.CheckedOrNull(ChatAnswer.GetString(root, "output_file_id"), "file id"),
             ErrorFileId = ProviderId.CheckedOrNull(ChatAnswer.GetString(root, "error_file_id"), "file id"),
@@ -188,18 +187,12 @@ public sealed class BatchClient
         return null;
     }
 
-    /// <summary>Downloads a file's content to <paramref name="destination"/> (written to a .part file and renamed when complete).</summary>
+    /// <summary>Downloads a file's content to <paramref name="destination"/> (written to a .part file and renamed when complete; a failed download leaves no .part file).</summary>
     public async Task DownloadAsync(string fileId, string destination, CancellationToken cancellationToken)
     {
-        string part = destination + ".part";
         using var request = NewRequest(HttpMethod.Get, $"files/{Uri.EscapeDataString(fileId)}/content", null);
         using var response = await SendRawAsync(request, $"download file {fileId}", cancellationToken).ConfigureAwait(false);
-        await using (var target = new FileStream(part, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
-        {
-            await response.Content.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
-            await target.FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
-        File.Move(part, destination, overwrite: true);
+        await AtomicFile.WriteAsync(destination, (target, token) => response.Content.CopyToAsync(target, token), cancellationToken, temporaryPath: destination + ".part").ConfigureAwait(false);
     }
 
     private HttpRequestMessage NewRequest(HttpMethod method, string relative, HttpContent? content, bool idempotent = true)

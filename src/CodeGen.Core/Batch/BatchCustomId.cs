@@ -14,9 +14,6 @@ public static class BatchCustomId
     public static string For(long rowNumber, string? instruction)
         => string.Create(CultureInfo.InvariantCulture, $"row-{rowNumber}-{HashValue(instruction):x8}");
 
-    /// <summary>The instruction's hash as the id writes it: 8 lower-case hex digits.</summary>
-    public static string Hash(string? instruction) => HashValue(instruction).ToString("x8", CultureInfo.InvariantCulture);
-
     /// <summary>The first 4 bytes of the SHA-256 of the instruction's UTF-8 text, as a number.</summary>
     public static uint HashValue(string? instruction)
     {

@@ -1,212 +1,9 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
-using System.Text.RegularExpressions;
 using CodeGen.Core.Rows;
 using CodeGen.Core.Llm;
 using CodeGen.Core.Running;
 using CodeGen.Core.Storage;
 
 namespace CodeGen.Core.Batch;
-
-/// <summary>One request file of a batch job and the provider batch that runs it.</summary>
-public sealed class BatchPart
-{
-    public int Part { get; set; }
-
-    /// <summary>The request file, relative to the job's folder.</summary>
-    public string RequestFile { get; set; } = string.Empty;
-
-    public string Sha256 { get; set; } = string.Empty;
-    public long Requests { get; set; }
-    public long FirstRow { get; set; }
-    public long LastRow { get; set; }
-    public string? FileId { get; set; }
-
-    /// <summary>A create request was sent (maybe without an answer): look for the batch before creating another.</summary>
-    public bool CreateAttempted { get; set; }
-
-    public string? BatchId { get; set; }
-    public string Status { get; set; } = "not_submitted";
-    public long Total { get; set; }
-    public long Completed { get; set; }
-    public long Failed { get; set; }
-    public string? OutputFileId { get; set; }
-    public string? ErrorFileId { get; set; }
-    public string? Errors { get; set; }
-    public bool Downloaded { get; set; }
-
-    [JsonIgnore]
-    public bool IsFinished => BatchInfo.IsTerminal(Status);
-
-    internal void Update(BatchInfo info)
-    {
-        BatchId = info.Id;
-        Status = info.Status;
-        Total = info.Total == 0 ? Requests : info.Total;
-        Completed = info.Completed;
-        Failed = info.Failed;
-        OutputFileId = info.OutputFileId ?? OutputFileId;
-        ErrorFileId = info.ErrorFileId ?? ErrorFileId;
-        Errors = info.Errors ?? Errors;
-    }
-}
-
-/// <summary>
-/// A batch job as saved next to its output (<c>&lt;output&gt;.batch/state.json</c>): the request files, the
-/// provider's file and batch ids, how far each batch got. It is what lets a second invocation poll the same
-/// batches instead of paying for new ones.
-/// </summary>
-public sealed partial class BatchJobState
-{
-    public const string StateFileName = "state.json";
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
-    public int Version { get; set; } = 1;
-    public string JobId { get; set; } = string.Empty;
-    public string InputPath { get; set; } = string.Empty;
-    public string OutputPath { get; set; } = string.Empty;
-
-    /// <summary>The chat-completions URL of the endpoint the batches were created at (no credentials).</summary>
-    public string Endpoint { get; set; } = string.Empty;
-
-    public string Model { get; set; } = string.Empty;
-    public DateTimeOffset CreatedAt { get; set; }
-    public long Rows { get; set; }
-
-    /// <summary>The split limits the request files were written with (a check of the input re-exports with the same).</summary>
-    public long MaxRequestsPerFile { get; set; }
-
-    public long MaxBytesPerFile { get; set; }
-
-    public bool MergeStarted { get; set; }
-    public bool Merged { get; set; }
-    public List<BatchPart> Parts { get; set; } = [];
-
-    /// <summary>The job's folder: <c>&lt;output&gt;.batch</c>.</summary>
-    [JsonIgnore]
-    public string Directory { get; private set; } = string.Empty;
-
-    /// <summary>not_submitted, submitted, in_progress, finished (every batch is done, results not merged yet), merged.</summary>
-    [JsonIgnore]
-    public string Status => Merged ? "merged"
-        : Parts.Count == 0 ? "finished"
-        : Parts.All(p => p.IsFinished) ? "finished"
-        : Parts.All(p => p.BatchId is null) ? "not_submitted"
-        : Parts.Any(p => p.Status is "in_progress" or "finalizing") ? "in_progress" : "submitted";
-
-    [JsonIgnore]
-    public long Requests => Parts.Sum(p => p.Requests);
-
-    [JsonIgnore]
-    public long Completed => Parts.Sum(p => p.Completed);
-
-    [JsonIgnore]
-    public long Failed => Parts.Sum(p => p.Failed);
-
-    [JsonIgnore]
-    public IReadOnlyList<string> BatchIds => Parts.Where(p => p.BatchId is not null).Select(p => p.BatchId!).ToList();
-
-    public static string DirectoryFor(string outputPath) => Path.GetFullPath(outputPath) + ".batch";
-
-    /// <summary>The saved state of the job writing <paramref name="outputPath"/>, or null when there is none.</summary>
-    /// <exception cref="DataFileException">The state file is not readable JSON.</exception>
-    /// <param name="check">False only to find what a restart replaces: nothing of the state is used but its batch ids, for a notice.</param>
-    public static BatchJobState? Load(string outputPath, bool check = true)
-    {
-        string directory = DirectoryFor(outputPath);
-        string path = Path.Combine(directory, StateFileName);
-        if (!File.Exists(path))
-        {
-            return null;
-        }
-        try
-        {
-            var state = JsonSerializer.Deserialize<BatchJobState>(File.ReadAllBytes(path), JsonOptions)
-                ?? throw new DataFileException(path, 1, "is empty.");
-            state.Directory = directory;
-            if (check)
-            {
-                state.CheckPaths(path, Path.GetFullPath(outputPath));
-            }
-            return state;
-        }
-        catch (JsonException ex)
-        {
-            throw new DataFileException(path, (ex.LineNumber ?? 0) + 1, "is not a batch job state: " + ex.Message, (ex.BytePositionInLine ?? 0) + 1, ex);
-        }
-    }
-
-    internal static BatchJobState Create(string outputPath, string input, string endpoint, string model)
-    {
-        var state = new BatchJobState
-        {
-            JobId = Guid.NewGuid().ToString("N"),
-            InputPath = input,
-            OutputPath = Path.GetFullPath(outputPath),
-            Endpoint = endpoint,
-            Model = model,
-            CreatedAt = DateTimeOffset.UtcNow,
-            Directory = DirectoryFor(outputPath),
-        };
-        System.IO.Directory.CreateDirectory(state.Directory);
-        return state;
-    }
-
-    /// <summary>Writes the state atomically (a temporary file renamed over the old one).</summary>
-    public void Save()
-    {
-        string path = Path.Combine(Directory, StateFileName);
-        string temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            JsonSerializer.Serialize(stream, this, JsonOptions);
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temporary, path, overwrite: true);
-    }
-
-    internal string PathOf(string relative) => Path.Combine(Directory, relative);
-
-    /// <summary>
-    /// A state file is read, not trusted: the output it writes is the one the command names (the folder says
-    /// which), its request files are plain names inside the job folder (and are uploaded only with the hash they
-    /// were written with), and the provider's ids in it are ids. What else would a tampered file make a run
-    /// delete, overwrite or upload?
-    /// </summary>
-    private void CheckPaths(string stateFile, string outputPath)
-    {
-        // the job's output is the one the command names (its folder says so), whatever the file says: a job
-        // folder moved with its project still works, and a tampered one writes no other file
-        OutputPath = outputPath;
-        string folder = FileIdentity.RealPath(Directory) + Path.DirectorySeparatorChar;
-        foreach (var part in Parts)
-        {
-            if (!RequestFileName().IsMatch(part.RequestFile)
-                || !FileIdentity.RealPath(PathOf(part.RequestFile)).StartsWith(folder, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
-            {
-                throw new DataFileException(stateFile, 0, $"names the request file '{part.RequestFile}', which is not one CodeGen writes in {Directory}; it is not uploaded.",
-                    errorId: DataFileException.MalformedDataFile);
-            }
-            foreach (var (id, what) in new[] { (part.BatchId, "batch id"), (part.FileId, "file id"), (part.OutputFileId, "file id"), (part.ErrorFileId, "file id") })
-            {
-                if (id is not null && !ProviderId.IsSafe(id))
-                {
-                    throw new DataFileException(stateFile, 0, $"holds a {what} '{id}' that is not a plain id; it is not used as a file name.",
-                        errorId: DataFileException.MalformedDataFile);
-                }
-            }
-        }
-    }
-
-    /// <summary>requests.jsonl, requests.2.jsonl...: the names <see cref="BatchRequestExporter"/> gives.</summary>
-    [GeneratedRegex(@"^requests(\.[0-9]{1,9})?\.jsonl$", RegexOptions.CultureInvariant)]
-    private static partial Regex RequestFileName();
-}
 
 /// <summary>How a batch job runs.</summary>
 public sealed class BatchJobOptions
@@ -228,7 +25,10 @@ public sealed class BatchJobOptions
     public Func<IChatBackend, IChatBackend>? MergeThrough { get; init; }
 }
 
-/// <summary>Hears about a batch job as it goes, on the thread that runs it.</summary>
+/// <summary>
+/// Hears about a batch job as it goes, on the thread that runs it: the job's awaits come back to the caller's
+/// synchronization context (see <see cref="BatchJob.RunAsync"/>).
+/// </summary>
 public interface IBatchJobListener : IFileRunListener
 {
     /// <summary>After every round of polls (and once the batches are submitted).</summary>
@@ -247,12 +47,21 @@ public sealed class BatchJobException : Exception
     public string ErrorId { get; }
 }
 
+/// <summary>Where a batch job stands after a run: its saved state, and the merge summary once the results are merged.</summary>
+/// <param name="State">The job as saved in its state.json.</param>
+/// <param name="Summary">What the merge did; null under <see cref="BatchJobOptions.NoWait"/> while the batches are still running.</param>
+public sealed record BatchJobOutcome(BatchJobState State, FileRunSummary? Summary);
+
 /// <summary>
 /// Runs a file through a provider's Batch API end to end: export the rows as request files, upload them,
 /// create the batches, poll them, download the results and merge them into the output in input order (the
 /// same code extraction and error columns as a live file run). Every step is saved in the job's state
 /// first, so an interrupted job continues where it stopped and never uploads or creates a batch twice.
 /// </summary>
+/// <remarks>
+/// The job's own awaits keep the caller's synchronization context, so the listener (which writes to the
+/// PowerShell pipeline) is called on the thread the caller runs the job on; the HTTP calls below them do not.
+/// </remarks>
 public sealed class BatchJob
 {
     private readonly BatchJobOptions _options;
@@ -269,10 +78,10 @@ public sealed class BatchJob
     }
 
     /// <summary>
-    /// Runs (or continues) the job. Returns the merge summary when the batches finished, or null under
+    /// Runs (or continues) the job. The outcome has the merge summary when the batches finished, or none under
     /// <see cref="BatchJobOptions.NoWait"/> when they are still running (the state says where they are).
     /// </summary>
-    public FileRunSummary? Run(IBatchJobListener listener, CancellationToken cancellationToken, out BatchJobState state)
+    public async Task<BatchJobOutcome> RunAsync(IBatchJobListener listener, CancellationToken cancellationToken)
     {
         var files = _options.Files;
         if (files.Resume)
@@ -282,6 +91,7 @@ public sealed class BatchJob
         string input = Path.GetFullPath(files.InputPath);
         string output = Path.GetFullPath(files.OutputPath);
         BatchJobState? existing;
+        BatchJobState state;
         if (_options.Restart)
         {
             // the old job is replaced, not used: a state that would not pass the checks is no obstacle
@@ -335,23 +145,22 @@ public sealed class BatchJob
 
         if (!state.Merged)
         {
-            Submit(state, cancellationToken);
+            await SubmitAsync(state, cancellationToken);
             listener.OnBatchStatus(state);
             while (!state.Parts.All(p => p.IsFinished))
             {
                 if (_options.NoWait)
                 {
-                    return null;
+                    return new BatchJobOutcome(state, null);
                 }
-                if (cancellationToken.WaitHandle.WaitOne(_options.PollInterval))
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
-                Poll(state, cancellationToken);
+                // the interval, or less when the run is stopped: then it throws as a cancelled wait does
+                await Task.Delay(_options.PollInterval, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
+                cancellationToken.ThrowIfCancellationRequested();
+                await PollAsync(state, cancellationToken);
                 listener.OnBatchStatus(state);
             }
         }
-        return Merge(state, listener, cancellationToken);
+        return new BatchJobOutcome(state, await MergeAsync(state, listener, cancellationToken));
     }
 
     private void Export(BatchJobState state, IFileRunListener listener)
@@ -411,22 +220,22 @@ public sealed class BatchJob
     }
 
     /// <summary>Asks the provider how far the job's unfinished batches are and saves the answer.</summary>
-    public static void Refresh(BatchJobState state, BatchClient client, CancellationToken cancellationToken)
+    public static async Task RefreshAsync(BatchJobState state, BatchClient client, CancellationToken cancellationToken)
     {
         foreach (var part in state.Parts.Where(p => p.BatchId is not null && !p.IsFinished))
         {
-            part.Update(Wait(client.GetAsync(part.BatchId!, cancellationToken)));
+            part.Update(await client.GetAsync(part.BatchId!, cancellationToken).ConfigureAwait(false));
         }
         state.Save();
     }
 
     /// <summary>Cancels the job's unfinished batches (the provider keeps what they already ran); returns the batches cancelled.</summary>
-    public static IReadOnlyList<string> Cancel(BatchJobState state, BatchClient client, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<string>> CancelAsync(BatchJobState state, BatchClient client, CancellationToken cancellationToken)
     {
         var cancelled = new List<string>();
-        foreach (var part in state.Parts.Where(p => p.BatchId is not null && !p.IsFinished && p.Status != "cancelling"))
+        foreach (var part in state.Parts.Where(p => p.BatchId is not null && !p.IsFinished && p.Status != BatchStatus.Cancelling))
         {
-            part.Update(Wait(client.CancelAsync(part.BatchId!, cancellationToken)));
+            part.Update(await client.CancelAsync(part.BatchId!, cancellationToken).ConfigureAwait(false));
             cancelled.Add(part.BatchId!);
             state.Save();
         }
@@ -438,12 +247,12 @@ public sealed class BatchJob
     {
         if (!string.Equals(state.InputPath, input, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
         {
-            throw new BatchJobException($"The batch job for {output} was made from {state.InputPath}, not {input}. Pass -Force to start a new batch job.", BatchJobException.BatchMismatch);
+            throw new BatchJobException($"The batch job for {output} was made from {state.InputPath}, not {input}.", BatchJobException.BatchMismatch);
         }
         if (!string.Equals(state.Endpoint, _endpoint, StringComparison.OrdinalIgnoreCase) || state.Model != _model)
         {
             throw new BatchJobException(
-                $"The batch job for {output} runs at {state.Endpoint} with model '{state.Model}', not {_endpoint} with '{_model}'. Use the same endpoint and model to continue it, or -Force to start a new batch job.",
+                $"The batch job for {output} runs at {state.Endpoint} with model '{state.Model}', not {_endpoint} with '{_model}'.",
                 BatchJobException.BatchMismatch);
         }
         if (state.Merged)
@@ -451,7 +260,7 @@ public sealed class BatchJob
             if (File.Exists(output))
             {
                 throw new BatchJobException(
-                    $"The batch job ({string.Join(", ", state.BatchIds)}) is already merged into {output}. Run with -Resume (without -Batch) to fill rows that failed, or -Force -Batch to start a new batch job.",
+                    $"The batch job ({string.Join(", ", state.BatchIds)}) is already merged into {output}.",
                     BatchJobException.BatchAlreadyMerged);
             }
             return; // the output was removed: merge the saved results again
@@ -460,13 +269,13 @@ public sealed class BatchJob
         if (now.Count != state.Parts.Count || now.Select(f => f.Sha256).Where((h, i) => h != state.Parts[i].Sha256).Any())
         {
             throw new BatchJobException(
-                $"The rows of {input}, or the prompt options, changed since batch job {state.JobId} was created ({string.Join(", ", state.BatchIds)}): its results would not match. Run with the same input and options, or pass -Force to start a new batch job.",
+                $"The rows of {input}, or the prompt options, changed since batch job {state.JobId} was created ({string.Join(", ", state.BatchIds)}): its results would not match.",
                 BatchJobException.BatchMismatch);
         }
     }
 
     /// <summary>Uploads and creates what is not yet, saving each id as soon as it is known.</summary>
-    private void Submit(BatchJobState state, CancellationToken cancellationToken)
+    private async Task SubmitAsync(BatchJobState state, CancellationToken cancellationToken)
     {
         foreach (var part in state.Parts)
         {
@@ -476,8 +285,8 @@ public sealed class BatchJob
             }
             if (part.FileId is null)
             {
-                part.FileId = Wait(_client.UploadAsync(state.PathOf(part.RequestFile), part.Sha256, cancellationToken));
-                part.Status = "uploaded";
+                part.FileId = await _client.UploadAsync(state.PathOf(part.RequestFile), part.Sha256, cancellationToken);
+                part.Status = BatchStatus.Uploaded;
                 state.Save();
             }
             string tag = $"{state.JobId}:{part.Part}";
@@ -485,29 +294,29 @@ public sealed class BatchJob
             if (part.CreateAttempted)
             {
                 // an earlier run sent the create request and stopped before it saved the answer
-                info = Wait(_client.FindAsync("codegen_job", tag, cancellationToken));
+                info = await _client.FindAsync("codegen_job", tag, cancellationToken);
             }
             if (info is null)
             {
                 part.CreateAttempted = true;
                 state.Save();
-                info = Wait(_client.CreateAsync(part.FileId, new Dictionary<string, string> { ["codegen_job"] = tag }, cancellationToken));
+                info = await _client.CreateAsync(part.FileId, new Dictionary<string, string> { ["codegen_job"] = tag }, cancellationToken);
             }
             part.Update(info);
             state.Save();
         }
-        Poll(state, cancellationToken);
+        await PollAsync(state, cancellationToken);
     }
 
-    private void Poll(BatchJobState state, CancellationToken cancellationToken) => Refresh(state, _client, cancellationToken);
+    private Task PollAsync(BatchJobState state, CancellationToken cancellationToken) => RefreshAsync(state, _client, cancellationToken);
 
-    private FileRunSummary Merge(BatchJobState state, IFileRunListener listener, CancellationToken cancellationToken)
+    private async Task<FileRunSummary> MergeAsync(BatchJobState state, IFileRunListener listener, CancellationToken cancellationToken)
     {
-        if (state.Parts.Count > 0 && state.Parts.All(p => p.Status == "failed"))
+        if (state.Parts.Count > 0 && state.Parts.All(p => p.Status == BatchStatus.Failed))
         {
             throw new BatchJobException(
                 $"The provider failed batch {string.Join(", ", state.BatchIds)}: {string.Join(" | ", state.Parts.Select(p => p.Errors ?? "no reason given").Distinct())}. " +
-                "Nothing was generated. Fix the cause and pass -Force to start a new batch job.",
+                "Nothing was generated.",
                 BatchJobException.BatchFailed);
         }
         var results = new List<string>();
@@ -520,11 +329,11 @@ public sealed class BatchJob
             {
                 if (part.OutputFileId is not null)
                 {
-                    Wait(_client.DownloadAsync(part.OutputFileId, outputFile, cancellationToken));
+                    await _client.DownloadAsync(part.OutputFileId, outputFile, cancellationToken);
                 }
                 if (part.ErrorFileId is not null)
                 {
-                    Wait(_client.DownloadAsync(part.ErrorFileId, errorFile, cancellationToken));
+                    await _client.DownloadAsync(part.ErrorFileId, errorFile, cancellationToken);
                 }
                 part.Downloaded = true;
                 state.Save();
@@ -549,9 +358,9 @@ public sealed class BatchJob
         state.Save();
         var reasons = state.Parts.Select(p => new BatchRowRange(p.FirstRow, p.LastRow, p.Status switch
         {
-            "expired" => $"batch {p.BatchId} expired before it ran this request",
-            "cancelled" => $"batch {p.BatchId} was cancelled before it ran this request",
-            "failed" => $"batch {p.BatchId} failed ({p.Errors ?? "no reason given"})",
+            BatchStatus.Expired => $"batch {p.BatchId} expired before it ran this request",
+            BatchStatus.Cancelled => $"batch {p.BatchId} was cancelled before it ran this request",
+            BatchStatus.Failed => $"batch {p.BatchId} failed ({p.Errors ?? "no reason given"})",
             _ => $"batch {p.BatchId} finished without a result for it",
         })).ToList();
         using var index = BatchResultIndex.Open(results, errors);
@@ -571,8 +380,4 @@ public sealed class BatchJob
         state.Save();
         return summary;
     }
-
-    private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();
-
-    private static void Wait(Task task) => task.GetAwaiter().GetResult();
 }

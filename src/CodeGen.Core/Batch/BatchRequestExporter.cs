@@ -56,9 +56,6 @@ public sealed class BatchRequestExporter : IDisposable
         _prompts = new Prompting.PromptBuilder(options.InputKey, options.OutputKey, options.Overwrite, options.Template, options.SystemPrompt, options.Language);
     }
 
-    /// <summary>The files written so far (the last one still open until <see cref="Complete"/>).</summary>
-    public IReadOnlyList<BatchRequestFile> Files => _files;
-
     /// <summary>The url OpenAI and vLLM expect in a batch line; Azure OpenAI expects /chat/completions.</summary>
     public static string UrlFor(LlmProvider provider) => provider == LlmProvider.AzureOpenAI ? "/chat/completions" : "/v1/chat/completions";
 

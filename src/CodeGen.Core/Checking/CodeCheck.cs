@@ -87,7 +87,7 @@ public sealed class CodeCheckers : IDisposable
         string? name = !string.IsNullOrWhiteSpace(language) ? language : !string.IsNullOrWhiteSpace(fenceTag) ? fenceTag : null;
         if (name is null)
         {
-            return ValueTask.FromResult(CheckResult.Unchecked("no language: the answer did not tag its code block, and no -Language was given."));
+            return ValueTask.FromResult(CheckResult.Unchecked("no language: the answer did not tag its code block, and the run names none."));
         }
         string tag = LanguageNames.Normalize(name);
         return _byLanguage.TryGetValue(tag, out var checker)

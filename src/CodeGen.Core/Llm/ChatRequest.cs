@@ -68,7 +68,7 @@ public sealed record ChatParameters(double? Temperature = null, int? MaxTokens =
         if (AdditionalBody.Contains(MaxTokensField) && AdditionalBody.Contains(MaxCompletionTokensField))
         {
             // OpenAI and Azure take max_tokens as max_completion_tokens: the body would carry the field twice
-            throw new ArgumentException($"The additional body sets both '{MaxTokensField}' and '{MaxCompletionTokensField}'. Give the token limit once (or with -MaxTokens).");
+            throw new ArgumentException($"The additional body sets both '{MaxTokensField}' and '{MaxCompletionTokensField}'. The token limit can be given once.");
         }
     }
 }

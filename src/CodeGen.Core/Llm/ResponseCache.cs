@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using CodeGen.Core.Rows;
 using CodeGen.Core.Running;
+using CodeGen.Core.Storage;
 
 namespace CodeGen.Core.Llm;
 
@@ -341,24 +342,15 @@ public sealed class ResponseCache
     /// <summary>Writes the file through a temporary one; false (and nothing changed) when it cannot be written.</summary>
     private static bool WriteAtomically(string path, byte[] content)
     {
-        string temporary = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         try
         {
             System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            File.WriteAllBytes(temporary, content);
-            File.Move(temporary, path, overwrite: true);
+            AtomicFile.Write(path, stream => stream.Write(content));
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // a cache that cannot be written costs a future request, not this row
-            try
-            {
-                File.Delete(temporary);
-            }
-            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
-            {
-            }
+            // a cache that cannot be written costs a future request, not this row (the temporary file is gone)
             return false;
         }
     }

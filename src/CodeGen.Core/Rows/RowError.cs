@@ -54,6 +54,9 @@ public sealed class RowError
 
     public RowErrorKind Kind { get; }
 
+    /// <summary>The answer reached the request's token limit (finish_reason 'length') before it held any code.</summary>
+    public bool AtTokenLimit { get; init; }
+
     /// <summary>1-based position of the row in the input.</summary>
     public long RowNumber { get; }
 

@@ -284,16 +284,6 @@ public sealed class AnswerJournal : IDisposable
         }
     }
 
-    /// <summary>The run stopped before the end: the journal stays for -Resume, unless it holds nothing.</summary>
-    public void Close()
-    {
-        Dispose();
-        if (File.Exists(Path) && new FileInfo(Path).Length == 0)
-        {
-            File.Delete(Path);
-        }
-    }
-
     /// <summary>The run completed: every answer is in the output, so the journal goes. False when it could not be removed.</summary>
     public bool Complete()
     {
@@ -309,6 +299,7 @@ public sealed class AnswerJournal : IDisposable
         }
     }
 
+    /// <summary>Writes what is left and lets the journal go; it stays for -Resume unless it holds nothing.</summary>
     public void Dispose()
     {
         lock (_lock)
@@ -333,9 +324,22 @@ public sealed class AnswerJournal : IDisposable
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
         }
+        bool empty;
         lock (_fileLock)
         {
+            empty = _stream.Length == 0;
             _stream.Dispose();
+        }
+        if (empty)
+        {
+            // nothing in it for a -Resume: it would only make the next run refuse the output
+            try
+            {
+                File.Delete(Path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
         }
     }
 }

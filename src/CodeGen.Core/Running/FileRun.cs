@@ -76,7 +76,7 @@ public interface IFileRunListener
 /// <summary>
 /// File mode: streams the rows of an input file through a <see cref="GenerationRun"/> into an output file,
 /// in input order, with constant memory. The output is flushed before every wait and at least every
-/// <see cref="FlushInterval"/>, so a killed run loses at most the rows still in flight; <c>Resume</c> mends the
+/// <see cref="OrderedOutput.FlushInterval"/>, so a killed run loses at most the rows still in flight; <c>Resume</c> mends the
 /// file (a partial last record) and continues it without asking again for a row that has code.
 /// </summary>
 /// <remarks>
@@ -87,9 +87,9 @@ public interface IFileRunListener
 public sealed class FileRun
 {
     public const string ResumingSuffix = ".resuming";
-    private const string ConsolidatingSuffix = ".consolidating";
-    private static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(20);
-    private static readonly TimeSpan WaitInterval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The longest a run waits for the next answer before it flushes the output and reports progress again.</summary>
+    internal static readonly TimeSpan WaitInterval = TimeSpan.FromMilliseconds(200);
 
     private readonly FileRunOptions _options;
 
@@ -127,6 +127,9 @@ public sealed class FileRun
             throw new DataFileException(output, 0, "already exists.", errorId: DataFileException.OutputFileExists);
         }
 
+        // the journal first: it is this run's hold on the output, so a second run of the same output is refused before
+        // it reads, repairs or writes anything (an empty journal goes when disposed, however the run ends)
+        using var journal = _options.Journal ? AnswerJournal.Open(output, recover: _options.Resume) : null;
         using var reader = RowFiles.OpenReader(input, inputFormat, _options.Csv);
         DataRow? first = reader.Read(out var firstRow) ? firstRow : null;
         var inputColumns = reader.Columns ?? (first is null ? [] : Enumerable.Range(0, first.Count).Select(first.NameAt).ToArray());
@@ -140,13 +143,12 @@ public sealed class FileRun
         var outputColumns = inputColumns.Concat(added).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
 
         using var source = _options.Resume ? ResumeSource.Open(output, outputFormat, _options.Csv, generation.OutputKey, listener) : null;
-        var state = new WriteState(this, run, listener, reader, output, outputFormat, outputColumns, errorKey, source);
+        var sink = new OrderedOutput(run, listener, reader, output, outputFormat, outputColumns, errorKey, source, _options.Csv);
         if (reader.Columns is string[] header)
         {
             // CSV rows share the header: give them all one extended names array (the error column only when needed).
-            state.ExtendHeader(header, header.Concat(added.Where(c => c != errorKey)).Distinct(StringComparer.OrdinalIgnoreCase).ToArray());
+            sink.ExtendHeader(header, header.Concat(added.Where(c => c != errorKey)).Distinct(StringComparer.OrdinalIgnoreCase).ToArray());
         }
-        using var journal = _options.Journal ? AnswerJournal.Open(output, recover: _options.Resume) : null;
         if (journal is { Recovered: > 0 })
         {
             listener.OnNotice($"{journal.Recovered} answers of the interrupted run are in {journal.Path}: their rows are not asked again.");
@@ -169,17 +171,17 @@ public sealed class FileRun
                 {
                     run.Enqueue(run.Prepare(row), new PendingRow(row, Write: true));
                 }
-                run.Drain(false, state.Emit, state.BeforeWait, WaitInterval, cancellationToken);
-                state.FlushIfDue();
+                run.Drain(false, sink.Emit, sink.BeforeWait, WaitInterval, cancellationToken);
+                sink.FlushIfDue();
             }
             source?.EnsureNoMoreRows(rowsRead);
-            run.Drain(true, state.Emit, state.BeforeWait, WaitInterval, cancellationToken);
-            if (state.Stopped)
+            run.Drain(true, sink.Emit, sink.BeforeWait, WaitInterval, cancellationToken);
+            if (sink.Stopped)
             {
                 // rows were cancelled (the run was stopped): the output is incomplete, so this is no success
                 throw new OperationCanceledException(run.CancellationToken);
             }
-            state.Finish();
+            sink.Finish();
             if (journal is not null && !journal.Complete())
             {
                 listener.OnNotice($"The run is complete, but its journal {journal.Path} could not be removed: delete it before the next run of this output.");
@@ -188,8 +190,8 @@ public sealed class FileRun
         catch (DataFileException)
         {
             // Bad input further down, or an output that does not match: keep every answer already paid for.
-            state.Abandon(finishInFlight: true);
-            journal?.Close();
+            sink.Abandon(finishInFlight: true);
+            journal?.Dispose();
             throw;
         }
         catch
@@ -197,8 +199,8 @@ public sealed class FileRun
             // Stopped (Ctrl+C), or the caller gave up (a listener threw, as WriteError does under -ErrorAction
             // Stop): cancel what is in flight and keep what is done (the journal keeps what the output could not take yet).
             run.Cancel();
-            state.Abandon(finishInFlight: false);
-            journal?.Close();
+            sink.Abandon(finishInFlight: false);
+            journal?.Dispose();
             throw;
         }
 
@@ -232,357 +234,14 @@ public sealed class FileRun
         if (!columns.Contains(generation.InputKey, StringComparer.OrdinalIgnoreCase))
         {
             throw new DataFileException(input, 1,
-                $"there is no '{generation.InputKey}' column (the columns are {string.Join(", ", columns.Select(c => $"'{c}'"))}). Name the instruction column with -InputKey.",
+                $"there is no '{generation.InputKey}' column (the columns are {string.Join(", ", columns.Select(c => $"'{c}'"))}).",
                 errorId: DataFileException.MissingInputColumn);
         }
         if (!generation.Overwrite && columns.Contains(generation.OutputKey, StringComparer.OrdinalIgnoreCase))
         {
             throw new DataFileException(input, 1,
-                $"there is already a '{generation.OutputKey}' column. Pass -Force to overwrite it, or -OutputKey to write another column.",
+                $"there is already a '{generation.OutputKey}' column.",
                 errorId: DataFileException.OutputColumnExists);
-        }
-    }
-
-    /// <summary>A row on its way: the row to write (input row, or the earlier output's row) and whether to write it.</summary>
-    private sealed record PendingRow(DataRow Row, bool Write);
-
-    /// <summary>The output side of one run: the writer (created at the first row), flushing, and ending.</summary>
-    private sealed class WriteState
-    {
-        private readonly FileRun _owner;
-        private readonly GenerationRun _run;
-        private readonly IFileRunListener _listener;
-        private readonly IRowReader _reader;
-        private readonly string _output;
-        private readonly DataFormat _format;
-        private readonly string[] _columns;
-        private readonly string _errorKey;
-        private readonly ResumeSource? _source;
-        private readonly Stopwatch _sinceFlush = Stopwatch.StartNew();
-        private IRowWriter? _writer;
-        private bool _dirty;
-        private bool _abandoning;
-
-        public WriteState(FileRun owner, GenerationRun run, IFileRunListener listener, IRowReader reader, string output, DataFormat format,
-            string[] columns, string errorKey, ResumeSource? source)
-        {
-            _owner = owner;
-            _run = run;
-            _listener = listener;
-            _reader = reader;
-            _output = output;
-            _format = format;
-            _columns = source?.Columns ?? columns;
-            _errorKey = errorKey;
-            _source = source;
-        }
-
-        private string[]? _sharedHeader;
-        private string[]? _extendedHeader;
-
-        public void ExtendHeader(string[] header, string[] extended)
-        {
-            _sharedHeader = header;
-            _extendedHeader = extended;
-        }
-
-        /// <summary>A cancelled row was reached: nothing after it is written.</summary>
-        public bool Stopped { get; private set; }
-
-        private string WritePath => _source is { Rewrite: true } ? _output + ResumingSuffix : _output;
-
-        private IRowWriter Writer()
-        {
-            if (_writer is null)
-            {
-                bool append = _source is { Rewrite: false, Exists: true };
-                if (!append)
-                {
-                    File.Delete(_output + ResumingSuffix); // a stale rewrite of an earlier resume (-Force starts over)
-                }
-                _writer = RowFiles.CreateWriter(WritePath, _format, _columns, _owner._options.Csv with { Encoding = null }, append);
-            }
-            return _writer;
-        }
-
-        public void Emit(RowOutcome outcome)
-        {
-            if (Stopped || outcome.Error?.Kind == Rows.RowErrorKind.Cancelled)
-            {
-                Stopped = true; // the rows after a cancelled one stay unwritten: the output keeps input order
-                return;
-            }
-            var pending = (PendingRow)outcome.State!;
-            var row = pending.Row;
-            if (!outcome.Resumed)
-            {
-                if (_extendedHeader is not null && ReferenceEquals(row.Names, _sharedHeader))
-                {
-                    row = row.ExtendTo(_extendedHeader);
-                }
-                string outputKey = _run.Options.OutputKey;
-                if (outcome.Succeeded || !row.HasText(outputKey))
-                {
-                    row.Set(outputKey, outcome.Code); // a failure never wipes code the row already had
-                }
-                if (outcome.Error is { } error)
-                {
-                    row.Set(_errorKey, error.ColumnText);
-                }
-                else if (row.HasField(_errorKey))
-                {
-                    row.Set(_errorKey, null);
-                }
-                if (_run.Options.IncludeUsage)
-                {
-                    foreach (var column in _run.Options.UsageColumns)
-                    {
-                        row.Set(column.Key, Count(outcome.Usage is { } usage ? column.Count(usage) : null));
-                    }
-                }
-            }
-            if (pending.Write)
-            {
-                Writer().Write(row);
-                _dirty = true;
-            }
-            if (!_abandoning)
-            {
-                _listener.OnRow(outcome, row);
-                return;
-            }
-            try
-            {
-                _listener.OnRow(outcome, row);
-            }
-            catch (Exception) when (_abandoning)
-            {
-                // the run is already ending with an error; the rows still get written
-            }
-        }
-
-        private static JsonText? Count(long? tokens)
-            => tokens is { } n ? new JsonText(n.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Text.Json.JsonValueKind.Number) : null;
-
-        public void BeforeWait()
-        {
-            Flush();
-            Progress();
-        }
-
-        public void FlushIfDue()
-        {
-            if (_dirty && _sinceFlush.Elapsed >= FlushInterval)
-            {
-                Flush();
-                Progress();
-            }
-        }
-
-        private void Flush()
-        {
-            if (_dirty)
-            {
-                _writer!.Flush();
-                _dirty = false;
-            }
-            _sinceFlush.Restart();
-        }
-
-        private void Progress()
-        {
-            long length = _reader.Length;
-            _listener.OnProgress(_run.GetStatistics(), length > 0 ? Math.Min(1.0, (double)_reader.Position / length) : 0);
-        }
-
-        /// <summary>Success: closes the output (creating it for an empty input) and puts a rewrite in place.</summary>
-        public void Finish()
-        {
-            if (_writer is null && _source is not { Exists: true, Rewrite: false })
-            {
-                Writer();
-            }
-            _writer?.Dispose();
-            _writer = null;
-            if (_source is { Rewrite: true })
-            {
-                File.Move(_output + ResumingSuffix, _output, overwrite: true);
-            }
-            Progress();
-        }
-
-        /// <summary>
-        /// Failure or stop: writes the rows that are done (waiting for those in flight when asked), then closes
-        /// the output as it stands. A rewrite stays in its .resuming file for the next resume to merge.
-        /// </summary>
-        public void Abandon(bool finishInFlight)
-        {
-            _abandoning = true;
-            try
-            {
-                if (finishInFlight)
-                {
-                    _run.Drain(true, Emit, () => { }, WaitInterval, CancellationToken.None);
-                }
-                else
-                {
-                    while (_run.TryTakeNext(out var outcome))
-                    {
-                        Emit(outcome);
-                    }
-                }
-            }
-            finally
-            {
-                _writer?.Dispose();
-                _writer = null;
-            }
-        }
-    }
-
-    /// <summary>The output of an earlier run, read row by row beside the input when resuming.</summary>
-    private sealed class ResumeSource : IDisposable
-    {
-        private IRowReader? _reader;
-        private readonly string _path;
-
-        private ResumeSource(string path) => _path = path;
-
-        /// <summary>The earlier output exists (with or without rows).</summary>
-        public bool Exists { get; private set; }
-
-        /// <summary>Some earlier rows failed: the output is rewritten rather than appended to.</summary>
-        public bool Rewrite { get; private set; }
-
-        /// <summary>The CSV header of the earlier output, which appended rows must follow.</summary>
-        public string[]? Columns { get; private set; }
-
-        public static ResumeSource Open(string output, DataFormat format, CsvSettings csv, string outputKey, IFileRunListener listener)
-        {
-            var source = new ResumeSource(output);
-            csv = csv with { Encoding = null };
-            string resuming = output + ResumingSuffix;
-            File.Delete(output + ConsolidatingSuffix);
-            if (File.Exists(resuming))
-            {
-                Consolidate(output, resuming, format, csv, listener);
-            }
-            if (!File.Exists(output))
-            {
-                listener.OnNotice($"Resume: {output} does not exist yet; starting it.");
-                return source;
-            }
-
-            long removed = OutputRepair.Repair(output, format, csv);
-            if (removed > 0)
-            {
-                listener.OnNotice($"Resume: removed a partial last record ({removed} bytes) that an interrupted run left in {output}.");
-            }
-            long rows = 0, unanswered = 0;
-            using (var scan = RowFiles.OpenReader(output, format, csv))
-            {
-                source.Columns = scan.Columns?.ToArray();
-                if (source.Columns is { Length: > 0 } && !source.Columns.Contains(outputKey, StringComparer.OrdinalIgnoreCase))
-                {
-                    throw new DataFileException(output, 1, $"has no '{outputKey}' column, so it is not this command's output (was -OutputKey different?). Use -Force to start over.",
-                        errorId: DataFileException.OutputDoesNotMatchInput);
-                }
-                while (scan.Read(out var row))
-                {
-                    rows++;
-                    if (!row.HasText(outputKey))
-                    {
-                        unanswered++;
-                    }
-                }
-            }
-            source.Exists = true;
-            source.Rewrite = unanswered > 0;
-            if (source.Columns is { Length: 0 })
-            {
-                source.Columns = null;
-            }
-            listener.OnNotice(source.Rewrite
-                ? $"Resume: {rows - unanswered} of {rows} rows in {output} have code; asking again for {unanswered} and rewriting the file."
-                : $"Resume: {rows} rows in {output} have code; appending the rest.");
-            source._reader = RowFiles.OpenReader(output, format, csv);
-            return source;
-        }
-
-        /// <summary>The earlier output's row for input row <paramref name="rowNumber"/>, after checking they belong together.</summary>
-        public DataRow? Next(DataRow inputRow, long rowNumber, string inputKey)
-        {
-            if (_reader is null || !_reader.Read(out var previous))
-            {
-                Release();
-                return null;
-            }
-            inputRow.TryGetField(inputKey, out var expected);
-            if (previous.TryGetField(inputKey, out var actual) && !string.Equals(expected, actual, StringComparison.Ordinal))
-            {
-                throw new DataFileException(_path, previous.Line,
-                    $"row {rowNumber} of the output is not the output of row {rowNumber} of the input (its '{inputKey}' differs), so the input changed since the output was written. Use -Force to start over.",
-                    errorId: DataFileException.OutputDoesNotMatchInput);
-            }
-            return previous;
-        }
-
-        public void EnsureNoMoreRows(long inputRows)
-        {
-            if (_reader is not null && _reader.Read(out var extra))
-            {
-                throw new DataFileException(_path, extra.Line,
-                    $"the output has more rows than the input's {inputRows}, so the input changed since the output was written. Use -Force to start over.",
-                    errorId: DataFileException.OutputDoesNotMatchInput);
-            }
-            Release();
-        }
-
-        private void Release()
-        {
-            _reader?.Dispose();
-            _reader = null;
-        }
-
-        public void Dispose() => Release();
-
-        /// <summary>
-        /// An interrupted rewrite left &lt;output&gt;.resuming, a prefix of the rewritten rows that is at least as
-        /// complete as the output's own first rows. Joins it with the output's remaining rows, without requests.
-        /// </summary>
-        private static void Consolidate(string output, string resuming, DataFormat format, CsvSettings csv, IFileRunListener listener)
-        {
-            OutputRepair.Repair(resuming, format, csv);
-            string target = output + ConsolidatingSuffix;
-            long fromResuming = 0, fromOutput = 0;
-            using (var first = RowFiles.OpenReader(resuming, format, csv))
-            {
-                IRowReader? rest = null;
-                if (File.Exists(output))
-                {
-                    OutputRepair.Repair(output, format, csv);
-                    rest = RowFiles.OpenReader(output, format, csv);
-                }
-                var columns = first.Columns is { Count: > 0 } own ? own : rest?.Columns ?? [];
-                using (rest)
-                using (var writer = RowFiles.CreateWriter(target, format, columns, csv))
-                {
-                    while (first.Read(out var row))
-                    {
-                        writer.Write(row);
-                        fromResuming++;
-                        rest?.Read(out _);
-                    }
-                    while (rest is not null && rest.Read(out var row))
-                    {
-                        writer.Write(row);
-                        fromOutput++;
-                    }
-                }
-            }
-            File.Move(target, output, overwrite: true);
-            File.Delete(resuming);
-            listener.OnNotice($"Resume: merged an interrupted rewrite ({fromResuming} rows) with the {fromOutput} rows after it in {output}.");
         }
     }
 }

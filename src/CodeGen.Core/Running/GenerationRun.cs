@@ -276,6 +276,7 @@ public sealed class GenerationRun : IDisposable
         }
     }
 
+    /// <summary>The row's outcome from its answer (read by <see cref="AnswerInterpreter"/>), counted in the run's totals.</summary>
     private RowOutcome FromAnswer(long rowNumber, object? state, ChatAnswer answer, TimeSpan elapsed, IReadOnlyList<string> retried)
     {
         if (answer.Usage is { } usage)
@@ -288,54 +289,8 @@ public sealed class GenerationRun : IDisposable
             Volatile.Write(ref _usageReported, 1);
         }
 
-        RowError? error = null;
-        string? warning = null;
-        string? code = null;
-        string finish = answer.FinishReason ?? string.Empty;
-
-        if (string.Equals(finish, "content_filter", StringComparison.OrdinalIgnoreCase))
-        {
-            error = RowError.Create(RowErrorKind.ContentFiltered, rowNumber, "the provider's content filter withheld the answer (finish_reason 'content_filter').");
-        }
-        else if (string.IsNullOrEmpty(answer.Content) && !string.IsNullOrEmpty(answer.Refusal))
-        {
-            string refusal = ErrorBody.Shown(answer.Refusal);
-            error = RowError.Create(RowErrorKind.ContentFiltered, rowNumber, $"the model refused: {refusal}", serverMessage: refusal);
-        }
-        else if (string.IsNullOrWhiteSpace(answer.Content))
-        {
-            error = RowError.Create(RowErrorKind.InvalidResponse, rowNumber, string.Equals(finish, "length", StringComparison.OrdinalIgnoreCase)
-                ? "the answer hit the token limit before any code was written (finish_reason 'length'). Raise -MaxTokens."
-                : $"the answer has no content{(finish.Length > 0 ? $" (finish_reason '{finish}')" : string.Empty)}.");
-        }
-        else
-        {
-            if (_options.KeepRawAnswer)
-            {
-                code = answer.Content;
-            }
-            else
-            {
-                var extracted = CodeExtractor.Extract(answer.Content, _options.Language);
-                if (extracted.Source == CodeSource.Empty || string.IsNullOrWhiteSpace(extracted.Code))
-                {
-                    error = RowError.Create(RowErrorKind.InvalidResponse, rowNumber, "the answer holds no code (only reasoning or empty fences).");
-                }
-                code = extracted.Code;
-            }
-            if (error is null && code is not null && code.Contains('\0'))
-            {
-                // one rule for every output: CSV has no way to keep it, and many tools stop reading at it
-                error = RowError.Create(RowErrorKind.InvalidResponse, rowNumber, "the code holds a NUL character (U+0000), which no output format keeps safely.");
-                code = null;
-            }
-            if (error is null && string.Equals(finish, "length", StringComparison.OrdinalIgnoreCase))
-            {
-                warning = $"Row {rowNumber}: the answer was cut off at the token limit (finish_reason 'length'); the code may be incomplete. Raise -MaxTokens.";
-            }
-        }
-
-        if (error is not null)
+        var reading = AnswerInterpreter.Read(answer, rowNumber, _options.KeepRawAnswer, _options.Language);
+        if (reading.Error is { } error)
         {
             return Fail(rowNumber, state, error, elapsed, answer);
         }
@@ -344,11 +299,11 @@ public sealed class GenerationRun : IDisposable
         {
             RowNumber = rowNumber,
             State = state,
-            Code = code,
+            Code = reading.Code,
             Answer = answer.Content,
             FinishReason = answer.FinishReason,
             Usage = answer.Usage,
-            Warning = warning,
+            Warning = reading.Warning,
             Elapsed = elapsed,
             Retried = retried,
         };

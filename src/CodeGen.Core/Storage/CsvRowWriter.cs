@@ -38,8 +38,6 @@ internal sealed class CsvRowWriter : IRowWriter
         }
     }
 
-    public long RowsWritten { get; private set; }
-
     public void Write(DataRow row)
     {
         if (!ReferenceEquals(row.Names, _mappedNames) || row.Count != _mappedCount)
@@ -63,7 +61,6 @@ internal sealed class CsvRowWriter : IRowWriter
             });
         }
         _csv.EndRecord();
-        RowsWritten++;
     }
 
     public void Flush() => _csv.Flush();

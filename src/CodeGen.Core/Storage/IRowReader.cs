@@ -32,8 +32,6 @@ public interface IRowWriter : IDisposable
     void Write(DataRow row);
 
     void Flush();
-
-    long RowsWritten { get; }
 }
 
 /// <summary>Opens readers and writers by format.</summary>
@@ -64,13 +62,7 @@ public static class RowFiles
         var stream = new FileStream(path, append ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.ReadWrite, FileShare.Read, BufferSize);
         try
         {
-            bool fresh = stream.Length == 0;
-            return format switch
-            {
-                DataFormat.Csv => new CsvRowWriter(stream, columns, csv ?? CsvSettings.Default, writeHeader: fresh),
-                DataFormat.Json => new JsonArrayRowWriter(stream, fresh),
-                _ => new JsonLinesRowWriter(stream, fresh),
-            };
+            return WriterOn(stream, fresh: stream.Length == 0, format, columns, csv);
         }
         catch
         {
@@ -78,6 +70,17 @@ public static class RowFiles
             throw;
         }
     }
+
+    /// <summary>A writer for a new file on <paramref name="stream"/> (empty), which the writer closes when it is disposed.</summary>
+    internal static IRowWriter CreateWriter(Stream stream, DataFormat format, IReadOnlyList<string> columns, CsvSettings? csv = null)
+        => WriterOn(stream, fresh: true, format, columns, csv);
+
+    private static IRowWriter WriterOn(Stream stream, bool fresh, DataFormat format, IReadOnlyList<string> columns, CsvSettings? csv) => format switch
+    {
+        DataFormat.Csv => new CsvRowWriter(stream, columns, csv ?? CsvSettings.Default, writeHeader: fresh),
+        DataFormat.Json => new JsonArrayRowWriter(stream, fresh),
+        _ => new JsonLinesRowWriter(stream, fresh),
+    };
 
     /// <summary>Positions at the end of a file, after adding a line break if the last line has none.</summary>
     internal static void SeekToEndOnNewLine(Stream stream)

@@ -80,7 +80,7 @@ internal sealed class JsonArrayRowReader : IRowReader
             }
             if (next != (byte)',')
             {
-                return Fail($"expected ',' or ']' after element {_elements} but found '{(char)next}'");
+                return EndEarly($"expected ',' or ']' after element {_elements} but found '{(char)next}'");
             }
             Advance(1);
             if (!SkipWhitespace())
@@ -144,18 +144,8 @@ internal sealed class JsonArrayRowReader : IRowReader
         return false;
     }
 
+    /// <summary>The array is cut off or broken at this point: the end of the rows when truncation is tolerated (see <see cref="Truncated"/>), an error otherwise.</summary>
     private bool EndEarly(string what)
-    {
-        if (_tolerateTruncation)
-        {
-            Truncated = true;
-            _finished = true;
-            return false;
-        }
-        throw new DataFileException(Path, _line, what + ".", _column);
-    }
-
-    private bool Fail(string what)
     {
         if (_tolerateTruncation)
         {

@@ -32,8 +32,6 @@ internal sealed class JsonArrayRowWriter : IRowWriter
         }
     }
 
-    public long RowsWritten { get; private set; }
-
     public void Write(DataRow row)
     {
         _buffer.Write(_elements > 0 ? ",\n"u8 : "\n"u8);
@@ -41,7 +39,6 @@ internal sealed class JsonArrayRowWriter : IRowWriter
         JsonRows.Write(_json, row);
         _json.Flush();
         _elements++;
-        RowsWritten++;
         if (_buffer.WrittenCount >= RowFiles.BufferSize)
         {
             _stream.Write(_buffer.WrittenSpan);

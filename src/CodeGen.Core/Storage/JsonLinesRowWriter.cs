@@ -20,15 +20,12 @@ internal sealed class JsonLinesRowWriter : IRowWriter
         }
     }
 
-    public long RowsWritten { get; private set; }
-
     public void Write(DataRow row)
     {
         _json.Reset(_buffer);
         JsonRows.Write(_json, row);
         _json.Flush();
         _buffer.Write("\n"u8);
-        RowsWritten++;
         if (_buffer.WrittenCount >= RowFiles.BufferSize)
         {
             WriteBuffer();

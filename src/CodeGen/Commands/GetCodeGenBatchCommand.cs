@@ -93,7 +93,7 @@ public sealed class GetCodeGenBatchCommand : BatchCommandBase
                 return;
             }
             using var client = CreateBatchClient(state);
-            Engine(() => BatchJob.Refresh(state, new BatchClient(client), StoppingToken), state.OutputPath);
+            Engine(() => BatchJob.RefreshAsync(state, new BatchClient(client), StoppingToken).GetAwaiter().GetResult(), state.OutputPath);
         }
         WriteObject(state);
     }
@@ -129,7 +129,7 @@ public sealed class StopCodeGenBatchCommand : BatchCommandBase
             return;
         }
         var state = LoadJob();
-        var running = state.Parts.Where(p => p.BatchId is not null && !p.IsFinished && p.Status != "cancelling").Select(p => p.BatchId!).ToList();
+        var running = state.Parts.Where(p => p.BatchId is not null && !p.IsFinished && p.Status != BatchStatus.Cancelling).Select(p => p.BatchId!).ToList();
         if (running.Count == 0)
         {
             WriteVerbose($"The batch job for {state.OutputPath} has no running batch to cancel ({state.Status}).");
@@ -137,7 +137,7 @@ public sealed class StopCodeGenBatchCommand : BatchCommandBase
         else if (ShouldProcess($"{string.Join(", ", running)} ({state.OutputPath})", "Cancel batch"))
         {
             using var client = CreateBatchClient(state);
-            var cancelled = Engine(() => BatchJob.Cancel(state, new BatchClient(client), StoppingToken), state.OutputPath);
+            var cancelled = Engine(() => BatchJob.CancelAsync(state, new BatchClient(client), StoppingToken).GetAwaiter().GetResult(), state.OutputPath);
             WriteVerbose($"Asked the provider to cancel {string.Join(", ", cancelled)}. Run Invoke-CodeInstructionToCode -Batch again to merge what they ran.");
         }
         if (PassThru)

@@ -514,8 +514,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDynami
         var job = new BatchJob(options, new BatchClient(_client), endpoint.DisplayUri, endpoint.BatchModel);
         var progress = new RunProgress(this, $"Merging batch results into {System.IO.Path.GetFileName(output)}", total: null);
         var cacheStart = CacheCounts;
-        BatchJobState state = null!;
-        var summary = Engine(() => job.Run(new FileRunReporter(this, progress, PassThru, _verbose), StoppingToken, out state), output, batch: true);
+        var (state, summary) = Engine(() => PipelineThread.Run(() => job.RunAsync(new FileRunReporter(this, progress, PassThru, _verbose), StoppingToken)), output, batch: true);
 
         if (summary is null)
         {

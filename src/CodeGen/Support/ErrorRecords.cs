@@ -23,7 +23,7 @@ internal static class ErrorRecords
     /// <param name="batch">The command runs a batch job (-Batch): an output in the way is replaced by a new job, not resumed.</param>
     public static ErrorRecord ForException(Exception ex, PSCmdlet cmdlet, object? target, bool batch = false)
     {
-        bool Has(string parameter) => cmdlet.MyInvocation.MyCommand.Parameters.ContainsKey(parameter);
+        bool Has(string parameter) => HasParameter(cmdlet, parameter);
         var (id, category, recordTarget, action) = ex switch
         {
             DataFileException e => (e.ErrorId, CategoryOf(e), (object?)e.Path, DataFileAction(e, Has, batch)),
@@ -47,6 +47,12 @@ internal static class ErrorRecords
     /// <param name="targetObject">The row as the user gave it (a pipeline object, or a file's row as an object).</param>
     public static ErrorRecord ForRow(RowError error, object? targetObject, PSCmdlet cmdlet)
         => WithAction(new ErrorRecord(new RowFailedException(error), error.ErrorId, CategoryOf(error), targetObject), error.Message, RowAction(error, cmdlet));
+
+    /// <summary>True when the command in use has <paramref name="parameter"/>, declared on it or among the parameters it offers dynamically.</summary>
+    internal static bool HasParameter(PSCmdlet cmdlet, string parameter)
+        => cmdlet.MyInvocation.MyCommand.Parameters.ContainsKey(parameter)
+            || (cmdlet is IDynamicParameters dynamic && dynamic.GetDynamicParameters()?.GetType().GetProperty(parameter) is { } property
+                && property.IsDefined(typeof(ParameterAttribute), inherit: true));
 
     private static ErrorRecord WithAction(ErrorRecord record, string message, string? action)
     {
@@ -134,7 +140,7 @@ internal static class ErrorRecords
     /// <summary>Advice for a row's error that names only parameters <paramref name="cmdlet"/> has, or the command to run next; null when there is none.</summary>
     internal static string? RowAction(RowError error, PSCmdlet cmdlet)
     {
-        bool Has(string parameter) => cmdlet.MyInvocation.MyCommand.Parameters.ContainsKey(parameter);
+        bool Has(string parameter) => HasParameter(cmdlet, parameter);
         string again = Has("Resume") ? "run the command again (with a file, -Resume continues where it stopped)" : "run the batch again";
         return error.Kind switch
         {
@@ -146,6 +152,7 @@ internal static class ErrorRecords
             RowErrorKind.HttpError when error.StatusCode is 404 && Has("Endpoint") => "Check -Endpoint and -Model (or -Deployment for Azure OpenAI).",
             RowErrorKind.HttpError when error.StatusCode is 401 or 403 or 404 => "Check the key, the endpoint and the model the batch was run with.",
             RowErrorKind.HttpError when error.ServerCode == "insufficient_quota" => $"Add credit or raise the quota of the account, then {again}.",
+            RowErrorKind.InvalidResponse when error.AtTokenLimit && Has("MaxTokens") => "Raise -MaxTokens (a reasoning model spends part of it on reasoning).",
             RowErrorKind.CircuitOpen => $"Check that the endpoint is up, then {again}.",
             RowErrorKind.ConnectionFailed => "Check that the endpoint is running and reachable (-Endpoint or CODEGEN_ENDPOINT).",
             RowErrorKind.BatchResultMissing when cmdlet.MyInvocation.MyCommand.Name == "Invoke-CodeInstructionToCode"

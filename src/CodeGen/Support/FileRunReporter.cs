@@ -80,11 +80,13 @@ internal sealed class FileRunReporter : IBatchJobListener
     }
 
     /// <summary>The warning and verbose line of a row that produced code.</summary>
-    public static void ReportRow(Cmdlet cmdlet, RowOutcome outcome, bool verbose)
+    public static void ReportRow(PSCmdlet cmdlet, RowOutcome outcome, bool verbose)
     {
         if (outcome.Warning is not null)
         {
-            cmdlet.WriteWarning(outcome.Warning);
+            // the engine states what happened; the advice names the parameter when the command has it
+            bool cutOff = string.Equals(outcome.FinishReason, "length", StringComparison.OrdinalIgnoreCase);
+            cmdlet.WriteWarning(cutOff && ErrorRecords.HasParameter(cmdlet, "MaxTokens") ? outcome.Warning + " Raise -MaxTokens." : outcome.Warning);
         }
         if (verbose && !outcome.Resumed)
         {

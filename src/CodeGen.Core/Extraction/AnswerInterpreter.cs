@@ -1,0 +1,73 @@
+using CodeGen.Core.Llm;
+using CodeGen.Core.Rows;
+
+namespace CodeGen.Core.Extraction;
+
+/// <summary>What an answer means for its row: the code to write, or the error that fails the row; and a warning to show.</summary>
+internal readonly record struct AnswerReading(string? Code, RowError? Error, string? Warning);
+
+/// <summary>
+/// Reads a chat answer as the result of one row: an answer the content filter withheld or the model refused, one
+/// with no content, one whose code cannot be found (see <see cref="CodeExtractor"/>) or holds a NUL character, and
+/// one cut off at the token limit. The one rule for every mode: live, replayed from a cache or a journal, or
+/// merged from batch results.
+/// </summary>
+internal static class AnswerInterpreter
+{
+    /// <param name="keepRawAnswer">The whole answer is the code (no extraction).</param>
+    /// <param name="language">The language whose fenced block is preferred when the answer has several.</param>
+    public static AnswerReading Read(ChatAnswer answer, long rowNumber, bool keepRawAnswer, string? language)
+    {
+        RowError? error = null;
+        string? warning = null;
+        string? code = null;
+        string finish = answer.FinishReason ?? string.Empty;
+
+        if (string.Equals(finish, "content_filter", StringComparison.OrdinalIgnoreCase))
+        {
+            error = RowError.Create(RowErrorKind.ContentFiltered, rowNumber, "the provider's content filter withheld the answer (finish_reason 'content_filter').");
+        }
+        else if (string.IsNullOrEmpty(answer.Content) && !string.IsNullOrEmpty(answer.Refusal))
+        {
+            string refusal = ErrorBody.Shown(answer.Refusal);
+            error = RowError.Create(RowErrorKind.ContentFiltered, rowNumber, $"the model refused: {refusal}", serverMessage: refusal);
+        }
+        else if (string.IsNullOrWhiteSpace(answer.Content))
+        {
+            bool limit = string.Equals(finish, "length", StringComparison.OrdinalIgnoreCase);
+            error = new RowError(RowErrorKind.InvalidResponse, rowNumber, limit
+                ? "the answer hit the token limit before any code was written (finish_reason 'length')."
+                : $"the answer has no content{(finish.Length > 0 ? $" (finish_reason '{finish}')" : string.Empty)}.")
+            {
+                AtTokenLimit = limit,
+            };
+        }
+        else
+        {
+            if (keepRawAnswer)
+            {
+                code = answer.Content;
+            }
+            else
+            {
+                var extracted = CodeExtractor.Extract(answer.Content, language);
+                if (extracted.Source == CodeSource.Empty || string.IsNullOrWhiteSpace(extracted.Code))
+                {
+                    error = RowError.Create(RowErrorKind.InvalidResponse, rowNumber, "the answer holds no code (only reasoning or empty fences).");
+                }
+                code = extracted.Code;
+            }
+            if (error is null && code is not null && code.Contains('\0'))
+            {
+                // one rule for every output: CSV has no way to keep it, and many tools stop reading at it
+                error = RowError.Create(RowErrorKind.InvalidResponse, rowNumber, "the code holds a NUL character (U+0000), which no output format keeps safely.");
+                code = null;
+            }
+            if (error is null && string.Equals(finish, "length", StringComparison.OrdinalIgnoreCase))
+            {
+                warning = $"Row {rowNumber}: the answer was cut off at the token limit (finish_reason 'length'); the code may be incomplete.";
+            }
+        }
+        return new AnswerReading(code, error, warning);
+    }
+}

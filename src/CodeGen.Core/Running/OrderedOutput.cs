@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using CodeGen.Core.Storage;
+
+namespace CodeGen.Core.Running;
+
+/// <summary>A row on its way: the row to write (input row, or the earlier output's row) and whether to write it.</summary>
+internal sealed record PendingRow(DataRow Row, bool Write);
+
+/// <summary>
+/// The output side of one file run: takes the outcomes in input order and writes their rows (the writer created at
+/// the first row, or appending to a resumed output, or rewriting it to &lt;output&gt;.resuming), flushes, and ends.
+/// </summary>
+internal sealed class OrderedOutput
+{
+    /// <summary>The longest written rows wait in the writer's buffer.</summary>
+    internal static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(20);
+
+    private readonly GenerationRun _run;
+    private readonly IFileRunListener _listener;
+    private readonly IRowReader _reader;
+    private readonly string _output;
+    private readonly DataFormat _format;
+    private readonly string[] _columns;
+    private readonly string _errorKey;
+    private readonly ResumeSource? _source;
+    private readonly CsvSettings _csv;
+    private readonly Stopwatch _sinceFlush = Stopwatch.StartNew();
+    private IRowWriter? _writer;
+    private bool _dirty;
+    private bool _abandoning;
+
+    public OrderedOutput(GenerationRun run, IFileRunListener listener, IRowReader reader, string output, DataFormat format,
+        string[] columns, string errorKey, ResumeSource? source, CsvSettings csv)
+    {
+        _run = run;
+        _listener = listener;
+        _reader = reader;
+        _output = output;
+        _format = format;
+        _columns = source?.Columns ?? columns;
+        _errorKey = errorKey;
+        _source = source;
+        _csv = csv;
+    }
+
+    private string[]? _sharedHeader;
+    private string[]? _extendedHeader;
+
+    public void ExtendHeader(string[] header, string[] extended)
+    {
+        _sharedHeader = header;
+        _extendedHeader = extended;
+    }
+
+    /// <summary>A cancelled row was reached: nothing after it is written.</summary>
+    public bool Stopped { get; private set; }
+
+    private string WritePath => _source is { Rewrite: true } ? _output + FileRun.ResumingSuffix : _output;
+
+    private IRowWriter Writer()
+    {
+        if (_writer is null)
+        {
+            bool append = _source is { Rewrite: false, Exists: true };
+            if (!append)
+            {
+                File.Delete(_output + FileRun.ResumingSuffix); // a stale rewrite of an earlier resume (-Force starts over)
+            }
+            _writer = RowFiles.CreateWriter(WritePath, _format, _columns, _csv with { Encoding = null }, append);
+        }
+        return _writer;
+    }
+
+    public void Emit(RowOutcome outcome)
+    {
+        if (Stopped || outcome.Error?.Kind == Rows.RowErrorKind.Cancelled)
+        {
+            Stopped = true; // the rows after a cancelled one stay unwritten: the output keeps input order
+            return;
+        }
+        var pending = (PendingRow)outcome.State!;
+        var row = pending.Row;
+        if (!outcome.Resumed)
+        {
+            if (_extendedHeader is not null && ReferenceEquals(row.Names, _sharedHeader))
+            {
+                row = row.ExtendTo(_extendedHeader);
+            }
+            string outputKey = _run.Options.OutputKey;
+            if (outcome.Succeeded || !row.HasText(outputKey))
+            {
+                row.Set(outputKey, outcome.Code); // a failure never wipes code the row already had
+            }
+            if (outcome.Error is { } error)
+            {
+                row.Set(_errorKey, error.ColumnText);
+            }
+            else if (row.HasField(_errorKey))
+            {
+                row.Set(_errorKey, null);
+            }
+            if (_run.Options.IncludeUsage)
+            {
+                foreach (var column in _run.Options.UsageColumns)
+                {
+                    row.Set(column.Key, Count(outcome.Usage is { } usage ? column.Count(usage) : null));
+                }
+            }
+        }
+        if (pending.Write)
+        {
+            Writer().Write(row);
+            _dirty = true;
+        }
+        if (!_abandoning)
+        {
+            _listener.OnRow(outcome, row);
+            return;
+        }
+        try
+        {
+            _listener.OnRow(outcome, row);
+        }
+        catch (Exception) when (_abandoning)
+        {
+            // the run is already ending with an error; the rows still get written
+        }
+    }
+
+    private static JsonText? Count(long? tokens)
+        => tokens is { } n ? new JsonText(n.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Text.Json.JsonValueKind.Number) : null;
+
+    public void BeforeWait()
+    {
+        Flush();
+        Progress();
+    }
+
+    public void FlushIfDue()
+    {
+        if (_dirty && _sinceFlush.Elapsed >= FlushInterval)
+        {
+            Flush();
+            Progress();
+        }
+    }
+
+    private void Flush()
+    {
+        if (_dirty)
+        {
+            _writer!.Flush();
+            _dirty = false;
+        }
+        _sinceFlush.Restart();
+    }
+
+    private void Progress()
+    {
+        long length = _reader.Length;
+        _listener.OnProgress(_run.GetStatistics(), length > 0 ? Math.Min(1.0, (double)_reader.Position / length) : 0);
+    }
+
+    /// <summary>Success: closes the output (creating it for an empty input) and puts a rewrite in place.</summary>
+    public void Finish()
+    {
+        if (_writer is null && _source is not { Exists: true, Rewrite: false })
+        {
+            Writer();
+        }
+        _writer?.Dispose();
+        _writer = null;
+        if (_source is { Rewrite: true })
+        {
+            AtomicFile.Commit(_output + FileRun.ResumingSuffix, _output);
+        }
+        Progress();
+    }
+
+    /// <summary>
+    /// Failure or stop: writes the rows that are done (waiting for those in flight when asked), then closes
+    /// the output as it stands. A rewrite stays in its .resuming file for the next resume to merge.
+    /// </summary>
+    public void Abandon(bool finishInFlight)
+    {
+        _abandoning = true;
+        try
+        {
+            if (finishInFlight)
+            {
+                _run.Drain(true, Emit, () => { }, FileRun.WaitInterval, CancellationToken.None);
+            }
+            else
+            {
+                while (_run.TryTakeNext(out var outcome))
+                {
+                    Emit(outcome);
+                }
+            }
+        }
+        finally
+        {
+            _writer?.Dispose();
+            _writer = null;
+        }
+    }
+}

@@ -1,0 +1,101 @@
+namespace CodeGen.Core.Storage;
+
+/// <summary>
+/// Replaces a file whole or not at all: the content goes to a temporary file in the same folder, which is renamed
+/// over the file once it is complete. A reader sees the old file or the new one, never a part of either; a writer
+/// that fails leaves the old file as it was and no temporary file behind. The one home of write-then-rename for
+/// the job state, the response cache, batch result downloads and the rewrites of a resumed output.
+/// </summary>
+public static class AtomicFile
+{
+    private const int BufferSize = 1 << 16;
+
+    /// <summary>A temporary name beside <paramref name="path"/> that no other writer (thread or process) uses: <c>&lt;path&gt;.&lt;process id&gt;.&lt;guid&gt;.tmp</c>.</summary>
+    public static string TemporaryPathFor(string path) => $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+
+    /// <summary>Writes <paramref name="path"/> with what <paramref name="write"/> puts in the stream it is given.</summary>
+    /// <param name="path">The file to create or replace.</param>
+    /// <param name="write">Fills the temporary file. It may close the stream (a row writer owns the stream it writes).</param>
+    /// <param name="flushToDisk">The content reaches the disk before the rename, so a power loss cannot leave the name with lost content.</param>
+    /// <param name="temporaryPath">The temporary file, in the folder of <paramref name="path"/> (created, or truncated when it exists); null: <see cref="TemporaryPathFor"/>.</param>
+    public static void Write(string path, Action<Stream> write, bool flushToDisk = false, string? temporaryPath = null)
+    {
+        string temporary = temporaryPath ?? TemporaryPathFor(path);
+        try
+        {
+            using (var stream = Open(temporary, useAsync: false))
+            {
+                write(stream);
+                Flush(stream, temporary, flushToDisk);
+            }
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            Delete(temporary);
+            throw;
+        }
+    }
+
+    /// <summary>Writes <paramref name="path"/> with what <paramref name="write"/> puts in the stream it is given (see <see cref="Write"/>).</summary>
+    public static async Task WriteAsync(string path, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken,
+        bool flushToDisk = false, string? temporaryPath = null)
+    {
+        string temporary = temporaryPath ?? TemporaryPathFor(path);
+        try
+        {
+            var stream = Open(temporary, useAsync: true);
+            await using (stream.ConfigureAwait(false))
+            {
+                await write(stream, cancellationToken).ConfigureAwait(false);
+                if (stream.CanWrite)
+                {
+                    await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+                }
+                Flush(stream, temporary, flushToDisk);
+            }
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            Delete(temporary);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Puts a complete temporary file that was written by other means (a writer that outlives one call, such as
+    /// the rewrite of a resumed output) in place of <paramref name="path"/>. When that fails, the temporary file
+    /// stays where it is.
+    /// </summary>
+    public static void Commit(string temporaryPath, string path) => File.Move(temporaryPath, path, overwrite: true);
+
+    private static FileStream Open(string temporary, bool useAsync)
+        => new(temporary, FileMode.Create, FileAccess.Write, FileShare.None, BufferSize, useAsync);
+
+    /// <summary>Empties the stream's buffer into the file, and to the disk when asked (through a new handle when the writer closed the stream).</summary>
+    private static void Flush(FileStream stream, string temporary, bool flushToDisk)
+    {
+        if (stream.CanWrite)
+        {
+            stream.Flush(flushToDisk);
+        }
+        else if (flushToDisk)
+        {
+            using var again = new FileStream(temporary, FileMode.Open, FileAccess.Write, FileShare.None);
+            again.Flush(flushToDisk: true);
+        }
+    }
+
+    private static void Delete(string temporary)
+    {
+        try
+        {
+            File.Delete(temporary);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // the write's own error is the one to report
+        }
+    }
+}

@@ -1,0 +1,144 @@
+using System.Text;
+using CodeGen.Core.Storage;
+
+namespace CodeGen.Core.Tests;
+
+public sealed class AtomicFileTests : IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private string[] Leftovers(string except) => Directory.GetFiles(_temp.Path).Where(f => f != except).ToArray();
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Writes_the_whole_file_and_leaves_no_temporary_file(bool flushToDisk)
+    {
+        string path = _temp.File("out.bin");
+        var content = new byte[300_000]; // more than the buffer: written in several pieces
+        new Random(7).NextBytes(content);
+        AtomicFile.Write(path, stream => stream.Write(content), flushToDisk);
+        Assert.Equal(content, File.ReadAllBytes(path));
+        Assert.Empty(Leftovers(path));
+    }
+
+    [Fact]
+    public void Replaces_an_existing_file()
+    {
+        string path = _temp.Write("state.json", "old content that is longer than the new one");
+        AtomicFile.Write(path, stream => stream.Write("new"u8), flushToDisk: true);
+        Assert.Equal("new", File.ReadAllText(path));
+        Assert.Empty(Leftovers(path));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("state.json.tmp")]
+    public void A_writer_that_throws_leaves_the_old_file_intact_and_no_temporary_file(string? temporaryName)
+    {
+        string path = _temp.Write("state.json", "old");
+        string? temporary = temporaryName is null ? null : _temp.File(temporaryName);
+        var thrown = Assert.Throws<InvalidOperationException>(() => AtomicFile.Write(path, stream =>
+        {
+            stream.Write("half of the new"u8);
+            stream.Flush();
+            throw new InvalidOperationException("the writer failed");
+        }, flushToDisk: true, temporary));
+        Assert.Equal("the writer failed", thrown.Message);
+        Assert.Equal("old", File.ReadAllText(path));
+        Assert.Empty(Leftovers(path));
+    }
+
+    [Fact]
+    public void A_writer_that_throws_creates_no_file_where_there_was_none()
+    {
+        string path = _temp.File("new.json");
+        Assert.Throws<IOException>(() => AtomicFile.Write(path, _ => throw new IOException("disk full")));
+        Assert.Empty(Directory.GetFiles(_temp.Path));
+    }
+
+    [Fact]
+    public void A_fixed_temporary_name_is_used_and_a_stale_one_replaced()
+    {
+        string path = _temp.File("output.csv");
+        string temporary = _temp.Write("output.csv.consolidating", "a stale, longer leftover of a killed run");
+        bool seen = false;
+        AtomicFile.Write(path, stream =>
+        {
+            seen = File.Exists(temporary) && new FileInfo(temporary).Length == 0;
+            stream.Write("id\n1\n"u8);
+        }, temporaryPath: temporary);
+        Assert.True(seen);
+        Assert.Equal("id\n1\n", File.ReadAllText(path));
+        Assert.False(File.Exists(temporary));
+    }
+
+    [Fact]
+    public void A_writer_may_close_the_stream_itself()
+    {
+        string path = _temp.File("rows.jsonl");
+        AtomicFile.Write(path, stream =>
+        {
+            using var writer = new StreamWriter(stream, new UTF8Encoding(false)); // closes the stream, as a row writer does
+            writer.Write("{\"id\":1}\n");
+        }, flushToDisk: true);
+        Assert.Equal("{\"id\":1}\n", File.ReadAllText(path));
+        Assert.Empty(Leftovers(path));
+    }
+
+    [Fact]
+    public void Temporary_names_are_beside_the_file_and_never_the_same()
+    {
+        string path = _temp.File("entry.json");
+        string first = AtomicFile.TemporaryPathFor(path), second = AtomicFile.TemporaryPathFor(path);
+        Assert.NotEqual(first, second);
+        Assert.Equal(_temp.Path, Path.GetDirectoryName(first));
+        Assert.StartsWith(path + ".", first, StringComparison.Ordinal);
+        Assert.EndsWith(".tmp", first, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WriteAsync_writes_the_whole_file_and_replaces_an_existing_one()
+    {
+        string path = _temp.Write("result.jsonl", "old content, longer than the new");
+        await AtomicFile.WriteAsync(path, async (stream, token) => await stream.WriteAsync("line 1\nline 2\n"u8.ToArray(), token), CancellationToken.None,
+            temporaryPath: path + ".part");
+        Assert.Equal("line 1\nline 2\n", File.ReadAllText(path));
+        Assert.Empty(Leftovers(path));
+    }
+
+    [Fact]
+    public async Task WriteAsync_that_fails_or_is_cancelled_leaves_the_old_file_intact_and_no_temporary_file()
+    {
+        string path = _temp.Write("result.jsonl", "old");
+        await Assert.ThrowsAsync<HttpRequestException>(() => AtomicFile.WriteAsync(path, async (stream, token) =>
+        {
+            await stream.WriteAsync("partial"u8.ToArray(), token);
+            throw new HttpRequestException("connection reset");
+        }, CancellationToken.None, temporaryPath: path + ".part"));
+        Assert.Equal("old", File.ReadAllText(path));
+        Assert.Empty(Leftovers(path));
+
+        using var stop = new CancellationTokenSource();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => AtomicFile.WriteAsync(path, async (stream, token) =>
+        {
+            await stream.WriteAsync("partial"u8.ToArray(), token);
+            stop.Cancel();
+            token.ThrowIfCancellationRequested();
+        }, stop.Token, flushToDisk: true));
+        Assert.Equal("old", File.ReadAllText(path));
+        Assert.Empty(Leftovers(path));
+    }
+
+    [Fact]
+    public void Commit_puts_a_finished_temporary_file_in_place()
+    {
+        string path = _temp.Write("out.csv", "old");
+        string temporary = _temp.Write("out.csv.resuming", "new");
+        AtomicFile.Commit(temporary, path);
+        Assert.Equal("new", File.ReadAllText(path));
+        Assert.False(File.Exists(temporary));
+    }
+}
