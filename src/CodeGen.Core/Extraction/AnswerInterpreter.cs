@@ -4,7 +4,8 @@ using CodeGen.Core.Rows;
 namespace CodeGen.Core.Extraction;
 
 /// <summary>What an answer means for its row: the code to write, or the error that fails the row; and a warning to show.</summary>
-internal readonly record struct AnswerReading(string? Code, RowError? Error, string? Warning);
+/// <param name="LanguageTag">The tag of the code block the code came from (```python), or null.</param>
+internal readonly record struct AnswerReading(string? Code, RowError? Error, string? Warning, string? LanguageTag = null);
 
 /// <summary>
 /// Reads a chat answer as the result of one row: an answer the content filter withheld or the model refused, one
@@ -21,6 +22,7 @@ internal static class AnswerInterpreter
         RowError? error = null;
         string? warning = null;
         string? code = null;
+        string? tag = null;
         string finish = answer.FinishReason ?? string.Empty;
 
         if (string.Equals(finish, "content_filter", StringComparison.OrdinalIgnoreCase))
@@ -56,6 +58,7 @@ internal static class AnswerInterpreter
                     error = RowError.Create(RowErrorKind.InvalidResponse, rowNumber, "the answer holds no code (only reasoning or empty fences).");
                 }
                 code = extracted.Code;
+                tag = extracted.LanguageTag;
             }
             if (error is null && code is not null && code.Contains('\0'))
             {
@@ -68,6 +71,6 @@ internal static class AnswerInterpreter
                 warning = $"Row {rowNumber}: the answer was cut off at the token limit (finish_reason 'length'); the code may be incomplete.";
             }
         }
-        return new AnswerReading(code, error, warning);
+        return new AnswerReading(code, error, warning, tag);
     }
 }

@@ -58,6 +58,18 @@ public sealed class FileRunSummary
     public long? CacheMisses { get; set; }
     /// <summary>Answers written to the response cache.</summary>
     public long? CacheStored { get; set; }
+
+    /// <summary>What -Check found (null when the run did not check): rows whose code parses, does not, or was not checked.</summary>
+    public long? CheckOk { get; init; }
+
+    public long? CheckFailed { get; init; }
+
+    public long? Unchecked { get; init; }
+
+    /// <summary>Rows whose code parses after one or more repairs (-MaxRepairs), and the repair requests sent.</summary>
+    public long? Repaired { get; init; }
+
+    public long? RepairRequests { get; init; }
 }
 
 /// <summary>Hears about a file run as it goes, on the thread that runs it.</summary>
@@ -136,6 +148,10 @@ public sealed class FileRun
         CheckColumns(input, inputColumns, generation);
         string errorKey = ErrorKeyFor(generation.OutputKey);
         var added = new List<string> { generation.OutputKey, errorKey };
+        if (generation.Checkers is not null)
+        {
+            added.AddRange([generation.CheckKey, generation.CheckDetailKey]);
+        }
         if (generation.IncludeUsage)
         {
             added.AddRange(generation.UsageColumns.Select(c => c.Key));
@@ -222,6 +238,11 @@ public sealed class FileRun
             CachedTokens = stats.CachedTokens,
             UsageReported = stats.UsageReported,
             Elapsed = clock.Elapsed,
+            CheckOk = generation.Checkers is null ? null : stats.Checks.Ok,
+            CheckFailed = generation.Checkers is null ? null : stats.Checks.Failed,
+            Unchecked = generation.Checkers is null ? null : stats.Checks.Unchecked,
+            Repaired = generation.Checkers is null ? null : stats.Checks.Repaired,
+            RepairRequests = generation.Checkers is null ? null : stats.Checks.RepairRequests,
         };
     }
 

@@ -40,6 +40,24 @@ public sealed class GenerationOptions
     /// </summary>
     public long MaxPendingBytes { get; init; } = 256L * 1024 * 1024;
 
+    /// <summary>
+    /// Check each row's code in its language (-Check): the language the run asks for, else the tag of the answer's code
+    /// block. Owned by the caller (it may hold a checker process). Null: no check.
+    /// </summary>
+    public Checking.CodeCheckers? Checkers { get; init; }
+
+    /// <summary>
+    /// How many times a row whose code does not parse is sent back to the model with the parser's messages (-MaxRepairs):
+    /// the last code and its check are kept. Needs <see cref="Checkers"/>.
+    /// </summary>
+    public int MaxRepairs { get; init; }
+
+    /// <summary>The &lt;output key&gt;_check column (ok, failed or unchecked).</summary>
+    public string CheckKey => OutputKey + "_check";
+
+    /// <summary>The &lt;output key&gt;_check_detail column (the parser's messages, or why the code was not checked).</summary>
+    public string CheckDetailKey => OutputKey + "_check_detail";
+
     /// <summary>Keep the model's whole answer instead of extracting the code (-Raw).</summary>
     public bool KeepRawAnswer { get; init; }
 
@@ -74,6 +92,10 @@ public sealed class GenerationOptions
         if (string.IsNullOrWhiteSpace(OutputKey))
         {
             throw new ArgumentException("The output key must not be empty.", nameof(OutputKey));
+        }
+        if (MaxRepairs < 0 || (MaxRepairs > 0 && Checkers is null))
+        {
+            throw new ArgumentException("Repairs need a check of the code, and cannot be fewer than none.", nameof(MaxRepairs));
         }
     }
 }

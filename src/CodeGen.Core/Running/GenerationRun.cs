@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using CodeGen.Core.Checking;
 using CodeGen.Core.Extraction;
 using CodeGen.Core.Llm;
 using CodeGen.Core.Prompting;
@@ -29,6 +30,7 @@ public sealed class GenerationRun : IDisposable
     private readonly Stopwatch _clock = new();
     private long _nextRowNumber;
     private long _rows, _succeeded, _failed, _skipped, _promptTokens, _completionTokens, _totalTokens, _reasoningTokens, _cachedTokens;
+    private long _checkOk, _checkFailed, _unchecked, _repaired, _repairRequests;
     private int _usageReported, _disposed;
     private long _pendingBytes;
 
@@ -184,7 +186,9 @@ public sealed class GenerationRun : IDisposable
             limit,
             throttled,
             Interlocked.Read(ref _reasoningTokens),
-            Interlocked.Read(ref _cachedTokens));
+            Interlocked.Read(ref _cachedTokens),
+            new CheckCounts(Interlocked.Read(ref _checkOk), Interlocked.Read(ref _checkFailed), Interlocked.Read(ref _unchecked),
+                Interlocked.Read(ref _repaired), Interlocked.Read(ref _repairRequests)));
     }
 
     /// <summary>Stops the run: requests waiting for a slot never start, requests in flight are aborted.</summary>
@@ -237,7 +241,11 @@ public sealed class GenerationRun : IDisposable
             if (journal is not null && journal.TryTake(row.RowNumber, hash!, out var kept))
             {
                 // answered before an interruption, and kept: not paid for again
-                var recovered = FromAnswer(row.RowNumber, state, kept!, TimeSpan.Zero, []);
+                var recovered = FromAnswer(row.RowNumber, state, kept!, TimeSpan.Zero, [], out var keptReading);
+                if (recovered.Error is null && _options.Checkers is not null)
+                {
+                    await CheckAsync(row, recovered, kept!, keptReading.LanguageTag, journal, hash, token).ConfigureAwait(false);
+                }
                 Interlocked.Add(ref _pendingBytes, recovered.RetainedBytes);
                 return recovered;
             }
@@ -246,11 +254,15 @@ public sealed class GenerationRun : IDisposable
             RowOutcome outcome;
             if (result.IsSuccess)
             {
-                outcome = FromAnswer(row.RowNumber, state, result.Answer!, elapsed, result.Retried);
+                outcome = FromAnswer(row.RowNumber, state, result.Answer!, elapsed, result.Retried, out var reading);
                 if (outcome.Error is null)
                 {
                     // kept the moment it is known to be usable (a refusal or an answer without code is asked again)
                     journal?.Append(row.RowNumber, hash!, result.Answer!);
+                    if (_options.Checkers is not null)
+                    {
+                        await CheckAsync(row, outcome, result.Answer!, reading.LanguageTag, journal, hash, token).ConfigureAwait(false);
+                    }
                 }
             }
             else
@@ -277,19 +289,10 @@ public sealed class GenerationRun : IDisposable
     }
 
     /// <summary>The row's outcome from its answer (read by <see cref="AnswerInterpreter"/>), counted in the run's totals.</summary>
-    private RowOutcome FromAnswer(long rowNumber, object? state, ChatAnswer answer, TimeSpan elapsed, IReadOnlyList<string> retried)
+    private RowOutcome FromAnswer(long rowNumber, object? state, ChatAnswer answer, TimeSpan elapsed, IReadOnlyList<string> retried, out AnswerReading reading)
     {
-        if (answer.Usage is { } usage)
-        {
-            Interlocked.Add(ref _promptTokens, usage.PromptTokens);
-            Interlocked.Add(ref _completionTokens, usage.CompletionTokens);
-            Interlocked.Add(ref _totalTokens, usage.TotalTokens);
-            Interlocked.Add(ref _reasoningTokens, usage.ReasoningTokens ?? 0);
-            Interlocked.Add(ref _cachedTokens, usage.CachedTokens ?? 0);
-            Volatile.Write(ref _usageReported, 1);
-        }
-
-        var reading = AnswerInterpreter.Read(answer, rowNumber, _options.KeepRawAnswer, _options.Language);
+        CountUsage(answer.Usage);
+        reading = AnswerInterpreter.Read(answer, rowNumber, _options.KeepRawAnswer, _options.Language);
         if (reading.Error is { } error)
         {
             return Fail(rowNumber, state, error, elapsed, answer);
@@ -308,6 +311,101 @@ public sealed class GenerationRun : IDisposable
             Retried = retried,
         };
     }
+
+    private void CountUsage(TokenUsage? reported)
+    {
+        if (reported is { } usage)
+        {
+            Interlocked.Add(ref _promptTokens, usage.PromptTokens);
+            Interlocked.Add(ref _completionTokens, usage.CompletionTokens);
+            Interlocked.Add(ref _totalTokens, usage.TotalTokens);
+            Interlocked.Add(ref _reasoningTokens, usage.ReasoningTokens ?? 0);
+            Interlocked.Add(ref _cachedTokens, usage.CachedTokens ?? 0);
+            Volatile.Write(ref _usageReported, 1);
+        }
+    }
+
+    /// <summary>
+    /// Checks the row's code (off the caller's thread, beside the requests in flight) and, while it does not parse and
+    /// repairs are left, sends the conversation back with the parser's messages through the same backend (cache, rate
+    /// limits, retries): the last code and its check are kept, the repairs' tokens are added to the row's.
+    /// </summary>
+    private async Task CheckAsync(PreparedRow row, RowOutcome outcome, ChatAnswer answer, string? tag, AnswerJournal? journal, string? hash, CancellationToken token)
+    {
+        var checkers = _options.Checkers!;
+        var check = await checkers.CheckAsync(outcome.Code!, _options.Language, tag, token).ConfigureAwait(false);
+        var messages = row.Prompt.Messages!.ToList();
+        while (check.Status == CheckStatus.Failed && outcome.Repairs < _options.MaxRepairs)
+        {
+            messages.Add(new ChatMessage("assistant", answer.Content ?? string.Empty));
+            messages.Add(ChatMessage.User(RepairPrompt(check, _options.Language ?? tag)));
+            var repair = new PreparedRow(row.RowNumber, PromptResult.Ok([.. messages], row.Instruction ?? string.Empty));
+            outcome.Repairs++;
+            Interlocked.Increment(ref _repairRequests);
+            var result = await _client.CompleteAsync(repair, _options.Parameters, token).ConfigureAwait(false);
+            if (!result.IsSuccess)
+            {
+                outcome.Warning = Join(outcome.Warning, $"Row {row.RowNumber}: repair {outcome.Repairs} failed ({result.Detail}); the code is the last answer's.");
+                if (result.IsFatal)
+                {
+                    Cancel();
+                }
+                break;
+            }
+            CountUsage(result.Answer!.Usage);
+            outcome.Usage = Sum(outcome.Usage, result.Answer.Usage);
+            var reading = AnswerInterpreter.Read(result.Answer, row.RowNumber, _options.KeepRawAnswer, _options.Language);
+            if (reading.Error is not null || reading.Code is null)
+            {
+                outcome.Warning = Join(outcome.Warning, $"Row {row.RowNumber}: repair {outcome.Repairs} brought no code ({reading.Error?.Detail}); the code is the last answer's.");
+                break;
+            }
+            answer = result.Answer;
+            outcome.Code = reading.Code;
+            outcome.Answer = answer.Content;
+            outcome.FinishReason = answer.FinishReason;
+            tag = reading.LanguageTag ?? tag;
+            check = await checkers.CheckAsync(reading.Code, _options.Language, tag, token).ConfigureAwait(false);
+            if (check.Status != CheckStatus.Failed)
+            {
+                // the repaired answer is the row's: a resumed run starts from it, not from the broken one
+                journal?.Append(row.RowNumber, hash!, answer);
+            }
+        }
+        outcome.Check = check;
+        switch (check.Status)
+        {
+            case CheckStatus.Ok:
+                Interlocked.Increment(ref _checkOk);
+                break;
+            case CheckStatus.Failed:
+                Interlocked.Increment(ref _checkFailed);
+                break;
+            default:
+                Interlocked.Increment(ref _unchecked);
+                break;
+        }
+        if (outcome.Repairs > 0 && check.Status == CheckStatus.Ok)
+        {
+            Interlocked.Increment(ref _repaired);
+        }
+    }
+
+    /// <summary>What a repair request says after the conversation so far.</summary>
+    internal static string RepairPrompt(CheckResult check, string? language)
+        => $"This does not parse as {(string.IsNullOrWhiteSpace(language) ? check.Language : language)}: {check.Detail}. " +
+           "Answer with the corrected code only, complete, in one fenced code block.";
+
+    private static string Join(string? first, string second) => first is null ? second : first + " " + second;
+
+    private static TokenUsage? Sum(TokenUsage? a, TokenUsage? b) => (a, b) switch
+    {
+        (null, _) => b,
+        (_, null) => a,
+        ({ } x, { } y) => new TokenUsage(x.PromptTokens + y.PromptTokens, x.CompletionTokens + y.CompletionTokens, x.TotalTokens + y.TotalTokens,
+            x.ReasoningTokens is null && y.ReasoningTokens is null ? null : (x.ReasoningTokens ?? 0) + (y.ReasoningTokens ?? 0),
+            x.CachedTokens is null && y.CachedTokens is null ? null : (x.CachedTokens ?? 0) + (y.CachedTokens ?? 0)),
+    };
 
     private RowOutcome Fail(long rowNumber, object? state, RowError error, TimeSpan elapsed, ChatAnswer? answer = null)
     {

@@ -99,6 +99,12 @@ internal sealed class OrderedOutput
             {
                 row.Set(_errorKey, null);
             }
+            if (_run.Options.Checkers is not null && (outcome.Succeeded || !row.HasText(outputKey)))
+            {
+                // a failure that leaves code the row already had leaves its check too
+                row.Set(_run.Options.CheckKey, outcome.Check?.StatusText);
+                row.Set(_run.Options.CheckDetailKey, string.IsNullOrEmpty(outcome.Check?.Detail) ? null : outcome.Check.Detail);
+            }
             if (_run.Options.IncludeUsage)
             {
                 foreach (var column in _run.Options.UsageColumns)

@@ -33,19 +33,19 @@ public sealed class RowOutcome
     public object? State { get; init; }
 
     /// <summary>The extracted code (or the whole answer with KeepRawAnswer); null when the row failed.</summary>
-    public string? Code { get; init; }
+    public string? Code { get; internal set; }
 
     /// <summary>The model's answer text as received.</summary>
-    public string? Answer { get; init; }
+    public string? Answer { get; internal set; }
 
-    public string? FinishReason { get; init; }
+    public string? FinishReason { get; internal set; }
 
-    public TokenUsage? Usage { get; init; }
+    public TokenUsage? Usage { get; internal set; }
 
     public RowError? Error { get; init; }
 
     /// <summary>Something the user should hear about a row that still produced code (a truncated answer).</summary>
-    public string? Warning { get; init; }
+    public string? Warning { get; internal set; }
 
     /// <summary>
     /// What the run changed while answering this row, whatever became of the row itself (a field the server
@@ -58,6 +58,12 @@ public sealed class RowOutcome
 
     /// <summary>Why earlier attempts of a row that succeeded in the end were retried ("429", "503"...).</summary>
     public IReadOnlyList<string> Retried { get; init; } = [];
+
+    /// <summary>How the code was checked (see <see cref="GenerationOptions.Checkers"/>); null when the run does not check, or the row failed.</summary>
+    public Checking.CheckResult? Check { get; internal set; }
+
+    /// <summary>Repair requests sent for the row (see <see cref="GenerationOptions.MaxRepairs"/>).</summary>
+    public int Repairs { get; internal set; }
 
     /// <summary>The answer was already in the output of an earlier run (-Resume): nothing was sent.</summary>
     public bool Resumed { get; init; }
@@ -84,10 +90,18 @@ public readonly record struct RunStatistics(
     int ConcurrencyLimit = 0,
     long Throttled = 0,
     long ReasoningTokens = 0,
-    long CachedTokens = 0)
+    long CachedTokens = 0,
+    CheckCounts Checks = default)
 {
     /// <summary>Rows done: generated, failed, or skipped because a resumed run already had them.</summary>
     public long Completed => Succeeded + Failed + Skipped;
 
     public double RowsPerSecond => Elapsed.TotalSeconds > 0 ? Completed / Elapsed.TotalSeconds : 0;
+}
+
+/// <summary>What the checks of a run found (-Check): rows whose code parses, does not, or was not checked; rows repaired into code that parses, and the repair requests sent.</summary>
+public readonly record struct CheckCounts(long Ok, long Failed, long Unchecked, long Repaired, long RepairRequests)
+{
+    /// <summary>Rows whose code was checked (ok or failed).</summary>
+    public long Checked => Ok + Failed;
 }
