@@ -57,7 +57,6 @@ public class GenerationRunTests : IClassFixture<FakeServerFixture>
         var server = _fixture.Use(new FakeLlmOptions());
         using var client = Runs.Client(server.BaseUrl, concurrency: 4);
         using var run = new GenerationRun(new GenerationOptions { MaxPendingRows = 32 }, client);
-        Runs.MaxPendingSeen = 0;
 
         // 20,000 rows of ~8 KB each: 160 MB if the run buffered them; it may hold only 32 at a time.
         string padding = new('x', 8 * 1024);
@@ -81,7 +80,7 @@ public class GenerationRunTests : IClassFixture<FakeServerFixture>
         }, keepOutcomes: false);
 
         Assert.Equal(20_000, count);
-        Assert.InRange(Runs.MaxPendingSeen, 1, 32);
+        Assert.InRange(run.PeakPendingCount, 1, 32);
         // The heap is the whole process's, shared with test classes running alongside: the bound is loose, far
         // below the 160 MB of a run that buffered.
         Assert.True(peak < 40L * 1024 * 1024, $"live managed heap grew by {peak / 1024 / 1024} MB");
@@ -101,6 +100,7 @@ public class GenerationRunTests : IClassFixture<FakeServerFixture>
         run.Enqueue(run.Prepare(TestRow.Instruction("task 5")), null);
         Assert.True(run.IsFull);
         Assert.False(run.TryTakeNext(out _));
+        Assert.Equal(5, run.PeakPendingCount);
     }
 
     [Fact]

@@ -61,7 +61,7 @@ internal static class Runs
 
     /// <summary>
     /// Drives a run the way the cmdlet does: enqueue, then <see cref="GenerationRun.Drain"/> (which waits while the
-    /// run is full), then drain what is left. Records the most rows ever pending.
+    /// run is full), then drain what is left.
     /// </summary>
     public static List<RowOutcome> Drive(GenerationRun run, IEnumerable<IRowFields> rows, Action<RowOutcome>? onOutcome = null, bool keepOutcomes = true)
     {
@@ -77,15 +77,11 @@ internal static class Runs
         foreach (var row in rows)
         {
             run.Enqueue(run.Prepare(row), row);
-            MaxPendingSeen = Math.Max(MaxPendingSeen, run.PendingCount);
             run.Drain(false, Emit, () => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
         }
         run.Drain(true, Emit, () => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
         return outcomes;
     }
-
-    [ThreadStatic]
-    public static int MaxPendingSeen;
 
     public static string DataFile(string name) => Path.Combine(AppContext.BaseDirectory, "data", name);
 
