@@ -45,9 +45,12 @@ public sealed class FakeServerFixture : IAsyncLifetime
 
 internal static class Runs
 {
-    /// <summary>A client for the fake server. No retries unless asked, and short backoff delays when there are.</summary>
+    /// <summary>
+    /// A client for the fake server. No retries unless asked, and short backoff delays when there are. Its waits and
+    /// timeouts run on <paramref name="clock"/> (a test's fake clock), or the system's.
+    /// </summary>
     public static ChatCompletionClient Client(Uri baseUrl, string? key = null, TimeSpan? timeout = null, string model = "fake-model",
-        int retries = 0, int concurrency = 10, ResilienceSettings? settings = null)
+        int retries = 0, int concurrency = 10, ResilienceSettings? settings = null, TimeProvider? clock = null)
     {
         var endpoint = LlmEndpoint.Resolve([new EndpointSettings(baseUrl.ToString(), model, key)]);
         return new ChatCompletionClient(endpoint, settings ?? new ResilienceSettings
@@ -56,7 +59,7 @@ internal static class Runs
             MaxConcurrency = concurrency,
             AttemptTimeout = timeout ?? TimeSpan.FromSeconds(30),
             BaseDelay = TimeSpan.FromMilliseconds(10),
-        });
+        }, timeProvider: clock);
     }
 
     /// <summary>
