@@ -321,6 +321,21 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
     }
 
     [Fact]
+    public void Adaptive_concurrency_counts_its_idle_time_on_its_clock()
+    {
+        var clock = new WatchedClock();
+        using var gate = new AdaptiveConcurrencyLimiter(2, clock);
+        clock.Advance(TimeSpan.FromSeconds(5));
+        Assert.Equal(TimeSpan.FromSeconds(5), gate.IdleDuration);
+        var lease = gate.AttemptAcquire();
+        Assert.Null(gate.IdleDuration); // busy
+        clock.Advance(TimeSpan.FromSeconds(1));
+        lease.Dispose();
+        clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(TimeSpan.FromSeconds(2), gate.IdleDuration);
+    }
+
+    [Fact]
     public void Requests_per_minute_are_limited_on_the_client()
     {
         var server = _fixture.Use(new FakeLlmOptions());

@@ -189,9 +189,16 @@ public sealed partial class RatePacer : RateLimiter
             {
                 return;
             }
-            await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(WholeMilliseconds(wait), _time, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// A wait rounded up to whole milliseconds: Task.Delay drops the rest, and a wait that ends before its time
+    /// would only wait again (on a clock that stands still between readings, for ever).
+    /// </summary>
+    private static TimeSpan WholeMilliseconds(TimeSpan wait)
+        => TimeSpan.FromTicks((wait.Ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond * TimeSpan.TicksPerMillisecond);
 
     private readonly record struct Announced(int? Limit, long? Remaining, TimeSpan? Reset);
 
@@ -466,7 +473,7 @@ public sealed partial class RatePacer : RateLimiter
                     return TimeSpan.Zero;
                 }
                 long refills = (permits - _tokens + _perPeriod - 1) / _perPeriod;
-                return TimeSpan.FromTicks(Math.Max(1, _refilledAt + refills * _periodTicks - now));
+                return WholeMilliseconds(TimeSpan.FromTicks(Math.Max(1, _refilledAt + refills * _periodTicks - now)));
             }
         }
 
