@@ -477,9 +477,6 @@ public sealed partial class RatePacer : RateLimiter
             }
         }
 
-        public void Dispose()
-        {
-            _disposed.Cancel();
-        }
+        public void Dispose() => _disposed.Cancel();
     }
 }
