@@ -141,10 +141,14 @@ public class EndpointTests
         Assert.Contains("-AllowUnencryptedAuthentication", ex.Message);
         Assert.DoesNotContain("secret-key-123456", ex.Message);
 
-        Assert.NotNull(LlmEndpoint.Resolve([new EndpointSettings("http://gpu-box.lan:8000/v1", "m", "k")], allowUnencryptedAuthentication: true));
-        Assert.NotNull(LlmEndpoint.Resolve([new EndpointSettings("http://127.0.0.1:8000/v1", "m", "k")]));
-        Assert.NotNull(LlmEndpoint.Resolve([new EndpointSettings("http://[::1]:8000/v1", "m", "k")]));
-        Assert.NotNull(LlmEndpoint.Resolve([new EndpointSettings("http://gpu-box.lan:8000/v1", "m")]));
+        // allowed, loopback, or no key to send: the endpoint resolves with its key (or none) and plain-http address
+        foreach (var (url, key, allow) in new[] { ("http://gpu-box.lan:8000/v1", "k", true), ("http://127.0.0.1:8000/v1", "k", false), ("http://[::1]:8000/v1", "k", false), ("http://gpu-box.lan:8000/v1", null, false) })
+        {
+            var endpoint = LlmEndpoint.Resolve([new EndpointSettings(url, "m", key)], allowUnencryptedAuthentication: allow);
+            Assert.Equal(url + "/chat/completions", endpoint.ChatCompletionsUri.ToString());
+            Assert.Equal(key is null ? AuthKind.None : AuthKind.ApiKey, endpoint.Auth);
+            Assert.Equal(key, endpoint.ApiKey?.Reveal());
+        }
     }
 
     [Fact]

@@ -89,7 +89,9 @@ public class FileRunTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Contains("overloaded", Files.Text(rows[1], "generated_code_error"));
         Assert.Equal("", Files.Text(rows[2], "generated_code_error"));
         Assert.Equal((2L, 1L), (summary.Generated, summary.Failed));
-        Assert.NotNull(listener.Rows[1].Outcome.Error);
+        var error = listener.Rows[1].Outcome.Error!;
+        Assert.Equal(2, error.RowNumber); // the listener heard the failure the file records
+        Assert.Equal(503, error.StatusCode);
     }
 
     [Theory]

@@ -107,17 +107,41 @@ public class RatePacerTests
     }
 
     [Fact]
+    public async Task A_learned_budget_starts_from_what_the_server_has_left_and_refills_on_the_clock()
+    {
+        var clock = new WatchedClock();
+        using var pacer = new RatePacer(null, null, LongestHold, clock);
+        // 600 a minute, 2 left: 2 now, then the pace of 98% of 10 a second, one every 102.04 ms (waited in whole milliseconds)
+        using var announced = Answer(200, ("x-ratelimit-limit-requests", "600"), ("x-ratelimit-remaining-requests", "2"), ("x-ratelimit-reset-requests", "800ms"));
+        pacer.Observe(announced.Headers, 200, 1);
+        Assert.Equal(600, pacer.LearnedRequestsPerMinute);
+        var leases = new List<RateLimitLease> { await pacer.AcquireAsync(1), await pacer.AcquireAsync(1) };
+        var waiting = pacer.AcquireAsync(1).AsTask();
+        var turn = clock.WaitingFor(_ => true, "the third turn");
+        Assert.Equal(TimeSpan.FromMilliseconds(103), turn.DueTime);
+        clock.Advance(turn.DueTime - TimeSpan.FromTicks(1));
+        Assert.False(turn.Fired);
+        Assert.False(waiting.IsCompleted);
+        clock.Advance(TimeSpan.FromTicks(1));
+        leases.Add(await waiting.WaitAsync(WatchedClock.SafetyNet));
+        Assert.All(leases, l => Assert.True(l.IsAcquired));
+        leases.ForEach(l => l.Dispose());
+    }
+
+    [Fact]
     public async Task A_spent_budget_holds_every_attempt_until_the_server_says_it_is_back()
     {
-        var clock = new FakeTimeProvider();
+        var clock = new WatchedClock();
         using var pacer = new RatePacer(null, null, LongestHold, clock);
         using var spent = Answer(429, ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", "30s"));
         Assert.True(pacer.Observe(spent.Headers, 429, 1)); // explained by the budget: not a sign of overload
         Assert.Equal(1, pacer.Holds);
 
         var waiting = pacer.AcquireAsync(1).AsTask();
+        var hold = clock.WaitingFor(_ => true, "the hold");
+        Assert.Equal(TimeSpan.FromSeconds(30), hold.DueTime);
         clock.Advance(TimeSpan.FromSeconds(29));
-        await Task.Delay(50);
+        Assert.False(hold.Fired);
         Assert.False(waiting.IsCompleted);
         clock.Advance(TimeSpan.FromSeconds(1));
         using var lease = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
@@ -127,13 +151,15 @@ public class RatePacerTests
     [Fact]
     public async Task A_server_cannot_hold_a_run_back_for_longer_than_the_longest_retry_wait()
     {
-        var clock = new FakeTimeProvider();
+        var clock = new WatchedClock();
         using var pacer = new RatePacer(null, null, TimeSpan.FromMinutes(5), clock);
         using var spent = Answer(200, ("x-ratelimit-remaining-tokens", "0"), ("x-ratelimit-reset-tokens", "2000h"));
         pacer.Observe(spent.Headers, 200, 1);
         var waiting = pacer.AcquireAsync(1).AsTask();
+        var hold = clock.WaitingFor(_ => true, "the hold");
+        Assert.Equal(TimeSpan.FromMinutes(5), hold.DueTime);
         clock.Advance(TimeSpan.FromMinutes(4));
-        await Task.Delay(50);
+        Assert.False(hold.Fired);
         Assert.False(waiting.IsCompleted);
         clock.Advance(TimeSpan.FromMinutes(1));
         using var lease = await waiting.WaitAsync(TimeSpan.FromSeconds(10));

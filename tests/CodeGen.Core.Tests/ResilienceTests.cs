@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using CodeGen.Core.Llm;
 using CodeGen.Core.Rows;
@@ -89,25 +88,58 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         Assert.Equal("insufficient_quota", error.ServerCode);
     }
 
+    /// <summary>Not an attempt's timeout (30 s in <see cref="Runs.Client"/>): a wait between attempts or for a turn.</summary>
+    private static bool IsWait(WatchedTimer timer) => timer.DueTime < TimeSpan.FromSeconds(30);
+
     [Fact]
-    public void Retry_After_in_seconds_is_honoured()
+    public async Task Retry_After_in_seconds_is_honoured()
     {
         var server = _fixture.Use(new FakeLlmOptions { RetryAfterSeconds = 1 });
-        using var client = Runs.Client(server.BaseUrl, retries: 2);
-        var clock = Stopwatch.StartNew();
-        var outcome = RunOne(client, "task [[fake:status=429;times=1]]");
-        Assert.True(outcome.Succeeded);
-        Assert.InRange(clock.Elapsed.TotalSeconds, 0.9, 4); // the backoff alone would have been about 10 ms
+        var clock = new WatchedClock();
+        using var client = Runs.Client(server.BaseUrl, retries: 2, clock: clock);
+        var outcome = Task.Run(() => RunOne(client, "task [[fake:status=429;times=1]]"));
+
+        var retry = clock.WaitingFor(IsWait, "the retry");
+        Assert.Equal(TimeSpan.FromSeconds(1), retry.DueTime); // the backoff alone would have been about 10 ms
+        Assert.Equal(1, server.Stats.Requests);
+        clock.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.False(retry.Fired);
+        Assert.Equal(1, server.Stats.Requests);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(retry.Fired);
+        Assert.True((await outcome.WaitAsync(WatchedClock.SafetyNet)).Succeeded);
+        Assert.Equal(2, server.Stats.Requests);
     }
 
     [Fact]
-    public void Retry_after_ms_is_honoured()
+    public async Task Retry_after_ms_is_honoured()
     {
         var server = _fixture.Use(new FakeLlmOptions { RetryAfterMs = 400 });
-        using var client = Runs.Client(server.BaseUrl, retries: 2);
-        var clock = Stopwatch.StartNew();
-        Assert.True(RunOne(client, "task [[fake:status=429;times=1]]").Succeeded);
-        Assert.InRange(clock.Elapsed.TotalSeconds, 0.35, 3);
+        var clock = new WatchedClock();
+        using var client = Runs.Client(server.BaseUrl, retries: 2, clock: clock);
+        var outcome = Task.Run(() => RunOne(client, "task [[fake:status=429;times=1]]"));
+
+        var retry = clock.WaitingFor(IsWait, "the retry");
+        Assert.Equal(TimeSpan.FromMilliseconds(400), retry.DueTime);
+        clock.Advance(TimeSpan.FromMilliseconds(399));
+        Assert.False(retry.Fired);
+        Assert.Equal(1, server.Stats.Requests);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(retry.Fired);
+        Assert.True((await outcome.WaitAsync(WatchedClock.SafetyNet)).Succeeded);
+        Assert.Equal(2, server.Stats.Requests);
+    }
+
+    [Fact]
+    public void Retry_After_as_a_date_counts_from_the_clocks_now()
+    {
+        var clock = new WatchedClock();
+        clock.SetUtcNow(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        using var response = new HttpResponseMessage(System.Net.HttpStatusCode.TooManyRequests);
+        response.Headers.TryAddWithoutValidation("Retry-After", "Tue, 01 Jan 2030 00:01:30 GMT");
+        Assert.Equal(TimeSpan.FromSeconds(90), ChatResponseHandler.RetryAfter(response.Headers, clock));
+        clock.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal(TimeSpan.Zero, ChatResponseHandler.RetryAfter(response.Headers, clock)); // a time gone by: at once
     }
 
     [Fact]
@@ -129,6 +161,34 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         Assert.Equal(RowErrorKind.CircuitOpen, stopped.Error.Kind);
         Assert.Equal("LlmCircuitOpen", stopped.Error.ErrorId);
         Assert.True(server.Stats.Requests < 40, $"{server.Stats.Requests} requests reached a dead endpoint (200 rows x 4 attempts without a breaker)");
+    }
+
+    [Fact]
+    public void An_open_circuit_sends_nothing_until_its_break_is_over()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { Status = 503 });
+        var clock = new WatchedClock();
+        var settings = new ResilienceSettings
+        {
+            MaxRetries = 0,
+            MaxConcurrency = 1,
+            BreakerMinimumThroughput = 2,
+            BreakerBreakDuration = TimeSpan.FromSeconds(30),
+        };
+        using var client = Runs.Client(server.BaseUrl, settings: settings, clock: clock);
+        Assert.Equal(503, RunOne(client, "task 1").Error!.StatusCode);
+        Assert.Equal(503, RunOne(client, "task 2").Error!.StatusCode); // two failures in two: the circuit opens
+        Assert.Equal(RowErrorKind.CircuitOpen, RunOne(client, "task 3").Error!.Kind);
+
+        clock.Advance(settings.BreakerBreakDuration - TimeSpan.FromMilliseconds(1));
+        Assert.Equal(RowErrorKind.CircuitOpen, RunOne(client, "task 4").Error!.Kind);
+        Assert.Equal(2, server.Stats.Requests); // nothing reached the endpoint while the circuit was open
+
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(503, RunOne(client, "task 5").Error!.StatusCode); // the break is over: one trial request goes
+        Assert.Equal(3, server.Stats.Requests);
+        Assert.Equal(RowErrorKind.CircuitOpen, RunOne(client, "task 6").Error!.Kind); // it failed: open again
+        Assert.Equal(3, server.Stats.Requests);
     }
 
     [Fact]
@@ -234,28 +294,78 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         Assert.Equal(2, gate.InFlight);
     }
 
+    /// <summary>
+    /// Drives a run on the clock along <paramref name="schedule"/>, the time after the start at which each request is
+    /// due to be sent: at each of those times, the requests due by then reach the server, and the client then waits
+    /// on the clock exactly until the next one is due, with none sent before.
+    /// </summary>
+    private static void AssertSentOnSchedule(WatchedClock clock, FakeLlmServer server, Action drive, IReadOnlyList<TimeSpan> schedule)
+    {
+        var start = clock.GetUtcNow();
+        var driving = Task.Run(drive);
+        foreach (var at in schedule.Distinct())
+        {
+            clock.Advance(start + at - clock.GetUtcNow());
+            int due = schedule.Count(t => t <= at);
+            Assert.True(SpinWait.SpinUntil(() => server.Stats.Requests >= due || driving.IsFaulted, WatchedClock.SafetyNet),
+                $"{server.Stats.Requests} requests sent {at.TotalSeconds} s in, {due} due");
+            if (due < schedule.Count)
+            {
+                var turn = clock.WaitingFor(IsWait, $"the turn of request {due + 1}");
+                Assert.Equal(start + schedule[due], turn.Due);
+                Assert.Equal(due, server.Stats.Requests);
+            }
+        }
+        Assert.True(driving.Wait(WatchedClock.SafetyNet));
+        Assert.Equal(schedule.Count, server.Stats.Requests);
+    }
+
+    [Fact]
+    public void Adaptive_concurrency_counts_its_idle_time_on_its_clock()
+    {
+        var clock = new WatchedClock();
+        using var gate = new AdaptiveConcurrencyLimiter(2, clock);
+        clock.Advance(TimeSpan.FromSeconds(5));
+        Assert.Equal(TimeSpan.FromSeconds(5), gate.IdleDuration);
+        var lease = gate.AttemptAcquire();
+        Assert.Null(gate.IdleDuration); // busy
+        clock.Advance(TimeSpan.FromSeconds(1));
+        lease.Dispose();
+        clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(TimeSpan.FromSeconds(2), gate.IdleDuration);
+    }
+
     [Fact]
     public void Requests_per_minute_are_limited_on_the_client()
     {
         var server = _fixture.Use(new FakeLlmOptions());
-        using var client = Runs.Client(server.BaseUrl, settings: new ResilienceSettings { MaxRetries = 0, RequestsPerMinute = 600, MaxConcurrency = 8 });
+        var clock = new WatchedClock();
+        using var client = Runs.Client(server.BaseUrl, settings: new ResilienceSettings { MaxRetries = 0, RequestsPerMinute = 600, MaxConcurrency = 8 }, clock: clock);
         using var run = new GenerationRun(new GenerationOptions(), client);
-        var clock = Stopwatch.StartNew();
-        Runs.Drive(run, Enumerable.Range(1, 30).Select(i => TestRow.Instruction($"task {i}")));
-        // 600 a minute is 10 a second: 10 at once, then the other 20 over two seconds
-        Assert.InRange(clock.Elapsed.TotalSeconds, 1.6, 8);
+        // 600 a minute is 10 a second: 10 at once, then one every 100 ms, the other 20 over two seconds
+        var schedule = Enumerable.Range(1, 30).Select(n => TimeSpan.FromMilliseconds(100 * Math.Max(0, n - 10))).ToList();
+        Assert.Equal(TimeSpan.FromSeconds(2), schedule[^1]);
+        AssertSentOnSchedule(clock, server, () => Runs.Drive(run, Enumerable.Range(1, 30).Select(i => TestRow.Instruction($"task {i}"))), schedule);
     }
 
     [Fact]
     public void Tokens_per_minute_are_limited_on_the_client()
     {
         var server = _fixture.Use(new FakeLlmOptions());
-        using var client = Runs.Client(server.BaseUrl, settings: new ResilienceSettings { MaxRetries = 0, TokensPerMinute = 6000, MaxConcurrency = 8 });
-        using var run = new GenerationRun(new GenerationOptions { Parameters = new ChatParameters(MaxTokens: 200) }, client);
-        var clock = Stopwatch.StartNew();
-        Runs.Drive(run, Enumerable.Range(1, 8).Select(i => TestRow.Instruction($"task {i}")));
-        // each request counts as about 300 tokens: 1000 tokens at once (10 s of budget), then 100 a second
-        Assert.InRange(clock.Elapsed.TotalSeconds, 9, 30);
+        var clock = new WatchedClock();
+        using var client = Runs.Client(server.BaseUrl, settings: new ResilienceSettings { MaxRetries = 0, TokensPerMinute = 6000, MaxConcurrency = 8 }, clock: clock);
+        var options = new GenerationOptions { Parameters = new ChatParameters(MaxTokens: 200) };
+        using var run = new GenerationRun(options, client);
+        int cost;
+        using (var sizing = new GenerationRun(options, client))
+        {
+            cost = ChatCompletionClient.EstimateTokens(sizing.Prepare(TestRow.Instruction("task 1")).Prompt.Messages!, options.Parameters);
+        }
+        Assert.InRange(cost, 200, 400); // the 200 of the answer, and the prompt
+        // 1000 tokens at once (10 s of budget), then 100 a second, 10 every 100 ms: request n goes once n requests' worth is there
+        var schedule = Enumerable.Range(1, 8).Select(n => TimeSpan.FromMilliseconds(100 * Math.Max(0, (n * cost - 1000 + 9) / 10))).ToList();
+        Assert.InRange(schedule[^1].TotalSeconds, 9, 30);
+        AssertSentOnSchedule(clock, server, () => Runs.Drive(run, Enumerable.Range(1, 8).Select(i => TestRow.Instruction($"task {i}"))), schedule);
     }
 
     [Fact]

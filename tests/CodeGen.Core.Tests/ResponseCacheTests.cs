@@ -75,7 +75,7 @@ public class ResponseCacheTests : IClassFixture<FakeServerFixture>, IDisposable
         var server = _fixture.Use(new FakeLlmOptions());
         using var client = Runs.Client(server.BaseUrl);
         var outcomes = Run(client, new ResponseCache(_temp.Path), ["task 1 [[fake:status=500;times=1]]"]);
-        Assert.NotNull(outcomes[0].Error);
+        Assert.Equal(500, outcomes[0].Error!.StatusCode);
         outcomes = Run(client, new ResponseCache(_temp.Path), ["task 1 [[fake:status=500;times=1]]"]);
         Assert.Null(outcomes[0].Error);
         Assert.Equal(2, server.Stats.Requests);

@@ -45,9 +45,12 @@ public sealed class FakeServerFixture : IAsyncLifetime
 
 internal static class Runs
 {
-    /// <summary>A client for the fake server. No retries unless asked, and short backoff delays when there are.</summary>
+    /// <summary>
+    /// A client for the fake server. No retries unless asked, and short backoff delays when there are. Its waits and
+    /// timeouts run on <paramref name="clock"/> (a test's fake clock), or the system's.
+    /// </summary>
     public static ChatCompletionClient Client(Uri baseUrl, string? key = null, TimeSpan? timeout = null, string model = "fake-model",
-        int retries = 0, int concurrency = 10, ResilienceSettings? settings = null)
+        int retries = 0, int concurrency = 10, ResilienceSettings? settings = null, TimeProvider? clock = null)
     {
         var endpoint = LlmEndpoint.Resolve([new EndpointSettings(baseUrl.ToString(), model, key)]);
         return new ChatCompletionClient(endpoint, settings ?? new ResilienceSettings
@@ -56,12 +59,12 @@ internal static class Runs
             MaxConcurrency = concurrency,
             AttemptTimeout = timeout ?? TimeSpan.FromSeconds(30),
             BaseDelay = TimeSpan.FromMilliseconds(10),
-        });
+        }, timeProvider: clock);
     }
 
     /// <summary>
     /// Drives a run the way the cmdlet does: enqueue, then <see cref="GenerationRun.Drain"/> (which waits while the
-    /// run is full), then drain what is left. Records the most rows ever pending.
+    /// run is full), then drain what is left.
     /// </summary>
     public static List<RowOutcome> Drive(GenerationRun run, IEnumerable<IRowFields> rows, Action<RowOutcome>? onOutcome = null, bool keepOutcomes = true)
     {
@@ -77,15 +80,11 @@ internal static class Runs
         foreach (var row in rows)
         {
             run.Enqueue(run.Prepare(row), row);
-            MaxPendingSeen = Math.Max(MaxPendingSeen, run.PendingCount);
             run.Drain(false, Emit, () => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
         }
         run.Drain(true, Emit, () => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
         return outcomes;
     }
-
-    [ThreadStatic]
-    public static int MaxPendingSeen;
 
     public static string DataFile(string name) => Path.Combine(AppContext.BaseDirectory, "data", name);
 

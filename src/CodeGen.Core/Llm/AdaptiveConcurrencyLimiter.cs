@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Threading.RateLimiting;
 
 namespace CodeGen.Core.Llm;
@@ -29,6 +28,7 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
     public const int RefusalShareDivisor = 5;
 
     private readonly SemaphoreSlim _permits;
+    private readonly TimeProvider _time;
     private readonly object _lock = new();
     private readonly int _max;
     private readonly bool[] _window; // recent answers to attempts of this epoch: true for a refusal
@@ -39,11 +39,14 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
     private int _inFlight;
     private int _epoch;
     private long _throttled;
-    private long _idleSince = Stopwatch.GetTimestamp();
+    private long _idleSince;
 
-    public AdaptiveConcurrencyLimiter(int max)
+    /// <param name="timeProvider">The clock of <see cref="IdleDuration"/> (tests); null: the system's.</param>
+    public AdaptiveConcurrencyLimiter(int max, TimeProvider? timeProvider = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        _time = timeProvider ?? TimeProvider.System;
+        _idleSince = _time.GetTimestamp();
         _max = max;
         _limit = max;
         _permits = new SemaphoreSlim(max, max);
@@ -143,7 +146,7 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
     }
 
     public override TimeSpan? IdleDuration
-        => InFlight == 0 ? Stopwatch.GetElapsedTime(Interlocked.Read(ref _idleSince)) : null;
+        => InFlight == 0 ? _time.GetElapsedTime(Interlocked.Read(ref _idleSince)) : null;
 
     public override RateLimiterStatistics? GetStatistics() => new()
     {
@@ -171,7 +174,7 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
     {
         if (Interlocked.Decrement(ref _inFlight) == 0)
         {
-            Interlocked.Exchange(ref _idleSince, Stopwatch.GetTimestamp());
+            Interlocked.Exchange(ref _idleSince, _time.GetTimestamp());
         }
         lock (_lock)
         {

@@ -153,8 +153,8 @@ internal sealed class ChatResponseHandler : DelegatingHandler
 
     internal static AttemptBody? BodyOf(HttpResponseMessage response) => ExchangeOf(response.RequestMessage)?.Body;
 
-    /// <summary>retry-after-ms (OpenAI), else Retry-After in seconds or as an HTTP date; null when absent.</summary>
-    internal static TimeSpan? RetryAfter(HttpResponseHeaders headers)
+    /// <summary>retry-after-ms (OpenAI), else Retry-After in seconds or as an HTTP date (from now on <paramref name="time"/>); null when absent.</summary>
+    internal static TimeSpan? RetryAfter(HttpResponseHeaders headers, TimeProvider time)
     {
         if (headers.TryGetValues("retry-after-ms", out var values)
             && double.TryParse(values.FirstOrDefault(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double ms) && ms >= 0)
@@ -169,7 +169,7 @@ internal sealed class ChatResponseHandler : DelegatingHandler
             }
             if (retryAfter.Date is { } date)
             {
-                var wait = date - DateTimeOffset.UtcNow;
+                var wait = date - time.GetUtcNow();
                 return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
             }
         }

@@ -41,18 +41,19 @@ public sealed class LlmHttpPipeline : IDisposable
 
     private readonly List<IDisposable> _owned = [];
 
+    /// <param name="timeProvider">
+    /// The one clock of the pipeline (tests): backoff and Retry-After waits, attempt timeouts, the circuit breaker's
+    /// window and break, the pacer's budgets and holds. Null: the system's.
+    /// </param>
     public LlmHttpPipeline(ResilienceSettings settings, LlmEndpoint endpoint, EntraIdTokenSource? entraTokens = null, TimeProvider? timeProvider = null)
     {
+        var time = timeProvider ?? TimeProvider.System;
         Settings = settings;
-        Concurrency = new AdaptiveConcurrencyLimiter(settings.MaxConcurrency);
-        Pacer = new RatePacer(settings.RequestsPerMinute, settings.TokensPerMinute, settings.MaxDelay, timeProvider);
+        Concurrency = new AdaptiveConcurrencyLimiter(settings.MaxConcurrency, time);
+        Pacer = new RatePacer(settings.RequestsPerMinute, settings.TokensPerMinute, settings.MaxDelay, time);
         _owned.Add(Concurrency);
         _owned.Add(Pacer);
-        var builder = new ResiliencePipelineBuilder<HttpResponseMessage>();
-        if (timeProvider is not null)
-        {
-            builder.TimeProvider = timeProvider;
-        }
+        var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };
 
         if (settings.MaxRetries > 0)
         {
@@ -66,7 +67,7 @@ public sealed class LlmHttpPipeline : IDisposable
                 ShouldRetryAfterHeader = false, // the delay generator below reads retry-after-ms as well as Retry-After
                 ShouldHandle = args => ValueTask.FromResult(IsRetryable(args.Outcome)
                     && (!IsNotIdempotent(args.Context.GetRequestMessage()) || args.Outcome.Result?.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable)),
-                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } response ? ChatResponseHandler.RetryAfter(response.Headers) : null),
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } response ? ChatResponseHandler.RetryAfter(response.Headers, time) : null),
                 OnRetry = args =>
                 {
                     ChatResponseHandler.ExchangeOf(args.Context.GetRequestMessage())?.Log.Add(Describe(args.Outcome));

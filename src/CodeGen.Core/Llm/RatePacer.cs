@@ -16,10 +16,10 @@ namespace CodeGen.Core.Llm;
 /// <remarks>
 /// Until the server has answered once, at most <see cref="WarmUpAttempts"/> attempts go out: the first answers
 /// say whether there is a budget to keep to, before a full -ThrottleLimit of requests runs into it. Budgets are
-/// token buckets of System.Threading.RateLimiting, refilled in small steady steps (on the system clock: the
-/// library has no other). A budget is learned once, from the first answer that announces it; it paces at
-/// <see cref="LearnedShare"/> of the announced rate, so clocks that disagree a little do not cost refusals, and
-/// lets no more through at once than a given budget would (a second of requests, ten seconds of tokens).
+/// token buckets refilled in small steady steps, on the pacer's clock as holds are. A budget is learned once,
+/// from the first answer that announces it; it paces at <see cref="LearnedShare"/> of the announced rate, so
+/// clocks that disagree a little do not cost refusals, and lets no more through at once than a given budget
+/// would (a second of requests, ten seconds of tokens).
 /// The permit count of an acquisition is the attempt's estimated tokens.
 /// </remarks>
 public sealed partial class RatePacer : RateLimiter
@@ -43,12 +43,13 @@ public sealed partial class RatePacer : RateLimiter
     /// <param name="requestsPerMinute">A fixed budget of requests (the user's); null: learn it from the server.</param>
     /// <param name="tokensPerMinute">A fixed budget of tokens (the user's); null: learn it from the server.</param>
     /// <param name="longestHold">The longest a spent budget holds attempts back, whatever the server says.</param>
+    /// <param name="timeProvider">The clock of budgets and holds (tests); null: the system's.</param>
     public RatePacer(int? requestsPerMinute, int? tokensPerMinute, TimeSpan longestHold, TimeProvider? timeProvider = null)
     {
         _time = timeProvider ?? TimeProvider.System;
         _longestHold = longestHold;
-        _requests = new Budget("requests", requestsPerMinute, burstSeconds: 1);
-        _tokens = new Budget("tokens", tokensPerMinute, burstSeconds: 10);
+        _requests = new Budget("requests", requestsPerMinute, burstSeconds: 1, _time);
+        _tokens = new Budget("tokens", tokensPerMinute, burstSeconds: 10, _time);
         // With both budgets given there is nothing to learn before going at full speed.
         _warmUpLeft = requestsPerMinute is not null && tokensPerMinute is not null ? 0 : WarmUpAttempts;
         if (_warmUpLeft == 0)
@@ -188,9 +189,16 @@ public sealed partial class RatePacer : RateLimiter
             {
                 return;
             }
-            await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(WholeMilliseconds(wait), _time, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// A wait rounded up to whole milliseconds: Task.Delay drops the rest, and a wait that ends before its time
+    /// would only wait again (on a clock that stands still between readings, for ever).
+    /// </summary>
+    private static TimeSpan WholeMilliseconds(TimeSpan wait)
+        => TimeSpan.FromTicks((wait.Ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond * TimeSpan.TicksPerMillisecond);
 
     private readonly record struct Announced(int? Limit, long? Remaining, TimeSpan? Reset);
 
@@ -295,13 +303,15 @@ public sealed partial class RatePacer : RateLimiter
     {
         private readonly string _name;
         private readonly int _burstSeconds;
+        private readonly TimeProvider _time;
         private readonly object _lock = new();
         private Bucket? _bucket;
 
-        public Budget(string name, int? perMinute, int burstSeconds)
+        public Budget(string name, int? perMinute, int burstSeconds, TimeProvider time)
         {
             _name = name;
             _burstSeconds = burstSeconds;
+            _time = time;
             if (perMinute is { } fixedRate)
             {
                 Fixed = true;
@@ -350,33 +360,123 @@ public sealed partial class RatePacer : RateLimiter
         {
             double perSecond = Math.Max(perMinute * share / 60.0, 1e-3);
             int perPeriod = Math.Max(1, (int)Math.Min(capacity, perSecond / 10)); // refills every 100 ms or so, in whole tokens
-            var limiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-            {
-                TokenLimit = capacity,
-                TokensPerPeriod = perPeriod,
-                ReplenishmentPeriod = TimeSpan.FromSeconds(perPeriod / perSecond),
-                QueueLimit = int.MaxValue,
-                QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-                AutoReplenishment = true,
-            });
-            if (remaining is { } left && left < capacity)
-            {
-                // the server has spent part of its budget already: start from what it has left
-                limiter.AttemptAcquire((int)(capacity - Math.Max(0, left))).Dispose();
-            }
-            Volatile.Write(ref _bucket, new Bucket(limiter, perMinute, capacity));
+            // the server has spent part of its budget already: start from what it has left
+            long start = remaining is { } left && left < capacity ? Math.Max(0, left) : capacity;
+            Volatile.Write(ref _bucket, new Bucket(perMinute, capacity, perPeriod, TimeSpan.FromSeconds(perPeriod / perSecond), start, _time));
         }
 
-        public async ValueTask AcquireAsync(int permits, CancellationToken cancellationToken)
+        public ValueTask AcquireAsync(int permits, CancellationToken cancellationToken)
+            => Volatile.Read(ref _bucket) is { } bucket ? bucket.AcquireAsync(Math.Min(permits, bucket.Capacity), cancellationToken) : default;
+
+        public void Dispose() => Interlocked.Exchange(ref _bucket, null)?.Dispose();
+    }
+
+    /// <summary>
+    /// A token bucket on the pacer's clock: it starts with <c>start</c> tokens and gains <c>perPeriod</c> every
+    /// <c>period</c>, up to <c>capacity</c>. Takers are served one at a time in the order they came: one that needs more
+    /// than there is waits, on the clock, for the refill that brings enough, and those behind it wait their turn.
+    /// </summary>
+    private sealed class Bucket : IDisposable
+    {
+        private readonly TimeProvider _time;
+        private readonly long _origin;
+        private readonly long _periodTicks;
+        private readonly int _perPeriod;
+        private readonly SemaphoreSlim _line = new(1, 1);
+        private readonly CancellationTokenSource _disposed = new();
+        private readonly object _lock = new();
+        private long _tokens;
+        private long _refilledAt; // TimeSpan ticks since _origin, at a whole number of periods
+
+        public Bucket(int perMinute, int capacity, int perPeriod, TimeSpan period, long start, TimeProvider time)
         {
-            if (Volatile.Read(ref _bucket) is { } bucket)
+            PerMinute = perMinute;
+            Capacity = capacity;
+            _perPeriod = perPeriod;
+            _periodTicks = Math.Max(1, period.Ticks);
+            _tokens = start;
+            _time = time;
+            _origin = time.GetTimestamp();
+        }
+
+        public int PerMinute { get; }
+
+        public int Capacity { get; }
+
+        public ValueTask AcquireAsync(int permits, CancellationToken cancellationToken)
+        {
+            // First in line and enough tokens (the common case under a budget): no async machinery.
+            if (_line.Wait(0))
             {
-                using var lease = await bucket.Limiter.AcquireAsync(Math.Min(permits, bucket.Capacity), cancellationToken).ConfigureAwait(false);
+                bool taken;
+                try
+                {
+                    taken = TryTake(permits) == TimeSpan.Zero;
+                }
+                catch
+                {
+                    _line.Release();
+                    throw;
+                }
+                if (taken)
+                {
+                    _line.Release();
+                    return default;
+                }
+                return WaitAsync(permits, inLine: true, cancellationToken);
+            }
+            return WaitAsync(permits, inLine: false, cancellationToken);
+        }
+
+        private async ValueTask WaitAsync(int permits, bool inLine, CancellationToken cancellationToken)
+        {
+            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
+            try
+            {
+                if (!inLine)
+                {
+                    await _line.WaitAsync(waiting.Token).ConfigureAwait(false);
+                }
+                try
+                {
+                    for (var wait = TryTake(permits); wait > TimeSpan.Zero; wait = TryTake(permits))
+                    {
+                        await Task.Delay(wait, _time, waiting.Token).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    _line.Release();
+                }
+            }
+            catch (OperationCanceledException) when (_disposed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                // the pacer is gone: nothing left to keep to
             }
         }
 
-        public void Dispose() => Interlocked.Exchange(ref _bucket, null)?.Limiter.Dispose();
+        /// <summary>Refills for the periods gone by, then takes <paramref name="permits"/>: zero when taken, else how long until enough are there.</summary>
+        private TimeSpan TryTake(int permits)
+        {
+            lock (_lock)
+            {
+                long now = _time.GetElapsedTime(_origin).Ticks;
+                long periods = (now - _refilledAt) / _periodTicks;
+                if (periods > 0)
+                {
+                    _tokens = Math.Min(Capacity, _tokens + periods * _perPeriod);
+                    _refilledAt += periods * _periodTicks;
+                }
+                if (_tokens >= permits)
+                {
+                    _tokens -= permits;
+                    return TimeSpan.Zero;
+                }
+                long refills = (permits - _tokens + _perPeriod - 1) / _perPeriod;
+                return WholeMilliseconds(TimeSpan.FromTicks(Math.Max(1, _refilledAt + refills * _periodTicks - now)));
+            }
+        }
 
-        private sealed record Bucket(TokenBucketRateLimiter Limiter, int PerMinute, int Capacity);
+        public void Dispose() => _disposed.Cancel();
     }
 }

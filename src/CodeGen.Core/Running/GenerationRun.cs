@@ -50,6 +50,9 @@ public sealed class GenerationRun : IDisposable
     /// <summary>Rows enqueued and not yet taken back.</summary>
     public int PendingCount => _pending.Count;
 
+    /// <summary>The most rows ever pending at once in this run (what backpressure held it to).</summary>
+    public int PeakPendingCount { get; private set; }
+
     /// <summary>True when the caller should take an outcome before enqueueing another row.</summary>
     public bool IsFull => _pending.Count >= MaxPendingRows || Interlocked.Read(ref _pendingBytes) > _options.MaxPendingBytes;
 
@@ -82,6 +85,7 @@ public sealed class GenerationRun : IDisposable
             ? SendAsync(row, state)
             : Task.FromResult(Fail(row.RowNumber, state, row.Error!, TimeSpan.Zero));
         _pending.Enqueue(task);
+        PeakPendingCount = Math.Max(PeakPendingCount, _pending.Count);
     }
 
     /// <summary>
@@ -99,6 +103,7 @@ public sealed class GenerationRun : IDisposable
         Interlocked.Increment(ref _rows);
         Interlocked.Increment(ref _skipped);
         _pending.Enqueue(Task.FromResult(new RowOutcome { RowNumber = rowNumber, State = state, Resumed = true }));
+        PeakPendingCount = Math.Max(PeakPendingCount, _pending.Count);
     }
 
     /// <summary>
