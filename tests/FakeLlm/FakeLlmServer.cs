@@ -206,7 +206,9 @@ public sealed class FakeLlmServer : IAsyncDisposable
                 return;
             }
 
-            var directive = FakeDirective.Find(prompt);
+            // a follow-up (a repair) is answered by the directive of its last message; only "unfixable" code stays broken
+            var directive = FakeDirective.Find(prompt)
+                ?? (FakeDirective.Find(request.FirstPrompt) is { Style: "unfixable" } sticky ? sticky : null);
             if (directive?.Times is { } times && Stats.CountAttempt(prompt) > times)
             {
                 directive = directive with { Status = null, Fault = null }; // the transient failure is over for this prompt
@@ -367,7 +369,8 @@ public sealed class FakeLlmServer : IAsyncDisposable
     /// What the server needs from a chat request: the last user message, the model, the 400 its model would answer
     /// (<see cref="FakeModelRules"/>) and its cost for the tokens-per-minute limit.
     /// </summary>
-    internal sealed record ChatRequestInfo(string Prompt, string Model, byte[]? Refusal, int TokenCost);
+    /// <param name="FirstPrompt">The first user message: in a follow-up (a repair), the row's own prompt.</param>
+    internal sealed record ChatRequestInfo(string Prompt, string Model, byte[]? Refusal, int TokenCost, string FirstPrompt = "");
 
     internal static ChatRequestInfo InspectRequest(ReadOnlySpan<byte> json)
     {
@@ -376,6 +379,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
         var root = document.RootElement;
         string model = root.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "fake-model";
         string prompt = string.Empty;
+        string? first = null;
         long characters = 0;
         foreach (var message in root.GetProperty("messages").EnumerateArray())
         {
@@ -383,6 +387,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
             if (message.GetProperty("role").GetString() == "user")
             {
                 prompt = message.GetProperty("content").GetString() ?? string.Empty;
+                first ??= prompt;
             }
         }
         // The service estimates a request's tokens before running it, output budget included: about 4 characters a token.
@@ -395,7 +400,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
             }
         }
         int cost = (int)Math.Clamp(characters / 4 + Math.Max(0, budget), 1, int.MaxValue);
-        return new ChatRequestInfo(prompt, model, FakeModelRules.Refusal(root, model), cost);
+        return new ChatRequestInfo(prompt, model, FakeModelRules.Refusal(root, model), cost, first ?? string.Empty);
     }
 
     /// <summary>Characters of a message's content: a string, or the text of its parts.</summary>
@@ -462,6 +467,8 @@ public sealed class FakeLlmServer : IAsyncDisposable
             "null" => (null, "stop", null, null),
             "refusal" => (null, "stop", null, "I can't help with that."),
             "filter" => (string.Empty, "content_filter", null, null),
+            // Python that does not parse (a parameter list never closed): a repair, asked without the directive, gets the plain answer
+            "unparsable" or "unfixable" => ($"```python\n{code}\ndef broken(:\n    pass\n```", "stop", null, null),
             // code that parses in no language: a function never closed, a string never ended
             "broken" => ($"```powershell\n{code}\nfunction Get-Broken {{\n    Write-Output 'never closed\n```", "stop", null, null),
             _ => ($"Here is the code.\n\n```python\n{code}\n```\n\nIt is a placeholder.", "stop", null, null),
