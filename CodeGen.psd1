@@ -14,6 +14,7 @@
     FunctionsToExport    = @()
     CmdletsToExport      = @(
         'Invoke-CodeInstructionToCode'
+        'Test-CodeGenCode'
         'Import-CodeGenData'
         'Export-CodeGenData'
         'New-CodeGenStorage'

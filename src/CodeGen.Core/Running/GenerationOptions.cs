@@ -50,7 +50,17 @@ public sealed class GenerationOptions
     /// How many times a row whose code does not parse is sent back to the model with the parser's messages (-MaxRepairs):
     /// the last code and its check are kept. Needs <see cref="Checkers"/>.
     /// </summary>
-    public int MaxRepairs { get; init; }
+    public int MaxRepairs { get => _maxRepairs; init => _maxRepairs = value; }
+
+    private int _maxRepairs;
+
+    /// <summary>These options without repairs (a merge of batch results has no model to send a repair to).</summary>
+    public GenerationOptions WithoutRepairs()
+    {
+        var copy = (GenerationOptions)MemberwiseClone();
+        copy._maxRepairs = 0;
+        return copy;
+    }
 
     /// <summary>The &lt;output key&gt;_check column (ok, failed or unchecked).</summary>
     public string CheckKey => OutputKey + "_check";

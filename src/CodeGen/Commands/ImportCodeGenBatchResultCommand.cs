@@ -57,6 +57,10 @@ public sealed class ImportCodeGenBatchResultCommand : CancellableCmdlet, IDynami
     [Parameter]
     public SwitchParameter IncludeUsage { get; set; }
 
+    /// <summary>Parse each row's code in its language and add &lt;OutputKey&gt;_check (ok, failed, unchecked) and &lt;OutputKey&gt;_check_detail.</summary>
+    [Parameter]
+    public SwitchParameter Check { get; set; }
+
     /// <summary>Also write each row to the pipeline (the summary comes last).</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -130,7 +134,8 @@ public sealed class ImportCodeGenBatchResultCommand : CancellableCmdlet, IDynami
         {
             return;
         }
-        var generation = _prompt.ToOptions(this, Force, Raw, IncludeUsage, warn: false);
+        using var checkers = Check ? PowerShellChecker.WithEngineCheckers() : null;
+        var generation = _prompt.ToOptions(this, Force, Raw, IncludeUsage, warn: false, checkers: checkers);
         var results = ResolveFiles(ResultPath, nameof(ResultPath), required: true);
         var errors = ResolveFiles(ErrorPath, nameof(ErrorPath), required: false);
         var fileRun = new FileRun(new FileRunOptions

@@ -5,6 +5,7 @@ using CodeGen.Commands.Endpoints;
 using CodeGen.Commands.Rows;
 using CodeGen.Commands.Support;
 using CodeGen.Core.Batch;
+using CodeGen.Core.Checking;
 using CodeGen.Core.Llm;
 using CodeGen.Core.Prompting;
 using CodeGen.Core.Rows;
@@ -46,6 +47,8 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDynami
     private readonly GenerationParameters _prompt = new();
     /// <summary>The options of every run of this command (each file of a folder run gets a run of its own).</summary>
     private GenerationOptions? _generation;
+    /// <summary>The checkers of -Check (a python3 and a bash process among them, started when first needed).</summary>
+    private CodeCheckers? _checkers;
     private bool _verbose;
     private string _action = string.Empty;
 
@@ -171,6 +174,15 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDynami
     [Parameter]
     public SwitchParameter IncludeUsage { get; set; }
 
+    /// <summary>Parse each row's code in its language and add &lt;OutputKey&gt;_check (ok, failed, unchecked) and &lt;OutputKey&gt;_check_detail.</summary>
+    [Parameter]
+    public SwitchParameter Check { get; set; }
+
+    /// <summary>Send code that does not parse back to the model with the parser's messages, up to this many times a row (implies -Check).</summary>
+    [Parameter]
+    [ValidateRange(0, 10)]
+    public int MaxRepairs { get; set; }
+
     private bool FileMode => ParameterSetName is PathSet or StorageSet;
 
     private int EffectiveThrottleLimit => ResolveThrottleLimit(ThrottleLimit);
@@ -207,7 +219,12 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDynami
             _backend = new CachingChatBackend(_client, _cache, mode);
         }
 
-        _generation = _prompt.ToOptions(this, Force, Raw, IncludeUsage);
+        _checkers = Check || MaxRepairs > 0 ? PowerShellChecker.WithEngineCheckers() : null;
+        _generation = _prompt.ToOptions(this, Force, Raw, IncludeUsage, checkers: _checkers, maxRepairs: MaxRepairs);
+        if (_batch && MaxRepairs > 0)
+        {
+            WriteWarning("-MaxRepairs has no effect with -Batch: a merge of batch results has no model to send a repair to. The code is checked; run -Resume without -Batch on rows you want repaired.");
+        }
 
         _verbose = FileRunReporter.IsVerbose(this);
         _action = _batch
@@ -281,6 +298,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDynami
         {
             _run?.Dispose();
             _client?.Dispose();
+            _checkers?.Dispose();
         }
         base.Dispose(disposing);
     }
@@ -326,6 +344,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDynami
             }
             row.Set(_prompt.OutputKey, null, keepExisting: true);
             row.Set(_errorKey!, error.ColumnText);
+            SetCheck(row.Set, null, keepExisting: true);
             SetUsage(row.Set, outcome, keepExisting: true);
             WriteObject(row.Result);
             return;
@@ -334,8 +353,20 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDynami
         row.Set(_prompt.OutputKey, outcome.Code);
         // on every row, so that Export-Csv (which takes its columns from the first object) keeps the reasons
         row.Set(_errorKey!, null);
+        SetCheck(row.Set, outcome.Check, keepExisting: false);
         SetUsage(row.Set, outcome, keepExisting: false);
         WriteObject(row.Result);
+    }
+
+    /// <summary>The -Check columns: ok, failed or unchecked, and the parser's messages or why it was not checked.</summary>
+    private void SetCheck(Action<string, object?, bool> set, CheckResult? check, bool keepExisting)
+    {
+        if (_generation!.Checkers is null)
+        {
+            return;
+        }
+        set(_generation.CheckKey, check?.StatusText, keepExisting);
+        set(_generation.CheckDetailKey, string.IsNullOrEmpty(check?.Detail) ? null : check.Detail, keepExisting);
     }
 
     /// <summary>The -IncludeUsage columns (null when the server reported no usage).</summary>
@@ -502,7 +533,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDynami
         var options = new BatchJobOptions
         {
             Files = new FileRunOptions { InputPath = input, OutputPath = output, InputFormat = inputFormat, OutputFormat = outputFormat, Csv = new CsvSettings(Delimiter, Encoding) },
-            Generation = _generation!,
+            Generation = _generation!.WithoutRepairs(),
             MaxRequestsPerFile = MaxRequestsPerFile,
             MaxBytesPerFile = MaxBytesPerFile,
             Restart = Force,

@@ -42,7 +42,10 @@ public class PromptParameters
     /// <param name="keepRawAnswer">The command's -Raw.</param>
     /// <param name="includeUsage">The command's -IncludeUsage.</param>
     /// <param name="warn">Warn about the template (commands that send it; a merge of results only matches rows with it).</param>
-    internal GenerationOptions ToOptions(PSCmdlet cmdlet, bool overwrite, bool keepRawAnswer = false, bool includeUsage = false, bool warn = true)
+    /// <param name="checkers">The command's -Check: the checkers of the code, or null.</param>
+    /// <param name="maxRepairs">The command's -MaxRepairs.</param>
+    internal GenerationOptions ToOptions(PSCmdlet cmdlet, bool overwrite, bool keepRawAnswer = false, bool includeUsage = false, bool warn = true,
+        Core.Checking.CodeCheckers? checkers = null, int maxRepairs = 0)
     {
         var template = PromptTemplates.ParseOrThrow(cmdlet, PromptTemplate);
         if (warn)
@@ -60,6 +63,8 @@ public class PromptParameters
             Parameters = RequestParametersOrThrow(cmdlet),
             KeepRawAnswer = keepRawAnswer,
             IncludeUsage = includeUsage,
+            Checkers = checkers,
+            MaxRepairs = maxRepairs,
         };
     }
 

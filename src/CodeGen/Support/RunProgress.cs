@@ -76,8 +76,13 @@ internal sealed class RunProgress
                 s.ReasoningTokens > 0 ? string.Format(CultureInfo.InvariantCulture, " of which {0} reasoning", s.ReasoningTokens) : string.Empty)
             : "token usage not reported by the server";
         string skipped = s.Skipped > 0 ? string.Format(CultureInfo.InvariantCulture, ", {0} kept from the earlier output", s.Skipped) : string.Empty;
+        var c = s.Checks;
+        string checks = c.Checked + c.Unchecked > 0
+            ? string.Format(CultureInfo.InvariantCulture, " Checked {0}: {1} ok, {2} failed, {3} unchecked; {4} repaired with {5} repair requests.",
+                c.Checked, c.Ok, c.Failed, c.Unchecked, c.Repaired, c.RepairRequests)
+            : string.Empty;
         return string.Format(CultureInfo.InvariantCulture,
-            "{0}: {1} rows, {2} generated, {3} failed{4} in {5:0.00} s ({6:0.0} rows/s); {7}.",
-            command, s.Rows, s.Succeeded, s.Failed, skipped, s.Elapsed.TotalSeconds, s.RowsPerSecond, tokens);
+            "{0}: {1} rows, {2} generated, {3} failed{4} in {5:0.00} s ({6:0.0} rows/s); {7}.{8}",
+            command, s.Rows, s.Succeeded, s.Failed, skipped, s.Elapsed.TotalSeconds, s.RowsPerSecond, tokens, checks);
     }
 }
