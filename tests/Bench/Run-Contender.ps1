@@ -4,7 +4,7 @@
 # Started by Invoke-Benchmark.ps1; the clock covers the work only, not pwsh start-up or Import-Module.
 param(
     [Parameter(Mandatory)]
-    [ValidateSet('file', 'pipeline', 'parallel', 'import-codegen-csv', 'import-csv', 'import-codegen-jsonl', 'convertfrom-json')]
+    [ValidateSet('file', 'file-check-powershell', 'file-check-python', 'pipeline', 'parallel', 'import-codegen-csv', 'import-csv', 'import-codegen-jsonl', 'convertfrom-json')]
     [string] $Contender,
     [Parameter(Mandatory)] [string] $Manifest,
     [Parameter(Mandatory)] [string] $InputPath,
@@ -21,12 +21,41 @@ if ($OutputPath) { Remove-Item -LiteralPath $OutputPath -ErrorAction Ignore }
 $common = @{ Endpoint = $Url; Model = 'bench'; ThrottleLimit = $Concurrency }
 if ($RequestsPerMinute -gt 0) { $common.RequestsPerMinute = $RequestsPerMinute }
 
+# -Check contenders: the peak memory of the checker processes this pwsh starts (python3), sampled from /proc while
+# they run (VmHWM only grows, so the last sample of each is its peak)
+$children = [hashtable]::Synchronized(@{})
+$sampler = $null
+if ($Contender -like 'file-check-*') {
+    $sampler = [powershell]::Create().AddScript({
+        param($parent, $peaks)
+        while ($true) {
+            foreach ($dir in [IO.Directory]::EnumerateDirectories('/proc')) {
+                $name = [IO.Path]::GetFileName($dir)
+                if ($name -notmatch '^\d+$') { continue }
+                try { $lines = [IO.File]::ReadAllLines("$dir/status") } catch { continue }
+                if ([int](($lines -match '^PPid:') -replace '\D', '') -eq $parent) {
+                    $hwm = [long](($lines -match '^VmHWM:') -replace '\D', '')
+                    if ($hwm -gt 0) { $peaks[$name] = $hwm }
+                }
+            }
+            Start-Sleep -Milliseconds 100
+        }
+    }).AddArgument($PID).AddArgument($children)
+    $null = $sampler.BeginInvoke()
+}
+
 $times = foreach ($run in 1..$Repeat) {
 if ($OutputPath) { Remove-Item -LiteralPath $OutputPath -ErrorAction Ignore }
 $clock = [System.Diagnostics.Stopwatch]::StartNew()
 switch ($Contender) {
     'file' {
         $rows = (Invoke-CodeInstructionToCode -Path $InputPath -OutputPath $OutputPath @common).Generated
+    }
+    'file-check-powershell' {
+        $rows = (Invoke-CodeInstructionToCode -Path $InputPath -OutputPath $OutputPath @common -Check -Language PowerShell).CheckOk
+    }
+    'file-check-python' {
+        $rows = (Invoke-CodeInstructionToCode -Path $InputPath -OutputPath $OutputPath @common -Check -Language Python).CheckOk
     }
     'pipeline' {
         Import-Csv -LiteralPath $InputPath | Invoke-CodeInstructionToCode @common | Export-Csv -LiteralPath $OutputPath
@@ -56,5 +85,9 @@ if ($Contender -in 'pipeline', 'parallel') {
     $rows = @(Import-CodeGenData -Path $OutputPath | Where-Object generated_code).Count
 }
 $peak = [long]((Get-Content /proc/self/status | Where-Object { $_ -like 'VmHWM:*' }) -replace '\D', '')
+if ($sampler) {
+    $sampler.Stop()
+    $peak += ($children.Values | Measure-Object -Sum).Sum
+}
 $live = [long]([GC]::GetTotalMemory($true) / 1KB)
 [ordered]@{ rows = $rows; seconds = @($times)[0]; warmSeconds = @($times)[-1]; peakRssKb = $peak; liveHeapKb = $live } | ConvertTo-Json -Compress
