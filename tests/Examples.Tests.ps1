@@ -49,6 +49,8 @@ BeforeAll {
         @{ File = 'README.md'; Text = 'Import-CodeGenData generated.jsonl'; Run = '
             Invoke-CodeInstructionToCode -Path instructions.csv -OutputPath generated.jsonl -Model gpt-4o-mini
             Import-Csv instructions.csv | Export-Csv big.csv -Delimiter ";" -Encoding latin1' }
+        @{ File = 'Test-CodeGenCode.md'; Text = 'Import-Csv ./generated.csv'; Run = 'Invoke-CodeInstructionToCode -Path ./examples/instructions.csv -OutputPath ./generated.csv -Model gpt-4o-mini' }
+        @{ File = 'Test-CodeGenCode.md'; Text = './code_input.jsonl'; Run = "Copy-Item -LiteralPath '$(Join-Path $PSScriptRoot 'data/dataflow-examples/code_input.jsonl')' ./code_input.jsonl" }
         @{ File = 'Get-CodeGenBatch.md'; Text = '-Offline'; Run = 'Invoke-CodeInstructionToCode -Path ./big.csv -OutputPath ./out.csv -Model gpt-4o-mini -Batch -NoWait' }
         # the rows the cancelled batch did not run come back without code, as the example says
         @{ File = 'Stop-CodeGenBatch.md'; Text = 'Stop-CodeGenBatch -OutputPath ./out.csv'; ErrorId = 'BatchResultMissing'

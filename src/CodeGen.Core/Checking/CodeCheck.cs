@@ -75,6 +75,18 @@ public sealed class CodeCheckers : IDisposable
     public static CodeCheckers Create(params ICodeChecker[] extra)
         => new([new CSharpChecker(), new JsonChecker(), new PythonChecker(), new BashChecker(), .. extra]);
 
+    /// <summary>
+    /// Starts the checker of <paramref name="language"/> now, when it runs in a process of its own (python3 starts in a
+    /// second or so): its start-up overlaps the first requests instead of holding up the first row.
+    /// </summary>
+    public void Prepare(string? language)
+    {
+        if (!string.IsNullOrWhiteSpace(language) && _byLanguage.TryGetValue(LanguageNames.Normalize(language), out var checker) && checker is ProcessChecker process)
+        {
+            process.Start();
+        }
+    }
+
     /// <summary>The languages there is a checker for.</summary>
     public IEnumerable<string> Languages => _byLanguage.Keys;
 

@@ -88,6 +88,18 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
         }
     }
 
+    /// <summary>Starts the process now, if it is not running (a failure to start is told by the first check).</summary>
+    public void Start()
+    {
+        lock (_lock)
+        {
+            if (!_disposed)
+            {
+                Acquire();
+            }
+        }
+    }
+
     /// <summary>The running worker, started when there is none; null when the program is not available.</summary>
     private Worker? Acquire()
     {

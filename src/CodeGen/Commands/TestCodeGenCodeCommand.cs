@@ -67,7 +67,11 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
 
     private string DetailKey => CodeKey + "_check_detail";
 
-    protected override void BeginProcessing() => _checkers = PowerShellChecker.WithEngineCheckers();
+    protected override void BeginProcessing()
+    {
+        _checkers = PowerShellChecker.WithEngineCheckers();
+        _checkers.Prepare(Language);
+    }
 
     protected override void ProcessRecord()
     {
