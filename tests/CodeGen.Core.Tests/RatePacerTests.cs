@@ -39,6 +39,35 @@ public class RatePacerTests
     [InlineData("99999999h")]
     public void Reset_times_that_make_no_sense_are_ignored(string text) => Assert.Null(RatePacer.ParseDuration(text));
 
+    /// <summary>
+    /// Why the budgets are not System.Threading.RateLimiting's token buckets driven from the pacer's clock: with
+    /// AutoReplenishment off, TryReplenish adds what the system clock (Stopwatch) says has accrued since the last
+    /// call, not TokensPerPeriod, so a timer on a fake clock would refill by real time (dotnet/runtime#106447 asks
+    /// for a TimeProvider). When this fails, the library can pace on the pacer's clock.
+    /// </summary>
+    [Fact]
+    public async Task The_librarys_token_bucket_refills_by_the_system_clock_whoever_calls_TryReplenish()
+    {
+        using var limiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = 10,
+            TokensPerPeriod = 5,
+            ReplenishmentPeriod = TimeSpan.FromHours(1), // a token every 12 minutes of real time: none during the test
+            QueueLimit = int.MaxValue,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+            AutoReplenishment = false,
+        });
+        limiter.AttemptAcquire(10).Dispose();
+        var waiting = limiter.AcquireAsync(1).AsTask();
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.True(limiter.TryReplenish()); // three periods' worth by the caller's count
+        }
+        await Task.Delay(50);
+        Assert.Equal(0, limiter.GetStatistics()!.CurrentAvailablePermits);
+        Assert.False(waiting.IsCompleted);
+    }
+
     [Fact]
     public async Task Until_the_server_first_answers_only_the_warm_up_attempts_go_out()
     {
