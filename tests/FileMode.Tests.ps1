@@ -232,8 +232,11 @@ Describe 'Resume' {
         $out = Join-Path $folder 'out.jsonl'
         $null = Invoke-CodeInstructionToCode -Path (New-TaskFile (Join-Path $folder 'a.csv') 3) -OutputPath $out @common
         $other = New-TaskFile (Join-Path $folder 'b.csv') 3 { "other $_" }
-        { Invoke-CodeInstructionToCode -Path $other -OutputPath $out @common -Resume } |
-            Should -Throw -ErrorId 'OutputDoesNotMatchInput,*' -ExpectedMessage '*row 1 of the output*-Force*'
+        $caught = $null
+        try { Invoke-CodeInstructionToCode -Path $other -OutputPath $out @common -Resume -ErrorAction Stop } catch { $caught = $_ }
+        $caught.FullyQualifiedErrorId | Should -BeLike 'OutputDoesNotMatchInput,*'
+        $caught.Exception.Message | Should -BeLike '*row 1 of the output*input changed*'
+        $caught.ErrorDetails.RecommendedAction | Should -BeLike '*-Force*'
     }
 }
 

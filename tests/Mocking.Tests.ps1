@@ -32,6 +32,7 @@ Describe 'Mocking CodeGen cmdlets' {
         @{ Name = 'Import-CodeGenBatchResult'; Parameters = @{ Path = 'in.csv'; ResultPath = 'out.jsonl'; OutputPath = 'merged.csv' }; Check = { $ResultPath -eq 'out.jsonl' } }
         @{ Name = 'Get-CodeGenBatch'; Parameters = @{ OutputPath = 'out.csv' }; Check = { $OutputPath -eq 'out.csv' } }
         @{ Name = 'Stop-CodeGenBatch'; Parameters = @{ OutputPath = 'out.csv' }; Check = { $OutputPath -eq 'out.csv' } }
+        @{ Name = 'Test-CodeGenCode'; Pipe = 'Get-Date'; Parameters = @{ Language = 'PowerShell' }; Check = { $InputObject -eq 'Get-Date' -and $Language -eq 'PowerShell' } }
     ) {
         Mock $Name -ModuleName UserPipeline { 'mocked' }
         $pipe = if ($_.ContainsKey('Pipe')) { $_.Pipe } else { $null }
@@ -41,7 +42,7 @@ Describe 'Mocking CodeGen cmdlets' {
 
     It 'covers every exported cmdlet' {
         $tested = 'Invoke-CodeInstructionToCode', 'Import-CodeGenData', 'Export-CodeGenData', 'New-CodeGenStorage', 'Set-CodeGenEndpoint', 'Get-CodeGenEndpoint',
-            'Clear-CodeGenEndpoint', 'Export-CodeGenBatch', 'Import-CodeGenBatchResult', 'Get-CodeGenBatch', 'Stop-CodeGenBatch'
+            'Clear-CodeGenEndpoint', 'Export-CodeGenBatch', 'Import-CodeGenBatchResult', 'Get-CodeGenBatch', 'Stop-CodeGenBatch', 'Test-CodeGenCode'
         (Get-Command -Module CodeGen).Name | Sort-Object | Should -Be ($tested | Sort-Object)
     }
 

@@ -16,7 +16,9 @@ namespace CodeGen.Core.Llm;
 /// <remarks>
 /// Until the server has answered once, at most <see cref="WarmUpAttempts"/> attempts go out: the first answers
 /// say whether there is a budget to keep to, before a full -ThrottleLimit of requests runs into it. Budgets are
-/// token buckets refilled in small steady steps, on the pacer's clock as holds are. A budget is learned once,
+/// token buckets refilled in small steady steps, on the pacer's clock as holds are (the pacer is a RateLimiter of
+/// System.Threading.RateLimiting; its buckets are its own because the library's TokenBucketRateLimiter refills on the
+/// system clock only, whoever calls TryReplenish: see RatePacerTests). A budget is learned once,
 /// from the first answer that announces it; it paces at <see cref="LearnedShare"/> of the announced rate, so
 /// clocks that disagree a little do not cost refusals, and lets no more through at once than a given budget
 /// would (a second of requests, ten seconds of tokens).
