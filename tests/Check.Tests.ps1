@@ -46,10 +46,16 @@ Describe 'Invoke-CodeInstructionToCode -Check' {
     It 'checks in the language of the answer''s code block when no -Language is given, and says unchecked for a language without a checker' {
         $rows = 'task 1', 'task 2 [[fake:style=unparsable]]' | Invoke-CodeInstructionToCode @common -Check
         $rows.generated_code_check | Should -Be 'ok', 'failed' # the fake fences Python
-        $rows[1].generated_code_check_detail | Should -BeLike 'line 3, column *: invalid syntax'
+        $rows[1].generated_code_check_detail | Should -BeLike 'line 3, column *: *' # the wording is the Python version's
         $ruby = 'task 3' | Invoke-CodeInstructionToCode @common -Check -Language Ruby
         $ruby.generated_code_check | Should -Be 'unchecked'
         $ruby.generated_code_check_detail | Should -BeLike "*no checker for 'Ruby'*"
+    }
+
+    It 'checks the code block of a whole answer kept with -Raw, not the prose around it' {
+        $row = 'task 1' | Invoke-CodeInstructionToCode @common -Raw -Check
+        $row.generated_code | Should -BeLike 'Here is the code.*It is a placeholder.' # the whole answer is kept
+        $row.generated_code_check | Should -Be 'ok'
     }
 
     It 'says unchecked, and why, for Python rows on a machine without python3' {

@@ -88,6 +88,15 @@ public class CheckRunTests : IClassFixture<FakeServerFixture>, IDisposable
             Assert.Equal(CheckStatus.Ok, Runs.Drive(run, [TestRow.Instruction("task 1 [[fake:style=unparsable]]")]).Single().Check!.Status);
         }
         Assert.Equal(2, server.Stats.Requests);
+        // the repair request: the row's prompt, the broken answer, and the parser's message with its position
+        var repair = Directory.EnumerateFiles(folder, "*.json", SearchOption.AllDirectories)
+            .Select(f => System.Text.Json.JsonDocument.Parse(File.ReadAllText(f)).RootElement)
+            .Where(e => e.TryGetProperty("request", out _))
+            .Select(e => e.GetProperty("request").GetProperty("messages").EnumerateArray().ToList())
+            .Single(m => m.Count > 1);
+        Assert.Equal(["user", "assistant", "user"], repair.Select(m => m.GetProperty("role").GetString()));
+        Assert.Contains("def broken(:", repair[1].GetProperty("content").GetString());
+        Assert.StartsWith("This does not parse as python: line 3, column ", repair[2].GetProperty("content").GetString());
 
         using var replay = new GenerationRun(Options(maxRepairs: 1), new CachingChatBackend(client, new ResponseCache(folder, writable: false), CacheMode.ReadOnly));
         var outcome = Runs.Drive(replay, [TestRow.Instruction("task 1 [[fake:style=unparsable]]")]).Single();

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
 using CodeGen.Core.Checking;
+using Microsoft.Extensions.Time.Testing;
 
 namespace CodeGen.Core.Tests;
 
@@ -139,5 +141,68 @@ public class CodeCheckTests : IDisposable
         Assert.Equal(CheckStatus.Failed, result.Status);
         Assert.EndsWith("more", result.Detail);
         Assert.True(result.Detail.Split("; ").Length <= CheckResult.MaxMessages + 1);
+    }
+
+    [Theory]
+    [InlineData("zsh", "print -P '%F{red}x%f'")]
+    [InlineData("jsonc", "{ // a comment\n \"a\": 1 }")]
+    [InlineData("python2", "print 'x'")]
+    public async Task A_dialect_no_checker_parses_is_unchecked_not_failed(string language, string code)
+    {
+        var result = await Check(code, language);
+        Assert.Equal(CheckStatus.Unchecked, result.Status);
+        Assert.Contains($"no checker for '{language}'", result.Detail);
+    }
+
+    [Fact]
+    public async Task A_carriage_return_in_bash_messages_does_not_shift_answers_to_other_rows()
+    {
+        // bash -n quotes the offending line back; a CR in it must not end the answer early
+        var codes = Enumerable.Range(0, 40).Select(i => i % 4 == 1 ? $"echo )\rX{i}\n" : i % 4 == 3 ? "if true; then echo y\n" : $"echo {i}\n").ToList();
+        var results = await Task.WhenAll(codes.Select(code => Check(code, "bash")));
+        for (int i = 0; i < codes.Count; i++)
+        {
+            Assert.Equal(i % 2 == 1 ? CheckStatus.Failed : CheckStatus.Ok, results[i].Status);
+        }
+        Assert.Contains("\r", results[1].Detail); // the CR stays inside its own answer
+    }
+
+    /// <summary>A checker whose process stalls on the code "stall" (a parser a hostile answer can hang) and answers the rest.</summary>
+    private sealed class StallingChecker(TimeProvider clock) : ProcessChecker("bash")
+    {
+        public override string Language => "stall";
+
+        public override IReadOnlyCollection<string> Tags { get; } = ["stall"];
+
+        protected override IReadOnlyList<string> Arguments =>
+            ["--norc", "--noprofile", "-c", "while IFS=' ' read -r number code; do if [ \"$code\" = stall ]; then sleep 600; fi; printf '%s ok\\n' \"$number\"; done"];
+
+        protected override byte[] Request(long number, string code) => System.Text.Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{number} {code}\n"));
+
+        protected override CheckResult Parse(string answer) => answer == "ok" ? CheckResult.Ok(Language) : CheckResult.Failed(Language, [answer]);
+
+        public TimeProvider TestClock => clock;
+    }
+
+    [Fact]
+    public async Task A_check_that_stalls_the_process_is_stopped_on_the_clock_and_the_checks_behind_it_go_to_a_new_process()
+    {
+        var clock = new FakeTimeProvider();
+        using var checker = new StallingChecker(clock) { CheckTimeout = TimeSpan.FromSeconds(10), Clock = clock };
+        Assert.Equal(CheckStatus.Ok, (await checker.CheckAsync("first", CancellationToken.None)).Status);
+        int first = checker.ProcessId!.Value;
+
+        var stalled = checker.CheckAsync("stall", CancellationToken.None).AsTask();
+        var behind = checker.CheckAsync("after", CancellationToken.None).AsTask();
+        clock.Advance(TimeSpan.FromSeconds(9)); // not yet: the timeout counts from when the stalled check reached the process
+        Assert.False(stalled.IsCompleted);
+        clock.Advance(TimeSpan.FromSeconds(2));
+
+        var timedOut = await stalled.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(CheckStatus.Unchecked, timedOut.Status);
+        Assert.Contains("took longer than 10 s", timedOut.Detail);
+        Assert.Equal(CheckStatus.Ok, (await behind.WaitAsync(TimeSpan.FromSeconds(30))).Status); // answered by the next process
+        Assert.NotEqual(first, checker.ProcessId);
+        Assert.Throws<ArgumentException>(() => Process.GetProcessById(first)); // the stalled one is gone
     }
 }

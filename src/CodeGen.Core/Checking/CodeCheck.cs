@@ -49,6 +49,12 @@ public interface ICodeChecker
     /// <summary>The canonical tag of the language it checks (see <see cref="LanguageNames.Normalize"/>).</summary>
     string Language { get; }
 
+    /// <summary>
+    /// The names and fence tags it checks, lower-case (python, py, python3): exactly the dialects its parser takes, so
+    /// that zsh is not judged by bash, JSON with comments by strict JSON, or Python 2 by Python 3.
+    /// </summary>
+    IReadOnlyCollection<string> Tags { get; }
+
     /// <summary>Checks <paramref name="code"/>. Safe to call from several threads at once.</summary>
     ValueTask<CheckResult> CheckAsync(string code, CancellationToken cancellationToken);
 }
@@ -62,12 +68,15 @@ public sealed class CodeCheckers : IDisposable
 {
     private readonly Dictionary<string, ICodeChecker> _byLanguage = new(StringComparer.Ordinal);
 
-    /// <param name="checkers">Checkers for languages; a later one for the same language replaces an earlier one.</param>
+    /// <param name="checkers">Checkers for languages; a later one for the same tag replaces an earlier one.</param>
     public CodeCheckers(IEnumerable<ICodeChecker> checkers)
     {
         foreach (var checker in checkers)
         {
-            _byLanguage[LanguageNames.Normalize(checker.Language)] = checker;
+            foreach (string tag in checker.Tags)
+            {
+                _byLanguage[tag] = checker;
+            }
         }
     }
 
@@ -81,14 +90,14 @@ public sealed class CodeCheckers : IDisposable
     /// </summary>
     public void Prepare(string? language)
     {
-        if (!string.IsNullOrWhiteSpace(language) && _byLanguage.TryGetValue(LanguageNames.Normalize(language), out var checker) && checker is ProcessChecker process)
+        if (!string.IsNullOrWhiteSpace(language) && _byLanguage.TryGetValue(language.Trim().ToLowerInvariant(), out var checker) && checker is ProcessChecker process)
         {
             process.Start();
         }
     }
 
     /// <summary>The languages there is a checker for.</summary>
-    public IEnumerable<string> Languages => _byLanguage.Keys;
+    public IEnumerable<string> Languages => _byLanguage.Values.Select(c => c.Language).Distinct(StringComparer.Ordinal);
 
     /// <summary>
     /// Checks <paramref name="code"/> as <paramref name="language"/> (the run's -Language), else as
@@ -101,15 +110,28 @@ public sealed class CodeCheckers : IDisposable
         {
             return ValueTask.FromResult(CheckResult.Unchecked("no language: the answer did not tag its code block, and the run names none."));
         }
-        string tag = LanguageNames.Normalize(name);
-        return _byLanguage.TryGetValue(tag, out var checker)
-            ? checker.CheckAsync(code, cancellationToken)
-            : ValueTask.FromResult(CheckResult.Unchecked($"no checker for '{name.Trim()}' (there are checkers for {string.Join(", ", _byLanguage.Keys.Order(StringComparer.Ordinal))}).", tag));
+        return _byLanguage.TryGetValue(name.Trim().ToLowerInvariant(), out var checker)
+            ? Guarded(checker, code, cancellationToken)
+            : ValueTask.FromResult(CheckResult.Unchecked($"no checker for '{name.Trim()}' (there are checkers for {string.Join(", ", Languages.Order(StringComparer.Ordinal))}).",
+                LanguageNames.Normalize(name)));
+    }
+
+    /// <summary>A checker that fails (a bug, or a parser that throws on hostile code) leaves the row unchecked, with its code kept.</summary>
+    private static async ValueTask<CheckResult> Guarded(ICodeChecker checker, string code, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await checker.CheckAsync(code, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return CheckResult.Unchecked($"the {checker.Language} checker failed ({ex.GetType().Name}: {ex.Message}).", checker.Language);
+        }
     }
 
     public void Dispose()
     {
-        foreach (var checker in _byLanguage.Values.OfType<IDisposable>())
+        foreach (var checker in _byLanguage.Values.Distinct().OfType<IDisposable>())
         {
             checker.Dispose();
         }

@@ -17,6 +17,8 @@ public sealed class CSharpChecker : ICodeChecker
 
     public string Language => "csharp";
 
+    public IReadOnlyCollection<string> Tags { get; } = ["csharp", "cs", "c#", "c-sharp"];
+
     public ValueTask<CheckResult> CheckAsync(string code, CancellationToken cancellationToken)
     {
         var regular = Errors(code, Regular, cancellationToken);
@@ -43,6 +45,9 @@ public sealed class CSharpChecker : ICodeChecker
 public sealed class JsonChecker : ICodeChecker
 {
     public string Language => "json";
+
+    /// <summary>Strict JSON only: jsonc and json5 allow comments and trailing commas.</summary>
+    public IReadOnlyCollection<string> Tags { get; } = ["json"];
 
     public ValueTask<CheckResult> CheckAsync(string code, CancellationToken cancellationToken)
     {

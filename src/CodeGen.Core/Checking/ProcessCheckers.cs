@@ -4,23 +4,30 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Threading.Channels;
 
 namespace CodeGen.Core.Checking;
 
 /// <summary>
 /// A checker that hands code to one long-lived process of the machine (python3, bash), fed over stdin, never a process
-/// per row. It starts at the first check, answers checks in the order they were written (many can be on the way at
-/// once), and is started again when it dies (at most <see cref="MaxStarts"/> times a run). Without the program the
-/// rows come back unchecked, saying why. A check that takes longer than <see cref="CheckTimeout"/> (a hostile answer
-/// can be made to stall a parser) stops the process: that check and those behind it come back unchecked.
+/// per row. It starts with the run (or at the first check), takes many checks at once and answers each in the order
+/// they were written, each answer carrying its request's number (an answer out of step stops the process rather than be
+/// given to the wrong row). A process that dies is started again; after <see cref="MaxStarts"/> starts in a row without
+/// an answer, its rows come back unchecked. Without the program the rows come back unchecked, saying why. A check that
+/// the process has been on for longer than <see cref="CheckTimeout"/> (a hostile answer can be made to stall a parser)
+/// stops the process: that check is unchecked, and the checks behind it go to a new one. The process gets a bare
+/// environment: the run's keys and secrets are not handed to it, and no start-up file of the user's runs in it.
 /// </summary>
 public abstract class ProcessChecker : ICodeChecker, IDisposable
 {
     public const int MaxStarts = 3;
 
+    /// <summary>Code larger than this is not handed over (a parser's time and memory grow with it).</summary>
+    public const int MaxCodeBytes = 4 * 1024 * 1024;
+
     private readonly object _lock = new();
     private Worker? _worker;
-    private int _starts;
+    private int _startsWithoutAnswer;
     private string? _unavailable;
     private bool _disposed;
 
@@ -29,11 +36,16 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
 
     public abstract string Language { get; }
 
+    public abstract IReadOnlyCollection<string> Tags { get; }
+
     /// <summary>The program the checks run in.</summary>
     public string Program { get; }
 
-    /// <summary>How long one check may take before the process is stopped.</summary>
+    /// <summary>How long the process may be on one check before it is stopped.</summary>
     public TimeSpan CheckTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The clock of <see cref="CheckTimeout"/> (tests); the system's by default.</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
 
     /// <summary>The process id of the running checker, or null (tests and the benchmark's memory count use it).</summary>
     public int? ProcessId
@@ -42,7 +54,7 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
         {
             lock (_lock)
             {
-                return _worker?.Process.Id;
+                return _worker?.ProcessId;
             }
         }
     }
@@ -50,43 +62,14 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
     /// <summary>The arguments the program starts with (the checking loop).</summary>
     protected abstract IReadOnlyList<string> Arguments { get; }
 
-    /// <summary>The bytes of one request; the process answers each with one line.</summary>
-    protected abstract byte[] Request(string code);
+    /// <summary>The bytes of request <paramref name="number"/>; the process answers with one line that starts with the number.</summary>
+    protected abstract byte[] Request(long number, string code);
 
-    /// <summary>The result an answer line stands for.</summary>
-    protected abstract CheckResult Parse(string line);
+    /// <summary>The result an answer (the line after its number) stands for.</summary>
+    protected abstract CheckResult Parse(string answer);
 
     /// <summary>An answer the program need not be asked for (code it cannot take, such as a NUL for bash), or null.</summary>
     protected virtual CheckResult? Precheck(string code) => null;
-
-    public async ValueTask<CheckResult> CheckAsync(string code, CancellationToken cancellationToken)
-    {
-        if (Precheck(code) is { } known)
-        {
-            return known;
-        }
-        Worker? worker;
-        Task<string?> answer;
-        lock (_lock)
-        {
-            worker = Acquire();
-            if (worker is null)
-            {
-                return CheckResult.Unchecked(_unavailable!, Language);
-            }
-            answer = worker.Send(Request(code));
-        }
-        try
-        {
-            string? line = await answer.WaitAsync(CheckTimeout, cancellationToken).ConfigureAwait(false);
-            return line is null ? CheckResult.Unchecked($"{Program} stopped while checking{worker.Exit()}.", Language) : Parse(line);
-        }
-        catch (TimeoutException)
-        {
-            Retire(worker);
-            return CheckResult.Unchecked($"{Program} took longer than {CheckTimeout.TotalSeconds:0} s to parse it, and was stopped.", Language);
-        }
-    }
 
     /// <summary>Starts the process now, if it is not running (a failure to start is told by the first check).</summary>
     public void Start()
@@ -100,31 +83,84 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
         }
     }
 
-    /// <summary>The running worker, started when there is none; null when the program is not available.</summary>
+    public async ValueTask<CheckResult> CheckAsync(string code, CancellationToken cancellationToken)
+    {
+        if (Precheck(code) is { } known)
+        {
+            return known;
+        }
+        if (Encoding.UTF8.GetByteCount(code) > MaxCodeBytes)
+        {
+            return CheckResult.Unchecked($"the code is larger than {MaxCodeBytes / (1024 * 1024)} MB, the most handed to {Program}.", Language);
+        }
+        // a check that was behind one that stalled the process goes once more, to the process started after it
+        for (int attempt = 0; ; attempt++)
+        {
+            Worker? worker;
+            Task<Reply> reply;
+            lock (_lock)
+            {
+                worker = Acquire();
+                if (worker is null)
+                {
+                    return CheckResult.Unchecked(_unavailable!, Language);
+                }
+                reply = worker.Send(number => Request(number, code));
+            }
+            var answer = await reply.WaitAsync(cancellationToken).ConfigureAwait(false);
+            switch (answer.Kind)
+            {
+                case ReplyKind.Answer:
+                    Volatile.Write(ref _startsWithoutAnswer, 0);
+                    return ParseOrUnchecked(answer.Text!);
+                case ReplyKind.TimedOut:
+                    Retire(worker);
+                    return CheckResult.Unchecked($"{Program} took longer than {CheckTimeout.TotalSeconds:0} s to parse it, and was stopped.", Language);
+                case ReplyKind.Ended when attempt == 0 && answer.OtherTimedOut:
+                    Retire(worker);
+                    continue;
+                default:
+                    Retire(worker);
+                    return CheckResult.Unchecked($"{Program} stopped while checking{answer.Text}.", Language);
+            }
+        }
+    }
+
+    private CheckResult ParseOrUnchecked(string answer)
+    {
+        try
+        {
+            return Parse(answer);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
+        {
+            return CheckResult.Unchecked($"{Program} answered something that is not a check ({ex.GetType().Name}).", Language);
+        }
+    }
+
+    /// <summary>The running worker, started when there is none; null when the program is not available. Under the lock.</summary>
     private Worker? Acquire()
     {
-        if (_disposed)
-        {
-            throw new ObjectDisposedException(GetType().Name);
-        }
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (_worker is { IsAlive: true })
         {
             return _worker;
         }
-        _worker?.Dispose();
+        var dead = _worker;
         _worker = null;
+        dead?.Kill();
         if (_unavailable is not null)
         {
             return null;
         }
-        if (++_starts > MaxStarts)
+        if (++_startsWithoutAnswer > MaxStarts)
         {
-            _unavailable = $"{Program} stopped {MaxStarts} times during the run, so no more code is given to it.";
+            _unavailable = $"{Program} stopped {MaxStarts} times in a row without answering, so no more code is given to it.";
             return null;
         }
         try
         {
-            _worker = new Worker(Program, Arguments);
+            _worker = new Worker(Program, Arguments, CheckTimeout, Clock);
         }
         catch (Exception ex) when (ex is Win32Exception or IOException or InvalidOperationException)
         {
@@ -133,6 +169,7 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
         return _worker;
     }
 
+    /// <summary>Lets a worker go (killed, not waited for): the next check starts a new one.</summary>
     private void Retire(Worker worker)
     {
         lock (_lock)
@@ -142,31 +179,59 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
                 _worker = null;
             }
         }
-        worker.Dispose();
+        worker.Kill();
     }
 
     public void Dispose()
     {
+        Worker? worker;
         lock (_lock)
         {
             _disposed = true;
-            _worker?.Dispose();
+            worker = _worker;
             _worker = null;
         }
+        worker?.Close();
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>One process: requests written in order, answers read in order by one reader.</summary>
-    private sealed class Worker : IDisposable
+    private enum ReplyKind
     {
-        private readonly ConcurrentQueue<TaskCompletionSource<string?>> _waiting = new();
-        private readonly Stream _input;
-        private readonly Task _reader;
-        private readonly StringBuilder _errors = new();
-        private volatile bool _ended;
+        Answer,
+        TimedOut,
+        Ended,
+    }
 
-        public Worker(string program, IReadOnlyList<string> arguments)
+    /// <param name="Text">The answer, or for <see cref="ReplyKind.Ended"/> what the process said as it ended.</param>
+    /// <param name="OtherTimedOut">The process was stopped because an earlier check stalled it, not because of this one.</param>
+    private readonly record struct Reply(ReplyKind Kind, string? Text = null, bool OtherTimedOut = false);
+
+    /// <summary>
+    /// One process. Requests are numbered and queued for one writer (no caller waits on the pipe); one reader matches
+    /// each answer line to the oldest request by its number; a watchdog stops the process when the request at the head
+    /// of the line has been on longer than the timeout (time in the queue does not count).
+    /// </summary>
+    private sealed class Worker
+    {
+        private readonly Process _process;
+        private readonly Channel<byte[]> _requests = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+        private readonly ConcurrentQueue<(long Number, TaskCompletionSource<Reply> Reply)> _waiting = new();
+        private readonly object _order = new();
+        private readonly StringBuilder _errors = new();
+        private readonly TimeSpan _timeout;
+        private readonly TimeProvider _clock;
+        private readonly ITimer _watchdog;
+        private long _next;
+        private long _headSince;
+        private int _ended;
+        private volatile bool _timedOut;
+        private string _exit = string.Empty;
+
+        public Worker(string program, IReadOnlyList<string> arguments, TimeSpan timeout, TimeProvider clock)
         {
+            _timeout = timeout;
+            _clock = clock;
+            _headSince = clock.GetTimestamp();
             var start = new ProcessStartInfo(program)
             {
                 RedirectStandardInput = true,
@@ -180,11 +245,17 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
             {
                 start.ArgumentList.Add(argument);
             }
+            // a bare environment: what finds the program, and nothing else (no keys, no BASH_ENV, no PYTHON*)
+            var keep = start.Environment.Where(v => v.Key is "PATH" or "HOME" or "TMPDIR" || v.Key.StartsWith("PYENV_", StringComparison.Ordinal)).ToList();
+            start.Environment.Clear();
+            foreach (var (key, value) in keep)
+            {
+                start.Environment[key] = value;
+            }
             start.Environment["LC_ALL"] = "C";
-            start.Environment["PYTHONIOENCODING"] = "utf-8";
-            Process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start.");
-            _input = Process.StandardInput.BaseStream;
-            Process.ErrorDataReceived += (_, e) =>
+            _process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start.");
+            ProcessId = _process.Id;
+            _process.ErrorDataReceived += (_, e) =>
             {
                 if (e.Data is { } text)
                 {
@@ -197,109 +268,205 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
                     }
                 }
             };
-            Process.BeginErrorReadLine();
-            _reader = Task.Run(ReadAnswers);
+            _process.BeginErrorReadLine();
+            _ = Task.Run(WriteRequestsAsync);
+            _ = Task.Run(ReadAnswersAsync);
+            var tick = TimeSpan.FromTicks(Math.Clamp(timeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 50, TimeSpan.TicksPerSecond));
+            _watchdog = clock.CreateTimer(_ => Watch(), null, tick, tick);
         }
 
-        public Process Process { get; }
+        public int ProcessId { get; }
 
-        public bool IsAlive => !_ended && !Process.HasExited;
+        public bool IsAlive => Volatile.Read(ref _ended) == 0;
 
-        /// <summary>Writes a request; the task ends with its answer line, or null when the process ended first.</summary>
-        public Task<string?> Send(byte[] request)
+        /// <summary>Numbers and queues a request; the task ends with its answer, or says why there is none.</summary>
+        public Task<Reply> Send(Func<long, byte[]> request)
         {
-            var answer = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
-            _waiting.Enqueue(answer);
-            try
+            var reply = new TaskCompletionSource<Reply>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_order)
             {
-                _input.Write(request);
-                _input.Flush();
+                long number = ++_next;
+                if (_waiting.IsEmpty)
+                {
+                    Volatile.Write(ref _headSince, _clock.GetTimestamp());
+                }
+                _waiting.Enqueue((number, reply));
+                if (!_requests.Writer.TryWrite(request(number)))
+                {
+                    End(); // the process is gone
+                }
             }
-            catch (IOException)
-            {
-                End(); // the process is gone: this request and any behind it get no answer
-            }
-            if (_ended)
+            if (!IsAlive)
             {
                 End();
             }
-            return answer.Task;
+            return reply.Task;
         }
 
-        /// <summary>What the process said as it ended (its exit code and error output), for a message.</summary>
-        public string Exit()
-        {
-            string errors;
-            lock (_errors)
-            {
-                errors = _errors.ToString().Trim();
-            }
-            string code = Process.HasExited ? string.Create(CultureInfo.InvariantCulture, $" (exit code {Process.ExitCode})") : string.Empty;
-            return code + (errors.Length > 0 ? ": " + errors.ReplaceLineEndings(" ") : string.Empty);
-        }
-
-        private async Task ReadAnswers()
+        private async Task WriteRequestsAsync()
         {
             try
             {
-                var output = Process.StandardOutput;
-                while (await output.ReadLineAsync().ConfigureAwait(false) is { } line)
+                var input = _process.StandardInput.BaseStream;
+                await foreach (var request in _requests.Reader.ReadAllAsync().ConfigureAwait(false))
                 {
-                    if (_waiting.TryDequeue(out var answer))
+                    await input.WriteAsync(request).ConfigureAwait(false);
+                    await input.FlushAsync().ConfigureAwait(false);
+                }
+            }
+            catch (Exception)
+            {
+                // whatever stops the writer (the process gone, a bug) ends the worker: no check waits for a request never sent
+            }
+            End();
+        }
+
+        private async Task ReadAnswersAsync()
+        {
+            try
+            {
+                var output = _process.StandardOutput.BaseStream;
+                var line = new MemoryStream();
+                var buffer = new byte[64 * 1024];
+                int read;
+                while ((read = await output.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+                {
+                    for (int i = 0; i < read; i++)
                     {
-                        answer.TrySetResult(line);
+                        if (buffer[i] != (byte)'\n')
+                        {
+                            line.WriteByte(buffer[i]); // only LF ends an answer: a CR the code holds is text
+                            continue;
+                        }
+                        if (!Deliver(Encoding.UTF8.GetString(line.GetBuffer(), 0, (int)line.Length)))
+                        {
+                            End();
+                            return;
+                        }
+                        line.SetLength(0);
                     }
                 }
             }
-            catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+            catch (Exception)
+            {
+                // whatever stops the reader ends the worker: the checks waiting hear that it stopped
+            }
+            End();
+        }
+
+        /// <summary>Gives an answer to the oldest request, if it is that request's; false for an answer out of step.</summary>
+        private bool Deliver(string line)
+        {
+            int space = line.IndexOf(' ');
+            if (space <= 0 || !long.TryParse(line.AsSpan(0, space), NumberStyles.None, CultureInfo.InvariantCulture, out long number))
+            {
+                return false;
+            }
+            (long Number, TaskCompletionSource<Reply> Reply) head;
+            lock (_order)
+            {
+                if (!_waiting.TryPeek(out head) || head.Number != number)
+                {
+                    return false;
+                }
+                _waiting.TryDequeue(out _);
+                Volatile.Write(ref _headSince, _clock.GetTimestamp());
+            }
+            head.Reply.TrySetResult(new Reply(ReplyKind.Answer, line[(space + 1)..]));
+            return true;
+        }
+
+        private void Watch()
+        {
+            (long Number, TaskCompletionSource<Reply> Reply) head;
+            lock (_order)
+            {
+                if (!IsAlive || _waiting.IsEmpty || _clock.GetElapsedTime(Volatile.Read(ref _headSince)) <= _timeout || !_waiting.TryDequeue(out head))
+                {
+                    return;
+                }
+                _timedOut = true;
+            }
+            head.Reply.TrySetResult(new Reply(ReplyKind.TimedOut));
+            Kill();
+        }
+
+        /// <summary>No more answers: every waiting check hears why.</summary>
+        private void End()
+        {
+            if (Interlocked.Exchange(ref _ended, 1) == 0)
+            {
+                _requests.Writer.TryComplete();
+                _watchdog.Dispose();
+                string errors;
+                lock (_errors)
+                {
+                    errors = _errors.ToString().Trim();
+                }
+                try
+                {
+                    _exit = (_process.HasExited ? string.Create(CultureInfo.InvariantCulture, $" (exit code {_process.ExitCode})") : string.Empty)
+                        + (errors.Length > 0 ? ": " + errors.ReplaceLineEndings(" ") : string.Empty);
+                }
+                catch (InvalidOperationException)
+                {
+                }
+            }
+            while (_waiting.TryDequeue(out var waiting))
+            {
+                waiting.Reply.TrySetResult(new Reply(ReplyKind.Ended, _exit, _timedOut));
+            }
+        }
+
+        /// <summary>Stops the process at once (a stalled parser).</summary>
+        public void Kill()
+        {
+            try
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or Win32Exception or NotSupportedException)
             {
             }
             End();
         }
 
-        private void End()
+        /// <summary>Ends the process the polite way (its input closes and it exits), then lets it go.</summary>
+        public void Close()
         {
-            _ended = true;
-            while (_waiting.TryDequeue(out var answer))
-            {
-                answer.TrySetResult(null);
-            }
-        }
-
-        public void Dispose()
-        {
-            _ended = true;
+            _requests.Writer.TryComplete();
             try
             {
-                _input.Dispose();
-                if (!Process.WaitForExit(1000))
+                _process.StandardInput.Close();
+                if (!_process.WaitForExit(1000))
                 {
-                    Process.Kill(entireProcessTree: true);
+                    _process.Kill(entireProcessTree: true);
                 }
             }
             catch (Exception ex) when (ex is IOException or InvalidOperationException or Win32Exception)
             {
             }
             End();
-            Process.Dispose();
+            _process.Dispose();
         }
     }
 }
 
 /// <summary>
 /// Python, with the machine's python3: <c>compile(code, mode='exec', flags=ast.PyCF_ONLY_AST)</c>, the parser of
-/// <c>ast.parse</c>, in one python3 process per run (isolated mode: no site packages, no PYTHON* variables). The code
-/// is parsed, never run.
+/// <c>ast.parse</c>, in one python3 process per run (isolated, without the site module: no user or system site packages
+/// are imported, no PYTHON* variable is read). The code is parsed, never run.
 /// </summary>
 public sealed class PythonChecker : ProcessChecker
 {
-    // one JSON request per line in, one JSON answer per line out, in order
+    // "<number> <the code as a JSON string>" per line in, "<number> <JSON answer>" per line out, in order
     private const string Loop = """
         import ast, json, sys, warnings
         warnings.simplefilter("ignore")
         for request in sys.stdin:
+            number, _, payload = request.partition(" ")
             try:
-                compile(json.loads(request), "<answer>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+                compile(json.loads(payload), "<answer>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
                 answer = {"ok": True}
             except (SyntaxError, ValueError) as e:
                 answer = {"ok": False, "line": getattr(e, "lineno", None), "column": getattr(e, "offset", None), "message": getattr(e, "msg", None) or str(e)}
@@ -307,7 +474,7 @@ public sealed class PythonChecker : ProcessChecker
                 answer = {"unchecked": "the code is nested too deeply for the parser (" + type(e).__name__ + ")"}
             except Exception as e:
                 answer = {"unchecked": type(e).__name__ + ": " + str(e)}
-            sys.stdout.write(json.dumps(answer) + "\n")
+            sys.stdout.write(number + " " + json.dumps(answer) + "\n")
             sys.stdout.flush()
         """;
 
@@ -318,11 +485,15 @@ public sealed class PythonChecker : ProcessChecker
 
     public override string Language => "python";
 
-    protected override IReadOnlyList<string> Arguments => ["-I", "-X", "utf8", "-c", Loop];
+    /// <summary>Python 3 only: python2 and IPython (magics) code is not Python 3 syntax.</summary>
+    public override IReadOnlyCollection<string> Tags { get; } = ["python", "py", "python3", "py3"];
 
-    protected override byte[] Request(string code)
+    protected override IReadOnlyList<string> Arguments => ["-I", "-S", "-X", "utf8", "-c", Loop];
+
+    protected override byte[] Request(long number, string code)
     {
         var buffer = new MemoryStream();
+        buffer.Write(Encoding.ASCII.GetBytes(number.ToString(CultureInfo.InvariantCulture) + " "));
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStringValue(code);
@@ -331,9 +502,9 @@ public sealed class PythonChecker : ProcessChecker
         return buffer.ToArray();
     }
 
-    protected override CheckResult Parse(string line)
+    protected override CheckResult Parse(string answer)
     {
-        using var document = JsonDocument.Parse(line);
+        using var document = JsonDocument.Parse(answer);
         var root = document.RootElement;
         if (root.TryGetProperty("ok", out var ok) && ok.ValueKind == JsonValueKind.True)
         {
@@ -360,15 +531,15 @@ public sealed class PythonChecker : ProcessChecker
 /// </summary>
 public sealed class BashChecker : ProcessChecker
 {
-    // a request is the code's length in bytes, a line break and the code; the answer is "<exit code><TAB><messages>"
-    // on one line (the messages' own line breaks as \x1f)
+    // a request is "<number> <the code's length in bytes>", a line break and the code; the answer is
+    // "<number> <exit code><TAB><messages>" on one line (the messages' own line breaks as \x1f; only LF ends a line)
     private const string Loop = """
-        while IFS= read -r length; do
+        while IFS=' ' read -r number length; do
             code=
             if [ "$length" -gt 0 ]; then IFS= read -r -d '' -N "$length" code; fi
             messages=$(printf '%s' "$code" | bash -n 2>&1)
             status=$?
-            printf '%s\t%s\n' "$status" "${messages//$'\n'/$'\x1f'}"
+            printf '%s %s\t%s\n' "$number" "$status" "${messages//$'\n'/$'\x1f'}"
         done
         """;
 
@@ -379,27 +550,30 @@ public sealed class BashChecker : ProcessChecker
 
     public override string Language => "bash";
 
+    /// <summary>Bash and sh scripts; zsh, ksh and fish have syntax of their own.</summary>
+    public override IReadOnlyCollection<string> Tags { get; } = ["bash", "sh", "shell", "shellscript", "shell-script"];
+
     protected override IReadOnlyList<string> Arguments => ["--norc", "--noprofile", "-c", Loop];
 
     protected override CheckResult? Precheck(string code)
         => code.Contains('\0') ? CheckResult.Failed(Language, ["the code holds a NUL character, which no shell script can"]) : null;
 
-    protected override byte[] Request(string code)
+    protected override byte[] Request(long number, string code)
     {
         byte[] bytes = Encoding.UTF8.GetBytes(code);
-        byte[] head = Encoding.ASCII.GetBytes(bytes.Length.ToString(CultureInfo.InvariantCulture) + "\n");
+        byte[] head = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{number} {bytes.Length}\n"));
         return [.. head, .. bytes];
     }
 
-    protected override CheckResult Parse(string line)
+    protected override CheckResult Parse(string answer)
     {
-        int tab = line.IndexOf('\t');
-        string status = tab < 0 ? line : line[..tab];
+        int tab = answer.IndexOf('\t');
+        string status = tab < 0 ? answer : answer[..tab];
         if (status == "0")
         {
             return CheckResult.Ok(Language);
         }
-        var messages = (tab < 0 ? string.Empty : line[(tab + 1)..]).Split('\x1f', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        var messages = (tab < 0 ? string.Empty : answer[(tab + 1)..]).Split('\x1f', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(m => m.StartsWith("bash: ", StringComparison.Ordinal) ? m["bash: ".Length..] : m)
             .ToList();
         return CheckResult.Failed(Language, messages.Count > 0 ? messages : [$"bash -n exited with {status}"]);

@@ -5,7 +5,8 @@ namespace CodeGen.Core.Extraction;
 
 /// <summary>What an answer means for its row: the code to write, or the error that fails the row; and a warning to show.</summary>
 /// <param name="LanguageTag">The tag of the code block the code came from (```python), or null.</param>
-internal readonly record struct AnswerReading(string? Code, RowError? Error, string? Warning, string? LanguageTag = null);
+/// <param name="CheckCode">The code a check parses: the code, or with -Raw the answer's fenced block (prose does not parse).</param>
+internal readonly record struct AnswerReading(string? Code, RowError? Error, string? Warning, string? LanguageTag = null, string? CheckCode = null);
 
 /// <summary>
 /// Reads a chat answer as the result of one row: an answer the content filter withheld or the model refused, one
@@ -23,6 +24,7 @@ internal static class AnswerInterpreter
         string? warning = null;
         string? code = null;
         string? tag = null;
+        string? checkCode = null;
         string finish = answer.FinishReason ?? string.Empty;
 
         if (string.Equals(finish, "content_filter", StringComparison.OrdinalIgnoreCase))
@@ -49,6 +51,7 @@ internal static class AnswerInterpreter
             if (keepRawAnswer)
             {
                 code = answer.Content;
+                (checkCode, tag, _) = CodeExtractor.ForCheck(answer.Content, language);
             }
             else
             {
@@ -57,7 +60,7 @@ internal static class AnswerInterpreter
                 {
                     error = RowError.Create(RowErrorKind.InvalidResponse, rowNumber, "the answer holds no code (only reasoning or empty fences).");
                 }
-                code = extracted.Code;
+                code = checkCode = extracted.Code;
                 tag = extracted.LanguageTag;
             }
             if (error is null && code is not null && code.Contains('\0'))
@@ -71,6 +74,6 @@ internal static class AnswerInterpreter
                 warning = $"Row {rowNumber}: the answer was cut off at the token limit (finish_reason 'length'); the code may be incomplete.";
             }
         }
-        return new AnswerReading(code, error, warning, tag);
+        return new AnswerReading(code, error, warning, tag, checkCode);
     }
 }

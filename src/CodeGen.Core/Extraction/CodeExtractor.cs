@@ -24,6 +24,13 @@ public readonly record struct ExtractedCode(string Code, string? LanguageTag, Co
 /// </summary>
 public static class CodeExtractor
 {
+    /// <summary>
+    /// The code a check parses in a text that may be a whole answer (-Raw, or a data set's field): its fenced block, in
+    /// the block's language, when it has one; else the text itself, language unknown.
+    /// </summary>
+    public static ExtractedCode ForCheck(string text, string? language = null)
+        => Extract(text, language) is { Source: CodeSource.FencedBlock or CodeSource.UnclosedFence } block ? block : new ExtractedCode(text, null, CodeSource.WholeAnswer);
+
     public static ExtractedCode Extract(string? answer, string? language = null)
     {
         if (string.IsNullOrEmpty(answer))

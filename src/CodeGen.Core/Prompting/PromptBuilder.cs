@@ -72,6 +72,14 @@ public sealed class PromptBuilder
     /// <summary>The default prompt for one instruction (what is sent when no template is given).</summary>
     public string DefaultPrompt(string instruction) => _defaultPreamble + instruction;
 
+    /// <summary>
+    /// What a repair request says after the conversation so far (the row's messages and the answer whose code does not
+    /// parse): the parser's messages, and what to answer with.
+    /// </summary>
+    public static string RepairPrompt(string parserMessages, string? language)
+        => $"This does not parse{(string.IsNullOrWhiteSpace(language) ? string.Empty : " as " + language)}: {parserMessages}. " +
+           "Answer with the corrected code only, complete, in one fenced code block.";
+
     public PromptResult Build(IRowFields row, long rowNumber)
     {
         if (!row.TryGetField(_inputKey, out var instruction))

@@ -63,10 +63,10 @@ public sealed class GenerationOptions
     }
 
     /// <summary>The &lt;output key&gt;_check column (ok, failed or unchecked).</summary>
-    public string CheckKey => OutputKey + "_check";
+    public string CheckKey => Checking.CheckColumns.Status(OutputKey);
 
     /// <summary>The &lt;output key&gt;_check_detail column (the parser's messages, or why the code was not checked).</summary>
-    public string CheckDetailKey => OutputKey + "_check_detail";
+    public string CheckDetailKey => Checking.CheckColumns.Detail(OutputKey);
 
     /// <summary>Keep the model's whole answer instead of extracting the code (-Raw).</summary>
     public bool KeepRawAnswer { get; init; }

@@ -249,7 +249,8 @@ public sealed class GenerationRun : IDisposable
                 var recovered = FromAnswer(row.RowNumber, state, kept!, TimeSpan.Zero, [], out var keptReading);
                 if (recovered.Error is null && _options.Checkers is not null)
                 {
-                    await CheckAsync(row, recovered, kept!, keptReading.LanguageTag, journal, hash, token).ConfigureAwait(false);
+                    await Task.Yield(); // the check runs off the caller's thread, as for an answer that came over the network
+                    await CheckAsync(row, recovered, kept!, keptReading, journal, hash, token).ConfigureAwait(false);
                 }
                 Interlocked.Add(ref _pendingBytes, recovered.RetainedBytes);
                 return recovered;
@@ -266,7 +267,7 @@ public sealed class GenerationRun : IDisposable
                     journal?.Append(row.RowNumber, hash!, result.Answer!);
                     if (_options.Checkers is not null)
                     {
-                        await CheckAsync(row, outcome, result.Answer!, reading.LanguageTag, journal, hash, token).ConfigureAwait(false);
+                        await CheckAsync(row, outcome, result.Answer!, reading, journal, hash, token).ConfigureAwait(false);
                     }
                 }
             }
@@ -335,26 +336,25 @@ public sealed class GenerationRun : IDisposable
     /// repairs are left, sends the conversation back with the parser's messages through the same backend (cache, rate
     /// limits, retries): the last code and its check are kept, the repairs' tokens are added to the row's.
     /// </summary>
-    private async Task CheckAsync(PreparedRow row, RowOutcome outcome, ChatAnswer answer, string? tag, AnswerJournal? journal, string? hash, CancellationToken token)
+    private async Task CheckAsync(PreparedRow row, RowOutcome outcome, ChatAnswer answer, AnswerReading first, AnswerJournal? journal, string? hash, CancellationToken token)
     {
         var checkers = _options.Checkers!;
-        var check = await checkers.CheckAsync(outcome.Code!, _options.Language, tag, token).ConfigureAwait(false);
+        string? tag = first.LanguageTag;
+        var check = await checkers.CheckAsync(first.CheckCode ?? outcome.Code!, _options.Language, tag, token).ConfigureAwait(false);
         var messages = row.Prompt.Messages!.ToList();
         while (check.Status == CheckStatus.Failed && outcome.Repairs < _options.MaxRepairs)
         {
             messages.Add(new ChatMessage("assistant", answer.Content ?? string.Empty));
-            messages.Add(ChatMessage.User(RepairPrompt(check, _options.Language ?? tag)));
+            messages.Add(ChatMessage.User(PromptBuilder.RepairPrompt(check.Detail, _options.Language ?? tag ?? check.Language)));
             var repair = new PreparedRow(row.RowNumber, PromptResult.Ok([.. messages], row.Instruction ?? string.Empty));
             outcome.Repairs++;
             Interlocked.Increment(ref _repairRequests);
             var result = await _client.CompleteAsync(repair, _options.Parameters, token).ConfigureAwait(false);
             if (!result.IsSuccess)
             {
+                // the row keeps the code it has; an error every request would get (a key, a quota) stops the run at
+                // the next row that meets it, which reports it as such
                 outcome.Warning = Join(outcome.Warning, $"Row {row.RowNumber}: repair {outcome.Repairs} failed ({result.Detail}); the code is the last answer's.");
-                if (result.IsFatal)
-                {
-                    Cancel();
-                }
                 break;
             }
             CountUsage(result.Answer!.Usage);
@@ -370,7 +370,7 @@ public sealed class GenerationRun : IDisposable
             outcome.Answer = answer.Content;
             outcome.FinishReason = answer.FinishReason;
             tag = reading.LanguageTag ?? tag;
-            check = await checkers.CheckAsync(reading.Code, _options.Language, tag, token).ConfigureAwait(false);
+            check = await checkers.CheckAsync(reading.CheckCode ?? reading.Code, _options.Language, tag, token).ConfigureAwait(false);
             if (check.Status != CheckStatus.Failed)
             {
                 // the repaired answer is the row's: a resumed run starts from it, not from the broken one
@@ -395,11 +395,6 @@ public sealed class GenerationRun : IDisposable
             Interlocked.Increment(ref _repaired);
         }
     }
-
-    /// <summary>What a repair request says after the conversation so far.</summary>
-    internal static string RepairPrompt(CheckResult check, string? language)
-        => $"This does not parse as {(string.IsNullOrWhiteSpace(language) ? check.Language : language)}: {check.Detail}. " +
-           "Answer with the corrected code only, complete, in one fenced code block.";
 
     private static string Join(string? first, string second) => first is null ? second : first + " " + second;
 

@@ -103,7 +103,7 @@ internal sealed class OrderedOutput
             {
                 // a failure that leaves code the row already had leaves its check too
                 row.Set(_run.Options.CheckKey, outcome.Check?.StatusText);
-                row.Set(_run.Options.CheckDetailKey, string.IsNullOrEmpty(outcome.Check?.Detail) ? null : outcome.Check.Detail);
+                row.Set(_run.Options.CheckDetailKey, Checking.CheckColumns.DetailText(outcome.Check));
             }
             if (_run.Options.IncludeUsage)
             {

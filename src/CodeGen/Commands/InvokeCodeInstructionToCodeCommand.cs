@@ -367,7 +367,7 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDynami
             return;
         }
         set(_generation.CheckKey, check?.StatusText, keepExisting);
-        set(_generation.CheckDetailKey, string.IsNullOrEmpty(check?.Detail) ? null : check.Detail, keepExisting);
+        set(_generation.CheckDetailKey, CheckColumns.DetailText(check), keepExisting);
     }
 
     /// <summary>The -IncludeUsage columns (null when the server reported no usage).</summary>

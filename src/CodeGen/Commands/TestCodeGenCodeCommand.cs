@@ -4,7 +4,6 @@ using System.Text;
 using CodeGen.Commands.Rows;
 using CodeGen.Commands.Support;
 using CodeGen.Core.Checking;
-using CodeGen.Core.Extraction;
 using CodeGen.Core.Running;
 using CodeGen.Core.Storage;
 
@@ -22,12 +21,8 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
     private const string InputObjectSet = "InputObject";
     private const string PathSet = "Path";
 
-    /// <summary>Checks on the way at most; rows wait for their turn beyond it.</summary>
-    private const int Window = 64;
-
-    private readonly Queue<(Task<CheckResult> Check, PipelineRow Row)> _pending = new();
     private CodeCheckers? _checkers;
-    private long _ok, _failed, _unchecked;
+    private CheckRun? _run;
 
     /// <summary>A row (an object or a hashtable) with the code in its -CodeKey field, or the code itself as a string.</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
@@ -63,14 +58,11 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
     [ArgumentCompleter(typeof(EncodingCompleter))]
     public Encoding? Encoding { get; set; }
 
-    private string CheckKey => CodeKey + "_check";
-
-    private string DetailKey => CodeKey + "_check_detail";
-
     protected override void BeginProcessing()
     {
         _checkers = PowerShellChecker.WithEngineCheckers();
         _checkers.Prepare(Language);
+        _run = new CheckRun(_checkers, CodeKey, Language);
     }
 
     protected override void ProcessRecord()
@@ -98,9 +90,10 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
 
     protected override void EndProcessing()
     {
-        Drain(all: true);
+        Emit(all: true);
+        var counts = _run!.Counts;
         WriteVerbose(string.Format(CultureInfo.InvariantCulture, "Test-CodeGenCode: {0} rows, {1} ok, {2} failed, {3} unchecked.",
-            _ok + _failed + _unchecked, _ok, _failed, _unchecked));
+            counts.Checked + counts.Unchecked, counts.Ok, counts.Failed, counts.Unchecked));
     }
 
     protected override void Dispose(bool disposing)
@@ -114,59 +107,19 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
 
     private void Submit(PipelineRow row)
     {
-        _pending.Enqueue((Check(row), row));
-        Drain(all: false);
+        _run!.Enqueue(row, row, StoppingToken);
+        Emit(all: false);
     }
 
-    /// <summary>The check of a row's code, started on the thread pool (the parsers run beside each other).</summary>
-    private Task<CheckResult> Check(PipelineRow row)
+    /// <summary>Writes the rows whose check is done, in order, with the two check columns.</summary>
+    private void Emit(bool all) => Engine(() =>
     {
-        if (!row.TryGetField(CodeKey, out var text) || string.IsNullOrWhiteSpace(text))
+        foreach (var (state, result) in _run!.Take(all))
         {
-            return Task.FromResult(CheckResult.Unchecked($"the row has no code in '{CodeKey}'."));
-        }
-        string code = text;
-        string? tag = null;
-        if (string.IsNullOrWhiteSpace(Language) && CodeExtractor.Extract(text) is { Source: CodeSource.FencedBlock, LanguageTag: { } fenced } extracted)
-        {
-            // a whole answer kept in the field (-Raw): its fenced block, in the block's language
-            code = extracted.Code;
-            tag = fenced;
-        }
-        var checkers = _checkers!;
-        return Task.Run(() => checkers.CheckAsync(code, Language, tag, StoppingToken).AsTask(), StoppingToken);
-    }
-
-    /// <summary>Writes the rows whose check is done, in order; waits while the window is full (or for all, at the end).</summary>
-    private void Drain(bool all)
-    {
-        while (_pending.Count > 0 && (all || _pending.Count >= Window || _pending.Peek().Check.IsCompleted))
-        {
-            var (check, row) = _pending.Dequeue();
-            CheckResult result;
-            try
-            {
-                result = check.GetAwaiter().GetResult();
-            }
-            catch (OperationCanceledException) when (StoppingToken.IsCancellationRequested)
-            {
-                throw new PipelineStoppedException();
-            }
-            switch (result.Status)
-            {
-                case CheckStatus.Ok:
-                    _ok++;
-                    break;
-                case CheckStatus.Failed:
-                    _failed++;
-                    break;
-                default:
-                    _unchecked++;
-                    break;
-            }
-            row.Set(CheckKey, result.StatusText);
-            row.Set(DetailKey, string.IsNullOrEmpty(result.Detail) ? null : result.Detail);
+            var row = (PipelineRow)state!;
+            row.Set(_run.CheckKey, result.StatusText);
+            row.Set(_run.DetailKey, CheckColumns.DetailText(result));
             WriteObject(row.Result);
         }
-    }
+    }, target: null);
 }

@@ -12,6 +12,8 @@ internal sealed class PowerShellChecker : ICodeChecker
 
     public string Language => "powershell";
 
+    public IReadOnlyCollection<string> Tags { get; } = ["powershell", "pwsh", "ps1", "ps", "posh", "psm1", "psd1"];
+
     public ValueTask<CheckResult> CheckAsync(string code, CancellationToken cancellationToken)
     {
         Parser.ParseInput(code, out _, out ParseError[] errors);

@@ -1,0 +1,96 @@
+using CodeGen.Core.Extraction;
+using CodeGen.Core.Rows;
+using CodeGen.Core.Running;
+
+namespace CodeGen.Core.Checking;
+
+/// <summary>
+/// Checks of code already in rows (no model): each row's check starts as the row comes, beside the others on the thread
+/// pool, and the rows are taken back in input order. At most <see cref="Window"/> checks are on the way; the caller
+/// takes rows back before it gives more (<see cref="IsFull"/>), so memory stays bounded however many rows come.
+/// </summary>
+public sealed class CheckRun
+{
+    public const int Window = 64;
+
+    private readonly CodeCheckers _checkers;
+    private readonly string _codeKey;
+    private readonly string? _language;
+    private readonly Queue<(Task<CheckResult> Check, object? State)> _pending = new();
+    private long _ok, _failed, _unchecked;
+
+    /// <param name="codeKey">The field that holds the code.</param>
+    /// <param name="language">The language of the code; null: a fenced block's tag, else unchecked.</param>
+    public CheckRun(CodeCheckers checkers, string codeKey, string? language)
+    {
+        _checkers = checkers;
+        _codeKey = codeKey;
+        _language = language;
+    }
+
+    /// <summary>The column that says ok, failed or unchecked.</summary>
+    public string CheckKey => CheckColumns.Status(_codeKey);
+
+    /// <summary>The column with the parser's messages, or why the code was not checked.</summary>
+    public string DetailKey => CheckColumns.Detail(_codeKey);
+
+    public bool IsFull => _pending.Count >= Window;
+
+    public CheckCounts Counts => new(_ok, _failed, _unchecked, 0, 0);
+
+    /// <summary>Starts the check of a row's code (read now, on the caller's thread); <paramref name="state"/> comes back with its result.</summary>
+    public void Enqueue(IRowFields row, object? state, CancellationToken cancellationToken)
+    {
+        Task<CheckResult> check;
+        if (!row.TryGetField(_codeKey, out var text) || string.IsNullOrWhiteSpace(text))
+        {
+            check = Task.FromResult(CheckResult.Unchecked($"the row has no code in '{_codeKey}'."));
+        }
+        else
+        {
+            // a whole answer kept in the field (-Raw): its fenced block, in the block's language
+            var (code, tag, _) = string.IsNullOrWhiteSpace(_language) ? CodeExtractor.ForCheck(text) : new ExtractedCode(text, null, CodeSource.WholeAnswer);
+            var checkers = _checkers;
+            string? language = _language;
+            check = Task.Run(() => checkers.CheckAsync(code, language, tag, cancellationToken).AsTask(), cancellationToken);
+        }
+        _pending.Enqueue((check, state));
+    }
+
+    /// <summary>
+    /// The rows whose checks are done, in order: with <paramref name="all"/>, every row (waiting for them); otherwise
+    /// those ready, and while the window is full, the oldest (waiting for it).
+    /// </summary>
+    public IEnumerable<(object? State, CheckResult Result)> Take(bool all)
+    {
+        while (_pending.Count > 0 && (all || IsFull || _pending.Peek().Check.IsCompleted))
+        {
+            var (check, state) = _pending.Dequeue();
+            var result = check.GetAwaiter().GetResult();
+            switch (result.Status)
+            {
+                case CheckStatus.Ok:
+                    _ok++;
+                    break;
+                case CheckStatus.Failed:
+                    _failed++;
+                    break;
+                default:
+                    _unchecked++;
+                    break;
+            }
+            yield return (state, result);
+        }
+    }
+}
+
+/// <summary>The names of the check columns beside a code column: <c>&lt;code&gt;_check</c> and <c>&lt;code&gt;_check_detail</c>.</summary>
+public static class CheckColumns
+{
+    public static string Status(string codeKey) => codeKey + "_check";
+
+    public static string Detail(string codeKey) => codeKey + "_check_detail";
+
+    /// <summary>The detail as a column holds it: empty (ok) is no value.</summary>
+    public static string? DetailText(CheckResult? result) => string.IsNullOrEmpty(result?.Detail) ? null : result.Detail;
+}
