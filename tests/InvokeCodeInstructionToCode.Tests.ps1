@@ -289,8 +289,11 @@ Describe 'Errors' {
     }
 
     It 'says what to set when no endpoint is configured' {
-        { 'x' | Invoke-CodeInstructionToCode -ErrorAction Stop } |
-            Should -Throw -ErrorId 'InvalidEndpointConfiguration,CodeGen.Commands.InvokeCodeInstructionToCodeCommand' -ExpectedMessage '*CODEGEN_ENDPOINT*OPENAI_API_KEY*'
+        $caught = $null
+        try { 'x' | Invoke-CodeInstructionToCode -ErrorAction Stop } catch { $caught = $_ }
+        $caught.FullyQualifiedErrorId | Should -Be 'InvalidEndpointConfiguration,CodeGen.Commands.InvokeCodeInstructionToCodeCommand'
+        $caught.Exception.Message | Should -BeLike '*No LLM endpoint is configured*'
+        $caught.ErrorDetails.RecommendedAction | Should -BeLike '*-Endpoint*CODEGEN_ENDPOINT*OPENAI_API_KEY*'
     }
 
     It 'reads the endpoint and model from CODEGEN_ENDPOINT and CODEGEN_MODEL' {

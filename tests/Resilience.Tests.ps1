@@ -104,8 +104,12 @@ Describe 'Endpoints' {
     }
 
     It 'refuses to send a key over plain http to another host' {
-        { 'task 1' | Invoke-CodeInstructionToCode -Endpoint 'http://gpu-box.example/v1' -Model m -ApiKey 'secret-1234567890' } |
-            Should -Throw -ErrorId 'InvalidEndpointConfiguration,*' -ExpectedMessage '*unencrypted http*-AllowUnencryptedAuthentication*'
+        $caught = $null
+        try { 'task 1' | Invoke-CodeInstructionToCode -Endpoint 'http://gpu-box.example/v1' -Model m -ApiKey 'secret-1234567890' -ErrorAction Stop } catch { $caught = $_ }
+        $caught.FullyQualifiedErrorId | Should -BeLike 'InvalidEndpointConfiguration,*'
+        $caught.Exception.Message | Should -BeLike '*unencrypted http*'
+        $caught.ErrorDetails.RecommendedAction | Should -BeLike '*-AllowUnencryptedAuthentication*'
+        "$caught" | Should -Not -BeLike '*secret-1234567890*'
     }
 }
 

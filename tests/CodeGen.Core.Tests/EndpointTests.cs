@@ -118,19 +118,21 @@ public class EndpointTests
     }
 
     [Fact]
-    public void Nothing_configured_says_what_to_set()
+    public void Nothing_configured_says_what_is_missing()
     {
+        // the fact; the cmdlets add what to set, by the parameters the command has
         var ex = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve(EndpointSettings.FromEnvironment(Env())));
-        Assert.Contains("-Endpoint", ex.Message);
+        Assert.Equal(EndpointProblem.NoEndpoint, ex.Problem);
         Assert.Contains("CODEGEN_ENDPOINT", ex.Message);
-        Assert.Contains("OPENAI_API_KEY", ex.Message);
+        var azure = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve([new EndpointSettings(Provider: LlmProvider.AzureOpenAI, Model: "m")]));
+        Assert.Equal(EndpointProblem.NoAzureEndpoint, azure.Problem);
     }
 
     [Fact]
     public void A_missing_model_says_what_to_set()
     {
         var ex = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve([new EndpointSettings("http://localhost:11434/v1")]));
-        Assert.Contains("-Model", ex.Message);
+        Assert.Equal(EndpointProblem.NoModel, ex.Problem);
         Assert.Contains("CODEGEN_MODEL", ex.Message);
     }
 
@@ -138,7 +140,8 @@ public class EndpointTests
     public void A_key_is_not_sent_over_plain_http_to_another_host_unless_allowed()
     {
         var ex = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve([new EndpointSettings("http://gpu-box.lan:8000/v1", "m", "secret-key-123456")]));
-        Assert.Contains("-AllowUnencryptedAuthentication", ex.Message);
+        Assert.Equal(EndpointProblem.Unencrypted, ex.Problem);
+        Assert.Contains("unencrypted http to gpu-box.lan", ex.Message);
         Assert.DoesNotContain("secret-key-123456", ex.Message);
 
         // allowed, loopback, or no key to send: the endpoint resolves with its key (or none) and plain-http address

@@ -166,7 +166,8 @@ public sealed class EntraIdTests : IClassFixture<FakeServerFixture>, IDisposable
     public void Entra_ID_is_for_Azure_OpenAI_and_never_goes_over_plain_http_to_another_host()
     {
         var wrongProvider = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve([new EndpointSettings("https://api.openai.com/v1", "m", EntraId: true)]));
-        Assert.Contains("AzureOpenAI", wrongProvider.Message);
+        Assert.Equal(EndpointProblem.EntraIdNotAzure, wrongProvider.Problem);
+        Assert.Contains("Azure OpenAI", wrongProvider.Message);
         var plain = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve(
             [new EndpointSettings("http://myres.openai.azure.com", Provider: LlmProvider.AzureOpenAI, Deployment: "d", EntraId: true)]));
         Assert.Contains("Microsoft Entra ID tokens over unencrypted http", plain.Message);

@@ -86,7 +86,7 @@ public sealed class BatchJob
         var files = _options.Files;
         if (files.Resume)
         {
-            throw new ArgumentException("A batch job continues by itself when run again; -Resume (live) is for filling the rows a merged batch left without code.");
+            throw new ArgumentException("A batch job does not resume: it continues by itself when run again. Resuming fills the rows a merged batch left without code, live.");
         }
         string input = Path.GetFullPath(files.InputPath);
         string output = Path.GetFullPath(files.OutputPath);

@@ -84,10 +84,10 @@ public sealed partial class LlmEndpoint
 
         if (endpoint is null && (!credentials.Any(c => c.Credential.Key is not null) || provider == LlmProvider.AzureOpenAI))
         {
-            throw new EndpointConfigurationException(provider == LlmProvider.AzureOpenAI
-                ? "No Azure OpenAI endpoint is configured. Pass -Endpoint https://<resource>.openai.azure.com (with -Deployment, or -Model for the /openai/v1 API) or set AZURE_OPENAI_ENDPOINT."
-                : "No LLM endpoint is configured. Pass -Endpoint (for example http://localhost:11434/v1 for Ollama) or set CODEGEN_ENDPOINT; " +
-                  "for OpenAI itself set CODEGEN_API_KEY or OPENAI_API_KEY and the endpoint defaults to " + OpenAIBaseUrl + ".");
+            throw provider == LlmProvider.AzureOpenAI
+                ? new EndpointConfigurationException("No Azure OpenAI endpoint is configured (nor AZURE_OPENAI_ENDPOINT).", EndpointProblem.NoAzureEndpoint)
+                : new EndpointConfigurationException("No LLM endpoint is configured (nor CODEGEN_ENDPOINT or OPENAI_BASE_URL), and no key is set that would mean OpenAI itself.",
+                    EndpointProblem.NoEndpoint);
         }
 
         Uri uri;
@@ -106,7 +106,7 @@ public sealed partial class LlmEndpoint
         }
         if (model is null)
         {
-            throw new EndpointConfigurationException("No model is configured. Pass -Model (for example -Model gpt-4o-mini) or set CODEGEN_MODEL.");
+            throw NoModel();
         }
 
         Credential? chosen = null;
@@ -133,13 +133,12 @@ public sealed partial class LlmEndpoint
         }
         if (chosen?.EntraId == true && provider != LlmProvider.AzureOpenAI)
         {
-            throw new EndpointConfigurationException("Microsoft Entra ID sign-in is for Azure OpenAI: set the provider to AzureOpenAI (-Provider AzureOpenAI).");
+            throw new EndpointConfigurationException("Microsoft Entra ID sign-in is for Azure OpenAI, and the provider is OpenAI.", EndpointProblem.EntraIdNotAzure);
         }
         if (chosen is not null && uri.Scheme == Uri.UriSchemeHttp && !IsLoopback(uri) && !allowUnencryptedAuthentication)
         {
             string what = chosen.Key is not null ? "the API key" : chosen.Token is not null ? "the bearer token" : "Microsoft Entra ID tokens";
-            throw new EndpointConfigurationException(
-                $"Refusing to send {what} over unencrypted http to {uri.Host}. Use https, or pass -AllowUnencryptedAuthentication if this network is trusted.");
+            throw new EndpointConfigurationException($"Refusing to send {what} over unencrypted http to {uri.Host}.", EndpointProblem.Unencrypted);
         }
         return new LlmEndpoint(uri, model, chosen?.Key is { } key ? new ApiKey(key) : null, provider)
         {
@@ -190,9 +189,11 @@ public sealed partial class LlmEndpoint
             endpoint = provider == LlmProvider.AzureOpenAI ? AzureChatCompletionsUri(url, deployment, null) : ToChatCompletionsUri(url);
         }
         return model is null
-            ? throw new EndpointConfigurationException("No model is configured. Pass -Model (for example -Model gpt-4o-mini) or set CODEGEN_MODEL.")
+            ? throw NoModel()
             : (provider, model, endpoint);
     }
+
+    private static EndpointConfigurationException NoModel() => new("No model is configured (nor CODEGEN_MODEL).", EndpointProblem.NoModel);
 
     /// <summary>
     /// The provider (the first layer that names one, else OpenAI) and the layers that may configure it: OpenAI's

@@ -1,9 +1,28 @@
 namespace CodeGen.Core.Llm;
 
+/// <summary>What is wrong with an endpoint configuration, for the advice a host gives (see <see cref="EndpointConfigurationException.Problem"/>).</summary>
+public enum EndpointProblem
+{
+    /// <summary>Something else: the message says what.</summary>
+    Other,
+    /// <summary>No layer names an endpoint, and no key means OpenAI itself.</summary>
+    NoEndpoint,
+    /// <summary>The provider is Azure OpenAI and no layer names its resource.</summary>
+    NoAzureEndpoint,
+    /// <summary>No layer names a model (or an Azure deployment).</summary>
+    NoModel,
+    /// <summary>Microsoft Entra ID sign-in with a provider other than Azure OpenAI.</summary>
+    EntraIdNotAzure,
+    /// <summary>Credentials would go over plain http to a host other than this machine.</summary>
+    Unencrypted,
+}
+
 /// <summary>Raised for an endpoint configuration that cannot work: nothing set, a malformed URL, no model.</summary>
 public sealed class EndpointConfigurationException : Exception
 {
-    public EndpointConfigurationException(string message) : base(message) { }
+    public EndpointConfigurationException(string message, EndpointProblem problem = EndpointProblem.Other) : base(message) => Problem = problem;
+
+    public EndpointProblem Problem { get; }
 }
 
 /// <summary>Which protocol flavour the endpoint speaks: how URLs are built and how the key is sent.</summary>

@@ -299,6 +299,20 @@ public sealed class AnswerJournal : IDisposable
         }
     }
 
+    /// <summary>False when the file could not be deleted (held open without sharing, on Windows).</summary>
+    private bool TryDelete()
+    {
+        try
+        {
+            File.Delete(Path);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Writes what is left and lets the journal go; it stays for -Resume unless it holds nothing.</summary>
     public void Dispose()
     {
@@ -324,22 +338,17 @@ public sealed class AnswerJournal : IDisposable
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
         }
-        bool empty;
+        // nothing in an empty journal for a -Resume: it would only make the next run refuse the output
+        bool deleteAfterClose;
         lock (_fileLock)
         {
-            empty = _stream.Length == 0;
+            // deleted while still held where the system allows it (Unix): no other run can open it in between
+            deleteAfterClose = _stream.Length == 0 && !TryDelete();
             _stream.Dispose();
         }
-        if (empty)
+        if (deleteAfterClose)
         {
-            // nothing in it for a -Resume: it would only make the next run refuse the output
-            try
-            {
-                File.Delete(Path);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-            }
+            TryDelete();
         }
     }
 }

@@ -109,7 +109,7 @@ public sealed class ExportCodeGenBatchCommand : CancellableCmdlet, IDynamicParam
         _outFile = GetUnresolvedProviderPathFromPSPath(OutFile);
         if (!Directory.Exists(_outFile) && File.Exists(_outFile) && !Force)
         {
-            ThrowTerminatingError(new ErrorRecord(new IOException($"{_outFile} already exists. Pass -Force to replace it."), "OutputFileExists", ErrorCategory.ResourceExists, _outFile));
+            ThrowTerminatingError(ErrorRecords.ForException(new DataFileException(_outFile, 0, "already exists.", errorId: DataFileException.OutputFileExists), this, _outFile));
         }
         _skip = !ShouldProcess(_outFile, $"Write batch requests for model '{_target!.Model}'");
     }
@@ -129,7 +129,7 @@ public sealed class ExportCodeGenBatchCommand : CancellableCmdlet, IDynamicParam
                 target = System.IO.Path.Combine(_outFile, System.IO.Path.GetFileNameWithoutExtension(input) + ".requests.jsonl");
                 if (File.Exists(target) && !Force)
                 {
-                    WriteError(new ErrorRecord(new IOException($"{target} already exists. Pass -Force to replace it."), "OutputFileExists", ErrorCategory.ResourceExists, target));
+                    WriteError(ErrorRecords.ForException(new DataFileException(target, 0, "already exists.", errorId: DataFileException.OutputFileExists), this, target));
                     return;
                 }
             }

@@ -1,3 +1,4 @@
+using CodeGen.Commands.Support;
 using CodeGen.Core.Llm;
 
 namespace CodeGen.Commands.Endpoints;
@@ -66,7 +67,7 @@ public sealed class EndpointInfo
         catch (EndpointConfigurationException ex)
         {
             var info = Describe(SessionDefaults.Current);
-            info.Problem = ex.Message;
+            info.Problem = ErrorRecords.EndpointAction(ex.Problem, _ => false) is { } advice ? ex.Message + " " + advice : ex.Message;
             return info;
         }
     }

@@ -35,7 +35,7 @@ internal static class ErrorRecords
                 e.ErrorId == ResponseCacheException.CacheNotFound
                     ? "Check -CachePath, or record the answers first with -CacheMode ReadWrite against a live endpoint."
                     : "Record the answers again into a new folder (-CachePath <new folder> -CacheMode ReadWrite against a live endpoint), then replace the old folder with it."),
-            EndpointConfigurationException => ("InvalidEndpointConfiguration", ErrorCategory.InvalidArgument, target, null),
+            EndpointConfigurationException e => ("InvalidEndpointConfiguration", ErrorCategory.InvalidArgument, target, EndpointAction(e.Problem, Has)),
             RunStoppedException e => (e.Error.ErrorId, CategoryOf(e.Error), target, RowAction(e.Error, cmdlet)),
             IOException or UnauthorizedAccessException => ("DataFileWriteFailed", ErrorCategory.WriteError, target, null),
             _ => ("UnexpectedError", ErrorCategory.NotSpecified, target, null),
@@ -126,6 +126,21 @@ internal static class ErrorRecords
         DataFileException.MissingInputColumn => "Pass -InputKey with the name of the column that holds the instruction.",
         DataFileException.OutputColumnExists when has("Force") => "Pass -Force to overwrite the column, or -OutputKey to write a different one.",
         _ when error.StartOver && has("Force") => "Pass -Force to start over: the output is replaced and every row is generated again.",
+        _ => null,
+    };
+
+    /// <summary>How to set what an endpoint configuration lacks, naming the parameters the command has (and the variables that serve every command).</summary>
+    internal static string? EndpointAction(EndpointProblem problem, Func<string, bool> has) => problem switch
+    {
+        EndpointProblem.NoEndpoint when has("Endpoint") => $"Pass -Endpoint (for example http://localhost:11434/v1 for Ollama), set one for the session with Set-CodeGenEndpoint, or set CODEGEN_ENDPOINT; for OpenAI itself, set CODEGEN_API_KEY or OPENAI_API_KEY and the endpoint is {LlmEndpoint.OpenAIBaseUrl}.",
+        EndpointProblem.NoEndpoint => $"Set an endpoint with Set-CodeGenEndpoint -Endpoint or CODEGEN_ENDPOINT; for OpenAI itself, set CODEGEN_API_KEY or OPENAI_API_KEY and the endpoint is {LlmEndpoint.OpenAIBaseUrl}.",
+        EndpointProblem.NoAzureEndpoint when has("Endpoint") => "Pass -Endpoint https://<resource>.openai.azure.com (with -Deployment, or -Model for the /openai/v1 API), or set AZURE_OPENAI_ENDPOINT.",
+        EndpointProblem.NoAzureEndpoint => "Set the resource with Set-CodeGenEndpoint -Endpoint https://<resource>.openai.azure.com, or AZURE_OPENAI_ENDPOINT.",
+        EndpointProblem.NoModel when has("Model") => "Pass -Model (for example -Model gpt-4o-mini), set one for the session with Set-CodeGenEndpoint -Model, or set CODEGEN_MODEL.",
+        EndpointProblem.NoModel => "Set a model with Set-CodeGenEndpoint -Model, or CODEGEN_MODEL.",
+        EndpointProblem.EntraIdNotAzure when has("Provider") => "Pass -Provider AzureOpenAI (or set CODEGEN_PROVIDER=AzureOpenAI).",
+        EndpointProblem.Unencrypted when has("AllowUnencryptedAuthentication") => "Use https, or pass -AllowUnencryptedAuthentication if this network is trusted.",
+        EndpointProblem.Unencrypted => "Use https.",
         _ => null,
     };
 
