@@ -21,6 +21,8 @@ internal sealed class RecordingBatchListener : IBatchJobListener
     public void OnProgress(RunStatistics statistics, double fractionRead) => Rows.OnProgress(statistics, fractionRead);
 
     public void OnNotice(string message) => Rows.OnNotice(message);
+
+    public void OnWarning(string message) => Rows.OnWarning(message);
 }
 
 public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable

@@ -25,6 +25,10 @@ internal sealed class RecordingListener : IFileRunListener
     }
 
     public void OnNotice(string message) => Notices.Add(message);
+
+    public List<string> Warnings { get; } = [];
+
+    public void OnWarning(string message) => Warnings.Add(message);
 }
 
 public class FileRunTests : IClassFixture<FakeServerFixture>, IDisposable
@@ -277,6 +281,23 @@ public class FileRunTests : IClassFixture<FakeServerFixture>, IDisposable
         cat.StandardOutput.BaseStream.CopyTo(bytes);
         cat.WaitForExit();
         return bytes.ToArray();
+    }
+
+    [Fact]
+    public void A_journal_the_disk_refuses_is_said_once_and_the_run_still_writes_its_output()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        string input = WriteTasks("in.csv", 20);
+        string output = _temp.File("out.jsonl");
+        // a journal on a device that is always full: every write of it fails (ENOSPC)
+        File.CreateSymbolicLink(AnswerJournal.PathFor(output), "/dev/full");
+        var (summary, listener) = Run(input, output, resume: true, server: server);
+
+        Assert.Equal(20, summary.Generated);
+        AssertAllAnswered(output, DataFormat.JsonLines, 20);
+        var warning = Assert.Single(listener.Warnings);
+        Assert.Contains("not reaching the disk", warning);
+        Assert.Contains(AnswerJournal.PathFor(output), warning);
     }
 
     [Fact]

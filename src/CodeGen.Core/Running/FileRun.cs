@@ -83,6 +83,9 @@ public interface IFileRunListener
 
     /// <summary>Something worth a verbose line: a repaired output, how a resume goes on.</summary>
     void OnNotice(string message);
+
+    /// <summary>Something the user must hear while the run goes on: answers that cannot be kept on disk.</summary>
+    void OnWarning(string message);
 }
 
 /// <summary>
@@ -172,6 +175,7 @@ public sealed class FileRun
         run.Journal = journal;
         var clock = Stopwatch.StartNew();
         long rowsRead = 0;
+        bool journalWarned = false;
         try
         {
             for (var row = first; row is not null; row = reader.Read(out var next) ? next : null)
@@ -189,9 +193,11 @@ public sealed class FileRun
                 }
                 run.Drain(false, sink.Emit, sink.BeforeWait, WaitInterval, cancellationToken);
                 sink.FlushIfDue();
+                WarnOfJournal(journal, listener, ref journalWarned);
             }
             source?.EnsureNoMoreRows(rowsRead);
             run.Drain(true, sink.Emit, sink.BeforeWait, WaitInterval, cancellationToken);
+            WarnOfJournal(journal, listener, ref journalWarned);
             if (sink.Stopped)
             {
                 // rows were cancelled (the run was stopped): the output is incomplete, so this is no success
@@ -244,6 +250,16 @@ public sealed class FileRun
             Repaired = generation.Checkers is null ? null : stats.Checks.Repaired,
             RepairRequests = generation.Checkers is null ? null : stats.Checks.RepairRequests,
         };
+    }
+
+    /// <summary>Says once that answers are not reaching the disk: a crash now would lose them (they are kept in memory and tried again).</summary>
+    private static void WarnOfJournal(AnswerJournal? journal, IFileRunListener listener, ref bool warned)
+    {
+        if (!warned && journal?.Problem is { } problem)
+        {
+            warned = true;
+            listener.OnWarning($"The run's answers are not reaching the disk ({problem}); they are kept in memory and written again, but a crash now would lose those not yet in the output.");
+        }
     }
 
     internal static void CheckColumns(string input, IReadOnlyList<string> columns, GenerationOptions generation)
