@@ -220,7 +220,10 @@ public sealed class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDynami
         }
 
         _checkers = Check || MaxRepairs > 0 ? PowerShellChecker.WithEngineCheckers() : null;
-        _checkers?.Prepare(_prompt.Language);
+        if (!WhatIfInEffect)
+        {
+            _checkers?.Prepare(_prompt.Language);
+        }
         _generation = _prompt.ToOptions(this, Force, Raw, IncludeUsage, checkers: _checkers, maxRepairs: MaxRepairs);
         if (_batch && MaxRepairs > 0)
         {
