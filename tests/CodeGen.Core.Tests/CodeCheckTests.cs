@@ -155,6 +155,14 @@ public class CodeCheckTests : IDisposable
     }
 
     [Fact]
+    public async Task Text_that_is_not_valid_UTF_16_is_handed_over_escaped_and_the_checks_after_it_stay_in_step()
+    {
+        // a lone surrogate (PowerShell strings can hold one): escaped in the request, never a broken line
+        var results = await Task.WhenAll(new[] { "x = 1", "x = '\ud800'", "x = (", "y = 2", "z = '\udc00' +" }.Select(code => Check(code, "python")));
+        Assert.Equal([CheckStatus.Ok, CheckStatus.Ok, CheckStatus.Failed, CheckStatus.Ok, CheckStatus.Failed], results.Select(r => r.Status));
+    }
+
+    [Fact]
     public async Task A_carriage_return_in_bash_messages_does_not_shift_answers_to_other_rows()
     {
         // bash -n quotes the offending line back; a CR in it must not end the answer early
@@ -203,6 +211,18 @@ public class CodeCheckTests : IDisposable
         Assert.Contains("took longer than 10 s", timedOut.Detail);
         Assert.Equal(CheckStatus.Ok, (await behind.WaitAsync(TimeSpan.FromSeconds(30))).Status); // answered by the next process
         Assert.NotEqual(first, checker.ProcessId);
-        Assert.Throws<ArgumentException>(() => Process.GetProcessById(first)); // the stalled one is gone
+        // the stalled one is gone (once the system has reaped it)
+        Assert.True(SpinWait.SpinUntil(() =>
+        {
+            try
+            {
+                using var process = Process.GetProcessById(first);
+                return process.HasExited;
+            }
+            catch (ArgumentException)
+            {
+                return true;
+            }
+        }, TimeSpan.FromSeconds(30)), "the stalled checker process is still running");
     }
 }

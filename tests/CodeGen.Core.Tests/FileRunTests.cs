@@ -286,6 +286,7 @@ public class FileRunTests : IClassFixture<FakeServerFixture>, IDisposable
     [Fact]
     public void A_journal_the_disk_refuses_is_said_once_and_the_run_still_writes_its_output()
     {
+        Assert.True(File.Exists("/dev/full"), "this test needs /dev/full (Linux), a device every write to which fails");
         var server = _fixture.Use(new FakeLlmOptions());
         // answers that take a while, so the run lasts many of the journal's ticks (an answer only matters while it is not yet in the output)
         string input = WriteTasks("in.csv", 20, i => $"task {i} [[fake:latency=50]]");

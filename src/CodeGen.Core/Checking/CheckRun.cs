@@ -48,8 +48,8 @@ public sealed class CheckRun
         }
         else
         {
-            // a whole answer kept in the field (-Raw): its fenced block, in the block's language
-            var (code, tag, _) = string.IsNullOrWhiteSpace(_language) ? CodeExtractor.ForCheck(text) : new ExtractedCode(text, null, CodeSource.WholeAnswer);
+            // a whole answer kept in the field (-Raw): its fenced block (in the block's language, unless -Language says), as a run checks it
+            var (code, tag, _) = CodeExtractor.ForCheck(text, _language);
             var checkers = _checkers;
             string? language = _language;
             check = Task.Run(() => checkers.CheckAsync(code, language, tag, cancellationToken).AsTask(), cancellationToken);

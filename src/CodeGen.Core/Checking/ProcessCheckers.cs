@@ -93,7 +93,7 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
         {
             return CheckResult.Unchecked($"the code is larger than {MaxCodeBytes / (1024 * 1024)} MB, the most handed to {Program}.", Language);
         }
-        // a check that was behind one that stalled the process goes once more, to the process started after it
+        // a check whose process ended under it (stalled or crashed by another check) goes once more, to a new process
         for (int attempt = 0; ; attempt++)
         {
             Worker? worker;
@@ -105,7 +105,15 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
                 {
                     return CheckResult.Unchecked(_unavailable!, Language);
                 }
-                reply = worker.Send(number => Request(number, code));
+                try
+                {
+                    reply = worker.Send(number => Request(number, code));
+                }
+                catch (ArgumentException ex)
+                {
+                    // text that cannot be encoded (a lone surrogate): nothing was queued or sent
+                    return CheckResult.Unchecked($"the code cannot be handed to {Program} ({ex.Message}).", Language);
+                }
             }
             var answer = await reply.WaitAsync(cancellationToken).ConfigureAwait(false);
             switch (answer.Kind)
@@ -115,8 +123,9 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
                     return ParseOrUnchecked(answer.Text!);
                 case ReplyKind.TimedOut:
                     Retire(worker);
+                    Volatile.Write(ref _startsWithoutAnswer, 0); // a stalled parser, stopped: not a process that would not start
                     return CheckResult.Unchecked($"{Program} took longer than {CheckTimeout.TotalSeconds:0} s to parse it, and was stopped.", Language);
-                case ReplyKind.Ended when attempt == 0 && answer.OtherTimedOut:
+                case ReplyKind.Ended when attempt == 0:
                     Retire(worker);
                     continue;
                 default:
@@ -203,8 +212,7 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
     }
 
     /// <param name="Text">The answer, or for <see cref="ReplyKind.Ended"/> what the process said as it ended.</param>
-    /// <param name="OtherTimedOut">The process was stopped because an earlier check stalled it, not because of this one.</param>
-    private readonly record struct Reply(ReplyKind Kind, string? Text = null, bool OtherTimedOut = false);
+    private readonly record struct Reply(ReplyKind Kind, string? Text = null);
 
     /// <summary>
     /// One process. Requests are numbered and queued for one writer (no caller waits on the pipe); one reader matches
@@ -224,7 +232,7 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
         private long _next;
         private long _headSince;
         private int _ended;
-        private volatile bool _timedOut;
+        private readonly object _ending = new();
         private string _exit = string.Empty;
 
         public Worker(string program, IReadOnlyList<string> arguments, TimeSpan timeout, TimeProvider clock)
@@ -246,7 +254,8 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
                 start.ArgumentList.Add(argument);
             }
             // a bare environment: what finds the program, and nothing else (no keys, no BASH_ENV, no PYTHON*)
-            var keep = start.Environment.Where(v => v.Key is "PATH" or "HOME" or "TMPDIR" || v.Key.StartsWith("PYENV_", StringComparison.Ordinal)).ToList();
+            string[] kept = ["PATH", "HOME", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "WINDIR"];
+            var keep = start.Environment.Where(v => kept.Contains(v.Key, StringComparer.OrdinalIgnoreCase) || v.Key.StartsWith("PYENV_", StringComparison.OrdinalIgnoreCase)).ToList();
             start.Environment.Clear();
             foreach (var (key, value) in keep)
             {
@@ -269,10 +278,10 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
                 }
             };
             _process.BeginErrorReadLine();
+            var tick = TimeSpan.FromTicks(Math.Clamp(timeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 50, TimeSpan.TicksPerSecond));
+            _watchdog = clock.CreateTimer(_ => Watch(), null, tick, tick); // before the tasks that may end the worker at once
             _ = Task.Run(WriteRequestsAsync);
             _ = Task.Run(ReadAnswersAsync);
-            var tick = TimeSpan.FromTicks(Math.Clamp(timeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 50, TimeSpan.TicksPerSecond));
-            _watchdog = clock.CreateTimer(_ => Watch(), null, tick, tick);
         }
 
         public int ProcessId { get; }
@@ -285,13 +294,15 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
             var reply = new TaskCompletionSource<Reply>(TaskCreationOptions.RunContinuationsAsynchronously);
             lock (_order)
             {
-                long number = ++_next;
+                long number = _next + 1;
+                byte[] bytes = request(number); // first: a request that cannot be built is never queued
+                _next = number;
                 if (_waiting.IsEmpty)
                 {
                     Volatile.Write(ref _headSince, _clock.GetTimestamp());
                 }
                 _waiting.Enqueue((number, reply));
-                if (!_requests.Writer.TryWrite(request(number)))
+                if (!_requests.Writer.TryWrite(bytes))
                 {
                     End(); // the process is gone
                 }
@@ -352,6 +363,7 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
                 // whatever stops the reader ends the worker: the checks waiting hear that it stopped
             }
             End();
+            _process.Dispose(); // the reader is the last to use it: its handle and pipes go now, not at a collection
         }
 
         /// <summary>Gives an answer to the oldest request, if it is that request's; false for an answer out of step.</summary>
@@ -385,36 +397,38 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
                 {
                     return;
                 }
-                _timedOut = true;
             }
             head.Reply.TrySetResult(new Reply(ReplyKind.TimedOut));
             Kill();
         }
 
-        /// <summary>No more answers: every waiting check hears why.</summary>
+        /// <summary>No more answers: every waiting check hears why (the exit code and what the process said, once known).</summary>
         private void End()
         {
-            if (Interlocked.Exchange(ref _ended, 1) == 0)
+            lock (_ending)
             {
-                _requests.Writer.TryComplete();
-                _watchdog.Dispose();
-                string errors;
-                lock (_errors)
+                if (Interlocked.Exchange(ref _ended, 1) == 0)
                 {
-                    errors = _errors.ToString().Trim();
-                }
-                try
-                {
-                    _exit = (_process.HasExited ? string.Create(CultureInfo.InvariantCulture, $" (exit code {_process.ExitCode})") : string.Empty)
-                        + (errors.Length > 0 ? ": " + errors.ReplaceLineEndings(" ") : string.Empty);
-                }
-                catch (InvalidOperationException)
-                {
+                    _requests.Writer.TryComplete();
+                    _watchdog.Dispose();
+                    string errors;
+                    lock (_errors)
+                    {
+                        errors = _errors.ToString().Trim();
+                    }
+                    try
+                    {
+                        _exit = (_process.HasExited ? string.Create(CultureInfo.InvariantCulture, $" (exit code {_process.ExitCode})") : string.Empty)
+                            + (errors.Length > 0 ? ": " + errors.ReplaceLineEndings(" ") : string.Empty);
+                    }
+                    catch (InvalidOperationException)
+                    {
+                    }
                 }
             }
             while (_waiting.TryDequeue(out var waiting))
             {
-                waiting.Reply.TrySetResult(new Reply(ReplyKind.Ended, _exit, _timedOut));
+                waiting.Reply.TrySetResult(new Reply(ReplyKind.Ended, _exit));
             }
         }
 

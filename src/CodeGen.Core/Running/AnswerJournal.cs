@@ -287,17 +287,12 @@ public sealed class AnswerJournal : IDisposable
     /// <summary>The run completed: every answer is in the output, so the journal goes. False when it could not be removed.</summary>
     public bool Complete()
     {
+        _completed = true;
         Dispose();
-        try
-        {
-            File.Delete(Path);
-            return true;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
+        return !File.Exists(Path);
     }
+
+    private volatile bool _completed;
 
     /// <summary>False when the file could not be deleted (held open without sharing, on Windows).</summary>
     private bool TryDelete()
@@ -338,12 +333,13 @@ public sealed class AnswerJournal : IDisposable
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
         }
-        // nothing in an empty journal for a -Resume: it would only make the next run refuse the output
+        // a completed run's journal (every answer is in the output), and an empty one, have nothing for a -Resume: they
+        // would only make the next run refuse the output
         bool deleteAfterClose;
         lock (_fileLock)
         {
             // deleted while still held where the system allows it (Unix): no other run can open it in between
-            deleteAfterClose = _stream.Length == 0 && !TryDelete();
+            deleteAfterClose = (_completed || _stream.Length == 0) && !TryDelete();
             _stream.Dispose();
         }
         if (deleteAfterClose)

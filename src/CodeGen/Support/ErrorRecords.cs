@@ -139,6 +139,7 @@ internal static class ErrorRecords
         EndpointProblem.NoModel when has("Model") => "Pass -Model (for example -Model gpt-4o-mini), set one for the session with Set-CodeGenEndpoint -Model, or set CODEGEN_MODEL.",
         EndpointProblem.NoModel => "Set a model with Set-CodeGenEndpoint -Model, or CODEGEN_MODEL.",
         EndpointProblem.EntraIdNotAzure when has("Provider") => "Pass -Provider AzureOpenAI (or set CODEGEN_PROVIDER=AzureOpenAI).",
+        EndpointProblem.EntraIdNotAzure => "Set the provider with Set-CodeGenEndpoint -Provider AzureOpenAI, or CODEGEN_PROVIDER=AzureOpenAI.",
         EndpointProblem.Unencrypted when has("AllowUnencryptedAuthentication") => "Use https, or pass -AllowUnencryptedAuthentication if this network is trusted.",
         EndpointProblem.Unencrypted => "Use https.",
         _ => null,
