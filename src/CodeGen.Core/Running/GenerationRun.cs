@@ -341,9 +341,10 @@ public sealed class GenerationRun : IDisposable
         var checkers = _options.Checkers!;
         string? tag = first.LanguageTag;
         var check = await checkers.CheckAsync(first.CheckCode ?? outcome.Code!, _options.Language, tag, token).ConfigureAwait(false);
-        var messages = row.Prompt.Messages!.ToList();
+        List<ChatMessage>? messages = null; // the conversation, built only for a row that is repaired
         while (check.Status == CheckStatus.Failed && outcome.Repairs < _options.MaxRepairs)
         {
+            messages ??= [.. row.Prompt.Messages!];
             messages.Add(new ChatMessage("assistant", answer.Content ?? string.Empty));
             messages.Add(ChatMessage.User(PromptBuilder.RepairPrompt(check.Detail, _options.Language ?? tag ?? check.Language)));
             var repair = new PreparedRow(row.RowNumber, PromptResult.Ok([.. messages], row.Instruction ?? string.Empty));
