@@ -60,6 +60,7 @@ Describe 'Mocking CodeGen cmdlets' {
     It 'keeps -Provider and -Storage as strict as typed parameters for the real cmdlet' {
         { 'task' | Invoke-CodeInstructionToCode -Endpoint http://127.0.0.1:9/v1 -Model m -Provider Nope -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
         { Invoke-CodeInstructionToCode -Storage 'not a storage' -Endpoint http://127.0.0.1:9/v1 -Model m -ErrorAction Stop } | Should -Throw '*New-CodeGenStorage*'
-        (Get-Command Invoke-CodeInstructionToCode).Parameters['Provider'].Attributes.ValidValues | Should -Be 'OpenAI', 'AzureOpenAI'
+        (Get-Command Invoke-CodeInstructionToCode).Parameters['Provider'].Attributes.ValidValues | Should -Be 'OpenAI', 'AzureOpenAI', 'Anthropic'
+        (Get-Command Invoke-CodeInstructionToCode).Parameters['Api'].Attributes.ValidValues | Should -Be 'ChatCompletions', 'Responses', 'Messages'
     }
 }

@@ -80,10 +80,10 @@ static async Task<(double Seconds, int Answered)> Bare(HttpClient http, string u
         int i;
         while ((i = Interlocked.Increment(ref next)) <= count)
         {
-            byte[] body = ChatRequest.ToUtf8(endpoint.Model, [ChatMessage.User(prompts.DefaultPrompt(Instruction(i)))], new ChatParameters());
+            byte[] body = WireApi.ChatCompletions.ToUtf8(endpoint.Model, [ChatMessage.User(prompts.DefaultPrompt(Instruction(i)))], new ChatParameters(), WireRules.AsGiven);
             using var content = new ByteArrayContent(body);
             content.Headers.ContentType = new("application/json");
-            using var response = await http.PostAsync(endpoint.ChatCompletionsUri, content);
+            using var response = await http.PostAsync(endpoint.RequestUri, content);
             byte[] answer = await response.Content.ReadAsByteArrayAsync();
             if (response.StatusCode == HttpStatusCode.OK && ChatAnswer.Parse(answer, out _) is not null)
             {

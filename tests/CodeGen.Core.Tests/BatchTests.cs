@@ -48,9 +48,9 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
         PollInterval = TimeSpan.FromMilliseconds(20),
     };
 
-    private static FileRunSummary? RunJob(ChatCompletionClient client, BatchJobOptions options, out BatchJobState state, RecordingBatchListener? listener = null)
+    private static FileRunSummary? RunJob(LlmClient client, BatchJobOptions options, out BatchJobState state, RecordingBatchListener? listener = null)
     {
-        var job = new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, client.Endpoint.Model);
+        var job = new BatchJob(options, BatchService.For(client), client.Endpoint.DisplayUri, client.Endpoint.Api.Api, client.Endpoint.Model);
         (state, var summary) = job.RunAsync(listener ?? new RecordingBatchListener(), CancellationToken.None).GetAwaiter().GetResult();
         return summary;
     }
@@ -61,7 +61,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
         var server = _fixture.Use(new FakeLlmOptions { RecordRequests = true });
         string input = WriteTasks("in.csv", 5, n => n == 3 ? "naïve “quotes” and \\ slashes" : $"task {n}");
         var generation = new GenerationOptions { SystemPrompt = "Be brief.", Parameters = new ChatParameters(0.2, 256) };
-        var files = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("requests.jsonl"), BatchTarget.For(LlmProvider.OpenAI, "fake-model", new Uri("http://127.0.0.1/v1/chat/completions")),
+        var files = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("requests.jsonl"), BatchTarget.For(LlmProvider.OpenAI, LlmApi.ChatCompletions, "fake-model", new Uri("http://127.0.0.1/v1/chat/completions")),
             generation, 50_000, 200L * 1024 * 1024, hashOnly: false, onRowError: null, out long rows);
 
         Assert.Equal(5, rows);
@@ -90,7 +90,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
         }
 
         // stable: the same input gives the same file
-        var again = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("again.jsonl"), BatchTarget.For(LlmProvider.OpenAI, "fake-model", new Uri("http://127.0.0.1/v1/chat/completions")),
+        var again = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("again.jsonl"), BatchTarget.For(LlmProvider.OpenAI, LlmApi.ChatCompletions, "fake-model", new Uri("http://127.0.0.1/v1/chat/completions")),
             generation, 50_000, 200L * 1024 * 1024, hashOnly: false, onRowError: null, out _);
         Assert.Equal(File.ReadAllBytes(files[0].Path), File.ReadAllBytes(again[0].Path));
         Assert.Equal(files[0].Sha256, again[0].Sha256);
@@ -122,7 +122,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
     public void Export_splits_at_the_request_and_size_limits()
     {
         string input = WriteTasks("in.csv", 10);
-        var byCount = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("count.jsonl"), BatchTarget.For(LlmProvider.OpenAI, "m", new Uri("http://127.0.0.1/v1/chat/completions")),
+        var byCount = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("count.jsonl"), BatchTarget.For(LlmProvider.OpenAI, LlmApi.ChatCompletions, "m", new Uri("http://127.0.0.1/v1/chat/completions")),
             new GenerationOptions(), 3, 200L * 1024 * 1024, false, null, out _);
         Assert.Equal([3L, 3L, 3L, 1L], byCount.Select(f => f.Requests));
         Assert.Equal(["count.jsonl", "count.2.jsonl", "count.3.jsonl", "count.4.jsonl"], byCount.Select(f => Path.GetFileName(f.Path)));
@@ -130,7 +130,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
 
         long lineSize = new FileInfo(byCount[^1].Path).Length;
         long limit = Math.Max(1024, lineSize * 3 + lineSize / 2); // room for three lines, not four
-        var bySize = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("size.jsonl"), BatchTarget.For(LlmProvider.OpenAI, "m", new Uri("http://127.0.0.1/v1/chat/completions")),
+        var bySize = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("size.jsonl"), BatchTarget.For(LlmProvider.OpenAI, LlmApi.ChatCompletions, "m", new Uri("http://127.0.0.1/v1/chat/completions")),
             new GenerationOptions(), 50_000, limit, false, null, out _);
         Assert.True(bySize.Count > 1);
         Assert.All(bySize, f => Assert.True(new FileInfo(f.Path).Length <= limit && f.Bytes == new FileInfo(f.Path).Length));
@@ -143,7 +143,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
     {
         string input = WriteTasks("in.csv", 2);
         string target = Path.Combine(_temp.Path, "batch", "nested", "requests.jsonl");
-        var files = BatchJob.ExportFile(input, null, CsvSettings.Default, target, BatchTarget.For(LlmProvider.OpenAI, "m", new Uri("http://127.0.0.1/v1/chat/completions")),
+        var files = BatchJob.ExportFile(input, null, CsvSettings.Default, target, BatchTarget.For(LlmProvider.OpenAI, LlmApi.ChatCompletions, "m", new Uri("http://127.0.0.1/v1/chat/completions")),
             new GenerationOptions(), 50_000, 200L * 1024 * 1024, false, null, out _);
         Assert.Equal(target, Assert.Single(files).Path);
         Assert.Equal(2, File.ReadAllLines(target).Length);
@@ -154,7 +154,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
     {
         string input = _temp.Write("in.jsonl", "{\"instruction\":\"a\"}\n{\"instruction\":\"\"}\n{\"instruction\":\"c\"}\n");
         var errors = new List<RowError>();
-        var files = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("r.jsonl"), BatchTarget.For(LlmProvider.OpenAI, "m", new Uri("http://127.0.0.1/v1/chat/completions")),
+        var files = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("r.jsonl"), BatchTarget.For(LlmProvider.OpenAI, LlmApi.ChatCompletions, "m", new Uri("http://127.0.0.1/v1/chat/completions")),
             new GenerationOptions(), 50_000, 200L * 1024 * 1024, false, (e, _) => errors.Add(e), out long rows);
         Assert.Equal(3, rows);
         Assert.Equal(2, files[0].Requests);
@@ -313,7 +313,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
         using var client = Runs.Client(server.BaseUrl);
         RunJob(client, Options(input, output, noWait: true), out var state); // one poll: 2 of 8 done
 
-        Assert.Equal(state.BatchIds, await BatchJob.CancelAsync(state, new BatchClient(client), CancellationToken.None));
+        Assert.Equal(state.BatchIds, await BatchJob.CancelAsync(state, BatchService.For(client), CancellationToken.None));
         Assert.Equal(1L, server.Stats.BatchCancels);
         var summary = RunJob(client, Options(input, output), out var finished);
         Assert.Equal("cancelled", finished.Parts.Single().Status);
@@ -326,13 +326,13 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
         var server = _fixture.Use(new FakeLlmOptions());
         var endpoint = LlmEndpoint.Resolve([new EndpointSettings(server.BaseUrl.GetLeftPart(UriPartial.Authority), null, "azure-key", Provider: LlmProvider.AzureOpenAI,
             Deployment: "gpt-4o-batch", ApiVersion: "2025-01-01")]);
-        using var client = new ChatCompletionClient(endpoint, new ResilienceSettings { MaxRetries = 0 });
-        var batches = new BatchClient(client);
+        using var client = new LlmClient(endpoint, new ResilienceSettings { MaxRetries = 0 });
+        var batches = BatchService.For(client);
         Assert.Equal(new Uri(server.BaseUrl, "/openai/files?api-version=2025-01-01"), batches.ApiUri("files"));
-        Assert.Equal("/chat/completions", batches.RequestUrl);
+        Assert.Equal("/chat/completions", batches.Target(endpoint.BatchModel).Url);
 
         string input = WriteTasks("in.csv", 3);
-        var job = new BatchJob(Options(input, _temp.File("out.csv")), batches, endpoint.DisplayUri, endpoint.Model);
+        var job = new BatchJob(Options(input, _temp.File("out.csv")), batches, endpoint.DisplayUri, endpoint.Api.Api, endpoint.Model);
         var (state, summary) = await job.RunAsync(new RecordingBatchListener(), CancellationToken.None);
 
         Assert.Equal(3L, summary!.Generated);
@@ -345,8 +345,8 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal("gpt-4o-batch", request.GetProperty("body").GetProperty("model").GetString());
 
         var v1 = LlmEndpoint.Resolve([new EndpointSettings("https://res.openai.azure.com", "gpt-4o-mini", "k", Provider: LlmProvider.AzureOpenAI)]);
-        using var v1Client = new ChatCompletionClient(v1, new ResilienceSettings());
-        Assert.Equal(new Uri("https://res.openai.azure.com/openai/v1/batches/b1/cancel"), new BatchClient(v1Client).ApiUri("batches/b1/cancel"));
+        using var v1Client = new LlmClient(v1, new ResilienceSettings());
+        Assert.Equal(new Uri("https://res.openai.azure.com/openai/v1/batches/b1/cancel"), BatchService.For(v1Client).ApiUri("batches/b1/cancel"));
     }
 
     [Fact]

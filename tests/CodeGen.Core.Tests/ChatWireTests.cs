@@ -12,7 +12,7 @@ public class ChatWireTests
     [Fact]
     public void Request_body_has_model_messages_and_only_the_parameters_given()
     {
-        var body = ChatRequest.ToUtf8("gpt-4o-mini", [ChatMessage.System("sys"), ChatMessage.User("Write \"x\" ünïcode\n")], new ChatParameters(0.2, 256));
+        var body = WireApi.ChatCompletions.ToUtf8("gpt-4o-mini", [ChatMessage.System("sys"), ChatMessage.User("Write \"x\" ünïcode\n")], new ChatParameters(0.2, 256), WireRules.AsGiven);
         using var doc = JsonDocument.Parse(body);
         var root = doc.RootElement;
         Assert.Equal("gpt-4o-mini", root.GetProperty("model").GetString());
@@ -22,7 +22,7 @@ public class ChatWireTests
         Assert.Equal("system", messages[0].GetProperty("role").GetString());
         Assert.Equal("Write \"x\" ünïcode\n", messages[1].GetProperty("content").GetString());
 
-        using var bare = JsonDocument.Parse(ChatRequest.ToUtf8("m", [ChatMessage.User("u")], new ChatParameters()));
+        using var bare = JsonDocument.Parse(WireApi.ChatCompletions.ToUtf8("m", [ChatMessage.User("u")], new ChatParameters(), WireRules.AsGiven));
         Assert.False(bare.RootElement.TryGetProperty("temperature", out _));
         Assert.False(bare.RootElement.TryGetProperty("max_tokens", out _));
     }
@@ -55,8 +55,9 @@ public class ChatWireTests
         Assert.Null(nullContent.Content);
         Assert.Equal("no", nullContent.Refusal);
 
-        var parts = Parse("""{"choices":[{"message":{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}}]}""", out _)!;
-        Assert.Equal("ab", parts.Content);
+        // each text part is a whole piece of the answer: a line break between two, not a glue that would merge two code blocks
+        var parts = Parse("""{"choices":[{"message":{"content":[{"type":"text","text":"a"},{"type":"image_url","image_url":{"url":"x"}},{"type":"text","text":"b"}]}}]}""", out _)!;
+        Assert.Equal("a\nb", parts.Content);
 
         var legacy = Parse("""{"choices":[{"text":"old style","finish_reason":"length"}]}""", out _)!;
         Assert.Equal("old style", legacy.Content);

@@ -13,7 +13,7 @@ public class EndpointTests
         "https://r.openai.azure.com/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21")]
     [InlineData("https://r.openai.azure.com/openai/v1?x=1", "https://r.openai.azure.com/openai/v1/chat/completions?x=1")]
     public void Base_urls_get_the_chat_completions_path(string endpoint, string expected)
-        => Assert.Equal(expected, LlmEndpoint.ToChatCompletionsUri(endpoint).ToString());
+        => Assert.Equal(expected, LlmEndpoint.ToRequestUri(endpoint).ToString());
 
     [Theory]
     [InlineData("localhost:11434")]
@@ -21,7 +21,7 @@ public class EndpointTests
     [InlineData("not a url")]
     public void Malformed_endpoints_are_refused(string endpoint)
     {
-        var ex = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.ToChatCompletionsUri(endpoint));
+        var ex = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.ToRequestUri(endpoint));
         Assert.Contains(endpoint, ex.Message);
     }
 
@@ -50,12 +50,12 @@ public class EndpointTests
             ("OPENAI_BASE_URL", "http://127.0.0.1:2/v1"), ("OPENAI_API_KEY", "openai-key-00000000000"), ("DF_API_KEY", "df-key"));
 
         var fromEnv = LlmEndpoint.Resolve(EndpointSettings.FromEnvironment(env));
-        Assert.Equal("http://127.0.0.1:1/v1/chat/completions", fromEnv.ChatCompletionsUri.ToString());
+        Assert.Equal("http://127.0.0.1:1/v1/chat/completions", fromEnv.RequestUri.ToString());
         Assert.Equal("env-model", fromEnv.Model);
         Assert.Equal("codegen-key-0000000000", fromEnv.ApiKey!.Reveal());
 
         var withParameters = LlmEndpoint.Resolve([new EndpointSettings("http://127.0.0.1:3/v1", "param-model", "param-key"), .. EndpointSettings.FromEnvironment(env)]);
-        Assert.Equal("http://127.0.0.1:3/v1/chat/completions", withParameters.ChatCompletionsUri.ToString());
+        Assert.Equal("http://127.0.0.1:3/v1/chat/completions", withParameters.RequestUri.ToString());
         Assert.Equal("param-model", withParameters.Model);
         Assert.Equal("param-key", withParameters.ApiKey!.Reveal());
     }
@@ -64,14 +64,14 @@ public class EndpointTests
     public void OPENAI_variables_then_DF_API_KEY_fill_in_and_the_endpoint_defaults_to_OpenAI()
     {
         var openai = LlmEndpoint.Resolve([new EndpointSettings(Model: "m"), .. EndpointSettings.FromEnvironment(Env(("OPENAI_API_KEY", "sk-openai"), ("DF_API_KEY", "df")))]);
-        Assert.Equal("https://api.openai.com/v1/chat/completions", openai.ChatCompletionsUri.ToString());
+        Assert.Equal("https://api.openai.com/v1/chat/completions", openai.RequestUri.ToString());
         Assert.Equal("sk-openai", openai.ApiKey!.Reveal());
 
         var dataflow = LlmEndpoint.Resolve([new EndpointSettings(Model: "m"), .. EndpointSettings.FromEnvironment(Env(("DF_API_KEY", "df-key")))]);
         Assert.Equal("df-key", dataflow.ApiKey!.Reveal());
 
         var baseUrl = LlmEndpoint.Resolve([new EndpointSettings(Model: "m"), .. EndpointSettings.FromEnvironment(Env(("OPENAI_BASE_URL", "http://localhost:8000/v1")))]);
-        Assert.Equal("http://localhost:8000/v1/chat/completions", baseUrl.ChatCompletionsUri.ToString());
+        Assert.Equal("http://localhost:8000/v1/chat/completions", baseUrl.RequestUri.ToString());
         Assert.Null(baseUrl.ApiKey);
     }
 
@@ -85,7 +85,7 @@ public class EndpointTests
     public void OPENAI_API_KEY_goes_to_OpenAI_its_base_url_and_this_machine(string? endpoint, string? baseUrl, string expected)
     {
         var resolved = LlmEndpoint.Resolve([new EndpointSettings(endpoint, "m"), .. EndpointSettings.FromEnvironment(Env(("OPENAI_API_KEY", "sk-openai-0000"), ("OPENAI_BASE_URL", baseUrl)))]);
-        Assert.Equal(expected, resolved.ChatCompletionsUri.ToString());
+        Assert.Equal(expected, resolved.RequestUri.ToString());
         Assert.Equal("sk-openai-0000", resolved.ApiKey?.Reveal());
         Assert.Equal("OPENAI_* environment variables", resolved.KeySource);
         Assert.Null(resolved.WithheldKey);
@@ -148,7 +148,7 @@ public class EndpointTests
         foreach (var (url, key, allow) in new[] { ("http://gpu-box.lan:8000/v1", "k", true), ("http://127.0.0.1:8000/v1", "k", false), ("http://[::1]:8000/v1", "k", false), ("http://gpu-box.lan:8000/v1", null, false) })
         {
             var endpoint = LlmEndpoint.Resolve([new EndpointSettings(url, "m", key)], allowUnencryptedAuthentication: allow);
-            Assert.Equal(url + "/chat/completions", endpoint.ChatCompletionsUri.ToString());
+            Assert.Equal(url + "/chat/completions", endpoint.RequestUri.ToString());
             Assert.Equal(key is null ? AuthKind.None : AuthKind.ApiKey, endpoint.Auth);
             Assert.Equal(key, endpoint.ApiKey?.Reveal());
         }

@@ -39,7 +39,7 @@ public sealed class EntraIdTests : IClassFixture<FakeServerFixture>, IDisposable
     private static LlmEndpoint Endpoint(FakeLlmServer server)
         => LlmEndpoint.Resolve([new EndpointSettings(new Uri(server.BaseUrl, "/").ToString(), Provider: LlmProvider.AzureOpenAI, Deployment: "gpt4o", EntraId: true)]);
 
-    private static List<RowOutcome> Run(ChatCompletionClient client, IEnumerable<string> instructions)
+    private static List<RowOutcome> Run(LlmClient client, IEnumerable<string> instructions)
     {
         using var run = new GenerationRun(new GenerationOptions(), client);
         try
@@ -59,7 +59,7 @@ public sealed class EntraIdTests : IClassFixture<FakeServerFixture>, IDisposable
         var endpoint = Endpoint(server);
         Assert.Equal(AuthKind.EntraId, endpoint.Auth);
         // DefaultAzureCredential, as -EntraId makes it (a source of its own: nothing held from another test)
-        using var client = new ChatCompletionClient(endpoint, new ResilienceSettings { MaxRetries = 0, MaxConcurrency = 4 },
+        using var client = new LlmClient(endpoint, new ResilienceSettings { MaxRetries = 0, MaxConcurrency = 4 },
             new EntraIdTokenSource(new DefaultAzureCredential()));
         var first = Run(client, Enumerable.Range(1, 20).Select(i => $"task {i}"));
         Assert.All(first, o => Assert.True(o.Succeeded, o.Error?.Message));
@@ -84,7 +84,7 @@ public sealed class EntraIdTests : IClassFixture<FakeServerFixture>, IDisposable
     public void A_token_a_server_echoes_is_masked_in_the_row_error()
     {
         var server = Server();
-        using var client = new ChatCompletionClient(Endpoint(server), new ResilienceSettings { MaxRetries = 0 });
+        using var client = new LlmClient(Endpoint(server), new ResilienceSettings { MaxRetries = 0 });
         var error = Run(client, ["task [[fake:status=400;message=bad request from Bearer {auth}]]"]).Single().Error!;
         string token = server.Stats.LastAuthorization["Bearer ".Length..];
         Assert.StartsWith("fake-entra-", token);
@@ -100,7 +100,7 @@ public sealed class EntraIdTests : IClassFixture<FakeServerFixture>, IDisposable
         Environment.SetEnvironmentVariable("IDENTITY_HEADER", "not-the-identity-header-0123456789");
         // a scope of its own: Azure.Identity's process-wide cache has nothing for it
         var tokens = new EntraIdTokenSource(new ManagedIdentityCredential(ManagedIdentityId.SystemAssigned), "https://failing.example/.default");
-        using var client = new ChatCompletionClient(Endpoint(server), new ResilienceSettings { MaxRetries = 0 }, tokens);
+        using var client = new LlmClient(Endpoint(server), new ResilienceSettings { MaxRetries = 0 }, tokens);
         var error = Run(client, ["task 1", "task 2"]).Single().Error!;
         Assert.Equal(RowErrorKind.SignInFailed, error.Kind);
         Assert.Equal("LlmSignInFailed", error.ErrorId);
@@ -130,7 +130,7 @@ public sealed class EntraIdTests : IClassFixture<FakeServerFixture>, IDisposable
     {
         var server = Server();
         var credential = new SameTokenCredential();
-        using var client = new ChatCompletionClient(Endpoint(server), new ResilienceSettings { MaxRetries = 3 }, new EntraIdTokenSource(credential));
+        using var client = new LlmClient(Endpoint(server), new ResilienceSettings { MaxRetries = 3 }, new EntraIdTokenSource(credential));
         var error = Run(client, ["task 1"]).Single().Error!;
         Assert.Equal(401, error.StatusCode);
         Assert.True(error.IsFatal);
@@ -147,7 +147,7 @@ public sealed class EntraIdTests : IClassFixture<FakeServerFixture>, IDisposable
             Token: "user-token-0123456789abcdef")]);
         Assert.Equal(AuthKind.BearerToken, azure.Auth);
         Assert.Equal("bearer token ****cdef (Authorization: Bearer)", azure.DescribeAuth());
-        using (var client = new ChatCompletionClient(azure, new ResilienceSettings { MaxRetries = 0 }))
+        using (var client = new LlmClient(azure, new ResilienceSettings { MaxRetries = 0 }))
         {
             Assert.All(Run(client, ["task 1"]), o => Assert.True(o.Succeeded, o.Error?.Message));
         }
@@ -155,7 +155,7 @@ public sealed class EntraIdTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal(string.Empty, server.Stats.LastApiKey);
 
         var openai = LlmEndpoint.Resolve([new EndpointSettings(server.BaseUrl.ToString(), "m", Token: "user-token-0123456789abcdef")]);
-        using (var client = new ChatCompletionClient(openai, new ResilienceSettings { MaxRetries = 0 }))
+        using (var client = new LlmClient(openai, new ResilienceSettings { MaxRetries = 0 }))
         {
             Assert.All(Run(client, ["task 2"]), o => Assert.True(o.Succeeded, o.Error?.Message));
         }

@@ -30,7 +30,7 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
     private string WriteTasks(string name, int count, Func<int, string>? instruction = null) => _temp.WriteTasks(name, count, instruction);
 
     /// <summary>Runs (or continues) the batch job writing <paramref name="output"/>.</summary>
-    private static FileRunSummary? RunJob(ChatCompletionClient client, string input, string output, bool noWait = false)
+    private static FileRunSummary? RunJob(LlmClient client, string input, string output, bool noWait = false)
     {
         var options = new BatchJobOptions
         {
@@ -39,10 +39,10 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
             NoWait = noWait,
             PollInterval = TimeSpan.FromMilliseconds(20),
         };
-        return new BatchJob(options, new BatchClient(client), client.Endpoint.DisplayUri, client.Endpoint.Model).RunAsync(new RecordingBatchListener(), CancellationToken.None).GetAwaiter().GetResult().Summary;
+        return new BatchJob(options, BatchService.For(client), client.Endpoint.DisplayUri, client.Endpoint.Api.Api, client.Endpoint.Model).RunAsync(new RecordingBatchListener(), CancellationToken.None).GetAwaiter().GetResult().Summary;
     }
 
-    private static FileRunSummary RunFile(ChatCompletionClient client, string input, string output, bool force = false)
+    private static FileRunSummary RunFile(LlmClient client, string input, string output, bool force = false)
     {
         using var run = new GenerationRun(new GenerationOptions { Overwrite = force }, client);
         return new FileRun(new FileRunOptions { InputPath = input, OutputPath = output }).Execute(run, new RecordingListener(), CancellationToken.None);
@@ -94,7 +94,7 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         byte[] before = File.ReadAllBytes(input);
         string target = _temp.File("requests.jsonl");
         File.CreateSymbolicLink(target, input);
-        var error = Assert.Throws<DataFileException>(() => BatchJob.ExportFile(input, null, CsvSettings.Default, target, BatchTarget.For(LlmProvider.OpenAI, "m", null),
+        var error = Assert.Throws<DataFileException>(() => BatchJob.ExportFile(input, null, CsvSettings.Default, target, BatchTarget.For(LlmProvider.OpenAI, LlmApi.ChatCompletions, "m", null),
             new GenerationOptions(), 50_000, 200L * 1024 * 1024, hashOnly: false, onRowError: null, out _));
         Assert.Equal(DataFileException.SameInputAndOutput, error.ErrorId);
         Assert.Equal(before, File.ReadAllBytes(input));

@@ -69,7 +69,7 @@ public class ProviderTests : IClassFixture<FakeServerFixture>, IDisposable
         var server = _fixture.Use(new FakeLlmOptions { RecordRequests = true });
         var root = new Uri(server.BaseUrl, "/").ToString();
         var endpoint = LlmEndpoint.Resolve([new EndpointSettings(root, "o4-mini", "azure-key-123456789012", Provider: LlmProvider.AzureOpenAI)]);
-        using var client = new ChatCompletionClient(endpoint, new ResilienceSettings { MaxRetries = 0 });
+        using var client = new LlmClient(endpoint, new ResilienceSettings { MaxRetries = 0 });
         using var run = new GenerationRun(new GenerationOptions { Parameters = new ChatParameters(MaxTokens: 300, ReasoningEffort: "high") }, client);
         var outcomes = Runs.Drive(run, Tasks(5));
         Assert.All(outcomes, o => Assert.True(o.Succeeded, o.Error?.Message));
@@ -171,7 +171,7 @@ public class ProviderTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal(5, server.Stats.RequestBodies.Count);
         Assert.All(server.Stats.RequestBodies, body => AssertExtras(JsonDocument.Parse(body).RootElement));
 
-        var files = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("requests.jsonl"), BatchTarget.For(LlmProvider.OpenAI, "gpt-5-mini", null),
+        var files = BatchJob.ExportFile(input, null, CsvSettings.Default, _temp.File("requests.jsonl"), BatchTarget.For(LlmProvider.OpenAI, LlmApi.ChatCompletions, "gpt-5-mini", null),
             generation, 50_000, 200L * 1024 * 1024, hashOnly: false, onRowError: null, out _);
         var lines = File.ReadAllLines(files.Single().Path);
         Assert.Equal(2, lines.Length);

@@ -12,7 +12,7 @@ public class RequestFieldTests
     private static readonly ChatMessage[] Messages = [ChatMessage.User("u")];
 
     private static JsonElement Body(ChatParameters parameters, WireRules? rules = null)
-        => JsonDocument.Parse(ChatRequest.ToUtf8("m", Messages, parameters, rules)).RootElement;
+        => JsonDocument.Parse(WireApi.ChatCompletions.ToUtf8("m", Messages, parameters, rules ?? WireRules.AsGiven)).RootElement;
 
     private static AdditionalBody Extra(params (string Name, JsonNode? Value)[] fields)
         => new(fields.Select(f => new KeyValuePair<string, JsonNode?>(f.Name, f.Value)));
@@ -25,7 +25,7 @@ public class RequestFieldTests
     [InlineData(LlmProvider.OpenAI, "https://api.openai.com.evil.example/v1/chat/completions", "max_tokens")]
     public void The_token_limit_goes_as_max_completion_tokens_to_openai_and_azure_and_as_max_tokens_elsewhere(LlmProvider provider, string url, string field)
     {
-        var body = Body(new ChatParameters(MaxTokens: 800), WireRules.For(provider, new Uri(url)));
+        var body = Body(new ChatParameters(MaxTokens: 800), WireApi.ChatCompletions.InitialRules(provider, new Uri(url)));
         Assert.Equal(800, body.GetProperty(field).GetInt32());
         Assert.Single(body.EnumerateObject(), p => p.Name.StartsWith("max_", StringComparison.Ordinal));
     }
@@ -52,8 +52,8 @@ public class RequestFieldTests
         // the same fields given in another order write the same bytes (and so hit the same cache entry)
         var shuffled = Extra(("user", null), ("stop", new JsonArray("```", "END")), ("seed", JsonValue.Create(42)),
             ("chat_template_kwargs", new JsonObject { ["enable_thinking"] = false }), ("top_p", JsonValue.Create(0.9)));
-        Assert.Equal(ChatRequest.ToUtf8("m", Messages, new ChatParameters(0.2, ReasoningEffort: "low", AdditionalBody: extra)),
-            ChatRequest.ToUtf8("m", Messages, new ChatParameters(0.2, ReasoningEffort: "low", AdditionalBody: shuffled)));
+        Assert.Equal(WireApi.ChatCompletions.ToUtf8("m", Messages, new ChatParameters(0.2, ReasoningEffort: "low", AdditionalBody: extra), WireRules.AsGiven),
+            WireApi.ChatCompletions.ToUtf8("m", Messages, new ChatParameters(0.2, ReasoningEffort: "low", AdditionalBody: shuffled), WireRules.AsGiven));
     }
 
     [Theory]
@@ -75,9 +75,9 @@ public class RequestFieldTests
     public void A_field_given_both_as_a_parameter_and_in_the_additional_body_is_refused(string field)
     {
         var parameters = new ChatParameters(0.2, 100, "low", Extra((field, JsonValue.Create(1))));
-        var error = Assert.Throws<ArgumentException>(parameters.Validate);
+        var error = Assert.Throws<RequestParameterException>(() => WireApi.ChatCompletions.Check(parameters, null));
         Assert.Contains($"'{field}'", error.Message);
-        new ChatParameters(AdditionalBody: Extra((field, JsonValue.Create(1)))).Validate(); // alone it is fine
+        WireApi.ChatCompletions.Check(new ChatParameters(AdditionalBody: Extra((field, JsonValue.Create(1)))), null); // alone it is fine
     }
 
     [Fact]
@@ -131,7 +131,7 @@ public class RequestFieldTests
     public void The_token_limit_given_twice_in_the_additional_body_is_refused()
     {
         var parameters = new ChatParameters(AdditionalBody: Extra(("max_tokens", JsonValue.Create(10)), ("max_completion_tokens", JsonValue.Create(20))));
-        var error = Assert.Throws<ArgumentException>(parameters.Validate);
+        var error = Assert.Throws<RequestParameterException>(() => WireApi.ChatCompletions.Check(parameters, null));
         Assert.Contains("both 'max_tokens' and 'max_completion_tokens'", error.Message);
     }
 

@@ -13,7 +13,7 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
     public ResilienceTests(FakeServerFixture fixture) => _fixture = fixture;
 
     /// <summary>One row through a run; a fatal error (which stops the run) comes back as the row's error.</summary>
-    private static RowOutcome RunOne(ChatCompletionClient client, string instruction)
+    private static RowOutcome RunOne(LlmClient client, string instruction)
     {
         using var run = new GenerationRun(new GenerationOptions(), client);
         try
@@ -137,9 +137,9 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         clock.SetUtcNow(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero));
         using var response = new HttpResponseMessage(System.Net.HttpStatusCode.TooManyRequests);
         response.Headers.TryAddWithoutValidation("Retry-After", "Tue, 01 Jan 2030 00:01:30 GMT");
-        Assert.Equal(TimeSpan.FromSeconds(90), ChatResponseHandler.RetryAfter(response.Headers, clock));
+        Assert.Equal(TimeSpan.FromSeconds(90), AttemptHandler.RetryAfter(response.Headers, clock));
         clock.Advance(TimeSpan.FromMinutes(2));
-        Assert.Equal(TimeSpan.Zero, ChatResponseHandler.RetryAfter(response.Headers, clock)); // a time gone by: at once
+        Assert.Equal(TimeSpan.Zero, AttemptHandler.RetryAfter(response.Headers, clock)); // a time gone by: at once
     }
 
     [Fact]
@@ -359,7 +359,7 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         int cost;
         using (var sizing = new GenerationRun(options, client))
         {
-            cost = ChatCompletionClient.EstimateTokens(sizing.Prepare(TestRow.Instruction("task 1")).Prompt.Messages!, options.Parameters);
+            cost = LlmClient.EstimateTokens(sizing.Prepare(TestRow.Instruction("task 1")).Prompt.Messages!, options.Parameters.MaxTokens);
         }
         Assert.InRange(cost, 200, 400); // the 200 of the answer, and the prompt
         // 1000 tokens at once (10 s of budget), then 100 a second, 10 every 100 ms: request n goes once n requests' worth is there
@@ -402,11 +402,11 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         }
     }
 
-    private static ChatCompletionClient AzureClient(Uri baseUrl, string? deployment, string? model = null)
+    private static LlmClient AzureClient(Uri baseUrl, string? deployment, string? model = null)
     {
         var root = new Uri(baseUrl, "/").ToString();
         var endpoint = LlmEndpoint.Resolve([new EndpointSettings(root, model, "azure-key-123456789012", Provider: LlmProvider.AzureOpenAI, Deployment: deployment)]);
-        return new ChatCompletionClient(endpoint, new ResilienceSettings { MaxRetries = 0 });
+        return new LlmClient(endpoint, new ResilienceSettings { MaxRetries = 0 });
     }
 
     [Fact]
@@ -444,14 +444,14 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
             _ => null,
         };
         var azure = LlmEndpoint.Resolve([new EndpointSettings(Provider: LlmProvider.AzureOpenAI, Deployment: "dep"), .. EndpointSettings.FromEnvironment(env)]);
-        Assert.Equal("https://myres.openai.azure.com/openai/deployments/dep/chat/completions?api-version=2025-01-01-preview", azure.ChatCompletionsUri.ToString());
+        Assert.Equal("https://myres.openai.azure.com/openai/deployments/dep/chat/completions?api-version=2025-01-01-preview", azure.RequestUri.ToString());
         Assert.Equal("azure-key", azure.ApiKey!.Reveal());
         Assert.Equal("api-key", azure.KeyHeader);
         Assert.Equal("dep", azure.Model);
 
         var openai = LlmEndpoint.Resolve([new EndpointSettings(Model: "m"), .. EndpointSettings.FromEnvironment(env)]);
         Assert.Equal("openai-key", openai.ApiKey!.Reveal());
-        Assert.Equal("https://api.openai.com/v1/chat/completions", openai.ChatCompletionsUri.ToString());
+        Assert.Equal("https://api.openai.com/v1/chat/completions", openai.RequestUri.ToString());
     }
 
     [Fact]
@@ -471,7 +471,7 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         // The fake server acts as the proxy: a host that does not exist is reachable only through it.
         var server = _fixture.Use(new FakeLlmOptions());
         var endpoint = LlmEndpoint.Resolve([new EndpointSettings("http://llm.invalid/v1", "m")]);
-        using var client = new ChatCompletionClient(endpoint, new ResilienceSettings { MaxRetries = 0, Proxy = new Uri(server.BaseUrl, "/") });
+        using var client = new LlmClient(endpoint, new ResilienceSettings { MaxRetries = 0, Proxy = new Uri(server.BaseUrl, "/") });
         var outcome = RunOne(client, "task 1");
         Assert.True(outcome.Succeeded, outcome.Error?.Message);
         Assert.Equal(1, server.Stats.Requests);

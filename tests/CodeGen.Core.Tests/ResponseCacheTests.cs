@@ -17,7 +17,7 @@ public class ResponseCacheTests : IClassFixture<FakeServerFixture>, IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private static List<RowOutcome> Run(ChatCompletionClient client, ResponseCache cache, IEnumerable<string> tasks, GenerationOptions? options = null,
+    private static List<RowOutcome> Run(LlmClient client, ResponseCache cache, IEnumerable<string> tasks, GenerationOptions? options = null,
         CacheMode mode = CacheMode.ReadWrite)
     {
         using var run = new GenerationRun(options ?? new GenerationOptions(), new CachingChatBackend(client, cache, mode));

@@ -49,11 +49,11 @@ internal static class Runs
     /// A client for the fake server. No retries unless asked, and short backoff delays when there are. Its waits and
     /// timeouts run on <paramref name="clock"/> (a test's fake clock), or the system's.
     /// </summary>
-    public static ChatCompletionClient Client(Uri baseUrl, string? key = null, TimeSpan? timeout = null, string model = "fake-model",
+    public static LlmClient Client(Uri baseUrl, string? key = null, TimeSpan? timeout = null, string model = "fake-model",
         int retries = 0, int concurrency = 10, ResilienceSettings? settings = null, TimeProvider? clock = null)
     {
         var endpoint = LlmEndpoint.Resolve([new EndpointSettings(baseUrl.ToString(), model, key)]);
-        return new ChatCompletionClient(endpoint, settings ?? new ResilienceSettings
+        return new LlmClient(endpoint, settings ?? new ResilienceSettings
         {
             MaxRetries = retries,
             MaxConcurrency = concurrency,

@@ -10,8 +10,12 @@ public sealed class BatchJobOptions
 {
     public required FileRunOptions Files { get; init; }
     public required GenerationOptions Generation { get; init; }
-    public long MaxRequestsPerFile { get; init; } = 50_000;
-    public long MaxBytesPerFile { get; init; } = 200L * 1024 * 1024;
+
+    /// <summary>Requests per batch; null: the provider's limit (<see cref="BatchService.MaxRequests"/>).</summary>
+    public long? MaxRequestsPerFile { get; init; }
+
+    /// <summary>Bytes of requests per batch; null: the provider's limit (<see cref="BatchService.MaxBytes"/>).</summary>
+    public long? MaxBytesPerFile { get; init; }
 
     /// <summary>Forget a saved job and its output and start a new batch (the old batches are not cancelled).</summary>
     public bool Restart { get; init; }
@@ -53,9 +57,9 @@ public sealed class BatchJobException : Exception
 public sealed record BatchJobOutcome(BatchJobState State, FileRunSummary? Summary);
 
 /// <summary>
-/// Runs a file through a provider's Batch API end to end: export the rows as request files, upload them,
-/// create the batches, poll them, download the results and merge them into the output in input order (the
-/// same code extraction and error columns as a live file run). Every step is saved in the job's state
+/// Runs a file through a provider's batch API end to end (<see cref="BatchService"/>: OpenAI's Batch API, Anthropic's
+/// Message Batches): export the rows as request files, submit them, poll the batches, download the results and merge
+/// them into the output in input order (the same code extraction and error columns as a live file run). Every step is saved in the job's state
 /// first, so an interrupted job continues where it stopped and never uploads or creates a batch twice.
 /// </summary>
 /// <remarks>
@@ -65,15 +69,18 @@ public sealed record BatchJobOutcome(BatchJobState State, FileRunSummary? Summar
 public sealed class BatchJob
 {
     private readonly BatchJobOptions _options;
-    private readonly BatchClient _client;
+    private readonly BatchService _client;
     private readonly string _endpoint;
+    private readonly LlmApi _api;
     private readonly string _model;
 
-    public BatchJob(BatchJobOptions options, BatchClient client, string endpoint, string model)
+    /// <param name="endpoint">The request URL the job runs at, as shown (no credentials): a saved job continues only there.</param>
+    public BatchJob(BatchJobOptions options, BatchService client, string endpoint, LlmApi api, string model)
     {
         _options = options;
         _client = client;
         _endpoint = endpoint;
+        _api = api;
         _model = model;
     }
 
@@ -125,7 +132,7 @@ public sealed class BatchJob
             {
                 throw new DataFileException(output, 0, "already exists, and no saved batch job wrote it.", errorId: DataFileException.OutputFileExists);
             }
-            state = BatchJobState.Create(output, input, _endpoint, _model);
+            state = BatchJobState.Create(output, input, _endpoint, _api, _model);
             try
             {
                 Export(state, listener);
@@ -167,8 +174,8 @@ public sealed class BatchJob
     {
         var written = ExportRequests(state.InputPath, state.PathOf("requests.jsonl"), hashOnly: false, out long rows);
         state.Rows = rows;
-        state.MaxRequestsPerFile = _options.MaxRequestsPerFile;
-        state.MaxBytesPerFile = _options.MaxBytesPerFile;
+        state.MaxRequestsPerFile = MaxRequests;
+        state.MaxBytesPerFile = MaxBytes;
         state.Parts = written.Select((f, i) => new BatchPart
         {
             Part = i + 1,
@@ -182,9 +189,13 @@ public sealed class BatchJob
         listener.OnNotice($"Wrote {state.Requests} requests for {rows} rows into {state.Parts.Count} batch file(s) in {state.Directory}.");
     }
 
+    private long MaxRequests => _options.MaxRequestsPerFile ?? _client.MaxRequests;
+
+    private long MaxBytes => _options.MaxBytesPerFile ?? _client.MaxBytes;
+
     private IReadOnlyList<BatchRequestFile> ExportRequests(string input, string target, bool hashOnly, out long rows, BatchJobState? saved = null)
         => ExportFile(input, _options.Files.InputFormat, _options.Files.Csv, target, _client.Target(_model), _options.Generation,
-            saved?.MaxRequestsPerFile ?? _options.MaxRequestsPerFile, saved?.MaxBytesPerFile ?? _options.MaxBytesPerFile, hashOnly, onRowError: null, out rows);
+            saved?.MaxRequestsPerFile ?? MaxRequests, saved?.MaxBytesPerFile ?? MaxBytes, hashOnly, onRowError: null, out rows);
 
     /// <summary>
     /// Writes the request files for the rows of a data file (or, with <paramref name="hashOnly"/>, only counts and
@@ -220,7 +231,7 @@ public sealed class BatchJob
     }
 
     /// <summary>Asks the provider how far the job's unfinished batches are and saves the answer.</summary>
-    public static async Task RefreshAsync(BatchJobState state, BatchClient client, CancellationToken cancellationToken)
+    public static async Task RefreshAsync(BatchJobState state, BatchService client, CancellationToken cancellationToken)
     {
         foreach (var part in state.Parts.Where(p => p.BatchId is not null && !p.IsFinished))
         {
@@ -230,7 +241,7 @@ public sealed class BatchJob
     }
 
     /// <summary>Cancels the job's unfinished batches (the provider keeps what they already ran); returns the batches cancelled.</summary>
-    public static async Task<IReadOnlyList<string>> CancelAsync(BatchJobState state, BatchClient client, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<string>> CancelAsync(BatchJobState state, BatchService client, CancellationToken cancellationToken)
     {
         var cancelled = new List<string>();
         foreach (var part in state.Parts.Where(p => p.BatchId is not null && !p.IsFinished && p.Status != BatchStatus.Cancelling))
@@ -249,10 +260,10 @@ public sealed class BatchJob
         {
             throw new BatchJobException($"The batch job for {output} was made from {state.InputPath}, not {input}.", BatchJobException.BatchMismatch);
         }
-        if (!string.Equals(state.Endpoint, _endpoint, StringComparison.OrdinalIgnoreCase) || state.Model != _model)
+        if (!string.Equals(state.Endpoint, _endpoint, StringComparison.OrdinalIgnoreCase) || state.Model != _model || state.Api != _api)
         {
             throw new BatchJobException(
-                $"The batch job for {output} runs at {state.Endpoint} with model '{state.Model}', not {_endpoint} with '{_model}'.",
+                $"The batch job for {output} runs at {state.Endpoint} ({WireApi.For(state.Api).DisplayName}) with model '{state.Model}', not {_endpoint} ({WireApi.For(_api).DisplayName}) with '{_model}'.",
                 BatchJobException.BatchMismatch);
         }
         if (state.Merged)
@@ -274,36 +285,12 @@ public sealed class BatchJob
         }
     }
 
-    /// <summary>Uploads and creates what is not yet, saving each id as soon as it is known.</summary>
+    /// <summary>Submits what is not yet (the service saves each id as soon as it is known), then polls once.</summary>
     private async Task SubmitAsync(BatchJobState state, CancellationToken cancellationToken)
     {
-        foreach (var part in state.Parts)
+        foreach (var part in state.Parts.Where(p => p.BatchId is null))
         {
-            if (part.BatchId is not null)
-            {
-                continue;
-            }
-            if (part.FileId is null)
-            {
-                part.FileId = await _client.UploadAsync(state.PathOf(part.RequestFile), part.Sha256, cancellationToken);
-                part.Status = BatchStatus.Uploaded;
-                state.Save();
-            }
-            string tag = $"{state.JobId}:{part.Part}";
-            BatchInfo? info = null;
-            if (part.CreateAttempted)
-            {
-                // an earlier run sent the create request and stopped before it saved the answer
-                info = await _client.FindAsync("codegen_job", tag, cancellationToken);
-            }
-            if (info is null)
-            {
-                part.CreateAttempted = true;
-                state.Save();
-                info = await _client.CreateAsync(part.FileId, new Dictionary<string, string> { ["codegen_job"] = tag }, cancellationToken);
-            }
-            part.Update(info);
-            state.Save();
+            await _client.SubmitAsync(state, part, cancellationToken);
         }
         await PollAsync(state, cancellationToken);
     }
@@ -327,14 +314,7 @@ public sealed class BatchJob
             string errorFile = state.PathOf($"{part.BatchId}.errors.jsonl");
             if (!part.Downloaded)
             {
-                if (part.OutputFileId is not null)
-                {
-                    await _client.DownloadAsync(part.OutputFileId, outputFile, cancellationToken);
-                }
-                if (part.ErrorFileId is not null)
-                {
-                    await _client.DownloadAsync(part.ErrorFileId, errorFile, cancellationToken);
-                }
+                await _client.DownloadAsync(part, outputFile, errorFile, cancellationToken);
                 part.Downloaded = true;
                 state.Save();
             }

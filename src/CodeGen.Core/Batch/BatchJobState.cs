@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using CodeGen.Core.Llm;
 using CodeGen.Core.Storage;
 
 namespace CodeGen.Core.Batch;
@@ -22,6 +23,9 @@ public sealed class BatchPart
     /// <summary>A create request was sent (maybe without an answer): look for the batch before creating another.</summary>
     public bool CreateAttempted { get; set; }
 
+    /// <summary>When the create request was sent (a batch without metadata is found by its time).</summary>
+    public DateTimeOffset? CreateAttemptedAt { get; set; }
+
     public string? BatchId { get; set; }
     public string Status { get; set; } = BatchStatus.NotSubmitted;
     public long Total { get; set; }
@@ -30,6 +34,10 @@ public sealed class BatchPart
     public string? OutputFileId { get; set; }
     public string? ErrorFileId { get; set; }
     public string? Errors { get; set; }
+
+    /// <summary>The provider has results to download (see <see cref="BatchInfo.ResultsAvailable"/>).</summary>
+    public bool ResultsAvailable { get; set; }
+
     public bool Downloaded { get; set; }
 
     [JsonIgnore]
@@ -45,6 +53,7 @@ public sealed class BatchPart
         OutputFileId = info.OutputFileId ?? OutputFileId;
         ErrorFileId = info.ErrorFileId ?? ErrorFileId;
         Errors = info.Errors ?? Errors;
+        ResultsAvailable |= info.ResultsAvailable;
     }
 }
 
@@ -61,6 +70,7 @@ public sealed partial class BatchJobState
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter(allowIntegerValues: false) },
     };
 
     public int Version { get; set; } = 1;
@@ -68,8 +78,11 @@ public sealed partial class BatchJobState
     public string InputPath { get; set; } = string.Empty;
     public string OutputPath { get; set; } = string.Empty;
 
-    /// <summary>The chat-completions URL of the endpoint the batches were created at (no credentials).</summary>
+    /// <summary>The request URL of the endpoint the batches were created at (no credentials).</summary>
     public string Endpoint { get; set; } = string.Empty;
+
+    /// <summary>The API the requests are written for (a state from before there were several is chat completions').</summary>
+    public LlmApi Api { get; set; } = LlmApi.ChatCompletions;
 
     public string Model { get; set; } = string.Empty;
     public DateTimeOffset CreatedAt { get; set; }
@@ -138,7 +151,7 @@ public sealed partial class BatchJobState
         }
     }
 
-    internal static BatchJobState Create(string outputPath, string input, string endpoint, string model)
+    internal static BatchJobState Create(string outputPath, string input, string endpoint, LlmApi api, string model)
     {
         var state = new BatchJobState
         {
@@ -146,6 +159,7 @@ public sealed partial class BatchJobState
             InputPath = input,
             OutputPath = Path.GetFullPath(outputPath),
             Endpoint = endpoint,
+            Api = api,
             Model = model,
             CreatedAt = DateTimeOffset.UtcNow,
             Directory = DirectoryFor(outputPath),

@@ -6,14 +6,21 @@ using CodeGen.Core.Running;
 namespace CodeGen.Core.Batch;
 
 /// <summary>
-/// Whom batch request lines are for: the model each names, the url each carries (/v1/chat/completions for OpenAI
-/// and vLLM, /chat/completions for Azure OpenAI), and how the server wants the body's fields named.
+/// Whom batch request lines are for: the provider and API (which shape each line has, and the url it carries:
+/// /v1/chat/completions for OpenAI and vLLM, /chat/completions for Azure OpenAI, /v1/responses), the model each names,
+/// and how the server wants the body's fields named.
 /// </summary>
-public sealed record BatchTarget(string Model, string Url, WireRules Rules)
+public sealed record BatchTarget(string Model, LlmProvider Provider, WireApi Api, WireRules Rules)
 {
-    /// <summary>The target for a provider and model; <paramref name="chatCompletionsUri"/> (null: the provider's own API) picks the field names.</summary>
-    public static BatchTarget For(LlmProvider provider, string model, Uri? chatCompletionsUri)
-        => new(model, BatchRequestExporter.UrlFor(provider), WireRules.For(provider, chatCompletionsUri ?? new Uri(LlmEndpoint.OpenAIBaseUrl + "/chat/completions")));
+    /// <summary>The url each line names.</summary>
+    public string Url => Api.BatchUrl(Provider);
+
+    /// <summary>The target for a provider, API and model; <paramref name="requestUri"/> (null: the provider's own API) picks the field names.</summary>
+    public static BatchTarget For(LlmProvider provider, LlmApi api, string model, Uri? requestUri)
+    {
+        var wire = WireApi.For(api);
+        return new(model, provider, wire, wire.InitialRules(provider, requestUri));
+    }
 }
 
 /// <summary>One file of batch requests written by <see cref="BatchRequestExporter"/>.</summary>
@@ -21,9 +28,10 @@ public sealed record BatchTarget(string Model, string Url, WireRules Rules)
 public sealed record BatchRequestFile(string Path, long Requests, long Bytes, long FirstRow, long LastRow, string Sha256 = "");
 
 /// <summary>
-/// Writes rows as OpenAI batch request lines (<c>custom_id</c>, <c>method</c>, <c>url</c>, <c>body</c>), the body
-/// written by <see cref="ChatRequest"/>, so it is exactly what live mode sends. Starts a new file when one
-/// reaches the request or size limit: <c>name.jsonl</c>, then <c>name.2.jsonl</c>, <c>name.3.jsonl</c>...
+/// Writes rows as batch request lines in their API's shape (<see cref="WireApi.WriteBatchLine"/>: OpenAI's
+/// <c>custom_id</c>, <c>method</c>, <c>url</c>, <c>body</c>, or a Message Batch's <c>custom_id</c>, <c>params</c>), the body
+/// being exactly what live mode sends. Starts a new file when one reaches the request or size limit: <c>name.jsonl</c>,
+/// then <c>name.2.jsonl</c>, <c>name.3.jsonl</c>...
 /// </summary>
 public sealed class BatchRequestExporter : IDisposable
 {
@@ -41,10 +49,12 @@ public sealed class BatchRequestExporter : IDisposable
     private long _requests, _bytes, _firstRow, _lastRow, _rowNumber;
 
     /// <param name="hashOnly">Write nothing: only count and hash what would be written (to tell whether an input changed).</param>
+    /// <exception cref="RequestParameterException">The parameters cannot be sent on the target's API.</exception>
     public BatchRequestExporter(string path, BatchTarget target, GenerationOptions options, long maxRequestsPerFile = 50_000, long maxBytesPerFile = 200L * 1024 * 1024,
         bool hashOnly = false)
     {
         options.Validate();
+        target.Api.Check(options.Parameters, endpoint: null);
         _hashOnly = hashOnly;
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRequestsPerFile, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBytesPerFile, 1024);
@@ -55,9 +65,6 @@ public sealed class BatchRequestExporter : IDisposable
         _maxBytes = maxBytesPerFile;
         _prompts = new Prompting.PromptBuilder(options.InputKey, options.OutputKey, options.Overwrite, options.Template, options.SystemPrompt, options.Language);
     }
-
-    /// <summary>The url OpenAI and vLLM expect in a batch line; Azure OpenAI expects /chat/completions.</summary>
-    public static string UrlFor(LlmProvider provider) => provider == LlmProvider.AzureOpenAI ? "/chat/completions" : "/v1/chat/completions";
 
     /// <summary>Writes the next row's request; returns the row error instead when the row cannot be sent.</summary>
     public RowError? Add(IRowFields row)
@@ -72,13 +79,7 @@ public sealed class BatchRequestExporter : IDisposable
         _line.ResetWrittenCount();
         using (var writer = new Utf8JsonWriter(_line))
         {
-            writer.WriteStartObject();
-            writer.WriteString("custom_id"u8, BatchCustomId.For(rowNumber, prompt.Instruction));
-            writer.WriteString("method"u8, "POST");
-            writer.WriteString("url"u8, _target.Url);
-            writer.WritePropertyName("body"u8);
-            ChatRequest.Write(writer, _target.Model, prompt.Messages!, _options.Parameters, _target.Rules);
-            writer.WriteEndObject();
+            _target.Api.WriteBatchLine(writer, BatchCustomId.For(rowNumber, prompt.Instruction), _target.Provider, _target.Model, prompt.Messages!, _options.Parameters, _target.Rules);
         }
         _line.GetSpan(1)[0] = (byte)'\n';
         _line.Advance(1);

@@ -14,7 +14,8 @@ namespace CodeGen.Core.Batch;
 public sealed record BatchRowRange(long FirstRow, long LastRow, string Reason);
 
 /// <summary>
-/// The results of batch jobs (OpenAI batch output and error files, vLLM run_batch output), indexed by row:
+/// The results of batch jobs (OpenAI batch output and error files, vLLM run_batch output, Anthropic Message Batch
+/// results), indexed by row:
 /// one pass over the files records where each custom_id's line is; the lines are read again only when their
 /// row is merged. Memory is a few dozen bytes per result, whatever the size of the answers.
 /// </summary>
@@ -223,22 +224,26 @@ public sealed class BatchResultBackend : IChatBackend
         }
     }
 
+    /// <summary>
+    /// A result line, whichever batch API wrote it: OpenAI's (and vLLM's) <c>{"response":{"status_code","body"},"error"}</c>,
+    /// whose body is a chat completion or a Responses API response, or a Message Batch's <c>{"result":{"type",…}}</c>.
+    /// </summary>
     private ChatCallResult Read(BatchResultLine line)
     {
         using var document = JsonDocument.Parse(line.Json);
         var root = document.RootElement;
         string where = $"{line.Path}, line {line.Line}";
+        if (root.TryGetProperty("result", out var result) && result.ValueKind == JsonValueKind.Object)
+        {
+            return ReadMessageBatchResult(result, where);
+        }
         if (root.TryGetProperty("response", out var response) && response.ValueKind == JsonValueKind.Object)
         {
             int status = response.TryGetProperty("status_code", out var code) && code.TryGetInt32(out int value) ? value : 200;
             response.TryGetProperty("body", out var body);
             if (status is >= 200 and < 300)
             {
-                byte[] raw = body.ValueKind == JsonValueKind.Object ? Encoding.UTF8.GetBytes(body.GetRawText()) : [];
-                var answer = ChatAnswer.Parse(raw, out string? problem);
-                return answer is not null
-                    ? ChatCallResult.Success(answer.Masked(_redact), status)
-                    : ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the batch answered {status} but {_redact(problem ?? "the body could not be read")} ({where}).", status);
+                return Answer(body, ApiOf(body), status, where);
             }
             var (message, serverCode) = Said(body.ValueKind == JsonValueKind.Undefined ? string.Empty : body.GetRawText());
             return ChatCallResult.Failure(RowErrorKind.HttpError,
@@ -252,6 +257,59 @@ public sealed class BatchResultBackend : IChatBackend
         }
         return ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the batch result ({where}) has neither a response nor an error.");
     }
+
+    /// <summary>The API whose answer an OpenAI batch output body is: a Responses API response says "object": "response".</summary>
+    private static WireApi ApiOf(JsonElement body)
+        => body.ValueKind == JsonValueKind.Object && WireApi.GetString(body, "object") == "response" ? WireApi.Responses : WireApi.ChatCompletions;
+
+    /// <summary>An answer body of a result, read by its API; a body that is not a usable answer fails the row.</summary>
+    private ChatCallResult Answer(JsonElement body, WireApi api, int status, string where)
+    {
+        byte[] raw = body.ValueKind == JsonValueKind.Object ? Encoding.UTF8.GetBytes(body.GetRawText()) : [];
+        var answer = api.ParseAnswer(raw, out string? problem);
+        return answer is not null
+            ? ChatCallResult.Success(answer.Masked(_redact), status)
+            : ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the batch answered {status} but {_redact(problem ?? "the body could not be read")} ({where}).", status);
+    }
+
+    /// <summary>
+    /// The result of one request of an Anthropic Message Batch: succeeded (its message), errored (its error, mapped to the
+    /// status Anthropic gives that error type), or canceled or expired before it ran (no answer, and why).
+    /// </summary>
+    private ChatCallResult ReadMessageBatchResult(JsonElement result, string where)
+    {
+        switch (WireApi.GetString(result, "type"))
+        {
+            case "succeeded" when result.TryGetProperty("message", out var message):
+                return Answer(message, WireApi.Messages, 200, where);
+            case "errored":
+                var body = result.TryGetProperty("error", out var error) ? error.GetRawText() : string.Empty;
+                var (text, type) = Said(body);
+                int? status = StatusOfAnthropicError(type);
+                return ChatCallResult.Failure(RowErrorKind.HttpError,
+                    $"the batch could not run this request: {text ?? "no reason given"}" + (type is null ? "." : $" ({type})."), status, text, type);
+            case "canceled":
+                return ChatCallResult.Failure(RowErrorKind.BatchResultMissing, "no batch result: the message batch was canceled before it ran this request.");
+            case "expired":
+                return ChatCallResult.Failure(RowErrorKind.BatchResultMissing, "no batch result: the message batch expired before it ran this request.");
+            default:
+                return ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the batch result ({where}) is of no type CodeGen knows.");
+        }
+    }
+
+    /// <summary>The HTTP status Anthropic answers an error type with (the type is all a Message Batch result gives).</summary>
+    private static int? StatusOfAnthropicError(string? type) => type switch
+    {
+        "invalid_request_error" => 400,
+        "authentication_error" => 401,
+        "permission_error" => 403,
+        "not_found_error" => 404,
+        "request_too_large" => 413,
+        "rate_limit_error" => 429,
+        "api_error" => 500,
+        "overloaded_error" => 529,
+        _ => null,
+    };
 
     /// <summary>The message and code of an error body, the message masked and cut to size.</summary>
     private (string? Message, string? Code) Said(string body)

@@ -11,13 +11,20 @@ namespace CodeGen.Core.Llm;
 /// </summary>
 public sealed class AdditionalBody
 {
-    /// <summary>Fields CodeGen writes itself or that would change how the answer must be read.</summary>
-    private static readonly Dictionary<string, string> Reserved = new(StringComparer.Ordinal)
+    /// <summary>
+    /// Fields CodeGen writes itself on some API, or that would change how the answer must be read. Compared without
+    /// regard to case: a server that reads names loosely must not get a second "Model" or "MESSAGES".
+    /// </summary>
+    private static readonly Dictionary<string, string> Reserved = new(StringComparer.OrdinalIgnoreCase)
     {
         ["model"] = "CodeGen sets the model (-Model, or the Azure deployment)",
         ["messages"] = "CodeGen builds the messages from the row (-PromptTemplate, -SystemPrompt)",
+        ["input"] = "CodeGen builds the Responses API's input from the row (-PromptTemplate)",
+        ["instructions"] = "CodeGen sends the system prompt as the Responses API's instructions (-SystemPrompt)",
+        ["system"] = "CodeGen sends the system prompt as Anthropic's system (-SystemPrompt)",
         ["stream"] = "CodeGen reads whole answers, not streamed ones",
         ["stream_options"] = "CodeGen reads whole answers, not streamed ones",
+        ["background"] = "CodeGen reads the answer of each request, not a response left to run on the server",
     };
 
     private readonly (string Name, byte[] Json)[] _fields;
@@ -40,6 +47,10 @@ public sealed class AdditionalBody
             {
                 throw new ArgumentException($"The additional body cannot set '{name}': {why}.");
             }
+            if (seen.FirstOrDefault(other => string.Equals(other, name, StringComparison.OrdinalIgnoreCase) && other != name) is { } twin)
+            {
+                throw new ArgumentException($"The additional body sets '{twin}' and '{name}', which differ only in case: a server may read them as one field.");
+            }
             if (!seen.Add(name))
             {
                 throw new ArgumentException($"The additional body sets '{name}' twice.");
@@ -57,7 +68,8 @@ public sealed class AdditionalBody
 
     public int Count => _fields.Length;
 
-    public bool Contains(string name) => _fields.Any(f => f.Name == name);
+    /// <summary>Whether a field of this name is set, in any letter case (a server may read "Max_Tokens" as max_tokens).</summary>
+    public bool Contains(string name) => _fields.Any(f => string.Equals(f.Name, name, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The fields as one JSON object (to show the user what is sent).</summary>
     public string ToJson()

@@ -1,123 +1,56 @@
-using System.Text;
-using System.Text.Json;
-
 namespace CodeGen.Core.Llm;
 
 /// <summary>Token counts as the server reported them.</summary>
-/// <param name="ReasoningTokens">completion_tokens_details.reasoning_tokens: hidden reasoning, billed as completion tokens (null when not reported).</param>
-/// <param name="CachedTokens">prompt_tokens_details.cached_tokens: prompt tokens served from the provider's prompt cache (null when not reported).</param>
-public readonly record struct TokenUsage(long PromptTokens, long CompletionTokens, long TotalTokens, long? ReasoningTokens = null, long? CachedTokens = null);
+/// <param name="PromptTokens">Every token of the prompt, those read from the provider's prompt cache included.</param>
+/// <param name="ReasoningTokens">Hidden reasoning or thinking, billed as completion tokens and counted in them (null when not reported).</param>
+/// <param name="CachedTokens">Prompt tokens served from the provider's prompt cache (null when not reported).</param>
+public readonly record struct TokenUsage(long PromptTokens, long CompletionTokens, long TotalTokens, long? ReasoningTokens = null, long? CachedTokens = null)
+{
+    /// <summary>A usage from counts already checked to be in range (see <see cref="WireApi.TryReadCount"/>); the total is the sum when the server gave none.</summary>
+    internal static TokenUsage From(long prompt, long completion, long? total, long? reasoning, long? cached)
+        => new(prompt, completion, total is > 0 ? total.Value : prompt + completion, reasoning, cached);
+}
 
-/// <summary>The parts of a chat completion that CodeGen uses.</summary>
+/// <summary>
+/// An answer as CodeGen uses it, whichever API it came from (each <see cref="WireApi"/> reads its own shape into this):
+/// the text, the reasoning beside it, a refusal, why the model stopped, and the token counts.
+/// </summary>
 public sealed class ChatAnswer
 {
-    /// <summary>Why <see cref="Parse"/> returned nothing for an answer whose text is not valid Unicode: the same answer would come again.</summary>
+    /// <summary>Why a parse returned nothing for an answer whose text is not valid Unicode: the same answer would come again.</summary>
     internal const string NotUnicode = "the answer holds text that is not valid Unicode";
 
-    /// <summary>message.content (text parts joined when the server sends an array of parts); null when the server sent null.</summary>
+    /// <summary>The <see cref="FinishReason"/> of an answer that ended by itself.</summary>
+    public const string Stop = "stop";
+
+    /// <summary>The <see cref="FinishReason"/> of an answer cut off at the token limit (Responses: incomplete at max_output_tokens; Anthropic: stop_reason max_tokens).</summary>
+    public const string Length = "length";
+
+    /// <summary>The <see cref="FinishReason"/> of an answer the provider's content filter withheld.</summary>
+    public const string ContentFilter = "content_filter";
+
+    /// <summary>The answer's text (text parts joined); null when the server sent none.</summary>
     public string? Content { get; init; }
 
-    /// <summary>message.reasoning_content or message.reasoning (vLLM, DeepSeek, some proxies).</summary>
+    /// <summary>Reasoning shown beside the answer (vLLM's reasoning_content, Anthropic's thinking blocks): never the answer.</summary>
     public string? Reasoning { get; init; }
 
-    /// <summary>message.refusal (OpenAI structured refusals).</summary>
+    /// <summary>What the model said when it refused (OpenAI's refusal, Anthropic's stop_reason refusal).</summary>
     public string? Refusal { get; init; }
 
+    /// <summary>Why the model stopped, in chat completions' words: <see cref="Stop"/>, <see cref="Length"/>, <see cref="ContentFilter"/>, or as the server said it.</summary>
     public string? FinishReason { get; init; }
+
+    /// <summary>How the API itself said why the model stopped, for messages ("stop_reason 'max_tokens'"); null: as <see cref="FinishReason"/> says.</summary>
+    public string? StopDetail { get; init; }
+
+    /// <summary>The reason as messages quote it: the API's own words, else "finish_reason '…'".</summary>
+    public string DescribeStop() => StopDetail ?? $"finish_reason '{FinishReason}'";
 
     public TokenUsage? Usage { get; init; }
 
-    /// <summary>
-    /// Reads a chat-completions response body. Returns null and a reason when the body is not JSON, has no
-    /// choices, or its first choice has no message.
-    /// </summary>
-    public static ChatAnswer? Parse(ReadOnlySpan<byte> body, out string? problem)
-    {
-        JsonDocument document;
-        try
-        {
-            var reader = new Utf8JsonReader(body, new JsonReaderOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-            if (!JsonDocument.TryParseValue(ref reader, out var parsed) || parsed is null)
-            {
-                problem = "the body is empty";
-                return null;
-            }
-            document = parsed;
-        }
-        catch (JsonException ex)
-        {
-            problem = body.Length == 0
-                ? "the body is empty"
-                : $"the body is not valid JSON (byte {ex.BytePositionInLine + 1} of line {ex.LineNumber + 1}, {body.Length} bytes received)";
-            return null;
-        }
-
-        using (document)
-        {
-            try
-            {
-                return Read(document.RootElement, out problem);
-            }
-            catch (InvalidOperationException)
-            {
-                // a string that is not valid UTF-8, or a lone surrogate escape (\ud800): no text can be had from it
-                problem = NotUnicode;
-                return null;
-            }
-        }
-    }
-
-    private static ChatAnswer? Read(JsonElement root, out string? problem)
-    {
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            problem = $"the body is a JSON {root.ValueKind.ToString().ToLowerInvariant()}, not an object";
-            return null;
-        }
-        if (root.TryGetProperty("error", out var error) && error.ValueKind is JsonValueKind.Object or JsonValueKind.String)
-        {
-            problem = "the server sent an error object: " + ErrorBody.Describe(error);
-            return null;
-        }
-        if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() == 0)
-        {
-            problem = "the body has no choices";
-            return null;
-        }
-        var choice = choices[0];
-        if (choice.ValueKind != JsonValueKind.Object)
-        {
-            problem = "the first choice is not an object";
-            return null;
-        }
-        string? finishReason = ReadFinishReason(choice);
-        string? content = null, reasoning = null, refusal = null;
-        if (choice.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object)
-        {
-            content = ReadContent(message);
-            reasoning = GetString(message, "reasoning_content") ?? GetString(message, "reasoning");
-            refusal = GetString(message, "refusal");
-        }
-        else if (choice.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
-        {
-            content = text.GetString(); // legacy completions shape, still sent by some local servers
-        }
-        else
-        {
-            problem = "the first choice has no message";
-            return null;
-        }
-
-        problem = null;
-        return new ChatAnswer
-        {
-            Content = content,
-            Reasoning = reasoning,
-            Refusal = refusal,
-            FinishReason = finishReason,
-            Usage = ReadUsage(root),
-        };
-    }
+    /// <summary>Reads an answer in chat completions' shape: what servers of that API send, and what CodeGen keeps answers in.</summary>
+    public static ChatAnswer? Parse(ReadOnlySpan<byte> body, out string? problem) => WireApi.ChatCompletions.ParseAnswer(body, out problem);
 
     /// <summary>
     /// The answer with <paramref name="mask"/> applied to every text in it (the same instance when nothing
@@ -129,86 +62,20 @@ public sealed class ChatAnswer
         string? reasoning = Reasoning is null ? null : mask(Reasoning);
         string? refusal = Refusal is null ? null : mask(Refusal);
         string? finish = FinishReason is null ? null : mask(FinishReason);
-        if (ReferenceEquals(content, Content) && ReferenceEquals(reasoning, Reasoning) && ReferenceEquals(refusal, Refusal) && ReferenceEquals(finish, FinishReason))
+        string? detail = StopDetail is null ? null : mask(StopDetail);
+        if (ReferenceEquals(content, Content) && ReferenceEquals(reasoning, Reasoning) && ReferenceEquals(refusal, Refusal) && ReferenceEquals(finish, FinishReason)
+            && ReferenceEquals(detail, StopDetail))
         {
             return this;
         }
-        return new ChatAnswer { Content = content, Reasoning = reasoning, Refusal = refusal, FinishReason = finish, Usage = Usage };
+        return new ChatAnswer { Content = content, Reasoning = reasoning, Refusal = refusal, FinishReason = finish, StopDetail = detail, Usage = Usage };
     }
 
-    /// <summary>finish_reason, with the usual values as shared strings (it is read for every answer).</summary>
-    private static string? ReadFinishReason(JsonElement choice)
-    {
-        if (!choice.TryGetProperty("finish_reason", out var value) || value.ValueKind != JsonValueKind.String)
-        {
-            return null;
-        }
-        return value.ValueEquals("stop"u8) ? "stop"
-            : value.ValueEquals("length"u8) ? "length"
-            : value.ValueEquals("content_filter"u8) ? "content_filter"
-            : value.ValueEquals("tool_calls"u8) ? "tool_calls"
-            : value.GetString();
-    }
-
-    private static string? ReadContent(JsonElement message)
-    {
-        if (!message.TryGetProperty("content", out var content))
-        {
-            return null;
-        }
-        switch (content.ValueKind)
-        {
-            case JsonValueKind.String:
-                return content.GetString();
-            case JsonValueKind.Array:
-                var sb = new StringBuilder();
-                foreach (var part in content.EnumerateArray())
-                {
-                    if (part.ValueKind == JsonValueKind.String)
-                    {
-                        sb.Append(part.GetString());
-                    }
-                    else if (part.ValueKind == JsonValueKind.Object && GetString(part, "text") is { } text)
-                    {
-                        sb.Append(text);
-                    }
-                }
-                return sb.ToString();
-            default:
-                return null;
-        }
-    }
-
-    private static TokenUsage? ReadUsage(JsonElement root)
-    {
-        if (!root.TryGetProperty("usage", out var usage) || usage.ValueKind != JsonValueKind.Object)
-        {
-            return null;
-        }
-        long prompt = GetInt64(usage, "prompt_tokens");
-        long completion = GetInt64(usage, "completion_tokens");
-        long total = GetInt64(usage, "total_tokens");
-        if (total == 0)
-        {
-            total = prompt + completion;
-        }
-        return new TokenUsage(prompt, completion, total, GetDetail(usage, "completion_tokens_details", "reasoning_tokens"), GetDetail(usage, "prompt_tokens_details", "cached_tokens"));
-    }
-
-    /// <summary>A count inside one of usage's detail objects; null when the server did not report it.</summary>
-    private static long? GetDetail(JsonElement usage, string details, string name)
-        => usage.TryGetProperty(details, out var detail) && detail.ValueKind == JsonValueKind.Object
-            && detail.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long n) ? n : null;
-
-    internal static string? GetString(JsonElement element, string name)
-        => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-
-    private static long GetInt64(JsonElement element, string name)
-        => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long n) ? n : 0;
+    internal static string? GetString(System.Text.Json.JsonElement element, string name) => WireApi.GetString(element, name);
 }
 
 /// <summary>What an error body said: the message, error.code (or error.type), and error.param (the request field it is about).</summary>
-internal readonly record struct ServerError(string? Message, string? Code, string? Param = null)
+public readonly record struct ServerError(string? Message, string? Code, string? Param = null)
 {
     public void Deconstruct(out string? message, out string? code)
     {

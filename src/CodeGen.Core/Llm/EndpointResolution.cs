@@ -3,6 +3,9 @@ namespace CodeGen.Core.Llm;
 /// <summary>One layer of endpoint settings; null means "not set here, ask the next layer".</summary>
 /// <param name="Token">A bearer token (-Token); a layer sets at most one of <paramref name="ApiKey"/>, Token and <paramref name="EntraId"/>.</param>
 /// <param name="EntraId">Sign in to Azure OpenAI with Microsoft Entra ID (true); false or null: not set here.</param>
+/// <param name="KeyStaysWithEndpoint">The layer's key is the provider's own (OPENAI_API_KEY, ANTHROPIC_API_KEY): it goes only to the layer's endpoint, the provider's, or this machine.</param>
+/// <param name="Api">The wire format (-Api); null: the one the URL names, else the provider's.</param>
+/// <param name="ApiVersion">Azure OpenAI's api-version (deployment URLs), or Anthropic's anthropic-version.</param>
 public sealed record EndpointSettings(
     string? Endpoint = null,
     string? Model = null,
@@ -14,7 +17,8 @@ public sealed record EndpointSettings(
     LlmProvider? OnlyFor = null,
     bool KeyStaysWithEndpoint = false,
     string? Token = null,
-    bool? EntraId = null)
+    bool? EntraId = null,
+    LlmApi? Api = null)
 {
     /// <summary>
     /// Every environment variable that configures an endpoint (what <see cref="FromEnvironment"/> reads): a test
@@ -22,34 +26,59 @@ public sealed record EndpointSettings(
     /// </summary>
     public static IReadOnlyList<string> EnvironmentVariables { get; } =
     [
-        "CODEGEN_ENDPOINT", "CODEGEN_MODEL", "CODEGEN_API_KEY", "CODEGEN_PROVIDER", "CODEGEN_DEPLOYMENT", "CODEGEN_API_VERSION",
+        "CODEGEN_ENDPOINT", "CODEGEN_MODEL", "CODEGEN_API_KEY", "CODEGEN_PROVIDER", "CODEGEN_API", "CODEGEN_DEPLOYMENT", "CODEGEN_API_VERSION",
         "OPENAI_BASE_URL", "OPENAI_API_KEY", "DF_API_KEY", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "OPENAI_API_VERSION",
+        "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY",
     ];
 
     /// <summary>
     /// The environment layers in precedence order: CODEGEN_*, then the OpenAI SDK's variables, DataFlow's
-    /// DF_API_KEY, then (used by the Azure provider only) the Azure OpenAI SDK's variables.
+    /// DF_API_KEY, then (used by their provider only) the Azure OpenAI SDK's and Anthropic SDK's variables.
     /// </summary>
     /// <remarks>
     /// OPENAI_API_KEY is OpenAI's key, often set for other tools: it goes to api.openai.com, to OPENAI_BASE_URL
-    /// when that is set, and to this machine, never to another host chosen with -Endpoint or CODEGEN_ENDPOINT.
-    /// DF_API_KEY is DataFlow's key for whichever API URL the pipeline names, so it goes to the endpoint in use.
+    /// when that is set, and to this machine, never to another host chosen with -Endpoint or CODEGEN_ENDPOINT; so does
+    /// ANTHROPIC_API_KEY with api.anthropic.com and ANTHROPIC_BASE_URL. DF_API_KEY is DataFlow's key for whichever API
+    /// URL the pipeline names, so it goes to the endpoint in use.
     /// </remarks>
     public static IReadOnlyList<EndpointSettings> FromEnvironment(Func<string, string?> getVariable) =>
     [
         new(getVariable("CODEGEN_ENDPOINT"), getVariable("CODEGEN_MODEL"), getVariable("CODEGEN_API_KEY"), "CODEGEN_* environment variables",
-            ParseProvider(getVariable("CODEGEN_PROVIDER")), getVariable("CODEGEN_DEPLOYMENT"), getVariable("CODEGEN_API_VERSION")),
+            ParseProvider(getVariable("CODEGEN_PROVIDER")), getVariable("CODEGEN_DEPLOYMENT"), getVariable("CODEGEN_API_VERSION"), Api: ParseApi(getVariable("CODEGEN_API"))),
         new(getVariable("OPENAI_BASE_URL"), null, getVariable("OPENAI_API_KEY"), "OPENAI_* environment variables", OnlyFor: LlmProvider.OpenAI, KeyStaysWithEndpoint: true),
         new(null, null, getVariable("DF_API_KEY"), "DF_API_KEY environment variable", OnlyFor: LlmProvider.OpenAI),
         new(getVariable("AZURE_OPENAI_ENDPOINT"), null, getVariable("AZURE_OPENAI_API_KEY"), "AZURE_OPENAI_* environment variables",
             ApiVersion: getVariable("OPENAI_API_VERSION"), OnlyFor: LlmProvider.AzureOpenAI),
+        new(getVariable("ANTHROPIC_BASE_URL"), null, getVariable("ANTHROPIC_API_KEY"), "ANTHROPIC_* environment variables", OnlyFor: LlmProvider.Anthropic, KeyStaysWithEndpoint: true),
     ];
 
     public static LlmProvider? ParseProvider(string? name) => string.IsNullOrWhiteSpace(name) ? null : name.Trim().ToLowerInvariant() switch
     {
         "openai" => LlmProvider.OpenAI,
         "azureopenai" or "azure" => LlmProvider.AzureOpenAI,
-        _ => throw new EndpointConfigurationException($"Unknown provider '{name}'. Use OpenAI (any OpenAI-compatible server) or AzureOpenAI."),
+        "anthropic" => LlmProvider.Anthropic,
+        _ => throw new EndpointConfigurationException($"Unknown provider '{name}'. Use OpenAI (any OpenAI-compatible server), AzureOpenAI or Anthropic."),
+    };
+
+    public static LlmApi? ParseApi(string? name) => string.IsNullOrWhiteSpace(name) ? null : name.Trim().ToLowerInvariant() switch
+    {
+        "chatcompletions" or "chat" => LlmApi.ChatCompletions,
+        "responses" => LlmApi.Responses,
+        "messages" => LlmApi.Messages,
+        _ => throw new EndpointConfigurationException($"Unknown API '{name}'. Use ChatCompletions, Responses or Messages."),
+    };
+
+    /// <summary>The APIs each provider serves, its default first.</summary>
+    public static IReadOnlyList<LlmApi> ApisOf(LlmProvider provider) => provider == LlmProvider.Anthropic
+        ? [LlmApi.Messages]
+        : [LlmApi.ChatCompletions, LlmApi.Responses];
+
+    /// <summary>Where a provider's own API is, when no layer names an endpoint (null: it has none, such as Azure's resources).</summary>
+    public static string? DefaultEndpointOf(LlmProvider provider) => provider switch
+    {
+        LlmProvider.OpenAI => LlmEndpoint.OpenAIBaseUrl,
+        LlmProvider.Anthropic => LlmEndpoint.AnthropicBaseUrl,
+        _ => null,
     };
 }
 
@@ -67,7 +96,8 @@ public sealed partial class LlmEndpoint
     {
         var (provider, usable) = Usable(layers);
         string? endpoint = null, model = null, deployment = null, apiVersion = null;
-        string endpointSource = "default", modelSource = "default";
+        LlmApi? api = null;
+        string endpointSource = "default", modelSource = "default", apiSource = "default";
         var credentials = new List<(Credential Credential, string Source, EndpointSettings Layer)>();
         foreach (var layer in usable)
         {
@@ -80,21 +110,39 @@ public sealed partial class LlmEndpoint
             }
             deployment ??= Blank(layer.Deployment);
             apiVersion ??= Blank(layer.ApiVersion);
+            if (api is null && layer.Api is { } layerApi)
+            {
+                (api, apiSource) = (layerApi, source);
+            }
         }
 
-        if (endpoint is null && (!credentials.Any(c => c.Credential.Key is not null) || provider == LlmProvider.AzureOpenAI))
+        if (endpoint is null && provider != LlmProvider.Anthropic && (!credentials.Any(c => c.Credential.Key is not null) || provider == LlmProvider.AzureOpenAI))
         {
             throw provider == LlmProvider.AzureOpenAI
                 ? new EndpointConfigurationException("No Azure OpenAI endpoint is configured (nor AZURE_OPENAI_ENDPOINT).", EndpointProblem.NoAzureEndpoint)
                 : new EndpointConfigurationException("No LLM endpoint is configured (nor CODEGEN_ENDPOINT or OPENAI_BASE_URL), and no key is set that would mean OpenAI itself.",
                     EndpointProblem.NoEndpoint);
         }
+        endpoint ??= EndpointSettings.DefaultEndpointOf(provider)!;
+        if (api is null && ApiOfUrl(endpoint) is { } named)
+        {
+            (api, apiSource) = (named, "the endpoint URL");
+        }
+        var served = EndpointSettings.ApisOf(provider);
+        if (api is { } asked && !served.Contains(asked))
+        {
+            throw new EndpointConfigurationException($"The provider {provider} does not serve {WireApi.For(asked).DisplayName} (it serves {string.Join(" and ", served.Select(a => WireApi.For(a).DisplayName))}).",
+                EndpointProblem.ApiNotServed);
+        }
+        var wire = api ?? served[0];
 
         Uri uri;
+        string? headerVersion = null;
         if (provider == LlmProvider.AzureOpenAI)
         {
-            uri = AzureChatCompletionsUri(endpoint!, deployment, apiVersion);
-            if (model is null && deployment is not null)
+            uri = AzureRequestUri(endpoint, deployment, apiVersion, wire);
+            // the deployment answers for the model; Azure's v1 API (the Responses API) takes it as the body's model
+            if (deployment is not null && (model is null || uri.AbsolutePath.Contains("/openai/v1/", StringComparison.OrdinalIgnoreCase)))
             {
                 model = deployment;
                 modelSource = "the deployment";
@@ -102,7 +150,11 @@ public sealed partial class LlmEndpoint
         }
         else
         {
-            uri = ToChatCompletionsUri(endpoint ?? OpenAIBaseUrl);
+            uri = ToRequestUri(endpoint, wire);
+            if (provider == LlmProvider.Anthropic)
+            {
+                headerVersion = CheckedAnthropicVersion(apiVersion);
+            }
         }
         if (model is null)
         {
@@ -116,10 +168,11 @@ public sealed partial class LlmEndpoint
         {
             // A key that stays with its layer's endpoint (OPENAI_API_KEY: OpenAI's, or OPENAI_BASE_URL's) goes to that server
             // or to this machine only.
-            if (layer.KeyStaysWithEndpoint && !IsLoopback(uri)
-                && !(Uri.TryCreate(Blank(layer.Endpoint) ?? OpenAIBaseUrl, UriKind.Absolute, out var own) && SameServer(uri, own)))
+            string own = Blank(layer.Endpoint) ?? EndpointSettings.DefaultEndpointOf(layer.OnlyFor ?? LlmProvider.OpenAI) ?? OpenAIBaseUrl;
+            if (layer.KeyStaysWithEndpoint && !IsLoopback(uri) && !(Uri.TryCreate(own, UriKind.Absolute, out var ownUri) && SameServer(uri, ownUri)))
             {
-                withheld ??= $"OPENAI_API_KEY is not sent to {uri.Host}: it goes only to {(Blank(layer.Endpoint) is null ? "api.openai.com" : "the OPENAI_BASE_URL server")} " +
+                string variable = layer.OnlyFor == LlmProvider.Anthropic ? "ANTHROPIC" : "OPENAI";
+                withheld ??= $"{variable}_API_KEY is not sent to {uri.Host}: it goes only to {(Blank(layer.Endpoint) is null ? ownUri?.Host ?? own : $"the {variable}_BASE_URL server")} " +
                     "and this machine. Pass -ApiKey or set CODEGEN_API_KEY to send a key there.";
                 continue;
             }
@@ -127,20 +180,20 @@ public sealed partial class LlmEndpoint
             keySource = source;
             break;
         }
-        if (chosen is { } secret && ChatCompletionClient.HasLineBreak(secret.Key ?? secret.Token ?? string.Empty))
+        if (chosen is { } secret && LlmClient.HasLineBreak(secret.Key ?? secret.Token ?? string.Empty))
         {
             throw new EndpointConfigurationException($"The {(secret.Key is not null ? "API key" : "bearer token")} from the {keySource} holds a line break or NUL: it cannot go into a header, and is not sent.");
         }
         if (chosen?.EntraId == true && provider != LlmProvider.AzureOpenAI)
         {
-            throw new EndpointConfigurationException("Microsoft Entra ID sign-in is for Azure OpenAI, and the provider is OpenAI.", EndpointProblem.EntraIdNotAzure);
+            throw new EndpointConfigurationException($"Microsoft Entra ID sign-in is for Azure OpenAI, and the provider is {provider}.", EndpointProblem.EntraIdNotAzure);
         }
         if (chosen is not null && uri.Scheme == Uri.UriSchemeHttp && !IsLoopback(uri) && !allowUnencryptedAuthentication)
         {
             string what = chosen.Key is not null ? "the API key" : chosen.Token is not null ? "the bearer token" : "Microsoft Entra ID tokens";
             throw new EndpointConfigurationException($"Refusing to send {what} over unencrypted http to {uri.Host}.", EndpointProblem.Unencrypted);
         }
-        return new LlmEndpoint(uri, model, chosen?.Key is { } key ? new ApiKey(key) : null, provider)
+        return new LlmEndpoint(uri, model, chosen?.Key is { } key ? new ApiKey(key) : null, provider, wire)
         {
             EndpointSource = endpointSource,
             ModelSource = modelSource,
@@ -148,6 +201,9 @@ public sealed partial class LlmEndpoint
             WithheldKey = chosen is null ? withheld : null,
             Deployment = provider == LlmProvider.AzureOpenAI ? deployment : null,
             BearerToken = chosen?.Token is { } token ? new ApiKey(token) : null,
+            ApiChosen = api is not null,
+            ApiSource = apiSource,
+            ApiVersion = headerVersion,
             Auth = chosen switch
             {
                 null => AuthKind.None,
@@ -156,6 +212,20 @@ public sealed partial class LlmEndpoint
                 _ => AuthKind.EntraId,
             },
         };
+    }
+
+    /// <summary>Anthropic's API version: the current one unless one is pinned, which must look like one (it goes into a header).</summary>
+    private static string CheckedAnthropicVersion(string? pinned)
+    {
+        if (pinned is null)
+        {
+            return MessagesApi.CurrentVersion;
+        }
+        if (!System.Text.RegularExpressions.Regex.IsMatch(pinned, @"^\d{4}-\d{2}-\d{2}$", System.Text.RegularExpressions.RegexOptions.CultureInvariant))
+        {
+            throw new EndpointConfigurationException($"The API version '{pinned}' is not a date such as {MessagesApi.CurrentVersion} or {MessagesApi.LegacyVersion}.");
+        }
+        return pinned;
     }
 
     /// <summary>The one way to sign in a layer sets (a key, a token or Entra ID), or null.</summary>
@@ -174,37 +244,56 @@ public sealed partial class LlmEndpoint
     }
 
     /// <summary>
-    /// The provider and the model a request body names, from the same layers as <see cref="Resolve"/>, without
-    /// needing a key (a batch file can be written offline), and the chat-completions URL when a layer sets an
-    /// endpoint (it decides how the body names its fields). For Azure, the deployment is the model (see <see cref="BatchModel"/>).
+    /// The provider, the API and the model a request body names, from the same layers as <see cref="Resolve"/>, without
+    /// needing a key (a batch file can be written offline), and the request URL when a layer sets an endpoint (it
+    /// decides how the body names its fields). For Azure, the deployment is the model (see <see cref="BatchModel"/>).
     /// </summary>
-    public static (LlmProvider Provider, string Model, Uri? Endpoint) ResolveModel(IEnumerable<EndpointSettings> layers)
+    public static (LlmProvider Provider, LlmApi Api, string Model, Uri? Endpoint) ResolveModel(IEnumerable<EndpointSettings> layers)
     {
         var (provider, usable) = Usable(layers);
         string? deployment = provider == LlmProvider.AzureOpenAI ? usable.Select(l => Blank(l.Deployment)).FirstOrDefault(d => d is not null) : null;
         string? model = deployment ?? usable.Select(l => Blank(l.Model)).FirstOrDefault(m => m is not null);
-        Uri? endpoint = null;
-        if (usable.Select(l => Blank(l.Endpoint)).FirstOrDefault(e => e is not null) is { } url)
+        string? url = usable.Select(l => Blank(l.Endpoint)).FirstOrDefault(e => e is not null);
+        var served = EndpointSettings.ApisOf(provider);
+        // no answer will say which API a model is served by: a codex or pro model of OpenAI is known by its name (see ForBatch)
+        var api = usable.Select(l => l.Api).FirstOrDefault(a => a is not null) ?? (url is null ? null : ApiOfUrl(url))
+            ?? (provider == LlmProvider.OpenAI && model is not null && ResponsesApi.ServesOnly(model) ? LlmApi.Responses : served[0]);
+        if (!served.Contains(api))
         {
-            endpoint = provider == LlmProvider.AzureOpenAI ? AzureChatCompletionsUri(url, deployment, null) : ToChatCompletionsUri(url);
+            throw new EndpointConfigurationException($"The provider {provider} does not serve {WireApi.For(api).DisplayName}.", EndpointProblem.ApiNotServed);
+        }
+        Uri? endpoint = null;
+        if (url is not null)
+        {
+            endpoint = provider == LlmProvider.AzureOpenAI ? AzureRequestUri(url, deployment, null, api) : ToRequestUri(url, api);
         }
         return model is null
             ? throw NoModel()
-            : (provider, model, endpoint);
+            : (provider, api, model, endpoint);
     }
 
     private static EndpointConfigurationException NoModel() => new("No model is configured (nor CODEGEN_MODEL).", EndpointProblem.NoModel);
 
     /// <summary>
-    /// The provider (the first layer that names one, else OpenAI) and the layers that may configure it: OpenAI's
-    /// variables do not configure Azure, nor Azure's OpenAI, so that a key never travels to the other.
+    /// The provider (the first layer that names one, else the one the endpoint implies) and the layers that may configure
+    /// it: OpenAI's variables do not configure Azure or Anthropic, nor theirs OpenAI, so that a key never travels to another.
     /// </summary>
     private static (LlmProvider Provider, List<EndpointSettings> Usable) Usable(IEnumerable<EndpointSettings> layers)
     {
         var all = layers.ToList();
-        LlmProvider provider = all.Select(l => l.Provider).FirstOrDefault(p => p is not null) ?? LlmProvider.OpenAI;
+        LlmProvider provider = all.Select(l => l.Provider).FirstOrDefault(p => p is not null) ?? ImpliedProvider(all);
         return (provider, all.Where(l => l.OnlyFor is null || l.OnlyFor == provider).ToList());
     }
+
+    /// <summary>
+    /// The provider when no layer names one: Anthropic when the endpoint the general layers give is Anthropic's own API,
+    /// else OpenAI (any OpenAI-compatible server).
+    /// </summary>
+    private static LlmProvider ImpliedProvider(List<EndpointSettings> layers)
+        => layers.Where(l => l.OnlyFor is null).Select(l => Blank(l.Endpoint)).FirstOrDefault(e => e is not null) is { } url
+            && Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.IdnHost.Equals("api.anthropic.com", StringComparison.OrdinalIgnoreCase)
+            ? LlmProvider.Anthropic
+            : LlmProvider.OpenAI;
 
     private static void Take(ref string? value, string? candidate, ref string valueSource, string source)
     {

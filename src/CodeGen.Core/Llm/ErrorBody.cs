@@ -90,7 +90,7 @@ internal static partial class ErrorBody
 
     /// <summary>
     /// A server's text as a message shows it: at most 500 characters, and no control character but tab and line
-    /// breaks (a NUL would cut a CSV field, an ESC would drive the terminal). Mask the secrets in it before.
+    /// breaks (a NUL would cut a CSV field, an ESC or a C1 CSI (U+009B) would drive the terminal). Mask the secrets in it before.
     /// </summary>
     public static string Shown(string text)
     {
@@ -98,13 +98,13 @@ internal static partial class ErrorBody
         {
             text = text[..MaxShown] + "…";
         }
-        return text.AsSpan().IndexOfAnyInRange('\0', '\u001f') < 0 && !text.Contains('\u007f') ? text
+        return text.AsSpan().IndexOfAnyInRange('\0', '\u001f') < 0 && text.AsSpan().IndexOfAnyInRange('\u007f', '\u009f') < 0 ? text
             : string.Create(text.Length, text, static (span, source) =>
             {
                 for (int i = 0; i < source.Length; i++)
                 {
                     char c = source[i];
-                    span[i] = (c < ' ' && c is not '\t' and not '\n' and not '\r') || c == '\u007f' ? '\uFFFD' : c;
+                    span[i] = (c < ' ' && c is not '\t' and not '\n' and not '\r') || c is >= '\u007f' and <= '\u009f' ? '\uFFFD' : c;
                 }
             });
     }

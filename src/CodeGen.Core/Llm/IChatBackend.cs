@@ -13,4 +13,10 @@ public interface IChatBackend
 
     /// <summary>The concurrency limit now, attempts in flight, and rate-limited answers heard so far.</summary>
     (int Limit, int InFlight, long Throttled) ConcurrencySnapshot { get; }
+
+    /// <summary>Throws when requests with these parameters cannot be sent to the API behind (see <see cref="WireApi.Check"/>); nothing to check by default.</summary>
+    /// <exception cref="RequestParameterException">They cannot.</exception>
+    void CheckParameters(ChatParameters parameters)
+    {
+    }
 }

@@ -13,6 +13,8 @@ public enum EndpointProblem
     NoModel,
     /// <summary>Microsoft Entra ID sign-in with a provider other than Azure OpenAI.</summary>
     EntraIdNotAzure,
+    /// <summary>An API the provider does not serve (Anthropic's Messages on OpenAI, the Responses API on Anthropic).</summary>
+    ApiNotServed,
     /// <summary>Credentials would go over plain http to a host other than this machine.</summary>
     Unencrypted,
 }
@@ -25,13 +27,15 @@ public sealed class EndpointConfigurationException : Exception
     public EndpointProblem Problem { get; }
 }
 
-/// <summary>Which protocol flavour the endpoint speaks: how URLs are built and how the key is sent.</summary>
+/// <summary>Who serves the endpoint: how URLs are built, how the key is sent, which APIs it speaks.</summary>
 public enum LlmProvider
 {
-    /// <summary>OpenAI and every OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio): Bearer key.</summary>
+    /// <summary>OpenAI and every OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio, Gemini's OpenAI URL): Bearer key; chat completions or the Responses API.</summary>
     OpenAI,
-    /// <summary>Azure OpenAI: api-key header; a deployment URL with api-version, or the /openai/v1 form.</summary>
+    /// <summary>Azure OpenAI: api-key header; a deployment URL with api-version, or the /openai/v1 form (the Responses API is v1 only).</summary>
     AzureOpenAI,
+    /// <summary>Anthropic's own API: the Messages API and Message Batches, with the anthropic-version header.</summary>
+    Anthropic,
 }
 
 /// <summary>How requests prove who sends them.</summary>
@@ -39,7 +43,7 @@ public enum AuthKind
 {
     /// <summary>No credentials (local servers).</summary>
     None,
-    /// <summary>An API key: Authorization: Bearer for OpenAI-compatible servers, the api-key header for Azure OpenAI.</summary>
+    /// <summary>An API key: Authorization: Bearer, the api-key header for Azure OpenAI, x-api-key for Anthropic's API version 2023-06-01.</summary>
     ApiKey,
     /// <summary>A bearer token the user already has (-Token): Authorization: Bearer, for any provider.</summary>
     BearerToken,
@@ -47,18 +51,20 @@ public enum AuthKind
     EntraId,
 }
 
-/// <summary>A resolved, validated chat-completions endpoint: where to POST, which model, which key, how to send it.</summary>
+/// <summary>A resolved, validated endpoint: the API it speaks and where requests go, which model, which key, how to send it.</summary>
 public sealed partial class LlmEndpoint
 {
     public const string OpenAIBaseUrl = "https://api.openai.com/v1";
+    public const string AnthropicBaseUrl = "https://api.anthropic.com/v1";
     public const string DefaultAzureApiVersion = "2024-10-21";
 
-    public LlmEndpoint(Uri chatCompletionsUri, string model, ApiKey? apiKey, LlmProvider provider = LlmProvider.OpenAI)
+    public LlmEndpoint(Uri requestUri, string model, ApiKey? apiKey, LlmProvider provider = LlmProvider.OpenAI, LlmApi? api = null)
     {
-        ChatCompletionsUri = chatCompletionsUri;
+        RequestUri = requestUri;
         Model = model;
         ApiKey = apiKey;
         Provider = provider;
+        Api = WireApi.For(api ?? (provider == LlmProvider.Anthropic ? LlmApi.Messages : LlmApi.ChatCompletions));
         Auth = apiKey is null ? AuthKind.None : AuthKind.ApiKey;
     }
 
@@ -75,7 +81,23 @@ public sealed partial class LlmEndpoint
     /// </summary>
     public string? WithheldKey { get; private init; }
 
-    public Uri ChatCompletionsUri { get; }
+    /// <summary>Where the rows' requests go (…/chat/completions, …/responses, …/messages).</summary>
+    public Uri RequestUri { get; }
+
+    /// <summary>The wire format of the requests.</summary>
+    public WireApi Api { get; private init; }
+
+    /// <summary>
+    /// The API was chosen (-Api, or a URL that names it), not taken as the provider's default: a run keeps to it even
+    /// when the model answers that it is served only by another.
+    /// </summary>
+    public bool ApiChosen { get; private init; }
+
+    /// <summary>Which layer chose the API ("parameters", "the endpoint URL"...), or "default".</summary>
+    public string ApiSource { get; private init; } = "default";
+
+    /// <summary>The API version of Anthropic's API (the anthropic-version header); Azure's api-version is part of <see cref="RequestUri"/>.</summary>
+    public string? ApiVersion { get; private init; }
 
     /// <summary>The model sent in the body (for an Azure deployment URL, the deployment answers whatever it says).</summary>
     public string Model { get; }
@@ -92,12 +114,12 @@ public sealed partial class LlmEndpoint
     public const string EntraIdScope = "https://cognitiveservices.azure.com/.default";
 
     /// <summary>The credentials in use, masked: "API key ****abcd (api-key header)", "Microsoft Entra ID (...)", "none".</summary>
-    public string DescribeAuth() => DescribeAuth(Auth, Provider, ApiKey ?? BearerToken);
+    public string DescribeAuth() => DescribeAuth(Auth, Provider, ApiKey ?? BearerToken, ApiVersion);
 
     /// <summary>How a request signs in, its secret masked (also for settings that are not resolved yet).</summary>
-    public static string DescribeAuth(AuthKind auth, LlmProvider provider, ApiKey? secret) => auth switch
+    public static string DescribeAuth(AuthKind auth, LlmProvider provider, ApiKey? secret, string? apiVersion = null) => auth switch
     {
-        AuthKind.ApiKey => $"API key {secret?.Masked} ({(provider == LlmProvider.AzureOpenAI ? "api-key header" : "Authorization: Bearer")})",
+        AuthKind.ApiKey => $"API key {secret?.Masked} ({KeyHeaderOf(provider, apiVersion) switch { "Authorization" => "Authorization: Bearer", var header => header + " header" }})",
         AuthKind.BearerToken => $"bearer token {secret?.Masked} (Authorization: Bearer)",
         AuthKind.EntraId => $"Microsoft Entra ID (DefaultAzureCredential, scope {EntraIdScope})",
         _ => "none",
@@ -108,29 +130,82 @@ public sealed partial class LlmEndpoint
     /// <summary>The Azure OpenAI deployment, when one was given.</summary>
     public string? Deployment { get; private init; }
 
-    /// <summary>The model a batch request names: for Azure OpenAI the (global batch) deployment, else the model.</summary>
+    /// <summary>The model a batch request (and a request of Azure's v1 API) names: for Azure OpenAI the deployment, else the model.</summary>
     public string BatchModel => Provider == LlmProvider.AzureOpenAI && Deployment is not null ? Deployment : Model;
 
-    /// <summary>The header that carries the key: Authorization (Bearer) for OpenAI-compatible servers, api-key for Azure.</summary>
-    public string KeyHeader => Provider == LlmProvider.AzureOpenAI ? "api-key" : "Authorization";
+    /// <summary>The header that carries the key: Authorization (Bearer), api-key for Azure, x-api-key for Anthropic's version 2023-06-01.</summary>
+    public string KeyHeader => KeyHeaderOf(Provider, ApiVersion);
+
+    private static string KeyHeaderOf(LlmProvider provider, string? apiVersion) => provider switch
+    {
+        LlmProvider.AzureOpenAI => "api-key",
+        LlmProvider.Anthropic when MessagesApi.IsLegacy(apiVersion) => "x-api-key",
+        _ => "Authorization",
+    };
 
     /// <summary>The URL without user info or query string, safe to show in messages.</summary>
-    public string DisplayUri => ErrorBody.Display(ChatCompletionsUri);
+    public string DisplayUri => ErrorBody.Display(RequestUri);
 
     /// <summary>
-    /// The URL of another API of the same endpoint ("models", "files", "batches/b1/cancel"): next to
-    /// /chat/completions, or for an Azure deployment URL under {resource}/openai/ with its api-version.
+    /// The URL of another API of the same endpoint ("models", "files", "batches/b1/cancel", "messages/batches"): next to
+    /// the request path, or for an Azure deployment URL under {resource}/openai/ with its api-version.
     /// </summary>
     public Uri ApiUri(string relative)
     {
-        var builder = new UriBuilder(ChatCompletionsUri);
-        string path = ChatCompletionsUri.AbsolutePath;
+        var builder = new UriBuilder(RequestUri);
+        string path = RequestUri.AbsolutePath;
         int deployments = path.IndexOf("/openai/deployments/", StringComparison.OrdinalIgnoreCase);
         builder.Path = deployments >= 0
             ? path[..deployments] + "/openai/" + relative
-            : path[..path.LastIndexOf("/chat/completions", StringComparison.OrdinalIgnoreCase)] + "/" + relative;
+            : BasePath(path, Api) + "/" + relative;
         return builder.Uri; // the query (an Azure api-version) stays
     }
 
-    public override string ToString() => $"{DisplayUri} ({Provider}, model {Model}, auth {DescribeAuth()})";
+    /// <summary>
+    /// This endpoint speaking <paramref name="api"/> instead (a run that learns its model is served only by the Responses
+    /// API): the same server and credentials, the request URL of the other API. For an Azure deployment URL that is the
+    /// resource's v1 API (the Responses API has no deployment form), naming the deployment as the model.
+    /// </summary>
+    /// <param name="source">Why the API changed, as <see cref="ApiSource"/> says it.</param>
+    public LlmEndpoint WithApi(LlmApi api, string source = "the server's answer")
+    {
+        var other = WireApi.For(api);
+        var builder = new UriBuilder(RequestUri);
+        string model = Model;
+        int deployments = RequestUri.AbsolutePath.IndexOf("/openai/deployments/", StringComparison.OrdinalIgnoreCase);
+        if (deployments >= 0)
+        {
+            builder.Path = RequestUri.AbsolutePath[..deployments] + "/openai/v1/" + other.RequestPath;
+            builder.Query = string.Empty;
+            model = BatchModel;
+        }
+        else
+        {
+            builder.Path = BasePath(RequestUri.AbsolutePath, Api) + "/" + other.RequestPath;
+        }
+        return new LlmEndpoint(builder.Uri, model, ApiKey, Provider, api)
+        {
+            EndpointSource = EndpointSource,
+            ModelSource = ModelSource,
+            KeySource = KeySource,
+            WithheldKey = WithheldKey,
+            Deployment = Deployment,
+            BearerToken = BearerToken,
+            Auth = Auth,
+            ApiVersion = ApiVersion,
+            ApiChosen = true,
+            ApiSource = source,
+        };
+    }
+
+    /// <summary>
+    /// The endpoint a batch of this endpoint's requests runs at: this one, or, when no API was chosen and the model is one
+    /// OpenAI serves only on the Responses API (<see cref="ResponsesApi.ServesOnly"/>), its Responses API. A batch is
+    /// written before any answer, so it cannot learn what a live run learns from the first refusal.
+    /// </summary>
+    public LlmEndpoint ForBatch() => !ApiChosen && Provider == LlmProvider.OpenAI && Api.Api == LlmApi.ChatCompletions && ResponsesApi.ServesOnly(Model)
+        ? WithApi(LlmApi.Responses, "the model's name")
+        : this;
+
+    public override string ToString() => $"{DisplayUri} ({Provider}, {Api.DisplayName}, model {Model}, auth {DescribeAuth()})";
 }

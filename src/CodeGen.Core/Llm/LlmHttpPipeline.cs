@@ -31,10 +31,10 @@ internal sealed class AttemptLog
 /// Per request: retry (exponential backoff with jitter, or exactly what retry-after-ms / Retry-After say) →
 /// <see cref="RatePacer"/> (the requests and tokens a minute given or announced by the server) → adaptive
 /// concurrency (a permit per attempt, none while waiting to retry) → circuit breaker → per-attempt timeout →
-/// <see cref="RequestAuthenticator"/> (credentials) → <see cref="ChatResponseHandler"/> (reads and parses the body
+/// <see cref="RequestAuthenticator"/> (credentials) → <see cref="AttemptHandler"/> (reads and parses the body
 /// inside the attempt, tells the pacer and the concurrency limit what the server said) → sockets.
-/// Retried: 408, 429 (not insufficient_quota), 500, 502, 503, 504, connection failures and resets,
-/// attempt timeouts, and 2xx bodies that are not a usable completion. Never retried: 400, 401, 403, 404, 422.
+/// Retried: 408, 429 (not insufficient_quota), 500, 502, 503, 504, 529 (Anthropic's overloaded), connection failures
+/// and resets, attempt timeouts, and 2xx bodies that are not a usable answer. Never retried: 400, 401, 403, 404, 422.
 /// </remarks>
 public sealed class LlmHttpPipeline : IDisposable
 {
@@ -50,7 +50,7 @@ public sealed class LlmHttpPipeline : IDisposable
         var time = timeProvider ?? TimeProvider.System;
         Settings = settings;
         Concurrency = new AdaptiveConcurrencyLimiter(settings.MaxConcurrency, time);
-        Pacer = new RatePacer(settings.RequestsPerMinute, settings.TokensPerMinute, settings.MaxDelay, time);
+        Pacer = new RatePacer(settings.RequestsPerMinute, settings.TokensPerMinute, settings.MaxDelay, time, endpoint.Api.RateLimitHeaders);
         _owned.Add(Concurrency);
         _owned.Add(Pacer);
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };
@@ -66,11 +66,11 @@ public sealed class LlmHttpPipeline : IDisposable
                 MaxDelay = settings.MaxDelay,
                 ShouldRetryAfterHeader = false, // the delay generator below reads retry-after-ms as well as Retry-After
                 ShouldHandle = args => ValueTask.FromResult(IsRetryable(args.Outcome)
-                    && (!IsNotIdempotent(args.Context.GetRequestMessage()) || args.Outcome.Result?.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable)),
-                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } response ? ChatResponseHandler.RetryAfter(response.Headers, time) : null),
+                    && (!IsNotIdempotent(args.Context.GetRequestMessage()) || args.Outcome.Result?.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable or (HttpStatusCode)529)),
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } response ? AttemptHandler.RetryAfter(response.Headers, time) : null),
                 OnRetry = args =>
                 {
-                    ChatResponseHandler.ExchangeOf(args.Context.GetRequestMessage())?.Log.Add(Describe(args.Outcome));
+                    AttemptHandler.ExchangeOf(args.Context.GetRequestMessage())?.Log.Add(Describe(args.Outcome));
                     return default;
                 },
             });
@@ -82,7 +82,7 @@ public sealed class LlmHttpPipeline : IDisposable
         {
             RateLimiter = async args =>
             {
-                var exchange = ChatResponseHandler.ExchangeOf(args.Context.GetRequestMessage());
+                var exchange = AttemptHandler.ExchangeOf(args.Context.GetRequestMessage());
                 var turn = await Pacer.AcquireAsync(exchange?.TokenEstimate ?? 1, args.Context.CancellationToken).ConfigureAwait(false);
                 try
                 {
@@ -111,7 +111,7 @@ public sealed class LlmHttpPipeline : IDisposable
         });
         builder.AddTimeout(new HttpTimeoutStrategyOptions { Timeout = settings.AttemptTimeout });
 
-        var attempts = new ChatResponseHandler(LlmHttpHandler.For(settings.Proxy, settings.ProxyCredentials), Pacer, Concurrency,
+        var attempts = new AttemptHandler(LlmHttpHandler.For(settings.Proxy, settings.ProxyCredentials), Pacer, Concurrency,
             new AnswerBudget(settings.MaxAnswerBytes, settings.MaxBufferedAnswerBytes));
         Authenticator = new RequestAuthenticator(endpoint, entraTokens, attempts, settings.Headers.Values);
         Handler = new ResilienceHandler(builder.Build()) { InnerHandler = Authenticator };
@@ -149,12 +149,12 @@ public sealed class LlmHttpPipeline : IDisposable
         var response = outcome.Result!;
         if (response.IsSuccessStatusCode)
         {
-            return ChatResponseHandler.BodyOf(response) is { Answer: null, Lasting: false }; // truncated JSON, no choices
+            return AttemptHandler.BodyOf(response) is { Answer: null, Lasting: false }; // truncated JSON, no choices
         }
         return (int)response.StatusCode switch
         {
-            429 => ChatResponseHandler.BodyOf(response)?.ErrorCode != "insufficient_quota", // waiting will not buy quota
-            408 or 500 or 502 or 503 or 504 => true,
+            429 => AttemptHandler.BodyOf(response)?.ErrorCode != "insufficient_quota", // waiting will not buy quota
+            408 or 500 or 502 or 503 or 504 or 529 => true,
             _ => false,
         };
     }
@@ -167,8 +167,8 @@ public sealed class LlmHttpPipeline : IDisposable
             return IsTransient(exception);
         }
         var response = outcome.Result!;
-        return (int)response.StatusCode is 500 or 502 or 503 or 504
-            || (response.IsSuccessStatusCode && ChatResponseHandler.BodyOf(response) is { Answer: null, Lasting: false });
+        return (int)response.StatusCode is 500 or 502 or 503 or 504 or 529
+            || (response.IsSuccessStatusCode && AttemptHandler.BodyOf(response) is { Answer: null, Lasting: false });
     }
 
     /// <summary>Connection failures, resets and attempt timeouts (the library's own notion of a transient exception).</summary>

@@ -7,10 +7,10 @@ namespace CodeGen.Core.Llm;
 
 /// <summary>
 /// Paces attempts to what the provider allows per minute, in requests and in tokens: the budgets the user gave
-/// (-RequestsPerMinute, -TokensPerMinute), or else the ones the server announces in OpenAI's
-/// <c>x-ratelimit-limit-*</c> headers. When the server says a budget is spent (<c>x-ratelimit-remaining-*</c> at
-/// zero, which Azure OpenAI sends too), every attempt waits until it says the budget is back
-/// (<c>x-ratelimit-reset-*</c>, else a second). Refused requests count against the provider's limit, so keeping under it beats
+/// (-RequestsPerMinute, -TokensPerMinute), or else the ones the server announces in its API's rate-limit headers
+/// (<see cref="RateLimitHeaders"/>: OpenAI's <c>x-ratelimit-limit-*</c>, Anthropic's <c>anthropic-ratelimit-*-limit</c>).
+/// When the server says a budget is spent (what remains at zero, which Azure OpenAI sends too), every attempt waits
+/// until it says the budget is back (the reset: a duration from now, or Anthropic's RFC 3339 time; else a second). Refused requests count against the provider's limit, so keeping under it beats
 /// retrying into it.
 /// </summary>
 /// <remarks>
@@ -34,6 +34,7 @@ public sealed partial class RatePacer : RateLimiter
 
     private readonly TimeProvider _time;
     private readonly TimeSpan _longestHold;
+    private readonly RateLimitHeaders _headers;
     private readonly Budget _requests;
     private readonly Budget _tokens;
     private readonly TaskCompletionSource _warmedUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -46,10 +47,12 @@ public sealed partial class RatePacer : RateLimiter
     /// <param name="tokensPerMinute">A fixed budget of tokens (the user's); null: learn it from the server.</param>
     /// <param name="longestHold">The longest a spent budget holds attempts back, whatever the server says.</param>
     /// <param name="timeProvider">The clock of budgets and holds (tests); null: the system's.</param>
-    public RatePacer(int? requestsPerMinute, int? tokensPerMinute, TimeSpan longestHold, TimeProvider? timeProvider = null)
+    /// <param name="headers">The rate-limit headers the server's API sends; null: OpenAI's.</param>
+    public RatePacer(int? requestsPerMinute, int? tokensPerMinute, TimeSpan longestHold, TimeProvider? timeProvider = null, RateLimitHeaders? headers = null)
     {
         _time = timeProvider ?? TimeProvider.System;
         _longestHold = longestHold;
+        _headers = headers ?? RateLimitHeaders.OpenAI;
         _requests = new Budget("requests", requestsPerMinute, burstSeconds: 1, _time);
         _tokens = new Budget("tokens", tokensPerMinute, burstSeconds: 10, _time);
         // With both budgets given there is nothing to learn before going at full speed.
@@ -128,8 +131,8 @@ public sealed partial class RatePacer : RateLimiter
     /// <param name="tokenCost">The tokens the answered request was estimated at.</param>
     public bool Observe(HttpResponseHeaders headers, int status, int tokenCost)
     {
-        var requests = Read(headers, RequestHeaders);
-        var tokens = Read(headers, TokenHeaders);
+        var requests = Read(headers, _headers.Requests);
+        var tokens = Read(headers, _headers.Tokens);
         // What was left when the server took this request; the other attempts out now may have been taken after it.
         int others = Math.Max(0, Volatile.Read(ref _outstanding) - 1);
         if (requests.Limit is { } requestLimit)
@@ -204,14 +207,8 @@ public sealed partial class RatePacer : RateLimiter
 
     private readonly record struct Announced(int? Limit, long? Remaining, TimeSpan? Reset);
 
-    private static readonly (string Limit, string Remaining, string Reset) RequestHeaders =
-        ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests");
-
-    private static readonly (string Limit, string Remaining, string Reset) TokenHeaders =
-        ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens");
-
     /// <summary>One dimension's headers, read without validating or parsing the rest (this runs for every answer).</summary>
-    private static Announced Read(HttpResponseHeaders headers, (string Limit, string Remaining, string Reset) names)
+    private Announced Read(HttpResponseHeaders headers, (string Limit, string Remaining, string Reset) names)
     {
         var raw = headers.NonValidated;
         long? remaining = raw.TryGetValues(names.Remaining, out var r) ? Number(r.ToString()) : null;
@@ -220,12 +217,23 @@ public sealed partial class RatePacer : RateLimiter
         {
             return default;
         }
-        TimeSpan? reset = raw.TryGetValues(names.Reset, out var t) ? ParseDuration(t.ToString()) : null;
+        TimeSpan? reset = raw.TryGetValues(names.Reset, out var t) ? (_headers.ResetIsTime ? Until(t.ToString()) : ParseDuration(t.ToString())) : null;
         return new Announced(limit is > 0 and <= int.MaxValue ? (int)limit : null, remaining, reset);
     }
 
     private static long? Number(string text)
         => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double n) && n >= 0 && n < long.MaxValue ? (long)n : null;
+
+    /// <summary>The wait until a reset written as a time (Anthropic's RFC 3339 "2026-12-06T15:04:05Z"), on the pacer's clock; null when it is not one.</summary>
+    private TimeSpan? Until(string text)
+    {
+        if (!DateTimeOffset.TryParse(text.Trim(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+        {
+            return null;
+        }
+        var wait = at - _time.GetUtcNow();
+        return wait <= TimeSpan.Zero ? TimeSpan.Zero : wait < TimeSpan.FromDays(365) ? wait : null;
+    }
 
     /// <summary>
     /// A reset time as OpenAI writes it (a Go duration: "1s", "6m0s", "120ms", "1h2m3.5s") or as plain seconds ("20");

@@ -4,8 +4,9 @@ using System.Net.Http.Headers;
 namespace CodeGen.Core.Llm;
 
 /// <summary>
-/// The one place credentials reach a request: the API key (Bearer, or api-key for Azure OpenAI), a bearer
-/// token, or a Microsoft Entra ID token, set on every attempt (a retry after a long wait gets a fresh token).
+/// The one place credentials reach a request: the API key (Bearer, api-key for Azure OpenAI, x-api-key for Anthropic's
+/// version 2023-06-01), a bearer token, or a Microsoft Entra ID token, set on every attempt (a retry after a long wait
+/// gets a fresh token); and the header an API needs on every request besides them (Anthropic's anthropic-version).
 /// Under Entra ID, a 401 may mean the token went stale early: if the credential has a new one, the attempt is
 /// sent once more with it.
 /// Also the one place that knows every secret a request carried, to mask them in what servers send back.
@@ -27,6 +28,10 @@ internal sealed class RequestAuthenticator : DelegatingHandler
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        if (_endpoint.Provider == LlmProvider.Anthropic && !request.Headers.Contains(AnthropicVersionHeader))
+        {
+            request.Headers.TryAddWithoutValidation(AnthropicVersionHeader, _endpoint.ApiVersion ?? MessagesApi.CurrentVersion);
+        }
         if (_entra is null)
         {
             // a key, a token or nothing: set at once, without the machinery of the Entra ID path (this runs for every attempt)
@@ -102,14 +107,17 @@ internal sealed class RequestAuthenticator : DelegatingHandler
         return null;
     }
 
-    /// <summary>Sets the header of an API key (Bearer, or api-key for Azure OpenAI) or a bearer token, when there is one.</summary>
+    /// <summary>The header that picks the version of Anthropic's API.</summary>
+    public const string AnthropicVersionHeader = "anthropic-version";
+
+    /// <summary>Sets the header of an API key (see <see cref="LlmEndpoint.KeyHeader"/>) or a bearer token, when there is one.</summary>
     private void SetKeyOrToken(HttpRequestHeaders headers)
     {
         switch (_endpoint.Auth)
         {
-            case AuthKind.ApiKey when _endpoint.Provider == LlmProvider.AzureOpenAI:
-                headers.Remove("api-key");
-                headers.TryAddWithoutValidation("api-key", _endpoint.ApiKey!.Reveal());
+            case AuthKind.ApiKey when _endpoint.KeyHeader is not "Authorization":
+                headers.Remove(_endpoint.KeyHeader);
+                headers.TryAddWithoutValidation(_endpoint.KeyHeader, _endpoint.ApiKey!.Reveal());
                 break;
             case AuthKind.ApiKey:
                 headers.Authorization = new AuthenticationHeaderValue("Bearer", _endpoint.ApiKey!.Reveal());

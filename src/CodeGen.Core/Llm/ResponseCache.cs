@@ -520,16 +520,16 @@ public sealed class ResponseCache
 /// <summary>
 /// Puts a <see cref="ResponseCache"/> in front of whatever answers a run (a live endpoint, or a batch job's
 /// results), in one of the <see cref="CacheMode"/>s. Keys are those of the requests the live
-/// <see cref="ChatCompletionClient"/> would send, so answers stored from any source are found by any run.
+/// <see cref="LlmClient"/> would send, so answers stored from any source are found by any run.
 /// </summary>
 public sealed class CachingChatBackend : IChatBackend
 {
-    private readonly ChatCompletionClient _client;
+    private readonly LlmClient _client;
     private readonly IChatBackend _answers;
 
     /// <param name="client">The live client: its endpoint and request bodies make the keys (and it answers misses unless <paramref name="answers"/> does).</param>
     /// <param name="answers">Where answers that are not read from the cache come from; default <paramref name="client"/>.</param>
-    public CachingChatBackend(ChatCompletionClient client, ResponseCache cache, CacheMode mode = CacheMode.ReadWrite, IChatBackend? answers = null)
+    public CachingChatBackend(LlmClient client, ResponseCache cache, CacheMode mode = CacheMode.ReadWrite, IChatBackend? answers = null)
     {
         if (mode != CacheMode.ReadOnly && !cache.Writable)
         {
@@ -549,9 +549,11 @@ public sealed class CachingChatBackend : IChatBackend
 
     public (int Limit, int InFlight, long Throttled) ConcurrencySnapshot => _answers.ConcurrencySnapshot;
 
+    public void CheckParameters(ChatParameters parameters) => _client.CheckParameters(parameters);
+
     public async Task<ChatCallResult> CompleteAsync(PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken)
     {
-        var request = ResponseCache.Request.Of(_client.Endpoint.ChatCompletionsUri, _client.InitialBody(row.Prompt.Messages!, parameters));
+        var request = ResponseCache.Request.Of(_client.Endpoint.RequestUri, _client.InitialBody(row.Prompt.Messages!, parameters));
         string? problem = null;
         if (Mode != CacheMode.Refresh && Cache.TryGet(request, out var cached, out problem))
         {

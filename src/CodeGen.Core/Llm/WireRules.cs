@@ -9,10 +9,11 @@ namespace CodeGen.Core.Llm;
 /// refuses (left out). Immutable: a run that learns something new swaps in a new instance.
 /// </summary>
 /// <remarks>
-/// OpenAI and Azure OpenAI take the token limit as <c>max_completion_tokens</c> for every model they serve (their
-/// reasoning models refuse <c>max_tokens</c>); other OpenAI-compatible servers know <c>max_tokens</c>, and some
-/// only that. What a model refuses beyond that (temperature on a reasoning model, reasoning_effort on an older
-/// one) is learned from the server's 400 answers (<see cref="Adapt"/>).
+/// Each API starts from its own names (<see cref="WireApi.InitialRules"/>): OpenAI and Azure OpenAI take the token limit
+/// of chat completions as <c>max_completion_tokens</c> for every model they serve (their reasoning models refuse
+/// <c>max_tokens</c>), the Responses API as <c>max_output_tokens</c>. What a model refuses beyond that (temperature on a
+/// reasoning model, reasoning_effort on an older one, a field Anthropic's API version does not know) is learned from the
+/// server's 400 answers (<see cref="Adapt"/>).
 /// </remarks>
 public sealed partial class WireRules
 {
@@ -32,15 +33,14 @@ public sealed partial class WireRules
         _adapted = adapted;
     }
 
-    /// <summary>The rules a new run starts with for a server: OpenAI's for api.openai.com and Azure OpenAI, the fields as given elsewhere.</summary>
-    public static WireRules For(LlmProvider provider, Uri? chatCompletionsUri)
-        => provider == LlmProvider.AzureOpenAI || (chatCompletionsUri is not null && ServesOpenAIModels(chatCompletionsUri.IdnHost)) ? OpenAI : AsGiven;
-
     /// <summary>OpenAI's own API and Azure OpenAI resources (also when reached with the OpenAI provider through Azure's /openai/v1 API).</summary>
     internal static bool ServesOpenAIModels(string host)
         => host.Equals("api.openai.com", StringComparison.OrdinalIgnoreCase)
             || host.EndsWith(".openai.azure.com", StringComparison.OrdinalIgnoreCase)
             || host.EndsWith(".cognitiveservices.azure.com", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>These rules with <paramref name="field"/> sent as <paramref name="wireName"/> (null: left out), as an API names it from the start.</summary>
+    internal WireRules Named(string field, string? wireName) => With(field, wireName, adapted: false);
 
     // wire names, encoded once per rules (every request writes them)
     private readonly ConcurrentDictionary<string, JsonEncodedText?> _encoded = new(StringComparer.Ordinal);
@@ -132,10 +132,11 @@ public sealed partial class WireRules
 
     private enum Refused { Parameter, Value }
 
-    /// <summary>Whether a refusal says a field is unsupported (OpenAI's codes, or its wording), and which way.</summary>
+    /// <summary>Whether a refusal says a field is unsupported (OpenAI's codes or wording, Anthropic's "Extra inputs are not permitted"), and which way.</summary>
     private static Refused? Unsupported(string? code, string? message)
     {
-        if (code == "unsupported_parameter" || (message?.StartsWith("Unsupported parameter", StringComparison.OrdinalIgnoreCase) ?? false))
+        if (code == "unsupported_parameter" || (message?.StartsWith("Unsupported parameter", StringComparison.OrdinalIgnoreCase) ?? false)
+            || (message?.EndsWith(MessagesApi.ExtraInputs, StringComparison.OrdinalIgnoreCase) ?? false))
         {
             return Refused.Parameter;
         }

@@ -91,10 +91,9 @@ public sealed class GenerationOptions
 
     internal int EffectiveMaxPendingRows(int concurrency) => Math.Max(MaxPendingRows ?? Math.Max(concurrency * 16, 64), concurrency);
 
-    /// <exception cref="ArgumentException">A key is empty, or the additional body repeats a parameter.</exception>
+    /// <exception cref="ArgumentException">A key is empty, or repairs are asked without a check.</exception>
     internal void Validate()
     {
-        Parameters.Validate();
         if (string.IsNullOrWhiteSpace(InputKey))
         {
             throw new ArgumentException("The input key must not be empty.", nameof(InputKey));

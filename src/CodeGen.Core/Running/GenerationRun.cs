@@ -34,9 +34,11 @@ public sealed class GenerationRun : IDisposable
     private int _usageReported, _disposed;
     private long _pendingBytes;
 
+    /// <exception cref="ArgumentException">The options are not valid, or the parameters cannot be sent to the API behind <paramref name="client"/>.</exception>
     public GenerationRun(GenerationOptions options, IChatBackend client)
     {
         options.Validate();
+        client.CheckParameters(options.Parameters);
         _options = options;
         _client = client;
         _prompts = new PromptBuilder(options.InputKey, options.OutputKey, options.Overwrite, options.Template, options.SystemPrompt, options.Language);

@@ -13,14 +13,15 @@ using CodeGen.Core.Storage;
 namespace CodeGen.Commands;
 
 /// <summary>
-/// Export-CodeGenBatch: writes one OpenAI batch request line per row (custom_id, method, url, body), the body
-/// being exactly the chat request Invoke-CodeInstructionToCode would send for the row. Splits into several
-/// files at the provider limits. Needs no endpoint or key: the files can go to any batch runner (the OpenAI or
-/// Azure OpenAI Batch API, vLLM's run_batch).
+/// Export-CodeGenBatch: writes one batch request line per row in its API's shape (OpenAI's custom_id, method, url,
+/// body for chat completions and the Responses API; a Message Batch's custom_id, params for Anthropic), the body being
+/// exactly the request Invoke-CodeInstructionToCode would send for the row. Splits into several files at the provider
+/// limits. Needs no key: the files can go to any batch runner (the OpenAI or Azure OpenAI Batch API, vLLM's run_batch,
+/// Anthropic's Message Batches).
 /// </summary>
 [Cmdlet(VerbsData.Export, "CodeGenBatch", SupportsShouldProcess = true, DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(BatchRequestFile))]
-public sealed class ExportCodeGenBatchCommand : CancellableCmdlet, IDynamicParameters
+public sealed class ExportCodeGenBatchCommand : ModelCommandBase, IDynamicParameters
 {
     private const string InputObjectSet = "InputObject";
     private const string PathSet = "Path";
@@ -30,6 +31,7 @@ public sealed class ExportCodeGenBatchCommand : CancellableCmdlet, IDynamicParam
     private readonly GenerationParameters _prompt = new();
     private GenerationOptions? _generation;
     private BatchTarget? _target;
+    private long _maxRequests, _maxBytes;
     private string _outFile = string.Empty;
     private bool _skip;
     private long _rows;
@@ -53,35 +55,19 @@ public sealed class ExportCodeGenBatchCommand : CancellableCmdlet, IDynamicParam
     [ValidateNotNullOrEmpty]
     public string OutFile { get; set; } = null!;
 
-    /// <summary>The model each request names (for Azure OpenAI, the Global Batch deployment). Default: the session default or CODEGEN_MODEL.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(ModelCompleter))]
-    public string? Model { get; set; }
-
-    /// <summary>OpenAI (url /v1/chat/completions: OpenAI, vLLM) or AzureOpenAI (url /chat/completions).</summary>
-    [Parameter]
-    [ValidateSet(nameof(LlmProvider.OpenAI), nameof(LlmProvider.AzureOpenAI))]
-    public string? Provider { get; set; }
-
-    /// <summary>Azure OpenAI: the deployment the requests name as their model.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Deployment { get; set; }
-
     /// <summary>Replace an existing -OutFile, and export rows that already have the output column.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
-    /// <summary>Requests per file (the OpenAI limit is 50,000).</summary>
+    /// <summary>Requests per file. Default: the provider's limit (OpenAI 50,000, Anthropic 100,000).</summary>
     [Parameter]
     [ValidateRange(1L, long.MaxValue)]
-    public long MaxRequestsPerFile { get; set; } = 50_000;
+    public long? MaxRequestsPerFile { get; set; }
 
-    /// <summary>Bytes per file (the OpenAI limit is 200 MB).</summary>
+    /// <summary>Bytes per file. Default: the provider's limit (OpenAI 200 MB, Anthropic 256 MB).</summary>
     [Parameter]
     [ValidateRange(1024L, long.MaxValue)]
-    public long MaxBytesPerFile { get; set; } = 200L * 1024 * 1024;
+    public long? MaxBytesPerFile { get; set; }
 
     /// <summary>The format of -Path when its extension does not say it.</summary>
     [Parameter(ParameterSetName = PathSet)]
@@ -102,9 +88,10 @@ public sealed class ExportCodeGenBatchCommand : CancellableCmdlet, IDynamicParam
     {
         _target = Engine(() =>
         {
-            var (provider, model, endpoint) = LlmEndpoint.ResolveModel(LlmCommandBase.Layers(new(null, Model, null, "parameters", EndpointSettings.ParseProvider(Provider), Deployment)));
-            return BatchTarget.For(provider, model, endpoint);
+            var (provider, api, model, endpoint) = LlmEndpoint.ResolveModel(LlmCommandBase.Layers(ParameterLayer()));
+            return BatchTarget.For(provider, api, model, endpoint);
         }, Model);
+        (_maxRequests, _maxBytes) = (MaxRequestsPerFile ?? _target!.Api.BatchLimits.Requests, MaxBytesPerFile ?? _target!.Api.BatchLimits.Bytes);
         _generation = _prompt.ToOptions(this, Force);
         _outFile = GetUnresolvedProviderPathFromPSPath(OutFile);
         if (!Directory.Exists(_outFile) && File.Exists(_outFile) && !Force)
@@ -145,7 +132,7 @@ public sealed class ExportCodeGenBatchCommand : CancellableCmdlet, IDynamicParam
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException($"{_outFile} is a folder: pipeline rows need a file name for -OutFile."), "OutFileIsFolder", ErrorCategory.InvalidArgument, _outFile));
         }
-        _exporter ??= new BatchRequestExporter(_outFile, _target!, _generation!, MaxRequestsPerFile, MaxBytesPerFile);
+        _exporter ??= Engine(() => new BatchRequestExporter(_outFile, _target!, _generation!, _maxRequests, _maxBytes), _outFile);
         var row = PipelineRow.From(InputObject, _prompt.InputKey);
         _rows++;
         if (Engine(() => _exporter.Add(row), _outFile) is { } error)
@@ -169,7 +156,7 @@ public sealed class ExportCodeGenBatchCommand : CancellableCmdlet, IDynamicParam
     {
         long rows = 0;
         var files = Engine(() => BatchJob.ExportFile(input, InputFormat is null ? null : DataFormats.Parse(InputFormat), new CsvSettings(Delimiter, Encoding), target, _target!,
-            _generation!, MaxRequestsPerFile, MaxBytesPerFile, hashOnly: false,
+            _generation!, _maxRequests, _maxBytes, hashOnly: false,
             (error, row) => WriteError(ErrorRecords.ForRow(error, RowConversion.ToPSObject(row), this)), out rows), target);
         WriteVerbose($"Wrote {files.Sum(f => f.Requests)} requests for the {rows} rows of {input} into {files.Count} file(s).");
         WriteObject(files, enumerateCollection: true);

@@ -18,7 +18,7 @@ public abstract class BatchCommandBase : LlmCommandBase
     [ValidateNotNullOrEmpty]
     public string OutputPath { get; set; } = null!;
 
-    /// <summary>Provider batch ids (batch_...), for batches CodeGen did not start or whose folder is gone.</summary>
+    /// <summary>Provider batch ids (batch_..., msgbatch_...), for batches CodeGen did not start or whose folder is gone.</summary>
     [Parameter(Mandatory = true, ParameterSetName = IdSet, ValueFromPipelineByPropertyName = true)]
     [Alias("BatchId")]
     [ValidateNotNullOrEmpty]
@@ -37,11 +37,15 @@ public abstract class BatchCommandBase : LlmCommandBase
         return state!;
     }
 
-    /// <summary>A client for the endpoint; for a saved job, the endpoint must be the job's.</summary>
-    protected ChatCompletionClient CreateBatchClient(BatchJobState? job)
+    /// <summary>What a saved job says of its endpoint: the model and the API its batches run with.</summary>
+    protected static EndpointSettings? JobLayer(BatchJobState? job)
+        => job is null ? null : new EndpointSettings(Model: job.Model, Api: job.Api, Source: "the saved batch job");
+
+    /// <summary>The batch service of the endpoint; for a saved job, the endpoint must be the job's.</summary>
+    protected (LlmClient Client, BatchService Batches) CreateBatchService(BatchJobState? job)
     {
-        // the batches of a saved job run with its model: a command that only looks at them need not name it again
-        var client = CreateClientOrThrow(out var endpoint, maxConcurrency: 4, modelFallback: job?.Model);
+        // the batches of a saved job run with its model and API: a command that only looks at them need not name them again
+        var client = CreateClientOrThrow(out var endpoint, maxConcurrency: 4, fallback: JobLayer(job));
         if (job is not null && !string.Equals(endpoint.DisplayUri, job.Endpoint, StringComparison.OrdinalIgnoreCase))
         {
             client.Dispose();
@@ -49,7 +53,7 @@ public abstract class BatchCommandBase : LlmCommandBase
                 $"The batch job for {job.OutputPath} runs at {job.Endpoint}, but the endpoint now configured is {endpoint.DisplayUri}. Pass -Endpoint (and -ApiKey) for the job's endpoint."),
                 "BatchJobMismatch", ErrorCategory.InvalidArgument, job.OutputPath));
         }
-        return client;
+        return (client, BatchService.For(client));
     }
 
 }
@@ -71,8 +75,8 @@ public sealed class GetCodeGenBatchCommand : BatchCommandBase
     {
         if (ParameterSetName == IdSet)
         {
-            using var client = CreateBatchClient(job: null);
-            var batches = new BatchClient(client);
+            var (client, batches) = CreateBatchService(job: null);
+            using var owned = client;
             foreach (var id in Id)
             {
                 WriteObject(Engine(() => batches.GetAsync(id, StoppingToken).GetAwaiter().GetResult(), id));
@@ -84,7 +88,7 @@ public sealed class GetCodeGenBatchCommand : BatchCommandBase
         {
             try
             {
-                ResolveEndpoint(state.Model);
+                ResolveEndpoint(JobLayer(state));
             }
             catch (EndpointConfigurationException ex)
             {
@@ -92,8 +96,9 @@ public sealed class GetCodeGenBatchCommand : BatchCommandBase
                 WriteObject(state);
                 return;
             }
-            using var client = CreateBatchClient(state);
-            Engine(() => BatchJob.RefreshAsync(state, new BatchClient(client), StoppingToken).GetAwaiter().GetResult(), state.OutputPath);
+            var (client, batches) = CreateBatchService(state);
+            using var owned = client;
+            Engine(() => BatchJob.RefreshAsync(state, batches, StoppingToken).GetAwaiter().GetResult(), state.OutputPath);
         }
         WriteObject(state);
     }
@@ -116,8 +121,8 @@ public sealed class StopCodeGenBatchCommand : BatchCommandBase
     {
         if (ParameterSetName == IdSet)
         {
-            using var client = CreateBatchClient(job: null);
-            var batches = new BatchClient(client);
+            var (client, batches) = CreateBatchService(job: null);
+            using var owned = client;
             foreach (var id in Id.Where(id => ShouldProcess(id, "Cancel batch")))
             {
                 var info = Engine(() => batches.CancelAsync(id, StoppingToken).GetAwaiter().GetResult(), id);
@@ -136,8 +141,9 @@ public sealed class StopCodeGenBatchCommand : BatchCommandBase
         }
         else if (ShouldProcess($"{string.Join(", ", running)} ({state.OutputPath})", "Cancel batch"))
         {
-            using var client = CreateBatchClient(state);
-            var cancelled = Engine(() => BatchJob.CancelAsync(state, new BatchClient(client), StoppingToken).GetAwaiter().GetResult(), state.OutputPath);
+            var (client, batches) = CreateBatchService(state);
+            using var owned = client;
+            var cancelled = Engine(() => BatchJob.CancelAsync(state, batches, StoppingToken).GetAwaiter().GetResult(), state.OutputPath);
             WriteVerbose($"Asked the provider to cancel {string.Join(", ", cancelled)}. Run Invoke-CodeInstructionToCode -Batch again to merge what they ran.");
         }
         if (PassThru)

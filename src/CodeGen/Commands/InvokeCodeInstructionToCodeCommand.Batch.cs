@@ -26,7 +26,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
             // the answers a batch brings back are stored under the requests a live run would send
             MergeThrough = _cache is null ? null : results => new CachingChatBackend(_client, _cache, Core.Llm.CacheMode.Refresh, results),
         };
-        var job = new BatchJob(options, new BatchClient(_client), endpoint.DisplayUri, endpoint.BatchModel);
+        var job = new BatchJob(options, BatchService.For(_client), endpoint.DisplayUri, endpoint.Api.Api, endpoint.BatchModel);
         var progress = new RunProgress(this, $"Merging batch results into {System.IO.Path.GetFileName(output)}", total: null);
         var cacheStart = CacheCounts;
         var (state, summary) = Engine(() => PipelineThread.Run(() => job.RunAsync(new FileRunReporter(this, progress, PassThru, _verbose), StoppingToken)), output, batch: true);

@@ -29,7 +29,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase,
     private const string StorageSet = "Storage";
     private static readonly TimeSpan PumpInterval = TimeSpan.FromMilliseconds(200);
 
-    private ChatCompletionClient? _client;
+    private LlmClient? _client;
     private IChatBackend? _backend;
     /// <summary>Pipeline mode: the column that holds why a row failed (&lt;OutputKey&gt;_error), set on every row.</summary>
     private string? _errorKey;
@@ -123,15 +123,15 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase,
     [ValidateRange(0.01, 3600.0)]
     public double PollIntervalSec { get; set; } = 30;
 
-    /// <summary>With -Batch: requests per batch file; a bigger input is split into several batches. Default 50,000 (the provider's limit).</summary>
+    /// <summary>With -Batch: requests per batch; a bigger input is split into several batches. Default: the provider's limit (OpenAI 50,000, Anthropic 100,000).</summary>
     [Parameter(ParameterSetName = PathSet)]
     [ValidateRange(1L, long.MaxValue)]
-    public long MaxRequestsPerFile { get; set; } = 50_000;
+    public long? MaxRequestsPerFile { get; set; }
 
-    /// <summary>With -Batch: bytes per batch file. Default 200 MB (the provider's limit).</summary>
+    /// <summary>With -Batch: bytes of requests per batch. Default: the provider's limit (OpenAI 200 MB, Anthropic 256 MB).</summary>
     [Parameter(ParameterSetName = PathSet)]
     [ValidateRange(1024L, long.MaxValue)]
-    public long MaxBytesPerFile { get; set; } = 200L * 1024 * 1024;
+    public long? MaxBytesPerFile { get; set; }
 
     /// <summary>Overwrite the output column when a row already has it; in file mode, replace an existing output file.</summary>
     [Parameter]
@@ -206,7 +206,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase,
                 "ResumeAndBatch", ErrorCategory.InvalidArgument, null));
         }
 
-        _client = CreateClientOrThrow(out var endpoint, EffectiveThrottleLimit);
+        _client = CreateClientOrThrow(out var endpoint, EffectiveThrottleLimit, forBatch: Batch);
         _backend = _client;
         var mode = ResolveCacheOrThrow();
         // A replay sends nothing, so there is no batch job to run: the rows are answered from the cache alone.
@@ -222,6 +222,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase,
             _checkers?.Prepare(_prompt.Language);
         }
         _generation = _prompt.ToOptions(this, Force, Raw, IncludeUsage, checkers: _checkers, maxRepairs: MaxRepairs);
+        Engine(() => _client.CheckParameters(_generation.Parameters), _prompt.AdditionalBody);
         if (_batch && MaxRepairs > 0)
         {
             WriteWarning("-MaxRepairs has no effect with -Batch: a merge of batch results has no model to send a repair to. The code is checked; run -Resume without -Batch on rows you want repaired.");
@@ -232,7 +233,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase,
             ? $"Run a batch job with model '{endpoint.BatchModel}' at {endpoint.DisplayUri}"
             : $"Generate code with model '{endpoint.Model}' at {endpoint.DisplayUri}";
         var resilience = _client.Settings;
-        WriteVerbose($"Sending to {endpoint.DisplayUri} ({endpoint.Provider}) as model '{endpoint.Model}', up to {EffectiveThrottleLimit} requests at once, " +
+        WriteVerbose($"Sending to {endpoint.DisplayUri} ({endpoint.Provider}, {endpoint.Api.DisplayName}) as model '{endpoint.Model}', up to {EffectiveThrottleLimit} requests at once, " +
             $"{resilience.MaxRetries} retries, {resilience.AttemptTimeout.TotalSeconds:0} s per attempt; auth: {endpoint.DescribeAuth()}{(endpoint.Auth == AuthKind.None ? string.Empty : " from " + endpoint.KeySource)}.");
         if (_generation.Parameters.AdditionalBody is { } extra)
         {

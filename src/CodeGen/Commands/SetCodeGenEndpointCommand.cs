@@ -12,46 +12,12 @@ namespace CodeGen.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Set, "CodeGenEndpoint", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(EndpointInfo))]
-public sealed class SetCodeGenEndpointCommand : CancellableCmdlet
+public sealed class SetCodeGenEndpointCommand : EndpointCommandBase
 {
-    [Parameter(Position = 0)]
-    [ValidateNotNullOrEmpty]
-    public string? Endpoint { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(ModelCompleter))]
-    public string? Model { get; set; }
-
-    [Parameter]
-    [SecureStringTransformation]
-    public SecureString? ApiKey { get; set; }
-
-    /// <summary>A bearer token (Authorization: Bearer) for every request; replaces a stored key or Entra ID sign-in.</summary>
-    [Parameter]
-    [SecureStringTransformation]
-    public SecureString? Token { get; set; }
-
-    /// <summary>Sign in to Azure OpenAI with Microsoft Entra ID; replaces a stored key or token. -EntraId:$false forgets it.</summary>
-    [Parameter]
-    public SwitchParameter EntraId { get; set; }
-
     /// <summary>Fields merged into every request body (a command's -AdditionalBody goes on top, field by field). $null or @{} forgets them.</summary>
     [Parameter]
     [AllowNull]
     public System.Collections.IDictionary? AdditionalBody { get; set; }
-
-    [Parameter]
-    [ValidateSet(nameof(LlmProvider.OpenAI), nameof(LlmProvider.AzureOpenAI))]
-    public string? Provider { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Deployment { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? ApiVersion { get; set; }
 
     [Parameter]
     [ValidateRange(1, 1024)]
@@ -94,7 +60,12 @@ public sealed class SetCodeGenEndpointCommand : CancellableCmdlet
     {
         if (Endpoint is not null)
         {
-            Engine(() => LlmEndpoint.ToChatCompletionsUri(Endpoint), Endpoint);
+            Engine(() => LlmEndpoint.ToRequestUri(Endpoint), Endpoint);
+        }
+        if (Api is not null && Provider is not null)
+        {
+            // a pair no provider serves is refused now, not at the first request
+            Engine(() => LlmEndpoint.ResolveModel([new EndpointSettings(Model: "any", Provider: EndpointSettings.ParseProvider(Provider), Api: EndpointSettings.ParseApi(Api))]), Api);
         }
         var bound = MyInvocation.BoundParameters;
         if ((bound.ContainsKey(nameof(ApiKey)) ? 1 : 0) + (bound.ContainsKey(nameof(Token)) ? 1 : 0) + (EntraId.IsPresent ? 1 : 0) > 1)
@@ -140,6 +111,7 @@ public sealed class SetCodeGenEndpointCommand : CancellableCmdlet
         }
         if (bound.ContainsKey(nameof(AdditionalBody))) settings.AdditionalBody = body is { Count: > 0 } ? body : null;
         if (bound.ContainsKey(nameof(Provider))) settings.Provider = EndpointSettings.ParseProvider(Provider);
+        if (bound.ContainsKey(nameof(Api))) settings.Api = EndpointSettings.ParseApi(Api);
         if (bound.ContainsKey(nameof(Deployment))) settings.Deployment = Deployment;
         if (bound.ContainsKey(nameof(ApiVersion))) settings.ApiVersion = ApiVersion;
         if (bound.ContainsKey(nameof(ThrottleLimit))) settings.ThrottleLimit = ThrottleLimit;

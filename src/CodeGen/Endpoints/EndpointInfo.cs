@@ -7,6 +7,12 @@ namespace CodeGen.Commands.Endpoints;
 public sealed class EndpointInfo
 {
     public string? Provider { get; set; }
+    /// <summary>The API requests are written for: ChatCompletions, Responses or Messages.</summary>
+    public string? Api { get; set; }
+    /// <summary>Where the API comes from: a layer that chose it, "the endpoint URL", or "default" (the provider's; a run may move to the Responses API).</summary>
+    public string? ApiSource { get; set; }
+    /// <summary>Anthropic's API version (the anthropic-version header); Azure's api-version shows in nothing but the requests' URL.</summary>
+    public string? ApiVersion { get; set; }
     public string? Endpoint { get; set; }
     public string? EndpointSource { get; set; }
     public string? Model { get; set; }
@@ -36,6 +42,9 @@ public sealed class EndpointInfo
     internal static EndpointInfo Describe(LlmEndpoint endpoint, ResilienceSettings resilience, int throttleLimit) => new()
     {
         Provider = endpoint.Provider.ToString(),
+        Api = endpoint.Api.Api.ToString(),
+        ApiSource = endpoint.ApiSource,
+        ApiVersion = endpoint.ApiVersion,
         Endpoint = endpoint.DisplayUri,
         EndpointSource = endpoint.EndpointSource,
         Model = endpoint.Model,
@@ -76,6 +85,9 @@ public sealed class EndpointInfo
     internal static EndpointInfo Describe(SessionSettings session) => new()
     {
         Provider = session.Provider?.ToString(),
+        Api = session.Api?.ToString(),
+        ApiSource = session.Api is null ? null : "session defaults",
+        ApiVersion = session.ApiVersion,
         Endpoint = session.Endpoint,
         EndpointSource = session.Endpoint is null ? null : "session defaults",
         Model = session.Model,
@@ -105,6 +117,6 @@ public sealed class EndpointInfo
         {
             return LlmEndpoint.DescribeAuth(AuthKind.EntraId, provider, null);
         }
-        return Support.SecureStringTransformationAttribute.Reveal(session.ApiKey) is { } key ? LlmEndpoint.DescribeAuth(AuthKind.ApiKey, provider, new ApiKey(key)) : null;
+        return Support.SecureStringTransformationAttribute.Reveal(session.ApiKey) is { } key ? LlmEndpoint.DescribeAuth(AuthKind.ApiKey, provider, new ApiKey(key), session.ApiVersion) : null;
     }
 }

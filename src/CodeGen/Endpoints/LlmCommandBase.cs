@@ -7,54 +7,16 @@ using CodeGen.Core.Llm;
 namespace CodeGen.Commands.Endpoints;
 
 /// <summary>
-/// The parameters every cmdlet that talks to an LLM shares (endpoint, model, key, provider, retries, limits,
-/// proxy, headers), and the one place they are resolved: parameters, then Set-CodeGenEndpoint's session
-/// defaults, then CODEGEN_* variables, then OPENAI_* / DF_API_KEY (or AZURE_OPENAI_* for Azure).
+/// The parameters every cmdlet that talks to an LLM shares (the endpoint group of <see cref="EndpointCommandBase"/>,
+/// retries, limits, proxy, headers), and the one place they are resolved: parameters, then Set-CodeGenEndpoint's
+/// session defaults, then CODEGEN_* variables, then OPENAI_* / DF_API_KEY (or AZURE_OPENAI_* for Azure, ANTHROPIC_*
+/// for Anthropic).
 /// </summary>
-public abstract class LlmCommandBase : CancellableCmdlet
+public abstract class LlmCommandBase : EndpointCommandBase
 {
     internal const int DefaultMaxRetries = 5;
     internal const int DefaultTimeoutSec = 600;
     internal const int DefaultThrottleLimit = 10;
-
-    /// <summary>Base URL of an OpenAI-compatible API (http://localhost:11434/v1), a full .../chat/completions URL, or an Azure resource URL.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Endpoint { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(ModelCompleter))]
-    public string? Model { get; set; }
-
-    /// <summary>The API key, as a SecureString or a plain string.</summary>
-    [Parameter]
-    [SecureStringTransformation]
-    public SecureString? ApiKey { get; set; }
-
-    /// <summary>A bearer token you already have (Authorization: Bearer), for any provider; as a SecureString or a plain string.</summary>
-    [Parameter]
-    [SecureStringTransformation]
-    public SecureString? Token { get; set; }
-
-    /// <summary>Sign in to Azure OpenAI with Microsoft Entra ID (DefaultAzureCredential) instead of a key.</summary>
-    [Parameter]
-    public SwitchParameter EntraId { get; set; }
-
-    /// <summary>OpenAI (any OpenAI-compatible server, Bearer key) or AzureOpenAI (api-key header, deployments).</summary>
-    [Parameter]
-    [ValidateSet(nameof(LlmProvider.OpenAI), nameof(LlmProvider.AzureOpenAI))]
-    public string? Provider { get; set; }
-
-    /// <summary>Azure OpenAI deployment name; without it the Azure /openai/v1 API is used with -Model.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Deployment { get; set; }
-
-    /// <summary>Azure OpenAI api-version for deployment URLs (default 2024-10-21).</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? ApiVersion { get; set; }
 
     /// <summary>Retries of a failed attempt (408, 429, 5xx, connection failures, timeouts, unusable answers). Default 5.</summary>
     [Parameter]
@@ -93,27 +55,24 @@ public abstract class LlmCommandBase : CancellableCmdlet
     public SwitchParameter AllowUnencryptedAuthentication { get; set; }
 
     /// <summary>Resolves the endpoint, or stops the command with an error that says what to set.</summary>
-    /// <param name="modelFallback">The model when no layer names one (a saved batch job's).</param>
-    protected LlmEndpoint ResolveEndpointOrThrow(string? modelFallback = null) => Engine(() => ResolveEndpoint(modelFallback), Endpoint);
+    /// <param name="fallback">What applies when no other layer sets it (a saved batch job's model and API).</param>
+    protected LlmEndpoint ResolveEndpointOrThrow(EndpointSettings? fallback = null) => Engine(() => ResolveEndpoint(fallback), Endpoint);
 
-    /// <param name="modelFallback">The model when no layer names one (a saved batch job's).</param>
-    protected LlmEndpoint ResolveEndpoint(string? modelFallback = null) => ResolveEndpoint(
-        new(Endpoint, Model, SecureStringTransformationAttribute.Reveal(ApiKey), "parameters", EndpointSettings.ParseProvider(Provider), Deployment, ApiVersion,
-            Token: SecureStringTransformationAttribute.Reveal(Token), EntraId: EntraId.IsPresent ? true : null),
-        AllowUnencryptedAuthentication, modelFallback);
+    /// <param name="fallback">What applies when no other layer sets it (a saved batch job's model and API).</param>
+    protected LlmEndpoint ResolveEndpoint(EndpointSettings? fallback = null) => ResolveEndpoint(ParameterLayer(), AllowUnencryptedAuthentication, fallback);
 
     /// <summary>
     /// The endpoint from <paramref name="parameters"/> (null: none given), the session defaults and the environment,
-    /// in that order; <paramref name="modelFallback"/> is the model when none of them names one.
+    /// in that order; <paramref name="fallback"/> applies when none of them sets something.
     /// </summary>
-    internal static LlmEndpoint ResolveEndpoint(EndpointSettings? parameters, bool allowUnencrypted, string? modelFallback = null)
-        => LlmEndpoint.Resolve(Layers(parameters, modelFallback), allowUnencrypted);
+    internal static LlmEndpoint ResolveEndpoint(EndpointSettings? parameters, bool allowUnencrypted, EndpointSettings? fallback = null)
+        => LlmEndpoint.Resolve(Layers(parameters, fallback), allowUnencrypted);
 
     /// <summary>
     /// The layers of endpoint settings, first wins: <paramref name="parameters"/> (null: none given), the session
-    /// defaults, the environment, then <paramref name="modelFallback"/> as the model when none of them names one.
+    /// defaults, the environment, then <paramref name="fallback"/> (a saved batch job's model and API).
     /// </summary>
-    internal static List<EndpointSettings> Layers(EndpointSettings? parameters, string? modelFallback = null)
+    internal static List<EndpointSettings> Layers(EndpointSettings? parameters, EndpointSettings? fallback = null)
     {
         var layers = new List<EndpointSettings>();
         if (parameters is not null)
@@ -122,9 +81,9 @@ public abstract class LlmCommandBase : CancellableCmdlet
         }
         layers.Add(SessionDefaults.Current.ToLayer());
         layers.AddRange(EndpointSettings.FromEnvironment(Environment.GetEnvironmentVariable));
-        if (!string.IsNullOrEmpty(modelFallback))
+        if (fallback is not null)
         {
-            layers.Add(new EndpointSettings(Model: modelFallback, Source: "the saved batch job"));
+            layers.Add(fallback);
         }
         return layers;
     }
@@ -174,10 +133,12 @@ public abstract class LlmCommandBase : CancellableCmdlet
         => MyInvocation.BoundParameters.ContainsKey("ThrottleLimit") ? throttleLimit : SessionDefaults.Current.ThrottleLimit ?? DefaultThrottleLimit;
 
     /// <summary>A client for the resolved endpoint, or a terminating error naming what is wrong.</summary>
-    /// <param name="modelFallback">The model when no layer names one (a saved batch job's).</param>
-    protected ChatCompletionClient CreateClientOrThrow(out LlmEndpoint endpoint, int maxConcurrency = DefaultThrottleLimit, string? modelFallback = null)
+    /// <param name="fallback">What applies when no other layer sets it (a saved batch job's model and API).</param>
+    /// <param name="forBatch">The client runs a batch job: its API is the one the batch runs at (<see cref="LlmEndpoint.ForBatch"/>).</param>
+    protected LlmClient CreateClientOrThrow(out LlmEndpoint endpoint, int maxConcurrency = DefaultThrottleLimit, EndpointSettings? fallback = null, bool forBatch = false)
     {
-        var resolved = endpoint = ResolveEndpointOrThrow(modelFallback);
-        return Engine(() => new ChatCompletionClient(resolved, ResolveResilience(maxConcurrency)), target: null);
+        var resolved = ResolveEndpointOrThrow(fallback);
+        resolved = endpoint = forBatch ? resolved.ForBatch() : resolved;
+        return Engine(() => new LlmClient(resolved, ResolveResilience(maxConcurrency)), target: null);
     }
 }

@@ -12,6 +12,7 @@ namespace CodeGen.Commands.Endpoints;
 public sealed class SessionSettings
 {
     public LlmProvider? Provider { get; set; }
+    public LlmApi? Api { get; set; }
     public string? Endpoint { get; set; }
     public string? Model { get; set; }
     public string? Deployment { get; set; }
@@ -31,7 +32,7 @@ public sealed class SessionSettings
     public CacheMode? CacheMode { get; set; }
 
     internal EndpointSettings ToLayer() => new(Endpoint, Model, Support.SecureStringTransformationAttribute.Reveal(ApiKey), "session defaults",
-        Provider, Deployment, ApiVersion, Token: Support.SecureStringTransformationAttribute.Reveal(Token), EntraId: EntraId);
+        Provider, Deployment, ApiVersion, Token: Support.SecureStringTransformationAttribute.Reveal(Token), EntraId: EntraId, Api: Api);
 }
 
 internal static class SessionDefaults

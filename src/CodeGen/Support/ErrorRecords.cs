@@ -16,7 +16,7 @@ internal static class ErrorRecords
 {
     /// <summary>An exception the engine raises to stop a command, which <see cref="ForException"/> maps.</summary>
     public static bool IsEngineError(Exception ex) => ex is DataFileException or BatchJobException or BatchApiException or ResponseCacheException
-        or EndpointConfigurationException or RunStoppedException or IOException or UnauthorizedAccessException;
+        or EndpointConfigurationException or RequestParameterException or RunStoppedException or IOException or UnauthorizedAccessException;
 
     /// <summary>The ErrorRecord for an engine exception (see <see cref="IsEngineError"/>) raised while <paramref name="cmdlet"/> ran.</summary>
     /// <param name="target">What the command was working on (the output, a batch id, the endpoint) when the exception names none itself.</param>
@@ -36,6 +36,8 @@ internal static class ErrorRecords
                     ? "Check -CachePath, or record the answers first with -CacheMode ReadWrite against a live endpoint."
                     : "Record the answers again into a new folder (-CachePath <new folder> -CacheMode ReadWrite against a live endpoint), then replace the old folder with it."),
             EndpointConfigurationException e => ("InvalidEndpointConfiguration", ErrorCategory.InvalidArgument, target, EndpointAction(e.Problem, Has)),
+            RequestParameterException e => (e.ErrorId, ErrorCategory.InvalidArgument, target,
+                Has("AdditionalBody") ? "Give each field in one place (a parameter, or -AdditionalBody), and only what the API in use takes (-Api, -ApiVersion)." : null),
             RunStoppedException e => (e.Error.ErrorId, CategoryOf(e.Error), target, RowAction(e.Error, cmdlet)),
             IOException or UnauthorizedAccessException => ("DataFileWriteFailed", ErrorCategory.WriteError, target, null),
             _ => ("UnexpectedError", ErrorCategory.NotSpecified, target, null),
@@ -140,6 +142,8 @@ internal static class ErrorRecords
         EndpointProblem.NoModel => "Set a model with Set-CodeGenEndpoint -Model, or CODEGEN_MODEL.",
         EndpointProblem.EntraIdNotAzure when has("Provider") => "Pass -Provider AzureOpenAI (or set CODEGEN_PROVIDER=AzureOpenAI).",
         EndpointProblem.EntraIdNotAzure => "Set the provider with Set-CodeGenEndpoint -Provider AzureOpenAI, or CODEGEN_PROVIDER=AzureOpenAI.",
+        EndpointProblem.ApiNotServed when has("Api") => "Pass -Api ChatCompletions or Responses for OpenAI and Azure OpenAI, -Api Messages (or none) for Anthropic.",
+        EndpointProblem.ApiNotServed => "Set an API the provider serves with Set-CodeGenEndpoint -Api, or CODEGEN_API.",
         EndpointProblem.Unencrypted when has("AllowUnencryptedAuthentication") => "Use https, or pass -AllowUnencryptedAuthentication if this network is trusted.",
         EndpointProblem.Unencrypted => "Use https.",
         _ => null,
@@ -164,6 +168,8 @@ internal static class ErrorRecords
             RowErrorKind.OutputColumnExists => "Pass -Force to overwrite the column, or -OutputKey to write a different one.",
             RowErrorKind.TemplateColumnMissing => "Fix the placeholder in -PromptTemplate, or add the column to the input.",
             RowErrorKind.SignInFailed => "Sign in where DefaultAzureCredential finds it (az login, Connect-AzAccount, a managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET), or pass a token with -Token.",
+            RowErrorKind.HttpError when error.StatusCode is 401 or 403 && error.ServerCode is "authentication_error" or "permission_error" && Has("ApiKey")
+                => "Check the API key (-ApiKey, CODEGEN_API_KEY or ANTHROPIC_API_KEY; ANTHROPIC_API_KEY is sent only to api.anthropic.com, ANTHROPIC_BASE_URL and this machine).",
             RowErrorKind.HttpError when error.StatusCode is 401 or 403 && Has("ApiKey") => "Check the API key (-ApiKey or CODEGEN_API_KEY; OPENAI_API_KEY is sent only to api.openai.com, OPENAI_BASE_URL and this machine).",
             RowErrorKind.HttpError when error.StatusCode is 404 && Has("Endpoint") => "Check -Endpoint and -Model (or -Deployment for Azure OpenAI).",
             RowErrorKind.HttpError when error.StatusCode is 401 or 403 or 404 => "Check the key, the endpoint and the model the batch was run with.",

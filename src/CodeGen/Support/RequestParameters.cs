@@ -13,16 +13,15 @@ internal static class RequestParameters
 {
     /// <summary>
     /// The parameters every request of the command carries: -Temperature, -MaxTokens, -ReasoningEffort, and the
-    /// session's additional body with -AdditionalBody on top. Stops the command when the body cannot be sent.
+    /// session's additional body with -AdditionalBody on top. Stops the command when the body cannot be sent (what
+    /// cannot be sent on the API in use is checked with the endpoint: <see cref="WireApi.Check"/>).
     /// </summary>
     public static ChatParameters ResolveOrThrow(PSCmdlet cmdlet, double? temperature, int? maxTokens, string? reasoningEffort, IDictionary? additionalBody)
     {
         try
         {
             var body = AdditionalBodyConversion.Merge(SessionDefaults.Current.AdditionalBody, AdditionalBodyConversion.From(additionalBody));
-            var parameters = new ChatParameters(temperature, maxTokens, reasoningEffort, body is { Count: > 0 } ? body : null);
-            parameters.Validate();
-            return parameters;
+            return new ChatParameters(temperature, maxTokens, reasoningEffort, body is { Count: > 0 } ? body : null);
         }
         catch (ArgumentException ex)
         {

@@ -9,7 +9,7 @@ using Polly.Timeout;
 
 namespace CodeGen.Core.Llm;
 
-/// <summary>The outcome of one chat-completions request (all its attempts): an answer, or why there is none.</summary>
+/// <summary>The outcome of one request (all its attempts): an answer, or why there is none.</summary>
 public sealed class ChatCallResult
 {
     private ChatCallResult(ChatAnswer? answer, RowErrorKind failureKind, string? detail, int? statusCode, string? serverMessage, string? serverCode,
@@ -61,22 +61,23 @@ public sealed class ChatCallResult
 }
 
 /// <summary>
-/// Sends chat-completions requests to one endpoint through the resilience pipeline (<see cref="LlmHttpPipeline"/>)
-/// and turns every kind of answer into a <see cref="ChatCallResult"/>. Never throws for a failed request; only
-/// cancellation of the caller's token escapes. Credentials go into their header and nowhere else: server texts
-/// that echo them are redacted, and no header value is ever part of a message.
+/// Sends the rows' requests to one endpoint, in its API's wire format (<see cref="WireApi"/>), through the resilience
+/// pipeline (<see cref="LlmHttpPipeline"/>), and turns every kind of answer into a <see cref="ChatCallResult"/>. Never
+/// throws for a failed request; only cancellation of the caller's token escapes. Credentials go into their header and
+/// nowhere else: server texts that echo them are redacted, and no header value is ever part of a message.
 /// </summary>
 /// <remarks>
-/// Writes each body with the server's <see cref="WireRules"/>. When the server refuses a field the request
-/// carried (a reasoning model and max_tokens or temperature), the rules adapt once for the rest of the run and
-/// the request goes again: requests already in flight with the old body are refused too and go again, and
-/// requests still waiting for their turn are written anew just before they are sent, so at most one wave of
-/// requests is refused per field.
+/// Writes each body with the server's <see cref="WireRules"/>. When the server refuses a field the request carried (a
+/// reasoning model and max_tokens or temperature, a field Anthropic's API version does not know), the rules adapt once
+/// for the rest of the run and the request goes again; when it answers that the model is served only by the Responses
+/// API (OpenAI's codex models) and no API was chosen, the rest of the run speaks the Responses API. Requests already in
+/// flight the old way are refused too and go again, and requests still waiting for their turn are written anew just
+/// before they are sent, so at most one wave of requests is refused per change.
 /// </remarks>
-public sealed class ChatCompletionClient : IChatBackend, IDisposable
+public sealed class LlmClient : IChatBackend, IDisposable
 {
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
-    private static readonly ProductInfoHeaderValue UserAgent = new("CodeGen", typeof(ChatCompletionClient).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
+    private static readonly ProductInfoHeaderValue UserAgent = new("CodeGen", typeof(LlmClient).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
 
     /// <summary>Refused fields one request may adapt to before its refusal stands.</summary>
     private const int MaxAdaptations = 4;
@@ -84,15 +85,15 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
     private readonly LlmHttpPipeline _pipeline;
     private readonly HttpClient _http;
     private readonly object _adapting = new();
-    private readonly WireRules _initialRules;
-    private WireRules _rules;
+    private readonly Speech _initial;
+    private Speech _speech;
 
     /// <param name="entraTokens">Where Microsoft Entra ID tokens come from (tests); null: DefaultAzureCredential, when the endpoint uses Entra ID.</param>
     /// <param name="timeProvider">The clock of retries, holds and tokens (tests); null: the system's.</param>
-    public ChatCompletionClient(LlmEndpoint endpoint, ResilienceSettings? settings = null, EntraIdTokenSource? entraTokens = null, TimeProvider? timeProvider = null)
+    public LlmClient(LlmEndpoint endpoint, ResilienceSettings? settings = null, EntraIdTokenSource? entraTokens = null, TimeProvider? timeProvider = null)
     {
         Endpoint = endpoint;
-        _initialRules = _rules = WireRules.For(endpoint.Provider, endpoint.ChatCompletionsUri);
+        _initial = _speech = new Speech(endpoint, endpoint.Api.InitialRules(endpoint));
         _pipeline = new LlmHttpPipeline(settings ?? new ResilienceSettings(), endpoint, entraTokens, timeProvider);
         _http = new HttpClient(_pipeline.Handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.Add(UserAgent);
@@ -112,7 +113,11 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
         }
     }
 
+    /// <summary>The endpoint as configured (its API, URL and model are what cache keys and batch jobs are made of).</summary>
     public LlmEndpoint Endpoint { get; }
+
+    /// <summary>The endpoint the requests go to now: <see cref="Endpoint"/>, or the Responses API once the model said it is served only there.</summary>
+    public LlmEndpoint Current => Volatile.Read(ref _speech).Endpoint;
 
     public ResilienceSettings Settings => _pipeline.Settings;
 
@@ -123,7 +128,7 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
     public RatePacer Pacer => _pipeline.Pacer;
 
     /// <summary>How bodies are written for this server now (what it refused so far).</summary>
-    public WireRules Rules => Volatile.Read(ref _rules);
+    public WireRules Rules => Volatile.Read(ref _speech).Rules;
 
     int IChatBackend.MaxConcurrency => Settings.MaxConcurrency;
 
@@ -131,6 +136,10 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
 
     Task<ChatCallResult> IChatBackend.CompleteAsync(Running.PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken)
         => CompleteAsync(row.Prompt.Messages!, parameters, cancellationToken);
+
+    /// <summary>Throws when the parameters cannot be sent to this endpoint's API (see <see cref="WireApi.Check"/>).</summary>
+    /// <exception cref="RequestParameterException">They cannot.</exception>
+    public void CheckParameters(ChatParameters parameters) => Endpoint.Api.Check(parameters, Endpoint);
 
     /// <summary>The HTTP client (auth and extra headers set, resilience pipeline underneath) for the API's other endpoints.</summary>
     internal HttpClient Http => _http;
@@ -140,26 +149,26 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
     /// cache keys on, so a run that starts afresh (or never reaches the server) finds the answers of one that had learned.
     /// </summary>
     public byte[] InitialBody(IReadOnlyList<ChatMessage> messages, ChatParameters parameters)
-        => ChatRequest.ToUtf8(Endpoint.Model, messages, parameters, _initialRules);
+        => _initial.Endpoint.Api.ToUtf8(_initial.Endpoint.Model, messages, parameters, _initial.Rules);
 
     /// <summary>
-    /// The answer to one request from the server. A refused field adapts the rules and the request goes again
-    /// (the notice says what changed).
+    /// The answer to one request from the server. A refused field adapts the rules (or the API) and the request goes
+    /// again (the notice says what changed).
     /// </summary>
     public async Task<ChatCallResult> CompleteAsync(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, CancellationToken cancellationToken)
     {
         List<string>? notices = null;
         for (int round = 0; ; round++)
         {
-            var rules = Rules;
-            var body = WriteBody(messages, parameters, rules);
-            var exchange = new ChatExchange
+            var speech = Volatile.Read(ref _speech);
+            var body = WriteBody(messages, parameters, speech);
+            var exchange = new Exchange
             {
-                TokenEstimate = EstimateTokens(messages, parameters),
+                TokenEstimate = EstimateTokens(messages, parameters.MaxTokens ?? speech.Endpoint.Api.DefaultMaxTokens),
                 Owner = this,
                 Messages = messages,
                 Parameters = parameters,
-                Rules = rules,
+                Speech = speech,
             };
             ChatCallResult result;
             // The body lives in a pooled buffer, given back only once the exchange ended normally: after a
@@ -170,7 +179,7 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
                 {
                     using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
                     body.Dispose();
-                    result = Classify(response, exchange.Log.Retried, exchange.Adaptation);
+                    result = Classify(response, exchange);
                 }
                 catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) && Failure(ex, exchange.Log.Retried) is { } failure)
                 {
@@ -209,58 +218,90 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
 
     /// <summary>
     /// Called by the attempt handler with a 400, before the attempt gives up its turn (so no request admitted after
-    /// this one is written the old way): learns from a refused field (see <see cref="WireRules.Adapt"/>). Only the
-    /// first request to hear of a field changes the rules and gets the notice.
+    /// this one is written the old way): learns from a refused field (see <see cref="WireRules.Adapt"/>) or from a model
+    /// served only by the Responses API. Only the first request to hear of it changes the client and gets the notice.
     /// </summary>
-    internal void LearnFromRefusal(ChatExchange exchange, ServerError error)
+    internal void LearnFromRefusal(Exchange exchange, ServerError error)
     {
-        if (exchange.Parameters is not { } parameters || exchange.Rules is not { } sentWith)
+        if (exchange.Parameters is not { } parameters || exchange.Speech is not { } sentWith)
         {
             return;
         }
         lock (_adapting)
         {
-            exchange.Adaptation = WireRules.Adapt(Rules, sentWith, parameters, 400, error.Param, error.Code, error.Message is null ? null : Redact(error.Message), out var adapted, out string? notice);
+            var current = Volatile.Read(ref _speech);
+            if (ServedOnlyByResponses(error))
+            {
+                if (!ReferenceEquals(current.Endpoint, sentWith.Endpoint))
+                {
+                    exchange.Adaptation = Adaptation.AlreadyAdapted;
+                }
+                else if (CanMoveToResponses(current.Endpoint))
+                {
+                    var responses = current.Endpoint.WithApi(LlmApi.Responses);
+                    Volatile.Write(ref _speech, new Speech(responses, responses.Api.InitialRules(responses)));
+                    exchange.Adaptation = Adaptation.Adapted;
+                    exchange.Notice = $"The model '{current.Endpoint.Model}' is served only by the Responses API: the rest of this run sends its requests to " +
+                        $"{responses.DisplayUri}, and the refused rows are sent again.";
+                }
+                return;
+            }
+            if (!ReferenceEquals(current.Endpoint, sentWith.Endpoint))
+            {
+                exchange.Adaptation = Adaptation.AlreadyAdapted; // written for the API the run spoke before: send it the new way
+                return;
+            }
+            exchange.Adaptation = WireRules.Adapt(current.Rules, sentWith.Rules, parameters, 400, error.Param, error.Code,
+                error.Message is null ? null : Redact(error.Message), out var adapted, out string? notice);
             exchange.Notice = notice;
             if (exchange.Adaptation == Adaptation.Adapted)
             {
-                Volatile.Write(ref _rules, adapted);
+                Volatile.Write(ref _speech, current with { Rules = adapted });
             }
         }
     }
 
+    /// <summary>OpenAI's answer for a model that chat completions do not serve (its codex and pro models).</summary>
+    private static bool ServedOnlyByResponses(ServerError error)
+        => error.Param == "model" && error.Message is { } message && message.Contains("only supported in v1/responses", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A run moves to the Responses API by itself only from chat completions it did not choose, at OpenAI or Azure OpenAI.</summary>
+    private bool CanMoveToResponses(LlmEndpoint current)
+        => current.Api.Api == LlmApi.ChatCompletions && !Endpoint.ApiChosen && current.Provider is LlmProvider.OpenAI or LlmProvider.AzureOpenAI;
+
     /// <summary>The request body for this endpoint, in a pooled buffer that the request takes over.</summary>
-    internal PooledBufferWriter WriteBody(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, WireRules rules)
+    private static PooledBufferWriter WriteBody(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, Speech speech)
     {
         var body = new PooledBufferWriter(EstimateSize(messages));
-        ChatRequest.Write(body, Endpoint.Model, messages, parameters, rules);
+        speech.Endpoint.Api.WriteBody(body, speech.Endpoint.Model, messages, parameters, speech.Rules);
         return body;
     }
 
-    /// <summary>Called by the attempt handler: writes the body again when the rules changed after it was written.</summary>
-    internal void RewriteIfStale(HttpRequestMessage request, ChatExchange exchange)
+    /// <summary>Called by the attempt handler: writes the body (and its URL) again when the client changed the way it speaks since it was written.</summary>
+    internal void RewriteIfStale(HttpRequestMessage request, Exchange exchange)
     {
-        var rules = Rules;
-        if (exchange.Messages is null || ReferenceEquals(rules, exchange.Rules))
+        var speech = Volatile.Read(ref _speech);
+        if (exchange.Messages is null || ReferenceEquals(speech, exchange.Speech))
         {
             return;
         }
-        var content = new ByteArrayContent(ChatRequest.ToUtf8(Endpoint.Model, exchange.Messages, exchange.Parameters!, rules));
+        var content = new ByteArrayContent(speech.Endpoint.Api.ToUtf8(speech.Endpoint.Model, exchange.Messages, exchange.Parameters!, speech.Rules));
         content.Headers.ContentType = JsonContentType;
         request.Content = content;
-        exchange.Rules = rules;
+        request.RequestUri = speech.Endpoint.RequestUri;
+        exchange.Speech = speech;
     }
 
-    private HttpRequestMessage NewRequest(PooledBufferWriter body, ChatExchange exchange)
+    private static HttpRequestMessage NewRequest(PooledBufferWriter body, Exchange exchange)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, Endpoint.ChatCompletionsUri)
+        var request = new HttpRequestMessage(HttpMethod.Post, exchange.Speech!.Endpoint.RequestUri)
         {
             Content = new ReadOnlyMemoryContent(body.WrittenMemory),
             Version = HttpVersion.Version20,
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
         request.Content.Headers.ContentType = JsonContentType;
-        request.Options.Set(ChatResponseHandler.ExchangeKey, exchange);
+        request.Options.Set(AttemptHandler.ExchangeKey, exchange);
         return request;
     }
 
@@ -282,10 +323,11 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
         _ => null,
     };
 
-    private ChatCallResult Classify(HttpResponseMessage response, IReadOnlyList<string> retried, Adaptation adaptation)
+    private ChatCallResult Classify(HttpResponseMessage response, Exchange exchange)
     {
+        var retried = exchange.Log.Retried;
         int status = (int)response.StatusCode;
-        var body = ChatResponseHandler.BodyOf(response);
+        var body = exchange.Body;
         if (response.IsSuccessStatusCode)
         {
             if (body?.Answer is { } answer)
@@ -294,18 +336,25 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
                 return ChatCallResult.Success(answer.Masked(Redact), status, retried);
             }
             string problem = ErrorBody.Shown(Redact(body?.Problem ?? "the body could not be read"));
-            return ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the server answered {status} but {problem}{Tries(retried)}.", status, retried: retried);
+            return ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"the server answered {status} but {problem}{Tries(retried)}{RequestId(response, exchange)}.", status, retried: retried);
         }
 
         var error = body?.Error ?? default;
         string? message = error.Message is null ? null : ErrorBody.Shown(Redact(error.Message));
         string? code = error.Code is null ? null : ErrorBody.Shown(Redact(error.Code));
-        string detail = ErrorBody.StatusText(status, response.ReasonPhrase, error.Message, Redact, Tries(retried));
+        string detail = ErrorBody.StatusText(status, response.ReasonPhrase, error.Message, Redact, Tries(retried) + RequestId(response, exchange));
         // A status every request would get, or a value every request carries and the model refuses: every other row
         // would get the same answer.
-        bool fatal = ErrorBody.IsFatalStatus(status, error.Code) || adaptation == Adaptation.RefusedForEveryRow;
+        bool fatal = ErrorBody.IsFatalStatus(status, error.Code) || exchange.Adaptation == Adaptation.RefusedForEveryRow;
         return ChatCallResult.Failure(RowErrorKind.HttpError, detail, status, message, code, fatal, retried);
     }
+
+    /// <summary>" (request-id req_…)" when the API names its requests in a header (its support asks for it), else "".</summary>
+    private string RequestId(HttpResponseMessage response, Exchange exchange)
+        => exchange.Speech?.Endpoint.Api.RequestIdHeader is { } header && response.Headers.NonValidated.TryGetValues(header, out var values)
+            && values.ToString() is { Length: > 0 } id
+            ? $" ({header} {ErrorBody.Shown(Redact(id.Length > 100 ? id[..100] : id))})"
+            : string.Empty;
 
     public void Dispose()
     {
@@ -336,13 +385,16 @@ public sealed class ChatCompletionClient : IChatBackend, IDisposable
     }
 
     /// <summary>Tokens the request counts against a tokens-per-minute limit: about 4 characters a token, plus the completion allowance.</summary>
-    internal static int EstimateTokens(IReadOnlyList<ChatMessage> messages, ChatParameters parameters)
+    internal static int EstimateTokens(IReadOnlyList<ChatMessage> messages, int? maxTokens)
     {
         long characters = 0;
         for (int i = 0; i < messages.Count; i++)
         {
             characters += messages[i].Content.Length;
         }
-        return (int)Math.Min(int.MaxValue, characters / 4 + 8 + (parameters.MaxTokens ?? 0));
+        return (int)Math.Min(int.MaxValue, characters / 4 + 8 + (maxTokens ?? 0));
     }
+
+    /// <summary>How the client speaks now: the endpoint (its API and URL) and the rules of its fields. Swapped whole when either changes.</summary>
+    internal sealed record Speech(LlmEndpoint Endpoint, WireRules Rules);
 }

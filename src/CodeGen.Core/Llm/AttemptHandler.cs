@@ -6,10 +6,10 @@ namespace CodeGen.Core.Llm;
 /// <summary>What one attempt received: the parsed answer of a 2xx, or the text and code of an error.</summary>
 internal sealed class AttemptBody
 {
-    /// <summary>The parsed chat completion of a 2xx answer; null for an error status or an unusable body.</summary>
+    /// <summary>The parsed answer of a 2xx (in the API's shape); null for an error status or an unusable body.</summary>
     public ChatAnswer? Answer { get; init; }
 
-    /// <summary>Why a 2xx body could not be used (truncated JSON, no choices).</summary>
+    /// <summary>Why a 2xx body could not be used (truncated JSON, no choices, no output).</summary>
     public string? Problem { get; init; }
 
     /// <summary>A 2xx body that asking again would not mend (its text is not valid Unicode): not retried.</summary>
@@ -28,7 +28,7 @@ internal sealed class AttemptBody
 /// The state of one request across its attempts, shared by the handlers and the resilience callbacks (one
 /// entry in the request's options).
 /// </summary>
-internal sealed class ChatExchange
+internal sealed class Exchange
 {
     public AttemptLog Log { get; } = new();
 
@@ -41,33 +41,36 @@ internal sealed class ChatExchange
     /// <summary>What the latest attempt received.</summary>
     public AttemptBody? Body { get; set; }
 
-    /// <summary>The client that wrote the body: it writes it again when its <see cref="WireRules"/> changed since.</summary>
-    public ChatCompletionClient? Owner { get; init; }
+    /// <summary>The client that wrote the body: it writes it again when the way it speaks (API, rules) changed since.</summary>
+    public LlmClient? Owner { get; init; }
 
     public IReadOnlyList<Prompting.ChatMessage>? Messages { get; init; }
 
     public ChatParameters? Parameters { get; init; }
 
-    /// <summary>The rules the request's content was written with.</summary>
-    public WireRules? Rules { get; set; }
+    /// <summary>The endpoint (its API) and rules the request's content was written with: the API reads its answer.</summary>
+    public LlmClient.Speech? Speech { get; set; }
 
-    /// <summary>What the latest refusal (a 400 about a field the request carried) taught the owner's rules.</summary>
+    /// <summary>The wire format the answer is read in (chat completions for a request CodeGen did not write).</summary>
+    public WireApi Api => Speech?.Endpoint.Api ?? WireApi.ChatCompletions;
+
+    /// <summary>What the latest refusal (a 400 about a field the request carried, or about the API) taught the owner.</summary>
     public Adaptation Adaptation { get; set; }
 
-    /// <summary>What changed, when this exchange was the one that changed the rules.</summary>
+    /// <summary>What changed, when this exchange was the one that changed the owner.</summary>
     public string? Notice { get; set; }
 }
 
 /// <summary>
-/// The innermost step of every attempt: writes the body again if the server's rules changed since it was
-/// written; reads the whole answer while the attempt's timeout still runs (a server that stalls mid-body times
+/// The innermost step of every attempt: writes the body again if the way the client speaks to the server (its API,
+/// the fields it refused) changed since it was written; reads the whole answer while the attempt's timeout still runs (a server that stalls mid-body times
 /// out like one that never answers), into a pooled buffer, and parses it there once, so a 200 whose body is
 /// not a usable completion is a failed attempt that the retry strategy can see; and tells the pacer (rate-limit
 /// headers) and the concurrency limit (refused or answered) what the server said.
 /// </summary>
-internal sealed class ChatResponseHandler : DelegatingHandler
+internal sealed class AttemptHandler : DelegatingHandler
 {
-    public static readonly HttpRequestOptionsKey<ChatExchange> ExchangeKey = new("CodeGen.ChatExchange");
+    public static readonly HttpRequestOptionsKey<Exchange> ExchangeKey = new("CodeGen.Exchange");
 
     private const int MaxErrorBytes = 16 * 1024;
 
@@ -75,7 +78,7 @@ internal sealed class ChatResponseHandler : DelegatingHandler
     private readonly AdaptiveConcurrencyLimiter _concurrency;
     private readonly AnswerBudget _buffers;
 
-    public ChatResponseHandler(HttpMessageHandler inner, RatePacer pacer, AdaptiveConcurrencyLimiter concurrency, AnswerBudget buffers) : base(inner)
+    public AttemptHandler(HttpMessageHandler inner, RatePacer pacer, AdaptiveConcurrencyLimiter concurrency, AnswerBudget buffers) : base(inner)
     {
         _pacer = pacer;
         _concurrency = concurrency;
@@ -93,9 +96,9 @@ internal sealed class ChatResponseHandler : DelegatingHandler
         bool budgetSpent = _pacer.Observe(response.Headers, status, exchange?.TokenEstimate ?? 0);
         if (exchange is null)
         {
-            return response; // not a chat completion (a file upload, a batch poll): left as it came
+            return response; // not a row's request (a file upload, a batch poll): left as it came
         }
-        // The body is consumed here: the caller (ChatCompletionClient) reads the exchange, with ResponseHeadersRead.
+        // The body is consumed here: the caller (LlmClient) reads the exchange, with ResponseHeadersRead.
         // Of an error, only the start is kept; of an answer, at most the per-answer cap, and only while the answers
         // being read at once stay within their shared budget (a server that sends many huge answers together).
         int most = response.IsSuccessStatusCode ? _buffers.MaxAnswerBytes : MaxErrorBytes;
@@ -109,13 +112,13 @@ internal sealed class ChatResponseHandler : DelegatingHandler
             AttemptBody attempt;
             if (response.IsSuccessStatusCode)
             {
-                var answer = ChatAnswer.Parse(body, out var problem);
+                var answer = exchange.Api.ParseAnswer(body, out var problem);
                 attempt = new AttemptBody { Answer = answer, Problem = problem };
             }
             else
             {
                 string text = System.Text.Encoding.UTF8.GetString(body);
-                attempt = new AttemptBody { Error = ErrorBody.Read(text) };
+                attempt = new AttemptBody { Error = exchange.Api.ReadError(text) };
                 if (status == 400)
                 {
                     exchange.Owner?.LearnFromRefusal(exchange, attempt.Error.Value);
@@ -126,10 +129,11 @@ internal sealed class ChatResponseHandler : DelegatingHandler
                 }
             }
             exchange.Body = attempt;
-            if (status == 429)
+            if (status is 429 or 529)
             {
                 // a spent budget is a matter of pace; no quota is a matter of money: neither says the server is overloaded
-                _concurrency.OnRefused(exchange.Epoch, overload: !budgetSpent && attempt.ErrorCode != "insufficient_quota");
+                // (Anthropic's 529 says so in as many words)
+                _concurrency.OnRefused(exchange.Epoch, overload: status == 529 || (!budgetSpent && attempt.ErrorCode != "insufficient_quota"));
             }
             else
             {
@@ -148,7 +152,7 @@ internal sealed class ChatResponseHandler : DelegatingHandler
         }
     }
 
-    internal static ChatExchange? ExchangeOf(HttpRequestMessage? request)
+    internal static Exchange? ExchangeOf(HttpRequestMessage? request)
         => request?.Options.TryGetValue(ExchangeKey, out var exchange) == true ? exchange : null;
 
     internal static AttemptBody? BodyOf(HttpResponseMessage response) => ExchangeOf(response.RequestMessage)?.Body;
