@@ -12,7 +12,8 @@ namespace FakeLlm;
 /// request line is answered as the chat endpoint would answer it, [[fake:status=N]] directives included
 /// (those rows land in the error file), and so are the model rules (<see cref="FakeModelRules"/>: a reasoning model's
 /// row with max_tokens lands in the error file with the service's 400 body). Output lines come in reverse order, as
-/// real batches do not keep order. <see cref="FakeLlmOptions.RequireEntraToken"/> applies here as on the chat endpoint.
+/// real batches do not keep order. <see cref="FakeLlmOptions.RequireEntraToken"/> and <see cref="FakeLlmOptions.RequiredApiKey"/>
+/// apply here as on the chat endpoint.
 /// </summary>
 internal sealed class FakeBatches
 {
@@ -53,6 +54,7 @@ internal sealed class FakeBatches
         var stats = _server.Stats;
         stats.LastAuthorization = context.Request.Headers.Authorization.ToString();
         stats.LastApiKey = context.Request.Headers["api-key"].ToString();
+        stats.LastXApiKey = context.Request.Headers["x-api-key"].ToString();
         stats.LastBatchPath = context.Request.Path + context.Request.QueryString;
         string path = context.Request.Path.Value!.TrimEnd('/');
         string[] segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
@@ -62,10 +64,9 @@ internal sealed class FakeBatches
             await NotFound(context).ConfigureAwait(false);
             return;
         }
-        if (_server.Options.RequireEntraToken && !_server.IsAuthorized(context))
+        if (!await _server.AdmitCallerAsync(context, _server.Chat, countRefusals: false).ConfigureAwait(false))
         {
-            await FakeEntraTokens.RejectAsync(context).ConfigureAwait(false);
-            return;
+            return; // Entra's 401, or OpenAI's for a wrong key
         }
         string[] rest = segments[(at + 1)..];
         bool post = HttpMethods.IsPost(context.Request.Method);
