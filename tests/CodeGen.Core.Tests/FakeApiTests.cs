@@ -442,6 +442,14 @@ public sealed class FakeApiTests : IClassFixture<FakeServerFixture>, IDisposable
         {
             Assert.Equal(HttpStatusCode.Unauthorized, batches.StatusCode);
         }
+        using (var messageBatches = await _http.SendAsync(new HttpRequestMessage(HttpMethod.Get, server.BaseUrl + "/messages/batches")
+        {
+            Headers = { { "anthropic-version", Current }, { "x-api-key", "nope" } },
+        }))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, messageBatches.StatusCode);
+            Assert.Equal("authentication_error", (await Json(messageBatches)).GetProperty("error").GetProperty("type").GetString());
+        }
         Assert.Equal(3, server.Stats.Unauthorized); // the three API requests (batch routes are not counted, as before)
     }
 
@@ -640,6 +648,232 @@ public sealed class FakeApiTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal(5, stats.RootElement.GetProperty("tokenCounts").GetInt64());
         Assert.Equal(1, stats.RootElement.GetProperty("apiRequests").GetProperty("messages").GetInt64());
         Assert.Equal("sk-ant-fake", stats.RootElement.GetProperty("lastXApiKey").GetString());
+    }
+
+    // ---- Anthropic Message Batches ----
+
+    private Task<HttpResponseMessage> Send(FakeLlmServer server, HttpMethod method, string path, string? json = null, string version = Current)
+    {
+        var request = new HttpRequestMessage(method, server.BaseUrl + path);
+        if (json is not null)
+        {
+            request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+        }
+        request.Headers.Add("anthropic-version", version);
+        request.Headers.Add("x-api-key", "sk-ant-fake");
+        return _http.SendAsync(request);
+    }
+
+    private static string BatchOf(params (string Id, string Content, string Extra)[] requests)
+        => "{\"requests\":[" + string.Join(",", requests.Select(r =>
+            $$$"""{"custom_id":"{{{r.Id}}}","params":{"model":"claude-x","max_tokens":2048{{{r.Extra}}},"messages":[{"role":"user","content":{{{JsonSerializer.Serialize(r.Content)}}}}]}}""")) + "]}";
+
+    private async Task<JsonElement> Poll(FakeLlmServer server, string id)
+    {
+        using var response = await Send(server, HttpMethod.Get, "/messages/batches/" + id);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await Json(response);
+    }
+
+    private static void AssertCounts(JsonElement batch, int processing, int succeeded, int errored, int canceled, int expired)
+    {
+        var counts = batch.GetProperty("request_counts");
+        Assert.Equal([processing, succeeded, errored, canceled, expired],
+            new[] { "processing", "succeeded", "errored", "canceled", "expired" }.Select(n => counts.GetProperty(n).GetInt32()).ToArray());
+    }
+
+    private async Task<List<JsonElement>> ResultsOf(FakeLlmServer server, JsonElement batch)
+    {
+        using var response = await _http.SendAsync(new HttpRequestMessage(HttpMethod.Get, batch.GetProperty("results_url").GetString())
+        {
+            Headers = { { "anthropic-version", Current }, { "x-api-key", "sk-ant-fake" } },
+        });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/x-jsonl", response.Content.Headers.ContentType?.MediaType);
+        string text = await response.Content.ReadAsStringAsync();
+        return text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+    }
+
+    [Fact]
+    public async Task A_message_batch_runs_as_it_is_polled_and_its_results_come_in_reverse_order()
+    {
+        var server = Use(new FakeLlmOptions { BatchPollsToComplete = 2 });
+        string json = BatchOf(("r1", "task 1", ""), ("r2", "task 2", ",\"temperature\":0.5"), ("r3", "[[fake:status=529]] task 3", ""),
+            ("r4", "task 4", ",\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024}"));
+        using var created = await Send(server, HttpMethod.Post, "/messages/batches", json);
+        Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+        Assert.StartsWith("req_fake", Header(created, "request-id"));
+        var batch = await Json(created);
+        string id = batch.GetProperty("id").GetString()!;
+        Assert.StartsWith("msgbatch_fake", id);
+        Assert.Equal("message_batch", batch.GetProperty("type").GetString());
+        Assert.Equal("in_progress", batch.GetProperty("processing_status").GetString());
+        AssertCounts(batch, 4, 0, 0, 0, 0);
+        Assert.Equal("2030-01-01T00:00:00.000000Z", batch.GetProperty("created_at").GetString());
+        Assert.Equal("2030-01-02T00:00:00.000000Z", batch.GetProperty("expires_at").GetString());
+        foreach (string name in new[] { "ended_at", "cancel_initiated_at", "archived_at", "results_url" })
+        {
+            Assert.Equal(JsonValueKind.Null, batch.GetProperty(name).ValueKind);
+        }
+
+        using (var early = await Send(server, HttpMethod.Get, $"/messages/batches/{id}/results"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, early.StatusCode);
+            var error = (await Json(early)).GetProperty("error");
+            Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+            Assert.EndsWith("has not yet finished processing.", error.GetProperty("message").GetString());
+        }
+
+        var first = await Poll(server, id);
+        Assert.Equal("in_progress", first.GetProperty("processing_status").GetString());
+        AssertCounts(first, 2, 1, 1, 0, 0); // half ran: r1 succeeded, r2 errored (temperature is not in 2026-10-21's schema)
+        _clock.Advance(TimeSpan.FromMinutes(5));
+        var ended = await Poll(server, id);
+        Assert.Equal("ended", ended.GetProperty("processing_status").GetString());
+        AssertCounts(ended, 0, 2, 2, 0, 0);
+        Assert.Equal("2030-01-01T00:05:00.000000Z", ended.GetProperty("ended_at").GetString());
+        Assert.Equal($"{server.BaseUrl}/messages/batches/{id}/results", ended.GetProperty("results_url").GetString());
+
+        var results = await ResultsOf(server, ended);
+        Assert.Equal(["r4", "r3", "r2", "r1"], results.Select(r => r.GetProperty("custom_id").GetString()!).ToArray());
+        var r1 = results[3].GetProperty("result");
+        Assert.Equal("succeeded", r1.GetProperty("type").GetString());
+        Assert.Equal(FakeLlmServer.Compose("task 1", "fenced").Content, r1.GetProperty("message").GetProperty("content")[0].GetProperty("text").GetString());
+        Assert.Equal(
+            """{"type":"errored","error":{"type":"error","error":{"type":"invalid_request_error","message":"temperature: Extra inputs are not permitted"}}}""",
+            results[2].GetProperty("result").GetRawText());
+        Assert.Equal("""{"type":"errored","error":{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}}""", results[1].GetProperty("result").GetRawText());
+        var r4 = results[0].GetProperty("result").GetProperty("message");
+        Assert.Equal("thinking", r4.GetProperty("content")[0].GetProperty("type").GetString());
+        Assert.Equal(64, r4.GetProperty("usage").GetProperty("output_tokens_details").GetProperty("thinking_tokens").GetInt32());
+
+        Assert.Equal(1, server.Stats.BatchesCreated);
+        Assert.Equal(2, server.Stats.BatchPolls);
+        Assert.Equal(2, server.Stats.BatchAnswered);
+        Assert.Equal($"/v1/messages/batches/{id}/results", server.Stats.LastBatchPath);
+        Assert.Equal(0, server.Stats.Requests); // batches are not live requests
+    }
+
+    [Fact]
+    public async Task A_message_batch_keeps_the_version_it_was_created_with()
+    {
+        var server = Use(new FakeLlmOptions { BatchPollsToComplete = 1 });
+        using var created = await Send(server, HttpMethod.Post, "/messages/batches", BatchOf(("a", "task", ",\"temperature\":0.5")), Legacy);
+        string id = (await Json(created)).GetProperty("id").GetString()!;
+        var ended = await Poll(server, id); // polled under the other version: the create request's counts
+        AssertCounts(ended, 0, 1, 0, 0, 0);
+    }
+
+    [Fact]
+    public async Task An_expired_message_batch_ran_only_its_share_and_a_canceled_one_half()
+    {
+        var server = Use(new FakeLlmOptions { BatchPollsToComplete = 1, BatchOutcome = "expired", BatchExpireFraction = 0.25 });
+        string four = BatchOf(("a", "task a", ""), ("b", "task b", ""), ("c", "task c", ""), ("d", "task d", ""));
+        using (var created = await Send(server, HttpMethod.Post, "/messages/batches", four))
+        {
+            var ended = await Poll(server, (await Json(created)).GetProperty("id").GetString()!);
+            AssertCounts(ended, 0, 1, 0, 0, 3);
+            var results = await ResultsOf(server, ended);
+            Assert.Equal("""{"type":"expired"}""", results[0].GetProperty("result").GetRawText()); // d, the last one
+            Assert.Equal("succeeded", results[3].GetProperty("result").GetProperty("type").GetString()); // a
+        }
+
+        server.Options = new FakeLlmOptions { BatchPollsToComplete = 5 };
+        using (var created = await Send(server, HttpMethod.Post, "/messages/batches", four))
+        {
+            string id = (await Json(created)).GetProperty("id").GetString()!;
+            _clock.Advance(TimeSpan.FromSeconds(30));
+            using var cancel = await Send(server, HttpMethod.Post, $"/messages/batches/{id}/cancel");
+            Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+            var canceling = await Json(cancel);
+            Assert.Equal("canceling", canceling.GetProperty("processing_status").GetString());
+            Assert.Equal("2030-01-01T00:00:30.000000Z", canceling.GetProperty("cancel_initiated_at").GetString());
+            var ended = await Poll(server, id);
+            Assert.Equal("ended", ended.GetProperty("processing_status").GetString());
+            AssertCounts(ended, 0, 2, 0, 2, 0);
+            var results = await ResultsOf(server, ended);
+            Assert.Equal("""{"type":"canceled"}""", results[0].GetProperty("result").GetRawText());
+            Assert.Equal("succeeded", results[3].GetProperty("result").GetProperty("type").GetString());
+        }
+        Assert.Equal(1, server.Stats.BatchCancels);
+    }
+
+    [Theory]
+    [InlineData("""{"requests":[]}""", "requests: List should have at least 1 item after validation, not 0")]
+    [InlineData("""{}""", "requests: Field required")]
+    [InlineData("""{"requests":[{"custom_id":"has space","params":{}}]}""", "requests.0.custom_id: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'")]
+    [InlineData("""{"requests":[{"custom_id":"ok","params":{}},{"custom_id":"0123456789012345678901234567890123456789012345678901234567890123456789","params":{}}]}""", "requests.1.custom_id: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'")]
+    [InlineData("""{"requests":[{"custom_id":"a","params":{}},{"custom_id":"b","params":{}},{"custom_id":"c","params":{}}]}""", "requests: List should have at most 2 items after validation, not 3")]
+    public async Task Message_batches_refuse_bad_creations(string json, string message)
+    {
+        var server = Use(new FakeLlmOptions { MessageBatchMaxRequests = 2 });
+        using var response = await Send(server, HttpMethod.Post, "/messages/batches", json);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(AnthropicError("invalid_request_error", message), await response.Content.ReadAsStringAsync());
+        Assert.Equal(0, server.Stats.BatchesCreated);
+    }
+
+    [Fact]
+    public async Task Message_batches_refuse_duplicate_custom_ids_oversized_bodies_and_missing_versions()
+    {
+        var server = Use(new FakeLlmOptions { MessageBatchMaxBytes = 1000 });
+        using (var duplicate = await Send(server, HttpMethod.Post, "/messages/batches", BatchOf(("same", "a", ""), ("same", "b", ""))))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, duplicate.StatusCode);
+            Assert.StartsWith("requests.1.custom_id: ", (await Json(duplicate)).GetProperty("error").GetProperty("message").GetString());
+        }
+        using (var big = await Send(server, HttpMethod.Post, "/messages/batches", BatchOf(("big", new string('x', 2000), ""))))
+        {
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, big.StatusCode);
+            Assert.Equal("request_too_large", (await Json(big)).GetProperty("error").GetProperty("type").GetString());
+        }
+        using (var unversioned = await _http.PostAsync(server.BaseUrl + "/messages/batches", new StringContent(BatchOf(("a", "a", "")), Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, unversioned.StatusCode);
+            Assert.Equal(AnthropicError("invalid_request_error", "anthropic-version: header is required"), await unversioned.Content.ReadAsStringAsync());
+        }
+        Assert.Equal(0, server.Stats.BatchesCreated);
+    }
+
+    [Fact]
+    public async Task A_creation_whose_answer_was_lost_is_found_by_listing_newest_first()
+    {
+        var server = Use(new FakeLlmOptions { BatchCreateAborts = 1 });
+        await Assert.ThrowsAsync<HttpRequestException>(() => Send(server, HttpMethod.Post, "/messages/batches", BatchOf(("lost", "a", ""))));
+        var ids = new List<string>();
+        for (int i = 0; i < 2; i++)
+        {
+            using var created = await Send(server, HttpMethod.Post, "/messages/batches", BatchOf(("n", "a", "")));
+            ids.Add((await Json(created)).GetProperty("id").GetString()!);
+        }
+        using var list = await Send(server, HttpMethod.Get, "/messages/batches?limit=1000");
+        var page = await Json(list);
+        var listed = page.GetProperty("data").EnumerateArray().Select(b => b.GetProperty("id").GetString()!).ToList();
+        Assert.Equal(ids[1], listed[0]); // newest first
+        Assert.Equal(ids[0], listed[1]);
+        int sequence = int.Parse(ids[0]["msgbatch_fake".Length..], CultureInfo.InvariantCulture);
+        Assert.Equal($"msgbatch_fake{sequence - 1:D4}", listed[2]); // the lost one is there: the batch was created
+        Assert.Equal(listed[0], page.GetProperty("first_id").GetString());
+        Assert.Equal(listed[^1], page.GetProperty("last_id").GetString());
+        Assert.False(page.GetProperty("has_more").GetBoolean());
+
+        using var one = await Send(server, HttpMethod.Get, "/messages/batches?limit=1");
+        var first = await Json(one);
+        Assert.Equal(ids[1], Assert.Single(first.GetProperty("data").EnumerateArray()).GetProperty("id").GetString());
+        Assert.True(first.GetProperty("has_more").GetBoolean());
+        using var next = await Send(server, HttpMethod.Get, $"/messages/batches?limit=1&after_id={ids[1]}");
+        Assert.Equal(ids[0], Assert.Single((await Json(next)).GetProperty("data").EnumerateArray()).GetProperty("id").GetString());
+        using var tooMany = await Send(server, HttpMethod.Get, "/messages/batches?limit=1001");
+        Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_hostile_results_url_is_what_an_ended_batch_names()
+    {
+        var server = Use(new FakeLlmOptions { BatchPollsToComplete = 1, HostileResultsUrl = "http://evil.example/steal" });
+        using var created = await Send(server, HttpMethod.Post, "/messages/batches", BatchOf(("a", "a", "")));
+        var ended = await Poll(server, (await Json(created)).GetProperty("id").GetString()!);
+        Assert.Equal("http://evil.example/steal", ended.GetProperty("results_url").GetString());
     }
 
     /// <summary>A clock that moves only when told: monotonic timestamps in ticks, and a UTC time that moves with them.</summary>

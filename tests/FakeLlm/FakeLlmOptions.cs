@@ -82,10 +82,22 @@ public sealed record FakeLlmOptions
 
     public double BatchExpireFraction { get; init; } = 0.5;
 
-    /// <summary>The first N batch creations (since the last reset) succeed on the server but the connection drops before the answer.</summary>
+    /// <summary>
+    /// The first N batch creations (since the last reset, OpenAI batches and Message Batches together) succeed on the
+    /// server but the connection drops before the answer.
+    /// </summary>
     public int BatchCreateAborts { get; init; }
 
+    /// <summary>The most requests a Message Batch may hold (Anthropic's limit: 100,000); more is a 400.</summary>
+    public int MessageBatchMaxRequests { get; init; } = 100_000;
+
+    /// <summary>The largest Message Batch creation body in bytes (Anthropic's limit: 256 MB); more is a 413 request_too_large.</summary>
+    public long MessageBatchMaxBytes { get; init; } = 256L * 1024 * 1024;
+
     // A hostile server (attack tests).
+
+    /// <summary>When set, an ended Message Batch names this URL as its results_url (a client must not follow it to another host).</summary>
+    public string? HostileResultsUrl { get; init; }
 
     /// <summary>The id every created batch gets instead of a fresh one (<c>../../pwned/evil</c>).</summary>
     public string? HostileBatchId { get; init; }
@@ -126,7 +138,7 @@ public sealed record FakeLlmOptions
     public bool RequireEntraToken { get; init; }
 
     /// <summary>
-    /// When set, every API request (chat, Responses, Messages, count_tokens, files and batches) must send
+    /// When set, every API request (chat, Responses, Messages, count_tokens, files and batches of both kinds) must send
     /// this key (Authorization: Bearer, api-key or x-api-key), else it gets the service's 401: OpenAI's
     /// invalid_api_key with the key masked, or Anthropic's authentication_error "invalid x-api-key".
     /// </summary>

@@ -20,7 +20,7 @@ namespace FakeLlm;
 /// batches APIs, with chat or Responses lines (<see cref="FakeBatches"/>);</item>
 /// <item>the OpenAI Responses API, <c>POST …/responses</c> (<see cref="FakeResponses"/>);</item>
 /// <item>the Anthropic Messages API in its two versions, <c>POST …/messages</c> and <c>…/messages/count_tokens</c>
-/// (<see cref="FakeMessages"/>);</item>
+/// (<see cref="FakeMessages"/>), and Message Batches, <c>…/messages/batches…</c> (<see cref="FakeMessageBatches"/>);</item>
 /// </list>
 /// with what a client meets on the real services: the model rules of OpenAI's models (<see cref="FakeModelRules"/>,
 /// always on), per-minute rate limits with each service's 429 and headers (<see cref="FakeRateLimiter"/>), API keys
@@ -38,6 +38,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly FakeBatches _batches;
+    private readonly FakeMessageBatches _messageBatches;
     private readonly FakeEntraTokens _entra;
     private readonly FakeChat _chat = new();
     private readonly FakeResponses _responses;
@@ -52,6 +53,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
         _app = app;
         _options = options;
         _batches = new FakeBatches(this);
+        _messageBatches = new FakeMessageBatches(this);
         _entra = new FakeEntraTokens(this);
         _responses = new FakeResponses(this);
         _messages = new FakeMessages(this);
@@ -67,6 +69,8 @@ public sealed class FakeLlmServer : IAsyncDisposable
     /// <summary>The chat-completions API (the error shape of OpenAI's batches, and their key check).</summary>
     internal FakeApi Chat => _chat;
 
+    /// <summary>The Messages API (the checks Message Batches share).</summary>
+    internal FakeMessages Messages => _messages;
 
     public FakeLlmOptions Options
     {
@@ -104,7 +108,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
         builder.WebHost.UseKestrel(k =>
         {
             k.Listen(IPAddress.Loopback, port);
-            k.Limits.MaxRequestBodySize = 64 * 1024 * 1024;
+            k.Limits.MaxRequestBodySize = 300L * 1024 * 1024; // a Message Batch may be 256 MB: above that it gets Anthropic's 413, not Kestrel's
             k.AddServerHeader = false;
         });
         var app = builder.Build();
@@ -153,7 +157,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
             Stats.ModelsListed(context.Request.Headers.Authorization.ToString());
             return Results.Json(new { @object = "list", data = new[] { "fake-model", "fake-coder-7b", "other model" }.Select(id => new { id, @object = "model", owned_by = "codegen" }) });
         });
-        app.MapGet("/{**path}", context => _batches.HandleAsync(context));
+        app.MapGet("/{**path}", context => FakeMessageBatches.Handles(context.Request.Path) ? _messageBatches.HandleAsync(context) : _batches.HandleAsync(context));
         app.MapPost("/{**path}", HandleAsync);
     }
 
@@ -163,6 +167,12 @@ public sealed class FakeLlmServer : IAsyncDisposable
     private async Task HandleAsync(HttpContext context)
     {
         string path = context.Request.Path.Value ?? string.Empty;
+        // before FakeBatches, which takes any path with "/batches" in it
+        if (FakeMessageBatches.Handles(context.Request.Path))
+        {
+            await _messageBatches.HandleAsync(context).ConfigureAwait(false);
+            return;
+        }
         if (FakeBatches.Handles(context.Request.Path))
         {
             await _batches.HandleAsync(context).ConfigureAwait(false);

@@ -52,7 +52,7 @@ public sealed class FakeLlmStats
 
     private long _faults, _throttled, _filesUploaded, _batchesCreated, _batchPolls, _batchCancels, _batchAnswered;
 
-    /// <summary>Path and query of the latest files or batches request.</summary>
+    /// <summary>Path and query of the latest files or batches request (OpenAI batches or Message Batches).</summary>
     public string LastBatchPath { get; internal set; } = string.Empty;
 
     public long FilesUploaded => Interlocked.Read(ref _filesUploaded);
@@ -60,7 +60,7 @@ public sealed class FakeLlmStats
     public long BatchPolls => Interlocked.Read(ref _batchPolls);
     public long BatchCancels => Interlocked.Read(ref _batchCancels);
 
-    /// <summary>Batch requests answered with a completion.</summary>
+    /// <summary>Batch requests answered with a completion (an OpenAI batch line, or a succeeded Message Batch request).</summary>
     public long BatchAnswered => Interlocked.Read(ref _batchAnswered);
 
     private long _modelLists;
