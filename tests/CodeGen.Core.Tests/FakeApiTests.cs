@@ -876,6 +876,83 @@ public sealed class FakeApiTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal("http://evil.example/steal", ended.GetProperty("results_url").GetString());
     }
 
+    // ---- OpenAI batches of Responses requests ----
+
+    private async Task<JsonElement> OpenAiBatch(FakeLlmServer server, string endpoint, params string[] lines)
+    {
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent("batch"), "purpose" },
+            { new ByteArrayContent(Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n")), "file", "input.jsonl" },
+        };
+        using var uploaded = await _http.PostAsync(server.BaseUrl + "/files", form);
+        string fileId = (await Json(uploaded)).GetProperty("id").GetString()!;
+        using var created = await _http.PostAsync(server.BaseUrl + "/batches",
+            new StringContent($$"""{"input_file_id":"{{fileId}}","endpoint":"{{endpoint}}","completion_window":"24h"}""", Encoding.UTF8, "application/json"));
+        string id = (await Json(created)).GetProperty("id").GetString()!;
+        JsonElement batch;
+        do
+        {
+            batch = await Json(await _http.GetAsync(server.BaseUrl + "/batches/" + id));
+        }
+        while (batch.GetProperty("status").GetString() is "validating" or "in_progress");
+        return batch;
+    }
+
+    private async Task<List<JsonElement>> FileLines(FakeLlmServer server, JsonElement batch, string field)
+    {
+        string text = await _http.GetStringAsync($"{server.BaseUrl}/files/{batch.GetProperty(field).GetString()}/content");
+        return text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+    }
+
+    private static string Line(string id, string url, string body) => $$"""{"custom_id":"{{id}}","method":"POST","url":"{{url}}","body":{{body}}}""";
+
+    [Fact]
+    public async Task An_openai_batch_of_responses_requests_answers_response_objects()
+    {
+        var server = Use(new FakeLlmOptions { BatchPollsToComplete = 1 });
+        var batch = await OpenAiBatch(server, "/v1/responses",
+            Line("a", "/v1/responses", """{"model":"gpt-5-codex","input":"task a","store":false}"""),
+            Line("b", "/v1/responses", """{"model":"gpt-4o","input":"task b","max_tokens":100}"""),
+            Line("c", "/v1/responses", """{"model":"gpt-4o","input":"[[fake:status=500]] task c"}"""));
+        Assert.Equal("completed", batch.GetProperty("status").GetString());
+        var output = Assert.Single(await FileLines(server, batch, "output_file_id"));
+        Assert.Equal("a", output.GetProperty("custom_id").GetString());
+        var body = output.GetProperty("response").GetProperty("body");
+        Assert.Equal("response", body.GetProperty("object").GetString());
+        Assert.False(body.GetProperty("store").GetBoolean());
+        Assert.Equal(FakeLlmServer.Compose("task a", "fenced").Content, body.GetProperty("output")[1].GetProperty("content")[0].GetProperty("text").GetString());
+
+        var errors = await FileLines(server, batch, "error_file_id");
+        Assert.Equal(2, errors.Count);
+        var unknown = errors.Single(e => e.GetProperty("custom_id").GetString() == "b").GetProperty("response");
+        Assert.Equal(400, unknown.GetProperty("status_code").GetInt32());
+        Assert.Equal("""{"error":{"message":"Unknown parameter: 'max_tokens'.","type":"invalid_request_error","param":"max_tokens","code":"unknown_parameter"}}""", unknown.GetProperty("body").GetRawText());
+        Assert.Equal(500, errors.Single(e => e.GetProperty("custom_id").GetString() == "c").GetProperty("response").GetProperty("status_code").GetInt32());
+    }
+
+    [Fact]
+    public async Task An_openai_batch_fails_on_a_line_whose_url_is_not_its_endpoint_and_codex_chat_lines_are_refused()
+    {
+        var server = Use(new FakeLlmOptions { BatchPollsToComplete = 1 });
+        var mismatched = await OpenAiBatch(server, "/v1/responses",
+            Line("a", "/v1/responses", """{"model":"gpt-4o","input":"task a"}"""),
+            Line("b", "/v1/chat/completions", """{"model":"gpt-4o","messages":[{"role":"user","content":"task b"}]}"""));
+        Assert.Equal("failed", mismatched.GetProperty("status").GetString());
+        var error = Assert.Single(mismatched.GetProperty("errors").GetProperty("data").EnumerateArray());
+        Assert.Equal(2, error.GetProperty("line").GetInt32());
+        Assert.Contains("/v1/responses", error.GetProperty("message").GetString());
+
+        var chat = await OpenAiBatch(server, "/v1/chat/completions",
+            Line("a", "/v1/chat/completions", """{"model":"gpt-5.1-codex-mini","messages":[{"role":"user","content":"task a"}]}"""),
+            Line("b", "/v1/chat/completions", """{"model":"gpt-4o","messages":[{"role":"user","content":"task b"}]}"""));
+        Assert.Equal("completed", chat.GetProperty("status").GetString());
+        var refused = Assert.Single(await FileLines(server, chat, "error_file_id"));
+        Assert.Equal("a", refused.GetProperty("custom_id").GetString());
+        Assert.Equal(ResponsesOnlyBody, refused.GetProperty("response").GetProperty("body").GetRawText());
+        Assert.Equal("b", Assert.Single(await FileLines(server, chat, "output_file_id")).GetProperty("custom_id").GetString());
+    }
+
     /// <summary>A clock that moves only when told: monotonic timestamps in ticks, and a UTC time that moves with them.</summary>
     private sealed class ManualClock : TimeProvider
     {
