@@ -8,11 +8,14 @@ namespace FakeLlm;
 /// <summary>
 /// The files and batches APIs of OpenAI (and Azure OpenAI's /openai/files, /openai/batches, /openai/v1/...):
 /// upload a JSONL of requests, create a batch, poll it (it moves on one step per poll, see
-/// <see cref="FakeLlmOptions.BatchPollsToComplete"/>), cancel it, download its output and error files. Each
-/// request line is answered as the chat endpoint would answer it, [[fake:status=N]] directives included
-/// (those rows land in the error file), and so are the model rules (<see cref="FakeModelRules"/>: a reasoning model's
-/// row with max_tokens lands in the error file with the service's 400 body). Output lines come in reverse order, as
-/// real batches do not keep order. <see cref="FakeLlmOptions.RequireEntraToken"/> applies here as on the chat endpoint.
+/// <see cref="FakeLlmOptions.BatchPollsToComplete"/>), cancel it, download its output and error files. A batch's
+/// endpoint is <c>/v1/chat/completions</c> or <c>/v1/responses</c>, and every line's url must be that endpoint (else
+/// the batch fails, naming the line). Each request line is answered as the live endpoint would answer it (a chat
+/// completion, or a response object), [[fake:status=N]] directives included (those rows land in the error file), and
+/// so are the refusals (<see cref="FakeModelRules"/>: a reasoning model's chat row with max_tokens, a codex model's
+/// chat row, a Responses row with an unknown parameter land in the error file with the service's 400 body). Output
+/// lines come in reverse order, as real batches do not keep order. <see cref="FakeLlmOptions.RequireEntraToken"/> and
+/// <see cref="FakeLlmOptions.RequiredApiKey"/> apply here as on the chat endpoint.
 /// </summary>
 internal sealed class FakeBatches
 {
@@ -38,6 +41,11 @@ internal sealed class FakeBatches
         public string? OutputFileId { get; set; }
         public string? ErrorFileId { get; set; }
         public string? Errors { get; set; }
+
+        /// <summary>The input line <see cref="Errors"/> is about (1-based), when it is about one.</summary>
+        public int? ErrorLine { get; set; }
+
+        public bool IsResponses => Endpoint.EndsWith("/responses", StringComparison.Ordinal);
     }
 
     public FakeBatches(FakeLlmServer server) => _server = server;
@@ -53,6 +61,7 @@ internal sealed class FakeBatches
         var stats = _server.Stats;
         stats.LastAuthorization = context.Request.Headers.Authorization.ToString();
         stats.LastApiKey = context.Request.Headers["api-key"].ToString();
+        stats.LastXApiKey = context.Request.Headers["x-api-key"].ToString();
         stats.LastBatchPath = context.Request.Path + context.Request.QueryString;
         string path = context.Request.Path.Value!.TrimEnd('/');
         string[] segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
@@ -62,10 +71,9 @@ internal sealed class FakeBatches
             await NotFound(context).ConfigureAwait(false);
             return;
         }
-        if (_server.Options.RequireEntraToken && !_server.IsAuthorized(context))
+        if (!await _server.AdmitCallerAsync(context, _server.Chat, countRefusals: false).ConfigureAwait(false))
         {
-            await FakeEntraTokens.RejectAsync(context).ConfigureAwait(false);
-            return;
+            return; // Entra's 401, or OpenAI's for a wrong key
         }
         string[] rest = segments[(at + 1)..];
         bool post = HttpMethods.IsPost(context.Request.Method);
@@ -200,7 +208,7 @@ internal sealed class FakeBatches
         if (batch.Status == "validating" && Validate(batch) is { } problem)
         {
             batch.Status = "failed";
-            batch.Errors = problem;
+            (batch.ErrorLine, batch.Errors) = problem;
             return;
         }
         int total = batch.Lines.Length;
@@ -234,8 +242,8 @@ internal sealed class FakeBatches
         }
     }
 
-    /// <summary>What the real service checks before it runs anything: JSON lines, unique custom_ids, the batch's url.</summary>
-    private static string? Validate(FakeBatch batch)
+    /// <summary>What the real service checks before it runs anything: JSON lines, unique custom_ids, the batch's url; the first problem and its line.</summary>
+    private static (int Line, string Message)? Validate(FakeBatch batch)
     {
         var seen = new HashSet<string>();
         for (int i = 0; i < batch.Lines.Length; i++)
@@ -247,17 +255,25 @@ internal sealed class FakeBatches
                 string id = root.GetProperty("custom_id").GetString()!;
                 if (!seen.Add(id))
                 {
-                    return $"line {i + 1}: duplicate custom_id {id}";
+                    return (i + 1, $"duplicate custom_id {id}");
                 }
                 if (root.GetProperty("method").GetString() != "POST" || root.GetProperty("url").GetString() != batch.Endpoint)
                 {
-                    return $"line {i + 1}: method must be POST and url must be {batch.Endpoint}";
+                    return (i + 1, $"method must be POST and url must be {batch.Endpoint}, the batch's endpoint");
                 }
-                FakeLlmServer.ReadRequest(Encoding.UTF8.GetBytes(root.GetProperty("body").GetRawText()));
+                byte[] body = Encoding.UTF8.GetBytes(root.GetProperty("body").GetRawText());
+                if (batch.IsResponses)
+                {
+                    FakeResponses.Inspect(body);
+                }
+                else
+                {
+                    FakeLlmServer.ReadRequest(body);
+                }
             }
             catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException)
             {
-                return $"line {i + 1}: {ex.Message}";
+                return (i + 1, ex.Message);
             }
         }
         return null;
@@ -273,7 +289,8 @@ internal sealed class FakeBatches
             using var line = JsonDocument.Parse(batch.Lines[i]);
             var root = line.RootElement;
             string customId = root.GetProperty("custom_id").GetString()!;
-            var request = FakeLlmServer.InspectRequest(Encoding.UTF8.GetBytes(root.GetProperty("body").GetRawText()));
+            byte[] requestBody = Encoding.UTF8.GetBytes(root.GetProperty("body").GetRawText());
+            var request = batch.IsResponses ? FakeResponses.Inspect(requestBody) : FakeLlmServer.InspectRequest(requestBody);
             var (prompt, model) = (request.Prompt, request.Model);
             string requestId = $"req-{i + 1}";
             if (request.Refusal is { } refusal)
@@ -299,7 +316,10 @@ internal sealed class FakeBatches
                 continue;
             }
             string task = FakeLlmServer.TaskOf(prompt);
-            string body = Encoding.UTF8.GetString(FakeLlmServer.AnswerBody(model, task, directive?.Style ?? _server.Options.Style, directive?.FinishReason));
+            string style = directive?.Style ?? _server.Options.Style;
+            string body = Encoding.UTF8.GetString(request is FakeResponses.ResponsesRequest responses
+                ? FakeResponses.Body(model, task, style, directive?.FinishReason, responses.Store, Now())
+                : FakeLlmServer.AnswerBody(model, task, style, directive?.FinishReason));
             output.Add($"{{\"id\":\"batch_req_{i + 1}\",\"custom_id\":{JsonSerializer.Serialize(customId)},\"response\":{{\"status_code\":200,\"request_id\":\"{requestId}\",\"body\":{body}}},\"error\":null}}");
             _server.Stats.CountBatchAnswer();
         }
@@ -328,7 +348,7 @@ internal sealed class FakeBatches
         ["id"] = b.Id,
         ["object"] = "batch",
         ["endpoint"] = b.Endpoint,
-        ["errors"] = b.Errors is null ? null : new { @object = "list", data = new[] { new { code = "invalid_batch", message = b.Errors, line = (int?)null } } },
+        ["errors"] = b.Errors is null ? null : new { @object = "list", data = new[] { new { code = "invalid_batch", message = b.Errors, line = b.ErrorLine } } },
         ["input_file_id"] = b.InputFileId,
         ["completion_window"] = "24h",
         ["status"] = b.Status,

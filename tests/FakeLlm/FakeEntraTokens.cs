@@ -8,9 +8,10 @@ namespace FakeLlm;
 /// A Microsoft Entra ID managed-identity endpoint in the App Service / Functions form, the one Azure.Identity's
 /// ManagedIdentityCredential (through MSAL) calls when IDENTITY_ENDPOINT and IDENTITY_HEADER are set:
 /// <c>GET /msi/token?api-version=2019-08-01&amp;resource=...</c> with header <c>X-IDENTITY-HEADER</c>. Each call
-/// issues a new opaque token that the chat, files and batches endpoints accept as <c>Authorization: Bearer</c> when
-/// <see cref="FakeLlmOptions.RequireEntraToken"/> is on, until it expires (server clock) or POST /_fake/revoke-tokens
-/// invalidates everything issued so far: enough to test that a client fetches, caches, refreshes and never leaks it.
+/// issues a new opaque token that every API endpoint (chat, Responses, Messages, files and batches of both kinds)
+/// accepts as <c>Authorization: Bearer</c> when <see cref="FakeLlmOptions.RequireEntraToken"/> is on, until it expires
+/// (server clock) or POST /_fake/revoke-tokens invalidates everything issued so far: enough to test that a client
+/// fetches, caches, refreshes and never leaks it.
 /// </summary>
 internal sealed class FakeEntraTokens(FakeLlmServer server)
 {

@@ -1,13 +1,18 @@
 namespace FakeLlm;
 
 /// <summary>
-/// How the fake server answers. Settable at start, through POST /_fake/config, or per request with a
-/// directive inside the prompt: <c>[[fake:status=500;latency=200;style=think]]</c>. In an error
-/// <c>message</c>, <c>{auth}</c> is replaced by the caller's API key (to test that CodeGen masks echoed keys).
+/// How the fake server answers, on all three of its APIs alike (OpenAI chat completions, OpenAI Responses, Anthropic
+/// Messages; and their batches): each answers in its own shape, errors included. Settable at start, through POST
+/// /_fake/config, or per request with a directive inside the prompt (the last user message, or the last user input):
+/// <c>[[fake:status=500;latency=200;style=think]]</c>. In an error <c>message</c>, <c>{auth}</c> is replaced by the
+/// caller's API key (Bearer, api-key or x-api-key; to test that CodeGen masks echoed keys).
 /// <c>fault=abort|stall|badjson|nochoices|429|5xx</c> injects one fault; <c>times=N</c> applies the status or fault to
-/// the first N attempts of that prompt only (a transient failure).
+/// the first N attempts of that prompt only (a transient failure). On the Messages API a directive's <c>code</c> names
+/// the error type (<c>code=billing_error</c>); without it the type follows the status (529 is overloaded_error).
 /// Always on, whatever the options: the model rules of <see cref="FakeModelRules"/> (reasoning models refuse
-/// max_tokens and a temperature or top_p other than 1; gpt-4 and gpt-3.5 refuse reasoning_effort).
+/// max_tokens and a temperature or top_p other than 1; gpt-4 and gpt-3.5 refuse reasoning_effort; codex and -pro
+/// models refuse chat completions), the Responses API's schema and the Messages API's version, credential and body
+/// checks (<see cref="FakeResponses"/>, <see cref="FakeMessages"/>).
 /// POST /_fake/config replaces the whole record (what it leaves out takes the defaults below), and every change of
 /// options starts the rate-limit buckets full again.
 /// </summary>
@@ -19,10 +24,15 @@ public sealed record FakeLlmOptions
     /// <summary>Extra random delay, uniform in [0, JitterMs].</summary>
     public int JitterMs { get; init; }
 
-    /// <summary>Answer style: fenced, plain, prose, think, tilde, multi, unclosed, crlf, reasoning, null, refusal, filter, broken, minimal, nochoices, badjson.</summary>
+    /// <summary>
+    /// Answer style: fenced, plain, prose, think, tilde, multi, multipart, unclosed, crlf, reasoning, null, refusal,
+    /// filter, broken, minimal, nochoices, badjson. <c>multipart</c> sends the answer as two text parts (chat: content
+    /// as an array of parts; Responses: two output_text parts; Messages: two text blocks), each a complete fenced
+    /// block, so a client that glues them without a line break breaks the fences.
+    /// </summary>
     public string Style { get; init; } = "fenced";
 
-    /// <summary>When set, every request gets this HTTP status (with an OpenAI-style error body if not 2xx).</summary>
+    /// <summary>When set, every request gets this HTTP status (with the API's error body if not 2xx: OpenAI's or Anthropic's).</summary>
     public int? Status { get; init; }
 
     /// <summary>Keep every request body (for tests that inspect what was sent).</summary>
@@ -72,10 +82,22 @@ public sealed record FakeLlmOptions
 
     public double BatchExpireFraction { get; init; } = 0.5;
 
-    /// <summary>The first N batch creations (since the last reset) succeed on the server but the connection drops before the answer.</summary>
+    /// <summary>
+    /// The first N batch creations (since the last reset, OpenAI batches and Message Batches together) succeed on the
+    /// server but the connection drops before the answer.
+    /// </summary>
     public int BatchCreateAborts { get; init; }
 
+    /// <summary>The most requests a Message Batch may hold (Anthropic's limit: 100,000); more is a 400.</summary>
+    public int MessageBatchMaxRequests { get; init; } = 100_000;
+
+    /// <summary>The largest Message Batch creation body in bytes (Anthropic's limit: 256 MB); more is a 413 request_too_large.</summary>
+    public long MessageBatchMaxBytes { get; init; } = 256L * 1024 * 1024;
+
     // A hostile server (attack tests).
+
+    /// <summary>When set, an ended Message Batch names this URL as its results_url (a client must not follow it to another host).</summary>
+    public string? HostileResultsUrl { get; init; }
 
     /// <summary>The id every created batch gets instead of a fresh one (<c>../../pwned/evil</c>).</summary>
     public string? HostileBatchId { get; init; }
@@ -110,10 +132,17 @@ public sealed record FakeLlmOptions
     public int TokenLifetimeSeconds { get; init; } = 3600;
 
     /// <summary>
-    /// Chat, files and batches requests need Authorization: Bearer with a live token from /msi/token, else they get
-    /// Azure OpenAI's 401 (api-key headers do not count).
+    /// Chat, Responses, Messages, files and batches requests need Authorization: Bearer with a live token from
+    /// /msi/token, else they get Azure OpenAI's 401 (api-key headers do not count).
     /// </summary>
     public bool RequireEntraToken { get; init; }
+
+    /// <summary>
+    /// When set, every API request (chat, Responses, Messages, count_tokens, files and batches of both kinds) must send
+    /// this key (Authorization: Bearer, api-key or x-api-key), else it gets the service's 401: OpenAI's
+    /// invalid_api_key with the key masked, or Anthropic's authentication_error "invalid x-api-key".
+    /// </summary>
+    public string? RequiredApiKey { get; init; }
 }
 
 /// <summary>Overrides parsed from a <c>[[fake:...]]</c> directive in the prompt.</summary>

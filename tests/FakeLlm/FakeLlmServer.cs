@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -12,15 +13,24 @@ using Microsoft.Extensions.Logging;
 namespace FakeLlm;
 
 /// <summary>
-/// A real HTTP server on 127.0.0.1 that speaks enough of the OpenAI chat-completions protocol to test
-/// CodeGen: every answer's code echoes the task it was asked, so a test can tell rows apart.
-/// Besides <c>POST .../chat/completions</c> (and the files and batches APIs, <see cref="FakeBatches"/>) it serves
-/// what a client meets on the real services: the model rules of OpenAI's reasoning models (<see cref="FakeModelRules"/>,
-/// always on), per-minute rate limits with OpenAI's 429 and x-ratelimit-* headers (<see cref="FakeRateLimiter"/>),
-/// and a managed-identity token endpoint, <c>GET /msi/token</c>, whose tokens the API can be told to require
-/// (<see cref="FakeEntraTokens"/>). Test controls live under /_fake: stats, reset, config, code, revoke-tokens.
-/// A chat request goes through, in order: Entra token check (401), body parse (400), rate limit (429, at once),
-/// model rules (400, at once), then directives, MaxConcurrent, injected faults, latency and the answer.
+/// A real HTTP server on 127.0.0.1 that speaks enough of three LLM APIs to test CodeGen: every answer's code echoes
+/// the task it was asked, so a test can tell rows apart. On one base URL (…/v1) it serves
+/// <list type="bullet">
+/// <item>OpenAI chat completions, <c>POST …/chat/completions</c> (<see cref="FakeChat"/>), and OpenAI's files and
+/// batches APIs, with chat or Responses lines (<see cref="FakeBatches"/>);</item>
+/// <item>the OpenAI Responses API, <c>POST …/responses</c> (<see cref="FakeResponses"/>);</item>
+/// <item>the Anthropic Messages API in its two versions, <c>POST …/messages</c> and <c>…/messages/count_tokens</c>
+/// (<see cref="FakeMessages"/>), and Message Batches, <c>…/messages/batches…</c> (<see cref="FakeMessageBatches"/>);</item>
+/// </list>
+/// with what a client meets on the real services: the model rules of OpenAI's models (<see cref="FakeModelRules"/>,
+/// always on), per-minute rate limits with each service's 429 and headers (<see cref="FakeRateLimiter"/>), API keys
+/// (<see cref="FakeLlmOptions.RequiredApiKey"/>), and a managed-identity token endpoint, <c>GET /msi/token</c>, whose
+/// tokens the APIs can be told to require (<see cref="FakeEntraTokens"/>). Test controls live under /_fake: stats,
+/// reset, config, code, revoke-tokens.
+/// The three APIs share one pipeline (<see cref="RunAsync"/>): Entra token check (401), the API's header checks
+/// (Messages: version and credentials), the required key (401), body parse (400), rate limit (429, at once), the API's
+/// refusals (400, at once), then directives, MaxConcurrent, injected faults, latency and the answer; each API supplies
+/// only its parsing, refusals, error shape, answer shape and rate-limit headers (<see cref="FakeApi"/>).
 /// </summary>
 public sealed class FakeLlmServer : IAsyncDisposable
 {
@@ -28,7 +38,11 @@ public sealed class FakeLlmServer : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly FakeBatches _batches;
+    private readonly FakeMessageBatches _messageBatches;
     private readonly FakeEntraTokens _entra;
+    private readonly FakeChat _chat = new();
+    private readonly FakeResponses _responses;
+    private readonly FakeMessages _messages;
     private FakeLlmOptions _options;
     private FakeRateLimiter _limiter;
     private TimeProvider _clock = TimeProvider.System;
@@ -39,7 +53,10 @@ public sealed class FakeLlmServer : IAsyncDisposable
         _app = app;
         _options = options;
         _batches = new FakeBatches(this);
+        _messageBatches = new FakeMessageBatches(this);
         _entra = new FakeEntraTokens(this);
+        _responses = new FakeResponses(this);
+        _messages = new FakeMessages(this);
         _limiter = new FakeRateLimiter(options, _clock);
         _random = options.Seed is { } seed ? new Random(seed) : new Random();
     }
@@ -48,6 +65,12 @@ public sealed class FakeLlmServer : IAsyncDisposable
     public Uri BaseUrl { get; private set; } = null!;
 
     public FakeLlmStats Stats { get; } = new();
+
+    /// <summary>The chat-completions API (the error shape of OpenAI's batches, and their key check).</summary>
+    internal FakeApi Chat => _chat;
+
+    /// <summary>The Messages API (the checks Message Batches share).</summary>
+    internal FakeMessages Messages => _messages;
 
     public FakeLlmOptions Options
     {
@@ -85,7 +108,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
         builder.WebHost.UseKestrel(k =>
         {
             k.Listen(IPAddress.Loopback, port);
-            k.Limits.MaxRequestBodySize = 64 * 1024 * 1024;
+            k.Limits.MaxRequestBodySize = 300L * 1024 * 1024; // a Message Batch may be 256 MB: above that it gets Anthropic's 413, not Kestrel's
             k.AddServerHeader = false;
         });
         var app = builder.Build();
@@ -134,27 +157,49 @@ public sealed class FakeLlmServer : IAsyncDisposable
             Stats.ModelsListed(context.Request.Headers.Authorization.ToString());
             return Results.Json(new { @object = "list", data = new[] { "fake-model", "fake-coder-7b", "other model" }.Select(id => new { id, @object = "model", owned_by = "codegen" }) });
         });
-        app.MapGet("/{**path}", context => _batches.HandleAsync(context));
+        app.MapGet("/{**path}", context => FakeMessageBatches.Handles(context.Request.Path) ? _messageBatches.HandleAsync(context) : _batches.HandleAsync(context));
         app.MapPost("/{**path}", HandleAsync);
     }
 
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
+    /// <summary>Routes a POST by the end of its path, so any prefix works (…/v1, Azure's …/openai/v1, a proxy's).</summary>
     private async Task HandleAsync(HttpContext context)
     {
+        string path = context.Request.Path.Value ?? string.Empty;
+        // before FakeBatches, which takes any path with "/batches" in it
+        if (FakeMessageBatches.Handles(context.Request.Path))
+        {
+            await _messageBatches.HandleAsync(context).ConfigureAwait(false);
+            return;
+        }
         if (FakeBatches.Handles(context.Request.Path))
         {
             await _batches.HandleAsync(context).ConfigureAwait(false);
             return;
         }
-        if (!context.Request.Path.Value!.EndsWith("/chat/completions", StringComparison.Ordinal))
+        FakeApi? api = path.EndsWith("/chat/completions", StringComparison.Ordinal) ? _chat
+            : path.EndsWith("/responses", StringComparison.Ordinal) ? _responses
+            : path.EndsWith("/messages", StringComparison.Ordinal) ? _messages
+            : null;
+        if (api is not null)
         {
-            context.Response.StatusCode = 404;
-            await WriteErrorAsync(context, 404, $"No route for {context.Request.Path}", "not_found").ConfigureAwait(false);
-            return;
+            await RunAsync(context, api).ConfigureAwait(false);
         }
+        else if (path.EndsWith("/messages/count_tokens", StringComparison.Ordinal))
+        {
+            await _messages.CountTokensAsync(context).ConfigureAwait(false);
+        }
+        else
+        {
+            await WriteOpenAiErrorAsync(context, 404, $"No route for {context.Request.Path}", "not_found").ConfigureAwait(false);
+        }
+    }
 
-        int before = Stats.Started();
+    /// <summary>The request pipeline every API shares; <paramref name="api"/> supplies what differs on the wire.</summary>
+    private async Task RunAsync(HttpContext context, FakeApi api)
+    {
+        int before = Stats.Started(api.Name);
         try
         {
             RecordHeaders(context);
@@ -165,30 +210,28 @@ public sealed class FakeLlmServer : IAsyncDisposable
             {
                 Stats.RequestBodies.Enqueue(Encoding.UTF8.GetString(body.GetBuffer(), 0, (int)body.Length));
             }
-            if (options.RequireEntraToken && !IsAuthorized(context))
+            if (!await AdmitCallerAsync(context, api, countRefusals: true).ConfigureAwait(false))
             {
-                Stats.Unauthorize();
-                await FakeEntraTokens.RejectAsync(context).ConfigureAwait(false);
                 return;
             }
 
-            ChatRequestInfo request;
+            FakeRequest request;
             try
             {
-                request = InspectRequest(body.GetBuffer().AsSpan(0, (int)body.Length));
+                request = api.Parse(body.GetBuffer().AsSpan(0, (int)body.Length), context);
             }
             catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException)
             {
-                await WriteErrorAsync(context, 400, "The request body is not a chat-completions request: " + ex.Message, "invalid_request_error").ConfigureAwait(false);
+                await api.WriteUnreadableAsync(context, ex).ConfigureAwait(false);
                 return;
             }
             var (prompt, model) = (request.Prompt, request.Model);
 
-            // The limit and the model rules answer at once, before any latency, as the service does.
+            // The limit and the API's refusals answer at once, before any latency, as the services do.
             var limiter = Volatile.Read(ref _limiter);
             if (!limiter.IsOff)
             {
-                var decision = limiter.Admit(model, request.TokenCost);
+                var decision = limiter.Admit(model, request.TokenCost, api.Dialect);
                 foreach (var (name, value) in decision.Headers)
                 {
                     context.Response.Headers[name] = value; // also on every later answer of an admitted request
@@ -216,7 +259,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
             if (options.MaxConcurrent is { } limit && before >= limit && directive?.Status is null)
             {
                 Stats.Throttle();
-                await WriteErrorAsync(context, 429, $"Too many concurrent requests (limit {limit}).", "rate_limit_exceeded", options).ConfigureAwait(false);
+                await api.WriteErrorAsync(context, 429, $"Too many concurrent requests (limit {limit}).", "rate_limit_exceeded", options).ConfigureAwait(false);
                 return;
             }
             var fault = directive?.Fault switch
@@ -245,11 +288,11 @@ public sealed class FakeLlmServer : IAsyncDisposable
                     return;
                 case Fault.Throttle:
                     Stats.Throttle();
-                    await WriteErrorAsync(context, 429, "Rate limit reached for requests.", "rate_limit_exceeded", options).ConfigureAwait(false);
+                    await api.WriteErrorAsync(context, 429, "Rate limit reached for requests.", "rate_limit_exceeded", options).ConfigureAwait(false);
                     return;
                 case Fault.ServerError:
-                    int code = NextJitter(3) switch { 0 => 500, 1 => 502, 2 => 503, _ => 504 };
-                    await WriteErrorAsync(context, code, $"fake failure {code}", "server_error", options).ConfigureAwait(false);
+                    int code = api.ServerErrorStatus(NextJitter(3));
+                    await api.WriteErrorAsync(context, code, api.DefaultMessage(code), "server_error", options).ConfigureAwait(false);
                     return;
             }
 
@@ -257,19 +300,20 @@ public sealed class FakeLlmServer : IAsyncDisposable
             if (status != 200)
             {
                 // {auth} in a message echoes the caller's credentials, as careless proxies do: leak tests use it.
-                string message = directive?.Message ?? $"fake failure {status}";
+                string message = directive?.Message ?? api.DefaultMessage(status);
                 string type = status == 429 ? directive?.Style ?? "rate_limit_exceeded" : "server_error"; // style=insufficient_quota for a quota 429
                 if (status == 429)
                 {
                     Stats.Throttle();
                 }
-                await WriteErrorAsync(context, status, message, type, options, directive?.Param, directive?.Code).ConfigureAwait(false);
+                await api.WriteErrorAsync(context, status, message, type, options, directive?.Param, directive?.Code).ConfigureAwait(false);
                 return;
             }
 
             string task = TaskOf(prompt);
             string style = fault switch { Fault.BadJson => "badjson", Fault.NoChoices => "nochoices", _ => directive?.Style ?? options.Style };
-            if (await WriteAnswerAsync(context, model, task, style, directive?.FinishReason, directive?.Pad ?? 0, directive?.Drip ?? 0).ConfigureAwait(false))
+            byte[] answer = api.AnswerBody(request, task, style, directive?.FinishReason, BearerToken(context), directive?.Pad ?? 0);
+            if (await WriteAnswerAsync(context, answer, style, directive?.Drip ?? 0).ConfigureAwait(false))
             {
                 Stats.WasAnswered(task);
             }
@@ -288,10 +332,44 @@ public sealed class FakeLlmServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Who may call: a live Entra token when <see cref="FakeLlmOptions.RequireEntraToken"/> is on (Azure's 401), the
+    /// API's header checks, then <see cref="FakeLlmOptions.RequiredApiKey"/> (the API's 401). False when the request
+    /// was answered; <paramref name="countRefusals"/> counts the 401s in <see cref="FakeLlmStats.Unauthorized"/>.
+    /// </summary>
+    internal async Task<bool> AdmitCallerAsync(HttpContext context, FakeApi api, bool countRefusals)
+    {
+        api.Begin(context);
+        var options = Options;
+        if (options.RequireEntraToken && !IsAuthorized(context))
+        {
+            if (countRefusals)
+            {
+                Stats.Unauthorize();
+            }
+            await FakeEntraTokens.RejectAsync(context).ConfigureAwait(false);
+            return false;
+        }
+        if (!await api.CheckHeadersAsync(context, countRefusals ? Stats : null).ConfigureAwait(false))
+        {
+            return false;
+        }
+        if (options.RequiredApiKey is { } required && api.SentKey(context) is var sent && !string.Equals(sent, required, StringComparison.Ordinal))
+        {
+            if (countRefusals)
+            {
+                Stats.Unauthorize();
+            }
+            await api.RejectKeyAsync(context, sent).ConfigureAwait(false);
+            return false;
+        }
+        return true;
+    }
+
     /// <summary>True when the request carries a live token from /msi/token (what <see cref="FakeLlmOptions.RequireEntraToken"/> asks).</summary>
     internal bool IsAuthorized(HttpContext context) => _entra.IsValid(context);
 
-    private static async Task WriteJsonAsync(HttpContext context, int status, byte[] body)
+    internal static async Task WriteJsonAsync(HttpContext context, int status, byte[] body)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
@@ -299,11 +377,20 @@ public sealed class FakeLlmServer : IAsyncDisposable
         await context.Response.Body.WriteAsync(body).ConfigureAwait(false);
     }
 
+    /// <summary>The caller's key: Authorization: Bearer, else api-key (Azure), else x-api-key (Anthropic); "" for none.</summary>
     internal static string BearerToken(HttpContext context)
     {
         string header = context.Request.Headers.Authorization.ToString();
-        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..] : context.Request.Headers["api-key"].ToString();
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return header[7..];
+        }
+        string apiKey = context.Request.Headers["api-key"].ToString();
+        return apiKey.Length > 0 ? apiKey : context.Request.Headers["x-api-key"].ToString();
     }
+
+    /// <summary>A fresh id in the services' form: resp_fake…, msg_fake…, req_fake… (unique per call).</summary>
+    internal static string NewId(string prefix) => prefix + "_fake" + RandomNumberGenerator.GetHexString(24, lowercase: true);
 
     private enum Fault { None, Throttle, ServerError, Abort, BadJson, NoChoices, Stall }
 
@@ -335,15 +422,25 @@ public sealed class FakeLlmServer : IAsyncDisposable
         return Fault.None;
     }
 
-    private void RecordHeaders(HttpContext context)
+    /// <summary>Keeps the request's credentials, path (as <see cref="FakeLlmStats.LastPath"/>, or LastBatchPath for a batch) and custom headers in the stats.</summary>
+    internal void RecordHeaders(HttpContext context, bool batch = false)
     {
         Stats.LastAuthorization = context.Request.Headers.Authorization.ToString();
         Stats.LastApiKey = context.Request.Headers["api-key"].ToString();
-        Stats.LastPath = context.Request.Path + context.Request.QueryString;
+        Stats.LastXApiKey = context.Request.Headers["x-api-key"].ToString();
+        if (batch)
+        {
+            Stats.LastBatchPath = context.Request.Path + context.Request.QueryString;
+        }
+        else
+        {
+            Stats.LastPath = context.Request.Path + context.Request.QueryString;
+        }
         var custom = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var header in context.Request.Headers)
         {
-            if (header.Key.StartsWith("x-", StringComparison.OrdinalIgnoreCase) || header.Key.StartsWith("openai-", StringComparison.OrdinalIgnoreCase))
+            if (header.Key.StartsWith("x-", StringComparison.OrdinalIgnoreCase) || header.Key.StartsWith("openai-", StringComparison.OrdinalIgnoreCase)
+                || header.Key.StartsWith("anthropic-", StringComparison.OrdinalIgnoreCase))
             {
                 custom[header.Key] = header.Value.ToString();
             }
@@ -369,10 +466,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
     /// What the server needs from a chat request: the last user message, the model, the 400 its model would answer
     /// (<see cref="FakeModelRules"/>) and its cost for the tokens-per-minute limit.
     /// </summary>
-    /// <param name="FirstPrompt">The first user message: in a follow-up (a repair), the row's own prompt.</param>
-    internal sealed record ChatRequestInfo(string Prompt, string Model, byte[]? Refusal, int TokenCost, string FirstPrompt = "");
-
-    internal static ChatRequestInfo InspectRequest(ReadOnlySpan<byte> json)
+    internal static FakeRequest InspectRequest(ReadOnlySpan<byte> json)
     {
         var reader = new Utf8JsonReader(json);
         using var document = JsonDocument.ParseValue(ref reader);
@@ -400,11 +494,11 @@ public sealed class FakeLlmServer : IAsyncDisposable
             }
         }
         int cost = (int)Math.Clamp(characters / 4 + Math.Max(0, budget), 1, int.MaxValue);
-        return new ChatRequestInfo(prompt, model, FakeModelRules.Refusal(root, model), cost, first ?? string.Empty);
+        return new FakeRequest(prompt, model, FakeModelRules.Refusal(root, model), cost, first ?? string.Empty);
     }
 
     /// <summary>Characters of a message's content: a string, or the text of its parts.</summary>
-    private static long ContentLength(JsonElement message)
+    internal static long ContentLength(JsonElement message)
     {
         if (!message.TryGetProperty("content", out var content))
         {
@@ -461,6 +555,8 @@ public sealed class FakeLlmServer : IAsyncDisposable
             "think" => ($"<think>\nThe user wants code. Maybe ```python\nwrong_answer()\n``` would do, but no.\n</think>\n\n```python\n{code}\n```", "stop", null, null),
             "tilde" => ($"~~~python\n{code}\n~~~", "stop", null, null),
             "multi" => ($"First install the tools:\n```bash\npip install nothing\n```\nThen the code:\n```python\n{code}\n```", "stop", null, null),
+            // the text of two parts (see TextParts), each a whole fenced block: joined with a line break, as here
+            "multipart" => ($"```python\n{code}\n```\n```text\nRun it with the language's interpreter.\n```", "stop", null, null),
             "unclosed" => ($"Here it is:\n```python\n{code}\n", "length", null, null),
             "crlf" => ($"Here is the code.\r\n\r\n```python\r\n{code.Replace("\n", "\r\n")}\r\n```\r\n", "stop", null, null),
             "reasoning" => ($"```python\n{code}\n```", "stop", "I considered the task step by step.", null),
@@ -476,11 +572,10 @@ public sealed class FakeLlmServer : IAsyncDisposable
     }
 
     /// <summary>Writes a 200 answer; returns false when it was a deliberately unusable one (no choices, cut JSON).</summary>
-    private static async Task<bool> WriteAnswerAsync(HttpContext context, string model, string task, string style, string? finishOverride, int pad, int drip = 0)
+    private static async Task<bool> WriteAnswerAsync(HttpContext context, byte[] body, string style, int drip)
     {
         context.Response.StatusCode = 200;
         context.Response.ContentType = "application/json";
-        byte[] body = AnswerBody(model, task, style, finishOverride, BearerToken(context), pad);
         if (style == "badjson")
         {
             // a 200 whose body was cut in half
@@ -501,6 +596,46 @@ public sealed class FakeLlmServer : IAsyncDisposable
         return style != "nochoices";
     }
 
+    /// <summary>What an answer in a style says, whatever the API's shape: <see cref="Compose"/> plus the echo styles, padding and parts.</summary>
+    /// <param name="Parts">The text parts the answer is sent as, for <c>multipart</c>; null for one part.</param>
+    internal readonly record struct Answer(string? Content, string Finish, string? Reasoning, string? Refusal, string[]? Parts);
+
+    /// <summary>Text that each API's writer turns into a lone surrogate escape (\ud800) in its body: no API can carry one otherwise.</summary>
+    internal const string LoneSurrogate = "@@fake-lone-surrogate@@";
+
+    /// <summary>The answer in a style, for any API.</summary>
+    /// <param name="echo">What the echo styles repeat (the caller's key): refusal-echo puts it in the refusal, code-echo in the code.</param>
+    /// <param name="pad">Bytes of comment lines added to the code (an oversized answer).</param>
+    internal static Answer ComposeAnswer(string task, string style, string? finishOverride, string? echo, int pad)
+    {
+        var (content, finish, reasoning, refusal) = style switch
+        {
+            "refusal-echo" => (null, "stop", null, $"I will not write that. Your key {echo} is noted."),
+            "code-echo" => ($"```python\nAPI_KEY = \"{echo}\"\n{CodeFor(task)}\n```", "stop", null, null),
+            "nul" => ($"```python\nprint(\"a\0b\")\n{CodeFor(task)}\n```", "stop", null, null),
+            "badunicode" => ($"```python\nprint(1){LoneSurrogate}\n```", "stop", null, null),
+            _ => Compose(task, style),
+        };
+        if (pad > 0 && content is not null)
+        {
+            int at = content.LastIndexOf("\n```", StringComparison.Ordinal);
+            string padding = string.Concat(Enumerable.Repeat("# padding padding padding padding padding padding padding padding\n", pad / 66 + 1));
+            content = at > 0 ? content[..(at + 1)] + padding + content[(at + 1)..] : content + "\n" + padding;
+        }
+        return new Answer(content, finishOverride ?? finish, reasoning, refusal, style == "multipart" && content is not null ? TextParts(content) : null);
+    }
+
+    /// <summary>A multipart answer's two parts: the first fenced block (up to its closing fence) and the rest, without the line break between them.</summary>
+    private static string[] TextParts(string content)
+    {
+        int cut = content.IndexOf("\n```\n", StringComparison.Ordinal) + "\n```".Length;
+        return [content[..cut], content[(cut + 1)..]];
+    }
+
+    /// <summary>A body written with <see cref="LoneSurrogate"/> in its text, with the lone surrogate escape in its place.</summary>
+    internal static byte[] WithLoneSurrogate(byte[] body)
+        => Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(body).Replace(LoneSurrogate, "\\ud800", StringComparison.Ordinal));
+
     /// <summary>The chat-completion body of an answer in a style (the live answer, and a batch result's response body).</summary>
     /// <param name="echo">What the echo styles repeat (the caller's key): refusal-echo puts it in message.refusal, code-echo in the code.</param>
     /// <param name="pad">Bytes of comment lines added to the code (an oversized answer).</param>
@@ -516,20 +651,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
             return "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"```python\\nprint(1)\\ud800\\n```\"},\"finish_reason\":\"stop\"}]}"u8.ToArray();
         }
 
-        var (content, finish, reasoning, refusal) = style switch
-        {
-            "refusal-echo" => (null, "stop", null, $"I will not write that. Your key {echo} is noted."),
-            "code-echo" => ($"```python\nAPI_KEY = \"{echo}\"\n{CodeFor(task)}\n```", "stop", null, null),
-            "nul" => ($"```python\nprint(\"a\0b\")\n{CodeFor(task)}\n```", "stop", null, null),
-            _ => Compose(task, style),
-        };
-        if (pad > 0 && content is not null)
-        {
-            int at = content.LastIndexOf("\n```", StringComparison.Ordinal);
-            string padding = string.Concat(Enumerable.Repeat("# padding padding padding padding padding padding padding padding\n", pad / 66 + 1));
-            content = at > 0 ? content[..(at + 1)] + padding + content[(at + 1)..] : content + "\n" + padding;
-        }
-        finish = finishOverride ?? finish;
+        var (content, finish, reasoning, refusal, parts) = ComposeAnswer(task, style, finishOverride, echo, pad);
         var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))
         {
@@ -546,7 +668,20 @@ public sealed class FakeLlmServer : IAsyncDisposable
             writer.WriteNumber("index", 0);
             writer.WriteStartObject("message");
             writer.WriteString("role", "assistant");
-            if (content is null)
+            if (parts is not null)
+            {
+                // content as a list of text parts, as OpenAI-compatible servers may send it
+                writer.WriteStartArray("content");
+                foreach (string part in parts)
+                {
+                    writer.WriteStartObject();
+                    writer.WriteString("type", "text");
+                    writer.WriteString("text", part);
+                    writer.WriteEndObject();
+                }
+                writer.WriteEndArray();
+            }
+            else if (content is null)
             {
                 writer.WriteNull("content");
             }
@@ -611,7 +746,8 @@ public sealed class FakeLlmServer : IAsyncDisposable
         await context.Response.WriteAsync(json.Replace("{auth-escaped}", escaped, StringComparison.Ordinal)).ConfigureAwait(false);
     }
 
-    private static async Task WriteErrorAsync(HttpContext context, int status, string message, string type, FakeLlmOptions? options = null,
+    /// <summary>An OpenAI error, <c>{"error":{"message","type","param","code"}}</c>; {auth} in the message or code echoes the caller's key.</summary>
+    internal static async Task WriteOpenAiErrorAsync(HttpContext context, int status, string message, string type, FakeLlmOptions? options = null,
         string? param = null, string? code = null)
     {
         string key = BearerToken(context);

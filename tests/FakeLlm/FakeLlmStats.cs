@@ -8,10 +8,10 @@ public sealed class FakeLlmStats
     private long _requests, _answered, _aborted;
     private int _inFlight, _maxInFlight;
 
-    /// <summary>Chat-completions requests received (any outcome).</summary>
+    /// <summary>Chat-completions, Responses and Messages requests received (any outcome); <see cref="ApiRequests"/> splits them.</summary>
     public long Requests => Interlocked.Read(ref _requests);
 
-    /// <summary>Requests answered 200 with a completion.</summary>
+    /// <summary>Requests answered 200 with an answer (any of the three APIs).</summary>
     public long Answered => Interlocked.Read(ref _answered);
 
     /// <summary>Requests the client abandoned before the answer was written.</summary>
@@ -28,15 +28,31 @@ public sealed class FakeLlmStats
     /// <summary>The api-key header (Azure OpenAI) of the latest request.</summary>
     public string LastApiKey { get; internal set; } = string.Empty;
 
-    /// <summary>Path and query of the latest chat-completions request.</summary>
+    /// <summary>The x-api-key header (Anthropic) of the latest request.</summary>
+    public string LastXApiKey { get; internal set; } = string.Empty;
+
+    /// <summary>Path and query of the latest chat-completions, Responses or Messages request.</summary>
     public string LastPath { get; internal set; } = string.Empty;
 
-    /// <summary>The headers of the latest request whose names start with "x-" or "openai-" (custom headers).</summary>
+    /// <summary>Requests received by API: "chat", "responses", "messages" (their sum is <see cref="Requests"/>).</summary>
+    public ConcurrentDictionary<string, long> ApiRequests { get; } = new(StringComparer.Ordinal);
+
+    private long _tokenCounts;
+
+    /// <summary>POST .../messages/count_tokens requests (not in <see cref="Requests"/>: they are never answered with a message).</summary>
+    public long TokenCounts => Interlocked.Read(ref _tokenCounts);
+
+    internal void CountTokens() => Interlocked.Increment(ref _tokenCounts);
+
+    /// <summary>
+    /// The headers of the latest request whose names start with "x-", "openai-" or "anthropic-" (custom headers,
+    /// anthropic-version and anthropic-beta among them).
+    /// </summary>
     public Dictionary<string, string> LastCustomHeaders { get; internal set; } = new(StringComparer.OrdinalIgnoreCase);
 
     private long _faults, _throttled, _filesUploaded, _batchesCreated, _batchPolls, _batchCancels, _batchAnswered;
 
-    /// <summary>Path and query of the latest files or batches request.</summary>
+    /// <summary>Path and query of the latest files or batches request (OpenAI batches or Message Batches).</summary>
     public string LastBatchPath { get; internal set; } = string.Empty;
 
     public long FilesUploaded => Interlocked.Read(ref _filesUploaded);
@@ -44,7 +60,7 @@ public sealed class FakeLlmStats
     public long BatchPolls => Interlocked.Read(ref _batchPolls);
     public long BatchCancels => Interlocked.Read(ref _batchCancels);
 
-    /// <summary>Batch requests answered with a completion.</summary>
+    /// <summary>Batch requests answered with a completion (an OpenAI batch line, or a succeeded Message Batch request).</summary>
     public long BatchAnswered => Interlocked.Read(ref _batchAnswered);
 
     private long _modelLists;
@@ -97,7 +113,11 @@ public sealed class FakeLlmStats
     /// <summary>429s sent by the per-minute rate limit (<see cref="FakeLlmOptions.RateLimitRequestsPerMinute"/>, ...); also counted in <see cref="Throttled"/>.</summary>
     public long RateLimited => Interlocked.Read(ref _rateLimited);
 
-    /// <summary>401s sent by the chat endpoint because <see cref="FakeLlmOptions.RequireEntraToken"/> found no valid token.</summary>
+    /// <summary>
+    /// 401s sent by the chat, Responses and Messages endpoints (and count_tokens): no valid token for
+    /// <see cref="FakeLlmOptions.RequireEntraToken"/>, no key or not <see cref="FakeLlmOptions.RequiredApiKey"/>, a
+    /// Messages request without the credentials its API version takes.
+    /// </summary>
     public long Unauthorized => Interlocked.Read(ref _unauthorized);
 
     /// <summary>Tokens issued by GET /msi/token.</summary>
@@ -106,7 +126,7 @@ public sealed class FakeLlmStats
     /// <summary>The resource query value of the latest token issued (as sent: with or without a trailing slash).</summary>
     public string LastTokenResource { get; internal set; } = string.Empty;
 
-    /// <summary>Chat-completions answers by HTTP status (any answer whose status line was sent; dropped connections have none).</summary>
+    /// <summary>Chat-completions, Responses and Messages answers by HTTP status (any answer whose status line was sent; dropped connections have none).</summary>
     public ConcurrentDictionary<int, long> StatusCounts { get; } = new();
 
     internal void RateLimit()
@@ -159,13 +179,23 @@ public sealed class FakeLlmStats
         Volatile.Write(ref _maxInFlight, Volatile.Read(ref _inFlight));
         LastAuthorization = string.Empty;
         LastApiKey = string.Empty;
+        LastXApiKey = string.Empty;
         LastPath = string.Empty;
+        ApiRequests.Clear();
+        Interlocked.Exchange(ref _tokenCounts, 0);
         LastCustomHeaders = new(StringComparer.OrdinalIgnoreCase);
         AnsweredByTask.Clear();
         _attempts.Clear();
         _arrivals.Clear();
         Interlocked.Exchange(ref _firstArrival, 0);
         RequestBodies.Clear();
+    }
+
+    /// <summary>Counts a request of an API in (<paramref name="api"/>: chat, responses, messages); returns how many were in flight before it.</summary>
+    internal int Started(string api)
+    {
+        ApiRequests.AddOrUpdate(api, 1, static (_, n) => n + 1);
+        return Started();
     }
 
     /// <summary>Counts the request in; returns how many were in flight before it.</summary>
@@ -200,7 +230,10 @@ public sealed class FakeLlmStats
         maxInFlight = MaxInFlight,
         lastAuthorization = LastAuthorization,
         lastApiKey = LastApiKey,
+        lastXApiKey = LastXApiKey,
         lastPath = LastPath,
+        apiRequests = new SortedDictionary<string, long>(ApiRequests, StringComparer.Ordinal),
+        tokenCounts = TokenCounts,
         lastCustomHeaders = LastCustomHeaders,
         faults = Faults,
         throttled = Throttled,

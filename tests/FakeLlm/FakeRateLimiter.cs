@@ -10,7 +10,10 @@ namespace FakeLlm;
 /// continuously at limit / 60 per second, so a client that paces itself never sees a 429 and one that bursts does.
 /// A refused request still takes its request from the bucket (the service counts refused requests against the
 /// limit), down to −capacity at most, so a client that retries early only waits longer. One instance per
-/// options: setting options starts the buckets full again, which keeps tests independent.
+/// options: setting options starts the buckets full again, which keeps tests independent. The buckets are shared by
+/// every API; what differs is how a decision reads on the wire (<see cref="RateLimitDialect"/>): OpenAI's x-ratelimit-*
+/// headers with Go durations and its 429 body, or Anthropic's anthropic-ratelimit-* headers with RFC 3339 reset times
+/// (from the clock's UTC time) and its rate_limit_error body.
 /// </summary>
 internal sealed class FakeRateLimiter
 {
@@ -33,8 +36,8 @@ internal sealed class FakeRateLimiter
     /// <summary>What <see cref="Admit"/> decided, with the headers to send either way.</summary>
     public sealed record Decision(bool Admitted, IReadOnlyList<KeyValuePair<string, string>> Headers, byte[]? RefusalBody, double RetryAfterSeconds);
 
-    /// <summary>Takes a request costing 1 request and <paramref name="tokens"/> tokens, or refuses it with OpenAI's 429.</summary>
-    public Decision Admit(string model, int tokens)
+    /// <summary>Takes a request costing 1 request and <paramref name="tokens"/> tokens, or refuses it with the dialect's 429.</summary>
+    public Decision Admit(string model, int tokens, RateLimitDialect dialect = RateLimitDialect.OpenAi)
     {
         lock (_lock)
         {
@@ -50,7 +53,7 @@ internal sealed class FakeRateLimiter
             {
                 _requests?.Take(1);
                 _tokens?.Take(tokens);
-                return new Decision(true, Headers(), null, 0);
+                return new Decision(true, Headers(dialect), null, 0);
             }
 
             long used = refused.Limit - (long)Math.Floor(Math.Max(0, refused.Level));
@@ -59,16 +62,28 @@ internal sealed class FakeRateLimiter
                 _requests.Level = Math.Max(-_requests.Capacity, _requests.Level - 1); // a refused request counts against the limit
             }
             double wait = Math.Max(_requests?.SecondsUntil(1) ?? 0, _tokens?.SecondsUntil(tokens) ?? 0);
+            if (dialect == RateLimitDialect.Anthropic)
+            {
+                string unit = kind == "requests" ? "requests" : "tokens";
+                string text = string.Create(CultureInfo.InvariantCulture,
+                    $"This request would exceed the rate limit for your organization (fake-organization) of {refused.Limit} {unit} per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later.");
+                return new Decision(false, Headers(dialect, wait), FakeMessages.ErrorBody("rate_limit_error", text), wait);
+            }
             string dimension = kind == "requests" ? "requests per min (RPM)" : "tokens per min (TPM)";
             string message = string.Create(CultureInfo.InvariantCulture,
                 $"Rate limit reached for {model} in organization org-fake on {dimension}: Limit {refused.Limit}, Used {used}, Requested {cost}. Please try again in {GoDuration(wait)}. Visit https://platform.openai.com/account/rate-limits to learn more.");
-            return new Decision(false, Headers(wait), ErrorBody(message, kind), wait);
+            return new Decision(false, Headers(dialect, wait), ErrorBody(message, kind), wait);
         }
     }
 
-    private List<KeyValuePair<string, string>> Headers(double? retryAfter = null)
+    private List<KeyValuePair<string, string>> Headers(RateLimitDialect dialect, double? retryAfter = null)
     {
         var headers = new List<KeyValuePair<string, string>>(8);
+        if (dialect == RateLimitDialect.Anthropic)
+        {
+            AnthropicHeaders(headers, retryAfter);
+            return headers;
+        }
         if (retryAfter is { } wait)
         {
             long ms = CeilMs(wait);
@@ -85,6 +100,48 @@ internal sealed class FakeRateLimiter
             }
         }
         return headers;
+    }
+
+    /// <summary>
+    /// Anthropic's headers: retry-after in whole seconds only, and limit, remaining and reset for requests and for
+    /// tokens. The one token bucket stands for all three of Anthropic's token limits (tokens, input-tokens,
+    /// output-tokens): a request's estimate covers its input and its output budget together.
+    /// </summary>
+    private void AnthropicHeaders(List<KeyValuePair<string, string>> headers, double? retryAfter)
+    {
+        if (retryAfter is { } wait)
+        {
+            headers.Add(new("retry-after", Math.Max(1, (CeilMs(wait) + 999) / 1000).ToString(CultureInfo.InvariantCulture)));
+        }
+        var now = _clock.GetUtcNow();
+        foreach (var (bucket, names) in new[] { (_requests, new[] { "requests" }), (_tokens, new[] { "tokens", "input-tokens", "output-tokens" }) })
+        {
+            if (bucket is null)
+            {
+                continue;
+            }
+            string limit = bucket.Limit.ToString(CultureInfo.InvariantCulture);
+            string remaining = ((long)Math.Floor(Math.Max(0, bucket.Level))).ToString(CultureInfo.InvariantCulture);
+            string reset = Rfc3339(now, bucket.SecondsUntil(bucket.Capacity));
+            foreach (string name in names)
+            {
+                headers.Add(new($"anthropic-ratelimit-{name}-limit", limit));
+                headers.Add(new($"anthropic-ratelimit-{name}-remaining", remaining));
+                headers.Add(new($"anthropic-ratelimit-{name}-reset", reset));
+            }
+        }
+    }
+
+    /// <summary>The time <paramref name="seconds"/> after <paramref name="now"/>, rounded up to a whole second, as Anthropic writes it: 2026-12-06T15:04:05Z.</summary>
+    public static string Rfc3339(DateTimeOffset now, double seconds)
+    {
+        var at = now.UtcDateTime.AddMilliseconds(CeilMs(seconds));
+        long extra = at.Ticks % TimeSpan.TicksPerSecond;
+        if (extra != 0)
+        {
+            at = at.AddTicks(TimeSpan.TicksPerSecond - extra);
+        }
+        return at.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
     }
 
     private static byte[] ErrorBody(string message, string type)
@@ -164,4 +221,11 @@ internal sealed class FakeRateLimiter
         /// <summary>Seconds until the bucket holds <paramref name="amount"/> (0 when it already does).</summary>
         public double SecondsUntil(double amount) => Math.Max(0, amount - Level) / Rate;
     }
+}
+
+/// <summary>How a rate-limit decision reads on the wire: OpenAI's headers and 429 body, or Anthropic's.</summary>
+internal enum RateLimitDialect
+{
+    OpenAi,
+    Anthropic,
 }
