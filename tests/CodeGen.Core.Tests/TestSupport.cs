@@ -50,9 +50,10 @@ internal static class Runs
     /// timeouts run on <paramref name="clock"/> (a test's fake clock), or the system's.
     /// </summary>
     public static LlmClient Client(Uri baseUrl, string? key = null, TimeSpan? timeout = null, string model = "fake-model",
-        int retries = 0, int concurrency = 10, ResilienceSettings? settings = null, TimeProvider? clock = null)
+        int retries = 0, int concurrency = 10, ResilienceSettings? settings = null, TimeProvider? clock = null,
+        LlmProvider? provider = null, LlmApi? api = null, string? apiVersion = null)
     {
-        var endpoint = LlmEndpoint.Resolve([new EndpointSettings(baseUrl.ToString(), model, key)]);
+        var endpoint = LlmEndpoint.Resolve([new EndpointSettings(baseUrl.ToString(), model, key, Provider: provider, Api: api, ApiVersion: apiVersion)]);
         return new LlmClient(endpoint, settings ?? new ResilienceSettings
         {
             MaxRetries = retries,

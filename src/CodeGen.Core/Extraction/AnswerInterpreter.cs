@@ -9,7 +9,7 @@ namespace CodeGen.Core.Extraction;
 internal readonly record struct AnswerReading(string? Code, RowError? Error, string? Warning, string? LanguageTag = null, string? CheckCode = null);
 
 /// <summary>
-/// Reads a chat answer as the result of one row: an answer the content filter withheld or the model refused, one
+/// Reads an answer (of any API: see <see cref="WireApi"/>) as the result of one row: an answer the content filter withheld or the model refused, one
 /// with no content, one whose code cannot be found (see <see cref="CodeExtractor"/>) or holds a NUL character, and
 /// one cut off at the token limit. The one rule for every mode: live, replayed from a cache or a journal, or
 /// merged from batch results.
@@ -27,9 +27,9 @@ internal static class AnswerInterpreter
         string? checkCode = null;
         string finish = answer.FinishReason ?? string.Empty;
 
-        if (string.Equals(finish, "content_filter", StringComparison.OrdinalIgnoreCase))
+        if (string.Equals(finish, ChatAnswer.ContentFilter, StringComparison.OrdinalIgnoreCase))
         {
-            error = RowError.Create(RowErrorKind.ContentFiltered, rowNumber, "the provider's content filter withheld the answer (finish_reason 'content_filter').");
+            error = RowError.Create(RowErrorKind.ContentFiltered, rowNumber, $"the provider's content filter withheld the answer ({answer.DescribeStop()}).");
         }
         else if (string.IsNullOrEmpty(answer.Content) && !string.IsNullOrEmpty(answer.Refusal))
         {
@@ -38,10 +38,10 @@ internal static class AnswerInterpreter
         }
         else if (string.IsNullOrWhiteSpace(answer.Content))
         {
-            bool limit = string.Equals(finish, "length", StringComparison.OrdinalIgnoreCase);
+            bool limit = string.Equals(finish, ChatAnswer.Length, StringComparison.OrdinalIgnoreCase);
             error = new RowError(RowErrorKind.InvalidResponse, rowNumber, limit
-                ? "the answer hit the token limit before any code was written (finish_reason 'length')."
-                : $"the answer has no content{(finish.Length > 0 ? $" (finish_reason '{finish}')" : string.Empty)}.")
+                ? $"the answer hit the token limit before any code was written ({answer.DescribeStop()})."
+                : $"the answer has no content{(finish.Length > 0 ? $" ({answer.DescribeStop()})" : string.Empty)}.")
             {
                 AtTokenLimit = limit,
             };
@@ -69,9 +69,9 @@ internal static class AnswerInterpreter
                 error = RowError.Create(RowErrorKind.InvalidResponse, rowNumber, "the code holds a NUL character (U+0000), which no output format keeps safely.");
                 code = null;
             }
-            if (error is null && string.Equals(finish, "length", StringComparison.OrdinalIgnoreCase))
+            if (error is null && string.Equals(finish, ChatAnswer.Length, StringComparison.OrdinalIgnoreCase))
             {
-                warning = $"Row {rowNumber}: the answer was cut off at the token limit (finish_reason 'length'); the code may be incomplete.";
+                warning = $"Row {rowNumber}: the answer was cut off at the token limit ({answer.DescribeStop()}); the code may be incomplete.";
             }
         }
         return new AnswerReading(code, error, warning, tag, checkCode);

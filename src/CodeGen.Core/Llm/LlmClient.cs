@@ -244,6 +244,10 @@ public sealed class LlmClient : IChatBackend, IDisposable
                     exchange.Notice = $"The model '{current.Endpoint.Model}' is served only by the Responses API: the rest of this run sends its requests to " +
                         $"{responses.DisplayUri}, and the refused rows are sent again.";
                 }
+                else
+                {
+                    exchange.Adaptation = Adaptation.RefusedForEveryRow; // chat completions were chosen: every row would be refused alike
+                }
                 return;
             }
             if (!ReferenceEquals(current.Endpoint, sentWith.Endpoint))
