@@ -34,6 +34,7 @@ BeforeAll {
         @{ File = 'README.md'; Text = 'It ''keeps the rows whose code parses'''; Why = 'a fragment of a Pester suite; examples/pester-pipeline runs the whole one' }
         @{ File = 'README.md'; Text = 'Mock Invoke-CodeInstructionToCode -ModuleName CodePipeline'; Why = 'a fragment of a Pester suite; examples/pester-pipeline runs the whole one' }
         @{ File = 'README.md'; Text = '-Endpoint https://myresource.openai.azure.com -Deployment gpt-4o-prod'; Why = 'Azure OpenAI resources, Entra ID and Get-AzAccessToken' }
+        @{ File = 'README.md'; Text = 'generativelanguage.googleapis.com'; Why = 'Google''s API, over https' }
         @{ File = 'Get-CodeGenBatch.md'; Text = 'Get-CodeGenBatch -Id batch_6721a0c2e5c48190'; Why = 'a batch id of a real provider' }
         @{ File = 'Stop-CodeGenBatch.md'; Text = 'Stop-CodeGenBatch -Id batch_6721a0c2e5c48190'; Why = 'a batch id of a real provider' }
         @{ File = 'Import-CodeGenBatchResult.md'; Text = '-ResultPath ./results.jsonl'; Why = 'merges results that vLLM''s run_batch wrote' }
