@@ -1,8 +1,8 @@
 # Every PowerShell example in README.md and docs/help/*.md (the source of Get-Help's examples and about_CodeGen),
 # as written. Each one is parsed, and the CodeGen commands and parameters it names must exist. Each one that can
 # run here runs, unchanged, in a folder of its own with the files it reads, against the stub server: the
-# machine's environment points CODEGEN_ENDPOINT at the stub, and HTTP_PROXY routes http:// endpoints such as
-# Ollama's http://localhost:11434/v1 to it. The few that cannot run here (a build, an Azure resource, a key
+# machine's environment points CODEGEN_ENDPOINT at the stub, sets ANTHROPIC_API_KEY, and HTTP_PROXY routes http://
+# endpoints such as Ollama's http://localhost:11434/v1 to it. The few that cannot run here (a build, an Azure resource, a key
 # typed at a prompt, a batch made by another tool) are listed below with the reason.
 BeforeDiscovery {
     $root = Split-Path $PSScriptRoot -Parent
@@ -35,6 +35,7 @@ BeforeAll {
         @{ File = 'README.md'; Text = 'Mock Invoke-CodeInstructionToCode -ModuleName CodePipeline'; Why = 'a fragment of a Pester suite; examples/pester-pipeline runs the whole one' }
         @{ File = 'README.md'; Text = '-Endpoint https://myresource.openai.azure.com -Deployment gpt-4o-prod'; Why = 'Azure OpenAI resources, Entra ID and Get-AzAccessToken' }
         @{ File = 'README.md'; Text = 'generativelanguage.googleapis.com'; Why = 'Google''s API, over https' }
+        @{ File = 'README.md'; Text = '-Proxy http://proxy.corp:3128'; Why = 'a corporate proxy that is not here' }
         @{ File = 'Get-CodeGenBatch.md'; Text = 'Get-CodeGenBatch -Id batch_6721a0c2e5c48190'; Why = 'a batch id of a real provider' }
         @{ File = 'Stop-CodeGenBatch.md'; Text = 'Stop-CodeGenBatch -Id batch_6721a0c2e5c48190'; Why = 'a batch id of a real provider' }
         @{ File = 'Import-CodeGenBatchResult.md'; Text = '-ResultPath ./results.jsonl'; Why = 'merges results that vLLM''s run_batch wrote' }
@@ -84,9 +85,10 @@ BeforeAll {
     $resultsFile = Join-Path $TestDrive 'results.json'
     ConvertTo-Json -InputObject $runnable -Depth 5 | Set-Content -LiteralPath $examplesFile -Encoding utf8
     $saved = @{}
-    foreach ($variable in 'CODEGEN_ENDPOINT', 'CODEGEN_MODEL', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'PSModulePath') { $saved[$variable] = [Environment]::GetEnvironmentVariable($variable) }
+    foreach ($variable in 'CODEGEN_ENDPOINT', 'CODEGEN_MODEL', 'ANTHROPIC_API_KEY', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'PSModulePath') { $saved[$variable] = [Environment]::GetEnvironmentVariable($variable) }
     try {
         $env:CODEGEN_ENDPOINT = $server.BaseUrl
+        $env:ANTHROPIC_API_KEY = 'sk-ant-examples-0123456789'   # a user of Anthropic has one set, as the examples say
         $env:HTTP_PROXY = $server.Root
         foreach ($variable in 'CODEGEN_MODEL', 'http_proxy', 'NO_PROXY', 'no_proxy') { [Environment]::SetEnvironmentVariable($variable, $null) }
         $env:PSModulePath = $modules + [System.IO.Path]::PathSeparator + $env:PSModulePath

@@ -107,6 +107,27 @@ Rows/s of the check contenders count the rows whose code parsed (every row's doe
 parse as PowerShell and as Python). The target is at least 0.8x plain file mode.
 "@)
 
+    # APIs: zero latency, C=10. The same file through chat completions, the Responses API and Anthropic's Messages API
+    # (each answered by the fake server in its own shape), alternating: the wire format is the only difference.
+    Write-Host "APIs: zero latency, C=$c, $overheadRows rows" -ForegroundColor Cyan
+    $results = foreach ($round in 1..2) {
+        foreach ($contender in 'file', 'file-responses', 'file-messages') { Invoke-Contender $contender $data $c $server.BaseUrl }
+    }
+    $plain = Get-Best $results 'file'
+    $plainRate = $plain.rows / $plain.seconds
+    $table = @("| API | contender | rows/s | vs chat completions | elapsed | peak RSS |", "|---|---|---:|---:|---:|---:|")
+    foreach ($pair in @(('chat completions', 'file'), ('Responses API', 'file-responses'), ('Anthropic Messages API', 'file-messages'))) {
+        $best = Get-Best $results $pair[1]
+        $rate = $best.rows / $best.seconds
+        $table += "| {0} | {1} | {2:N0} | {3:N2}x | {4:N2} s | {5:N0} MB |" -f $pair[0], $pair[1], $rate, ($rate / $plainRate), $best.seconds, ($best.peakRssKb / 1024)
+    }
+    $sections.Add("## APIs: zero latency, C=$c, $('{0:N0}' -f $overheadRows) rows`n`n" + ($table -join "`n") + @"
+
+
+The same rows in file mode on each wire format (``-Api Responses``, ``-Provider Anthropic``), the fake server answering
+each in its own shape: what a row costs CodeGen and the server on each API. The goal: no API slower than chat completions.
+"@)
+
     # Latency-bound: L=200 ms, C=128. Requests go in waves: the limit is ceil(N/C) x L.
     $c = 128
     $latency = 200
@@ -229,6 +250,7 @@ cores, so every figure includes its cost. The machine is shared: compare figures
 Contenders, all on the same generated CSV rows and the same request bodies:
 - **bare**: the limit, a minimal C# HttpClient loop (tests/Bench) with the same concurrency; no storage, no PowerShell.
 - **file**: ``Invoke-CodeInstructionToCode -Path in.csv -OutputPath out.csv``.
+- **file-responses**, **file-messages**: file mode on the Responses API (``-Api Responses``) and Anthropic's Messages API (``-Provider Anthropic``).
 - **file-check-powershell**, **file-check-python**: file mode with ``-Check -Language PowerShell`` or ``-Check -Language Python``.
 - **pipeline**: ``Import-Csv in.csv | Invoke-CodeInstructionToCode | Export-Csv out.csv``.
 - **parallel**: ``Import-Csv | ForEach-Object -Parallel { Invoke-RestMethod ... } -ThrottleLimit C | Export-Csv`` (the hand-written idiom;

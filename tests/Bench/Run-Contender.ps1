@@ -4,7 +4,7 @@
 # Started by Invoke-Benchmark.ps1; the clock covers the work only, not pwsh start-up or Import-Module.
 param(
     [Parameter(Mandatory)]
-    [ValidateSet('file', 'file-check-powershell', 'file-check-python', 'pipeline', 'parallel', 'import-codegen-csv', 'import-csv', 'import-codegen-jsonl', 'convertfrom-json')]
+    [ValidateSet('file', 'file-responses', 'file-messages', 'file-check-powershell', 'file-check-python', 'pipeline', 'parallel', 'import-codegen-csv', 'import-csv', 'import-codegen-jsonl', 'convertfrom-json')]
     [string] $Contender,
     [Parameter(Mandatory)] [string] $Manifest,
     [Parameter(Mandatory)] [string] $InputPath,
@@ -50,6 +50,12 @@ $clock = [System.Diagnostics.Stopwatch]::StartNew()
 switch ($Contender) {
     'file' {
         $rows = (Invoke-CodeInstructionToCode -Path $InputPath -OutputPath $OutputPath @common).Generated
+    }
+    'file-responses' {
+        $rows = (Invoke-CodeInstructionToCode -Path $InputPath -OutputPath $OutputPath @common -Api Responses).Generated
+    }
+    'file-messages' {
+        $rows = (Invoke-CodeInstructionToCode -Path $InputPath -OutputPath $OutputPath @common -Provider Anthropic).Generated
     }
     'file-check-powershell' {
         $rows = (Invoke-CodeInstructionToCode -Path $InputPath -OutputPath $OutputPath @common -Check -Language PowerShell).CheckOk

@@ -394,6 +394,11 @@ public sealed class ResponseCache
         bool legacy = System.IO.Directory.EnumerateDirectories(Directory)
             .Where(d => Path.GetFileName(d) is { Length: 2 } name && name.All(char.IsAsciiHexDigitLower))
             .Any(d => System.IO.Directory.EnumerateFiles(d, "*.json").Any());
+        if (legacy && File.Exists(manifest))
+        {
+            // another run sharing the folder wrote its manifest (and then entries) while this one looked: a folder of this format
+            return CheckFormat();
+        }
         if (legacy)
         {
             throw new ResponseCacheException(
