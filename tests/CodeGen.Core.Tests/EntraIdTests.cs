@@ -81,6 +81,21 @@ public sealed class EntraIdTests : IClassFixture<FakeServerFixture>, IDisposable
     }
 
     [Fact]
+    public void Entra_ID_signs_Azures_Responses_API_too_naming_the_deployment_as_the_model()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { RequireEntraToken = true, TokenLifetimeSeconds = 240, RecordRequests = true });
+        var endpoint = LlmEndpoint.Resolve([new EndpointSettings(new Uri(server.BaseUrl, "/").ToString(), Provider: LlmProvider.AzureOpenAI, Deployment: "codex-prod",
+            EntraId: true, Api: LlmApi.Responses)]);
+        Assert.Equal("/openai/v1/responses", endpoint.RequestUri.AbsolutePath);
+        using var client = new LlmClient(endpoint, new ResilienceSettings { MaxRetries = 0 }, new EntraIdTokenSource(new DefaultAzureCredential()));
+        var outcomes = Run(client, ["task 1", "task 2"]);
+        Assert.All(outcomes, o => Assert.True(o.Succeeded, o.Error?.Message));
+        Assert.Equal(2, server.Stats.ApiRequests.GetValueOrDefault("responses"));
+        Assert.StartsWith("Bearer fake-entra-", server.Stats.LastAuthorization);
+        Assert.Equal("codex-prod", System.Text.Json.JsonDocument.Parse(server.Stats.RequestBodies.Last()).RootElement.GetProperty("model").GetString());
+    }
+
+    [Fact]
     public void A_token_a_server_echoes_is_masked_in_the_row_error()
     {
         var server = Server();

@@ -60,18 +60,24 @@ public sealed record EndpointSettings(
         _ => throw new EndpointConfigurationException($"Unknown provider '{name}'. Use OpenAI (any OpenAI-compatible server), AzureOpenAI or Anthropic."),
     };
 
-    public static LlmApi? ParseApi(string? name) => string.IsNullOrWhiteSpace(name) ? null : name.Trim().ToLowerInvariant() switch
+    /// <summary>An API by its name (ChatCompletions, Responses, Messages, in any case; "chat" for short), or null for none.</summary>
+    public static LlmApi? ParseApi(string? name)
     {
-        "chatcompletions" or "chat" => LlmApi.ChatCompletions,
-        "responses" => LlmApi.Responses,
-        "messages" => LlmApi.Messages,
-        _ => throw new EndpointConfigurationException($"Unknown API '{name}'. Use ChatCompletions, Responses or Messages."),
-    };
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            return null;
+        }
+        string wanted = name.Trim();
+        if (wanted.Equals("chat", StringComparison.OrdinalIgnoreCase))
+        {
+            return LlmApi.ChatCompletions;
+        }
+        return WireApi.All.FirstOrDefault(w => w.Api.ToString().Equals(wanted, StringComparison.OrdinalIgnoreCase))?.Api
+            ?? throw new EndpointConfigurationException($"Unknown API '{name}'. Use {string.Join(", ", WireApi.All.Select(w => w.Api))}.");
+    }
 
-    /// <summary>The APIs each provider serves, its default first.</summary>
-    public static IReadOnlyList<LlmApi> ApisOf(LlmProvider provider) => provider == LlmProvider.Anthropic
-        ? [LlmApi.Messages]
-        : [LlmApi.ChatCompletions, LlmApi.Responses];
+    /// <summary>The APIs a provider serves, its default first.</summary>
+    public static IReadOnlyList<LlmApi> ApisOf(LlmProvider provider) => WireApi.All.Where(w => w.Providers.Contains(provider)).Select(w => w.Api).ToList();
 
     /// <summary>Where a provider's own API is, when no layer names an endpoint (null: it has none, such as Azure's resources).</summary>
     public static string? DefaultEndpointOf(LlmProvider provider) => provider switch

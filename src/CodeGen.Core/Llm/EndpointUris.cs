@@ -26,11 +26,11 @@ public sealed partial class LlmEndpoint
 
     private static LlmApi? ApiOfPath(string path)
     {
-        foreach (var api in (ReadOnlySpan<LlmApi>)[LlmApi.ChatCompletions, LlmApi.Responses, LlmApi.Messages])
+        foreach (var api in WireApi.All)
         {
-            if (path.EndsWith("/" + WireApi.For(api).RequestPath, StringComparison.OrdinalIgnoreCase))
+            if (path.EndsWith("/" + api.RequestPath, StringComparison.OrdinalIgnoreCase))
             {
-                return api;
+                return api.Api;
             }
         }
         return null;

@@ -12,6 +12,8 @@ internal sealed class ChatCompletionsApi : WireApi
 {
     public override LlmApi Api => LlmApi.ChatCompletions;
 
+    public override IReadOnlyList<LlmProvider> Providers { get; } = [LlmProvider.OpenAI, LlmProvider.AzureOpenAI];
+
     public override string DisplayName => "chat completions";
 
     public override string RequestPath => "chat/completions";

@@ -34,6 +34,8 @@ internal sealed partial class MessagesApi : WireApi
 
     public override LlmApi Api => LlmApi.Messages;
 
+    public override IReadOnlyList<LlmProvider> Providers { get; } = [LlmProvider.Anthropic];
+
     public override string DisplayName => "Anthropic's Messages API";
 
     public override string RequestPath => "messages";

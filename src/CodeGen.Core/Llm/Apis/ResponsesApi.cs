@@ -36,6 +36,8 @@ internal sealed partial class ResponsesApi : WireApi
 
     public override LlmApi Api => LlmApi.Responses;
 
+    public override IReadOnlyList<LlmProvider> Providers { get; } = [LlmProvider.OpenAI, LlmProvider.AzureOpenAI];
+
     public override string DisplayName => "the Responses API";
 
     public override string RequestPath => "responses";

@@ -42,16 +42,19 @@ public abstract class WireApi
 
     public static WireApi Messages { get; } = new MessagesApi();
 
-    /// <summary>The one registration of the APIs.</summary>
-    public static WireApi For(LlmApi api) => api switch
-    {
-        LlmApi.ChatCompletions => ChatCompletions,
-        LlmApi.Responses => Responses,
-        LlmApi.Messages => Messages,
-        _ => throw new ArgumentOutOfRangeException(nameof(api), api, "No wire format is registered for this API."),
-    };
+    /// <summary>
+    /// The one registration of the APIs, in the order a provider that serves several picks its default (the first). What
+    /// resolves an endpoint (which APIs a provider serves, which API a URL names, -Api's names) reads it from here.
+    /// </summary>
+    public static IReadOnlyList<WireApi> All { get; } = [ChatCompletions, Responses, Messages];
+
+    public static WireApi For(LlmApi api)
+        => All.FirstOrDefault(w => w.Api == api) ?? throw new ArgumentOutOfRangeException(nameof(api), api, "No wire format is registered for this API.");
 
     public abstract LlmApi Api { get; }
+
+    /// <summary>The providers that serve this API.</summary>
+    public abstract IReadOnlyList<LlmProvider> Providers { get; }
 
     /// <summary>How messages name the API ("chat completions", "the Responses API"...).</summary>
     public abstract string DisplayName { get; }
