@@ -76,11 +76,14 @@ Describe 'OpenAI Responses API' {
     It 'runs a -Batch job and exports batch lines for /v1/responses' {
         $folder = New-TestFolder
         $in = New-Tasks $folder 3
-        $summary = Invoke-CodeInstructionToCode -Path $in -OutputPath (Join-Path $folder 'out.csv') -Endpoint $server.BaseUrl -Model gpt-5.1-codex -Batch -PollIntervalSec 0.05
+        $summary = Invoke-CodeInstructionToCode -Path $in -OutputPath (Join-Path $folder 'out.csv') -Endpoint $server.BaseUrl -Model gpt-5.1-codex -Api Responses -Batch -PollIntervalSec 0.05
         $summary.Generated | Should -Be 3
         (Get-Content -LiteralPath (Join-Path $folder 'out.csv.batch/requests.jsonl') -TotalCount 1 | ConvertFrom-Json).url | Should -Be '/v1/responses'
+        # without an endpoint (OpenAI's own), a codex model's lines are for /v1/responses by its name: no answer can say so before
         $files = Export-CodeGenBatch -Path $in -OutFile (Join-Path $folder 'export.jsonl') -Model gpt-5.1-codex
-        (Get-Content -LiteralPath $files[0].Path -TotalCount 1 | ConvertFrom-Json).body.input[0].role | Should -Be 'user'
+        $line = Get-Content -LiteralPath $files[0].Path -TotalCount 1 | ConvertFrom-Json
+        $line.url | Should -Be '/v1/responses'
+        $line.body.input[0].role | Should -Be 'user'
     }
 }
 
@@ -189,7 +192,7 @@ Describe 'Anthropic Messages API' {
 Describe 'Anthropic Message Batches' {
     BeforeEach { Reset-Server @{ requiredApiKey = $claudeKey; batchPollsToComplete = 2 }; Clear-CodeGenEndpoint }
 
-    It 'runs a file as a Message Batch, and Get-CodeGenBatch and Stop-CodeGenBatch find it by its output alone' {
+    It 'runs a file as a Message Batch, and Get-CodeGenBatch finds it by its output alone' {
         $folder = New-TestFolder
         $in = New-Tasks $folder 5
         $out = Join-Path $folder 'out.csv'
@@ -202,7 +205,23 @@ Describe 'Anthropic Message Batches' {
         $summary = Invoke-CodeInstructionToCode -Path $in -OutputPath $out @claude -Batch -PollIntervalSec 0.05
         $summary.Generated | Should -Be 5
         (Get-FakeLlmStats $server).batchesCreated | Should -Be 1
-        Stop-CodeGenBatch -OutputPath $out -Verbose 4>&1 | Out-String | Should -BeLike '*no running batch*'
+    }
+
+    It 'cancels a Message Batch with Stop-CodeGenBatch, and the merge keeps what it ran' {
+        Reset-Server @{ requiredApiKey = $claudeKey; batchPollsToComplete = 50 }
+        $folder = New-TestFolder
+        $in = New-Tasks $folder 6
+        $out = Join-Path $folder 'out.csv'
+        $null = Invoke-CodeInstructionToCode -Path $in -OutputPath $out @claude -Batch -NoWait
+        Set-CodeGenEndpoint -ApiKey $claudeKey -Provider Anthropic -Endpoint $server.BaseUrl
+        $stopped = Stop-CodeGenBatch -OutputPath $out -PassThru -Confirm:$false
+        $stopped.Parts[0].Status | Should -Be 'cancelling'
+        (Get-FakeLlmStats $server).batchCancels | Should -Be 1
+        $summary = Invoke-CodeInstructionToCode -Path $in -OutputPath $out @claude -Batch -PollIntervalSec 0.05 -ErrorAction SilentlyContinue -ErrorVariable missing
+        $summary.Generated + $summary.Failed | Should -Be 6
+        $summary.Failed | Should -BeGreaterThan 0
+        $missing[0].FullyQualifiedErrorId | Should -BeLike 'BatchResultMissing,*'
+        "$($missing[0])" | Should -BeLike '*canceled before it ran this request*'
     }
 
     It 'exports Message Batch requests and merges their results with Import-CodeGenBatchResult' {

@@ -55,7 +55,8 @@ switch ($Contender) {
         $rows = (Invoke-CodeInstructionToCode -Path $InputPath -OutputPath $OutputPath @common -Api Responses).Generated
     }
     'file-messages' {
-        $rows = (Invoke-CodeInstructionToCode -Path $InputPath -OutputPath $OutputPath @common -Provider Anthropic).Generated
+        # Anthropic's API wants a key even from the fake server: any will do
+        $rows = (Invoke-CodeInstructionToCode -Path $InputPath -OutputPath $OutputPath @common -Provider Anthropic -ApiKey 'bench-key-0123456789').Generated
     }
     'file-check-powershell' {
         $rows = (Invoke-CodeInstructionToCode -Path $InputPath -OutputPath $OutputPath @common -Check -Language PowerShell).CheckOk

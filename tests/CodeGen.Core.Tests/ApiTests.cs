@@ -92,6 +92,19 @@ public class ApiTests : IClassFixture<FakeServerFixture>, IDisposable
     }
 
     [Fact]
+    public void A_codex_model_with_parameters_the_Responses_API_refuses_stops_at_once_saying_why()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { LatencyMs = 10 });
+        using var client = Runs.Client(server.BaseUrl, model: "gpt-5.1-codex", concurrency: 3);
+        using var run = new GenerationRun(new GenerationOptions { Parameters = new ChatParameters(MaxTokens: 10) }, client);
+        var stop = Assert.Throws<RunStoppedException>(() => Runs.Drive(run, Tasks(30)));
+        Assert.Contains("cannot move to the Responses API", stop.Message);
+        Assert.Contains("no less than 16", stop.Message);
+        Assert.Equal(0, ApiRequests(server, "responses"));
+        Assert.InRange(server.Stats.Requests, 1, 3 + 1);
+    }
+
+    [Fact]
     public void The_Responses_API_chosen_is_spoken_from_the_first_request()
     {
         var server = _fixture.Use(new FakeLlmOptions { RecordRequests = true });
@@ -208,6 +221,18 @@ public class ApiTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal("invalid_request_error", error.ServerCode);
         Assert.Matches("request-id req_[A-Za-z0-9_]+", error.Message);
         Assert.Contains("Input should be a valid string", error.Message);
+    }
+
+    [Fact]
+    public void A_Bearer_key_Anthropic_echoes_is_masked()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl, key: AnthropicKey, model: "claude-sonnet-4-5", provider: LlmProvider.Anthropic);
+        var error = Run(client, [TestRow.Instruction("task [[fake:status=400;message=bad request for Bearer {auth}]]")]).Single().Error!;
+        Assert.Equal("Bearer " + AnthropicKey, server.Stats.LastAuthorization);
+        Assert.DoesNotContain(AnthropicKey, error.Message);
+        Assert.DoesNotContain(AnthropicKey, error.ServerMessage);
+        Assert.Contains("bad request for Bearer ****", error.Message);
     }
 
     [Fact]

@@ -163,6 +163,39 @@ public class MessageBatchTests : IClassFixture<FakeServerFixture>, IDisposable
     }
 
     [Fact]
+    public async Task A_create_that_never_reached_the_server_never_adopts_a_batch_made_before_it_for_the_same_rows()
+    {
+        // an earlier job on the same rows (other options, say), its batch of the same size made half an hour before
+        var server = _fixture.Use(new FakeLlmOptions { BatchPollsToComplete = 1000 });
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow - TimeSpan.FromMinutes(30));
+        server.Clock = clock;
+        try
+        {
+            string input = _temp.WriteTasks("in.csv", 4);
+            using var client = Claude(server);
+            var (old, _) = await RunJobAsync(client, Options(input, _temp.File("old.csv"), noWait: true));
+            clock.SetUtcNow(DateTimeOffset.UtcNow);
+
+            // this job's create is refused before anything is made (the run stops with the create marked as sent)
+            server.Options = server.Options with { RequiredApiKey = "sk-ant-another-key-000000000" };
+            string output = _temp.File("out.csv");
+            await Assert.ThrowsAsync<BatchApiException>(() => RunJobAsync(client, Options(input, output)));
+            Assert.True(BatchJobState.Load(output)!.Parts.Single().CreateAttempted);
+            Assert.Equal(1L, server.Stats.BatchesCreated);
+
+            server.Options = server.Options with { RequiredApiKey = null, BatchPollsToComplete = 1 };
+            var (state, summary) = await RunJobAsync(client, Options(input, output));
+            Assert.Equal(4L, summary!.Generated);
+            Assert.NotEqual(old.BatchIds[0], Assert.Single(state.BatchIds)); // a batch of its own, not the older one
+            Assert.Equal(2L, server.Stats.BatchesCreated);
+        }
+        finally
+        {
+            server.Clock = TimeProvider.System;
+        }
+    }
+
+    [Fact]
     public async Task The_results_are_read_on_the_endpoints_own_server_never_at_the_url_a_batch_names()
     {
         // a hostile or compromised answer points results_url elsewhere: the key goes with every request, so it is not followed
@@ -211,6 +244,36 @@ public class MessageBatchTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.False(line.GetProperty("body").GetProperty("store").GetBoolean());
         Assert.Equal((1L, 1L), (server.Stats.FilesUploaded, server.Stats.BatchesCreated));
         Assert.All(ReadJsonLines(output), row => Assert.Contains("# Task: task ", row.GetProperty("generated_code").GetString()));
+    }
+
+    [Fact]
+    public async Task A_codex_models_batch_stores_its_answers_where_a_live_run_of_it_looks()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        string input = _temp.WriteTasks("in.csv", 3);
+        var cache = new ResponseCache(_temp.File("cache"));
+        // what -Endpoint https://api.openai.com/v1 -Model gpt-5.1-codex -Batch -CachePath does: the batch runs on the
+        // Responses API (the model's name says so), the answers are stored under the live run's requests
+        var endpoint = LlmEndpoint.Resolve([new EndpointSettings(server.BaseUrl.ToString(), "gpt-5.1-codex")]);
+        using var client = new LlmClient(endpoint, new ResilienceSettings { MaxRetries = 0 });
+        var service = new OpenAIBatches(client, endpoint.WithApi(LlmApi.Responses, "the model's name"));
+        var options = Options(input, _temp.File("out.csv"));
+        var job = new BatchJob(new BatchJobOptions
+        {
+            Files = options.Files,
+            Generation = options.Generation,
+            PollInterval = options.PollInterval,
+            MergeThrough = results => new CachingChatBackend(client, cache, CacheMode.Refresh, results),
+        }, service, service.Endpoint.DisplayUri, LlmApi.Responses, endpoint.Model);
+        var (_, summary) = await job.RunAsync(new RecordingBatchListener(), CancellationToken.None);
+        Assert.Equal(3L, summary!.Generated);
+        Assert.Equal(3, server.Stats.BatchAnswered);
+
+        server.Stats.Reset();
+        using var replay = new GenerationRun(new GenerationOptions(), new CachingChatBackend(client, new ResponseCache(cache.Directory, writable: false), CacheMode.ReadOnly));
+        var outcomes = Runs.Drive(replay, Enumerable.Range(1, 3).Select(n => TestRow.Instruction($"task {n}")));
+        Assert.All(outcomes, o => Assert.True(o.Succeeded, o.Error?.Message));
+        Assert.Equal(0, server.Stats.Requests);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Text;
+using CodeGen.Core.Batch;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CodeGen.Core.Llm;
@@ -87,8 +88,8 @@ public class WireApiTests
         Assert.Contains("16", tooFew.Message);
         WireApi.Responses.Check(new ChatParameters(MaxTokens: 16), null);
 
-        var current = Anthropic(null);
-        var legacy = Anthropic(MessagesApi.LegacyVersion);
+        string? current = Anthropic(null).ApiVersion;
+        string? legacy = Anthropic(MessagesApi.LegacyVersion).ApiVersion;
         var noTemperature = Assert.Throws<RequestParameterException>(() => WireApi.Messages.Check(new ChatParameters(Temperature: 0.2), current));
         Assert.Contains(MessagesApi.CurrentVersion, noTemperature.Message);
         WireApi.Messages.Check(new ChatParameters(Temperature: 0.2), legacy);
@@ -254,5 +255,74 @@ public class WireApiTests
         Assert.Equal(responses.RequestUri, pinned.RequestUri);
         Assert.Equal("codex-prod", pinned.Model);
         Assert.Equal(new Uri("http://127.0.0.1:9/v1/responses"), LlmEndpoint.Resolve([new EndpointSettings("http://127.0.0.1:9/v1", "m")]).WithApi(LlmApi.Responses).RequestUri);
+    }
+}
+
+/// <summary>What the review of the seam found: the edges where an API, a URL or a name could send a request the wrong way.</summary>
+public class WireApiEdgeTests
+{
+    [Theory]
+    [InlineData("gemini-2.5-pro", "https://generativelanguage.googleapis.com/v1beta/openai", LlmApi.ChatCompletions)]
+    [InlineData("my-codex-finetune", "http://127.0.0.1:8000/v1", LlmApi.ChatCompletions)]
+    [InlineData("gpt-5.1-codex", "http://127.0.0.1:8000/v1", LlmApi.ChatCompletions)]
+    [InlineData("gpt-5.1-codex", "https://api.openai.com/v1", LlmApi.Responses)]
+    [InlineData("o3-pro", "https://api.openai.com/v1", LlmApi.Responses)]
+    [InlineData("gpt-4o-mini", "https://api.openai.com/v1", LlmApi.ChatCompletions)]
+    public void Only_OpenAIs_own_codex_and_pro_models_are_batched_for_the_Responses_API_by_name(string model, string url, LlmApi api)
+    {
+        Assert.Equal(api, LlmEndpoint.Resolve([new EndpointSettings(url, model, "sk-test-0123456789")]).ForBatch().Api.Api);
+        Assert.Equal(api, LlmEndpoint.ResolveModel([new EndpointSettings(url, model)]).Api);
+    }
+
+    [Fact]
+    public void An_API_asked_for_that_the_URL_does_not_name_is_refused()
+    {
+        var error = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve([new EndpointSettings("http://127.0.0.1:8000/v1/responses", "m", Api: LlmApi.ChatCompletions)]));
+        Assert.Contains("names the Responses API", error.Message);
+        Assert.Equal(LlmApi.Responses, LlmEndpoint.Resolve([new EndpointSettings("http://127.0.0.1:8000/v1/responses", "m", Api: LlmApi.Responses)]).Api.Api);
+    }
+
+    [Theory]
+    [InlineData("https://api.anthropic.com", "https://api.anthropic.com/v1/messages")]
+    [InlineData("http://litellm.local:4000/anthropic", "http://litellm.local:4000/anthropic/v1/messages")]
+    [InlineData("https://api.anthropic.com/v1", "https://api.anthropic.com/v1/messages")]
+    [InlineData("https://gateway.example/v1/messages", "https://gateway.example/v1/messages")]
+    public void Anthropic_base_urls_are_taken_as_its_SDKs_take_them(string url, string expected)
+    {
+        Assert.Equal(new Uri(expected), LlmEndpoint.Resolve([new EndpointSettings(url, "claude", Provider: LlmProvider.Anthropic)]).RequestUri);
+    }
+
+    [Fact]
+    public void The_effort_in_the_additional_body_under_chat_completions_name_is_refused_where_it_would_be_a_string_for_an_object()
+    {
+        var flat = new ChatParameters(AdditionalBody: new AdditionalBody([new("reasoning_effort", System.Text.Json.Nodes.JsonValue.Create("high"))]));
+        WireApi.ChatCompletions.Check(flat, null);
+        Assert.Contains("reasoning.effort", Assert.Throws<RequestParameterException>(() => WireApi.Responses.Check(flat, null)).Message);
+        Assert.Contains("output_config.effort", Assert.Throws<RequestParameterException>(() => WireApi.Messages.Check(flat, null)).Message);
+    }
+
+    [Fact]
+    public void The_anthropic_version_is_a_setting_not_a_header()
+    {
+        var endpoint = LlmEndpoint.Resolve([new EndpointSettings(null, "claude", "sk-ant-0123456789", Provider: LlmProvider.Anthropic)]);
+        var headers = new Dictionary<string, string> { ["Anthropic-Version"] = "2023-06-01" };
+        var error = Assert.Throws<EndpointConfigurationException>(() => new LlmClient(endpoint, new ResilienceSettings { Headers = headers }));
+        Assert.Contains("API version", error.Message);
+    }
+
+    [Fact]
+    public void Batch_files_for_the_long_standing_Anthropic_version_take_its_temperature()
+    {
+        var legacy = BatchTarget.For(LlmProvider.Anthropic, LlmApi.Messages, "claude-haiku-4-5", null, MessagesApi.LegacyVersion);
+        var current = BatchTarget.For(LlmProvider.Anthropic, LlmApi.Messages, "claude-haiku-4-5", null, MessagesApi.CurrentVersion);
+        var options = new CodeGen.Core.Running.GenerationOptions { Parameters = new ChatParameters(Temperature: 0.2) };
+        using var folder = new TempFolder();
+        using (var exporter = new BatchRequestExporter(folder.File("legacy.jsonl"), legacy, options))
+        {
+            Assert.Null(exporter.Add(TestRow.Instruction("task 1")));
+        }
+        Assert.Contains("\"temperature\":0.2", File.ReadAllText(folder.File("legacy.jsonl")));
+        Assert.Throws<RequestParameterException>(() => new BatchRequestExporter(folder.File("current.jsonl"), current, options));
+        Assert.Equal(MessagesApi.LegacyVersion, LlmEndpoint.ResolveModel([new EndpointSettings(Model: "claude", Provider: LlmProvider.Anthropic, ApiVersion: MessagesApi.LegacyVersion)]).ApiVersion);
     }
 }

@@ -69,16 +69,16 @@ public sealed record BatchJobOutcome(BatchJobState State, FileRunSummary? Summar
 public sealed class BatchJob
 {
     private readonly BatchJobOptions _options;
-    private readonly BatchService _client;
+    private readonly BatchService _service;
     private readonly string _endpoint;
     private readonly LlmApi _api;
     private readonly string _model;
 
     /// <param name="endpoint">The request URL the job runs at, as shown (no credentials): a saved job continues only there.</param>
-    public BatchJob(BatchJobOptions options, BatchService client, string endpoint, LlmApi api, string model)
+    public BatchJob(BatchJobOptions options, BatchService service, string endpoint, LlmApi api, string model)
     {
         _options = options;
-        _client = client;
+        _service = service;
         _endpoint = endpoint;
         _api = api;
         _model = model;
@@ -189,12 +189,12 @@ public sealed class BatchJob
         listener.OnNotice($"Wrote {state.Requests} requests for {rows} rows into {state.Parts.Count} batch file(s) in {state.Directory}.");
     }
 
-    private long MaxRequests => _options.MaxRequestsPerFile ?? _client.MaxRequests;
+    private long MaxRequests => _options.MaxRequestsPerFile ?? _service.MaxRequests;
 
-    private long MaxBytes => _options.MaxBytesPerFile ?? _client.MaxBytes;
+    private long MaxBytes => _options.MaxBytesPerFile ?? _service.MaxBytes;
 
     private IReadOnlyList<BatchRequestFile> ExportRequests(string input, string target, bool hashOnly, out long rows, BatchJobState? saved = null)
-        => ExportFile(input, _options.Files.InputFormat, _options.Files.Csv, target, _client.Target(_model), _options.Generation,
+        => ExportFile(input, _options.Files.InputFormat, _options.Files.Csv, target, _service.Target(_model), _options.Generation,
             saved?.MaxRequestsPerFile ?? MaxRequests, saved?.MaxBytesPerFile ?? MaxBytes, hashOnly, onRowError: null, out rows);
 
     /// <summary>
@@ -231,22 +231,22 @@ public sealed class BatchJob
     }
 
     /// <summary>Asks the provider how far the job's unfinished batches are and saves the answer.</summary>
-    public static async Task RefreshAsync(BatchJobState state, BatchService client, CancellationToken cancellationToken)
+    public static async Task RefreshAsync(BatchJobState state, BatchService service, CancellationToken cancellationToken)
     {
         foreach (var part in state.Parts.Where(p => p.BatchId is not null && !p.IsFinished))
         {
-            part.Update(await client.GetAsync(part.BatchId!, cancellationToken).ConfigureAwait(false));
+            part.Update(await service.GetAsync(part.BatchId!, cancellationToken).ConfigureAwait(false));
         }
         state.Save();
     }
 
     /// <summary>Cancels the job's unfinished batches (the provider keeps what they already ran); returns the batches cancelled.</summary>
-    public static async Task<IReadOnlyList<string>> CancelAsync(BatchJobState state, BatchService client, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<string>> CancelAsync(BatchJobState state, BatchService service, CancellationToken cancellationToken)
     {
         var cancelled = new List<string>();
         foreach (var part in state.Parts.Where(p => p.BatchId is not null && !p.IsFinished && p.Status != BatchStatus.Cancelling))
         {
-            part.Update(await client.CancelAsync(part.BatchId!, cancellationToken).ConfigureAwait(false));
+            part.Update(await service.CancelAsync(part.BatchId!, cancellationToken).ConfigureAwait(false));
             cancelled.Add(part.BatchId!);
             state.Save();
         }
@@ -290,12 +290,12 @@ public sealed class BatchJob
     {
         foreach (var part in state.Parts.Where(p => p.BatchId is null))
         {
-            await _client.SubmitAsync(state, part, cancellationToken);
+            await _service.SubmitAsync(state, part, cancellationToken);
         }
         await PollAsync(state, cancellationToken);
     }
 
-    private Task PollAsync(BatchJobState state, CancellationToken cancellationToken) => RefreshAsync(state, _client, cancellationToken);
+    private Task PollAsync(BatchJobState state, CancellationToken cancellationToken) => RefreshAsync(state, _service, cancellationToken);
 
     private async Task<FileRunSummary> MergeAsync(BatchJobState state, IFileRunListener listener, CancellationToken cancellationToken)
     {
@@ -314,7 +314,7 @@ public sealed class BatchJob
             string errorFile = state.PathOf($"{part.BatchId}.errors.jsonl");
             if (!part.Downloaded)
             {
-                await _client.DownloadAsync(part, outputFile, errorFile, cancellationToken);
+                await _service.DownloadAsync(part, outputFile, errorFile, cancellationToken);
                 part.Downloaded = true;
                 state.Save();
             }
@@ -344,7 +344,7 @@ public sealed class BatchJob
             _ => $"batch {p.BatchId} finished without a result for it",
         })).ToList();
         using var index = BatchResultIndex.Open(results, errors);
-        IChatBackend answers = new BatchResultBackend(index, reasons, _client.Redact);
+        IChatBackend answers = new BatchResultBackend(index, reasons, _service.Redact);
         using var run = new GenerationRun(_options.Generation, _options.MergeThrough?.Invoke(answers) ?? answers);
         var fileOptions = new FileRunOptions
         {

@@ -10,16 +10,17 @@ namespace CodeGen.Core.Batch;
 /// /v1/chat/completions for OpenAI and vLLM, /chat/completions for Azure OpenAI, /v1/responses), the model each names,
 /// and how the server wants the body's fields named.
 /// </summary>
-public sealed record BatchTarget(string Model, LlmProvider Provider, WireApi Api, WireRules Rules)
+/// <param name="ApiVersion">The version of the API the requests are for (Anthropic's), which decides what a body may carry.</param>
+public sealed record BatchTarget(string Model, LlmProvider Provider, WireApi Api, WireRules Rules, string? ApiVersion = null)
 {
     /// <summary>The url each line names.</summary>
     public string Url => Api.BatchUrl(Provider);
 
     /// <summary>The target for a provider, API and model; <paramref name="requestUri"/> (null: the provider's own API) picks the field names.</summary>
-    public static BatchTarget For(LlmProvider provider, LlmApi api, string model, Uri? requestUri)
+    public static BatchTarget For(LlmProvider provider, LlmApi api, string model, Uri? requestUri, string? apiVersion = null)
     {
         var wire = WireApi.For(api);
-        return new(model, provider, wire, wire.InitialRules(provider, requestUri));
+        return new(model, provider, wire, wire.InitialRules(provider, requestUri), apiVersion);
     }
 }
 
@@ -54,7 +55,7 @@ public sealed class BatchRequestExporter : IDisposable
         bool hashOnly = false)
     {
         options.Validate();
-        target.Api.Check(options.Parameters, endpoint: null);
+        target.Api.Check(options.Parameters, target.ApiVersion);
         _hashOnly = hashOnly;
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRequestsPerFile, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBytesPerFile, 1024);

@@ -16,21 +16,30 @@ public abstract class BatchService
     private readonly HttpClient _http;
     private readonly Func<string, string> _redact;
 
-    protected BatchService(LlmClient client)
+    /// <param name="endpoint">The endpoint the batches run at: the client's, or its API for batches (<see cref="LlmEndpoint.ForBatch"/>).</param>
+    protected BatchService(LlmClient client, LlmEndpoint endpoint)
     {
         _http = client.Http;
-        Endpoint = client.Endpoint;
+        Endpoint = endpoint;
         _redact = client.Redact;
     }
 
-    /// <summary>The service of the client's endpoint (its API's).</summary>
-    public static BatchService For(LlmClient client) => client.Endpoint.Api.CreateBatchService(client);
+    /// <summary>
+    /// The batch service for the client's endpoint: its API's, or the Responses API's for a model OpenAI serves only there
+    /// (<see cref="LlmEndpoint.ForBatch"/>). The client keeps its own endpoint: what a merge stores in the response cache
+    /// is keyed on the requests a live run of it sends.
+    /// </summary>
+    public static BatchService For(LlmClient client)
+    {
+        var endpoint = client.Endpoint.ForBatch();
+        return endpoint.Api.CreateBatchService(client, endpoint);
+    }
 
-    /// <summary>The endpoint the batches run at.</summary>
-    protected LlmEndpoint Endpoint { get; }
+    /// <summary>The endpoint the batches run at (its API decides the request lines).</summary>
+    public LlmEndpoint Endpoint { get; }
 
     /// <summary>What request lines for this endpoint look like, naming <paramref name="model"/>.</summary>
-    public BatchTarget Target(string model) => BatchTarget.For(Endpoint.Provider, Endpoint.Api.Api, model, Endpoint.RequestUri);
+    public BatchTarget Target(string model) => BatchTarget.For(Endpoint.Provider, Endpoint.Api.Api, model, Endpoint.RequestUri, Endpoint.ApiVersion);
 
     /// <summary>The most requests one batch takes (the provider's limit).</summary>
     public long MaxRequests => Endpoint.Api.BatchLimits.Requests;
@@ -50,6 +59,18 @@ public abstract class BatchService
 
     /// <summary>Downloads a finished part's results: the answers to <paramref name="outputFile"/>, and errors kept apart (OpenAI's error file) to <paramref name="errorFile"/>.</summary>
     public abstract Task DownloadAsync(BatchPart part, string outputFile, string errorFile, CancellationToken cancellationToken);
+
+    /// <summary>Checks that a request file is the one CodeGen wrote (its hash), and leaves the stream at its start.</summary>
+    /// <exception cref="BatchJobException">It is not: it is not sent.</exception>
+    protected static async Task CheckHashAsync(FileStream file, string expectedSha256, string path, CancellationToken cancellationToken)
+    {
+        string actual = Convert.ToHexString(await System.Security.Cryptography.SHA256.HashDataAsync(file, cancellationToken).ConfigureAwait(false)).ToLowerInvariant();
+        if (!string.Equals(actual, expectedSha256, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new BatchJobException($"{Path.GetFileName(path)} is not the request file CodeGen wrote for this job (its content changed): it is not sent.", BatchJobException.BatchMismatch);
+        }
+        file.Position = 0;
+    }
 
     /// <summary>The URL of an API path such as "files" or "batches/batch_1/cancel" (see <see cref="LlmEndpoint.ApiUri"/>).</summary>
     public Uri ApiUri(string relative) => Endpoint.ApiUri(relative);

@@ -11,20 +11,20 @@ namespace CodeGen.Core.Batch;
 /// </summary>
 /// <remarks>
 /// A message batch has no metadata to tag it with, so a run that stopped after sending the create call (and before it
-/// saved the answer) looks for the batch among the newest ones: created around the time of that call, with as many
-/// requests as the part, and not already another part's. The results are read at
+/// saved the answer) looks for the batch among the newest ones: created no earlier than that call (give or take the
+/// clocks' difference), with as many requests as the part, and not already another part's. A batch made before the call
+/// (an earlier job on the same rows, with other options) is never taken for it. The results are read at
 /// <c>…/messages/batches/{id}/results</c> on the endpoint's own server, never at the results_url a batch object names:
 /// the key goes with every request, and a server's answer does not choose where it goes.
 /// </remarks>
 public sealed class MessageBatches : BatchService
 {
-    /// <summary>How far from the create call a batch's creation time may be and still be taken for the one it made (clocks differ).</summary>
-    private static readonly TimeSpan CreatedWindow = TimeSpan.FromHours(1);
+    /// <summary>How much earlier than the create call a batch may say it was created and still be taken for the one it made (clocks differ a little).</summary>
+    private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(5);
 
-    public MessageBatches(LlmClient client) : base(client)
+    public MessageBatches(LlmClient client, LlmEndpoint endpoint) : base(client, endpoint)
     {
     }
-
 
     public override async Task SubmitAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken)
     {
@@ -52,7 +52,7 @@ public sealed class MessageBatches : BatchService
         await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
         if (expectedSha256 is not null)
         {
-            await OpenAIBatches.CheckHashAsync(file, expectedSha256, path, cancellationToken).ConfigureAwait(false);
+            await CheckHashAsync(file, expectedSha256, path, cancellationToken).ConfigureAwait(false);
         }
         using var content = new RequestsContent(file);
         using var document = await SendAsync(HttpMethod.Post, "messages/batches", content, "create the message batch", cancellationToken, idempotent: false).ConfigureAwait(false);
@@ -92,9 +92,8 @@ public sealed class MessageBatches : BatchService
         var attempted = part.CreateAttemptedAt ?? state.CreatedAt;
         return data.EnumerateArray()
             .Select(item => Parse(item).Masked(Redact))
-            .Where(info => info.Total == part.Requests && !taken.Contains(info.Id)
-                && info.CreatedAt is { } created && (created - attempted).Duration() <= CreatedWindow)
-            .OrderByDescending(info => info.CreatedAt)
+            .Where(info => info.Total == part.Requests && !taken.Contains(info.Id) && info.CreatedAt is { } created && created >= attempted - ClockSkew)
+            .OrderBy(info => info.CreatedAt) // the first made after the call: a later one would be another run's
             .FirstOrDefault();
     }
 

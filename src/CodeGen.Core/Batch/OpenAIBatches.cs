@@ -14,13 +14,12 @@ namespace CodeGen.Core.Batch;
 /// </summary>
 public sealed class OpenAIBatches : BatchService
 {
-    public OpenAIBatches(LlmClient client) : base(client)
+    public OpenAIBatches(LlmClient client, LlmEndpoint endpoint) : base(client, endpoint)
     {
     }
 
     /// <summary>The url to write in each request line and to create batches for.</summary>
     public string RequestUrl => Endpoint.Api.BatchUrl(Endpoint.Provider);
-
 
     public override async Task SubmitAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken)
     {
@@ -64,18 +63,6 @@ public sealed class OpenAIBatches : BatchService
         content.Add(fileContent, "file", Path.GetFileName(path));
         using var document = await SendAsync(HttpMethod.Post, "files", content, $"upload {Path.GetFileName(path)}", cancellationToken).ConfigureAwait(false);
         return ProviderId.Checked(WireApi.GetString(document.RootElement, "id") ?? throw new BatchApiException($"The upload of {Path.GetFileName(path)} returned no file id."), "file id");
-    }
-
-    /// <summary>Checks that a request file is the one CodeGen wrote (its hash), and leaves the stream at its start.</summary>
-    /// <exception cref="BatchJobException">It is not: it is not sent.</exception>
-    internal static async Task CheckHashAsync(FileStream file, string expectedSha256, string path, CancellationToken cancellationToken)
-    {
-        string actual = Convert.ToHexString(await System.Security.Cryptography.SHA256.HashDataAsync(file, cancellationToken).ConfigureAwait(false)).ToLowerInvariant();
-        if (!string.Equals(actual, expectedSha256, StringComparison.OrdinalIgnoreCase))
-        {
-            throw new BatchJobException($"{Path.GetFileName(path)} is not the request file CodeGen wrote for this job (its content changed): it is not sent.", BatchJobException.BatchMismatch);
-        }
-        file.Position = 0;
     }
 
     public async Task<BatchInfo> CreateAsync(string inputFileId, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)

@@ -41,11 +41,14 @@ public sealed class ChatAnswer
     /// <summary>Why the model stopped, in chat completions' words: <see cref="Stop"/>, <see cref="Length"/>, <see cref="ContentFilter"/>, or as the server said it.</summary>
     public string? FinishReason { get; init; }
 
-    /// <summary>How the API itself said why the model stopped, for messages ("stop_reason 'max_tokens'"); null: as <see cref="FinishReason"/> says.</summary>
-    public string? StopDetail { get; init; }
+    /// <summary>The field in which the API itself said why the model stopped ("stop_reason"), when it is not chat completions' finish_reason.</summary>
+    public string? StopField { get; init; }
 
-    /// <summary>The reason as messages quote it: the API's own words, else "finish_reason '…'".</summary>
-    public string DescribeStop() => StopDetail ?? $"finish_reason '{FinishReason}'";
+    /// <summary>What <see cref="StopField"/> said ("max_tokens").</summary>
+    public string? StopReason { get; init; }
+
+    /// <summary>The reason as messages quote it, in the API's own words: "finish_reason 'length'", "stop_reason 'max_tokens'".</summary>
+    public string DescribeStop() => StopField is null ? $"finish_reason '{FinishReason}'" : $"{StopField} '{StopReason}'";
 
     public TokenUsage? Usage { get; init; }
 
@@ -62,16 +65,14 @@ public sealed class ChatAnswer
         string? reasoning = Reasoning is null ? null : mask(Reasoning);
         string? refusal = Refusal is null ? null : mask(Refusal);
         string? finish = FinishReason is null ? null : mask(FinishReason);
-        string? detail = StopDetail is null ? null : mask(StopDetail);
+        string? stop = StopReason is null ? null : mask(StopReason);
         if (ReferenceEquals(content, Content) && ReferenceEquals(reasoning, Reasoning) && ReferenceEquals(refusal, Refusal) && ReferenceEquals(finish, FinishReason)
-            && ReferenceEquals(detail, StopDetail))
+            && ReferenceEquals(stop, StopReason))
         {
             return this;
         }
-        return new ChatAnswer { Content = content, Reasoning = reasoning, Refusal = refusal, FinishReason = finish, StopDetail = detail, Usage = Usage };
+        return new ChatAnswer { Content = content, Reasoning = reasoning, Refusal = refusal, FinishReason = finish, StopField = StopField, StopReason = stop, Usage = Usage };
     }
-
-    internal static string? GetString(System.Text.Json.JsonElement element, string name) => WireApi.GetString(element, name);
 }
 
 /// <summary>What an error body said: the message, error.code (or error.type), and error.param (the request field it is about).</summary>

@@ -130,23 +130,17 @@ public sealed partial class LlmEndpoint
                     EndpointProblem.NoEndpoint);
         }
         endpoint ??= EndpointSettings.DefaultEndpointOf(provider)!;
-        if (api is null && ApiOfUrl(endpoint) is { } named)
+        (var wire, bool apiChosen) = ChooseApi(provider, api, endpoint);
+        if (api is null && apiChosen)
         {
-            (api, apiSource) = (named, "the endpoint URL");
+            apiSource = "the endpoint URL";
         }
-        var served = EndpointSettings.ApisOf(provider);
-        if (api is { } asked && !served.Contains(asked))
-        {
-            throw new EndpointConfigurationException($"The provider {provider} does not serve {WireApi.For(asked).DisplayName} (it serves {string.Join(" and ", served.Select(a => WireApi.For(a).DisplayName))}).",
-                EndpointProblem.ApiNotServed);
-        }
-        var wire = api ?? served[0];
 
         Uri uri;
         string? headerVersion = null;
         if (provider == LlmProvider.AzureOpenAI)
         {
-            uri = AzureRequestUri(endpoint, deployment, apiVersion, wire);
+            uri = AzureRequestUri(endpoint, deployment, apiVersion, wire.Api);
             // the deployment answers for the model; Azure's v1 API (the Responses API) takes it as the body's model
             if (deployment is not null && (model is null || uri.AbsolutePath.Contains("/openai/v1/", StringComparison.OrdinalIgnoreCase)))
             {
@@ -156,7 +150,7 @@ public sealed partial class LlmEndpoint
         }
         else
         {
-            uri = ToRequestUri(endpoint, wire);
+            uri = ToRequestUri(endpoint, wire.Api);
             if (provider == LlmProvider.Anthropic)
             {
                 headerVersion = CheckedAnthropicVersion(apiVersion);
@@ -199,7 +193,7 @@ public sealed partial class LlmEndpoint
             string what = chosen.Key is not null ? "the API key" : chosen.Token is not null ? "the bearer token" : "Microsoft Entra ID tokens";
             throw new EndpointConfigurationException($"Refusing to send {what} over unencrypted http to {uri.Host}.", EndpointProblem.Unencrypted);
         }
-        return new LlmEndpoint(uri, model, chosen?.Key is { } key ? new ApiKey(key) : null, provider, wire)
+        return new LlmEndpoint(uri, model, chosen?.Key is { } key ? new ApiKey(key) : null, provider, wire.Api)
         {
             EndpointSource = endpointSource,
             ModelSource = modelSource,
@@ -207,7 +201,7 @@ public sealed partial class LlmEndpoint
             WithheldKey = chosen is null ? withheld : null,
             Deployment = provider == LlmProvider.AzureOpenAI ? deployment : null,
             BearerToken = chosen?.Token is { } token ? new ApiKey(token) : null,
-            ApiChosen = api is not null,
+            ApiChosen = apiChosen,
             ApiSource = apiSource,
             ApiVersion = headerVersion,
             Auth = chosen switch
@@ -250,32 +244,54 @@ public sealed partial class LlmEndpoint
     }
 
     /// <summary>
-    /// The provider, the API and the model a request body names, from the same layers as <see cref="Resolve"/>, without
-    /// needing a key (a batch file can be written offline), and the request URL when a layer sets an endpoint (it
-    /// decides how the body names its fields). For Azure, the deployment is the model (see <see cref="BatchModel"/>).
+    /// The API of an endpoint: the one a layer chose (<paramref name="asked"/>), else the one the URL names, else the
+    /// provider's first; with <paramref name="model"/> given, a model OpenAI serves only on the Responses API (known by its
+    /// name, for batch files: see <see cref="ForBatch"/>). Chosen: asked, or named by the URL.
     /// </summary>
-    public static (LlmProvider Provider, LlmApi Api, string Model, Uri? Endpoint) ResolveModel(IEnumerable<EndpointSettings> layers)
+    /// <exception cref="EndpointConfigurationException">The provider does not serve it, or the URL names another.</exception>
+    private static (WireApi Api, bool Chosen) ChooseApi(LlmProvider provider, LlmApi? asked, string? url, string? byName = null)
+    {
+        var named = url is null ? null : ApiOfUrl(url);
+        if (asked is { } a && named is { } n && a != n)
+        {
+            throw new EndpointConfigurationException(
+                $"The endpoint URL names {WireApi.For(n).DisplayName}, and {WireApi.For(a).DisplayName} was asked for: give a base URL (such as http://localhost:8000/v1), or the URL of {WireApi.For(a).DisplayName}.",
+                EndpointProblem.ApiNotServed);
+        }
+        var served = EndpointSettings.ApisOf(provider);
+        var api = asked ?? named
+            ?? (provider == LlmProvider.OpenAI && byName is not null && ResponsesApi.ServesOnly(byName, url is null ? null : ToRequestUri(url)) ? LlmApi.Responses : served[0]);
+        if (!served.Contains(api))
+        {
+            throw new EndpointConfigurationException($"The provider {provider} does not serve {WireApi.For(api).DisplayName} (it serves {string.Join(" and ", served.Select(x => WireApi.For(x).DisplayName))}).",
+                EndpointProblem.ApiNotServed);
+        }
+        return (WireApi.For(api), asked is not null || named is not null);
+    }
+
+    /// <summary>
+    /// The provider, the API, the model and the API version a request body is written for, from the same layers as
+    /// <see cref="Resolve"/>, without needing a key (a batch file can be written offline), and the request URL when a layer
+    /// sets an endpoint (it decides how the body names its fields). For Azure, the deployment is the model (see
+    /// <see cref="BatchModel"/>); no answer will say which API a model is served by, so a codex or pro model of OpenAI is
+    /// known by its name.
+    /// </summary>
+    public static (LlmProvider Provider, LlmApi Api, string Model, Uri? Endpoint, string? ApiVersion) ResolveModel(IEnumerable<EndpointSettings> layers)
     {
         var (provider, usable) = Usable(layers);
         string? deployment = provider == LlmProvider.AzureOpenAI ? usable.Select(l => Blank(l.Deployment)).FirstOrDefault(d => d is not null) : null;
         string? model = deployment ?? usable.Select(l => Blank(l.Model)).FirstOrDefault(m => m is not null);
         string? url = usable.Select(l => Blank(l.Endpoint)).FirstOrDefault(e => e is not null);
-        var served = EndpointSettings.ApisOf(provider);
-        // no answer will say which API a model is served by: a codex or pro model of OpenAI is known by its name (see ForBatch)
-        var api = usable.Select(l => l.Api).FirstOrDefault(a => a is not null) ?? (url is null ? null : ApiOfUrl(url))
-            ?? (provider == LlmProvider.OpenAI && model is not null && ResponsesApi.ServesOnly(model) ? LlmApi.Responses : served[0]);
-        if (!served.Contains(api))
-        {
-            throw new EndpointConfigurationException($"The provider {provider} does not serve {WireApi.For(api).DisplayName}.", EndpointProblem.ApiNotServed);
-        }
+        string? version = usable.Select(l => Blank(l.ApiVersion)).FirstOrDefault(v => v is not null);
+        var (api, _) = ChooseApi(provider, usable.Select(l => l.Api).FirstOrDefault(a => a is not null), url, model);
         Uri? endpoint = null;
         if (url is not null)
         {
-            endpoint = provider == LlmProvider.AzureOpenAI ? AzureRequestUri(url, deployment, null, api) : ToRequestUri(url, api);
+            endpoint = provider == LlmProvider.AzureOpenAI ? AzureRequestUri(url, deployment, null, api.Api) : ToRequestUri(url, api.Api);
         }
         return model is null
             ? throw NoModel()
-            : (provider, api, model, endpoint);
+            : (provider, api.Api, model, endpoint, provider == LlmProvider.Anthropic ? CheckedAnthropicVersion(version) : version);
     }
 
     private static EndpointConfigurationException NoModel() => new("No model is configured (nor CODEGEN_MODEL).", EndpointProblem.NoModel);

@@ -15,7 +15,8 @@ public sealed partial class LlmEndpoint
         string path = uri.AbsolutePath.TrimEnd('/');
         if (ApiOfPath(path) is null)
         {
-            path += "/" + WireApi.For(api).RequestPath;
+            var wire = WireApi.For(api);
+            path = wire.BasePath(path) + "/" + wire.RequestPath;
         }
         return new UriBuilder(uri) { Path = path }.Uri;
     }

@@ -68,14 +68,14 @@ internal static partial class ErrorBody
                     }
                     if (error.ValueKind == JsonValueKind.Object)
                     {
-                        return new(Unescape(ChatAnswer.GetString(error, "message")), Unescape(CodeOf(error)), ChatAnswer.GetString(error, "param"));
+                        return new(Unescape(WireApi.GetString(error, "message")), Unescape(CodeOf(error)), WireApi.GetString(error, "param"));
                     }
                 }
-                if (ChatAnswer.GetString(root, "message") is { } message)
+                if (WireApi.GetString(root, "message") is { } message)
                 {
-                    return new(Unescape(message), Unescape(CodeOf(root)), ChatAnswer.GetString(root, "param"));
+                    return new(Unescape(message), Unescape(CodeOf(root)), WireApi.GetString(root, "param"));
                 }
-                if (ChatAnswer.GetString(root, "detail") is { } detail)
+                if (WireApi.GetString(root, "detail") is { } detail)
                 {
                     return new(Unescape(detail), null);
                 }
@@ -115,7 +115,7 @@ internal static partial class ErrorBody
         {
             return Unescape(error.GetString()) ?? string.Empty;
         }
-        return Unescape(ChatAnswer.GetString(error, "message") ?? error.GetRawText());
+        return Unescape(WireApi.GetString(error, "message") ?? error.GetRawText());
     }
 
     /// <summary>
@@ -158,6 +158,6 @@ internal static partial class ErrorBody
                 return code.GetRawText();
             }
         }
-        return ChatAnswer.GetString(error, "type");
+        return WireApi.GetString(error, "type");
     }
 }

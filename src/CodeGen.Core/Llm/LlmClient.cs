@@ -105,6 +105,11 @@ public sealed class LlmClient : IChatBackend, IDisposable
             {
                 throw new EndpointConfigurationException($"The header '{Printable(name)}' has a line break or NUL in its name or value: it is refused before any request.");
             }
+            if (name.Equals(RequestAuthenticator.AnthropicVersionHeader, StringComparison.OrdinalIgnoreCase))
+            {
+                // the version decides how the key is sent and what a body may carry: it is the endpoint's API version, one setting
+                throw new EndpointConfigurationException($"The header '{name}' is the API version: give it as the API version of the endpoint, not as a header.");
+            }
             // TryAdd...WithoutValidation: a rejected value would otherwise be quoted in the exception message.
             if (!_http.DefaultRequestHeaders.TryAddWithoutValidation(name, value))
             {
@@ -139,7 +144,7 @@ public sealed class LlmClient : IChatBackend, IDisposable
 
     /// <summary>Throws when the parameters cannot be sent to this endpoint's API (see <see cref="WireApi.Check"/>).</summary>
     /// <exception cref="RequestParameterException">They cannot.</exception>
-    public void CheckParameters(ChatParameters parameters) => Endpoint.Api.Check(parameters, Endpoint);
+    public void CheckParameters(ChatParameters parameters) => Endpoint.Api.Check(parameters, Endpoint.ApiVersion);
 
     /// <summary>The HTTP client (auth and extra headers set, resilience pipeline underneath) for the API's other endpoints.</summary>
     internal HttpClient Http => _http;
@@ -164,7 +169,7 @@ public sealed class LlmClient : IChatBackend, IDisposable
             var body = WriteBody(messages, parameters, speech);
             var exchange = new Exchange
             {
-                TokenEstimate = EstimateTokens(messages, parameters.MaxTokens ?? speech.Endpoint.Api.DefaultMaxTokens),
+                TokenEstimate = EstimateTokens(messages, speech.Endpoint.Api.CountsTokenLimitInRate ? parameters.MaxTokens ?? speech.Endpoint.Api.DefaultMaxTokens : null),
                 Owner = this,
                 Messages = messages,
                 Parameters = parameters,
@@ -236,17 +241,22 @@ public sealed class LlmClient : IChatBackend, IDisposable
                 {
                     exchange.Adaptation = Adaptation.AlreadyAdapted;
                 }
-                else if (CanMoveToResponses(current.Endpoint))
+                else if (!CanMoveToResponses(current.Endpoint))
+                {
+                    exchange.Adaptation = Adaptation.RefusedForEveryRow; // chat completions were chosen: every row would be refused alike
+                }
+                else if (CannotMoveWith(parameters) is { } why)
+                {
+                    exchange.Adaptation = Adaptation.RefusedForEveryRow;
+                    exchange.Notice = $"The run cannot move to the Responses API: {why}";
+                }
+                else
                 {
                     var responses = current.Endpoint.WithApi(LlmApi.Responses);
                     Volatile.Write(ref _speech, new Speech(responses, responses.Api.InitialRules(responses)));
                     exchange.Adaptation = Adaptation.Adapted;
                     exchange.Notice = $"The model '{current.Endpoint.Model}' is served only by the Responses API: the rest of this run sends its requests to " +
                         $"{responses.DisplayUri}, and the refused rows are sent again.";
-                }
-                else
-                {
-                    exchange.Adaptation = Adaptation.RefusedForEveryRow; // chat completions were chosen: every row would be refused alike
                 }
                 return;
             }
@@ -268,6 +278,20 @@ public sealed class LlmClient : IChatBackend, IDisposable
     /// <summary>OpenAI's answer for a model that chat completions do not serve (its codex and pro models).</summary>
     private static bool ServedOnlyByResponses(ServerError error)
         => error.Param == "model" && error.Message is { } message && message.Contains("only supported in v1/responses", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Why the parameters cannot be sent on the Responses API (a token limit under its least), or null when they can.</summary>
+    private static string? CannotMoveWith(ChatParameters parameters)
+    {
+        try
+        {
+            WireApi.Responses.Check(parameters, apiVersion: null);
+            return null;
+        }
+        catch (RequestParameterException ex)
+        {
+            return ex.Message;
+        }
+    }
 
     /// <summary>A run moves to the Responses API by itself only from chat completions it did not choose, at OpenAI or Azure OpenAI.</summary>
     private bool CanMoveToResponses(LlmEndpoint current)
@@ -313,14 +337,14 @@ public sealed class LlmClient : IChatBackend, IDisposable
     private ChatCallResult? Failure(Exception exception, IReadOnlyList<string> retried) => exception switch
     {
         BrokenCircuitException => ChatCallResult.Failure(RowErrorKind.CircuitOpen,
-            $"{Endpoint.DisplayUri} failed most of its recent requests, so the circuit breaker stopped sending (it tries again after {Settings.BreakerBreakDuration.TotalSeconds:0} s).",
+            $"{Current.DisplayUri} failed most of its recent requests, so the circuit breaker stopped sending (it tries again after {Settings.BreakerBreakDuration.TotalSeconds:0} s).",
             isFatal: true, retried: retried),
         TimeoutRejectedException => ChatCallResult.Failure(RowErrorKind.Timeout,
-            $"no answer from {Endpoint.DisplayUri} within {Settings.AttemptTimeout.TotalSeconds:0.###} s{Tries(retried)}.", retried: retried),
+            $"no answer from {Current.DisplayUri} within {Settings.AttemptTimeout.TotalSeconds:0.###} s{Tries(retried)}.", retried: retried),
         HttpRequestException ex => ChatCallResult.Failure(RowErrorKind.ConnectionFailed,
-            $"could not get an answer from {Endpoint.DisplayUri}{Tries(retried)}: {Redact(ErrorBody.ConnectionFailure(ex))}", retried: retried),
+            $"could not get an answer from {Current.DisplayUri}{Tries(retried)}: {Redact(ErrorBody.ConnectionFailure(ex))}", retried: retried),
         IOException ex => ChatCallResult.Failure(RowErrorKind.ConnectionFailed,
-            $"the connection to {Endpoint.DisplayUri} broke while reading the answer{Tries(retried)}: {Redact(ex.Message)}", retried: retried),
+            $"the connection to {Current.DisplayUri} broke while reading the answer{Tries(retried)}: {Redact(ex.Message)}", retried: retried),
         SignInException ex => ChatCallResult.Failure(RowErrorKind.SignInFailed, char.ToLowerInvariant(ex.Message[0]) + ex.Message[1..], isFatal: true, retried: retried),
         AnswerTooLargeException ex => ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"{ex.Message}{Tries(retried)}; it was not read further, nor asked for again.", retried: retried),
         RateLimiterRejectedException => ChatCallResult.Failure(RowErrorKind.InternalError, "the client-side rate limiter refused the request.", retried: retried),
@@ -347,6 +371,10 @@ public sealed class LlmClient : IChatBackend, IDisposable
         string? message = error.Message is null ? null : ErrorBody.Shown(Redact(error.Message));
         string? code = error.Code is null ? null : ErrorBody.Shown(Redact(error.Code));
         string detail = ErrorBody.StatusText(status, response.ReasonPhrase, error.Message, Redact, Tries(retried) + RequestId(response, exchange));
+        if (exchange.Adaptation == Adaptation.RefusedForEveryRow && exchange.Notice is { } why)
+        {
+            detail += " " + why; // why the client could not adapt to it
+        }
         // A status every request would get, or a value every request carries and the model refuses: every other row
         // would get the same answer.
         bool fatal = ErrorBody.IsFatalStatus(status, error.Code) || exchange.Adaptation == Adaptation.RefusedForEveryRow;

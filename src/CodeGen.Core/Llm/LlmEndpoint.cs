@@ -64,7 +64,7 @@ public sealed partial class LlmEndpoint
         Model = model;
         ApiKey = apiKey;
         Provider = provider;
-        Api = WireApi.For(api ?? (provider == LlmProvider.Anthropic ? LlmApi.Messages : LlmApi.ChatCompletions));
+        Api = WireApi.For(api ?? EndpointSettings.ApisOf(provider)[0]);
         Auth = apiKey is null ? AuthKind.None : AuthKind.ApiKey;
     }
 
@@ -203,7 +203,7 @@ public sealed partial class LlmEndpoint
     /// OpenAI serves only on the Responses API (<see cref="ResponsesApi.ServesOnly"/>), its Responses API. A batch is
     /// written before any answer, so it cannot learn what a live run learns from the first refusal.
     /// </summary>
-    public LlmEndpoint ForBatch() => !ApiChosen && Provider == LlmProvider.OpenAI && Api.Api == LlmApi.ChatCompletions && ResponsesApi.ServesOnly(Model)
+    public LlmEndpoint ForBatch() => !ApiChosen && Provider == LlmProvider.OpenAI && Api.Api == LlmApi.ChatCompletions && ResponsesApi.ServesOnly(Model, RequestUri)
         ? WithApi(LlmApi.Responses, "the model's name")
         : this;
 

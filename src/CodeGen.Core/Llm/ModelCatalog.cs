@@ -53,6 +53,6 @@ public static class ModelCatalog
         {
             return [];
         }
-        return data.EnumerateArray().Select(m => ChatAnswer.GetString(m, "id")).OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.OrdinalIgnoreCase).ToList();
+        return data.EnumerateArray().Select(m => WireApi.GetString(m, "id")).OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.OrdinalIgnoreCase).ToList();
     }
 }

@@ -88,8 +88,8 @@ public sealed class ExportCodeGenBatchCommand : ModelCommandBase, IDynamicParame
     {
         _target = Engine(() =>
         {
-            var (provider, api, model, endpoint) = LlmEndpoint.ResolveModel(LlmCommandBase.Layers(ParameterLayer()));
-            return BatchTarget.For(provider, api, model, endpoint);
+            var (provider, api, model, endpoint, version) = LlmEndpoint.ResolveModel(LlmCommandBase.Layers(ModelLayer()));
+            return BatchTarget.For(provider, api, model, endpoint, version);
         }, Model);
         (_maxRequests, _maxBytes) = (MaxRequestsPerFile ?? _target!.Api.BatchLimits.Requests, MaxBytesPerFile ?? _target!.Api.BatchLimits.Bytes);
         _generation = _prompt.ToOptions(this, Force);

@@ -13,7 +13,8 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
     /// <summary>-Batch: export, upload, create, poll, download and merge, continuing a saved job if there is one.</summary>
     private void RunBatch(string input, string output, DataFormat? inputFormat, DataFormat? outputFormat)
     {
-        var endpoint = _client!.Endpoint;
+        var batches = BatchService.For(_client!);
+        var endpoint = batches.Endpoint; // a codex model's batches run on the Responses API
         var options = new BatchJobOptions
         {
             Files = new FileRunOptions { InputPath = input, OutputPath = output, InputFormat = inputFormat, OutputFormat = outputFormat, Csv = new CsvSettings(Delimiter, Encoding) },
@@ -24,9 +25,9 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
             NoWait = NoWait,
             PollInterval = TimeSpan.FromSeconds(PollIntervalSec),
             // the answers a batch brings back are stored under the requests a live run would send
-            MergeThrough = _cache is null ? null : results => new CachingChatBackend(_client, _cache, Core.Llm.CacheMode.Refresh, results),
+            MergeThrough = _cache is null ? null : results => new CachingChatBackend(_client!, _cache, Core.Llm.CacheMode.Refresh, results),
         };
-        var job = new BatchJob(options, BatchService.For(_client), endpoint.DisplayUri, endpoint.Api.Api, endpoint.BatchModel);
+        var job = new BatchJob(options, batches, endpoint.DisplayUri, endpoint.Api.Api, endpoint.BatchModel);
         var progress = new RunProgress(this, $"Merging batch results into {System.IO.Path.GetFileName(output)}", total: null);
         var cacheStart = CacheCounts;
         var (state, summary) = Engine(() => PipelineThread.Run(() => job.RunAsync(new FileRunReporter(this, progress, PassThru, _verbose), StoppingToken)), output, batch: true);

@@ -206,7 +206,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase,
                 "ResumeAndBatch", ErrorCategory.InvalidArgument, null));
         }
 
-        _client = CreateClientOrThrow(out var endpoint, EffectiveThrottleLimit, forBatch: Batch);
+        _client = CreateClientOrThrow(out var endpoint, EffectiveThrottleLimit);
         _backend = _client;
         var mode = ResolveCacheOrThrow();
         // A replay sends nothing, so there is no batch job to run: the rows are answered from the cache alone.
@@ -230,7 +230,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase,
 
         _verbose = FileRunReporter.IsVerbose(this);
         _action = _batch
-            ? $"Run a batch job with model '{endpoint.BatchModel}' at {endpoint.DisplayUri}"
+            ? $"Run a batch job with model '{endpoint.BatchModel}' at {endpoint.ForBatch().DisplayUri}"
             : $"Generate code with model '{endpoint.Model}' at {endpoint.DisplayUri}";
         var resilience = _client.Settings;
         WriteVerbose($"Sending to {endpoint.DisplayUri} ({endpoint.Provider}, {endpoint.Api.DisplayName}) as model '{endpoint.Model}', up to {EffectiveThrottleLimit} requests at once, " +

@@ -42,10 +42,9 @@ public abstract class ModelCommandBase : CancellableCmdlet
     [ValidateNotNullOrEmpty]
     public string? ApiVersion { get; set; }
 
-    /// <summary>These parameters as the first layer of endpoint settings (see <see cref="LlmCommandBase.Layers"/>), with <paramref name="credentials"/>.</summary>
-    private protected EndpointSettings ParameterLayer(string? apiKey = null, string? token = null, bool? entraId = null)
-        => new(Endpoint, Model, apiKey, "parameters", EndpointSettings.ParseProvider(Provider), Deployment, ApiVersion, Token: token, EntraId: entraId,
-            Api: EndpointSettings.ParseApi(Api));
+    /// <summary>These parameters as the first layer of endpoint settings (see <see cref="LlmCommandBase.Layers"/>), without credentials.</summary>
+    private protected EndpointSettings ModelLayer() => new(Endpoint, Model, null, "parameters", EndpointSettings.ParseProvider(Provider), Deployment, ApiVersion,
+        Api: EndpointSettings.ParseApi(Api));
 }
 
 /// <summary>
@@ -68,7 +67,11 @@ public abstract class EndpointCommandBase : ModelCommandBase
     [Parameter]
     public SwitchParameter EntraId { get; set; }
 
-    /// <summary>The parameters as the first layer of endpoint settings, the secrets revealed for the request headers only.</summary>
-    private protected EndpointSettings ParameterLayer() => ParameterLayer(SecureStringTransformationAttribute.Reveal(ApiKey),
-        SecureStringTransformationAttribute.Reveal(Token), EntraId.IsPresent ? true : null);
+    /// <summary>The parameters as the first layer of endpoint settings, with the credentials (revealed for the request headers only).</summary>
+    private protected EndpointSettings EndpointLayer() => ModelLayer() with
+    {
+        ApiKey = SecureStringTransformationAttribute.Reveal(ApiKey),
+        Token = SecureStringTransformationAttribute.Reveal(Token),
+        EntraId = EntraId.IsPresent ? true : null,
+    };
 }

@@ -59,7 +59,7 @@ public abstract class LlmCommandBase : EndpointCommandBase
     protected LlmEndpoint ResolveEndpointOrThrow(EndpointSettings? fallback = null) => Engine(() => ResolveEndpoint(fallback), Endpoint);
 
     /// <param name="fallback">What applies when no other layer sets it (a saved batch job's model and API).</param>
-    protected LlmEndpoint ResolveEndpoint(EndpointSettings? fallback = null) => ResolveEndpoint(ParameterLayer(), AllowUnencryptedAuthentication, fallback);
+    protected LlmEndpoint ResolveEndpoint(EndpointSettings? fallback = null) => ResolveEndpoint(EndpointLayer(), AllowUnencryptedAuthentication, fallback);
 
     /// <summary>
     /// The endpoint from <paramref name="parameters"/> (null: none given), the session defaults and the environment,
@@ -134,11 +134,9 @@ public abstract class LlmCommandBase : EndpointCommandBase
 
     /// <summary>A client for the resolved endpoint, or a terminating error naming what is wrong.</summary>
     /// <param name="fallback">What applies when no other layer sets it (a saved batch job's model and API).</param>
-    /// <param name="forBatch">The client runs a batch job: its API is the one the batch runs at (<see cref="LlmEndpoint.ForBatch"/>).</param>
-    protected LlmClient CreateClientOrThrow(out LlmEndpoint endpoint, int maxConcurrency = DefaultThrottleLimit, EndpointSettings? fallback = null, bool forBatch = false)
+    protected LlmClient CreateClientOrThrow(out LlmEndpoint endpoint, int maxConcurrency = DefaultThrottleLimit, EndpointSettings? fallback = null)
     {
-        var resolved = ResolveEndpointOrThrow(fallback);
-        resolved = endpoint = forBatch ? resolved.ForBatch() : resolved;
+        var resolved = endpoint = ResolveEndpointOrThrow(fallback);
         return Engine(() => new LlmClient(resolved, ResolveResilience(maxConcurrency)), target: null);
     }
 }

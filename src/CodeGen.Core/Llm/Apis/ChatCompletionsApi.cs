@@ -28,7 +28,7 @@ internal sealed class ChatCompletionsApi : WireApi
     public override WireRules InitialRules(LlmProvider provider, Uri? requestUri)
         => provider == LlmProvider.AzureOpenAI || requestUri is null || WireRules.ServesOpenAIModels(requestUri.IdnHost) ? OpenAIRules : WireRules.AsGiven;
 
-    protected override IEnumerable<(string What, string[] BodyNames)> WrittenFields(ChatParameters parameters, LlmEndpoint? endpoint)
+    protected override IEnumerable<(string What, string[] BodyNames)> WrittenFields(ChatParameters parameters)
     {
         if (parameters.Temperature is not null)
         {
@@ -45,9 +45,9 @@ internal sealed class ChatCompletionsApi : WireApi
         }
     }
 
-    public override void Check(ChatParameters parameters, LlmEndpoint? endpoint)
+    public override void Check(ChatParameters parameters, string? apiVersion)
     {
-        base.Check(parameters, endpoint);
+        base.Check(parameters, apiVersion);
         if (parameters.AdditionalBody is { } extra && extra.Contains(ChatParameters.MaxTokensField) && extra.Contains(ChatParameters.MaxCompletionTokensField))
         {
             throw new RequestParameterException(
@@ -194,10 +194,10 @@ internal sealed class ChatCompletionsApi : WireApi
                 string? text = JoinText(content, static part => part.ValueKind switch
                 {
                     JsonValueKind.String => part.GetString(),
-                    JsonValueKind.Object when GetString(part, "type") is "text" or "output_text" or null => GetString(part, "text"),
+                    JsonValueKind.Object when !part.TryGetProperty("type"u8, out _) || IsType(part, "text"u8) || IsType(part, "output_text"u8) => GetString(part, "text"),
                     _ => null,
                 });
-                string? refusal = JoinText(content, static part => part.ValueKind == JsonValueKind.Object && GetString(part, "type") == "refusal" ? GetString(part, "refusal") : null);
+                string? refusal = JoinText(content, static part => IsType(part, "refusal"u8) ? GetString(part, "refusal") : null);
                 return (text ?? (refusal is null ? string.Empty : null), refusal);
             default:
                 return (null, null);

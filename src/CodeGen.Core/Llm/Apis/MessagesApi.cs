@@ -42,11 +42,20 @@ internal sealed partial class MessagesApi : WireApi
 
     public override int? DefaultMaxTokens => DefaultTokenLimit;
 
+    /// <summary>Anthropic counts what a request reads and writes, not the token limit it asks for, against its per-minute budgets.</summary>
+    public override bool CountsTokenLimitInRate => false;
+
     public override RateLimitHeaders RateLimitHeaders => RateLimitHeaders.Anthropic;
 
     public override string? RequestIdHeader => "request-id";
 
     private static readonly WireRules Rules = WireRules.AsGiven.Named(ChatParameters.ReasoningEffortField, OutputConfigField);
+
+    /// <summary>Anthropic's base URLs, as its SDKs take them, have no version (https://api.anthropic.com, ANTHROPIC_BASE_URL): the API is under /v1.</summary>
+    internal override string BasePath(string path) => VersionSegment().IsMatch(path) ? path : path + "/v1";
+
+    [GeneratedRegex(@"/v[0-9]+(/|$)", RegexOptions.CultureInvariant)]
+    private static partial Regex VersionSegment();
 
     public override WireRules InitialRules(LlmProvider provider, Uri? requestUri) => Rules;
 
@@ -54,7 +63,7 @@ internal sealed partial class MessagesApi : WireApi
     /// <summary>True when the version is the long-standing one, which authenticates with x-api-key.</summary>
     internal static bool IsLegacy(string? version) => version == LegacyVersion;
 
-    protected override IEnumerable<(string What, string[] BodyNames)> WrittenFields(ChatParameters parameters, LlmEndpoint? endpoint)
+    protected override IEnumerable<(string What, string[] BodyNames)> WrittenFields(ChatParameters parameters)
     {
         yield return ("the token limit", [ChatParameters.MaxTokensField]); // always sent: the API requires it
         if (parameters.Temperature is not null)
@@ -67,10 +76,11 @@ internal sealed partial class MessagesApi : WireApi
         }
     }
 
-    public override void Check(ChatParameters parameters, LlmEndpoint? endpoint)
+    public override void Check(ChatParameters parameters, string? apiVersion)
     {
-        base.Check(parameters, endpoint);
-        string version = endpoint?.ApiVersion ?? CurrentVersion;
+        base.Check(parameters, apiVersion);
+        RefuseFlatEffort(parameters, "output_config.effort");
+        string version = apiVersion ?? CurrentVersion;
         if (parameters.Temperature is { } temperature)
         {
             if (!IsLegacy(version))
@@ -94,31 +104,11 @@ internal sealed partial class MessagesApi : WireApi
         writer.WriteStartObject();
         writer.WriteString("model"u8, model);
         writer.WriteNumber("max_tokens"u8, parameters.MaxTokens ?? DefaultTokenLimit);
-        string? system = null;
-        for (int i = 0; i < messages.Count; i++)
-        {
-            if (messages[i].Role == "system")
-            {
-                system = system is null ? messages[i].Content : system + "\n\n" + messages[i].Content;
-            }
-        }
-        if (system is not null)
+        if (SystemText(messages) is { } system)
         {
             writer.WriteString("system"u8, system);
         }
-        writer.WriteStartArray("messages"u8);
-        for (int i = 0; i < messages.Count; i++)
-        {
-            if (messages[i].Role == "system")
-            {
-                continue; // a system role inside messages is refused: it went above
-            }
-            writer.WriteStartObject();
-            writer.WriteString("role"u8, messages[i].Role);
-            writer.WriteString("content"u8, messages[i].Content);
-            writer.WriteEndObject();
-        }
-        writer.WriteEndArray();
+        WriteTurns(writer, "messages"u8, messages); // a system role inside messages is refused: it went above
         if (parameters.Temperature is { } temperature && rules.EncodedNameOf(ChatParameters.TemperatureField) is { } temperatureName)
         {
             writer.WriteNumber(temperatureName, temperature);
@@ -147,16 +137,16 @@ internal sealed partial class MessagesApi : WireApi
         writer.WriteEndObject();
     }
 
-    public override Batch.BatchService CreateBatchService(LlmClient client) => new Batch.MessageBatches(client);
+    public override Batch.BatchService CreateBatchService(LlmClient client, LlmEndpoint endpoint) => new Batch.MessageBatches(client, endpoint);
 
     /// <summary>100,000 requests, and 256 MB (in the stricter, decimal reading) less room for the wrapper around them.</summary>
     public override (long Requests, long Bytes) BatchLimits => (100_000, 256_000_000 - 1024);
 
     protected override ChatAnswer? ReadAnswer(JsonElement root, out string? problem)
     {
-        if (GetString(root, "type") is { } type && type != "message")
+        if (root.TryGetProperty("type"u8, out var kind) && kind.ValueKind == JsonValueKind.String && !kind.ValueEquals("message"u8))
         {
-            problem = $"the body is a '{ErrorBody.Shown(type)}' object, not a message";
+            problem = $"the body is a '{ErrorBody.Shown(kind.GetString()!)}' object, not a message";
             return null;
         }
         if (!root.TryGetProperty("content", out var blocks) || blocks.ValueKind != JsonValueKind.Array)
@@ -164,9 +154,13 @@ internal sealed partial class MessagesApi : WireApi
             problem = "the message has no content blocks";
             return null;
         }
-        string? text = JoinText(blocks, static block => block.ValueKind == JsonValueKind.Object && GetString(block, "type") == "text" ? GetString(block, "text") : null);
-        string? thinking = JoinText(blocks, static block => block.ValueKind == JsonValueKind.Object && GetString(block, "type") == "thinking" ? GetString(block, "thinking") : null);
-        string? stop = GetString(root, "stop_reason");
+        string? text = JoinText(blocks, static block => IsType(block, "text"u8) ? GetString(block, "text") : null);
+        string? thinking = JoinText(blocks, static block => IsType(block, "thinking"u8) ? GetString(block, "thinking") : null);
+        // the usual reasons as shared strings (this runs for every answer)
+        string? stop = !root.TryGetProperty("stop_reason"u8, out var reason) || reason.ValueKind != JsonValueKind.String ? null
+            : reason.ValueEquals("end_turn"u8) ? "end_turn"
+            : reason.ValueEquals("max_tokens"u8) ? "max_tokens"
+            : reason.GetString();
         string? refusal = null;
         if (stop == "refusal")
         {
@@ -187,7 +181,8 @@ internal sealed partial class MessagesApi : WireApi
                 "max_tokens" or "model_context_window_exceeded" => ChatAnswer.Length,
                 _ => stop,
             },
-            StopDetail = stop is null ? null : $"stop_reason '{stop}'",
+            StopField = stop is null ? null : "stop_reason",
+            StopReason = stop,
             Usage = ReadUsage(root),
         };
     }

@@ -13,11 +13,17 @@ namespace CodeGen.Core.Llm;
 internal sealed partial class ResponsesApi : WireApi
 {
     /// <summary>
-    /// OpenAI's models that its chat completions refuse by name: the codex models (gpt-5-codex, gpt-5.1-codex-mini,
-    /// codex-mini-latest…) and the pro models (o3-pro, gpt-5-pro…). Used only where a run cannot learn it from the
-    /// server's answer (batch files are written before any answer); live runs learn it.
+    /// A model OpenAI's chat completions refuse, known by its name: the codex models (gpt-5-codex, gpt-5.1-codex-mini,
+    /// codex-mini-latest…) and the pro models (o3-pro, gpt-5-pro…), at OpenAI itself (<paramref name="requestUri"/> null:
+    /// no endpoint set, which means OpenAI). Used only where a run cannot learn it from the server's answer (batch files
+    /// are written before any answer); live runs learn it. Another server's model of a like name (gemini-2.5-pro) is not one.
     /// </summary>
-    public static bool ServesOnly(string model) => OnlyHere().IsMatch(model);
+    public static bool ServesOnly(string model, Uri? requestUri)
+        => (requestUri is null || requestUri.IdnHost.Equals("api.openai.com", StringComparison.OrdinalIgnoreCase))
+            && OpenAIName().IsMatch(model) && OnlyHere().IsMatch(model);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(gpt-|o[0-9]|codex)", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex OpenAIName();
 
     [System.Text.RegularExpressions.GeneratedRegex(@"codex|-pro(-|$)", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex OnlyHere();
@@ -49,7 +55,7 @@ internal sealed partial class ResponsesApi : WireApi
     public override WireRules InitialRules(LlmProvider provider, Uri? requestUri) => Rules;
 
 
-    protected override IEnumerable<(string What, string[] BodyNames)> WrittenFields(ChatParameters parameters, LlmEndpoint? endpoint)
+    protected override IEnumerable<(string What, string[] BodyNames)> WrittenFields(ChatParameters parameters)
     {
         if (parameters.Temperature is not null)
         {
@@ -65,9 +71,10 @@ internal sealed partial class ResponsesApi : WireApi
         }
     }
 
-    public override void Check(ChatParameters parameters, LlmEndpoint? endpoint)
+    public override void Check(ChatParameters parameters, string? apiVersion)
     {
-        base.Check(parameters, endpoint);
+        base.Check(parameters, apiVersion);
+        RefuseFlatEffort(parameters, "reasoning.effort");
         if (parameters.MaxTokens is < MinOutputTokens)
         {
             throw new RequestParameterException($"The token limit is {parameters.MaxTokens}, and {DisplayName} takes no less than {MinOutputTokens} (max_output_tokens).");
@@ -79,31 +86,11 @@ internal sealed partial class ResponsesApi : WireApi
         writer.WriteStartObject();
         writer.WriteString("model"u8, model);
         // the system prompt is the instructions; the conversation (a row's prompt, a repair's exchange) the input
-        string? instructions = null;
-        for (int i = 0; i < messages.Count; i++)
-        {
-            if (messages[i].Role == "system")
-            {
-                instructions = instructions is null ? messages[i].Content : instructions + "\n\n" + messages[i].Content;
-            }
-        }
-        if (instructions is not null)
+        if (SystemText(messages) is { } instructions)
         {
             writer.WriteString("instructions"u8, instructions);
         }
-        writer.WriteStartArray("input"u8);
-        for (int i = 0; i < messages.Count; i++)
-        {
-            if (messages[i].Role == "system")
-            {
-                continue;
-            }
-            writer.WriteStartObject();
-            writer.WriteString("role"u8, messages[i].Role);
-            writer.WriteString("content"u8, messages[i].Content);
-            writer.WriteEndObject();
-        }
-        writer.WriteEndArray();
+        WriteTurns(writer, "input"u8, messages);
         if (parameters.Temperature is { } temperature && rules.EncodedNameOf(ChatParameters.TemperatureField) is { } temperatureName)
         {
             writer.WriteNumber(temperatureName, temperature);
@@ -136,11 +123,12 @@ internal sealed partial class ResponsesApi : WireApi
             problem = "the body has no output (it is not a response object)";
             return null;
         }
-        string status = GetString(root, "status") ?? "completed";
-        if (status is not ("completed" or "incomplete"))
+        // read without making a string in the usual case (this runs for every answer)
+        bool completed = !root.TryGetProperty("status"u8, out var status) || status.ValueKind != JsonValueKind.String || status.ValueEquals("completed"u8);
+        if (!completed && !status.ValueEquals("incomplete"u8))
         {
             // failed (with its error, read above as an error object), or queued / in_progress (a background response)
-            problem = $"the response's status is '{ErrorBody.Shown(status)}'";
+            problem = $"the response's status is '{ErrorBody.Shown(status.GetString()!)}'";
             return null;
         }
         string? reason = root.TryGetProperty("incomplete_details", out var details) && details.ValueKind == JsonValueKind.Object ? GetString(details, "reason") : null;
@@ -148,23 +136,18 @@ internal sealed partial class ResponsesApi : WireApi
         string? content = null, refusal = null, reasoning = null;
         foreach (var item in output.EnumerateArray())
         {
-            if (item.ValueKind != JsonValueKind.Object)
+            if (IsType(item, "message"u8) && item.TryGetProperty("content"u8, out var parts) && parts.ValueKind == JsonValueKind.Array)
             {
-                continue;
+                content = Join(content, JoinText(parts, static part => IsType(part, "output_text"u8) ? GetString(part, "text") : null));
+                refusal = Join(refusal, JoinText(parts, static part => IsType(part, "refusal"u8) ? GetString(part, "refusal") : null));
             }
-            switch (GetString(item, "type"))
+            else if (IsType(item, "reasoning"u8) && item.TryGetProperty("summary"u8, out var summary) && summary.ValueKind == JsonValueKind.Array)
             {
-                case "message" when item.TryGetProperty("content", out var parts) && parts.ValueKind == JsonValueKind.Array:
-                    content = Join(content, JoinText(parts, static part => part.ValueKind == JsonValueKind.Object && GetString(part, "type") == "output_text" ? GetString(part, "text") : null));
-                    refusal = Join(refusal, JoinText(parts, static part => part.ValueKind == JsonValueKind.Object && GetString(part, "type") == "refusal" ? GetString(part, "refusal") : null));
-                    break;
-                case "reasoning" when item.TryGetProperty("summary", out var summary) && summary.ValueKind == JsonValueKind.Array:
-                    reasoning = Join(reasoning, JoinText(summary, static part => part.ValueKind == JsonValueKind.Object ? GetString(part, "text") : null));
-                    break;
+                reasoning = Join(reasoning, JoinText(summary, static part => part.ValueKind == JsonValueKind.Object ? GetString(part, "text") : null));
             }
         }
 
-        string? finish = status == "completed" ? ChatAnswer.Stop
+        string? finish = completed ? ChatAnswer.Stop
             : reason switch
             {
                 "max_output_tokens" => ChatAnswer.Length,
@@ -178,7 +161,8 @@ internal sealed partial class ResponsesApi : WireApi
             Refusal = refusal,
             Reasoning = reasoning,
             FinishReason = finish,
-            StopDetail = status == "completed" ? null : $"status 'incomplete', reason '{reason}'",
+            StopField = completed ? null : "incomplete_details.reason",
+            StopReason = completed ? null : reason,
             Usage = ReadUsage(root),
         };
     }

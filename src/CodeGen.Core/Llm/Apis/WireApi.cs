@@ -27,7 +27,7 @@ public enum LlmApi
 /// Adding an API means one subclass and a line in <see cref="For"/>. Every answer is read into the same
 /// <see cref="ChatAnswer"/>: its <see cref="ChatAnswer.FinishReason"/> speaks chat completions' words ("stop", "length",
 /// "content_filter"), so the rules of what an answer means for its row (<c>AnswerInterpreter</c>) are written once,
-/// and <see cref="ChatAnswer.StopDetail"/> keeps how the API itself said it, for messages.
+/// and <see cref="ChatAnswer.StopField"/> and <see cref="ChatAnswer.StopReason"/> keep how the API itself said it, for messages.
 /// </remarks>
 public abstract class WireApi
 {
@@ -62,6 +62,9 @@ public abstract class WireApi
     /// <summary>The request path under the API's base URL ("chat/completions", "responses", "messages").</summary>
     public abstract string RequestPath { get; }
 
+    /// <summary>The path of the API's base URL from the path a user gave (a server's own convention, such as a missing version segment, is added here).</summary>
+    internal virtual string BasePath(string path) => path;
+
     /// <summary>The rules a run starts with for <paramref name="endpoint"/>: under which names the parameters go on this API (before a server refuses any).</summary>
     public WireRules InitialRules(LlmEndpoint endpoint) => InitialRules(endpoint.Provider, endpoint.RequestUri);
 
@@ -78,30 +81,81 @@ public abstract class WireApi
     public virtual int? DefaultMaxTokens => null;
 
     /// <summary>
+    /// The provider counts a request's token limit against its tokens-per-minute budget when it takes the request (OpenAI
+    /// does), so the pacer's estimate of a request includes it.
+    /// </summary>
+    public virtual bool CountsTokenLimitInRate => true;
+
+    /// <summary>The system messages of a conversation as one text (the APIs that take the system prompt apart from the messages), or null when there are none.</summary>
+    protected static string? SystemText(IReadOnlyList<ChatMessage> messages)
+    {
+        string? system = null;
+        for (int i = 0; i < messages.Count; i++)
+        {
+            if (messages[i].Role == "system")
+            {
+                system = system is null ? messages[i].Content : system + "\n\n" + messages[i].Content;
+            }
+        }
+        return system;
+    }
+
+    /// <summary>Writes the conversation without its system messages (they went apart: <see cref="SystemText"/>) as an array of role and content.</summary>
+    protected static void WriteTurns(Utf8JsonWriter writer, ReadOnlySpan<byte> name, IReadOnlyList<ChatMessage> messages)
+    {
+        writer.WriteStartArray(name);
+        for (int i = 0; i < messages.Count; i++)
+        {
+            if (messages[i].Role == "system")
+            {
+                continue;
+            }
+            writer.WriteStartObject();
+            writer.WriteString("role"u8, messages[i].Role);
+            writer.WriteString("content"u8, messages[i].Content);
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+    }
+
+    /// <summary>
     /// What CodeGen writes for the parameters given, in this API's body field names: each with what it is ("the token
     /// limit"), for the check that the additional body does not set one of them too.
     /// </summary>
-    protected abstract IEnumerable<(string What, string[] BodyNames)> WrittenFields(ChatParameters parameters, LlmEndpoint? endpoint);
+    protected abstract IEnumerable<(string What, string[] BodyNames)> WrittenFields(ChatParameters parameters);
 
     /// <summary>
     /// Throws when the parameters cannot be sent on this API as they are: the additional body sets a field a parameter
     /// writes too (which should win is not ours to guess), or a value the API refuses for every request.
     /// </summary>
-    /// <param name="endpoint">The endpoint the requests go to (its API version), or null when requests are only written (an export).</param>
+    /// <param name="apiVersion">The version of the API the requests are for (Anthropic's anthropic-version), or null: the API's default.</param>
     /// <exception cref="RequestParameterException">The parameters cannot be sent on this API.</exception>
-    public virtual void Check(ChatParameters parameters, LlmEndpoint? endpoint)
+    public virtual void Check(ChatParameters parameters, string? apiVersion)
     {
         if (parameters.AdditionalBody is not { } extra)
         {
             return;
         }
-        foreach (var (what, names) in WrittenFields(parameters, endpoint))
+        foreach (var (what, names) in WrittenFields(parameters))
         {
             if (names.FirstOrDefault(extra.Contains) is { } name)
             {
                 throw new RequestParameterException($"The additional body sets '{name}', which a parameter ({what}) sets too on {DisplayName}.",
                     RequestParameterException.InvalidAdditionalBody);
             }
+        }
+    }
+
+    /// <summary>
+    /// Refuses chat completions' <c>reasoning_effort</c> in the additional body on an API that takes the effort inside an
+    /// object (<paramref name="where"/>): under that API's name it would be a string where an object goes.
+    /// </summary>
+    protected void RefuseFlatEffort(ChatParameters parameters, string where)
+    {
+        if (parameters.AdditionalBody?.Contains(ChatParameters.ReasoningEffortField) == true)
+        {
+            throw new RequestParameterException($"The additional body sets '{ChatParameters.ReasoningEffortField}', which {DisplayName} takes as {where}: give it as the reasoning effort.",
+                RequestParameterException.InvalidAdditionalBody);
         }
     }
 
@@ -216,7 +270,8 @@ public abstract class WireApi
     public virtual (long Requests, long Bytes) BatchLimits => (50_000, 200L * 1024 * 1024);
 
     /// <summary>The batch API that runs this API's requests: OpenAI's files and batches, unless the API has its own.</summary>
-    public virtual Batch.BatchService CreateBatchService(LlmClient client) => new Batch.OpenAIBatches(client);
+    /// <param name="endpoint">The endpoint the batches run at (this API's).</param>
+    public virtual Batch.BatchService CreateBatchService(LlmClient client, LlmEndpoint endpoint) => new Batch.OpenAIBatches(client, endpoint);
 
     public override string ToString() => DisplayName;
 
@@ -227,25 +282,27 @@ public abstract class WireApi
     /// </summary>
     internal static string? JoinText(JsonElement parts, Func<JsonElement, string?> isText)
     {
-        StringBuilder? text = null;
+        string? first = null;
+        StringBuilder? text = null; // only for an answer in several parts: one part (the usual answer) is taken as it is
         foreach (var part in parts.EnumerateArray())
         {
             if (isText(part) is not { } piece)
             {
                 continue;
             }
-            if (text is null)
+            if (first is null)
             {
-                text = new StringBuilder(piece);
+                first = piece;
                 continue;
             }
+            text ??= new StringBuilder(first, first.Length + piece.Length + 1);
             if (text.Length > 0 && text[^1] != '\n' && !piece.StartsWith('\n'))
             {
                 text.Append('\n');
             }
             text.Append(piece);
         }
-        return text?.ToString();
+        return text?.ToString() ?? first;
     }
 
     /// <summary>The most tokens one answer's usage may claim for one count; more is not a count any model gives (a hostile or broken server).</summary>
@@ -276,6 +333,10 @@ public abstract class WireApi
 
     internal static string? GetString(JsonElement element, string name)
         => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    /// <summary>True when <paramref name="element"/> is an object whose "type" is <paramref name="type"/> (compared without making a string: this runs for every part of every answer).</summary>
+    internal static bool IsType(JsonElement element, ReadOnlySpan<byte> type)
+        => element.ValueKind == JsonValueKind.Object && element.TryGetProperty("type"u8, out var value) && value.ValueKind == JsonValueKind.String && value.ValueEquals(type);
 }
 
 /// <summary>The request parameters cannot be sent on the API in use: a field set twice, or a value the API refuses for every request.</summary>
