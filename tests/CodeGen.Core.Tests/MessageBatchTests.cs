@@ -149,7 +149,8 @@ public class MessageBatchTests : IClassFixture<FakeServerFixture>, IDisposable
     public async Task A_create_whose_answer_was_lost_is_found_among_the_newest_batches_not_repeated()
     {
         var server = _fixture.Use(new FakeLlmOptions { BatchCreateAborts = 1 });
-        string input = _temp.WriteTasks("in.csv", 4);
+        // 9 rows: no other test of this class (they share the server's list of batches) makes a batch of that size
+        string input = _temp.WriteTasks("in.csv", 9);
         string output = _temp.File("out.jsonl");
         using var client = Claude(server, retries: 3);
 
@@ -157,7 +158,7 @@ public class MessageBatchTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal(1L, server.Stats.BatchesCreated); // not retried: the server may have made it
 
         var (state, summary) = await RunJobAsync(client, Options(input, output));
-        Assert.Equal(4L, summary!.Generated);
+        Assert.Equal(9L, summary!.Generated);
         Assert.Equal(1L, server.Stats.BatchesCreated);
         Assert.Single(state.BatchIds);
     }
@@ -171,7 +172,7 @@ public class MessageBatchTests : IClassFixture<FakeServerFixture>, IDisposable
         server.Clock = clock;
         try
         {
-            string input = _temp.WriteTasks("in.csv", 4);
+            string input = _temp.WriteTasks("in.csv", 11); // a size no other test of this class makes a batch of
             using var client = Claude(server);
             var (old, _) = await RunJobAsync(client, Options(input, _temp.File("old.csv"), noWait: true));
             clock.SetUtcNow(DateTimeOffset.UtcNow);
@@ -185,7 +186,7 @@ public class MessageBatchTests : IClassFixture<FakeServerFixture>, IDisposable
 
             server.Options = server.Options with { RequiredApiKey = null, BatchPollsToComplete = 1 };
             var (state, summary) = await RunJobAsync(client, Options(input, output));
-            Assert.Equal(4L, summary!.Generated);
+            Assert.Equal(11L, summary!.Generated);
             Assert.NotEqual(old.BatchIds[0], Assert.Single(state.BatchIds)); // a batch of its own, not the older one
             Assert.Equal(2L, server.Stats.BatchesCreated);
         }

@@ -11,16 +11,17 @@ namespace CodeGen.Core.Batch;
 /// </summary>
 /// <remarks>
 /// A message batch has no metadata to tag it with, so a run that stopped after sending the create call (and before it
-/// saved the answer) looks for the batch among the newest ones: created no earlier than that call (give or take the
-/// clocks' difference), with as many requests as the part, and not already another part's. A batch made before the call
-/// (an earlier job on the same rows, with other options) is never taken for it. The results are read at
+/// saved the answer) looks for the batch among the newest ones: with as many requests as the part, not already another
+/// part's, created no earlier than that call (give or take a minute of the clocks' difference), and of those the one
+/// created closest to it. A batch made before the call (an earlier job on the same rows, with other options) is not
+/// taken for it; when none is found, the part is created again. The results are read at
 /// <c>…/messages/batches/{id}/results</c> on the endpoint's own server, never at the results_url a batch object names:
 /// the key goes with every request, and a server's answer does not choose where it goes.
 /// </remarks>
 public sealed class MessageBatches : BatchService
 {
     /// <summary>How much earlier than the create call a batch may say it was created and still be taken for the one it made (clocks differ a little).</summary>
-    private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(1);
 
     public MessageBatches(LlmClient client, LlmEndpoint endpoint) : base(client, endpoint)
     {
@@ -93,7 +94,7 @@ public sealed class MessageBatches : BatchService
         return data.EnumerateArray()
             .Select(item => Parse(item).Masked(Redact))
             .Where(info => info.Total == part.Requests && !taken.Contains(info.Id) && info.CreatedAt is { } created && created >= attempted - ClockSkew)
-            .OrderBy(info => info.CreatedAt) // the first made after the call: a later one would be another run's
+            .OrderBy(info => (info.CreatedAt!.Value - attempted).Duration()) // the call made it moments after it was sent
             .FirstOrDefault();
     }
 
