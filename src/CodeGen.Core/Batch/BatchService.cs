@@ -49,9 +49,37 @@ public abstract class BatchService
 
     /// <summary>
     /// Submits a part of a job (uploads and creates, or creates with the requests inline), saving in <paramref name="state"/>
-    /// each id as soon as it is known, so a run stopped at any point neither uploads nor creates twice when run again.
+    /// each id as soon as it is known, so a run stopped at any point neither uploads nor creates twice when run again:
+    /// a create is marked as sent before it is, and a part so marked looks for the batch it made before making another.
     /// </summary>
-    public abstract Task SubmitAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken);
+    public async Task SubmitAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken)
+    {
+        await PrepareAsync(state, part, cancellationToken).ConfigureAwait(false);
+        BatchInfo? info = null;
+        if (part.CreateAttempted)
+        {
+            // an earlier run sent the create call and stopped before it saved the answer
+            info = await FindCreatedAsync(state, part, cancellationToken).ConfigureAwait(false);
+        }
+        if (info is null)
+        {
+            part.CreateAttempted = true;
+            part.CreateAttemptedAt = DateTimeOffset.UtcNow;
+            state.Save();
+            info = await CreateAsync(state, part, cancellationToken).ConfigureAwait(false);
+        }
+        part.Update(info);
+        state.Save();
+    }
+
+    /// <summary>What a part needs before its batch is created (OpenAI's: its request file uploaded, the file id saved); nothing by default.</summary>
+    protected virtual Task PrepareAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Creates the part's batch (the one call that is not idempotent: retried only when the server said it did nothing).</summary>
+    protected abstract Task<BatchInfo> CreateAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken);
+
+    /// <summary>The batch an earlier run's create call made for the part, when it can be found; null: create it (again).</summary>
+    protected abstract Task<BatchInfo?> FindCreatedAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken);
 
     public abstract Task<BatchInfo> GetAsync(string batchId, CancellationToken cancellationToken);
 

@@ -27,24 +27,8 @@ public sealed class MessageBatches : BatchService
     {
     }
 
-    public override async Task SubmitAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken)
-    {
-        BatchInfo? info = null;
-        if (part.CreateAttempted)
-        {
-            // an earlier run sent the create call and stopped before it saved the answer
-            info = await FindAsync(state, part, cancellationToken).ConfigureAwait(false);
-        }
-        if (info is null)
-        {
-            part.CreateAttempted = true;
-            part.CreateAttemptedAt = DateTimeOffset.UtcNow;
-            state.Save();
-            info = await CreateAsync(state.PathOf(part.RequestFile), part.Sha256, cancellationToken).ConfigureAwait(false);
-        }
-        part.Update(info);
-        state.Save();
-    }
+    protected override Task<BatchInfo> CreateAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken)
+        => CreateAsync(state.PathOf(part.RequestFile), part.Sha256, cancellationToken);
 
     /// <summary>Creates a batch of the requests in a request file (one <c>{"custom_id","params"}</c> per line), sent inline.</summary>
     /// <param name="expectedSha256">The hash the file had when CodeGen wrote it: a file that is not what CodeGen wrote is not sent.</param>
@@ -82,7 +66,7 @@ public sealed class MessageBatches : BatchService
     }
 
     /// <summary>The batch an interrupted create call made, among the newest ones (see the remarks); null when there is none.</summary>
-    private async Task<BatchInfo?> FindAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken)
+    protected override async Task<BatchInfo?> FindCreatedAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken)
     {
         using var document = await SendAsync(HttpMethod.Get, "messages/batches?limit=100", null, "list message batches", cancellationToken).ConfigureAwait(false);
         if (!document.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)

@@ -21,7 +21,7 @@ public sealed class OpenAIBatches : BatchService
     /// <summary>The url to write in each request line and to create batches for.</summary>
     public string RequestUrl => Endpoint.Api.BatchUrl(Endpoint.Provider);
 
-    public override async Task SubmitAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken)
+    protected override async Task PrepareAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken)
     {
         if (part.FileId is null)
         {
@@ -29,22 +29,19 @@ public sealed class OpenAIBatches : BatchService
             part.Status = BatchStatus.Uploaded;
             state.Save();
         }
-        string tag = $"{state.JobId}:{part.Part}";
-        BatchInfo? info = null;
-        if (part.CreateAttempted)
-        {
-            // an earlier run sent the create request and stopped before it saved the answer
-            info = await FindAsync("codegen_job", tag, cancellationToken).ConfigureAwait(false);
-        }
-        if (info is null)
-        {
-            part.CreateAttempted = true;
-            state.Save();
-            info = await CreateAsync(part.FileId, new Dictionary<string, string> { ["codegen_job"] = tag }, cancellationToken).ConfigureAwait(false);
-        }
-        part.Update(info);
-        state.Save();
     }
+
+    /// <summary>The job's tag of a part, in its batch's metadata: how a run that lost the create's answer finds the batch.</summary>
+    private static string Tag(BatchJobState state, BatchPart part) => $"{state.JobId}:{part.Part}";
+
+    protected override Task<BatchInfo?> FindCreatedAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken)
+        => FindAsync(JobTagKey, Tag(state, part), cancellationToken);
+
+    protected override Task<BatchInfo> CreateAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken)
+        => CreateAsync(part.FileId!, new Dictionary<string, string> { [JobTagKey] = Tag(state, part) }, cancellationToken);
+
+    /// <summary>The metadata key of the job's tag.</summary>
+    private const string JobTagKey = "codegen_job";
 
     /// <param name="expectedSha256">The hash the file had when CodeGen wrote it: a file that is not what CodeGen wrote (swapped, or tampered with) is not uploaded.</param>
     public async Task<string> UploadAsync(string path, string? expectedSha256, CancellationToken cancellationToken)

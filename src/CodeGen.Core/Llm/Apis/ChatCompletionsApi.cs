@@ -70,18 +70,7 @@ internal sealed class ChatCompletionsApi : WireApi
             writer.WriteEndObject();
         }
         writer.WriteEndArray();
-        if (parameters.Temperature is { } temperature && rules.EncodedNameOf(ChatParameters.TemperatureField) is { } temperatureName)
-        {
-            writer.WriteNumber(temperatureName, temperature);
-        }
-        if (parameters.MaxTokens is { } maxTokens && rules.EncodedNameOf(ChatParameters.MaxTokensField) is { } maxTokensName)
-        {
-            writer.WriteNumber(maxTokensName, maxTokens);
-        }
-        if (parameters.ReasoningEffort is { } effort && rules.EncodedNameOf(ChatParameters.ReasoningEffortField) is { } effortName)
-        {
-            writer.WriteString(effortName, effort);
-        }
+        WriteParameters(writer, parameters, rules);
         parameters.AdditionalBody?.Write(writer, rules);
         writer.WriteEndObject();
     }

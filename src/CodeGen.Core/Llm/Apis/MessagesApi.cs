@@ -109,16 +109,7 @@ internal sealed partial class MessagesApi : WireApi
             writer.WriteString("system"u8, system);
         }
         WriteTurns(writer, "messages"u8, messages); // a system role inside messages is refused: it went above
-        if (parameters.Temperature is { } temperature && rules.EncodedNameOf(ChatParameters.TemperatureField) is { } temperatureName)
-        {
-            writer.WriteNumber(temperatureName, temperature);
-        }
-        if (parameters.ReasoningEffort is { } effort && rules.EncodedNameOf(ChatParameters.ReasoningEffortField) is { } effortName)
-        {
-            writer.WriteStartObject(effortName);
-            writer.WriteString("effort"u8, effort);
-            writer.WriteEndObject();
-        }
+        WriteParameters(writer, parameters, rules, tokenLimit: false, effortInObject: true); // max_tokens went first: the API requires it
         parameters.AdditionalBody?.Write(writer, rules);
         writer.WriteEndObject();
     }

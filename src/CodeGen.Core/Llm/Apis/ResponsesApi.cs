@@ -91,20 +91,7 @@ internal sealed partial class ResponsesApi : WireApi
             writer.WriteString("instructions"u8, instructions);
         }
         WriteTurns(writer, "input"u8, messages);
-        if (parameters.Temperature is { } temperature && rules.EncodedNameOf(ChatParameters.TemperatureField) is { } temperatureName)
-        {
-            writer.WriteNumber(temperatureName, temperature);
-        }
-        if (parameters.MaxTokens is { } maxTokens && rules.EncodedNameOf(ChatParameters.MaxTokensField) is { } maxTokensName)
-        {
-            writer.WriteNumber(maxTokensName, maxTokens);
-        }
-        if (parameters.ReasoningEffort is { } effort && rules.EncodedNameOf(ChatParameters.ReasoningEffortField) is { } effortName)
-        {
-            writer.WriteStartObject(effortName);
-            writer.WriteString("effort"u8, effort);
-            writer.WriteEndObject();
-        }
+        WriteParameters(writer, parameters, rules, effortInObject: true);
         if (parameters.AdditionalBody?.Contains(StoreField) != true)
         {
             writer.WriteBoolean("store"u8, false);

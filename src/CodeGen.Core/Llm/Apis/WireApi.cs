@@ -100,6 +100,37 @@ public abstract class WireApi
         return system;
     }
 
+    /// <summary>
+    /// Writes the parameters that are set, each under the name <paramref name="rules"/> gives it (left out when the rules
+    /// drop it): the temperature, the token limit (unless the API writes its own, <paramref name="tokenLimit"/> false) and
+    /// the reasoning effort, as a string or, for the APIs that take it in an object (<paramref name="effortInObject"/>), as
+    /// <c>{"effort": …}</c>.
+    /// </summary>
+    protected static void WriteParameters(Utf8JsonWriter writer, ChatParameters parameters, WireRules rules, bool tokenLimit = true, bool effortInObject = false)
+    {
+        if (parameters.Temperature is { } temperature && rules.EncodedNameOf(ChatParameters.TemperatureField) is { } temperatureName)
+        {
+            writer.WriteNumber(temperatureName, temperature);
+        }
+        if (tokenLimit && parameters.MaxTokens is { } maxTokens && rules.EncodedNameOf(ChatParameters.MaxTokensField) is { } maxTokensName)
+        {
+            writer.WriteNumber(maxTokensName, maxTokens);
+        }
+        if (parameters.ReasoningEffort is { } effort && rules.EncodedNameOf(ChatParameters.ReasoningEffortField) is { } effortName)
+        {
+            if (effortInObject)
+            {
+                writer.WriteStartObject(effortName);
+                writer.WriteString("effort"u8, effort);
+                writer.WriteEndObject();
+            }
+            else
+            {
+                writer.WriteString(effortName, effort);
+            }
+        }
+    }
+
     /// <summary>Writes the conversation without its system messages (they went apart: <see cref="SystemText"/>) as an array of role and content.</summary>
     protected static void WriteTurns(Utf8JsonWriter writer, ReadOnlySpan<byte> name, IReadOnlyList<ChatMessage> messages)
     {
