@@ -43,6 +43,15 @@ Describe 'OpenAI Responses API' {
         (Get-Bodies)[-1].store | Should -BeFalse
     }
 
+    It 'stops a codex model on chat completions chosen with -Api at its first row, saying to pass -Api Responses' {
+        $err = $null
+        try { 1..20 | ForEach-Object { "task $_" } | Invoke-CodeInstructionToCode -Endpoint $server.BaseUrl -Model gpt-5-codex -Api ChatCompletions -ThrottleLimit 2 } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'LlmHttpError,*'
+        "$err" | Should -BeLike '*only supported in v1/responses*'
+        $err.ErrorDetails.RecommendedAction | Should -BeLike '*-Api Responses*'
+        (Get-FakeLlmStats $server).apiRequests.responses | Should -BeNullOrEmpty
+    }
+
     It 'speaks the Responses API from the first request with -Api, held by Set-CodeGenEndpoint and shown by Get-CodeGenEndpoint' {
         $info = Set-CodeGenEndpoint -Endpoint $server.BaseUrl -Model gpt-5.1-codex-mini -Api Responses -PassThru
         $info.Api | Should -Be 'Responses'

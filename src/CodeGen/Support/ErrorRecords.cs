@@ -171,6 +171,8 @@ internal static class ErrorRecords
             RowErrorKind.HttpError when error.StatusCode is 401 or 403 && error.ServerCode is "authentication_error" or "permission_error" && Has("ApiKey")
                 => "Check the API key (-ApiKey, CODEGEN_API_KEY or ANTHROPIC_API_KEY; ANTHROPIC_API_KEY is sent only to api.anthropic.com, ANTHROPIC_BASE_URL and this machine).",
             RowErrorKind.HttpError when error.StatusCode is 401 or 403 && Has("ApiKey") => "Check the API key (-ApiKey or CODEGEN_API_KEY; OPENAI_API_KEY is sent only to api.openai.com, OPENAI_BASE_URL and this machine).",
+            RowErrorKind.HttpError when error.StatusCode is 400 && (error.ServerMessage?.Contains("only supported in v1/responses", StringComparison.OrdinalIgnoreCase) ?? false) && Has("Api")
+                => "Pass -Api Responses, or leave -Api out (and -Endpoint a base URL): a run then moves to the Responses API by itself.",
             RowErrorKind.HttpError when error.StatusCode is 404 && Has("Endpoint") => "Check -Endpoint and -Model (or -Deployment for Azure OpenAI).",
             RowErrorKind.HttpError when error.StatusCode is 401 or 403 or 404 => "Check the key, the endpoint and the model the batch was run with.",
             RowErrorKind.HttpError when error.ServerCode == "insufficient_quota" => $"Add credit or raise the quota of the account, then {again}.",
