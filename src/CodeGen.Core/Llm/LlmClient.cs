@@ -405,7 +405,6 @@ public sealed class LlmClient : IChatBackend, IDisposable
     /// <summary>Masks every credential this client sent in a text from the server.</summary>
     internal string Redact(string text) => _pipeline.Authenticator.Redact(text);
 
-
     private static int EstimateSize(IReadOnlyList<ChatMessage> messages)
     {
         int size = 128;

@@ -59,7 +59,6 @@ internal sealed partial class MessagesApi : WireApi
 
     public override WireRules InitialRules(LlmProvider provider, Uri? requestUri) => Rules;
 
-
     /// <summary>True when the version is the long-standing one, which authenticates with x-api-key.</summary>
     internal static bool IsLegacy(string? version) => version == LegacyVersion;
 

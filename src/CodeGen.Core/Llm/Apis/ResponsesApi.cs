@@ -54,7 +54,6 @@ internal sealed partial class ResponsesApi : WireApi
 
     public override WireRules InitialRules(LlmProvider provider, Uri? requestUri) => Rules;
 
-
     protected override IEnumerable<(string What, string[] BodyNames)> WrittenFields(ChatParameters parameters)
     {
         if (parameters.Temperature is not null)
