@@ -115,10 +115,7 @@ public sealed class BatchJob
             {
                 listener.OnNotice($"Starting a new batch job; the earlier one ({string.Join(", ", old.BatchIds.Where(ProviderId.IsSafe))}) is still running at the provider. Stop-CodeGenBatch -Id <id> cancels it.");
             }
-            if (Directory.Exists(BatchJobState.DirectoryFor(output)))
-            {
-                Directory.Delete(BatchJobState.DirectoryFor(output), recursive: true);
-            }
+            SideFile.DeleteFolder(BatchJobState.DirectoryFor(output));
             existing = null;
         }
         else
@@ -139,7 +136,7 @@ public sealed class BatchJob
             }
             catch
             {
-                Directory.Delete(state.Directory, recursive: true); // nothing was sent: leave no half-made job behind
+                SideFile.DeleteFolder(state.Directory); // nothing was sent: leave no half-made job behind
                 throw;
             }
             state.Save();
@@ -195,15 +192,17 @@ public sealed class BatchJob
 
     private IReadOnlyList<BatchRequestFile> ExportRequests(string input, string target, bool hashOnly, out long rows, BatchJobState? saved = null)
         => ExportFile(input, _options.Files.InputFormat, _options.Files.Csv, target, _service.Target(_model), _options.Generation,
-            saved?.MaxRequestsPerFile ?? MaxRequests, saved?.MaxBytesPerFile ?? MaxBytes, hashOnly, onRowError: null, out rows);
+            saved?.MaxRequestsPerFile ?? MaxRequests, saved?.MaxBytesPerFile ?? MaxBytes, hashOnly, onRowError: null, out rows, besideOutput: true);
 
     /// <summary>
     /// Writes the request files for the rows of a data file (or, with <paramref name="hashOnly"/>, only counts and
     /// hashes them). A row that cannot be sent (no instruction, a template column missing) is left out and
     /// reported to <paramref name="onRowError"/>; its error comes back at the merge.
     /// </summary>
+    /// <param name="besideOutput">The files go in a batch job's folder (see <see cref="BatchRequestExporter"/>).</param>
     public static IReadOnlyList<BatchRequestFile> ExportFile(string input, DataFormat? inputFormat, CsvSettings csv, string target, BatchTarget batchTarget,
-        GenerationOptions generation, long maxRequestsPerFile, long maxBytesPerFile, bool hashOnly, Action<RowError, DataRow>? onRowError, out long rows)
+        GenerationOptions generation, long maxRequestsPerFile, long maxBytesPerFile, bool hashOnly, Action<RowError, DataRow>? onRowError, out long rows,
+        bool besideOutput = false)
     {
         if (!hashOnly && FileIdentity.SameFile(input, target))
         {
@@ -211,7 +210,7 @@ public sealed class BatchJob
                 errorId: DataFileException.SameInputAndOutput);
         }
         using var reader = RowFiles.OpenReader(input, DataFormats.Resolve(input, inputFormat), csv);
-        using var exporter = new BatchRequestExporter(target, batchTarget, generation, maxRequestsPerFile, maxBytesPerFile, hashOnly);
+        using var exporter = new BatchRequestExporter(target, batchTarget, generation, maxRequestsPerFile, maxBytesPerFile, hashOnly, besideOutput);
         rows = 0;
         bool checkedColumns = false;
         while (reader.Read(out var row))
@@ -318,11 +317,11 @@ public sealed class BatchJob
                 part.Downloaded = true;
                 state.Save();
             }
-            if (File.Exists(outputFile))
+            if (SideFile.Exists(outputFile))
             {
                 results.Add(outputFile);
             }
-            if (File.Exists(errorFile))
+            if (SideFile.Exists(errorFile))
             {
                 errors.Add(errorFile);
             }
@@ -343,7 +342,7 @@ public sealed class BatchJob
             BatchStatus.Failed => $"batch {p.BatchId} failed ({p.Errors ?? "no reason given"})",
             _ => $"batch {p.BatchId} finished without a result for it",
         })).ToList();
-        using var index = BatchResultIndex.Open(results, errors);
+        using var index = BatchResultIndex.Open(results, errors, besideOutput: true);
         IChatBackend answers = new BatchResultBackend(index, reasons, _service.Redact);
         using var run = new GenerationRun(_options.Generation, _options.MergeThrough?.Invoke(answers) ?? answers);
         var fileOptions = new FileRunOptions

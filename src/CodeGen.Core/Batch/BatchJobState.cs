@@ -121,6 +121,9 @@ public sealed partial class BatchJobState
     [JsonIgnore]
     public IReadOnlyList<string> BatchIds => Parts.Where(p => p.BatchId is not null).Select(p => p.BatchId!).ToList();
 
+    /// <summary>The most a state file is read: a job of 50,000 parts writes a few MB.</summary>
+    private const int MaxStateBytes = 64 * 1024 * 1024;
+
     public static string DirectoryFor(string outputPath) => Path.GetFullPath(outputPath) + ".batch";
 
     /// <summary>The saved state of the job writing <paramref name="outputPath"/>, or null when there is none.</summary>
@@ -130,13 +133,22 @@ public sealed partial class BatchJobState
     {
         string directory = DirectoryFor(outputPath);
         string path = Path.Combine(directory, StateFileName);
-        if (!File.Exists(path))
+        if (!SideFile.Exists(directory))
         {
+            return null;
+        }
+        SideFile.EnsureFolder(directory); // a link planted as the folder is refused, not followed
+        if (SideFile.ReadAllBytes(path, MaxStateBytes) is not { } content)
+        {
+            if (SideFile.Exists(path))
+            {
+                throw new DataFileException(path, 0, $"is larger than {MaxStateBytes / (1024 * 1024)} MB, so it is not a batch job state CodeGen wrote.");
+            }
             return null;
         }
         try
         {
-            var state = JsonSerializer.Deserialize<BatchJobState>(File.ReadAllBytes(path), JsonOptions)
+            var state = JsonSerializer.Deserialize<BatchJobState>(content, JsonOptions)
                 ?? throw new DataFileException(path, 1, "is empty.");
             state.Directory = directory;
             if (check)
@@ -164,15 +176,17 @@ public sealed partial class BatchJobState
             CreatedAt = DateTimeOffset.UtcNow,
             Directory = DirectoryFor(outputPath),
         };
-        System.IO.Directory.CreateDirectory(state.Directory);
+        // no state in it, so nothing was sent: whatever a crash (or anyone) left there goes
+        SideFile.DeleteFolder(state.Directory);
+        SideFile.EnsureFolder(state.Directory);
         return state;
     }
 
-    /// <summary>Writes the state atomically and durably (state.json.tmp, synced to the disk, renamed over the old one).</summary>
+    /// <summary>Writes the state atomically and durably (a temporary file, synced to the disk, renamed over the old one).</summary>
     public void Save()
     {
         string path = Path.Combine(Directory, StateFileName);
-        AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, this, JsonOptions), flushToDisk: true, temporaryPath: path + ".tmp");
+        AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, this, JsonOptions), flushToDisk: true);
     }
 
     internal string PathOf(string relative) => Path.Combine(Directory, relative);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CodeGen.Core.Llm;
+using CodeGen.Core.Storage;
 using CodeGen.Core.Rows;
 using CodeGen.Core.Running;
 
@@ -45,15 +46,18 @@ public sealed class BatchRequestExporter : IDisposable
     private readonly System.Buffers.ArrayBufferWriter<byte> _line = new(4096);
     private readonly List<BatchRequestFile> _files = [];
     private readonly bool _hashOnly;
+    private readonly bool _besideOutput;
     private readonly System.Security.Cryptography.IncrementalHash _hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
     private Stream? _stream;
     private long _requests, _bytes, _firstRow, _lastRow, _rowNumber;
 
     /// <param name="hashOnly">Write nothing: only count and hash what would be written (to tell whether an input changed).</param>
+    /// <param name="besideOutput">The files go in a batch job's folder beside its output: created as new <see cref="SideFile"/>s (the folder exists).</param>
     /// <exception cref="RequestParameterException">The parameters cannot be sent on the target's API.</exception>
     public BatchRequestExporter(string path, BatchTarget target, GenerationOptions options, long maxRequestsPerFile = 50_000, long maxBytesPerFile = 200L * 1024 * 1024,
-        bool hashOnly = false)
+        bool hashOnly = false, bool besideOutput = false)
     {
+        _besideOutput = besideOutput;
         options.Validate();
         target.Api.Check(options.Parameters, target.ApiVersion);
         _hashOnly = hashOnly;
@@ -92,11 +96,13 @@ public sealed class BatchRequestExporter : IDisposable
         if (_stream is null)
         {
             string path = _files.Count == 0 ? _path : Path.ChangeExtension(_path, null) + $".{_files.Count + 1}" + Path.GetExtension(_path);
-            if (!_hashOnly)
+            if (!_hashOnly && !_besideOutput)
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             }
-            _stream = _hashOnly ? Stream.Null : new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
+            _stream = _hashOnly ? Stream.Null
+                : _besideOutput ? SideFile.CreateNew(path, FileAccess.Write, 1 << 16)
+                : new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
             _files.Add(new BatchRequestFile(path, 0, 0, rowNumber, rowNumber));
             _requests = _bytes = 0;
             _firstRow = rowNumber;

@@ -26,9 +26,9 @@ public sealed class BatchResultIndex : IDisposable
 
     private readonly record struct Entry(int File, long Offset, int Length, uint Hash, long Line);
 
-    private BatchResultIndex()
-    {
-    }
+    private readonly bool _besideOutput;
+
+    private BatchResultIndex(bool besideOutput) => _besideOutput = besideOutput;
 
     /// <summary>Results found, one per row (a custom_id seen twice counts once: the answer wins over the error).</summary>
     public int Count => _entries.Count;
@@ -37,10 +37,11 @@ public sealed class BatchResultIndex : IDisposable
     public long ForeignLines { get; private set; }
 
     /// <summary>Indexes the files; the output files first (their answers win over error lines for the same row).</summary>
+    /// <param name="besideOutput">The files are the ones a batch job downloaded beside its output: opened as <see cref="SideFile"/>s (a link or FIFO there is refused).</param>
     /// <exception cref="DataFileException">A file is missing or a line is not a JSON object with a custom_id.</exception>
-    public static BatchResultIndex Open(IEnumerable<string> resultFiles, IEnumerable<string>? errorFiles = null)
+    public static BatchResultIndex Open(IEnumerable<string> resultFiles, IEnumerable<string>? errorFiles = null, bool besideOutput = false)
     {
-        var index = new BatchResultIndex();
+        var index = new BatchResultIndex(besideOutput);
         try
         {
             foreach (var path in resultFiles.Concat(errorFiles ?? []))
@@ -61,13 +62,17 @@ public sealed class BatchResultIndex : IDisposable
 
     private void Add(string path)
     {
-        if (!File.Exists(path))
+        var missing = () => new DataFileException(path, 0, "does not exist.", errorId: DataFileException.DataFileNotFound);
+        if (!_besideOutput && !File.Exists(path))
         {
-            throw new DataFileException(path, 0, "does not exist.", errorId: DataFileException.DataFileNotFound);
+            throw missing();
         }
+        var handle = _besideOutput ? SideFile.OpenExistingHandle(path) ?? throw missing() : File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         int file = _files.Count;
-        _files.Add((path, File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read)));
-        using var window = new ByteWindow(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan));
+        _files.Add((path, handle));
+        using var window = new ByteWindow(_besideOutput
+            ? SideFile.OpenExisting(path, bufferSize: 1) ?? throw missing()
+            : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan));
         window.SkipByteOrderMark();
         long line = 0;
         while (true)

@@ -144,12 +144,12 @@ public abstract class BatchService
         }
     }
 
-    /// <summary>Downloads what an API path answers to <paramref name="destination"/> (written to a .part file and renamed when complete; a failed download leaves no .part file).</summary>
+    /// <summary>Downloads what an API path answers to <paramref name="destination"/> (written to a temporary file and renamed when complete; a failed download leaves none).</summary>
     protected async Task DownloadAsync(string relative, string what, string destination, CancellationToken cancellationToken)
     {
         using var request = NewRequest(HttpMethod.Get, relative, null);
         using var response = await SendRawAsync(request, what, cancellationToken).ConfigureAwait(false);
-        await AtomicFile.WriteAsync(destination, (target, token) => response.Content.CopyToAsync(target, token), cancellationToken, temporaryPath: destination + ".part").ConfigureAwait(false);
+        await AtomicFile.WriteAsync(destination, (target, token) => response.Content.CopyToAsync(target, token), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The most of a batch API answer that is read (they are a few KB; a server could send gigabytes).</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using CodeGen.Core.Llm;
+using CodeGen.Core.Storage;
 
 namespace CodeGen.Core.Batch;
 
@@ -34,7 +35,8 @@ public sealed class MessageBatches : BatchService
     /// <param name="expectedSha256">The hash the file had when CodeGen wrote it: a file that is not what CodeGen wrote is not sent.</param>
     public async Task<BatchInfo> CreateAsync(string path, string? expectedSha256, CancellationToken cancellationToken)
     {
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        await using var file = SideFile.OpenExisting(path, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true)
+            ?? throw new DataFileException(path, 0, "does not exist.", errorId: DataFileException.DataFileNotFound);
         if (expectedSha256 is not null)
         {
             await CheckHashAsync(file, expectedSha256, path, cancellationToken).ConfigureAwait(false);

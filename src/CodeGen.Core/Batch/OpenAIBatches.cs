@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using CodeGen.Core.Llm;
+using CodeGen.Core.Storage;
 
 namespace CodeGen.Core.Batch;
 
@@ -46,7 +47,8 @@ public sealed class OpenAIBatches : BatchService
     /// <param name="expectedSha256">The hash the file had when CodeGen wrote it: a file that is not what CodeGen wrote (swapped, or tampered with) is not uploaded.</param>
     public async Task<string> UploadAsync(string path, string? expectedSha256, CancellationToken cancellationToken)
     {
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        await using var file = SideFile.OpenExisting(path, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true)
+            ?? throw new DataFileException(path, 0, "does not exist.", errorId: DataFileException.DataFileNotFound);
         if (expectedSha256 is not null)
         {
             // hashed through the very handle the upload reads, so what is checked is what is sent

@@ -238,8 +238,14 @@ public sealed class ResponseCache
         string path = PathOf(request.Key);
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            if (stream.Length > MaxEntryBytes)
+            // a cache folder may be shared: a link or FIFO at an entry's name (or as its shard folder) is not followed or read
+            CheckShard(path);
+            using var stream = SideFile.OpenExisting(path, FileAccess.Read, FileShare.ReadWrite);
+            if (stream is null)
+            {
+                // absent: a miss
+            }
+            else if (stream.Length > MaxEntryBytes)
             {
                 problem = $"{stream.Length} bytes, more than the {MaxEntryBytes} an entry may have";
             }
@@ -249,15 +255,15 @@ public sealed class ResponseCache
                 stream.ReadExactly(bytes);
                 answer = Read(bytes, request, out problem);
             }
-            if (answer is null)
+            if (answer is null && stream is not null)
             {
                 // damaged (cut short, not JSON, not valid Unicode, another format, another request): asked again when the mode allows
-                problem = $"{path}: {problem}";
-                Unreadable.Enqueue(problem);
-                while (Unreadable.Count > 10 && Unreadable.TryDequeue(out _))
-                {
-                }
+                problem = Unusable($"{path}: {problem}");
             }
+        }
+        catch (DataFileException ex) when (ex.ErrorId == DataFileException.UnsafeSideFile)
+        {
+            problem = Unusable(ex.Message);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -265,6 +271,26 @@ public sealed class ResponseCache
         }
         Interlocked.Increment(ref answer is null ? ref _misses : ref _hits);
         return answer is not null;
+    }
+
+    /// <summary>Keeps the last few entries that could not be used (or written), for the run's summary; returns <paramref name="problem"/>.</summary>
+    private string Unusable(string problem)
+    {
+        Unreadable.Enqueue(problem);
+        while (Unreadable.Count > 10 && Unreadable.TryDequeue(out _))
+        {
+        }
+        return problem;
+    }
+
+    /// <summary>The shard folder of an entry, when there is one, is a folder and not a link: entries stay inside the cache.</summary>
+    private static void CheckShard(string entry)
+    {
+        string shard = Path.GetDirectoryName(entry)!;
+        if (SideFile.Exists(shard))
+        {
+            SideFile.EnsureFolder(shard);
+        }
     }
 
     private static ChatAnswer? Read(byte[] bytes, Request request, out string? problem)
@@ -333,20 +359,33 @@ public sealed class ResponseCache
             string masked = mask(text);
             content = ReferenceEquals(text, masked) || text == masked ? content : Encoding.UTF8.GetBytes(masked);
         }
-        if (WriteAtomically(PathOf(request.Key), content))
+        if (WriteAtomically(PathOf(request.Key), content, shard: true))
         {
             Interlocked.Increment(ref _stored);
         }
     }
 
     /// <summary>Writes the file through a temporary one; false (and nothing changed) when it cannot be written.</summary>
-    private static bool WriteAtomically(string path, byte[] content)
+    /// <param name="shard">The file is an entry, in a shard folder made when missing (and refused when it is a link).</param>
+    private bool WriteAtomically(string path, byte[] content, bool shard)
     {
         try
         {
-            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            if (shard)
+            {
+                SideFile.EnsureFolder(Path.GetDirectoryName(path)!);
+            }
+            else
+            {
+                System.IO.Directory.CreateDirectory(Directory); // the cache's own folder, which the user names
+            }
             AtomicFile.Write(path, stream => stream.Write(content));
             return true;
+        }
+        catch (DataFileException ex) when (ex.ErrorId == DataFileException.UnsafeSideFile)
+        {
+            Unusable($"not stored: {ex.Message}");
+            return false;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -362,13 +401,13 @@ public sealed class ResponseCache
     private bool CheckFormat()
     {
         string manifest = Path.Combine(Directory, ManifestName);
-        if (File.Exists(manifest))
+        if (SideFile.Exists(manifest))
         {
             int? format = null;
             try
             {
-                // a manifest is a few lines: a bigger file is not one
-                using var document = new FileInfo(manifest).Length > 64 * 1024 ? JsonDocument.Parse("null") : JsonDocument.Parse(File.ReadAllBytes(manifest));
+                // a manifest is a few lines: a bigger file is not one (and a link or FIFO in its place is refused, not read)
+                using var document = SideFile.ReadAllBytes(manifest, 64 * 1024) is { } bytes ? JsonDocument.Parse(bytes) : JsonDocument.Parse("null");
                 if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("format"u8, out var value) && value.TryGetInt32(out int number))
                 {
                     format = number;
@@ -394,7 +433,7 @@ public sealed class ResponseCache
         bool legacy = System.IO.Directory.EnumerateDirectories(Directory)
             .Where(d => Path.GetFileName(d) is { Length: 2 } name && name.All(char.IsAsciiHexDigitLower))
             .Any(d => System.IO.Directory.EnumerateFiles(d, "*.json").Any());
-        if (legacy && File.Exists(manifest))
+        if (legacy && SideFile.Exists(manifest))
         {
             // another run sharing the folder wrote its manifest (and then entries) while this one looked: a folder of this format
             return CheckFormat();
@@ -436,7 +475,7 @@ public sealed class ResponseCache
             writer.WriteString("about"u8, "Answers recorded by CodeGen's response cache: one file per request, <first two hex digits of the key>/<key>.json. No API key or header is stored.");
             writer.WriteEndObject();
         }
-        return WriteAtomically(Path.Combine(Directory, ManifestName), buffer.ToTextFile());
+        return WriteAtomically(Path.Combine(Directory, ManifestName), buffer.ToTextFile(), shard: false);
     }
 
     /// <summary>The answer as a minimal chat completion, so <see cref="ChatAnswer.Parse"/> reads it back (the cache's entries, the run journal).</summary>

@@ -73,10 +73,11 @@ public sealed class AnswerJournal : IDisposable
         try
         {
             // held exclusively (a lock other processes see, also on Linux and macOS): two runs that write the same
-            // output would pay for the same rows and overwrite each other's answers
-            stream = new FileStream(path, recover ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+            // output would pay for the same rows and overwrite each other's answers. Emptied (without -Resume) only
+            // once held, and never through a link: a link or FIFO planted as the journal is refused.
+            stream = SideFile.OpenOrCreateExclusive(path, truncate: !recover);
         }
-        catch (IOException ex) when (File.Exists(path) && ex is not FileNotFoundException and not DirectoryNotFoundException)
+        catch (IOException ex) when (ex is FileInUseException || (!OperatingSystem.IsLinux() && File.Exists(path) && ex is not FileNotFoundException and not DirectoryNotFoundException))
         {
             throw new DataFileException(output, 0, $"another run is writing this output: its journal {path} is in use.", inner: ex, errorId: DataFileException.OutputInUse);
         }

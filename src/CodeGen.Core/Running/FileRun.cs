@@ -137,7 +137,7 @@ public sealed class FileRun
             // said now, before a request is paid for, not when the first answer is to be written
             throw new DataFileException(output, 0, $"cannot be written: the folder {folder} does not exist.", errorId: DataFileException.DataFileNotFound);
         }
-        if (!_options.Resume && !generation.Overwrite && (File.Exists(output) || File.Exists(output + ResumingSuffix) || (_options.Journal && File.Exists(AnswerJournal.PathFor(output)))))
+        if (!_options.Resume && !generation.Overwrite && (File.Exists(output) || SideFile.Exists(output + ResumingSuffix) || (_options.Journal && SideFile.Exists(AnswerJournal.PathFor(output)))))
         {
             throw new DataFileException(output, 0, "already exists.", errorId: DataFileException.OutputFileExists);
         }

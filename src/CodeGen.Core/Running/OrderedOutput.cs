@@ -64,9 +64,9 @@ internal sealed class OrderedOutput
             bool append = _source is { Rewrite: false, Exists: true };
             if (!append)
             {
-                File.Delete(_output + FileRun.ResumingSuffix); // a stale rewrite of an earlier resume (-Force starts over)
+                File.Delete(_output + FileRun.ResumingSuffix); // a stale rewrite of an earlier resume (-Force starts over); a link goes, not its target
             }
-            _writer = RowFiles.CreateWriter(WritePath, _format, _columns, _csv with { Encoding = null }, append);
+            _writer = RowFiles.CreateWriter(WritePath, _format, _columns, _csv with { Encoding = null }, append, sideFile: WritePath != _output);
         }
         return _writer;
     }

@@ -5,8 +5,6 @@ namespace CodeGen.Core.Running;
 /// <summary>The output of an earlier run, read row by row beside the input when resuming.</summary>
 internal sealed class ResumeSource : IDisposable
 {
-    private const string ConsolidatingSuffix = ".consolidating";
-
     private IRowReader? _reader;
     private readonly string _path;
 
@@ -26,8 +24,7 @@ internal sealed class ResumeSource : IDisposable
         var source = new ResumeSource(output);
         csv = csv with { Encoding = null };
         string resuming = output + FileRun.ResumingSuffix;
-        File.Delete(output + ConsolidatingSuffix);
-        if (File.Exists(resuming))
+        if (SideFile.Exists(resuming))
         {
             Consolidate(output, resuming, format, csv, listener);
         }
@@ -116,12 +113,12 @@ internal sealed class ResumeSource : IDisposable
     /// </summary>
     private static void Consolidate(string output, string resuming, DataFormat format, CsvSettings csv, IFileRunListener listener)
     {
-        OutputRepair.Repair(resuming, format, csv);
+        OutputRepair.Repair(resuming, format, csv, sideFile: true);
         long fromResuming = 0, fromOutput = 0;
         // the readers are closed before the merged file is renamed over the output
         AtomicFile.Write(output, stream =>
         {
-            using var first = RowFiles.OpenReader(resuming, format, csv);
+            using var first = RowFiles.OpenReader(resuming, format, csv, sideFile: true);
             IRowReader? rest = null;
             if (File.Exists(output))
             {
@@ -144,7 +141,7 @@ internal sealed class ResumeSource : IDisposable
                     fromOutput++;
                 }
             }
-        }, temporaryPath: output + ConsolidatingSuffix);
+        });
         File.Delete(resuming);
         listener.OnNotice($"Resume: merged an interrupted rewrite ({fromResuming} rows) with the {fromOutput} rows after it in {output}.");
     }

@@ -6,24 +6,33 @@ namespace CodeGen.Core.Storage;
 /// that fails leaves the old file as it was and no temporary file behind. The one home of write-then-rename for
 /// the job state, the response cache, batch result downloads and the rewrites of a resumed output.
 /// </summary>
+/// <remarks>
+/// The temporary file is created exclusively under a name no one can guess (<see cref="SideFile.CreateNew"/>), so a
+/// link or FIFO planted beside the file is never written through; the rename replaces whatever is at the name
+/// itself (a link there is replaced, its target untouched).
+/// </remarks>
 public static class AtomicFile
 {
     private const int BufferSize = 1 << 16;
 
-    /// <summary>A temporary name beside <paramref name="path"/> that no other writer (thread or process) uses: <c>&lt;path&gt;.&lt;process id&gt;.&lt;guid&gt;.tmp</c>.</summary>
-    public static string TemporaryPathFor(string path) => $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+    /// <summary>
+    /// A temporary name beside <paramref name="path"/> that no other writer (thread or process) uses and no one can
+    /// guess: <c>&lt;path&gt;.&lt;process id&gt;.&lt;128 random bits&gt;.tmp</c>.
+    /// </summary>
+    public static string TemporaryPathFor(string path)
+        => $"{path}.{Environment.ProcessId}.{Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant()}.tmp";
 
     /// <summary>Writes <paramref name="path"/> with what <paramref name="write"/> puts in the stream it is given.</summary>
     /// <param name="path">The file to create or replace.</param>
     /// <param name="write">Fills the temporary file. It may close the stream (a row writer owns the stream it writes).</param>
     /// <param name="flushToDisk">The content reaches the disk before the rename, so a power loss cannot leave the name with lost content.</param>
-    /// <param name="temporaryPath">The temporary file, in the folder of <paramref name="path"/> (created, or truncated when it exists); null: <see cref="TemporaryPathFor"/>.</param>
-    public static void Write(string path, Action<Stream> write, bool flushToDisk = false, string? temporaryPath = null)
+    public static void Write(string path, Action<Stream> write, bool flushToDisk = false)
     {
-        string temporary = temporaryPath ?? TemporaryPathFor(path);
+        string temporary = TemporaryPathFor(path);
+        var stream = Open(temporary, useAsync: false); // when this fails, nothing is this writer's to delete
         try
         {
-            using (var stream = Open(temporary, useAsync: false))
+            using (stream)
             {
                 write(stream);
                 Flush(stream, temporary, flushToDisk);
@@ -39,12 +48,12 @@ public static class AtomicFile
 
     /// <summary>Writes <paramref name="path"/> with what <paramref name="write"/> puts in the stream it is given (see <see cref="Write"/>).</summary>
     public static async Task WriteAsync(string path, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken,
-        bool flushToDisk = false, string? temporaryPath = null)
+        bool flushToDisk = false)
     {
-        string temporary = temporaryPath ?? TemporaryPathFor(path);
+        string temporary = TemporaryPathFor(path);
+        var stream = Open(temporary, useAsync: true);
         try
         {
-            var stream = Open(temporary, useAsync: true);
             await using (stream.ConfigureAwait(false))
             {
                 await write(stream, cancellationToken).ConfigureAwait(false);
@@ -70,8 +79,7 @@ public static class AtomicFile
     /// </summary>
     public static void Commit(string temporaryPath, string path) => File.Move(temporaryPath, path, overwrite: true);
 
-    private static FileStream Open(string temporary, bool useAsync)
-        => new(temporary, FileMode.Create, FileAccess.Write, FileShare.None, BufferSize, useAsync);
+    private static FileStream Open(string temporary, bool useAsync) => SideFile.CreateNew(temporary, FileAccess.Write, BufferSize, useAsync);
 
     /// <summary>Empties the stream's buffer into the file, and to the disk when asked (through a new handle when the writer closed the stream).</summary>
     private static void Flush(FileStream stream, string temporary, bool flushToDisk)
@@ -82,8 +90,8 @@ public static class AtomicFile
         }
         else if (flushToDisk)
         {
-            using var again = new FileStream(temporary, FileMode.Open, FileAccess.Write, FileShare.None);
-            again.Flush(flushToDisk: true);
+            using var again = SideFile.OpenExisting(temporary, FileAccess.Write, FileShare.None);
+            again?.Flush(flushToDisk: true);
         }
     }
 

@@ -14,10 +14,10 @@ internal sealed class CsvRowReader : IRowReader
     private readonly CsvReader _csv;
     private readonly string[] _header;
 
-    public CsvRowReader(string path, CsvSettings settings)
+    public CsvRowReader(string path, CsvSettings settings, bool sideFile = false)
     {
         Path = path;
-        _stream = RowFiles.OpenRead(path);
+        _stream = RowFiles.OpenRead(path, sideFile);
         var options = CsvReaderOptions.Default with
         {
             Separator = settings.Delimiter,

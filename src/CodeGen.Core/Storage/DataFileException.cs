@@ -24,6 +24,8 @@ public sealed class DataFileException : Exception
     public const string OutputDoesNotMatchInput = "OutputDoesNotMatchInput";
     public const string SameInputAndOutput = "SameInputAndOutput";
     public const string OutputInUse = "OutputInUse";
+    /// <summary>A file CodeGen keeps beside the output is a link, a FIFO, a device or a folder (see <see cref="SideFile"/>).</summary>
+    public const string UnsafeSideFile = "UnsafeSideFile";
 
     /// <summary>Stable identifier of the kind of problem (one of the constants of this class).</summary>
     public string ErrorId { get; }

@@ -96,17 +96,11 @@ public static class FileIdentity
                 }
                 return (BitConverter.ToUInt64(info, 0), BitConverter.ToUInt64(info, 8), BitConverter.ToUInt64(info, 16));
             }
-            var buffer = new byte[512];
             if (OperatingSystem.IsLinux())
             {
-                // statx: one layout on every architecture (stx_ino at 32, stx_dev_major/minor at 136/140)
-                if (Statx(AtCurrentDirectory, path, 0, StatxIno, buffer) != 0)
-                {
-                    return null;
-                }
-                ulong device = ((ulong)BitConverter.ToUInt32(buffer, 136) << 32) | BitConverter.ToUInt32(buffer, 140);
-                return (device, BitConverter.ToUInt64(buffer, 32), 0);
+                return NativeFiles.LinuxIdentity(path) is { } id ? (id.Device, id.Inode, 0) : null;
             }
+            var buffer = new byte[512];
             if (OperatingSystem.IsMacOS())
             {
                 // struct stat with 64-bit inodes: st_dev (32 bits) at 0, st_ino (64 bits) at 8; Intel Macs name it stat$INODE64
@@ -128,12 +122,6 @@ public static class FileIdentity
         }
         return null;
     }
-
-    private const int AtCurrentDirectory = -100;
-    private const uint StatxIno = 0x100;
-
-    [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
-    private static extern int Statx(int directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, byte[] buffer);
 
     [DllImport("libc", EntryPoint = "stat$INODE64", SetLastError = true)]
     private static extern int MacStat64([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buffer);

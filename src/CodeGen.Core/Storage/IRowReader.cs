@@ -39,17 +39,18 @@ public static class RowFiles
 {
     internal const int BufferSize = 1 << 16;
 
-    public static IRowReader OpenReader(string path, DataFormat format, CsvSettings? csv = null)
+    /// <param name="sideFile">The file is one CodeGen keeps beside the output (a rewrite in progress): opened through <see cref="SideFile"/>.</param>
+    public static IRowReader OpenReader(string path, DataFormat format, CsvSettings? csv = null, bool sideFile = false)
     {
-        if (!File.Exists(path))
+        if (!sideFile && !File.Exists(path))
         {
             throw new DataFileException(path, 0, Directory.Exists(path) ? "is a folder, not a file." : "the file does not exist.", errorId: DataFileException.DataFileNotFound);
         }
         return format switch
         {
-            DataFormat.Csv => new CsvRowReader(path, csv ?? CsvSettings.Default),
-            DataFormat.Json => new JsonArrayRowReader(path),
-            _ => new JsonLinesRowReader(path),
+            DataFormat.Csv => new CsvRowReader(path, csv ?? CsvSettings.Default, sideFile),
+            DataFormat.Json => new JsonArrayRowReader(path, sideFile: sideFile),
+            _ => new JsonLinesRowReader(path, sideFile),
         };
     }
 
@@ -57,9 +58,12 @@ public static class RowFiles
     /// A writer for a new file (created or truncated), or one that appends to a file this module wrote before
     /// (repaired first: see <see cref="OutputRepair"/>). <paramref name="columns"/> is the CSV header; JSON ignores it.
     /// </summary>
-    public static IRowWriter CreateWriter(string path, DataFormat format, IReadOnlyList<string> columns, CsvSettings? csv = null, bool append = false)
+    /// <param name="sideFile">The file is one CodeGen keeps beside the output (a rewrite in progress): created as a new <see cref="SideFile"/>, never appended to.</param>
+    public static IRowWriter CreateWriter(string path, DataFormat format, IReadOnlyList<string> columns, CsvSettings? csv = null, bool append = false, bool sideFile = false)
     {
-        var stream = new FileStream(path, append ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.ReadWrite, FileShare.Read, BufferSize);
+        var stream = sideFile
+            ? SideFile.CreateNew(path, FileAccess.ReadWrite, BufferSize)
+            : new FileStream(path, append ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.ReadWrite, FileShare.Read, BufferSize);
         try
         {
             return WriterOn(stream, fresh: stream.Length == 0, format, columns, csv);
@@ -99,6 +103,7 @@ public static class RowFiles
         stream.Seek(0, SeekOrigin.End);
     }
 
-    internal static FileStream OpenRead(string path)
-        => new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, BufferSize, FileOptions.SequentialScan);
+    internal static FileStream OpenRead(string path, bool sideFile = false) => sideFile
+        ? SideFile.OpenExisting(path, FileAccess.Read, FileShare.ReadWrite, BufferSize) ?? throw new DataFileException(path, 0, "the file does not exist.", errorId: DataFileException.DataFileNotFound)
+        : new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, BufferSize, FileOptions.SequentialScan);
 }

@@ -17,11 +17,11 @@ internal sealed class JsonArrayRowReader : IRowReader
     private bool _finished;
     private long _elements;
 
-    public JsonArrayRowReader(string path, bool tolerateTruncation = false)
+    public JsonArrayRowReader(string path, bool tolerateTruncation = false, bool sideFile = false)
     {
         Path = path;
         _tolerateTruncation = tolerateTruncation;
-        _window = new ByteWindow(RowFiles.OpenRead(path));
+        _window = new ByteWindow(RowFiles.OpenRead(path, sideFile));
         _window.SkipByteOrderMark();
     }
 

@@ -12,10 +12,10 @@ internal sealed class JsonLinesRowReader : IRowReader
     private readonly ByteWindow _window;
     private long _line;
 
-    public JsonLinesRowReader(string path)
+    public JsonLinesRowReader(string path, bool sideFile = false)
     {
         Path = path;
-        _window = new ByteWindow(RowFiles.OpenRead(path));
+        _window = new ByteWindow(RowFiles.OpenRead(path, sideFile));
         _window.SkipByteOrderMark();
     }
 

@@ -11,21 +11,28 @@ namespace CodeGen.Core.Storage;
 public static class OutputRepair
 {
     /// <summary>Repairs the file in place, leaving it valid. Returns the number of bytes removed (0 when it was whole).</summary>
-    public static long Repair(string path, DataFormat format, CsvSettings? csv = null)
+    /// <param name="sideFile">The file is one CodeGen keeps beside the output (a rewrite in progress): every open goes through <see cref="SideFile"/>.</param>
+    public static long Repair(string path, DataFormat format, CsvSettings? csv = null, bool sideFile = false)
     {
         bool reopenArray = false;
         long cut = format switch
         {
-            DataFormat.Csv => CsvCut(path, csv ?? CsvSettings.Default),
-            DataFormat.Json => JsonArrayCut(path, out reopenArray),
-            _ => JsonLinesCut(path),
+            DataFormat.Csv => CsvCut(path, csv ?? CsvSettings.Default, sideFile),
+            DataFormat.Json => JsonArrayCut(path, out reopenArray, sideFile),
+            _ => JsonLinesCut(path, sideFile),
         };
-        long length = new FileInfo(path).Length;
+        long length;
+        using (var read = RowFiles.OpenRead(path, sideFile))
+        {
+            length = read.Length;
+        }
         if (cut >= length && !reopenArray)
         {
             return 0;
         }
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+        using var stream = sideFile
+            ? SideFile.OpenExisting(path, FileAccess.ReadWrite) ?? throw new FileNotFoundException($"Could not find file '{path}'.", path)
+            : new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
         stream.SetLength(cut);
         if (reopenArray && cut > 0)
         {
@@ -38,9 +45,9 @@ public static class OutputRepair
     }
 
     /// <summary>JSON Lines: everything after the last line break is a partial line.</summary>
-    private static long JsonLinesCut(string path)
+    private static long JsonLinesCut(string path, bool sideFile)
     {
-        using var stream = RowFiles.OpenRead(path);
+        using var stream = RowFiles.OpenRead(path, sideFile);
         long lastNewline = LastIndexOf(stream, (byte)'\n');
         long tailStart = lastNewline + 1;
         return IsBlank(stream, tailStart) ? stream.Length : tailStart;
@@ -50,9 +57,10 @@ public static class OutputRepair
     /// CSV: the last record is partial when its quoted field never closes, when it has fewer fields than the
     /// header, or when the file does not end with a line break. A header cut short leaves nothing to keep.
     /// </summary>
-    private static long CsvCut(string path, CsvSettings settings)
+    private static long CsvCut(string path, CsvSettings settings, bool sideFile)
     {
-        long length = new FileInfo(path).Length;
+        using var stream = RowFiles.OpenRead(path, sideFile);
+        long length = stream.Length;
         if (length == 0)
         {
             return 0;
@@ -67,7 +75,6 @@ public static class OutputRepair
             FieldCountMismatch = CsvFieldCountHandling.Allow,
             OnMalformedRecord = record => malformed ??= record,
         };
-        using var stream = RowFiles.OpenRead(path);
         if (LastIndexOf(stream, (byte)'\n') < 0 && LastIndexOf(stream, (byte)'\r') < 0)
         {
             return 0; // not even the header line was finished
@@ -107,23 +114,23 @@ public static class OutputRepair
 
     /// <summary>A JSON array cut after its last complete element; the tail must be one partial element at most.</summary>
     /// <param name="truncated">The array was not closed: the caller closes it after cutting.</param>
-    private static long JsonArrayCut(string path, out bool truncated)
+    private static long JsonArrayCut(string path, out bool truncated, bool sideFile)
     {
         truncated = false;
         long end;
-        using (var reader = new JsonArrayRowReader(path, tolerateTruncation: true))
+        using (var reader = new JsonArrayRowReader(path, tolerateTruncation: true, sideFile))
         {
             while (reader.Read(out _))
             {
             }
             if (!reader.Truncated)
             {
-                return new FileInfo(path).Length;
+                return long.MaxValue; // whole
             }
             truncated = true;
             end = reader.EndOfLastElement;
         }
-        using var stream = RowFiles.OpenRead(path);
+        using var stream = RowFiles.OpenRead(path, sideFile);
         stream.Position = end;
         var tail = new byte[stream.Length - end];
         stream.ReadExactly(tail);

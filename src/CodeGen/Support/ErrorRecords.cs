@@ -71,6 +71,7 @@ internal static class ErrorRecords
         DataFileException.MissingInputColumn => ErrorCategory.ObjectNotFound,
         DataFileException.OutputColumnExists or DataFileException.OutputFileExists => ErrorCategory.ResourceExists,
         DataFileException.OutputInUse => ErrorCategory.ResourceBusy,
+        DataFileException.UnsafeSideFile => ErrorCategory.SecurityError,
         DataFileException.UnknownDataFormat or DataFileException.SameInputAndOutput => ErrorCategory.InvalidArgument,
         _ => ErrorCategory.InvalidData,
     };
@@ -121,6 +122,7 @@ internal static class ErrorRecords
         DataFileException.OutputFileExists when has("OutputPath") => "Pass -Force to replace it, or write to another -OutputPath.",
         DataFileException.OutputFileExists when has("Force") => "Pass -Force to replace it.",
         DataFileException.OutputInUse => "Wait for the other run to end (or stop it), or write to another output.",
+        DataFileException.UnsafeSideFile => "Find out who put it there; then remove it, or write the output to a folder only you can write to.",
         DataFileException.UnknownDataFormat when has("Format") && has("InputFormat") => "Name the file .csv, .json or .jsonl, or pass -Format csv, json or jsonl (or -InputFormat and -OutputFormat).",
         DataFileException.UnknownDataFormat when has("Format") => "Name the file .csv, .json or .jsonl, or pass -Format csv, json or jsonl.",
         DataFileException.UnknownDataFormat when has("InputFormat") => "Name the file .csv, .json or .jsonl, or pass -InputFormat csv, json or jsonl.",
