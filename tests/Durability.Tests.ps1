@@ -67,3 +67,72 @@ Describe 'Answers survive a kill' {
         Test-Path -LiteralPath "$out.journal" | Should -BeFalse
     }
 }
+
+Describe 'A full disk' {
+    It 'stops sending at the first failed write with OutputWriteFailed, and -Resume pays again at most what was in flight' {
+        # the output on a 2 MB file system of its own: a tmpfs mounted in a private mount namespace (unshare), where
+        # the machine allows one; the whole story (fill, fail, free space, resume) runs in that namespace
+        $probe = & unshare -rm sh -c 'mount -t tmpfs -o size=64k codegen-probe /mnt && echo mounted' 2>$null
+        if ($LASTEXITCODE -ne 0 -or $probe -ne 'mounted') {
+            Set-ItResult -Skipped -Because 'this machine allows no tmpfs mount in a private namespace (unshare -rm)'
+            return
+        }
+        $folder = New-TestFolder
+        $in = Join-Path $folder 'in.csv'
+        $disk = Join-Path $folder 'disk'
+        $report = Join-Path $folder 'report.json'
+        New-Item -ItemType Directory -Path $disk | Out-Null
+        1..3000 | ForEach-Object { [pscustomobject]@{ id = $_; instruction = "task $_ [[fake:latency=5]]" } } | Export-Csv -LiteralPath $in
+        Reset-FakeLlm $server
+        $script = @'
+$ErrorActionPreference = 'Stop'
+Import-Module '{module}'
+$out = Join-Path '{disk}' 'out.csv'
+$stats = { (Invoke-RestMethod -Uri '{root}/_fake/stats' -NoProxy).requests }
+# a disk that fills part-way through the run: a filler leaves about 700 KB for the output and its journal
+[IO.File]::WriteAllBytes((Join-Path '{disk}' 'filler'), [byte[]]::new(1300KB))
+$caught = $null
+try { Invoke-CodeInstructionToCode -Path '{in}' -OutputPath $out -Endpoint '{endpoint}' -Model fake-model -ThrottleLimit 8 | Out-Null }
+catch { $caught = $_ }
+$paidFirst = & $stats
+Remove-Item (Join-Path '{disk}' 'filler')
+$summary = Invoke-CodeInstructionToCode -Path '{in}' -OutputPath $out -Endpoint '{endpoint}' -Model fake-model -ThrottleLimit 8 -Resume
+$rows = Import-Csv $out
+[pscustomobject]@{
+    ErrorId = $caught.FullyQualifiedErrorId
+    Category = "$($caught.CategoryInfo.Category)"
+    Message = $caught.Exception.Message
+    Action = $caught.ErrorDetails.RecommendedAction
+    HasStackTrace = $caught.Exception.Message -match '\bat [A-Z][\w.]+\('
+    PaidFirst = $paidFirst
+    PaidTotal = & $stats
+    Rows = @($rows).Count
+    Ids = (@($rows.id) -join ',') -eq ((1..3000) -join ',')
+    Answered = @($rows | Where-Object generated_code).Count
+    JournalLeft = Test-Path ($out + '.journal')
+} | ConvertTo-Json | Set-Content -LiteralPath '{report}'
+'@
+        $script = $script.Replace('{module}', (Join-Path $RepoRoot 'CodeGen.psd1')).Replace('{disk}', $disk).Replace('{root}', $server.Root).
+            Replace('{in}', $in).Replace('{endpoint}', $server.BaseUrl).Replace('{report}', $report)
+        $file = Join-Path $folder 'story.ps1'
+        Set-Content -LiteralPath $file -Value $script
+        & unshare -rm sh -c "mount -t tmpfs -o size=2m codegen-test '$disk' && exec dotnet '$(Join-Path $PSHOME 'pwsh.dll')' -NoProfile -NonInteractive -File '$file'"
+        $LASTEXITCODE | Should -Be 0
+        $result = Get-Content -LiteralPath $report -Raw | ConvertFrom-Json
+        if ($env:CODEGEN_TEST_SHOW) { $result | Format-List | Out-String | Write-Host }
+
+        $result.ErrorId | Should -Be 'OutputWriteFailed,CodeGen.Commands.InvokeCodeInstructionToCodeCommand'
+        $result.Category | Should -Be 'WriteError'
+        $result.Message | Should -Match 'disk is full'
+        $result.Message | Should -Match ([regex]::Escape($disk))
+        $result.HasStackTrace | Should -BeFalse
+        $result.Action | Should -Match 'Free space .* -Resume'
+        $result.PaidFirst | Should -BeLessThan 3000 # it stopped sending
+        $result.Rows | Should -Be 3000
+        $result.Ids | Should -BeTrue
+        $result.Answered | Should -Be 3000
+        $result.JournalLeft | Should -BeFalse
+        # paid twice: at most the requests in flight when the disk filled
+        $result.PaidTotal - 3000 | Should -BeLessOrEqual 8
+    }
+}

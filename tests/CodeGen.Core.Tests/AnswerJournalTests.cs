@@ -38,6 +38,6 @@ public class AnswerJournalTests : IDisposable
         Assert.Equal(2, resumed.Recovered);
         Assert.True(resumed.TryTake(2, "0123456789abcdef01234567", out var kept));
         Assert.Equal(answer.Content, kept!.Content);
-        Assert.Null(resumed.Problem);
+        Assert.Null(resumed.Failure);
     }
 }

@@ -22,7 +22,6 @@ internal sealed class RecordingBatchListener : IBatchJobListener
 
     public void OnNotice(string message) => Rows.OnNotice(message);
 
-    public void OnWarning(string message) => Rows.OnWarning(message);
 }
 
 public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable

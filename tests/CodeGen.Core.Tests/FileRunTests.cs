@@ -26,9 +26,6 @@ internal sealed class RecordingListener : IFileRunListener
 
     public void OnNotice(string message) => Notices.Add(message);
 
-    public List<string> Warnings { get; } = [];
-
-    public void OnWarning(string message) => Warnings.Add(message);
 }
 
 public class FileRunTests : IClassFixture<FakeServerFixture>, IDisposable
@@ -281,27 +278,6 @@ public class FileRunTests : IClassFixture<FakeServerFixture>, IDisposable
         cat.StandardOutput.BaseStream.CopyTo(bytes);
         cat.WaitForExit();
         return bytes.ToArray();
-    }
-
-    [Fact]
-    public void A_journal_the_disk_refuses_is_said_once_and_the_run_still_writes_its_output()
-    {
-        Assert.True(File.Exists("/dev/full"), "this test needs /dev/full (Linux), a device every write to which fails");
-        var server = _fixture.Use(new FakeLlmOptions());
-        // answers that take a while, so the run lasts many of the journal's ticks (an answer only matters while it is not yet in the output)
-        string input = WriteTasks("in.csv", 20, i => $"task {i} [[fake:latency=50]]");
-        string output = _temp.File("out.jsonl");
-        // a journal on a device that is always full: every write of it fails (ENOSPC)
-        File.CreateSymbolicLink(AnswerJournal.PathFor(output), "/dev/full");
-        var (summary, listener) = Run(input, output, resume: true, server: server);
-
-        Assert.Equal(20, summary.Generated);
-        var written = Files.ReadAll(output, DataFormat.JsonLines);
-        Assert.Equal(20, written.Count);
-        Assert.All(written, row => Assert.False(string.IsNullOrEmpty(Files.Text(row, "generated_code"))));
-        var warning = Assert.Single(listener.Warnings);
-        Assert.Contains("not reaching the disk", warning);
-        Assert.Contains(AnswerJournal.PathFor(output), warning);
     }
 
     [Fact]

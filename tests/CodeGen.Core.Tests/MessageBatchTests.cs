@@ -139,10 +139,6 @@ public class MessageBatchTests : IClassFixture<FakeServerFixture>, IDisposable
         public void OnNotice(string message)
         {
         }
-
-        public void OnWarning(string message)
-        {
-        }
     }
 
     [Fact]

@@ -186,7 +186,15 @@ public sealed partial class BatchJobState
     public void Save()
     {
         string path = Path.Combine(Directory, StateFileName);
-        AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, this, JsonOptions), flushToDisk: true);
+        try
+        {
+            AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, this, JsonOptions), flushToDisk: true);
+        }
+        catch (IOException ex)
+        {
+            // what the job has done (ids of batches paid for) must be remembered before it goes on
+            throw DiskWrites.Failed(path, ex);
+        }
     }
 
     internal string PathOf(string relative) => Path.Combine(Directory, relative);

@@ -84,8 +84,6 @@ public interface IFileRunListener
     /// <summary>Something worth a verbose line: a repaired output, how a resume goes on.</summary>
     void OnNotice(string message);
 
-    /// <summary>Something the user must hear while the run goes on: answers that cannot be kept on disk.</summary>
-    void OnWarning(string message);
 }
 
 /// <summary>
@@ -173,9 +171,13 @@ public sealed class FileRun
             listener.OnNotice($"{journal.Recovered} answers of the interrupted run are in {journal.Path}: their rows are not asked again.");
         }
         run.Journal = journal;
+        if (journal is not null)
+        {
+            // a full disk: stop sending at once (an answer that cannot be kept would be paid for again by the next run)
+            journal.WriteFailed = run.Cancel;
+        }
         var clock = Stopwatch.StartNew();
         long rowsRead = 0;
-        bool journalWarned = false;
         try
         {
             for (var row = first; row is not null; row = reader.Read(out var next) ? next : null)
@@ -193,11 +195,11 @@ public sealed class FileRun
                 }
                 run.Drain(false, sink.Emit, sink.BeforeWait, WaitInterval, cancellationToken);
                 sink.FlushIfDue();
-                WarnOfJournal(journal, listener, ref journalWarned);
+                ThrowIfJournalFailed(journal);
             }
             source?.EnsureNoMoreRows(rowsRead);
             run.Drain(true, sink.Emit, sink.BeforeWait, WaitInterval, cancellationToken);
-            WarnOfJournal(journal, listener, ref journalWarned);
+            ThrowIfJournalFailed(journal);
             if (sink.Stopped)
             {
                 // rows were cancelled (the run was stopped): the output is incomplete, so this is no success
@@ -209,7 +211,7 @@ public sealed class FileRun
                 listener.OnNotice($"The run is complete, but its journal {journal.Path} could not be removed: delete it before the next run of this output.");
             }
         }
-        catch (DataFileException)
+        catch (DataFileException ex) when (ex.ErrorId != DataFileException.OutputWriteFailed)
         {
             // Bad input further down, or an output that does not match: keep every answer already paid for.
             sink.Abandon(finishInFlight: true);
@@ -218,8 +220,9 @@ public sealed class FileRun
         }
         catch
         {
-            // Stopped (Ctrl+C), or the caller gave up (a listener threw, as WriteError does under -ErrorAction
-            // Stop): cancel what is in flight and keep what is done (the journal keeps what the output could not take yet).
+            // Stopped (Ctrl+C), the disk is full, or the caller gave up (a listener threw, as WriteError does under
+            // -ErrorAction Stop): cancel what is in flight and keep what is done (the journal keeps what the output
+            // could not take yet, and tries once more to write what it holds in memory as it closes).
             run.Cancel();
             sink.Abandon(finishInFlight: false);
             journal?.Dispose();
@@ -252,13 +255,12 @@ public sealed class FileRun
         };
     }
 
-    /// <summary>Says once that answers are not reaching the disk: a crash now would lose them (they are kept in memory and tried again).</summary>
-    private static void WarnOfJournal(AnswerJournal? journal, IFileRunListener listener, ref bool warned)
+    /// <summary>The journal could not be written (the run has stopped sending): the run stops with the reason.</summary>
+    private static void ThrowIfJournalFailed(AnswerJournal? journal)
     {
-        if (!warned && journal?.Problem is { } problem)
+        if (journal?.Failure is { } failure)
         {
-            warned = true;
-            listener.OnWarning($"The run's answers are not reaching the disk ({problem}); they are kept in memory and written again, but a crash now would lose those not yet in the output.");
+            throw DiskWrites.Failed(journal.Path, failure);
         }
     }
 

@@ -115,7 +115,14 @@ internal sealed class OrderedOutput
         }
         if (pending.Write)
         {
-            Writer().Write(row);
+            try
+            {
+                Writer().Write(row);
+            }
+            catch (Exception ex) when (IsWriteFailure(ex))
+            {
+                throw WriteFailed(ex);
+            }
             _dirty = true;
         }
         if (!_abandoning)
@@ -155,10 +162,31 @@ internal sealed class OrderedOutput
     {
         if (_dirty)
         {
-            _writer!.Flush();
+            try
+            {
+                _writer!.Flush();
+            }
+            catch (Exception ex) when (IsWriteFailure(ex))
+            {
+                throw WriteFailed(ex);
+            }
             _dirty = false;
         }
         _sinceFlush.Restart();
+    }
+
+    /// <summary>
+    /// The output could not be written (a full disk): said as <see cref="DataFileException.OutputWriteFailed"/>, and
+    /// nothing more is written to it (the file stops at its last whole record, or one cut short that a resume removes).
+    /// </summary>
+    public bool Failed { get; private set; }
+
+    private static bool IsWriteFailure(Exception ex) => ex is IOException or UnauthorizedAccessException;
+
+    private DataFileException WriteFailed(Exception ex)
+    {
+        Failed = true;
+        return DiskWrites.Failed(WritePath, ex);
     }
 
     private void Progress()
@@ -170,12 +198,19 @@ internal sealed class OrderedOutput
     /// <summary>Success: closes the output (creating it for an empty input) and puts a rewrite in place.</summary>
     public void Finish()
     {
-        if (_writer is null && _source is not { Exists: true, Rewrite: false })
+        try
         {
-            Writer();
+            if (_writer is null && _source is not { Exists: true, Rewrite: false })
+            {
+                Writer();
+            }
+            _writer?.Dispose();
+            _writer = null;
         }
-        _writer?.Dispose();
-        _writer = null;
+        catch (Exception ex) when (IsWriteFailure(ex))
+        {
+            throw WriteFailed(ex);
+        }
         if (_source is { Rewrite: true })
         {
             AtomicFile.Commit(_output + FileRun.ResumingSuffix, _output);
@@ -192,6 +227,10 @@ internal sealed class OrderedOutput
         _abandoning = true;
         try
         {
+            if (Failed)
+            {
+                return; // the output takes nothing more
+            }
             if (finishInFlight)
             {
                 _run.Drain(true, Emit, () => { }, FileRun.WaitInterval, CancellationToken.None);
@@ -204,9 +243,21 @@ internal sealed class OrderedOutput
                 }
             }
         }
+        catch (DataFileException ex) when (ex.ErrorId == DataFileException.OutputWriteFailed)
+        {
+            // the run is already ending with an error (the rows not written have their answers in the journal)
+        }
         finally
         {
-            _writer?.Dispose();
+            try
+            {
+                _writer?.Dispose();
+            }
+            catch (Exception ex) when (IsWriteFailure(ex))
+            {
+                // the run is already ending with an error; after a failed write nothing more reaches the file
+                Failed = true;
+            }
             _writer = null;
         }
     }

@@ -34,6 +34,7 @@ public static class AtomicFile
         {
             using (stream)
             {
+                DiskWrites.Check(temporary);
                 write(stream);
                 Flush(stream, temporary, flushToDisk);
             }
@@ -56,6 +57,7 @@ public static class AtomicFile
         {
             await using (stream.ConfigureAwait(false))
             {
+                DiskWrites.Check(temporary);
                 await write(stream, cancellationToken).ConfigureAwait(false);
                 if (stream.CanWrite)
                 {

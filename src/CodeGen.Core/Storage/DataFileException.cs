@@ -26,6 +26,8 @@ public sealed class DataFileException : Exception
     public const string OutputInUse = "OutputInUse";
     /// <summary>A file CodeGen keeps beside the output is a link, a FIFO, a device or a folder (see <see cref="SideFile"/>).</summary>
     public const string UnsafeSideFile = "UnsafeSideFile";
+    /// <summary>The output, or a file the run keeps beside it, could not be written (a full disk): the run stopped sending (see <see cref="DiskWrites"/>).</summary>
+    public const string OutputWriteFailed = "OutputWriteFailed";
 
     /// <summary>Stable identifier of the kind of problem (one of the constants of this class).</summary>
     public string ErrorId { get; }

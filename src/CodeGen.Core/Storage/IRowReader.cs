@@ -61,9 +61,11 @@ public static class RowFiles
     /// <param name="sideFile">The file is one CodeGen keeps beside the output (a rewrite in progress): created as a new <see cref="SideFile"/>, never appended to.</param>
     public static IRowWriter CreateWriter(string path, DataFormat format, IReadOnlyList<string> columns, CsvSettings? csv = null, bool append = false, bool sideFile = false)
     {
-        var stream = sideFile
-            ? SideFile.CreateNew(path, FileAccess.ReadWrite, BufferSize)
-            : new FileStream(path, append ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.ReadWrite, FileShare.Read, BufferSize);
+        // unbuffered under a buffer: after a failed write (a full disk) nothing more reaches the file, not even at close
+        var file = sideFile
+            ? SideFile.CreateNew(path, FileAccess.ReadWrite, bufferSize: 1)
+            : new FileStream(path, append ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.ReadWrite, FileShare.Read, bufferSize: 1);
+        var stream = new BufferedStream(new FailStopStream(file, path), BufferSize);
         try
         {
             return WriterOn(stream, fresh: stream.Length == 0, format, columns, csv);

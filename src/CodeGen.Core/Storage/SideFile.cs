@@ -52,6 +52,17 @@ public static class SideFile
         return stream;
     }
 
+    /// <summary>
+    /// Reserves disk space for <paramref name="length"/> bytes of <paramref name="stream"/> (the file <paramref name="path"/>) from <paramref name="offset"/>
+    /// without changing its length (Linux: fallocate(2) with FALLOC_FL_KEEP_SIZE), so writes there cannot fail for lack
+    /// of space. False where the system or the file system cannot; an <see cref="IOException"/> when the disk is full.
+    /// </summary>
+    public static bool Reserve(FileStream stream, string path, long offset, long length)
+    {
+        DiskWrites.Check(path + ":reserve");
+        return OperatingSystem.IsLinux() && Environment.Is64BitProcess && NativeFiles.Reserve(stream.SafeFileHandle, path, offset, length);
+    }
+
     /// <summary>The whole content of <paramref name="path"/>, or null when nothing is there or it is longer than <paramref name="limit"/> bytes.</summary>
     public static byte[]? ReadAllBytes(string path, long limit)
     {
@@ -249,6 +260,18 @@ internal static class NativeFiles
         }
     }
 
+    /// <summary>fallocate(2) keeping the size: false when the file system does not support it; ENOSPC and other failures throw.</summary>
+    public static bool Reserve(SafeFileHandle handle, string path, long offset, long length)
+    {
+        const int KeepSize = 1, NotSupported = 95, NoSpace = 28;
+        if (Fallocate(handle, KeepSize, offset, length) == 0)
+        {
+            return true;
+        }
+        int error = Marshal.GetLastPInvokeError();
+        return error == NotSupported ? false : throw new IOException($"{new Win32Exception(error).Message} : '{path}'", error == NoSpace ? NoSpace : error);
+    }
+
     /// <summary>The type bits (S_IFMT) of an open file, or null when the system will not say.</summary>
     public static int? TypeOf(SafeFileHandle handle)
     {
@@ -313,6 +336,9 @@ internal static class NativeFiles
 
     [DllImport("libc", EntryPoint = "open", SetLastError = true)]
     private static extern int LinuxOpen([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, int mode);
+
+    [DllImport("libc", EntryPoint = "fallocate", SetLastError = true)]
+    private static extern int Fallocate(SafeFileHandle handle, int mode, long offset, long length);
 
     [DllImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static extern int Fcntl(int descriptor, int command, int argument);

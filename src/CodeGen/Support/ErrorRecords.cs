@@ -72,6 +72,7 @@ internal static class ErrorRecords
         DataFileException.OutputColumnExists or DataFileException.OutputFileExists => ErrorCategory.ResourceExists,
         DataFileException.OutputInUse => ErrorCategory.ResourceBusy,
         DataFileException.UnsafeSideFile => ErrorCategory.SecurityError,
+        DataFileException.OutputWriteFailed => ErrorCategory.WriteError,
         DataFileException.UnknownDataFormat or DataFileException.SameInputAndOutput => ErrorCategory.InvalidArgument,
         _ => ErrorCategory.InvalidData,
     };
@@ -123,6 +124,9 @@ internal static class ErrorRecords
         DataFileException.OutputFileExists when has("Force") => "Pass -Force to replace it.",
         DataFileException.OutputInUse => "Wait for the other run to end (or stop it), or write to another output.",
         DataFileException.UnsafeSideFile => "Find out who put it there; then remove it, or write the output to a folder only you can write to.",
+        DataFileException.OutputWriteFailed when batch => $"Free space where {System.IO.Path.GetDirectoryName(error.Path)} is, then run the same command again: the batch job's results are kept and merged again.",
+        DataFileException.OutputWriteFailed when has("Resume") => $"Free space where {System.IO.Path.GetDirectoryName(error.Path)} is, then run the same command again with -Resume: the rows written and the answers kept in the journal are not paid for again.",
+        DataFileException.OutputWriteFailed => $"Free space where {System.IO.Path.GetDirectoryName(error.Path)} is, then run the command again.",
         DataFileException.UnknownDataFormat when has("Format") && has("InputFormat") => "Name the file .csv, .json or .jsonl, or pass -Format csv, json or jsonl (or -InputFormat and -OutputFormat).",
         DataFileException.UnknownDataFormat when has("Format") => "Name the file .csv, .json or .jsonl, or pass -Format csv, json or jsonl.",
         DataFileException.UnknownDataFormat when has("InputFormat") => "Name the file .csv, .json or .jsonl, or pass -InputFormat csv, json or jsonl.",

@@ -1,0 +1,116 @@
+using CodeGen.Core.Batch;
+using CodeGen.Core.Llm;
+using CodeGen.Core.Running;
+using CodeGen.Core.Storage;
+using FakeLlm;
+
+namespace CodeGen.Core.Tests;
+
+/// <summary>
+/// A disk that fills while a run writes: every write of a chosen file fails (as ENOSPC does) from some point on,
+/// injected through <see cref="DiskWrites.Fault"/>, which flows with the test's execution context only. The run must
+/// stop sending at the first failed write, stop with OutputWriteFailed naming the file, leave what it wrote
+/// resumable, and a resume must pay again at most the requests that were in flight.
+/// </summary>
+public class DiskFullTests : IClassFixture<FakeServerFixture>, IDisposable
+{
+    private const int Rows = 300;
+    private const int Throttle = 8;
+
+    private readonly FakeServerFixture _fixture;
+    private readonly TempFolder _temp = new();
+
+    public DiskFullTests(FakeServerFixture fixture) => _fixture = fixture;
+
+    public void Dispose()
+    {
+        DiskWrites.Fault.Value = null;
+        _temp.Dispose();
+    }
+
+    private static IOException NoSpace(string path) => new($"No space left on device : '{path}'", 28);
+
+    /// <summary>Writes of <paramref name="target"/> fail from the <paramref name="after"/>+1-th on.</summary>
+    private static void FillDiskFor(string target, int after)
+    {
+        int writes = 0;
+        DiskWrites.Fault.Value = path => path == target && Interlocked.Increment(ref writes) > after ? NoSpace(path) : null;
+    }
+
+    private FileRunSummary Run(FakeLlmServer server, string input, string output, bool resume = false)
+    {
+        using var client = Runs.Client(server.BaseUrl, concurrency: Throttle);
+        using var run = new GenerationRun(new GenerationOptions(), client);
+        return new FileRun(new FileRunOptions { InputPath = input, OutputPath = output, Resume = resume }).Execute(run, new RecordingListener(), CancellationToken.None);
+    }
+
+    /// <summary>Where the disk is seen to be full first: a write of the output, the journal's reservation of room for the next answers, or a write of the journal.</summary>
+    public enum Failing
+    {
+        Output,
+        JournalRoom,
+        JournalWrite,
+    }
+
+    [Theory]
+    [InlineData("out.csv", Failing.Output)]
+    [InlineData("out.jsonl", Failing.Output)]
+    [InlineData("out.json", Failing.Output)]
+    [InlineData("out.csv", Failing.JournalRoom)]
+    [InlineData("out.jsonl", Failing.JournalWrite)]
+    public void A_full_disk_stops_the_run_at_once_and_a_resume_pays_again_only_what_was_in_flight(string name, Failing failing)
+    {
+        var server = _fixture.Use(new FakeLlmOptions { LatencyMs = 20, JitterMs = 20, Seed = 11 });
+        string input = _temp.WriteTasks("in.csv", Rows);
+        string output = _temp.File(name);
+        string journal = AnswerJournal.PathFor(output);
+        // the journal reserves room for hundreds of answers at a time: the first reservation is the one that finds the disk full
+        FillDiskFor(failing switch { Failing.Output => output, Failing.JournalRoom => journal + ":reserve", _ => journal }, after: failing == Failing.JournalRoom ? 0 : 3);
+
+        var error = Assert.Throws<DataFileException>(() => Run(server, input, output));
+        Assert.Equal(DataFileException.OutputWriteFailed, error.ErrorId);
+        Assert.Equal(failing == Failing.Output ? output : journal, error.Path);
+        Assert.Contains("the disk is full", error.Message);
+        Assert.Contains("No space left on device", error.Message);
+        long paidFirst = server.Stats.Requests;
+        Assert.True(paidFirst < Rows / 2, $"the run went on sending after the disk filled: {paidFirst} requests");
+
+        // space is freed: the resume finishes every row, paying again at most what was in flight when the disk filled
+        DiskWrites.Fault.Value = null;
+        Run(server, input, output, resume: true);
+        var format = DataFormats.Resolve(output, null);
+        var rows = Files.ReadAll(output, format);
+        Assert.Equal(Rows, rows.Count);
+        for (int i = 0; i < Rows; i++)
+        {
+            Assert.Equal(FakeLlmServer.CodeFor($"task {i + 1}"), Files.Text(rows[i], "generated_code"));
+        }
+        long repaid = server.Stats.Requests - Rows;
+        // a journal that could reserve no room (a file system without fallocate) loses, besides the requests in
+        // flight, the answers of its last tick (10 ms) that it could not write: at most one more per request slot
+        int most = failing == Failing.JournalWrite ? 2 * Throttle : Throttle;
+        Assert.True(repaid <= most, $"{repaid} answers were paid for twice (more than {most})");
+        Assert.False(File.Exists(AnswerJournal.PathFor(output)));
+    }
+
+    [Fact]
+    public void A_batch_state_the_disk_refuses_stops_the_job_with_OutputWriteFailed()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        string input = _temp.WriteTasks("in.csv", 9); // a size no other batch test of this class makes
+        string output = _temp.File("out.csv");
+        string state = Path.Combine(BatchJobState.DirectoryFor(output), BatchJobState.StateFileName);
+        DiskWrites.Fault.Value = path => path.StartsWith(state, StringComparison.Ordinal) ? NoSpace(path) : null;
+        using var client = Runs.Client(server.BaseUrl);
+        var job = new BatchJob(new BatchJobOptions
+        {
+            Files = new FileRunOptions { InputPath = input, OutputPath = output },
+            Generation = new GenerationOptions(),
+            PollInterval = TimeSpan.FromMilliseconds(20),
+        }, BatchService.For(client), client.Endpoint.DisplayUri, client.Endpoint.Api.Api, client.Endpoint.Model);
+        var error = Assert.Throws<DataFileException>(() => job.RunAsync(new RecordingBatchListener(), CancellationToken.None).GetAwaiter().GetResult());
+        Assert.Equal(DataFileException.OutputWriteFailed, error.ErrorId);
+        Assert.Equal(state, error.Path);
+        Assert.Equal(0, server.Stats.Requests); // nothing was submitted: the state that would remember it could not be kept
+    }
+}
