@@ -136,3 +136,28 @@ $rows = Import-Csv $out
         $result.PaidTotal - 3000 | Should -BeLessOrEqual 8
     }
 }
+
+Describe 'Files beside the output' {
+    It 'refuses a journal planted as a link with UnsafeSideFile, before it sends anything, and leaves the target as it was' {
+        $folder = New-TestFolder
+        $in = Join-Path $folder 'in.csv'
+        $out = Join-Path $folder 'out.csv'
+        $victim = Join-Path (New-TestFolder) 'notes.txt'
+        Set-Content -LiteralPath $victim -Value 'my notes' -NoNewline
+        $before = [IO.File]::ReadAllBytes($victim)
+        1..3 | ForEach-Object { [pscustomobject]@{ id = $_; instruction = "task $_" } } | Export-Csv -LiteralPath $in
+        New-Item -ItemType SymbolicLink -Path "$out.journal" -Target $victim | Out-Null
+        Reset-FakeLlm $server
+
+        $caught = $null
+        try { Invoke-CodeInstructionToCode -Path $in -OutputPath $out -Endpoint $server.BaseUrl -Model fake-model -Force -ErrorAction Stop } catch { $caught = $_ }
+        $caught.FullyQualifiedErrorId | Should -Be 'UnsafeSideFile,CodeGen.Commands.InvokeCodeInstructionToCodeCommand'
+        $caught.CategoryInfo.Category | Should -Be 'SecurityError'
+        $caught.TargetObject | Should -Be "$out.journal"
+        $caught.Exception.Message | Should -BeLike "$out.journal: is a symbolic link*"
+        $caught.ErrorDetails.RecommendedAction | Should -Match 'remove it'
+        [IO.File]::ReadAllBytes($victim) | Should -Be $before
+        (Get-FakeLlmStats $server).requests | Should -Be 0
+        Test-Path -LiteralPath $out | Should -BeFalse
+    }
+}

@@ -125,7 +125,7 @@ public sealed class BatchJob
 
         if (existing is null)
         {
-            if (!_options.Restart && (File.Exists(output) || File.Exists(output + FileRun.ResumingSuffix)))
+            if (!_options.Restart && (File.Exists(output) || SideFile.Exists(output + FileRun.ResumingSuffix)))
             {
                 throw new DataFileException(output, 0, "already exists, and no saved batch job wrote it.", errorId: DataFileException.OutputFileExists);
             }
