@@ -60,57 +60,6 @@ public sealed class AnswerJournal : IDisposable
     /// <summary>Called once, from the journal's timer, when a write first fails: the run stops sending (answers that could not be kept would be paid for again).</summary>
     public Action? WriteFailed { get; set; }
 
-    /// <summary>How much disk space the journal keeps reserved beyond what it has written (a few hundred answers).</summary>
-    private const long ReserveAhead = 256 * 1024;
-
-    private long _reservedTo;
-    private bool _canReserve = true;
-
-    /// <summary>
-    /// Keeps room on the disk for the next answers (where the system can reserve it), so that a disk filling up is
-    /// seen here, while the reserved room still takes every answer in memory, rather than by a write that fails and
-    /// loses them: the run stops sending, and what it holds is written.
-    /// </summary>
-    private void Reserve(long end, long writing)
-    {
-        if (!_canReserve || end + writing + ReserveAhead / 2 <= _reservedTo)
-        {
-            return;
-        }
-        try
-        {
-            _canReserve = SideFile.Reserve(_stream, Path, end, writing + ReserveAhead);
-            _reservedTo = end + writing + ReserveAhead;
-        }
-        catch (IOException ex)
-        {
-            _canReserve = false;
-            Fail(ex);
-        }
-    }
-
-    /// <summary>Records the first failure and tells the run (once) to stop sending.</summary>
-    private void Fail(IOException ex)
-    {
-        if (Interlocked.CompareExchange(ref _failure, ex, null) is null)
-        {
-            WriteFailed?.Invoke();
-        }
-    }
-
-    private void TryCutBackTo(long end)
-    {
-        try
-        {
-            _stream.SetLength(end);
-            _stream.Position = end;
-        }
-        catch (IOException)
-        {
-            // the next write starts where the last whole line ended or the reading of a resume ignores the cut line
-        }
-    }
-
     /// <summary>Answers of an earlier run found when the journal was opened.</summary>
     public int Recovered { get; private set; }
 
@@ -286,6 +235,57 @@ public sealed class AnswerJournal : IDisposable
             {
                 _spare = batch;
             }
+        }
+    }
+
+    /// <summary>How much disk space the journal keeps reserved beyond what it has written (a few hundred answers).</summary>
+    private const long ReserveAhead = 256 * 1024;
+
+    private long _reservedTo;
+    private bool _canReserve = true;
+
+    /// <summary>
+    /// Keeps room on the disk for the next answers (where the system can reserve it), so that a disk filling up is
+    /// seen here, while the reserved room still takes every answer in memory, rather than by a write that fails and
+    /// loses them: the run stops sending, and what it holds is written.
+    /// </summary>
+    private void Reserve(long end, long writing)
+    {
+        if (!_canReserve || end + writing + ReserveAhead / 2 <= _reservedTo)
+        {
+            return;
+        }
+        try
+        {
+            _canReserve = SideFile.Reserve(_stream, Path, end, writing + ReserveAhead);
+            _reservedTo = end + writing + ReserveAhead;
+        }
+        catch (IOException ex)
+        {
+            _canReserve = false;
+            Fail(ex);
+        }
+    }
+
+    /// <summary>Records the first failure and tells the run (once) to stop sending.</summary>
+    private void Fail(IOException ex)
+    {
+        if (Interlocked.CompareExchange(ref _failure, ex, null) is null)
+        {
+            WriteFailed?.Invoke();
+        }
+    }
+
+    private void TryCutBackTo(long end)
+    {
+        try
+        {
+            _stream.SetLength(end);
+            _stream.Position = end;
+        }
+        catch (IOException)
+        {
+            // the next write starts where the last whole line ended or the reading of a resume ignores the cut line
         }
     }
 
