@@ -127,6 +127,15 @@ public class SideFileTests : IClassFixture<FakeServerFixture>, IDisposable
         Refused(() => SideFile.DeleteFolder(link), link);
         Assert.Equal(VictimBytes, File.ReadAllBytes(victim));
         Assert.True(SideFile.Exists(link));
+
+        // a real folder with links in it: deleting it removes the links, not what they point to
+        string folder = _temp.File("other.csv.batch");
+        Directory.CreateDirectory(folder);
+        Directory.CreateSymbolicLink(Path.Combine(folder, "linked-folder"), _elsewhere.Path);
+        File.CreateSymbolicLink(Path.Combine(folder, "state.json"), victim);
+        SideFile.DeleteFolder(folder);
+        Assert.False(SideFile.Exists(folder));
+        Assert.Equal(VictimBytes, File.ReadAllBytes(victim));
     }
 
     [Fact]
