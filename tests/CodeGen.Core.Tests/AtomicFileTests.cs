@@ -52,7 +52,10 @@ public sealed class AtomicFileTests : IDisposable
     public void A_writer_that_throws_creates_no_file_where_there_was_none()
     {
         string path = _temp.File("new.json");
-        Assert.Throws<IOException>(() => AtomicFile.Write(path, _ => throw new IOException("disk full")));
+        var error = Assert.Throws<DataFileException>(() => AtomicFile.Write(path, _ => throw new IOException("disk full")));
+        // said as a write of the file (a side file's stream knows no path), with the system's reason
+        Assert.Equal((DataFileException.OutputWriteFailed, path), (error.ErrorId, error.Path));
+        Assert.Contains("disk full", error.Message);
         Assert.Empty(Directory.GetFiles(_temp.Path));
     }
 

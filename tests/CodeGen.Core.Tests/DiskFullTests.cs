@@ -22,19 +22,26 @@ public class DiskFullTests : IClassFixture<FakeServerFixture>, IDisposable
 
     public DiskFullTests(FakeServerFixture fixture) => _fixture = fixture;
 
-    public void Dispose()
-    {
-        DiskWrites.Fault.Value = null;
-        _temp.Dispose();
-    }
+    public void Dispose() => _temp.Dispose();
 
     private static IOException NoSpace(string path) => new($"No space left on device : '{path}'", 28);
 
-    /// <summary>Writes of <paramref name="target"/> fail from the <paramref name="after"/>+1-th on.</summary>
-    private static void FillDiskFor(string target, int after)
+    /// <summary>The requests the server had received when the disk was first seen full (-1: not yet).</summary>
+    private long _sentWhenFull = -1;
+
+    /// <summary>Writes of <paramref name="target"/> (or reservations of room for it) fail from the <paramref name="after"/>+1-th on.</summary>
+    private void FillDiskFor(FakeLlmServer server, string target, bool reservation, int after)
     {
         int writes = 0;
-        DiskWrites.Fault.Value = path => path == target && Interlocked.Increment(ref writes) > after ? NoSpace(path) : null;
+        DiskWrites.Fault.Value = (path, reserving) =>
+        {
+            if (path != target || reserving != reservation || Interlocked.Increment(ref writes) <= after)
+            {
+                return null;
+            }
+            Interlocked.CompareExchange(ref _sentWhenFull, server.Stats.Requests, -1);
+            return NoSpace(path);
+        };
     }
 
     private FileRunSummary Run(FakeLlmServer server, string input, string output, bool resume = false)
@@ -65,15 +72,16 @@ public class DiskFullTests : IClassFixture<FakeServerFixture>, IDisposable
         string output = _temp.File(name);
         string journal = AnswerJournal.PathFor(output);
         // the journal reserves room for hundreds of answers at a time: the first reservation is the one that finds the disk full
-        FillDiskFor(failing switch { Failing.Output => output, Failing.JournalRoom => journal + ":reserve", _ => journal }, after: failing == Failing.JournalRoom ? 0 : 3);
+        FillDiskFor(server, failing == Failing.Output ? output : journal, reservation: failing == Failing.JournalRoom, after: failing == Failing.JournalRoom ? 0 : 3);
 
         var error = Assert.Throws<DataFileException>(() => Run(server, input, output));
         Assert.Equal(DataFileException.OutputWriteFailed, error.ErrorId);
         Assert.Equal(failing == Failing.Output ? output : journal, error.Path);
         Assert.Contains("the disk is full", error.Message);
         Assert.Contains("No space left on device", error.Message);
-        long paidFirst = server.Stats.Requests;
-        Assert.True(paidFirst < Rows / 2, $"the run went on sending after the disk filled: {paidFirst} requests");
+        // it stopped sending at once: what was sent after the disk was seen full is at most what was already waiting for a free slot
+        long sentAfter = server.Stats.Requests - Interlocked.Read(ref _sentWhenFull);
+        Assert.True(sentAfter <= Throttle, $"the run went on sending after the disk filled: {sentAfter} more requests");
 
         // space is freed: the resume finishes every row, paying again at most what was in flight when the disk filled
         DiskWrites.Fault.Value = null;
@@ -100,7 +108,7 @@ public class DiskFullTests : IClassFixture<FakeServerFixture>, IDisposable
         string input = _temp.WriteTasks("in.csv", 9); // a size no other batch test of this class makes
         string output = _temp.File("out.csv");
         string state = Path.Combine(BatchJobState.DirectoryFor(output), BatchJobState.StateFileName);
-        DiskWrites.Fault.Value = path => path.StartsWith(state, StringComparison.Ordinal) ? NoSpace(path) : null;
+        DiskWrites.Fault.Value = (path, _) => path.StartsWith(state, StringComparison.Ordinal) ? NoSpace(path) : null;
         using var client = Runs.Client(server.BaseUrl);
         var job = new BatchJob(new BatchJobOptions
         {
@@ -112,5 +120,46 @@ public class DiskFullTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal(DataFileException.OutputWriteFailed, error.ErrorId);
         Assert.Equal(state, error.Path);
         Assert.Equal(0, server.Stats.Requests); // nothing was submitted: the state that would remember it could not be kept
+    }
+
+    [Fact]
+    public void Nothing_reaches_the_output_after_a_failed_write_even_when_space_comes_back()
+    {
+        string path = _temp.File("out.jsonl");
+        int writes = 0;
+        // only the second write fails: a disk that was full for an instant
+        DiskWrites.Fault.Value = (target, _) => target == path && Interlocked.Increment(ref writes) == 2 ? NoSpace(target) : null;
+        var writer = RowFiles.CreateWriter(path, DataFormat.JsonLines, ["id"]);
+        writer.Write(Files.Row(("id", "1")));
+        writer.Flush();
+        long whole = new FileInfo(path).Length;
+        writer.Write(Files.Row(("id", "2")));
+        Assert.ThrowsAny<IOException>(writer.Flush);
+        writer.Write(Files.Row(("id", "3")));
+        Assert.ThrowsAny<IOException>(writer.Flush);
+        Assert.ThrowsAny<IOException>(writer.Dispose);
+        Assert.Equal(whole, new FileInfo(path).Length); // the file stops where the failure found it
+        // and it was closed: another writer may take it (a lock, or a Windows file, would otherwise stay open)
+        using var again = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+    }
+
+    [Fact]
+    public void A_rewrite_that_the_disk_refuses_is_closed_so_the_next_resume_in_the_same_session_can_make_it()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        string input = _temp.WriteTasks("in.csv", 6, i => i == 3 ? "task 3 [[fake:status=500;times=1]]" : $"task {i}");
+        string output = _temp.File("out.jsonl");
+        Run(server, input, output); // row 3 fails: a resume rewrites the output
+        string resuming = output + FileRun.ResumingSuffix;
+        DiskWrites.Fault.Value = (path, _) => path == resuming ? NoSpace(path) : null;
+        var error = Assert.Throws<DataFileException>(() => Run(server, input, output, resume: true));
+        Assert.Equal(DataFileException.OutputWriteFailed, error.ErrorId);
+        Assert.Equal(resuming, error.Path);
+
+        DiskWrites.Fault.Value = null;
+        Run(server, input, output, resume: true);
+        var rows = Files.ReadAll(output, DataFormat.JsonLines);
+        Assert.Equal(6, rows.Count);
+        Assert.All(rows, row => Assert.False(string.IsNullOrEmpty(Files.Text(row, "generated_code"))));
     }
 }

@@ -294,7 +294,8 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
     [Fact]
     public void A_request_file_replaced_inside_the_job_folder_is_not_uploaded()
     {
-        // a hard link stays inside the folder: what stops it is the hash the file was written with
+        // a hard link to a file outside the folder: it is refused as a file with another name (and the hash the
+        // file was written with would not match either)
         SavedJob(out string input, out string output, out _);
         string requests = Path.Combine(output + ".batch", "requests.jsonl");
         File.Delete(requests);
@@ -303,6 +304,21 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         {
             ln.WaitForExit();
         }
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl);
+        var error = Assert.Throws<DataFileException>(() => RunJob(client, input, output));
+        Assert.Equal((DataFileException.UnsafeSideFile, requests), (error.ErrorId, error.Path));
+        Assert.Contains("hard link", error.Message);
+        Assert.Equal(0, server.Stats.FilesUploaded);
+    }
+
+    [Fact]
+    public void A_request_file_changed_in_place_is_not_uploaded()
+    {
+        // the file itself, rewritten: what stops it is the hash the file was written with
+        SavedJob(out string input, out string output, out _);
+        string requests = Path.Combine(output + ".batch", "requests.jsonl");
+        File.AppendAllText(requests, "{\"custom_id\":\"smuggled\"}\n");
         var server = _fixture.Use(new FakeLlmOptions());
         using var client = Runs.Client(server.BaseUrl);
         var error = Assert.Throws<BatchJobException>(() => RunJob(client, input, output));

@@ -105,7 +105,7 @@ public class SideFileTests : IClassFixture<FakeServerFixture>, IDisposable
         {
             Refused(() => SideFile.OpenExisting(path)?.Dispose(), path);
             Refused(() => SideFile.OpenOrCreateExclusive(path, truncate: true).Dispose(), path);
-            Refused(() => SideFile.ReadAllBytes(path, 1024), path);
+            Refused(() => SideFile.ReadAllBytes(path, 1024, "too long"), path);
         }
         Assert.Equal(VictimBytes, File.ReadAllBytes(victim));
 
@@ -115,6 +115,42 @@ public class SideFileTests : IClassFixture<FakeServerFixture>, IDisposable
             Assert.Equal(4, stream.Length);
         }
         Assert.Null(SideFile.OpenExisting(_temp.File("absent.journal")));
+    }
+
+    [Fact]
+    public void A_hard_link_or_a_file_of_another_users_is_neither_read_nor_written()
+    {
+        string victim = Victim();
+        string hardLink = _temp.File("out.csv.journal");
+        Link(victim, hardLink);
+        Refused(() => SideFile.OpenOrCreateExclusive(hardLink, truncate: true).Dispose(), hardLink);
+        Refused(() => SideFile.OpenExisting(hardLink)?.Dispose(), hardLink);
+        Assert.Equal(VictimBytes, File.ReadAllBytes(victim));
+
+        // a file someone else put there (a journal or rewrite crafted to be merged into the output)
+        string planted = _temp.Write("out.csv.resuming", "id,instruction,generated_code\n1,task 1,evil()\n");
+        Chown(planted, 65534);
+        Refused(() => SideFile.OpenExisting(planted)?.Dispose(), planted);
+        string folder = Directory.CreateDirectory(_temp.File("out.csv.batch")).FullName;
+        Chown(folder, 65534);
+        Refused(() => SideFile.EnsureFolder(folder), folder);
+        Refused(() => SideFile.DeleteFolder(folder), folder);
+        Assert.True(Directory.Exists(folder));
+    }
+
+    private static void Link(string target, string name)
+    {
+        using var process = Process.Start("ln", [target, name])!;
+        process.WaitForExit();
+        Assert.Equal(0, process.ExitCode);
+    }
+
+    /// <summary>Gives a file to another user (the tests run as root on Linux, which may).</summary>
+    private static void Chown(string path, int uid)
+    {
+        using var process = Process.Start("chown", [uid.ToString(System.Globalization.CultureInfo.InvariantCulture), path])!;
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"chown needs root: this test gives a file to uid {uid}");
     }
 
     [Fact]
@@ -220,29 +256,27 @@ public class SideFileTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal(0, server.Stats.Requests);
     }
 
-    [Fact]
-    public void A_new_rewrite_replaces_a_link_planted_at_its_name_and_never_writes_through_it()
+    [Theory]
+    [InlineData(DataFormat.Csv)]
+    [InlineData(DataFormat.JsonLines)]
+    [InlineData(DataFormat.Json)]
+    public void A_rewrite_is_created_new_and_never_through_a_link_planted_at_its_name(DataFormat format)
     {
-        // a resumed output with a failed row is rewritten to <output>.resuming: a link planted there between runs is
-        // found by the resume (refused); one planted while no resume looks is removed, not written through, by -Force
-        var server = _fixture.Use(new FakeLlmOptions());
-        string input = _temp.WriteTasks("in.csv", 4);
-        string output = _temp.File("out.csv");
         string victim = Victim();
-        File.CreateSymbolicLink(output + FileRun.ResumingSuffix, victim);
-        Run(input, output, force: true);
+        string resuming = _temp.File("out" + FileRun.ResumingSuffix);
+        File.CreateSymbolicLink(resuming, victim);
+        Refused(() => RowFiles.CreateWriter(resuming, format, ["id"], sideFile: true).Dispose(), resuming);
         Assert.Equal(VictimBytes, File.ReadAllBytes(victim));
-        Assert.False(SideFile.Exists(output + FileRun.ResumingSuffix));
-        Assert.Equal(4, Files.ReadAll(output, DataFormat.Csv).Count);
     }
 
     // --- batch jobs --------------------------------------------------------------------------------------------------
 
-    private static BatchJobOptions BatchOptions(string input, string output, bool restart = false) => new()
+    private static BatchJobOptions BatchOptions(string input, string output, bool restart = false, bool noWait = false) => new()
     {
         Files = new FileRunOptions { InputPath = input, OutputPath = output },
         Generation = new GenerationOptions { Overwrite = restart },
         Restart = restart,
+        NoWait = noWait,
         PollInterval = TimeSpan.FromMilliseconds(20),
     };
 
@@ -258,12 +292,12 @@ public class SideFileTests : IClassFixture<FakeServerFixture>, IDisposable
         var server = _fixture.Use(new FakeLlmOptions());
         string input = _temp.WriteTasks("in.csv", 7); // a size no other batch test of this class makes
         string output = _temp.File("out.csv");
-        string folder = BatchJobState.DirectoryFor(output);
-        Directory.CreateDirectory(folder);
-        string victim = Victim();
-        File.CreateSymbolicLink(Path.Combine(folder, BatchJobState.StateFileName + ".tmp"), victim);
-
         using var client = Runs.Client(server.BaseUrl);
+        // a job under way (submitted, not waited for): its folder and state are there, and its state is saved again
+        Assert.Null(RunJob(client, BatchOptions(input, output, noWait: true)));
+        string victim = Victim();
+        File.CreateSymbolicLink(Path.Combine(BatchJobState.DirectoryFor(output), BatchJobState.StateFileName + ".tmp"), victim);
+
         var summary = RunJob(client, BatchOptions(input, output));
         Assert.Equal(7, summary!.Generated);
         Assert.Equal(VictimBytes, File.ReadAllBytes(victim));

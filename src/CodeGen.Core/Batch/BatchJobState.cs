@@ -138,12 +138,8 @@ public sealed partial class BatchJobState
             return null;
         }
         SideFile.EnsureFolder(directory); // a link planted as the folder is refused, not followed
-        if (SideFile.ReadAllBytes(path, MaxStateBytes) is not { } content)
+        if (SideFile.ReadAllBytes(path, MaxStateBytes, $"is larger than {MaxStateBytes / (1024 * 1024)} MB, so it is not a batch job state CodeGen wrote.") is not { } content)
         {
-            if (SideFile.Exists(path))
-            {
-                throw new DataFileException(path, 0, $"is larger than {MaxStateBytes / (1024 * 1024)} MB, so it is not a batch job state CodeGen wrote.");
-            }
             return null;
         }
         try
@@ -186,15 +182,8 @@ public sealed partial class BatchJobState
     public void Save()
     {
         string path = Path.Combine(Directory, StateFileName);
-        try
-        {
-            AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, this, JsonOptions), flushToDisk: true);
-        }
-        catch (IOException ex)
-        {
-            // what the job has done (ids of batches paid for) must be remembered before it goes on
-            throw DiskWrites.Failed(path, ex);
-        }
+        // what the job has done (ids of batches paid for) is remembered before it goes on: a failure stops it (OutputWriteFailed)
+        AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, this, JsonOptions), flushToDisk: true);
     }
 
     internal string PathOf(string relative) => Path.Combine(Directory, relative);

@@ -387,7 +387,7 @@ public sealed class ResponseCache
             Unusable($"not stored: {ex.Message}");
             return false;
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DataFileException { ErrorId: DataFileException.OutputWriteFailed })
         {
             // a cache that cannot be written costs a future request, not this row (the temporary file is gone)
             return false;
@@ -407,7 +407,7 @@ public sealed class ResponseCache
             try
             {
                 // a manifest is a few lines: a bigger file is not one (and a link or FIFO in its place is refused, not read)
-                using var document = SideFile.ReadAllBytes(manifest, 64 * 1024) is { } bytes ? JsonDocument.Parse(bytes) : JsonDocument.Parse("null");
+                using var document = JsonDocument.Parse(SideFile.ReadAllBytes(manifest, 64 * 1024, "is larger than 64 KB, so it is not a manifest CodeGen wrote.") ?? "null"u8.ToArray());
                 if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("format"u8, out var value) && value.TryGetInt32(out int number))
                 {
                     format = number;

@@ -57,8 +57,8 @@ public sealed class AnswerJournal : IDisposable
     /// </summary>
     public IOException? Failure => Volatile.Read(ref _failure);
 
-    /// <summary>Called once, from the journal's timer, when a write first fails: the run stops sending (answers that could not be kept would be paid for again).</summary>
-    public Action? WriteFailed { get; set; }
+    /// <summary>Called once, when a write (or the reservation of room) first fails, from the journal's timer or its closing: the run stops sending (answers that could not be kept would be paid for again).</summary>
+    public Action? OnFailure { get; set; }
 
     /// <summary>Answers of an earlier run found when the journal was opened.</summary>
     public int Recovered { get; private set; }
@@ -220,8 +220,9 @@ public sealed class AnswerJournal : IDisposable
             }
             catch (IOException ex)
             {
-                // a line cut short would swallow the first line written after it: the file goes back to its whole lines
-                TryCutBackTo(end);
+                // the next write starts where the last whole line ends, over anything this one left (it writes all of
+                // this again and more); not cut back, which would give back the room reserved beyond the end
+                _stream.Position = end;
                 Fail(ex);
                 // kept, and written again at the next tick with what arrives meanwhile
                 lock (_lock)
@@ -272,20 +273,7 @@ public sealed class AnswerJournal : IDisposable
     {
         if (Interlocked.CompareExchange(ref _failure, ex, null) is null)
         {
-            WriteFailed?.Invoke();
-        }
-    }
-
-    private void TryCutBackTo(long end)
-    {
-        try
-        {
-            _stream.SetLength(end);
-            _stream.Position = end;
-        }
-        catch (IOException)
-        {
-            // the next write starts where the last whole line ended or the reading of a resume ignores the cut line
+            OnFailure?.Invoke();
         }
     }
 

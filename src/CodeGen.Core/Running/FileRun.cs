@@ -174,7 +174,7 @@ public sealed class FileRun
         if (journal is not null)
         {
             // a full disk: stop sending at once (an answer that cannot be kept would be paid for again by the next run)
-            journal.WriteFailed = run.Cancel;
+            journal.OnFailure = run.Cancel;
         }
         var clock = Stopwatch.StartNew();
         long rowsRead = 0;

@@ -55,6 +55,12 @@ internal sealed class OrderedOutput
     /// <summary>A cancelled row was reached: nothing after it is written.</summary>
     public bool Stopped { get; private set; }
 
+    /// <summary>
+    /// The output could not be written (a full disk): said as <see cref="DataFileException.OutputWriteFailed"/>, and
+    /// nothing more is written to it (the file stops at its last whole record, or one cut short that a resume removes).
+    /// </summary>
+    public bool Failed { get; private set; }
+
     private string WritePath => _source is { Rewrite: true } ? _output + FileRun.ResumingSuffix : _output;
 
     private IRowWriter Writer()
@@ -121,7 +127,7 @@ internal sealed class OrderedOutput
             }
             catch (Exception ex) when (IsWriteFailure(ex))
             {
-                throw WriteFailed(ex);
+                throw OutputWriteFailed(ex);
             }
             _dirty = true;
         }
@@ -168,22 +174,16 @@ internal sealed class OrderedOutput
             }
             catch (Exception ex) when (IsWriteFailure(ex))
             {
-                throw WriteFailed(ex);
+                throw OutputWriteFailed(ex);
             }
             _dirty = false;
         }
         _sinceFlush.Restart();
     }
 
-    /// <summary>
-    /// The output could not be written (a full disk): said as <see cref="DataFileException.OutputWriteFailed"/>, and
-    /// nothing more is written to it (the file stops at its last whole record, or one cut short that a resume removes).
-    /// </summary>
-    public bool Failed { get; private set; }
-
     private static bool IsWriteFailure(Exception ex) => ex is IOException or UnauthorizedAccessException;
 
-    private DataFileException WriteFailed(Exception ex)
+    private DataFileException OutputWriteFailed(Exception ex)
     {
         Failed = true;
         return DiskWrites.Failed(WritePath, ex);
@@ -204,12 +204,13 @@ internal sealed class OrderedOutput
             {
                 Writer();
             }
-            _writer?.Dispose();
-            _writer = null;
+            var writer = _writer;
+            _writer = null; // closed once, whatever happens
+            writer?.Dispose();
         }
         catch (Exception ex) when (IsWriteFailure(ex))
         {
-            throw WriteFailed(ex);
+            throw OutputWriteFailed(ex);
         }
         if (_source is { Rewrite: true })
         {
@@ -243,22 +244,24 @@ internal sealed class OrderedOutput
                 }
             }
         }
-        catch (DataFileException ex) when (ex.ErrorId == DataFileException.OutputWriteFailed)
+        catch (Exception ex) when (ex is DataFileException or IOException or UnauthorizedAccessException)
         {
-            // the run is already ending with an error (the rows not written have their answers in the journal)
+            // the run is already ending with an error, which is the one to report (the rows not written have their
+            // answers in the journal)
         }
         finally
         {
+            var writer = _writer;
+            _writer = null;
             try
             {
-                _writer?.Dispose();
+                writer?.Dispose();
             }
             catch (Exception ex) when (IsWriteFailure(ex))
             {
-                // the run is already ending with an error; after a failed write nothing more reaches the file
+                // after a failed write nothing more reaches the file; closing it still closes it
                 Failed = true;
             }
-            _writer = null;
         }
     }
 }

@@ -26,10 +26,11 @@ public static class AtomicFile
     /// <param name="path">The file to create or replace.</param>
     /// <param name="write">Fills the temporary file. It may close the stream (a row writer owns the stream it writes).</param>
     /// <param name="flushToDisk">The content reaches the disk before the rename, so a power loss cannot leave the name with lost content.</param>
+    /// <exception cref="DataFileException">The file could not be written (<see cref="DataFileException.OutputWriteFailed"/>: a full disk, no permission), or a temporary name was taken (<see cref="DataFileException.UnsafeSideFile"/>).</exception>
     public static void Write(string path, Action<Stream> write, bool flushToDisk = false)
     {
         string temporary = TemporaryPathFor(path);
-        var stream = Open(temporary, useAsync: false); // when this fails, nothing is this writer's to delete
+        var stream = Open(path, temporary, useAsync: false); // when this fails, nothing is this writer's to delete
         try
         {
             using (stream)
@@ -39,6 +40,11 @@ public static class AtomicFile
                 Flush(stream, temporary, flushToDisk);
             }
             File.Move(temporary, path, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Delete(temporary);
+            throw DiskWrites.Failed(path, ex); // said with the path (a side file's stream knows none) and whether the disk is full
         }
         catch
         {
@@ -52,7 +58,7 @@ public static class AtomicFile
         bool flushToDisk = false)
     {
         string temporary = TemporaryPathFor(path);
-        var stream = Open(temporary, useAsync: true);
+        var stream = Open(path, temporary, useAsync: true);
         try
         {
             await using (stream.ConfigureAwait(false))
@@ -66,6 +72,11 @@ public static class AtomicFile
                 Flush(stream, temporary, flushToDisk);
             }
             File.Move(temporary, path, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Delete(temporary);
+            throw DiskWrites.Failed(path, ex); // said with the path (a side file's stream knows none) and whether the disk is full
         }
         catch
         {
@@ -81,7 +92,17 @@ public static class AtomicFile
     /// </summary>
     public static void Commit(string temporaryPath, string path) => File.Move(temporaryPath, path, overwrite: true);
 
-    private static FileStream Open(string temporary, bool useAsync) => SideFile.CreateNew(temporary, FileAccess.Write, BufferSize, useAsync);
+    private static FileStream Open(string path, string temporary, bool useAsync)
+    {
+        try
+        {
+            return SideFile.CreateNew(temporary, FileAccess.Write, BufferSize, useAsync);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw DiskWrites.Failed(path, ex);
+        }
+    }
 
     /// <summary>Empties the stream's buffer into the file, and to the disk when asked (through a new handle when the writer closed the stream).</summary>
     private static void Flush(FileStream stream, string temporary, bool flushToDisk)

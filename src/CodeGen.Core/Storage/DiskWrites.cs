@@ -13,22 +13,23 @@ public static class DiskWrites
     private const int HandleDiskFullHResult = unchecked((int)0x80070027); // ERROR_HANDLE_DISK_FULL
 
     /// <summary>
-    /// Tests only: given a path about to be written, the exception its write fails with (null: none). Flows with the
-    /// execution context (to the tasks and timers a run starts), so a test's fault touches no other test.
+    /// Tests only: given a path about to be written (and whether it is a reservation of room for it rather than a
+    /// write), the exception that fails (null: none). Flows with the execution context (to the tasks and timers a run
+    /// starts), so a test's fault touches no other test.
     /// </summary>
-    internal static readonly AsyncLocal<Func<string, IOException?>?> Fault = new();
+    internal static readonly AsyncLocal<Func<string, bool, IOException?>?> Fault = new();
 
-    /// <summary>Throws the injected fault for <paramref name="path"/>, if any (see <see cref="Fault"/>).</summary>
-    internal static void Check(string path)
+    /// <summary>Throws the injected fault for a write of <paramref name="path"/>, or a reservation of room for it, if any (see <see cref="Fault"/>).</summary>
+    internal static void Check(string path, bool reservation = false)
     {
-        if (Fault.Value?.Invoke(path) is { } fault)
+        if (Fault.Value?.Invoke(path, reservation) is { } fault)
         {
             throw fault;
         }
     }
 
     /// <summary>The disk (or the user's quota on it) is full.</summary>
-    public static bool IsDiskFull(Exception ex)
+    public static bool IsDiskFull(Exception? ex)
         => ex is IOException io && io.HResult is NoSpaceErrno or QuotaErrno or DiskFullHResult or HandleDiskFullHResult;
 
     /// <summary>A write that must not fail silently did: the run stops with this, naming the file and the system's reason.</summary>

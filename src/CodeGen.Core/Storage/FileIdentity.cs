@@ -100,20 +100,9 @@ public static class FileIdentity
             {
                 return NativeFiles.LinuxIdentity(path) is { } id ? (id.Device, id.Inode, 0) : null;
             }
-            var buffer = new byte[512];
             if (OperatingSystem.IsMacOS())
             {
-                // struct stat with 64-bit inodes: st_dev (32 bits) at 0, st_ino (64 bits) at 8; Intel Macs name it stat$INODE64
-                int result;
-                try
-                {
-                    result = MacStat64(path, buffer);
-                }
-                catch (EntryPointNotFoundException)
-                {
-                    result = MacStat(path, buffer);
-                }
-                return result == 0 ? (BitConverter.ToUInt32(buffer, 0), BitConverter.ToUInt64(buffer, 8), 0) : null;
+                return NativeFiles.MacIdentity(path) is { } id ? (id.Device, id.Inode, 0) : null;
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or EntryPointNotFoundException or DllNotFoundException)
@@ -122,12 +111,6 @@ public static class FileIdentity
         }
         return null;
     }
-
-    [DllImport("libc", EntryPoint = "stat$INODE64", SetLastError = true)]
-    private static extern int MacStat64([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buffer);
-
-    [DllImport("libc", EntryPoint = "stat", SetLastError = true)]
-    private static extern int MacStat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buffer);
 
     private const int FileIdInfo = 18;
 

@@ -68,7 +68,7 @@ public static class RowFiles
         var stream = new BufferedStream(new FailStopStream(file, path), BufferSize);
         try
         {
-            return WriterOn(stream, fresh: stream.Length == 0, format, columns, csv);
+            return new ClosingWriter(WriterOn(stream, fresh: stream.Length == 0, format, columns, csv), stream);
         }
         catch
         {
@@ -87,6 +87,30 @@ public static class RowFiles
         DataFormat.Json => new JsonArrayRowWriter(stream, fresh),
         _ => new JsonLinesRowWriter(stream, fresh),
     };
+
+    /// <summary>
+    /// A writer whose file is closed however its closing goes: a writer's own Dispose flushes first, and after a
+    /// failed write (a full disk) that flush fails again, before the file is closed; the file (and its lock) would
+    /// stay open until a finalizer ran.
+    /// </summary>
+    private sealed class ClosingWriter(IRowWriter writer, Stream stream) : IRowWriter
+    {
+        public void Write(DataRow row) => writer.Write(row);
+
+        public void Flush() => writer.Flush();
+
+        public void Dispose()
+        {
+            try
+            {
+                writer.Dispose();
+            }
+            finally
+            {
+                stream.Dispose(); // a BufferedStream closes what is under it even when its last flush fails
+            }
+        }
+    }
 
     /// <summary>Positions at the end of a file, after adding a line break if the last line has none.</summary>
     internal static void SeekToEndOnNewLine(Stream stream)

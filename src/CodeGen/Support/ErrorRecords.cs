@@ -124,9 +124,7 @@ internal static class ErrorRecords
         DataFileException.OutputFileExists when has("Force") => "Pass -Force to replace it.",
         DataFileException.OutputInUse => "Wait for the other run to end (or stop it), or write to another output.",
         DataFileException.UnsafeSideFile => "Find out who put it there; then remove it, or write the output to a folder only you can write to.",
-        DataFileException.OutputWriteFailed when batch => $"Free space where {System.IO.Path.GetDirectoryName(error.Path)} is, then run the same command again: the batch job's results are kept and merged again.",
-        DataFileException.OutputWriteFailed when has("Resume") => $"Free space where {System.IO.Path.GetDirectoryName(error.Path)} is, then run the same command again with -Resume: the rows written and the answers kept in the journal are not paid for again.",
-        DataFileException.OutputWriteFailed => $"Free space where {System.IO.Path.GetDirectoryName(error.Path)} is, then run the command again.",
+        DataFileException.OutputWriteFailed => WriteFailedAction(error, has, batch),
         DataFileException.UnknownDataFormat when has("Format") && has("InputFormat") => "Name the file .csv, .json or .jsonl, or pass -Format csv, json or jsonl (or -InputFormat and -OutputFormat).",
         DataFileException.UnknownDataFormat when has("Format") => "Name the file .csv, .json or .jsonl, or pass -Format csv, json or jsonl.",
         DataFileException.UnknownDataFormat when has("InputFormat") => "Name the file .csv, .json or .jsonl, or pass -InputFormat csv, json or jsonl.",
@@ -136,6 +134,17 @@ internal static class ErrorRecords
         _ when error.StartOver && has("Force") => "Pass -Force to start over: the output is replaced and every row is generated again.",
         _ => null,
     };
+
+    /// <summary>What to fix (space, or the folder's permissions) and how to go on without paying again for what is kept.</summary>
+    private static string WriteFailedAction(DataFileException error, Func<string, bool> has, bool batch)
+    {
+        string folder = System.IO.Path.GetDirectoryName(error.Path) ?? error.Path;
+        string fix = DiskWrites.IsDiskFull(error.InnerException) ? $"Free space on the disk of {folder}" : $"Make {folder} writable (its permissions, a read-only disk)";
+        string next = batch ? "run the same command again: the batch job continues from the state saved beside the output."
+            : has("Resume") ? "run the same command again with -Resume: the rows written and the answers kept in the journal are not paid for again."
+            : "run the command again.";
+        return $"{fix}, then {next}";
+    }
 
     /// <summary>How to set what an endpoint configuration lacks, naming the parameters the command has (and the variables that serve every command).</summary>
     internal static string? EndpointAction(EndpointProblem problem, Func<string, bool> has) => problem switch
