@@ -13,6 +13,7 @@ internal sealed class CsvRowReader : IRowReader
     private readonly FileStream _stream;
     private readonly CsvReader _csv;
     private readonly string[] _header;
+    private readonly NameIndex _index;
 
     public CsvRowReader(string path, CsvSettings settings)
     {
@@ -46,6 +47,7 @@ internal sealed class CsvRowReader : IRowReader
                 throw new DataFileException(path, 1, $"the header names the column '{_header[i]}' twice.");
             }
         }
+        _index = NameIndex.For(_header);
     }
 
     public string Path { get; }
@@ -84,7 +86,7 @@ internal sealed class CsvRowReader : IRowReader
         {
             values[i] = string.Empty;
         }
-        row = new DataRow(_header, values, _header.Length, _csv.LineNumber);
+        row = new DataRow(_header, values, _header.Length, _csv.LineNumber, index: _index);
         return true;
     }
 
