@@ -130,7 +130,7 @@ public sealed class PromptBuilder
             {
                 return PromptResult.Fail(tooLarge, instruction);
             }
-            user = PromptPart.Concat(parts, 0);
+            user = PromptPart.Concat(parts);
         }
 
         var messages = _systemPrompt is null
@@ -180,20 +180,20 @@ public sealed class PromptBuilder
 /// <summary>A piece of a user prompt: text of the prompt itself, or the value of a row's field (which <see cref="Field"/> names).</summary>
 internal readonly record struct PromptPart(string Text, string? Field)
 {
-    /// <summary>The pieces from <paramref name="start"/> on as one string, copied once.</summary>
-    public static string Concat(List<PromptPart> parts, int start)
+    /// <summary>The pieces as one string, copied once.</summary>
+    public static string Concat(List<PromptPart> parts)
     {
         int length = 0;
-        for (int i = start; i < parts.Count; i++)
+        foreach (var part in parts)
         {
-            length = checked(length + parts[i].Text.Length);
+            length = checked(length + part.Text.Length);
         }
-        return string.Create(length, (parts, start), static (span, state) =>
+        return string.Create(length, parts, static (span, parts) =>
         {
-            for (int i = state.start; i < state.parts.Count; i++)
+            foreach (var part in parts)
             {
-                state.parts[i].Text.AsSpan().CopyTo(span);
-                span = span[state.parts[i].Text.Length..];
+                part.Text.AsSpan().CopyTo(span);
+                span = span[part.Text.Length..];
             }
         });
     }

@@ -103,7 +103,7 @@ public sealed class PromptTemplate
             rendered = string.Empty;
             return false;
         }
-        rendered = PromptPart.Concat(parts, 0);
+        rendered = PromptPart.Concat(parts);
         return true;
     }
 
