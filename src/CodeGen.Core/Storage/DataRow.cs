@@ -32,8 +32,9 @@ public sealed class DataRow : IRowFields
         _sharedNames = namesShared;
         Line = line;
         _index = index is not null && index.Count <= count ? index : null;
-        if (_count - (_index?.Count ?? 0) > NameIndex.ScanLimit)
+        if (_count - (_index?.Count ?? 0) > 4 * NameIndex.ScanLimit)
         {
+            // a wide row given no index for its names (rows of a few dozen are scanned: cheaper than an index per row)
             _index = NameIndex.For(names, count);
             _ownsIndex = true;
         }
