@@ -309,6 +309,27 @@ Describe 'Import-CodeGenData and Export-CodeGenData' {
         }
     }
 
+    It 'passes rows of 5,000 columns through unchanged, as Import-Csv | Export-Csv does' {
+        $in = Join-Path $folder 'wide.csv'
+        $lines = @('instruction,' + ((1..4999 | ForEach-Object { "col$_" }) -join ','))
+        $lines += 1..2 | ForEach-Object { $r = $_; "task $r," + ((1..4999 | ForEach-Object { "v$r-$_" }) -join ',') }
+        Set-Content -LiteralPath $in -Value $lines
+        $mine = Join-Path $folder 'mine.csv'
+        $theirs = Join-Path $folder 'theirs.csv'
+        Import-CodeGenData -Path $in | Export-CodeGenData -Path $mine
+        Import-Csv -LiteralPath $in | Export-Csv -LiteralPath $theirs -UseQuotes AsNeeded
+        Get-Content -LiteralPath $mine | Should -Be (Get-Content -LiteralPath $theirs)
+        Get-Content -LiteralPath $mine | Should -Be $lines
+    }
+
+    It 'keeps one field for names that differ only in case, the first name with the last value' {
+        $row = [System.Collections.Specialized.OrderedDictionary]::new() # case-sensitive keys
+        $row['id'] = 1; $row['Text'] = 'a'; $row['TEXT'] = 'b'; $row['text'] = 'c'
+        $path = Join-Path $folder 'out.jsonl'
+        $row | Export-CodeGenData -Path $path
+        Get-Content -LiteralPath $path | Should -Be '{"id":1,"Text":"c"}'
+    }
+
     It 'appends to CSV and JSONL with -Append and refuses to clobber with -NoClobber' -TestCases @(@{ format = 'csv' }, @{ format = 'jsonl' }) {
         $path = Join-Path $folder "out.$format"
         [pscustomobject]@{ a = 1; b = 'x' } | Export-CodeGenData -Path $path

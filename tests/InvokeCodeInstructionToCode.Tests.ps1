@@ -273,6 +273,19 @@ Describe 'Errors' {
         (Get-FakeLlmStats $server).requests | Should -Be 0
     }
 
+    It 'refuses a row whose prompt is over 32 MiB without a request, and answers the others' {
+        $rows = 'task 1', ('x' * (32MB + 1)), 'task 3'
+        $result = @($rows | Invoke-CodeInstructionToCode @common -ErrorVariable errors -ErrorAction SilentlyContinue)
+        $result.Count | Should -Be 3
+        $errors.Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'RequestTooLarge,*'
+        $errors[0].CategoryInfo.Category | Should -Be 'LimitsExceeded'
+        $errors[0].Exception.Message | Should -BeLike "Row 2: the prompt is * bytes (the 'instruction' field 33,554,433), over the 33,554,432 bytes (32 MiB) a request may carry*"
+        $errors[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+        $result[0].generated_code, $result[2].generated_code | Should -Not -BeNullOrEmpty
+        (Get-FakeLlmStats $server).requests | Should -Be 2
+    }
+
     It 'reports a template placeholder naming a missing column for that row' {
         $rows = [pscustomobject]@{ instruction = 'a'; language = 'Go' }, [pscustomobject]@{ instruction = 'b' }
         $result = @($rows | Invoke-CodeInstructionToCode @common -PromptTemplate '{language}: {instruction}' -ErrorVariable errors -ErrorAction SilentlyContinue)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using CodeGen.Core.Extraction;
 using CodeGen.Core.Rows;
@@ -35,6 +36,14 @@ public readonly struct PromptResult
 /// </summary>
 public sealed class PromptBuilder
 {
+    /// <summary>
+    /// The most prompt text one request may carry: 32 MiB of UTF-8 (33,554,432 bytes), the system prompt and the row's
+    /// message together. It is the request size Anthropic's Messages API accepts at most (32 MB), and several times what
+    /// the largest context windows served (1 to 2 million tokens, a few megabytes of text) can take, so no model would
+    /// answer a longer prompt: a row over it fails as <see cref="RowErrorKind.RequestTooLarge"/> before its request is built.
+    /// </summary>
+    public const int MaxPromptBytes = 32 * 1024 * 1024;
+
     private readonly string _inputKey;
     private readonly string _outputKey;
     private readonly bool _overwrite;
@@ -103,17 +112,89 @@ public sealed class PromptBuilder
         string user;
         if (_template is null)
         {
+            if (Oversize(rowNumber, [new PromptPart(_defaultPreamble, null), new PromptPart(instruction, _inputKey)]) is { } tooLarge)
+            {
+                return PromptResult.Fail(tooLarge, instruction);
+            }
             user = DefaultPrompt(instruction);
         }
-        else if (!_template.TryRender(row, out user, out var missing))
+        else
         {
-            return PromptResult.Fail(RowError.Create(RowErrorKind.TemplateColumnMissing, rowNumber,
-                $"the prompt template uses '{{{missing}}}' but the row has no '{missing}' field."), instruction);
+            var parts = new List<PromptPart>();
+            if (!_template.TryCollect(row, parts, out var missing))
+            {
+                return PromptResult.Fail(RowError.Create(RowErrorKind.TemplateColumnMissing, rowNumber,
+                    $"the prompt template uses '{{{missing}}}' but the row has no '{missing}' field."), instruction);
+            }
+            if (Oversize(rowNumber, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(parts)) is { } tooLarge)
+            {
+                return PromptResult.Fail(tooLarge, instruction);
+            }
+            user = PromptPart.Concat(parts);
         }
 
         var messages = _systemPrompt is null
             ? new[] { ChatMessage.User(user) }
             : new[] { ChatMessage.System(_systemPrompt), ChatMessage.User(user) };
         return PromptResult.Ok(messages, instruction);
+    }
+
+    /// <summary>
+    /// The error for a prompt over <see cref="MaxPromptBytes"/>, naming its largest field; null when it fits. Measured on
+    /// the pieces, before they are joined: nothing is copied, and a short prompt is not even counted byte by byte.
+    /// </summary>
+    private RowError? Oversize(long rowNumber, ReadOnlySpan<PromptPart> parts)
+    {
+        long chars = _systemPrompt?.Length ?? 0;
+        foreach (var part in parts)
+        {
+            chars += part.Text.Length;
+        }
+        if (chars * 3 <= MaxPromptBytes)
+        {
+            return null; // UTF-8 takes at most 3 bytes for a UTF-16 character
+        }
+        long bytes = _systemPrompt is null ? 0 : Encoding.UTF8.GetByteCount(_systemPrompt);
+        string? largest = null;
+        long largestBytes = 0;
+        foreach (var part in parts)
+        {
+            long size = Encoding.UTF8.GetByteCount(part.Text);
+            bytes += size;
+            if (part.Field is not null && size > largestBytes)
+            {
+                (largest, largestBytes) = (part.Field, size);
+            }
+        }
+        if (bytes <= MaxPromptBytes)
+        {
+            return null;
+        }
+        var culture = CultureInfo.InvariantCulture;
+        string field = largest is null ? string.Empty : string.Format(culture, " (the '{0}' field {1:N0})", largest, largestBytes);
+        return RowError.Create(RowErrorKind.RequestTooLarge, rowNumber, string.Format(culture,
+            "the prompt is {0:N0} bytes{1}, over the {2:N0} bytes (32 MiB) a request may carry; no request was sent.", bytes, field, MaxPromptBytes));
+    }
+}
+
+/// <summary>A piece of a user prompt: text of the prompt itself, or the value of a row's field (which <see cref="Field"/> names).</summary>
+internal readonly record struct PromptPart(string Text, string? Field)
+{
+    /// <summary>The pieces as one string, copied once.</summary>
+    public static string Concat(List<PromptPart> parts)
+    {
+        int length = 0;
+        foreach (var part in parts)
+        {
+            length = checked(length + part.Text.Length);
+        }
+        return string.Create(length, parts, static (span, parts) =>
+        {
+            foreach (var part in parts)
+            {
+                part.Text.AsSpan().CopyTo(span);
+                span = span[part.Text.Length..];
+            }
+        });
     }
 }

@@ -97,25 +97,38 @@ public sealed class PromptTemplate
     /// </summary>
     public bool TryRender(IRowFields row, out string rendered, out string? missingField)
     {
-        var sb = new StringBuilder(Text.Length + 256);
+        var parts = new List<PromptPart>(_pieces.Length);
+        if (!TryCollect(row, parts, out missingField))
+        {
+            rendered = string.Empty;
+            return false;
+        }
+        rendered = PromptPart.Concat(parts);
+        return true;
+    }
+
+    /// <summary>
+    /// The pieces of the rendered prompt in order (the template's text and the rows' values, not copied), for
+    /// <see cref="PromptBuilder"/> to measure before it joins them. False, with the first missing column, as in <see cref="TryRender"/>.
+    /// </summary>
+    internal bool TryCollect(IRowFields row, List<PromptPart> parts, out string? missingField)
+    {
         foreach (var piece in _pieces)
         {
             if (piece.IsField)
             {
                 if (!row.TryGetField(piece.Text, out var value))
                 {
-                    rendered = string.Empty;
                     missingField = piece.Text;
                     return false;
                 }
-                sb.Append(value);
+                parts.Add(new PromptPart(value ?? string.Empty, piece.Text));
             }
             else
             {
-                sb.Append(piece.Text);
+                parts.Add(new PromptPart(piece.Text, null));
             }
         }
-        rendered = sb.ToString();
         missingField = null;
         return true;
     }

@@ -33,6 +33,8 @@ public enum RowErrorKind
     Cancelled,
     /// <summary>A fault inside CodeGen itself while handling the row (a bug: please report it).</summary>
     InternalError,
+    /// <summary>The row's prompt is longer than a request may carry (<see cref="Prompting.PromptBuilder.MaxPromptBytes"/>); nothing was sent.</summary>
+    RequestTooLarge,
 }
 
 /// <summary>A row-level failure: what went wrong, for which row, and what the server said.</summary>
@@ -91,6 +93,7 @@ public sealed class RowError
         RowErrorKind.OutputColumnExists => "OutputColumnExists",
         RowErrorKind.EmptyInstruction => "EmptyInstruction",
         RowErrorKind.TemplateColumnMissing => "TemplateColumnMissing",
+        RowErrorKind.RequestTooLarge => "RequestTooLarge",
         RowErrorKind.HttpError => "LlmHttpError",
         RowErrorKind.InvalidResponse => "LlmInvalidResponse",
         RowErrorKind.ConnectionFailed => "LlmConnectionFailed",

@@ -30,7 +30,22 @@ internal sealed class ByteWindow : IDisposable
 
     public long StreamLength => _stream.CanSeek ? _stream.Length : 0;
 
-    public void Consume(int count) => _start += count;
+    /// <summary>Consumes bytes from the front. Invalidates <see cref="Available"/>.</summary>
+    public void Consume(int count)
+    {
+        _start += count;
+        int available = _end - _start;
+        if (_buffer.Length > 16 * RowFiles.BufferSize && available <= RowFiles.BufferSize / 2)
+        {
+            // the long record that grew the buffer is consumed: its memory goes back at once, not at the end of the file
+            var smaller = new byte[RowFiles.BufferSize];
+            Buffer.BlockCopy(_buffer, _start, smaller, 0, available);
+            _buffer = smaller;
+            _bufferOffset += _start;
+            _start = 0;
+            _end = available;
+        }
+    }
 
     /// <summary>Reads more bytes after those available. Returns false when the stream has ended.</summary>
     public bool Fill()

@@ -13,6 +13,7 @@ internal sealed class CsvRowReader : IRowReader
     private readonly FileStream _stream;
     private readonly CsvReader _csv;
     private readonly string[] _header;
+    private readonly NameIndex? _index;
 
     public CsvRowReader(string path, CsvSettings settings, bool sideFile = false)
     {
@@ -46,6 +47,8 @@ internal sealed class CsvRowReader : IRowReader
                 throw new DataFileException(path, 1, $"the header names the column '{_header[i]}' twice.");
             }
         }
+        // one index for all the rows of a wide file; a narrow header is scanned faster than hashed
+        _index = _header.Length > NameIndex.ScanLimit ? NameIndex.For(_header) : null;
     }
 
     public string Path { get; }
@@ -84,7 +87,7 @@ internal sealed class CsvRowReader : IRowReader
         {
             values[i] = string.Empty;
         }
-        row = new DataRow(_header, values, _header.Length, _csv.LineNumber);
+        row = new DataRow(_header, values, _header.Length, _csv.LineNumber, index: _index);
         return true;
     }
 

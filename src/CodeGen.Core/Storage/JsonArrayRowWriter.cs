@@ -13,7 +13,7 @@ internal sealed class JsonArrayRowWriter : IRowWriter
     private static readonly byte[] ClosingEmpty = "]\n"u8.ToArray();
 
     private readonly Stream _stream;
-    private readonly ArrayBufferWriter<byte> _buffer = new(RowFiles.BufferSize);
+    private ArrayBufferWriter<byte> _buffer = new(RowFiles.BufferSize);
     private readonly Utf8JsonWriter _json;
     private long _elements;
 
@@ -41,15 +41,13 @@ internal sealed class JsonArrayRowWriter : IRowWriter
         _elements++;
         if (_buffer.WrittenCount >= RowFiles.BufferSize)
         {
-            _stream.Write(_buffer.WrittenSpan);
-            _buffer.ResetWrittenCount();
+            JsonRows.Drain(_stream, ref _buffer);
         }
     }
 
     public void Flush()
     {
-        _stream.Write(_buffer.WrittenSpan);
-        _buffer.ResetWrittenCount();
+        JsonRows.Drain(_stream, ref _buffer);
         var closing = _elements > 0 ? ClosingAfterElements : ClosingEmpty;
         // What follows is always at least as long as this closing bracket, so it never needs truncating.
         long end = _stream.Position;

@@ -7,7 +7,7 @@ namespace CodeGen.Core.Storage;
 internal sealed class JsonLinesRowWriter : IRowWriter
 {
     private readonly Stream _stream;
-    private readonly ArrayBufferWriter<byte> _buffer = new(RowFiles.BufferSize);
+    private ArrayBufferWriter<byte> _buffer = new(RowFiles.BufferSize);
     private readonly Utf8JsonWriter _json;
 
     public JsonLinesRowWriter(Stream stream, bool fresh)
@@ -40,8 +40,7 @@ internal sealed class JsonLinesRowWriter : IRowWriter
 
     private void WriteBuffer()
     {
-        _stream.Write(_buffer.WrittenSpan);
-        _buffer.ResetWrittenCount();
+        JsonRows.Drain(_stream, ref _buffer);
     }
 
     public void Dispose()

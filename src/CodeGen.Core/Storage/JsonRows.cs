@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
@@ -88,17 +90,81 @@ internal static class JsonRows
                     writer.WriteNullValue();
                     break;
                 case string s:
-                    writer.WriteStringValue(s);
+                    WriteString(writer, s);
                     break;
                 case JsonText json:
                     writer.WriteRawValue(json.Json, skipInputValidation: true);
                     break;
                 case var other:
-                    writer.WriteStringValue(other.ToString());
+                    WriteString(writer, other.ToString() ?? string.Empty);
                     break;
             }
         }
         writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Writes a writer's buffered rows to the stream and empties the buffer; a buffer a very long row grew is let go,
+    /// so that one huge row does not hold its memory for the rest of the file.
+    /// </summary>
+    public static void Drain(Stream stream, ref ArrayBufferWriter<byte> buffer)
+    {
+        stream.Write(buffer.WrittenSpan);
+        if (buffer.Capacity > 16 * RowFiles.BufferSize)
+        {
+            buffer = new ArrayBufferWriter<byte>(RowFiles.BufferSize);
+        }
+        else
+        {
+            buffer.ResetWrittenCount();
+        }
+    }
+
+    /// <summary>Strings longer than this are escaped piece by piece (Utf8JsonWriter refuses values over 166,666,666 characters).</summary>
+    internal const int LongString = 1 << 24;
+
+    private const int ChunkChars = 1 << 16;
+
+    private static void WriteString(Utf8JsonWriter writer, string text)
+    {
+        if (text.Length <= LongString)
+        {
+            writer.WriteStringValue(text);
+            return;
+        }
+        // The same encoder the writer uses, a piece at a time, and the escaped text written as it is: the bytes are
+        // those WriteStringValue would write, for a value of any length.
+        var encoder = WriterOptions.Encoder!;
+        var escaped = new ArrayBufferWriter<byte>(text.Length + 2);
+        escaped.Write("\""u8);
+        var utf8 = new byte[Encoding.UTF8.GetMaxByteCount(ChunkChars)];
+        var rest = text.AsSpan();
+        while (!rest.IsEmpty)
+        {
+            int take = Math.Min(ChunkChars, rest.Length);
+            if (take < rest.Length && char.IsHighSurrogate(rest[take - 1]))
+            {
+                take--; // a surrogate pair stays in one piece
+            }
+            ReadOnlySpan<byte> pending = utf8.AsSpan(0, Encoding.UTF8.GetBytes(rest[..take], utf8));
+            while (true)
+            {
+                var status = encoder.EncodeUtf8(pending, escaped.GetSpan(Math.Max(16, pending.Length)), out int consumed, out int written);
+                escaped.Advance(written);
+                pending = pending[consumed..];
+                if (status == OperationStatus.Done)
+                {
+                    break;
+                }
+                if (status != OperationStatus.DestinationTooSmall)
+                {
+                    throw new InvalidOperationException($"the text encoder stopped with {status}.");
+                }
+            }
+            rest = rest[take..];
+        }
+        escaped.Write("\""u8);
+        writer.WriteRawValue(escaped.WrittenSpan, skipInputValidation: true);
     }
 
     public static string KindName(JsonValueKind kind) => kind switch

@@ -83,6 +83,7 @@ internal static class ErrorRecords
         RowErrorKind.OutputColumnExists => ErrorCategory.ResourceExists,
         RowErrorKind.EmptyInstruction => ErrorCategory.InvalidData,
         RowErrorKind.TemplateColumnMissing => ErrorCategory.ObjectNotFound,
+        RowErrorKind.RequestTooLarge => ErrorCategory.LimitsExceeded,
         RowErrorKind.HttpError => CategoryOfStatus(error.StatusCode ?? 0, error.ServerCode),
         RowErrorKind.InvalidResponse => ErrorCategory.InvalidResult,
         RowErrorKind.ConnectionFailed => ErrorCategory.ConnectionError,
@@ -182,6 +183,7 @@ internal static class ErrorRecords
             RowErrorKind.MissingInputColumn => "Pass -InputKey with the name of the column that holds the instruction.",
             RowErrorKind.OutputColumnExists => "Pass -Force to overwrite the column, or -OutputKey to write a different one.",
             RowErrorKind.TemplateColumnMissing => "Fix the placeholder in -PromptTemplate, or add the column to the input.",
+            RowErrorKind.RequestTooLarge => "Shorten the row's text or split the task into smaller ones: no model takes a prompt this long.",
             RowErrorKind.SignInFailed => "Sign in where DefaultAzureCredential finds it (az login, Connect-AzAccount, a managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET), or pass a token with -Token.",
             RowErrorKind.HttpError when error.StatusCode is 401 or 403 && error.ServerCode is "authentication_error" or "permission_error" && Has("ApiKey")
                 => "Check the API key (-ApiKey, CODEGEN_API_KEY or ANTHROPIC_API_KEY; ANTHROPIC_API_KEY is sent only to api.anthropic.com, ANTHROPIC_BASE_URL and this machine).",
