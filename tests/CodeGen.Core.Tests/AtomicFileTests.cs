@@ -118,6 +118,28 @@ public sealed class AtomicFileTests : IDisposable
     }
 
     [Fact]
+    public void Leftovers_of_a_killed_writer_are_removed_and_nothing_else()
+    {
+        string path = _temp.Write("out.csv", "id\n1\n");
+        using var exited = System.Diagnostics.Process.Start("true")!;
+        exited.WaitForExit();
+        string Temporary(int pid) => $"{path}.{pid}.{new string('a', 32)}.tmp";
+        string dead = _temp.Write(Path.GetFileName(Temporary(exited.Id)), "half a merge");
+        string live = _temp.Write(Path.GetFileName(Temporary(Environment.ProcessId)), "a write under way");
+        string other = _temp.Write("out.csv.notes.tmp", "someone else's");
+        string victim = _temp.Write("victim.txt", "kept");
+        string linked = Temporary(exited.Id).Replace(new string('a', 32), new string('b', 32), StringComparison.Ordinal);
+        File.CreateSymbolicLink(linked, victim);
+
+        Assert.Equal(1, AtomicFile.RemoveLeftovers(path));
+        Assert.False(File.Exists(dead));
+        Assert.True(File.Exists(live));
+        Assert.True(File.Exists(other));
+        Assert.True(new FileInfo(linked).LinkTarget is not null); // a link is not CodeGen's temporary file: left alone
+        Assert.Equal("kept", File.ReadAllText(victim));
+    }
+
+    [Fact]
     public void Commit_puts_a_finished_temporary_file_in_place()
     {
         string path = _temp.Write("out.csv", "old");

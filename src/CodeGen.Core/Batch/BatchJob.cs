@@ -313,6 +313,8 @@ public sealed class BatchJob
             string errorFile = state.PathOf($"{part.BatchId}.errors.jsonl");
             if (!part.Downloaded)
             {
+                AtomicFile.RemoveLeftovers(outputFile); // a download a kill cut short
+                AtomicFile.RemoveLeftovers(errorFile);
                 await _service.DownloadAsync(part, outputFile, errorFile, cancellationToken);
                 part.Downloaded = true;
                 state.Save();

@@ -138,6 +138,7 @@ public sealed partial class BatchJobState
             return null;
         }
         SideFile.EnsureFolder(directory); // a link planted as the folder is refused, not followed
+        AtomicFile.RemoveLeftovers(path); // a save a kill cut short
         if (SideFile.ReadAllBytes(path, MaxStateBytes, $"is larger than {MaxStateBytes / (1024 * 1024)} MB, so it is not a batch job state CodeGen wrote.") is not { } content)
         {
             return null;

@@ -24,6 +24,10 @@ internal sealed class ResumeSource : IDisposable
         var source = new ResumeSource(output);
         csv = csv with { Encoding = null };
         string resuming = output + FileRun.ResumingSuffix;
+        if (AtomicFile.RemoveLeftovers(output) > 0)
+        {
+            listener.OnNotice($"Resume: removed the temporary file of an interrupted merge beside {output}.");
+        }
         if (SideFile.Exists(resuming))
         {
             Consolidate(output, resuming, format, csv, listener);

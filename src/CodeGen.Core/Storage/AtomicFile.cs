@@ -22,6 +22,60 @@ public static class AtomicFile
     public static string TemporaryPathFor(string path)
         => $"{path}.{Environment.ProcessId}.{Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant()}.tmp";
 
+    /// <summary>
+    /// Deletes the temporary files a killed writer of <paramref name="path"/> left (a process that no longer runs made
+    /// them), when they are this user's regular files: a merge of a large output leaves one as large. Returns how many.
+    /// </summary>
+    public static int RemoveLeftovers(string path)
+    {
+        string? folder = Path.GetDirectoryName(path);
+        if (folder is null || !Directory.Exists(folder))
+        {
+            return 0;
+        }
+        int removed = 0;
+        string prefix = Path.GetFileName(path) + ".";
+        foreach (string file in Directory.EnumerateFiles(folder, prefix + "*.tmp"))
+        {
+            string[] parts = Path.GetFileName(file)[prefix.Length..].Split('.');
+            if (parts is not [var pid, { Length: 32 } random, "tmp"] || !int.TryParse(pid, out int process) || !random.All(char.IsAsciiHexDigitLower) || IsRunning(process))
+            {
+                continue;
+            }
+            try
+            {
+                using (SideFile.OpenExisting(file, FileAccess.Read, FileShare.None))
+                {
+                    // a regular file of this user's with no other name: a temporary file CodeGen made
+                }
+                File.Delete(file);
+                removed++;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DataFileException)
+            {
+                // not ours to delete, or not now
+            }
+        }
+        return removed;
+    }
+
+    private static bool IsRunning(int processId)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(processId);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Writes <paramref name="path"/> with what <paramref name="write"/> puts in the stream it is given.</summary>
     /// <param name="path">The file to create or replace.</param>
     /// <param name="write">Fills the temporary file. It may close the stream (a row writer owns the stream it writes).</param>
