@@ -151,6 +151,7 @@ Describe 'Hints name what exists' {
     It 'states the fact in the message and gives the way on in RecommendedAction: <Name>' -ForEach @(
         @{ Name = 'an output that cannot be continued'; Advice = '*-Force*start over*'; Run = { param($f) $in = New-TaskFile "$f/in.csv" 2; "instruction,generated_code`r`nother,x`r`n" | Set-Content -NoNewline "$f/out.csv"; Invoke-CodeInstructionToCode -Path $in -OutputPath "$f/out.csv" @common -Resume -ErrorAction Stop } }
         @{ Name = 'a batch job made from other rows'; Advice = '*-Force*new batch job*'; Run = { param($f) $in = New-TaskFile "$f/in.csv" 2; $null = Invoke-CodeInstructionToCode -Path $in -OutputPath "$f/out.csv" @common -Batch @fast -NoWait; $null = New-TaskFile $in 3; Invoke-CodeInstructionToCode -Path $in -OutputPath "$f/out.csv" @common -Batch @fast -ErrorAction Stop } }
+        @{ Name = 'an Azure deployment without Azure'; Advice = '*-Provider AzureOpenAI*-Deployment*'; Run = { param($f) 'task' | Invoke-CodeInstructionToCode -Endpoint $server.BaseUrl -Deployment gpt-4o-prod -ErrorAction Stop } }
     ) {
         $caught = $null
         try { & $Run $folder } catch { $caught = $_ }

@@ -137,6 +137,29 @@ public class EndpointTests
     }
 
     [Fact]
+    public void A_deployment_without_Azure_says_the_deployment_is_Azures_not_that_a_model_is_missing()
+    {
+        var ex = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve([new EndpointSettings("http://localhost:11434/v1", Deployment: "gpt-4o-prod")]));
+        Assert.Equal(EndpointProblem.DeploymentNotAzure, ex.Problem);
+        Assert.Contains("'gpt-4o-prod' is an Azure OpenAI setting", ex.Message);
+        Assert.Equal(EndpointProblem.DeploymentNotAzure,
+            Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.ResolveModel([new EndpointSettings("http://localhost:11434/v1", Deployment: "gpt-4o-prod")])).Problem);
+    }
+
+    [Theory]
+    [InlineData("https://contoso.openai.azure.com")]
+    [InlineData("https://contoso.cognitiveservices.azure.com/")]
+    public void An_Azure_OpenAI_resource_implies_the_provider(string resource)
+    {
+        var endpoint = LlmEndpoint.Resolve([new EndpointSettings(resource, Deployment: "gpt-4o-prod", ApiKey: "azure-key-0000")]);
+        Assert.Equal(LlmProvider.AzureOpenAI, endpoint.Provider);
+        Assert.Equal("gpt-4o-prod", endpoint.Model);
+        Assert.Contains("/openai/deployments/gpt-4o-prod/chat/completions", endpoint.RequestUri.AbsoluteUri);
+        // a name that only ends like one is not Azure's
+        Assert.Equal(LlmProvider.OpenAI, LlmEndpoint.Resolve([new EndpointSettings("https://evil-openai.azure.com.example/v1", Model: "m")]).Provider);
+    }
+
+    [Fact]
     public void A_key_is_not_sent_over_plain_http_to_another_host_unless_allowed()
     {
         var ex = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve([new EndpointSettings("http://gpu-box.lan:8000/v1", "m", "secret-key-123456")]));

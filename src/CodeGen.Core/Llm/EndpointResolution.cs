@@ -158,7 +158,7 @@ public sealed partial class LlmEndpoint
         }
         if (model is null)
         {
-            throw NoModel();
+            throw NoModel(provider, usable);
         }
 
         Credential? chosen = null;
@@ -290,11 +290,16 @@ public sealed partial class LlmEndpoint
             endpoint = provider == LlmProvider.AzureOpenAI ? AzureRequestUri(url, deployment, null, api.Api) : ToRequestUri(url, api.Api);
         }
         return model is null
-            ? throw NoModel()
+            ? throw NoModel(provider, usable)
             : (provider, api.Api, model, endpoint, provider == LlmProvider.Anthropic ? CheckedAnthropicVersion(version) : version);
     }
 
-    private static EndpointConfigurationException NoModel() => new("No model is configured (nor CODEGEN_MODEL).", EndpointProblem.NoModel);
+    /// <summary>No model: none is set, or a deployment is, for a provider that has none (a deployment is Azure OpenAI's).</summary>
+    private static EndpointConfigurationException NoModel(LlmProvider provider, List<EndpointSettings> usable)
+        => provider != LlmProvider.AzureOpenAI && usable.Select(l => Blank(l.Deployment)).FirstOrDefault(d => d is not null) is { } deployment
+            ? new($"The deployment '{deployment}' is an Azure OpenAI setting, and the provider is {provider}, which takes a model (none is configured, nor CODEGEN_MODEL).",
+                EndpointProblem.DeploymentNotAzure)
+            : new("No model is configured (nor CODEGEN_MODEL).", EndpointProblem.NoModel);
 
     /// <summary>
     /// The provider (the first layer that names one, else the one the endpoint implies) and the layers that may configure
@@ -309,13 +314,22 @@ public sealed partial class LlmEndpoint
 
     /// <summary>
     /// The provider when no layer names one: Anthropic when the endpoint the general layers give is Anthropic's own API,
-    /// else OpenAI (any OpenAI-compatible server).
+    /// Azure OpenAI when it is an Azure OpenAI resource (https://&lt;resource&gt;.openai.azure.com, or an Azure AI
+    /// services resource), else OpenAI (any OpenAI-compatible server).
     /// </summary>
     private static LlmProvider ImpliedProvider(List<EndpointSettings> layers)
-        => layers.Where(l => l.OnlyFor is null).Select(l => Blank(l.Endpoint)).FirstOrDefault(e => e is not null) is { } url
-            && Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.IdnHost.Equals("api.anthropic.com", StringComparison.OrdinalIgnoreCase)
-            ? LlmProvider.Anthropic
-            : LlmProvider.OpenAI;
+    {
+        if (layers.Where(l => l.OnlyFor is null).Select(l => Blank(l.Endpoint)).FirstOrDefault(e => e is not null) is not { } url
+            || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        {
+            return LlmProvider.OpenAI;
+        }
+        string host = uri.IdnHost;
+        return host.Equals("api.anthropic.com", StringComparison.OrdinalIgnoreCase) ? LlmProvider.Anthropic
+            : host.EndsWith(".openai.azure.com", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".cognitiveservices.azure.com", StringComparison.OrdinalIgnoreCase)
+                ? LlmProvider.AzureOpenAI
+                : LlmProvider.OpenAI;
+    }
 
     private static void Take(ref string? value, string? candidate, ref string valueSource, string source)
     {

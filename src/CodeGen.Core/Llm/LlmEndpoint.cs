@@ -11,6 +11,8 @@ public enum EndpointProblem
     NoAzureEndpoint,
     /// <summary>No layer names a model (or an Azure deployment).</summary>
     NoModel,
+    /// <summary>No model, and a deployment (which only Azure OpenAI has) with another provider.</summary>
+    DeploymentNotAzure,
     /// <summary>Microsoft Entra ID sign-in with a provider other than Azure OpenAI.</summary>
     EntraIdNotAzure,
     /// <summary>An API the provider does not serve (Anthropic's Messages on OpenAI, the Responses API on Anthropic).</summary>

@@ -156,6 +156,8 @@ internal static class ErrorRecords
         EndpointProblem.NoAzureEndpoint => "Set the resource with Set-CodeGenEndpoint -Endpoint https://<resource>.openai.azure.com, or AZURE_OPENAI_ENDPOINT.",
         EndpointProblem.NoModel when has("Model") => "Pass -Model (for example -Model gpt-4o-mini), set one for the session with Set-CodeGenEndpoint -Model, or set CODEGEN_MODEL.",
         EndpointProblem.NoModel => "Set a model with Set-CodeGenEndpoint -Model, or CODEGEN_MODEL.",
+        EndpointProblem.DeploymentNotAzure when has("Provider") => "Pass -Provider AzureOpenAI with -Deployment (an endpoint https://<resource>.openai.azure.com implies it), or -Model for this provider.",
+        EndpointProblem.DeploymentNotAzure => "Set the provider with Set-CodeGenEndpoint -Provider AzureOpenAI (or CODEGEN_PROVIDER=AzureOpenAI), or a model with -Model.",
         EndpointProblem.EntraIdNotAzure when has("Provider") => "Pass -Provider AzureOpenAI (or set CODEGEN_PROVIDER=AzureOpenAI).",
         EndpointProblem.EntraIdNotAzure => "Set the provider with Set-CodeGenEndpoint -Provider AzureOpenAI, or CODEGEN_PROVIDER=AzureOpenAI.",
         EndpointProblem.ApiNotServed when has("Api") => "Pass -Api ChatCompletions or Responses for OpenAI and Azure OpenAI, -Api Messages (or none) for Anthropic.",
