@@ -132,6 +132,12 @@ Describe 'Invoke-CodeInstructionToCode -Batch' {
         $errors[0].ErrorDetails.RecommendedAction | Should -BeLike '*-Resume*'
         (Import-Csv $output)[5].generated_code_error | Should -BeLike '*cancelled*'
 
+        # a stop of a job with nothing left running says so, and asks the provider nothing
+        Stop-CodeGenBatch -OutputPath $output @common -Confirm:$false -WarningVariable warned -WarningAction SilentlyContinue
+        $warned | Should -HaveCount 1
+        "$warned" | Should -BeLike '*has no running batch to cancel: it is already*'
+        (Get-FakeLlmStats $server).batchCancels | Should -Be 1
+
         $before = (Get-FakeLlmStats $server).requests
         $resumed = Invoke-CodeInstructionToCode -Path $inFile -OutputPath $output @common -Resume
         $resumed.Generated | Should -Be 6

@@ -137,7 +137,8 @@ public sealed class StopCodeGenBatchCommand : BatchCommandBase
         var running = state.Parts.Where(p => p.BatchId is not null && !p.IsFinished && p.Status != BatchStatus.Cancelling).Select(p => p.BatchId!).ToList();
         if (running.Count == 0)
         {
-            WriteVerbose($"The batch job for {state.OutputPath} has no running batch to cancel ({state.Status}).");
+            // said without -Verbose: a stop that stops nothing should not look like one that worked
+            WriteWarning($"The batch job for {state.OutputPath} has no running batch to cancel: it is already {state.Status}.");
         }
         else if (ShouldProcess($"{string.Join(", ", running)} ({state.OutputPath})", "Cancel batch"))
         {
