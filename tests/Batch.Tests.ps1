@@ -111,6 +111,29 @@ Describe 'Invoke-CodeInstructionToCode -Batch' {
         $stats.batchesCreated | Should -Be 1
     }
 
+    It 'Get-CodeGenBatch -OutputPath asks the job''s own endpoint, and says when only the key is missing' {
+        Reset-Server @{ batchPollsToComplete = 2; requiredApiKey = 'sk-batch-status-key-1234' }
+        Clear-CodeGenEndpoint
+        $folder = New-TestFolder
+        $inFile = New-Input $folder 3
+        $output = Join-Path $folder 'out.csv'
+        $null = Invoke-CodeInstructionToCode -Path $inFile -OutputPath $output @common -ApiKey 'sk-batch-status-key-1234' -Batch -NoWait
+
+        # no endpoint configured anywhere: the job's own is used, and only the key is missing
+        $saved = (Get-CodeGenBatch -OutputPath $output -Offline).Parts[0].Status
+        $polls = (Get-FakeLlmStats $server).batchPolls
+        $job = Get-CodeGenBatch -OutputPath $output -WarningVariable warned -WarningAction SilentlyContinue
+        "$warned" | Should -BeLike '*asks for an API key and none is set*-ApiKey*'
+        "$warned" | Should -Not -BeLike '*No LLM endpoint*'
+        $job.Parts[0].Status | Should -Be $saved
+        (Get-FakeLlmStats $server).batchPolls | Should -Be $polls
+
+        # with the key, as the README writes it: the status comes from the provider
+        $job = Get-CodeGenBatch -OutputPath $output -ApiKey 'sk-batch-status-key-1234' -WarningVariable warned
+        $warned | Should -BeNullOrEmpty
+        (Get-FakeLlmStats $server).batchPolls | Should -BeGreaterThan $polls
+    }
+
     It 'cancels with Stop-CodeGenBatch, merges what ran, and a live -Resume fills the rest' {
         Reset-Server @{ batchPollsToComplete = 4 }
         $folder = New-TestFolder

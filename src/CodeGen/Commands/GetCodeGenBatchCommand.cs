@@ -37,9 +37,9 @@ public abstract class BatchCommandBase : LlmCommandBase
         return state!;
     }
 
-    /// <summary>What a saved job says of its endpoint: the model and the API its batches run with.</summary>
+    /// <summary>What a saved job says of its endpoint: where its batches run (the request URL), with which model and API.</summary>
     protected static EndpointSettings? JobLayer(BatchJobState? job)
-        => job is null ? null : new EndpointSettings(Model: job.Model, Api: job.Api, Source: "the saved batch job");
+        => job is null ? null : new EndpointSettings(job.Endpoint, Model: job.Model, Api: job.Api, Source: "the saved batch job");
 
     /// <summary>The batch service of the endpoint; for a saved job, the endpoint must be the job's.</summary>
     protected (LlmClient Client, BatchService Batches) CreateBatchService(BatchJobState? job)
@@ -86,9 +86,10 @@ public sealed class GetCodeGenBatchCommand : BatchCommandBase
         var state = LoadJob();
         if (!Offline && !state.Merged && state.Parts.Any(p => p.BatchId is not null && !p.IsFinished))
         {
+            LlmEndpoint endpoint;
             try
             {
-                ResolveEndpoint(JobLayer(state));
+                endpoint = ResolveEndpoint(JobLayer(state));
             }
             catch (EndpointConfigurationException ex)
             {
@@ -98,7 +99,23 @@ public sealed class GetCodeGenBatchCommand : BatchCommandBase
             }
             var (client, batches) = CreateBatchService(state);
             using var owned = client;
-            Engine(() => BatchJob.RefreshAsync(state, batches, StoppingToken).GetAwaiter().GetResult(), state.OutputPath);
+            bool refreshed = Engine(() =>
+            {
+                try
+                {
+                    BatchJob.RefreshAsync(state, batches, StoppingToken).GetAwaiter().GetResult();
+                    return true;
+                }
+                catch (BatchApiException ex) when (ex.StatusCode is 401 && endpoint.Auth == AuthKind.None)
+                {
+                    return false; // the job names its endpoint: what is missing is the key
+                }
+            }, state.OutputPath);
+            if (!refreshed)
+            {
+                WriteWarning($"Showing the saved state of the batch job: {endpoint.DisplayUri} asks for an API key and none is set. " +
+                    "Pass -ApiKey, or set CODEGEN_API_KEY (or the provider's own variable, such as OPENAI_API_KEY).");
+            }
         }
         WriteObject(state);
     }
