@@ -166,3 +166,66 @@ Describe 'Test-CodeGenCode' {
         Test-Path -LiteralPath $marker | Should -BeFalse
     }
 }
+
+Describe 'Each row in its own language: -Language ''{language}''' {
+    BeforeAll {
+        # DataFlow's code data set: Python rows, an HTML row and a Text row, each naming its language in 'language'
+        $script:CodeInput = Join-Path $dataflow 'code_input.jsonl'
+        $script:Languages = @(Get-Content -LiteralPath $CodeInput | ConvertFrom-Json).language
+        Set-FakeLlmConfig $server @{ recordRequests = $true }
+    }
+    AfterAll { Set-FakeLlmConfig $server @{} }
+    BeforeEach { Reset-FakeLlm $server }
+
+    It 'asks each DataFlow row for its own language and checks its code as that language' {
+        $rows = Get-Content -LiteralPath $CodeInput | ConvertFrom-Json |
+            Invoke-CodeInstructionToCode @common -InputKey text -OutputKey solution -Language '{language}' -Check -ThrottleLimit 1 -ErrorAction Stop
+
+        $rows | Should -HaveCount $Languages.Count
+        $prompts = @((Get-FakeLlmStats $server).requestBodies | ForEach-Object { ($_ | ConvertFrom-Json).messages[0].content })
+        for ($i = 0; $i -lt $rows.Count; $i++) {
+            $prompts[$i] | Should -BeLike "*Write $($Languages[$i]) code that carries it out*"
+            if ($Languages[$i] -eq 'Python') {
+                $rows[$i].solution_check | Should -Be 'ok'
+            }
+            else {
+                # HTML and Text: no checker, as with -Language HTML; the answer's python fence does not decide
+                $rows[$i].solution_check | Should -Be 'unchecked'
+                $rows[$i].solution_check_detail | Should -BeLike "no checker for '$($Languages[$i])'*"
+            }
+        }
+    }
+
+    It 'counts each row''s check in a file run''s summary' {
+        $out = Join-Path (New-TestFolder) 'out.jsonl'
+        $summary = Invoke-CodeInstructionToCode @common -Path $CodeInput -OutputPath $out -InputKey text -Language '{language}' -Check
+        $summary.Generated | Should -Be $Languages.Count
+        $summary.CheckOk | Should -Be @($Languages -eq 'Python').Count
+        $summary.Unchecked | Should -Be @($Languages -ne 'Python').Count
+    }
+
+    It 'fails a row without the column as TemplateColumnMissing, and goes on with the others' {
+        $rows = [pscustomobject]@{ id = 1; instruction = 'sort a list' }, [pscustomobject]@{ id = 2; instruction = 'sort a list'; language = 'Bash' } |
+            Invoke-CodeInstructionToCode @common -Language '{language}' -Check -ErrorVariable failures -ErrorAction SilentlyContinue
+        $failures | Should -HaveCount 1
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'TemplateColumnMissing,*'
+        $failures[0].Exception.Message | Should -Be "Row 1: -Language '{language}' uses '{language}' but the row has no 'language' field."
+        $failures[0].ErrorDetails.RecommendedAction | Should -BeLike '*-Language*'
+        $rows[0].generated_code | Should -BeNullOrEmpty
+        $rows[1].generated_code_check | Should -Be 'ok'
+        (Get-FakeLlmStats $server).requests | Should -Be 1
+    }
+
+    It 'refuses a -Language whose brace closes nothing before anything is sent' {
+        { 'sort a list' | Invoke-CodeInstructionToCode @common -Language '{language' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidLanguage,*'
+        (Get-FakeLlmStats $server).requests | Should -Be 0
+    }
+
+    It 'checks code already in rows in each row''s language with Test-CodeGenCode' {
+        $rows = Test-CodeGenCode -Path $CodeInput -CodeKey text -Language '{language}'
+        ($rows | Where-Object language -eq 'Python').text_check | Sort-Object -Unique | Should -Be 'ok'
+        ($rows | Where-Object id -eq 'html_001').text_check_detail | Should -BeLike "no checker for 'HTML'*"
+        ($rows | Where-Object id -eq 'readme_001').text_check | Should -Be 'unchecked'
+    }
+}

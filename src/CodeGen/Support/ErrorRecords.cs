@@ -182,7 +182,7 @@ internal static class ErrorRecords
         {
             RowErrorKind.MissingInputColumn => "Pass -InputKey with the name of the column that holds the instruction.",
             RowErrorKind.OutputColumnExists => "Pass -Force to overwrite the column, or -OutputKey to write a different one.",
-            RowErrorKind.TemplateColumnMissing => "Fix the placeholder in -PromptTemplate, or add the column to the input.",
+            RowErrorKind.TemplateColumnMissing => "Fix the placeholder in -PromptTemplate or -Language, or add the column to the input.",
             RowErrorKind.RequestTooLarge => "Shorten the row's text or split the task into smaller ones: no model takes a prompt this long.",
             RowErrorKind.SignInFailed => "Sign in where DefaultAzureCredential finds it (az login, Connect-AzAccount, a managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET), or pass a token with -Token.",
             RowErrorKind.HttpError when error.StatusCode is 401 or 403 && error.ServerCode is "authentication_error" or "permission_error" && Has("ApiKey")
