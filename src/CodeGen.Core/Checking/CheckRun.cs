@@ -64,6 +64,13 @@ public sealed class CheckRun
         _pending.Enqueue((check, state));
     }
 
+    /// <summary>Starts the check of <paramref name="code"/> (a source file's text) as <paramref name="language"/>; <paramref name="state"/> comes back with its result, in order with the rows.</summary>
+    public void EnqueueCode(string code, string language, object? state, CancellationToken cancellationToken)
+    {
+        var checkers = _checkers;
+        _pending.Enqueue((Task.Run(() => checkers.CheckAsync(code, language, null, cancellationToken).AsTask(), cancellationToken), state));
+    }
+
     /// <summary>
     /// The rows whose checks are done, in order: with <paramref name="all"/>, every row (waiting for them); otherwise
     /// those ready, and while the window is full, the oldest (waiting for it).

@@ -73,7 +73,8 @@ internal static class ErrorRecords
         DataFileException.OutputInUse => ErrorCategory.ResourceBusy,
         DataFileException.UnsafeSideFile => ErrorCategory.SecurityError,
         DataFileException.OutputWriteFailed => ErrorCategory.WriteError,
-        DataFileException.UnknownDataFormat or DataFileException.SameInputAndOutput => ErrorCategory.InvalidArgument,
+        DataFileException.UnknownDataFormat or DataFileException.SameInputAndOutput or DataFileException.UnknownCodeLanguage => ErrorCategory.InvalidArgument,
+        DataFileException.CodeFileUnreadable => ErrorCategory.ReadError,
         _ => ErrorCategory.InvalidData,
     };
 
@@ -131,6 +132,7 @@ internal static class ErrorRecords
         DataFileException.UnknownDataFormat when has("InputFormat") => "Name the file .csv, .json or .jsonl, or pass -InputFormat csv, json or jsonl.",
         DataFileException.UnknownDataFormat => "Name the file .csv, .json or .jsonl.",
         DataFileException.MissingInputColumn => "Pass -InputKey with the name of the column that holds the instruction.",
+        DataFileException.UnknownCodeLanguage => "Pass -Language to name the language of the code, or leave the file out.",
         DataFileException.OutputColumnExists when has("Force") => "Pass -Force to overwrite the column, or -OutputKey to write a different one.",
         _ when error.StartOver && has("Force") => "Pass -Force to start over: the output is replaced and every row is generated again.",
         _ => null,
