@@ -222,6 +222,14 @@ Describe 'Each row in its own language: -Language ''{language}''' {
         (Get-FakeLlmStats $server).requests | Should -Be 0
     }
 
+    It 'writes each row''s own language into a batch file''s requests' {
+        $out = Join-Path (New-TestFolder) 'requests.jsonl'
+        $file = Get-Content -LiteralPath $CodeInput | ConvertFrom-Json | Export-CodeGenBatch -OutFile $out -Model gpt-4o-mini -InputKey text -Language '{language}'
+        $file.Requests | Should -Be $Languages.Count
+        $prompts = @(Get-Content -LiteralPath $out | ForEach-Object { ($_ | ConvertFrom-Json).body.messages[0].content })
+        for ($i = 0; $i -lt $prompts.Count; $i++) { $prompts[$i] | Should -BeLike "*Write $($Languages[$i]) code that carries it out*" }
+    }
+
     It 'checks code already in rows in each row''s language with Test-CodeGenCode' {
         $rows = Test-CodeGenCode -Path $CodeInput -CodeKey text -Language '{language}'
         ($rows | Where-Object language -eq 'Python').text_check | Sort-Object -Unique | Should -Be 'ok'
