@@ -10,6 +10,10 @@
                  module), and ends with one line "N passed, M failed" for both. Exits non-zero on any failure.
     -Task demo   Builds and runs examples/instructions.csv through Invoke-CodeInstructionToCode. Uses the
                  endpoint in CODEGEN_ENDPOINT when it is set; otherwise starts the local stub server.
+    -Task stub   Builds the local stub server (tests/FakeLlm) and runs it in the foreground on 127.0.0.1:-Port (0, the
+                 default: a free port), until Ctrl+C: an OpenAI-compatible endpoint, no key needed, whose code is
+                 placeholder text echoing each task. To try commands offline, record a response cache for Pester,
+                 or run examples in CI. Prints "listening on <endpoint>" once it answers.
     -Task package
                  Builds in Release and lays the module out as it installs (out/package/CodeGen/<version>:
                  manifest, psm1, format views, bin/ with the loader, bin/lib with the assemblies and help), then
@@ -20,17 +24,23 @@
                  docs/benchmarks.md. -Quick divides the workloads by 10.
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 -Task test
+.EXAMPLE
+    dotnet pwsh ./build.ps1 -Task stub -Port 8080
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('build', 'test', 'demo', 'bench', 'package')]
+    [ValidateSet('build', 'test', 'demo', 'stub', 'bench', 'package')]
     [string] $Task = 'build',
 
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Debug',
 
     # bench only: workloads divided by 10
-    [switch] $Quick
+    [switch] $Quick,
+
+    # stub only: the port the stub server listens on (0: a free one, printed)
+    [ValidateRange(0, 65535)]
+    [int] $Port = 0
 )
 
 $ErrorActionPreference = 'Stop'
@@ -50,6 +60,11 @@ function Get-ModuleVersion {
 
 function Invoke-Build {
     Build-ModuleBinaries -Bin (Join-Path $out 'CodeGen/bin') -Manifest (Join-Path $root 'CodeGen.psd1')
+    Build-Stub
+}
+
+function Build-Stub {
+    # The fake OpenAI-compatible server (tests/FakeLlm) that the tests, the demo and -Task stub start.
     Invoke-Dotnet build (Join-Path $root 'tests/FakeLlm/FakeLlm.csproj') -c $Configuration --nologo -v quiet
 }
 
@@ -184,6 +199,32 @@ To use a real model, set the endpoint, model and key, then run the demo again, f
     }
 }
 
+function Invoke-Stub {
+    # Only the server is built: the module a user tries against it comes from -Task build (a rebuild here would
+    # replace the module's files under a session that has it loaded).
+    Build-Stub
+    Import-Module (Join-Path $root 'tests/FakeLlm/FakeLlm.psm1') -Force
+    $stub = Start-FakeLlm -Configuration $Configuration -Port $Port
+    try {
+        Write-Host "CodeGen's stub server is listening on $($stub.BaseUrl)" -ForegroundColor Green
+        Write-Host @"
+An OpenAI-compatible endpoint for trying CodeGen offline: no key, any model name. Its code is PLACEHOLDER TEXT
+that echoes each task, not an LLM's answer. From another PowerShell (after ./build.ps1 -Task build):
+    Import-Module ./CodeGen.psd1
+    Set-CodeGenEndpoint -Endpoint $($stub.BaseUrl) -Model stub
+    Import-Csv examples/instructions.csv | Invoke-CodeInstructionToCode
+or, for scripts and CI: `$env:CODEGEN_ENDPOINT = '$($stub.BaseUrl)'; `$env:CODEGEN_MODEL = 'stub'
+Press Ctrl+C to stop it.
+"@ -ForegroundColor Yellow
+        # a short wait at a time, so Ctrl+C stops the loop (and the finally block stops the server)
+        while (-not $stub.Process.WaitForExit(500)) { }
+        throw "The stub server stopped by itself (exit code $($stub.Process.ExitCode)): $($stub.Process.StandardError.ReadToEnd())"
+    }
+    finally {
+        Stop-FakeLlm $stub
+    }
+}
+
 function Invoke-Package {
     # A Release build laid out as the module installs, in its own folder (the repository's out/CodeGen is untouched).
     $script:Configuration = 'Release'
@@ -218,5 +259,6 @@ switch ($Task) {
     'bench' { Invoke-Bench }
     'test' { Invoke-Test }
     'demo' { Invoke-Demo }
+    'stub' { Invoke-Stub }
     'package' { Invoke-Package }
 }

@@ -166,3 +166,145 @@ Describe 'Test-CodeGenCode' {
         Test-Path -LiteralPath $marker | Should -BeFalse
     }
 }
+
+Describe 'Each row in its own language: -Language ''{language}''' {
+    BeforeAll {
+        # DataFlow's code data set: Python rows, an HTML row and a Text row, each naming its language in 'language'
+        $script:CodeInput = Join-Path $dataflow 'code_input.jsonl'
+        $script:Languages = @(Get-Content -LiteralPath $CodeInput | ConvertFrom-Json).language
+        Set-FakeLlmConfig $server @{ recordRequests = $true }
+    }
+    AfterAll { Set-FakeLlmConfig $server @{} }
+    BeforeEach { Reset-FakeLlm $server }
+
+    It 'asks each DataFlow row for its own language and checks its code as that language' {
+        $rows = Get-Content -LiteralPath $CodeInput | ConvertFrom-Json |
+            Invoke-CodeInstructionToCode @common -InputKey text -OutputKey solution -Language '{language}' -Check -ThrottleLimit 1 -ErrorAction Stop
+
+        $rows | Should -HaveCount $Languages.Count
+        $prompts = @((Get-FakeLlmStats $server).requestBodies | ForEach-Object { ($_ | ConvertFrom-Json).messages[0].content })
+        for ($i = 0; $i -lt $rows.Count; $i++) {
+            $prompts[$i] | Should -BeLike "*Write $($Languages[$i]) code that carries it out*"
+            if ($Languages[$i] -eq 'Python') {
+                $rows[$i].solution_check | Should -Be 'ok'
+            }
+            else {
+                # HTML and Text: no checker, as with -Language HTML; the answer's python fence does not decide
+                $rows[$i].solution_check | Should -Be 'unchecked'
+                $rows[$i].solution_check_detail | Should -BeLike "no checker for '$($Languages[$i])'*"
+            }
+        }
+    }
+
+    It 'counts each row''s check in a file run''s summary' {
+        $out = Join-Path (New-TestFolder) 'out.jsonl'
+        $summary = Invoke-CodeInstructionToCode @common -Path $CodeInput -OutputPath $out -InputKey text -Language '{language}' -Check
+        $summary.Generated | Should -Be $Languages.Count
+        $summary.CheckOk | Should -Be @($Languages -eq 'Python').Count
+        $summary.Unchecked | Should -Be @($Languages -ne 'Python').Count
+    }
+
+    It 'fails a row without the column as TemplateColumnMissing, and goes on with the others' {
+        $rows = [pscustomobject]@{ id = 1; instruction = 'sort a list' }, [pscustomobject]@{ id = 2; instruction = 'sort a list'; language = 'Bash' } |
+            Invoke-CodeInstructionToCode @common -Language '{language}' -Check -ErrorVariable failures -ErrorAction SilentlyContinue
+        $failures | Should -HaveCount 1
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'TemplateColumnMissing,*'
+        $failures[0].Exception.Message | Should -Be "Row 1: -Language '{language}' uses '{language}' but the row has no 'language' field."
+        $failures[0].ErrorDetails.RecommendedAction | Should -BeLike '*-Language*'
+        $rows[0].generated_code | Should -BeNullOrEmpty
+        $rows[1].generated_code_check | Should -Be 'ok'
+        (Get-FakeLlmStats $server).requests | Should -Be 1
+    }
+
+    It 'refuses a -Language whose brace closes nothing before anything is sent' {
+        { 'sort a list' | Invoke-CodeInstructionToCode @common -Language '{language' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidLanguage,*'
+        (Get-FakeLlmStats $server).requests | Should -Be 0
+    }
+
+    It 'writes each row''s own language into a batch file''s requests' {
+        $out = Join-Path (New-TestFolder) 'requests.jsonl'
+        $file = Get-Content -LiteralPath $CodeInput | ConvertFrom-Json | Export-CodeGenBatch -OutFile $out -Model gpt-4o-mini -InputKey text -Language '{language}'
+        $file.Requests | Should -Be $Languages.Count
+        $prompts = @(Get-Content -LiteralPath $out | ForEach-Object { ($_ | ConvertFrom-Json).body.messages[0].content })
+        for ($i = 0; $i -lt $prompts.Count; $i++) { $prompts[$i] | Should -BeLike "*Write $($Languages[$i]) code that carries it out*" }
+    }
+
+    It 'checks code already in rows in each row''s language with Test-CodeGenCode' {
+        $rows = Test-CodeGenCode -Path $CodeInput -CodeKey text -Language '{language}'
+        ($rows | Where-Object language -eq 'Python').text_check | Sort-Object -Unique | Should -Be 'ok'
+        ($rows | Where-Object id -eq 'html_001').text_check_detail | Should -BeLike "no checker for 'HTML'*"
+        ($rows | Where-Object id -eq 'readme_001').text_check | Should -Be 'unchecked'
+    }
+}
+
+Describe 'Test-CodeGenCode on source files' {
+    BeforeAll {
+        $script:Folder = New-TestFolder
+        $scripts = New-Item -ItemType Directory -Path (Join-Path $Folder 'scripts')
+        Set-Content -LiteralPath (Join-Path $scripts 'bad.ps1') -Value 'Get-ChildItem | Where-Object {'
+        Set-Content -LiteralPath (Join-Path $scripts 'good.psm1') -Value "function Get-Size([long] `$Bytes) { '{0:N1} MB' -f (`$Bytes / 1MB) }"
+        Set-Content -LiteralPath (Join-Path $scripts 'deploy.sh') -Value "for f in *.log; do`n  gzip `"`$f`"`ndone"
+        Set-Content -LiteralPath (Join-Path $scripts 'parse.py') -Value "def parse(text)`n    return text"
+        Set-Content -LiteralPath (Join-Path $scripts 'Program.cs') -Value 'class Program { static void Main() { System.Console.WriteLine(1); } }'
+        Set-Content -LiteralPath (Join-Path $scripts 'settings.json') -Value '{"replicas": 2,}'
+        Set-Content -LiteralPath (Join-Path $scripts 'notes.txt') -Value 'print("not code")'
+        Push-Location $Folder
+    }
+    AfterAll { Pop-Location }
+
+    It 'checks one file by -Path, with its path, language, verdict and the parser''s message' {
+        $result = Test-CodeGenCode -Path ./scripts/bad.ps1
+        $result | Should -HaveCount 1
+        $result.Path | Should -Be (Join-Path $Folder 'scripts/bad.ps1')
+        $result.Language | Should -Be 'powershell'
+        $result.Check | Should -Be 'failed'
+        $result.Detail | Should -BeLike "line 1, column *: Missing closing '}'*"
+    }
+
+    It 'checks every file Get-ChildItem pipes, each in the language of its extension, and reports a file of unknown extension as an error' {
+        $results = Get-ChildItem ./scripts -File | Test-CodeGenCode -ErrorVariable failures -ErrorAction SilentlyContinue
+        $succeeded = $?
+        $results | ForEach-Object { '{0} {1} {2}' -f (Split-Path $_.Path -Leaf), $_.Language, $_.Check } | Should -Be @(
+            'bad.ps1 powershell failed'
+            'deploy.sh bash ok'
+            'good.psm1 powershell ok'
+            'parse.py python failed'
+            'Program.cs csharp ok'
+            'settings.json json failed'
+        )
+        ($results | Where-Object Check -eq failed).Detail | Should -Not -Contain $null
+        $succeeded | Should -BeFalse
+        $failures | Should -HaveCount 1
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'UnknownCodeLanguage,*'
+        $failures[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $failures[0].TargetObject | Should -Be (Join-Path $Folder 'scripts/notes.txt')
+        $failures[0].Exception.Message | Should -BeLike "*notes.txt: cannot tell the language of the code from the extension '.txt'*"
+        $failures[0].ErrorDetails.RecommendedAction | Should -BeLike 'Pass -Language*'
+    }
+
+    It 'expands wildcards, and -Language overrides the extension' {
+        (Test-CodeGenCode -Path ./scripts/*.ps*1).Path | Split-Path -Leaf | Should -Be 'bad.ps1', 'good.psm1'
+        $text = Test-CodeGenCode -Path ./scripts/notes.txt -Language Python
+        $text.Language | Should -Be 'python'
+        $text.Check | Should -Be 'ok'
+        (Test-CodeGenCode -Path ./scripts/bad.ps1 -Language Bash).Language | Should -Be 'bash'
+    }
+
+    It 'reports a missing file and a pattern that matches nothing as errors, and checks the others' {
+        $results = Test-CodeGenCode -Path ./scripts/missing.ps1, ./nothing/*.py, ./scripts/good.psm1 -ErrorVariable failures -ErrorAction SilentlyContinue
+        $results.Check | Should -Be 'ok'
+        $failures.FullyQualifiedErrorId | ForEach-Object { ($_ -split ',')[0] } | Should -Be 'DataFileNotFound', 'DataFileNotFound'
+    }
+
+    It 'still reads a .json file of rows, as a run writes it, as rows' {
+        $rows = Join-Path $Folder 'generated.json'
+        ConvertTo-Json -InputObject @([pscustomobject]@{ id = 1; generated_code = 'Get-Date' }, [pscustomobject]@{ id = 2; generated_code = 'if (' }) | Set-Content -LiteralPath $rows
+        (Test-CodeGenCode -Path $rows -Language PowerShell).generated_code_check | Should -Be 'ok', 'failed'
+    }
+
+    It 'fails a CI build on any file that does not parse, in one line' {
+        { if (Get-ChildItem ./scripts -File -Include *.ps1, *.psm1, *.py -Recurse | Test-CodeGenCode | Where-Object Check -eq failed) { throw 'Some scripts do not parse.' } } |
+            Should -Throw 'Some scripts do not parse.'
+    }
+}

@@ -46,13 +46,20 @@ BeforeAll {
         @{ File = 'about_CodeGen.md'; Text = 'Mock Invoke-CodeInstructionToCode -ModuleName MyPipeline'; Why = 'a fragment of a Pester suite; examples/pester-pipeline runs the whole one' }
     )
 
+    # a folder of scripts that parse, as a repository that keeps its scripts clean has
+    $scripts = "`$null = New-Item -ItemType Directory ./scripts/lib; Set-Content ./scripts/a.ps1 'Get-Date'; Set-Content ./scripts/lib/b.psm1 'function Get-B { 1 }'; Set-Content ./scripts/c.py 'print(1)'; Set-Content ./scripts/d.sh 'echo hi'"
+
     # What some examples need done first, as a user would have done it before (a run whose output they look at).
     $script:Before = @(
         @{ File = 'README.md'; Text = 'Import-CodeGenData generated.jsonl'; Run = '
             Invoke-CodeInstructionToCode -Path instructions.csv -OutputPath generated.jsonl -Model gpt-4o-mini
             Import-Csv instructions.csv | Export-Csv big.csv -Delimiter ";" -Encoding latin1' }
         @{ File = 'Test-CodeGenCode.md'; Text = 'Import-Csv ./generated.csv'; Run = 'Invoke-CodeInstructionToCode -Path ./examples/instructions.csv -OutputPath ./generated.csv -Model gpt-4o-mini' }
-        @{ File = 'Test-CodeGenCode.md'; Text = './code_input.jsonl'; Run = "Copy-Item -LiteralPath '$(Join-Path $PSScriptRoot 'data/dataflow-examples/code_input.jsonl')' ./code_input.jsonl" }
+        @{ File = 'Test-CodeGenCode.md'; Text = '-CodeKey text -Language Python'; Run = "Copy-Item -LiteralPath '$(Join-Path $PSScriptRoot 'data/dataflow-examples/code_input.jsonl')' ./code_input.jsonl" }
+        @{ File = 'Test-CodeGenCode.md'; Text = "-Language '{language}' |"; Run = "Copy-Item -LiteralPath '$(Join-Path $PSScriptRoot 'data/dataflow-examples/code_input.jsonl')' ./code_input.jsonl" }
+        @{ File = 'Test-CodeGenCode.md'; Text = 'Get-ChildItem ./scripts'; Run = $scripts }
+        @{ File = 'Test-CodeGenCode.md'; Text = 'if ($failed = Test-CodeGenCode'; Run = $scripts }
+        @{ File = 'README.md'; Text = 'if ($failed = Get-ChildItem ./scripts'; Run = $scripts }
         @{ File = 'Get-CodeGenBatch.md'; Text = '-Offline'; Run = 'Invoke-CodeInstructionToCode -Path ./big.csv -OutputPath ./out.csv -Model gpt-4o-mini -Batch -NoWait' }
         # the rows the cancelled batch did not run come back without code, as the example says
         @{ File = 'Stop-CodeGenBatch.md'; Text = 'Stop-CodeGenBatch -OutputPath ./out.csv'; ErrorId = 'BatchResultMissing'

@@ -1,4 +1,5 @@
 using CodeGen.Core.Extraction;
+using CodeGen.Core.Prompting;
 using CodeGen.Core.Rows;
 using CodeGen.Core.Running;
 
@@ -15,17 +16,18 @@ public sealed class CheckRun
 
     private readonly CodeCheckers _checkers;
     private readonly string _codeKey;
-    private readonly string? _language;
+    private readonly RowLanguage? _language;
     private readonly Queue<(Task<CheckResult> Check, object? State)> _pending = new();
     private long _ok, _failed, _unchecked;
 
     /// <param name="codeKey">The field that holds the code.</param>
-    /// <param name="language">The language of the code; null: a fenced block's tag, else unchecked.</param>
+    /// <param name="language">The language of the code, or <c>{column}</c> placeholders naming each row's (see <see cref="RowLanguage"/>); null: a fenced block's tag, else unchecked.</param>
+    /// <exception cref="FormatException"><paramref name="language"/> has a brace that opens or closes nothing.</exception>
     public CheckRun(CodeCheckers checkers, string codeKey, string? language)
     {
         _checkers = checkers;
         _codeKey = codeKey;
-        _language = language;
+        _language = RowLanguage.Parse(language);
     }
 
     /// <summary>The column that says ok, failed or unchecked.</summary>
@@ -42,19 +44,31 @@ public sealed class CheckRun
     public void Enqueue(IRowFields row, object? state, CancellationToken cancellationToken)
     {
         Task<CheckResult> check;
+        string? language = null;
+        string? missing = null;
         if (!row.TryGetField(_codeKey, out var text) || string.IsNullOrWhiteSpace(text))
         {
             check = Task.FromResult(CheckResult.Unchecked($"the row has no code in '{_codeKey}'."));
         }
+        else if (_language is not null && !_language.TryResolve(row, out language, out missing))
+        {
+            check = Task.FromResult(CheckResult.Unchecked($"-Language '{_language.Text}' uses '{{{missing}}}' but the row has no '{missing}' field."));
+        }
         else
         {
             // a whole answer kept in the field (-Raw): its fenced block (in the block's language, unless -Language says), as a run checks it
-            var (code, tag, _) = CodeExtractor.ForCheck(text, _language);
+            var (code, tag, _) = CodeExtractor.ForCheck(text, language);
             var checkers = _checkers;
-            string? language = _language;
             check = Task.Run(() => checkers.CheckAsync(code, language, tag, cancellationToken).AsTask(), cancellationToken);
         }
         _pending.Enqueue((check, state));
+    }
+
+    /// <summary>Starts the check of <paramref name="code"/> (a source file's text) as <paramref name="language"/>; <paramref name="state"/> comes back with its result, in order with the rows.</summary>
+    public void EnqueueCode(string code, string language, object? state, CancellationToken cancellationToken)
+    {
+        var checkers = _checkers;
+        _pending.Enqueue((Task.Run(() => checkers.CheckAsync(code, language, null, cancellationToken).AsTask(), cancellationToken), state));
     }
 
     /// <summary>

@@ -8,11 +8,12 @@ namespace CodeGen.Core.Prompting;
 /// <summary>The messages for one row, or the reason the row cannot be sent.</summary>
 public readonly struct PromptResult
 {
-    private PromptResult(ChatMessage[]? messages, string? instruction, RowError? error)
+    private PromptResult(ChatMessage[]? messages, string? instruction, RowError? error, string? language = null)
     {
         Messages = messages;
         Instruction = instruction;
         Error = error;
+        Language = language;
     }
 
     public ChatMessage[]? Messages { get; }
@@ -22,9 +23,15 @@ public readonly struct PromptResult
 
     public RowError? Error { get; }
 
+    /// <summary>
+    /// The row's language (-Language, fixed or from the row's column): the code block its code is taken from and what
+    /// -Check parses it as. Null: none, the answer's code block says.
+    /// </summary>
+    public string? Language { get; }
+
     public bool IsSendable => Error is null;
 
-    public static PromptResult Ok(ChatMessage[] messages, string instruction) => new(messages, instruction, null);
+    public static PromptResult Ok(ChatMessage[] messages, string instruction, string? language = null) => new(messages, instruction, null, language);
 
     public static PromptResult Fail(RowError error, string? instruction = null) => new(null, instruction, error);
 }
@@ -32,7 +39,8 @@ public readonly struct PromptResult
 /// <summary>
 /// Turns a row into chat messages: the user's template (with <c>{column}</c> placeholders) or the default
 /// prompt, plus an optional system prompt. Also applies the operator's row rules: the instruction column
-/// must exist and hold text, and the output column must not already hold a value unless overwriting is allowed.
+/// must exist and hold text, and the output column must not already hold a value unless overwriting is allowed;
+/// and reads the row's language (<see cref="RowLanguage"/>), whose columns must exist as a template's do.
 /// </summary>
 public sealed class PromptBuilder
 {
@@ -49,8 +57,14 @@ public sealed class PromptBuilder
     private readonly bool _overwrite;
     private readonly PromptTemplate? _template;
     private readonly string? _systemPrompt;
+    private readonly RowLanguage? _language;
     private readonly string _defaultPreamble;
 
+    /// <summary>The default prompt's preamble by row language, for -Language '{column}' (the few languages a data set holds).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _preambles = new(StringComparer.Ordinal);
+
+    /// <param name="language">-Language: a language, or <c>{column}</c> placeholders filled from each row (see <see cref="RowLanguage"/>).</param>
+    /// <exception cref="FormatException"><paramref name="language"/> has a brace that opens or closes nothing.</exception>
     public PromptBuilder(string inputKey, string outputKey, bool overwrite, PromptTemplate? template, string? systemPrompt, string? language)
     {
         _inputKey = inputKey;
@@ -58,7 +72,8 @@ public sealed class PromptBuilder
         _overwrite = overwrite;
         _template = template;
         _systemPrompt = string.IsNullOrWhiteSpace(systemPrompt) ? null : systemPrompt;
-        _defaultPreamble = DefaultPreamble(language);
+        _language = RowLanguage.Parse(language);
+        _defaultPreamble = DefaultPreamble(_language?.Fixed);
     }
 
     /// <summary>
@@ -78,8 +93,28 @@ public sealed class PromptBuilder
         return sb.ToString();
     }
 
-    /// <summary>The default prompt for one instruction (what is sent when no template is given).</summary>
+    /// <summary>The default prompt for one instruction (what is sent when no template is given), for -Language's fixed language.</summary>
     public string DefaultPrompt(string instruction) => _defaultPreamble + instruction;
+
+    /// <summary>The default prompt's preamble for a row's language.</summary>
+    private string PreambleFor(string? language)
+    {
+        if (_language is not { IsPerRow: true })
+        {
+            return _defaultPreamble; // the fixed language's, or no language's
+        }
+        language ??= string.Empty; // a row whose column is empty: no language in particular
+        if (_preambles.TryGetValue(language, out var preamble))
+        {
+            return preamble;
+        }
+        preamble = DefaultPreamble(language.Length == 0 ? null : language);
+        if (_preambles.Count < 256)
+        {
+            _preambles.TryAdd(language, preamble);
+        }
+        return preamble;
+    }
 
     /// <summary>
     /// What a repair request says after the conversation so far (the row's messages and the answer whose code does not
@@ -109,14 +144,22 @@ public sealed class PromptBuilder
                 $"the '{_inputKey}' field is empty; no request was sent."), instruction);
         }
 
+        string? language = null;
+        if (_language is not null && !_language.TryResolve(row, out language, out var missingLanguage))
+        {
+            return PromptResult.Fail(RowError.Create(RowErrorKind.TemplateColumnMissing, rowNumber,
+                $"-Language '{_language.Text}' uses '{{{missingLanguage}}}' but the row has no '{missingLanguage}' field."), instruction);
+        }
+
         string user;
         if (_template is null)
         {
-            if (Oversize(rowNumber, [new PromptPart(_defaultPreamble, null), new PromptPart(instruction, _inputKey)]) is { } tooLarge)
+            string preamble = PreambleFor(language);
+            if (Oversize(rowNumber, [new PromptPart(preamble, null), new PromptPart(instruction, _inputKey)]) is { } tooLarge)
             {
                 return PromptResult.Fail(tooLarge, instruction);
             }
-            user = DefaultPrompt(instruction);
+            user = preamble + instruction;
         }
         else
         {
@@ -136,7 +179,7 @@ public sealed class PromptBuilder
         var messages = _systemPrompt is null
             ? new[] { ChatMessage.User(user) }
             : new[] { ChatMessage.System(_systemPrompt), ChatMessage.User(user) };
-        return PromptResult.Ok(messages, instruction);
+        return PromptResult.Ok(messages, instruction, language);
     }
 
     /// <summary>

@@ -20,7 +20,10 @@ public sealed class GenerationOptions
 
     public string? SystemPrompt { get; init; }
 
-    /// <summary>Language to ask for in the default prompt and to prefer among several fenced blocks.</summary>
+    /// <summary>
+    /// Language to ask for in the default prompt, to prefer among several fenced blocks and to check the code as; or
+    /// <c>{column}</c> placeholders that name each row's (see <see cref="RowLanguage"/>).
+    /// </summary>
     public string? Language { get; init; }
 
     public ChatParameters Parameters { get; init; } = new();
@@ -105,6 +108,14 @@ public sealed class GenerationOptions
         if (MaxRepairs < 0 || (MaxRepairs > 0 && Checkers is null))
         {
             throw new ArgumentException("Repairs need a check of the code, and cannot be fewer than none.", nameof(MaxRepairs));
+        }
+        try
+        {
+            RowLanguage.Parse(Language);
+        }
+        catch (FormatException ex)
+        {
+            throw new ArgumentException(ex.Message, nameof(Language), ex);
         }
     }
 }

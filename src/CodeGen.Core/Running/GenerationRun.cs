@@ -248,7 +248,7 @@ public sealed class GenerationRun : IDisposable
             if (journal is not null && journal.TryTake(row.RowNumber, hash!, out var kept))
             {
                 // answered before an interruption, and kept: not paid for again
-                var recovered = FromAnswer(row.RowNumber, state, kept!, TimeSpan.Zero, [], out var keptReading);
+                var recovered = FromAnswer(row, state, kept!, TimeSpan.Zero, [], out var keptReading);
                 if (recovered.Error is null && _options.Checkers is not null)
                 {
                     await Task.Yield(); // the check runs off the caller's thread, as for an answer that came over the network
@@ -262,7 +262,7 @@ public sealed class GenerationRun : IDisposable
             RowOutcome outcome;
             if (result.IsSuccess)
             {
-                outcome = FromAnswer(row.RowNumber, state, result.Answer!, elapsed, result.Retried, out var reading);
+                outcome = FromAnswer(row, state, result.Answer!, elapsed, result.Retried, out var reading);
                 if (outcome.Error is null)
                 {
                     // kept the moment it is known to be usable (a refusal or an answer without code is asked again)
@@ -297,10 +297,11 @@ public sealed class GenerationRun : IDisposable
     }
 
     /// <summary>The row's outcome from its answer (read by <see cref="AnswerInterpreter"/>), counted in the run's totals.</summary>
-    private RowOutcome FromAnswer(long rowNumber, object? state, ChatAnswer answer, TimeSpan elapsed, IReadOnlyList<string> retried, out AnswerReading reading)
+    private RowOutcome FromAnswer(PreparedRow row, object? state, ChatAnswer answer, TimeSpan elapsed, IReadOnlyList<string> retried, out AnswerReading reading)
     {
+        long rowNumber = row.RowNumber;
         CountUsage(answer.Usage);
-        reading = AnswerInterpreter.Read(answer, rowNumber, _options.KeepRawAnswer, _options.Language);
+        reading = AnswerInterpreter.Read(answer, rowNumber, _options.KeepRawAnswer, row.Prompt.Language);
         if (reading.Error is { } error)
         {
             return Fail(rowNumber, state, error, elapsed, answer);
@@ -341,15 +342,16 @@ public sealed class GenerationRun : IDisposable
     private async Task CheckAsync(PreparedRow row, RowOutcome outcome, ChatAnswer answer, AnswerReading first, AnswerJournal? journal, string? hash, CancellationToken token)
     {
         var checkers = _options.Checkers!;
+        string? language = row.Prompt.Language; // -Language, or the row's own (-Language '{column}')
         string? tag = first.LanguageTag;
-        var check = await checkers.CheckAsync(first.CheckCode ?? outcome.Code!, _options.Language, tag, token).ConfigureAwait(false);
+        var check = await checkers.CheckAsync(first.CheckCode ?? outcome.Code!, language, tag, token).ConfigureAwait(false);
         List<ChatMessage>? messages = null; // the conversation, built only for a row that is repaired
         while (check.Status == CheckStatus.Failed && outcome.Repairs < _options.MaxRepairs)
         {
             messages ??= [.. row.Prompt.Messages!];
             messages.Add(new ChatMessage("assistant", answer.Content ?? string.Empty));
-            messages.Add(ChatMessage.User(PromptBuilder.RepairPrompt(check.Detail, _options.Language ?? tag ?? check.Language)));
-            var repair = new PreparedRow(row.RowNumber, PromptResult.Ok([.. messages], row.Instruction ?? string.Empty));
+            messages.Add(ChatMessage.User(PromptBuilder.RepairPrompt(check.Detail, language ?? tag ?? check.Language)));
+            var repair = new PreparedRow(row.RowNumber, PromptResult.Ok([.. messages], row.Instruction ?? string.Empty, language));
             outcome.Repairs++;
             Interlocked.Increment(ref _repairRequests);
             var result = await _client.CompleteAsync(repair, _options.Parameters, token).ConfigureAwait(false);
@@ -362,7 +364,7 @@ public sealed class GenerationRun : IDisposable
             }
             CountUsage(result.Answer!.Usage);
             outcome.Usage = Sum(outcome.Usage, result.Answer.Usage);
-            var reading = AnswerInterpreter.Read(result.Answer, row.RowNumber, _options.KeepRawAnswer, _options.Language);
+            var reading = AnswerInterpreter.Read(result.Answer, row.RowNumber, _options.KeepRawAnswer, language);
             if (reading.Error is not null || reading.Code is null)
             {
                 outcome.Warning = Join(outcome.Warning, $"Row {row.RowNumber}: repair {outcome.Repairs} brought no code ({reading.Error?.Detail}); the code is the last answer's.");
@@ -373,7 +375,7 @@ public sealed class GenerationRun : IDisposable
             outcome.Answer = answer.Content;
             outcome.FinishReason = answer.FinishReason;
             tag = reading.LanguageTag ?? tag;
-            check = await checkers.CheckAsync(reading.CheckCode ?? reading.Code, _options.Language, tag, token).ConfigureAwait(false);
+            check = await checkers.CheckAsync(reading.CheckCode ?? reading.Code, language, tag, token).ConfigureAwait(false);
             if (check.Status != CheckStatus.Failed)
             {
                 // the repaired answer is the row's: a resumed run starts from it, not from the broken one

@@ -28,6 +28,10 @@ public sealed class DataFileException : Exception
     public const string UnsafeSideFile = "UnsafeSideFile";
     /// <summary>The output, or a file the run keeps beside it, could not be written (a full disk): the run stopped sending (see <see cref="DiskWrites"/>).</summary>
     public const string OutputWriteFailed = "OutputWriteFailed";
+    /// <summary>A file to check whose extension names no language there is a checker for, and no -Language names one (see <see cref="Checking.CodeFiles"/>).</summary>
+    public const string UnknownCodeLanguage = "UnknownCodeLanguage";
+    /// <summary>A source file to check could not be read (its permissions, a device error).</summary>
+    public const string CodeFileUnreadable = "CodeFileUnreadable";
 
     /// <summary>Stable identifier of the kind of problem (one of the constants of this class).</summary>
     public string ErrorId { get; }

@@ -1,4 +1,3 @@
-using System.Collections.ObjectModel;
 using System.Management.Automation;
 using System.Text;
 using CodeGen.Commands.Support;
@@ -86,33 +85,17 @@ public sealed class ImportCodeGenBatchResultCommand : CancellableCmdlet, IDynami
     public Encoding? Encoding { get; set; }
 
     /// <summary>
-    /// The files that <paramref name="patterns"/> name, as PowerShell's own -Path parameters expand them: wildcards
-    /// match files (in name order), a name that holds wildcard characters but exists as written is taken as
-    /// written, and a path without wildcards is taken as given (its absence is reported when it is read). A
-    /// pattern that matches nothing stops the command: a result file left out would leave its rows without code.
+    /// The files that <paramref name="patterns"/> name (see <see cref="FilePatterns"/>; a path without wildcards is
+    /// taken as given, and its absence is reported when it is read). A pattern that matches nothing stops the
+    /// command: a result file left out would leave its rows without code.
     /// </summary>
     private List<string> ResolveFiles(string[] patterns, string parameter, bool required)
     {
         var files = new List<string>();
         foreach (string pattern in patterns)
         {
-            string literal = GetUnresolvedProviderPathFromPSPath(pattern);
-            if (!WildcardPattern.ContainsWildcardCharacters(pattern) || File.Exists(literal))
-            {
-                files.Add(literal);
-                continue;
-            }
-            Collection<string> matched;
-            try
-            {
-                matched = GetResolvedProviderPathFromPSPath(pattern, out _);
-            }
-            catch (ItemNotFoundException)
-            {
-                matched = [];
-            }
-            var found = matched.Where(File.Exists).Order(StringComparer.Ordinal).ToList();
-            if (found.Count == 0)
+            var found = FilePatterns.Expand(this, pattern, out bool wildcard);
+            if (wildcard && found.Count == 0)
             {
                 ThrowTerminatingError(new ErrorRecord(new FileNotFoundException($"-{parameter} {pattern} matches no file."), "DataFileNotFound", ErrorCategory.ObjectNotFound, pattern));
             }

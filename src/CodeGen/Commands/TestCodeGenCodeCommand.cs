@@ -12,10 +12,12 @@ namespace CodeGen.Commands;
 /// <summary>
 /// Test-CodeGenCode: the checks of -Check for rows that already have code (pipeline objects, or the rows of CSV,
 /// JSON or JSONL files), without a model: each row comes back with &lt;CodeKey&gt;_check (ok, failed or unchecked)
-/// and &lt;CodeKey&gt;_check_detail. Checks run beside each other, off the pipeline thread; rows come back in order.
+/// and &lt;CodeKey&gt;_check_detail. Source files (-Path ./scripts/*.ps1, or piped FileInfo) are checked whole, in the
+/// language of their extension (<see cref="CodeFiles"/>): one <see cref="CodeFileCheck"/> each. Checks run beside
+/// each other, off the pipeline thread; results come back in order.
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "CodeGenCode", DefaultParameterSetName = InputObjectSet)]
-[OutputType(typeof(PSObject))]
+[OutputType(typeof(PSObject), typeof(CodeFileCheck))]
 public sealed class TestCodeGenCodeCommand : CancellableCmdlet
 {
     private const string InputObjectSet = "InputObject";
@@ -23,15 +25,17 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
 
     private CodeCheckers? _checkers;
     private CheckRun? _run;
+    private string? _fixedLanguage;
 
-    /// <summary>A row (an object or a hashtable) with the code in its -CodeKey field, or the code itself as a string.</summary>
+    /// <summary>A row (an object or a hashtable) with the code in its -CodeKey field, the code itself as a string, or a file (FileInfo, from Get-ChildItem).</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
     public PSObject InputObject { get; set; } = null!;
 
-    /// <summary>CSV, JSON or JSONL files whose rows hold code.</summary>
+    /// <summary>Source files to check whole (.ps1 .psm1 .psd1 .py .sh .bash .cs .csx .json), or CSV, JSON or JSONL files whose rows hold code; wildcards expand.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
     [Alias("FullName", "PSPath", "LiteralPath")]
     [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
     public string[] Path { get; set; } = [];
 
     /// <summary>The field that holds the code. Default generated_code, the column Invoke-CodeInstructionToCode writes.</summary>
@@ -40,7 +44,7 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
     [ArgumentCompleter(typeof(ColumnCompleter))]
     public string CodeKey { get; set; } = GenerationOptions.DefaultOutputKey;
 
-    /// <summary>The language of the code; without it, the tag of a fenced code block in the field, else the row is unchecked.</summary>
+    /// <summary>The language of the code (or {column}, each row's); without it, the tag of a fenced code block in the field, else the row is unchecked; a source file's extension.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(LanguageCompleter))]
@@ -60,8 +64,9 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
 
     protected override void BeginProcessing()
     {
+        _fixedLanguage = PromptTemplates.ParseLanguageOrThrow(this, Language)?.Fixed;
         _checkers = PowerShellChecker.WithEngineCheckers();
-        _checkers.Prepare(Language);
+        _checkers.Prepare(_fixedLanguage);
         _run = new CheckRun(_checkers, CodeKey, Language);
     }
 
@@ -69,22 +74,31 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
     {
         if (ParameterSetName == InputObjectSet)
         {
-            Submit(PipelineRow.From(InputObject, CodeKey));
+            switch (InputObject.BaseObject)
+            {
+                case FileInfo file:
+                    CheckFile(file.FullName);
+                    break;
+                case DirectoryInfo folder:
+                    CheckFile(folder.FullName); // says it is a folder
+                    break;
+                default:
+                    Submit(PipelineRow.From(InputObject, CodeKey));
+                    break;
+            }
             return;
         }
-        foreach (string item in Path)
+        foreach (string pattern in Path)
         {
-            string path = GetUnresolvedProviderPathFromPSPath(item);
-            Engine(() =>
+            var files = FilePatterns.Expand(this, pattern, out bool wildcard);
+            if (wildcard && files.Count == 0)
             {
-                using var reader = RowFiles.OpenReader(path, DataFormats.Resolve(path, Format is null ? null : DataFormats.Parse(Format)), new CsvSettings(Delimiter, Encoding));
-                var objects = new RowObjectFactory();
-                while (reader.Read(out var row))
-                {
-                    StoppingToken.ThrowIfCancellationRequested();
-                    Submit(PipelineRow.From(objects.Create(row), CodeKey));
-                }
-            }, path);
+                WriteError(new ErrorRecord(new FileNotFoundException($"-Path {pattern} matches no file."), DataFileException.DataFileNotFound, ErrorCategory.ObjectNotFound, pattern));
+            }
+            foreach (string file in files)
+            {
+                CheckFile(file);
+            }
         }
     }
 
@@ -92,8 +106,49 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
     {
         Emit(all: true);
         var counts = _run!.Counts;
-        WriteVerbose(string.Format(CultureInfo.InvariantCulture, "Test-CodeGenCode: {0} rows, {1} ok, {2} failed, {3} unchecked.",
+        WriteVerbose(string.Format(CultureInfo.InvariantCulture, "Test-CodeGenCode: {0} rows and files, {1} ok, {2} failed, {3} unchecked.",
             counts.Checked + counts.Unchecked, counts.Ok, counts.Failed, counts.Unchecked));
+    }
+
+    /// <summary>
+    /// A file: its rows (a data file) or its text (a source file), checked in order with the rest. A file that is
+    /// missing, unreadable or of an unknown language is a non-terminating error; a malformed data file stops the command.
+    /// </summary>
+    private void CheckFile(string path)
+    {
+        DataFormat? format = Format is null ? null : DataFormats.Parse(Format);
+        CheckedFileKind kind;
+        string? code = null;
+        try
+        {
+            kind = CodeFiles.KindOf(path, format, CodeKey, MyInvocation.BoundParameters.ContainsKey(nameof(CodeKey)), _fixedLanguage);
+            if (kind == CheckedFileKind.Source)
+            {
+                code = CodeFiles.Read(path, Encoding);
+            }
+        }
+        catch (DataFileException ex)
+        {
+            WriteError(ErrorRecords.ForException(ex, this, path));
+            return;
+        }
+        if (kind == CheckedFileKind.Source)
+        {
+            string language = _fixedLanguage ?? CodeFiles.LanguageOf(path)!;
+            _run!.EnqueueCode(code!, language, new SourceFile(path, language), StoppingToken);
+            Emit(all: false);
+            return;
+        }
+        Engine(() =>
+        {
+            using var reader = RowFiles.OpenReader(path, DataFormats.Resolve(path, format), new CsvSettings(Delimiter, Encoding));
+            var objects = new RowObjectFactory();
+            while (reader.Read(out var row))
+            {
+                StoppingToken.ThrowIfCancellationRequested();
+                Submit(PipelineRow.From(objects.Create(row), CodeKey));
+            }
+        }, path);
     }
 
     protected override void Dispose(bool disposing)
@@ -111,15 +166,23 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
         Emit(all: false);
     }
 
-    /// <summary>Writes the rows whose check is done, in order, with the two check columns.</summary>
+    /// <summary>Writes the rows (with the two check columns) and files whose check is done, in order.</summary>
     private void Emit(bool all) => Engine(() =>
     {
         foreach (var (state, result) in _run!.Take(all))
         {
+            if (state is SourceFile file)
+            {
+                WriteObject(new CodeFileCheck(file.Path, result, file.Language));
+                continue;
+            }
             var row = (PipelineRow)state!;
             row.Set(_run.CheckKey, result.StatusText);
             row.Set(_run.DetailKey, CheckColumns.DetailText(result));
             WriteObject(row.Result);
         }
     }, target: null);
+
+    /// <summary>A source file on its way through the checks.</summary>
+    private sealed record SourceFile(string Path, string Language);
 }

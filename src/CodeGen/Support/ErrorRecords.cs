@@ -73,7 +73,8 @@ internal static class ErrorRecords
         DataFileException.OutputInUse => ErrorCategory.ResourceBusy,
         DataFileException.UnsafeSideFile => ErrorCategory.SecurityError,
         DataFileException.OutputWriteFailed => ErrorCategory.WriteError,
-        DataFileException.UnknownDataFormat or DataFileException.SameInputAndOutput => ErrorCategory.InvalidArgument,
+        DataFileException.UnknownDataFormat or DataFileException.SameInputAndOutput or DataFileException.UnknownCodeLanguage => ErrorCategory.InvalidArgument,
+        DataFileException.CodeFileUnreadable => ErrorCategory.ReadError,
         _ => ErrorCategory.InvalidData,
     };
 
@@ -131,6 +132,7 @@ internal static class ErrorRecords
         DataFileException.UnknownDataFormat when has("InputFormat") => "Name the file .csv, .json or .jsonl, or pass -InputFormat csv, json or jsonl.",
         DataFileException.UnknownDataFormat => "Name the file .csv, .json or .jsonl.",
         DataFileException.MissingInputColumn => "Pass -InputKey with the name of the column that holds the instruction.",
+        DataFileException.UnknownCodeLanguage => "Pass -Language to name the language of the code, or leave the file out.",
         DataFileException.OutputColumnExists when has("Force") => "Pass -Force to overwrite the column, or -OutputKey to write a different one.",
         _ when error.StartOver && has("Force") => "Pass -Force to start over: the output is replaced and every row is generated again.",
         _ => null,
@@ -184,7 +186,7 @@ internal static class ErrorRecords
         {
             RowErrorKind.MissingInputColumn => "Pass -InputKey with the name of the column that holds the instruction.",
             RowErrorKind.OutputColumnExists => "Pass -Force to overwrite the column, or -OutputKey to write a different one.",
-            RowErrorKind.TemplateColumnMissing => "Fix the placeholder in -PromptTemplate, or add the column to the input.",
+            RowErrorKind.TemplateColumnMissing => "Fix the placeholder in -PromptTemplate or -Language, or add the column to the input.",
             RowErrorKind.RequestTooLarge => "Shorten the row's text or split the task into smaller ones: no model takes a prompt this long.",
             RowErrorKind.SignInFailed => "Sign in where DefaultAzureCredential finds it (az login, Connect-AzAccount, a managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET), or pass a token with -Token.",
             RowErrorKind.HttpError when error.StatusCode is 401 or 403 && error.ServerCode is "authentication_error" or "permission_error" && Has("ApiKey")

@@ -28,7 +28,10 @@ public class PromptParameters
     [ValidateNotNullOrEmpty]
     public string? PromptTemplate { get; set; }
 
-    /// <summary>The language to ask for (default prompt) and to prefer among several code blocks.</summary>
+    /// <summary>
+    /// The language to ask for (default prompt), to prefer among several code blocks and to check the code as; or
+    /// <c>{column}</c> placeholders that name each row's.
+    /// </summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(LanguageCompleter))]
@@ -48,6 +51,7 @@ public class PromptParameters
         Core.Checking.CodeCheckers? checkers = null, int maxRepairs = 0)
     {
         var template = PromptTemplates.ParseOrThrow(cmdlet, PromptTemplate);
+        PromptTemplates.ParseLanguageOrThrow(cmdlet, Language);
         if (warn)
         {
             PromptTemplates.WarnAboutUse(cmdlet, template, InputKey, Language, SystemPromptText);

@@ -23,6 +23,20 @@ internal static class PromptTemplates
         }
     }
 
+    /// <summary>-Language read (a language, or <c>{column}</c> placeholders naming each row's), or a terminating InvalidLanguage error.</summary>
+    public static RowLanguage? ParseLanguageOrThrow(Cmdlet cmdlet, string? text)
+    {
+        try
+        {
+            return RowLanguage.Parse(text);
+        }
+        catch (FormatException ex)
+        {
+            cmdlet.ThrowTerminatingError(new ErrorRecord(ex, "InvalidLanguage", ErrorCategory.InvalidArgument, text));
+            throw; // not reached
+        }
+    }
+
     /// <summary>
     /// Warns about a template that is probably not what was meant: one that leaves out the instruction column
     /// (every row asks the same, apart from the columns it names), and one that does not carry -Language to the
