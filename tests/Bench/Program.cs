@@ -69,7 +69,8 @@ switch (args.FirstOrDefault())
             seconds.Add(clock.Elapsed.TotalSeconds);
             generated = summary.Generated;
         }
-        Console.WriteLine(JsonSerializer.Serialize(new { rows = generated, seconds = seconds[0], warmSeconds = seconds[^1], peakRssKb = PeakRssKb() }));
+        double cpuSeconds = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+        Console.WriteLine(JsonSerializer.Serialize(new { rows = generated, seconds = seconds[0], warmSeconds = seconds[^1], peakRssKb = PeakRssKb(), cpuSeconds }));
         return 0;
     }
     default:
