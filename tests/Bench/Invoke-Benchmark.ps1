@@ -48,6 +48,10 @@ function Invoke-Contender([string] $Contender, [string] $InputPath, [int] $Concu
         $rows = [int](([IO.Path]::GetFileNameWithoutExtension($InputPath)) -replace '\D', '')   # rows-<N>.csv
         $lines = & dotnet $benchTool bare --url $Url --rows $rows --concurrency $Concurrency --repeat $Repeat
     }
+    elseif ($Contender -like 'engine-journal-*') {
+        # file mode's engine without PowerShell, the answer journal on or off (no command turns it off)
+        $lines = & dotnet $benchTool engine --url $Url --in $InputPath --out $output --concurrency $Concurrency --repeat $Repeat --journal ($Contender -replace '^engine-journal-', '')
+    }
     else {
         $lines = & dotnet $pwsh -NoProfile -NonInteractive -File $runner -Contender $Contender -Manifest $manifest `
             -InputPath $InputPath -OutputPath $output -Url $Url -Concurrency $Concurrency -Repeat $Repeat -RequestsPerMinute $RequestsPerMinute 2>&1 | ForEach-Object { "$_" }
@@ -85,6 +89,28 @@ try {
         $table += "| {0} | {1:N0} | {2:N2}x | {3:N2} s | {4:N0} MB |" -f $name, $rate, ($rate / $bareRate), $best.seconds, ($best.peakRssKb / 1024)
     }
     $sections.Add("## Overhead: zero latency, C=$c, $('{0:N0}' -f $overheadRows) rows`n`n" + ($table -join "`n"))
+
+    # The journal's share: file mode's engine (FileRun, in the bench tool, no PowerShell) with the answer journal on and
+    # off, alternating, on the same rows: what keeping every answer on disk as it arrives costs.
+    Write-Host "Journal: zero latency, C=$c, $overheadRows rows" -ForegroundColor Cyan
+    $results = foreach ($round in 1..2) {
+        foreach ($contender in 'engine-journal-on', 'engine-journal-off') { Invoke-Contender $contender $data $c $server.BaseUrl }
+    }
+    $off = Get-Best $results 'engine-journal-off'
+    $offRate = $off.rows / $off.seconds
+    $table = @("| journal | contender | rows/s | vs journal off | vs bare loop | elapsed | peak RSS |", "|---|---|---:|---:|---:|---:|---:|")
+    foreach ($pair in @(('on (as file mode runs)', 'engine-journal-on'), ('off', 'engine-journal-off'))) {
+        $best = Get-Best $results $pair[1]
+        $rate = $best.rows / $best.seconds
+        $table += "| {0} | {1} | {2:N0} | {3:N2}x | {4:N2}x | {5:N2} s | {6:N0} MB |" -f $pair[0], $pair[1], $rate, ($rate / $offRate), ($rate / $bareRate), $best.seconds, ($best.peakRssKb / 1024)
+    }
+    $sections.Add("## Journal: zero latency, C=$c, $('{0:N0}' -f $overheadRows) rows`n`n" + ($table -join "`n") + @"
+
+
+File mode's engine (FileRun, run by the bench tool without PowerShell) with the answer journal on, as every file run
+has it, and off (no command turns it off: only batch merges run without it). **vs journal off** is the journal's share
+of a row's cost; **vs bare loop** compares with the bare loop of the overhead table above.
+"@)
 
     # Checking: zero latency, C=10. File mode with -Check (PowerShell's parser in the process; Python in one python3
     # process fed over stdin) beside plain file mode, alternating; the peak memory counts the python3 process.
@@ -249,6 +275,7 @@ cores, so every figure includes its cost. The machine is shared: compare figures
 
 Contenders, all on the same generated CSV rows and the same request bodies:
 - **bare**: the limit, a minimal C# HttpClient loop (tests/Bench) with the same concurrency; no storage, no PowerShell.
+- **engine-journal-on**, **engine-journal-off**: file mode's engine (FileRun) run by the bench tool without PowerShell, with the answer journal on and off.
 - **file**: ``Invoke-CodeInstructionToCode -Path in.csv -OutputPath out.csv``.
 - **file-responses**, **file-messages**: file mode on the Responses API (``-Api Responses``) and Anthropic's Messages API (``-Provider Anthropic``).
 - **file-check-powershell**, **file-check-python**: file mode with ``-Check -Language PowerShell`` or ``-Check -Language Python``.

@@ -3,11 +3,14 @@ using System.Net;
 using System.Text.Json;
 using CodeGen.Core.Llm;
 using CodeGen.Core.Prompting;
+using CodeGen.Core.Running;
 using CodeGen.Core.Storage;
 
 // dotnet CodeGen.Bench.dll gen  --rows N --out file.(csv|jsonl)
 // dotnet CodeGen.Bench.dll read --path file.(csv|jsonl)       (the readers alone, for profiling)
 // dotnet CodeGen.Bench.dll bare --url http://127.0.0.1:port/v1 --rows N --concurrency C [--repeat R]
+// dotnet CodeGen.Bench.dll engine --url URL --in rows.csv --out out.csv --concurrency C --journal on|off [--repeat R]
+//   (file mode's engine, FileRun, without PowerShell: the answer journal on or off, which no command offers)
 // Each command prints one JSON object on stdout.
 var options = new Dictionary<string, string>();
 for (int i = 1; i + 1 < args.Length; i += 2)
@@ -48,8 +51,30 @@ switch (args.FirstOrDefault())
         long bytesPerRow = (GC.GetTotalAllocatedBytes(true) - allocatedBefore) / Math.Max(1, rows * repeat);
         Console.WriteLine(JsonSerializer.Serialize(new { rows = runs[0].Answered, seconds = runs[0].Seconds, warmSeconds = runs[^1].Seconds, peakRssKb = PeakRssKb(), bytesPerRow }));
         return runs.All(r => r.Answered == rows) ? 0 : 1;
+    case "engine":
+    {
+        int times = int.Parse(options.GetValueOrDefault("repeat", "1"));
+        bool journal = options.GetValueOrDefault("journal", "on") == "on";
+        var seconds = new List<double>();
+        long generated = 0;
+        var endpoint = LlmEndpoint.Resolve([new EndpointSettings(options["url"], "bench")]);
+        for (int run = 0; run < times; run++)
+        {
+            File.Delete(options["out"]);
+            var clock = Stopwatch.StartNew();
+            using var client = new LlmClient(endpoint, new ResilienceSettings { MaxConcurrency = int.Parse(options.GetValueOrDefault("concurrency", "10")) });
+            using var generation = new GenerationRun(new GenerationOptions(), client);
+            var summary = new FileRun(new FileRunOptions { InputPath = options["in"], OutputPath = options["out"], Journal = journal })
+                .Execute(generation, new SilentListener(), CancellationToken.None);
+            seconds.Add(clock.Elapsed.TotalSeconds);
+            generated = summary.Generated;
+        }
+        double cpuSeconds = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+        Console.WriteLine(JsonSerializer.Serialize(new { rows = generated, seconds = seconds[0], warmSeconds = seconds[^1], peakRssKb = PeakRssKb(), cpuSeconds }));
+        return 0;
+    }
     default:
-        Console.Error.WriteLine("usage: gen --rows N --out FILE | bare --url URL --rows N --concurrency C");
+        Console.Error.WriteLine("usage: gen --rows N --out FILE | bare --url URL --rows N --concurrency C | engine --url URL --in FILE --out FILE --concurrency C --journal on|off");
         return 2;
 }
 
@@ -105,4 +130,13 @@ static long PeakRssKb()
         }
     }
     return 0;
+}
+
+/// <summary>A file run's listener that hears nothing: the engine contender measures the run, not a host.</summary>
+sealed class SilentListener : IFileRunListener
+{
+    public void OnRow(RowOutcome outcome, DataRow row) { }
+    public void OnProgress(RunStatistics statistics, double fractionRead) { }
+    public void OnNotice(string message) { }
+    public void OnWarning(string message) { }
 }

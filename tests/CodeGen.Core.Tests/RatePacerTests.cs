@@ -89,6 +89,57 @@ public class RatePacerTests
     }
 
     [Fact]
+    public async Task A_server_that_announced_nothing_to_an_earlier_run_gets_no_warm_up()
+    {
+        var memory = new PaceMemory();
+        var server = memory.For(new Uri("http://127.0.0.1:1/v1/chat/completions"));
+        using (var first = new RatePacer(null, null, LongestHold, new FakeTimeProvider(), memory: server))
+        {
+            using var plain = Answer();
+            first.Observe(plain.Headers, 200, 1);
+        }
+        Assert.True(server.AnnouncesNothing);
+        using var pacer = new RatePacer(null, null, LongestHold, new FakeTimeProvider(), memory: server);
+        var leases = new List<RateLimitLease>(); // all still out, and no answer yet: a warm-up would hold the last ones
+        for (int i = 0; i < RatePacer.WarmUpAttempts + 4; i++)
+        {
+            leases.Add(await pacer.AcquireAsync(1).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+        Assert.All(leases, lease => Assert.True(lease.IsAcquired));
+        leases.ForEach(l => l.Dispose());
+    }
+
+    [Fact]
+    public async Task A_server_that_announced_a_budget_once_is_warmed_up_for_every_time()
+    {
+        var memory = new PaceMemory();
+        var uri = new Uri("http://127.0.0.1:1/v1/chat/completions");
+        using (var first = new RatePacer(null, null, LongestHold, new FakeTimeProvider(), memory: memory.For(uri)))
+        {
+            using var plain = Answer();
+            first.Observe(plain.Headers, 200, 1);
+            using var announced = Answer(200, ("x-ratelimit-limit-requests", "60"), ("x-ratelimit-remaining-requests", "59"));
+            first.Observe(announced.Headers, 200, 1);
+            first.Observe(plain.Headers, 200, 1);
+        }
+        Assert.False(memory.For(uri).AnnouncesNothing);
+        Assert.False(memory.For(new Uri("http://127.0.0.1:2/v1/chat/completions")).AnnouncesNothing); // another server: nothing known
+        using var pacer = new RatePacer(null, null, LongestHold, new FakeTimeProvider(), memory: memory.For(uri));
+        var leases = new List<RateLimitLease>();
+        for (int i = 0; i < RatePacer.WarmUpAttempts; i++)
+        {
+            leases.Add(await pacer.AcquireAsync(1));
+        }
+        var waiting = pacer.AcquireAsync(1).AsTask();
+        await Task.Delay(50);
+        Assert.False(waiting.IsCompleted); // held until this run's first answer
+        using var again = Answer();
+        pacer.Observe(again.Headers, 200, 1);
+        using var next = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        leases.ForEach(l => l.Dispose());
+    }
+
+    [Fact]
     public async Task An_attempt_that_ends_without_an_answer_also_ends_the_warm_up()
     {
         using var pacer = new RatePacer(null, null, LongestHold, new FakeTimeProvider());

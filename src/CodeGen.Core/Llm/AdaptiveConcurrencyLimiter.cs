@@ -14,10 +14,11 @@ namespace CodeGen.Core.Llm;
 /// </summary>
 /// <remarks>
 /// Only answers to attempts admitted under the current limit count (<see cref="Epoch"/>): the burst of refusals to
-/// attempts sent before a decrease is one signal, not many. Built on a semaphore holding the maximum's permits.
-/// Lowering the limit owes permits: they are kept back as attempts finish instead of returned. Raising it
-/// forgives a debt or returns a permit. So available + in flight = limit + owed, and attempts in flight come down
-/// to the limit as they finish.
+/// attempts sent before a decrease is one signal, not many. Built on System.Threading.RateLimiting's
+/// <see cref="ConcurrencyLimiter"/> holding the maximum's permits (its queue waits for a permit with one registration
+/// on the caller's token, not the task-and-promise a semaphore's cancellable wait costs). Lowering the limit owes
+/// permits: they are kept back (their leases held) as attempts finish instead of returned. Raising it forgives a debt
+/// or returns a kept permit. So available + in flight = limit + owed, and attempts in flight come down to the limit as they finish.
 /// </remarks>
 public sealed class AdaptiveConcurrencyLimiter : RateLimiter
 {
@@ -27,7 +28,8 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
     /// <summary>One refusal in this many answers (or more) shows the server is overloaded.</summary>
     public const int RefusalShareDivisor = 5;
 
-    private readonly SemaphoreSlim _permits;
+    private readonly ConcurrencyLimiter _permits;
+    private readonly Stack<RateLimitLease> _kept = new(); // permits kept back after a decrease (under _lock)
     private readonly TimeProvider _time;
     private readonly object _lock = new();
     private readonly int _max;
@@ -49,7 +51,12 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
         _idleSince = _time.GetTimestamp();
         _max = max;
         _limit = max;
-        _permits = new SemaphoreSlim(max, max);
+        _permits = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
+        {
+            PermitLimit = max,
+            QueueLimit = int.MaxValue,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        });
         _window = new bool[Math.Clamp(2 * max, 64, 2048)];
     }
 
@@ -102,7 +109,7 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
     /// <summary>An answer other than 429 to an attempt admitted in generation <paramref name="attemptEpoch"/>; a success may raise the limit.</summary>
     public void OnAnswered(int attemptEpoch, bool success)
     {
-        bool release = false;
+        RateLimitLease? release = null;
         lock (_lock)
         {
             if (attemptEpoch == _epoch)
@@ -121,13 +128,10 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
             }
             else
             {
-                release = true;
+                release = _kept.Pop(); // below the maximum with nothing owed: a permit was kept back
             }
         }
-        if (release)
-        {
-            _permits.Release();
-        }
+        release?.Dispose();
     }
 
     private void Record(bool refused)
@@ -148,29 +152,31 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
     public override TimeSpan? IdleDuration
         => InFlight == 0 ? _time.GetElapsedTime(Interlocked.Read(ref _idleSince)) : null;
 
-    public override RateLimiterStatistics? GetStatistics() => new()
-    {
-        CurrentAvailablePermits = _permits.CurrentCount,
-        CurrentQueuedCount = 0,
-    };
+    public override RateLimiterStatistics? GetStatistics() => _permits.GetStatistics() is { } inner
+        ? new() { CurrentAvailablePermits = inner.CurrentAvailablePermits, CurrentQueuedCount = inner.CurrentQueuedCount }
+        : null;
 
     protected override RateLimitLease AttemptAcquireCore(int permitCount)
-        => permitCount == 1 && _permits.Wait(0) ? Granted() : Lease.Denied;
+        => permitCount == 1 ? Granted(_permits.AttemptAcquire(1)) : Lease.Denied;
 
     protected override async ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNotEqual(permitCount, 1);
-        await _permits.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return Granted();
+        return Granted(await _permits.AcquireAsync(1, cancellationToken).ConfigureAwait(false));
     }
 
-    private Lease Granted()
+    private RateLimitLease Granted(RateLimitLease permit)
     {
+        if (!permit.IsAcquired)
+        {
+            permit.Dispose();
+            return Lease.Denied;
+        }
         Interlocked.Increment(ref _inFlight);
-        return new Lease(this);
+        return new Lease(this, permit);
     }
 
-    private void Release()
+    private void Release(RateLimitLease permit)
     {
         if (Interlocked.Decrement(ref _inFlight) == 0)
         {
@@ -181,10 +187,11 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
             if (_owed > 0)
             {
                 _owed--;
+                _kept.Push(permit);
                 return;
             }
         }
-        _permits.Release();
+        permit.Dispose();
     }
 
     protected override void Dispose(bool disposing)
@@ -198,11 +205,16 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
 
     private sealed class Lease : RateLimitLease
     {
-        public static readonly Lease Denied = new(null);
+        public static readonly Lease Denied = new(null, null);
 
+        private readonly RateLimitLease? _permit;
         private AdaptiveConcurrencyLimiter? _owner;
 
-        public Lease(AdaptiveConcurrencyLimiter? owner) => _owner = owner;
+        public Lease(AdaptiveConcurrencyLimiter? owner, RateLimitLease? permit)
+        {
+            _owner = owner;
+            _permit = permit;
+        }
 
         public override bool IsAcquired => !ReferenceEquals(this, Denied);
 
@@ -216,7 +228,7 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
 
         protected override void Dispose(bool disposing)
         {
-            Interlocked.Exchange(ref _owner, null)?.Release();
+            Interlocked.Exchange(ref _owner, null)?.Release(_permit!);
         }
     }
 }

@@ -50,7 +50,8 @@ public sealed class LlmHttpPipeline : IDisposable
         var time = timeProvider ?? TimeProvider.System;
         Settings = settings;
         Concurrency = new AdaptiveConcurrencyLimiter(settings.MaxConcurrency, time);
-        Pacer = new RatePacer(settings.RequestsPerMinute, settings.TokensPerMinute, settings.MaxDelay, time, endpoint.Api.RateLimitHeaders);
+        Pacer = new RatePacer(settings.RequestsPerMinute, settings.TokensPerMinute, settings.MaxDelay, time, endpoint.Api.RateLimitHeaders,
+            settings.PaceMemory?.For(endpoint.RequestUri));
         _owned.Add(Concurrency);
         _owned.Add(Pacer);
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };

@@ -38,6 +38,7 @@ public sealed partial class RatePacer : RateLimiter
     private readonly Budget _requests;
     private readonly Budget _tokens;
     private readonly TaskCompletionSource _warmedUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly PaceMemory.Server? _memory;
     private int _warmUpLeft;
     private int _outstanding;
     private long _holdUntilTicks;
@@ -48,15 +49,22 @@ public sealed partial class RatePacer : RateLimiter
     /// <param name="longestHold">The longest a spent budget holds attempts back, whatever the server says.</param>
     /// <param name="timeProvider">The clock of budgets and holds (tests); null: the system's.</param>
     /// <param name="headers">The rate-limit headers the server's API sends; null: OpenAI's.</param>
-    public RatePacer(int? requestsPerMinute, int? tokensPerMinute, TimeSpan longestHold, TimeProvider? timeProvider = null, RateLimitHeaders? headers = null)
+    /// <param name="memory">
+    /// What earlier runs of the session heard from this server, told of every answer: a server known to announce no
+    /// budget gets no warm-up. Null: warm up.
+    /// </param>
+    public RatePacer(int? requestsPerMinute, int? tokensPerMinute, TimeSpan longestHold, TimeProvider? timeProvider = null, RateLimitHeaders? headers = null,
+        PaceMemory.Server? memory = null)
     {
         _time = timeProvider ?? TimeProvider.System;
         _longestHold = longestHold;
         _headers = headers ?? RateLimitHeaders.OpenAI;
         _requests = new Budget("requests", requestsPerMinute, burstSeconds: 1, _time);
         _tokens = new Budget("tokens", tokensPerMinute, burstSeconds: 10, _time);
-        // With both budgets given there is nothing to learn before going at full speed.
-        _warmUpLeft = requestsPerMinute is not null && tokensPerMinute is not null ? 0 : WarmUpAttempts;
+        _memory = memory;
+        // With both budgets given, or a server that announced none to an earlier run of the session, there is nothing
+        // to learn before going at full speed.
+        _warmUpLeft = (requestsPerMinute is not null && tokensPerMinute is not null) || memory?.AnnouncesNothing == true ? 0 : WarmUpAttempts;
         if (_warmUpLeft == 0)
         {
             _warmedUp.SetResult();
@@ -133,6 +141,7 @@ public sealed partial class RatePacer : RateLimiter
     {
         var requests = Read(headers, _headers.Requests);
         var tokens = Read(headers, _headers.Tokens);
+        _memory?.Heard(announced: requests != default || tokens != default);
         // What was left when the server took this request; the other attempts out now may have been taken after it.
         int others = Math.Max(0, Volatile.Read(ref _outstanding) - 1);
         if (requests.Limit is { } requestLimit)

@@ -45,6 +45,9 @@ public sealed record ResilienceSettings
     /// <summary>What the answers being read at once may hold together; an answer that would go over fails its row.</summary>
     public long MaxBufferedAnswerBytes { get; init; } = 256L * 1024 * 1024;
 
+    /// <summary>What the session's earlier runs heard about the servers' rate budgets (see <see cref="Llm.PaceMemory"/>); null: nothing is kept.</summary>
+    public PaceMemory? PaceMemory { get; init; }
+
     /// <summary>Extra headers sent with every request (values are never shown).</summary>
     public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
 }

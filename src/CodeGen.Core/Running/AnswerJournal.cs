@@ -33,7 +33,8 @@ public sealed class AnswerJournal : IDisposable
     private readonly object _lock = new();      // the answers waiting to be written, and the recovered ones
     private readonly object _fileLock = new();  // the file
     private readonly FileStream _stream;
-    private readonly Timer _sync;
+    private readonly Thread _writer;
+    private readonly ManualResetEventSlim _stopping = new(false, spinCount: 0);
     private readonly Dictionary<long, (string Hash, long Offset, int Length)> _recovered = [];
     private System.Buffers.ArrayBufferWriter<byte> _waiting = new(64 * 1024);
     private System.Buffers.ArrayBufferWriter<byte>? _spare = new(64 * 1024);
@@ -43,8 +44,11 @@ public sealed class AnswerJournal : IDisposable
     {
         Path = path;
         _stream = stream;
-        // one tick at a time: the next is armed when this one is done, so a slow disk never piles callbacks up
-        _sync = new Timer(_ => Tick(), null, SyncInterval, Timeout.InfiniteTimeSpan);
+        // a thread of its own, not the thread pool's: a sync that takes milliseconds (it waits for the disk) would hold
+        // one of the pool's few threads, which the requests and answers of the run need; one tick at a time, the next
+        // SyncInterval after this one is done, so a slow disk never piles ticks up
+        _writer = new Thread(WriteLoop) { IsBackground = true, Name = "CodeGen answer journal" };
+        _writer.Start();
     }
 
     public string Path { get; }
@@ -57,7 +61,7 @@ public sealed class AnswerJournal : IDisposable
     /// </summary>
     public IOException? Failure => Volatile.Read(ref _failure);
 
-    /// <summary>Called once, when a write (or the reservation of room) first fails, from the journal's timer or its closing: the run stops sending (answers that could not be kept would be paid for again).</summary>
+    /// <summary>Called once, when a write (or the reservation of room) first fails, from the journal's writing thread or its closing: the run stops sending (answers that could not be kept would be paid for again).</summary>
     public Action? OnFailure { get; set; }
 
     /// <summary>Answers of an earlier run found when the journal was opened.</summary>
@@ -104,21 +108,39 @@ public sealed class AnswerJournal : IDisposable
     /// <summary>The hash that ties a journal line to what its row asked: the messages (roles and texts) and the request parameters.</summary>
     public static string HashOf(IReadOnlyList<ChatMessage> messages, ChatParameters? parameters = null)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        if (parameters is not null)
+        // what is hashed: the parameters' text and a NUL (when there are parameters), then each message's role, NUL,
+        // content, NUL, in UTF-8; gathered in one pooled buffer and hashed at once
+        string? head = parameters is null ? null : string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{parameters.Temperature:R}|{parameters.MaxTokens}|{parameters.ReasoningEffort}|{parameters.AdditionalBody?.ToJson()}");
+        int most = head is null ? 0 : Encoding.UTF8.GetMaxByteCount(head.Length) + 1;
+        for (int i = 0; i < messages.Count; i++)
         {
-            hash.AppendData(Encoding.UTF8.GetBytes(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"{parameters.Temperature:R}|{parameters.MaxTokens}|{parameters.ReasoningEffort}|{parameters.AdditionalBody?.ToJson()}")));
-            hash.AppendData([0]);
+            most += Encoding.UTF8.GetMaxByteCount(messages[i].Role.Length) + Encoding.UTF8.GetMaxByteCount(messages[i].Content.Length) + 2;
         }
-        foreach (var message in messages)
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(most);
+        try
         {
-            hash.AppendData(Encoding.UTF8.GetBytes(message.Role));
-            hash.AppendData([0]);
-            hash.AppendData(Encoding.UTF8.GetBytes(message.Content));
-            hash.AppendData([0]);
+            int length = 0;
+            if (head is not null)
+            {
+                length += Encoding.UTF8.GetBytes(head, buffer.AsSpan(length));
+                buffer[length++] = 0;
+            }
+            for (int i = 0; i < messages.Count; i++)
+            {
+                length += Encoding.UTF8.GetBytes(messages[i].Role, buffer.AsSpan(length));
+                buffer[length++] = 0;
+                length += Encoding.UTF8.GetBytes(messages[i].Content, buffer.AsSpan(length));
+                buffer[length++] = 0;
+            }
+            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+            SHA256.HashData(buffer.AsSpan(0, length), hash);
+            return Convert.ToHexString(hash[..12]).ToLowerInvariant();
         }
-        return Convert.ToHexString(hash.GetHashAndReset(), 0, 12).ToLowerInvariant();
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>The answer an earlier run got for this row, when it asked with the same messages.</summary>
@@ -153,42 +175,51 @@ public sealed class AnswerJournal : IDisposable
     /// </summary>
     public void Append(long rowNumber, string hash, ChatAnswer answer)
     {
-        var line = new System.Buffers.ArrayBufferWriter<byte>(512);
-        using (var writer = new Utf8JsonWriter(line))
-        {
-            writer.WriteStartObject();
-            writer.WriteNumber("row"u8, rowNumber);
-            writer.WriteString("prompt"u8, hash);
-            writer.WritePropertyName("answer"u8);
-            ResponseCache.WriteAnswer(writer, answer);
-            writer.WriteEndObject();
-        }
-        lock (_lock)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-            _waiting.Write(line.WrittenSpan);
-            _waiting.Write("\n"u8);
-        }
-    }
-
-    private void Tick()
-    {
-        try
-        {
-            Sync();
-        }
-        catch (Exception)
-        {
-            // a timer callback must not throw (it would end the process); what was not written is kept for the next tick
-        }
+        // the line is written on the answering thread, into a buffer of its own that it keeps (no buffer and writer per
+        // answer), and only copied under the lock
+        var line = t_line ??= new ArrayBufferWriter<byte>(4096);
+        line.ResetWrittenCount();
+        var writer = t_writer ??= new Utf8JsonWriter(line);
+        writer.Reset(line);
+        writer.WriteStartObject();
+        writer.WriteNumber("row"u8, rowNumber);
+        writer.WriteString("prompt"u8, hash);
+        writer.WritePropertyName("answer"u8);
+        ResponseCache.WriteAnswer(writer, answer);
+        writer.WriteEndObject();
+        writer.Flush();
         lock (_lock)
         {
             if (!_disposed)
             {
-                _sync.Change(SyncInterval, Timeout.InfiniteTimeSpan);
+                _waiting.Write(line.WrittenSpan);
+                _waiting.Write("\n"u8);
+            }
+        }
+        if (line.Capacity > 1024 * 1024)
+        {
+            t_line = null; // a huge answer's buffer is not kept for the thread's next line
+            t_writer = null;
+        }
+    }
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_line;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
+    private void WriteLoop()
+    {
+        while (!_stopping.Wait(SyncInterval))
+        {
+            try
+            {
+                Sync();
+            }
+            catch (Exception)
+            {
+                // what was not written is kept for the next tick (the failure is kept as Failure)
             }
         }
     }
@@ -364,15 +395,14 @@ public sealed class AnswerJournal : IDisposable
             {
                 return;
             }
-            _disposed = true; // no more answers are taken, and the timer is not armed again
+            _disposed = true; // no more answers are taken, and the writing thread stops after its tick
         }
-        using (var ticked = new ManualResetEvent(false))
+        _stopping.Set();
+        if (_writer.ManagedThreadId != Environment.CurrentManagedThreadId)
         {
-            if (_sync.Dispose(ticked))
-            {
-                ticked.WaitOne(); // a tick under way finishes first
-            }
+            _writer.Join(); // a tick under way finishes first
         }
+        _stopping.Dispose();
         try
         {
             Sync(); // what arrived since the last tick

@@ -88,8 +88,8 @@ public interface IFileRunListener
 
 /// <summary>
 /// File mode: streams the rows of an input file through a <see cref="GenerationRun"/> into an output file,
-/// in input order, with constant memory. The output is flushed before every wait and at least every
-/// <see cref="OrderedOutput.FlushInterval"/>, so a killed run loses at most the rows still in flight; <c>Resume</c> mends the
+/// in input order, with constant memory. The output is flushed at least every <see cref="OrderedOutput.FlushInterval"/>
+/// (the answers themselves are in the <see cref="AnswerJournal"/> sooner), so a killed run loses at most the rows still in flight; <c>Resume</c> mends the
 /// file (a partial last record) and continues it without asking again for a row that has code.
 /// </summary>
 /// <remarks>
@@ -101,7 +101,7 @@ public sealed class FileRun
 {
     public const string ResumingSuffix = ".resuming";
 
-    /// <summary>The longest a run waits for the next answer before it flushes the output and reports progress again.</summary>
+    /// <summary>The longest a run that is being abandoned waits for the next answer at a time.</summary>
     internal static readonly TimeSpan WaitInterval = TimeSpan.FromMilliseconds(200);
 
     private readonly FileRunOptions _options;
@@ -193,12 +193,12 @@ public sealed class FileRun
                 {
                     run.Enqueue(run.Prepare(row), new PendingRow(row, Write: true));
                 }
-                run.Drain(false, sink.Emit, sink.BeforeWait, WaitInterval, cancellationToken);
+                run.Drain(false, sink.Emit, sink.BeforeWait, OrderedOutput.FlushInterval, cancellationToken);
                 sink.FlushIfDue();
                 ThrowIfJournalFailed(journal);
             }
             source?.EnsureNoMoreRows(rowsRead);
-            run.Drain(true, sink.Emit, sink.BeforeWait, WaitInterval, cancellationToken);
+            run.Drain(true, sink.Emit, sink.BeforeWait, OrderedOutput.FlushInterval, cancellationToken);
             ThrowIfJournalFailed(journal);
             if (sink.Stopped)
             {

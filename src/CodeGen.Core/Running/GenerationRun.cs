@@ -28,6 +28,10 @@ public sealed class GenerationRun : IDisposable
     private readonly CancellationTokenSource _cancel = new();
     private readonly Queue<Task<RowOutcome>> _pending = new();
     private readonly Stopwatch _clock = new();
+    // set when the head's task completes; never disposed: it holds no handle (nothing asks for its WaitHandle), and a
+    // continuation a timed-out wait left on a task may still set it after the run
+    private readonly ManualResetEventSlim _headDone = new(false, spinCount: 0);
+    private readonly Action _setHeadDone;
     private long _nextRowNumber;
     private long _rows, _succeeded, _failed, _skipped, _promptTokens, _completionTokens, _totalTokens, _reasoningTokens, _cachedTokens;
     private long _checkOk, _checkFailed, _unchecked, _repaired, _repairRequests;
@@ -43,6 +47,7 @@ public sealed class GenerationRun : IDisposable
         _client = client;
         _prompts = new PromptBuilder(options.InputKey, options.OutputKey, options.Overwrite, options.Template, options.SystemPrompt, options.Language);
         MaxPendingRows = options.EffectiveMaxPendingRows(client.MaxConcurrency);
+        _setHeadDone = _headDone.Set;
     }
 
     public GenerationOptions Options => _options;
@@ -155,6 +160,10 @@ public sealed class GenerationRun : IDisposable
     /// Blocks until the next outcome in input order is ready or <paramref name="timeout"/> passes. Returns true
     /// when it is ready, false on timeout or when nothing is pending. Throws when <paramref name="cancellationToken"/> is cancelled.
     /// </summary>
+    /// <remarks>
+    /// The caller sleeps until the head's task completes (its completion sets an event, without spinning): a wait
+    /// that spun first (Task.Wait) took a core from the requests and answers it was waiting for, once per row.
+    /// </remarks>
     public bool WaitForNext(TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (!_pending.TryPeek(out var head))
@@ -165,14 +174,10 @@ public sealed class GenerationRun : IDisposable
         {
             return true;
         }
-        try
-        {
-            return head.Wait((int)Math.Min(int.MaxValue, timeout.TotalMilliseconds), cancellationToken);
-        }
-        catch (AggregateException)
-        {
-            return true; // the task itself never faults; this is defensive
-        }
+        _headDone.Reset();
+        // a wait that timed out leaves its continuation on the head: it sets the event when the head completes, as wanted
+        head.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_setHeadDone);
+        return _headDone.Wait((int)Math.Min(int.MaxValue, timeout.TotalMilliseconds), cancellationToken) || head.IsCompleted;
     }
 
     public RunStatistics GetStatistics()

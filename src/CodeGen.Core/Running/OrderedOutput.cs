@@ -149,15 +149,16 @@ internal sealed class OrderedOutput
     private static JsonText? Count(long? tokens)
         => tokens is { } n ? new JsonText(n.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Text.Json.JsonValueKind.Number) : null;
 
-    public void BeforeWait()
-    {
-        Flush();
-        Progress();
-    }
+    /// <summary>
+    /// Before a wait of at most <see cref="FlushInterval"/> (see <see cref="FileRun"/>): flushes and reports progress once
+    /// the interval has passed since the last flush, so written rows wait in the buffer at most about twice that, and a
+    /// run that waits for nearly every row (fast answers) does not pay a write to the file for each of them.
+    /// </summary>
+    public void BeforeWait() => FlushIfDue();
 
     public void FlushIfDue()
     {
-        if (_dirty && _sinceFlush.Elapsed >= FlushInterval)
+        if (_sinceFlush.Elapsed >= FlushInterval)
         {
             Flush();
             Progress();

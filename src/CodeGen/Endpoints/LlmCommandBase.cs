@@ -124,6 +124,7 @@ public abstract class LlmCommandBase : EndpointCommandBase
             TokensPerMinute = tokensPerMinute ?? session.TokensPerMinute,
             Proxy = proxy ?? session.Proxy,
             ProxyCredentials = proxyCredentials,
+            PaceMemory = session.Pace,
         };
         return headers is null ? settings : settings with { Headers = headers };
     }

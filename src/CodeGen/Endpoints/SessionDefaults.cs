@@ -31,6 +31,9 @@ public sealed class SessionSettings
     public string? CachePath { get; set; }
     public CacheMode? CacheMode { get; set; }
 
+    /// <summary>What the servers this session spoke to said about rate budgets (a server that announced none is not warmed up for again).</summary>
+    internal PaceMemory Pace { get; } = new();
+
     internal EndpointSettings ToLayer() => new(Endpoint, Model, Support.SecureStringTransformationAttribute.Reveal(ApiKey), "session defaults",
         Provider, Deployment, ApiVersion, Token: Support.SecureStringTransformationAttribute.Reveal(Token), EntraId: EntraId, Api: Api);
 }
