@@ -14,7 +14,7 @@ public static class DiskWrites
 
     /// <summary>
     /// Tests only: given a path about to be written (and whether it is a reservation of room for it rather than a
-    /// write), the exception that fails (null: none). Flows with the execution context (to the tasks and timers a run
+    /// write), the exception that fails (null: none). Flows with the execution context (to the tasks and threads a run
     /// starts), so a test's fault touches no other test.
     /// </summary>
     internal static readonly AsyncLocal<Func<string, bool, IOException?>?> Fault = new();
