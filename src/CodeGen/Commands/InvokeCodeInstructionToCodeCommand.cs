@@ -186,7 +186,13 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase,
 
     public object GetDynamicParameters() => _prompt;
 
-    protected override void BeginProcessing()
+    protected override void BeginProcessing() => Engine(Begin, Endpoint);
+
+    protected override void ProcessRecord() => Engine(Process, Endpoint);
+
+    protected override void EndProcessing() => Engine(End, Endpoint);
+
+    private void Begin()
     {
         if (Resume && Force)
         {
@@ -252,7 +258,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase,
         }
     }
 
-    protected override void ProcessRecord() => Engine(() =>
+    private void Process()
     {
         switch (ParameterSetName)
         {
@@ -274,9 +280,9 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase,
                 Submit(PipelineRow.From(InputObject, _prompt.InputKey));
                 break;
         }
-    }, Endpoint);
+    }
 
-    protected override void EndProcessing()
+    private void End()
     {
         if (_pathInputs.Count > 0)
         {
@@ -287,7 +293,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase,
         {
             return;
         }
-        Engine(() => Pump(drainAll: true), Endpoint);
+        Pump(drainAll: true);
         _progress!.Complete();
         WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, _run.GetStatistics()) + CacheNote() + PacingNote());
     }

@@ -25,8 +25,8 @@ internal static class RequestParameters
         }
         catch (ArgumentException ex)
         {
-            cmdlet.ThrowTerminatingError(new ErrorRecord(ex, "InvalidAdditionalBody", ErrorCategory.InvalidArgument, additionalBody));
-            throw; // not reached
+            CancellableCmdlet.Stop(cmdlet, new ErrorRecord(ex, "InvalidAdditionalBody", ErrorCategory.InvalidArgument, additionalBody));
+            throw; // not reached: Stop throws
         }
     }
 }
