@@ -82,11 +82,15 @@ Describe 'A down endpoint' {
         $stop = Get-Stop { Invoke-CodeInstructionToCode -Path $tasks -OutputPath $generated @down -Verbose -ErrorVariable ev -ErrorAction SilentlyContinue 4>$null }
         Assert-Stop $stop 'LlmCircuitOpen' ResourceUnavailable "Stopped at row *, because every other row would fail the same way: $cause"
         $stoppedAt = [int]($stop.Caught.Exception.Message -replace '^Stopped at row (\d+),.*$', '$1')
+        # every row up to the stop is written, in order, without code and with the reason (rows after it that had
+        # already failed may follow: the output stays in input order, and -Resume asks again for all of them)
         $written = @(Import-CodeGenData $generated)
-        $written.id | Should -Be (1..$stoppedAt)
-        $written | ForEach-Object { $_.generated_code_error | Should -BeLike "LlmCircuitOpen: *$port*" }
-        $stop.Ev.Count | Should -Be $stoppedAt
-        $stop.Ev | Select-Object -SkipLast 1 | ForEach-Object { Assert-Record $_ 'LlmCircuitOpen' ResourceUnavailable "Row *: not answered: the run stopped, because $cause" }
+        $written.Count | Should -BeGreaterOrEqual $stoppedAt
+        $written.id | Should -Be (1..$written.Count | ForEach-Object { "$_" })
+        $written | ForEach-Object { $_.generated_code | Should -BeNullOrEmpty; $_.generated_code_error | Should -BeLike "LlmCircuitOpen: *$port*" }
+        $stop.Ev.Count | Should -BeGreaterOrEqual $stoppedAt
+        $stop.Ev[0..($stoppedAt - 2)].TargetObject.id | Should -Be (1..($stoppedAt - 1) | ForEach-Object { "$_" })
+        $stop.Ev | Select-Object -SkipLast 1 | ForEach-Object { Assert-Record $_ 'LlmCircuitOpen' ResourceUnavailable "Row *: * $cause" }
     }
 
     It 'stops at the first row with -ErrorAction Stop, with the same record everywhere' {
