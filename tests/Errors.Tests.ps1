@@ -167,11 +167,12 @@ Describe 'Error records in every place a script looks' {
         }
     }
 
-    It 'a validation stop before any request carries its id too' {
+    It 'a stop before any request (parameters that do not go together, a bad template) carries its id and advice too' {
         $stop = Get-Stop { 'task 1' | Invoke-CodeInstructionToCode @common -PromptTemplate 'Write {instruction' -ErrorVariable ev }
-        $stop.Caught.FullyQualifiedErrorId | Should -Match '^InvalidPromptTemplate,'
-        $stop.Ev[-1].FullyQualifiedErrorId | Should -Match '^InvalidPromptTemplate,'
-        "$($stop.Ev[-1])" | Should -Be "$($stop.Caught)"
-        "$($stop.Ev[-1])" | Should -Not -Match '(?m)^\s+at |\.cs:line \d'
+        Assert-Stop $stop 'InvalidPromptTemplate' InvalidArgument '*'
+        $stop.Caught.ErrorDetails.RecommendedAction | Should -BeLike '*-PromptTemplate*'
+        $stop = Get-Stop { Invoke-CodeInstructionToCode -Path in.csv -OutputPath out.csv @common -Resume -Force -ErrorVariable ev }
+        Assert-Stop $stop 'ResumeAndForce' InvalidArgument '-Resume continues an existing output and -Force replaces it*'
+        (Get-FakeLlmStats $server).requests | Should -Be 0
     }
 }

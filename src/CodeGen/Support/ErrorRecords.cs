@@ -45,6 +45,13 @@ internal static class ErrorRecords
         return WithAction(new ErrorRecord(ex, id, category, recordTarget), ex.Message, action);
     }
 
+    /// <summary>
+    /// The ErrorRecord for parameters the command refuses before it starts (two that exclude each other, a value it
+    /// cannot use): the message says what is wrong, <paramref name="action"/> what to pass instead.
+    /// </summary>
+    public static ErrorRecord ForUsage(string id, string message, string action, object? target = null, Exception? exception = null)
+        => WithAction(new ErrorRecord(exception ?? new ArgumentException(message), id, ErrorCategory.InvalidArgument, target), message, action);
+
     /// <summary>The ErrorRecord for a row that produced no code (written as a non-terminating error).</summary>
     /// <param name="targetObject">The row as the user gave it (a pipeline object, or a file's row as an object).</param>
     public static ErrorRecord ForRow(RowError error, object? targetObject, PSCmdlet cmdlet)

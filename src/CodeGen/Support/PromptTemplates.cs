@@ -18,7 +18,8 @@ internal static class PromptTemplates
         }
         catch (FormatException ex)
         {
-            CancellableCmdlet.Stop(cmdlet, new ErrorRecord(ex, "InvalidPromptTemplate", ErrorCategory.InvalidArgument, text));
+            CancellableCmdlet.Stop(cmdlet, ErrorRecords.ForUsage("InvalidPromptTemplate", ex.Message,
+                "Fix -PromptTemplate: a placeholder is {column}, and {{ and }} are literal braces.", text, ex));
             throw; // not reached: Stop throws
         }
     }

@@ -25,7 +25,8 @@ internal static class RequestParameters
         }
         catch (ArgumentException ex)
         {
-            CancellableCmdlet.Stop(cmdlet, new ErrorRecord(ex, "InvalidAdditionalBody", ErrorCategory.InvalidArgument, additionalBody));
+            CancellableCmdlet.Stop(cmdlet, ErrorRecords.ForUsage("InvalidAdditionalBody", ex.Message,
+                "Give -AdditionalBody a hashtable of strings, numbers, booleans, $null, hashtables and arrays; secrets go in -ApiKey, -Token or -Header.", additionalBody, ex));
             throw; // not reached: Stop throws
         }
     }
