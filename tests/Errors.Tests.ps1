@@ -167,6 +167,22 @@ Describe 'Error records in every place a script looks' {
         }
     }
 
+    It 'a cancelled run (Ctrl+C) ends without an error record' {
+        Set-FakeLlmConfig $server @{ latencyMs = 60000 }
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript("Import-Module '$(Join-Path $RepoRoot 'CodeGen.psd1')'; 'task 1', 'task 2' | Invoke-CodeInstructionToCode -Endpoint '$($server.BaseUrl)' -Model fake-model")
+            $null = $ps.BeginInvoke()
+            $deadline = [datetime]::UtcNow.AddSeconds(60)
+            while ((Get-FakeLlmStats $server).requests -lt 2 -and [datetime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
+            (Get-FakeLlmStats $server).requests | Should -Be 2   # both requests are out: the stop aborts them
+            $ps.Stop()
+            $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+            @($ps.Streams.Error).Count | Should -Be 0
+        }
+        finally { $ps.Dispose() }
+    }
+
     It 'a stop before any request (parameters that do not go together, a bad template) carries its id and advice too' {
         $stop = Get-Stop { 'task 1' | Invoke-CodeInstructionToCode @common -PromptTemplate 'Write {instruction' -ErrorVariable ev }
         Assert-Stop $stop 'InvalidPromptTemplate' InvalidArgument '*'
