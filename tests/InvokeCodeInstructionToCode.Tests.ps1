@@ -230,14 +230,20 @@ Describe 'Errors' {
         @{ status = 404; category = 'ObjectNotFound'; directive = 'status=404' }
         @{ status = 429; category = 'QuotaExceeded'; directive = 'status=429;style=insufficient_quota' }
     ) {
-        Reset-Server @{ latencyMs = 200 }
+        Reset-Server @{ latencyMs = 5000 }   # the others are still in flight when row 2 stops the run (which aborts them)
         $rows = 1..20 | ForEach-Object { if ($_ -eq 2) { "task 2 [[fake:$directive;latency=0]]" } else { "task $_" } }
         $caught = $null
-        $out = @(try { $rows | Invoke-CodeInstructionToCode @common -ThrottleLimit 2 } catch { $caught = $_ })
+        $out = @(try { $rows | Invoke-CodeInstructionToCode @common -ThrottleLimit 2 -ErrorVariable errors -ErrorAction SilentlyContinue } catch { $caught = $_ })
         $caught | Should -Not -BeNullOrEmpty
         $caught.FullyQualifiedErrorId | Should -BeLike 'LlmHttpError,*'
         $caught.CategoryInfo.Category | Should -Be $category
         $caught.Exception.Message | Should -BeLike "Stopped at row 2*every other row would fail the same way*$status*"
+        # row 1, still in flight when row 2 stopped the run, comes out before the stop and says why it has no code
+        $out[0].generated_code_error | Should -BeLike "LlmHttpError: not answered: the run stopped, because the server answered $status*"
+        $errors.Count | Should -Be 2
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'LlmHttpError,*'
+        $errors[0].CategoryInfo.Category | Should -Be $category
+        "$($errors[0])" | Should -BeLike "Row 1: not answered: the run stopped, because the server answered $status*"
         $out.Count | Should -BeLessThan 20
         (Get-FakeLlmStats $server).requests | Should -BeLessThan 6
     }

@@ -161,6 +161,46 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         Assert.Equal(RowErrorKind.CircuitOpen, stopped.Error.Kind);
         Assert.Equal("LlmCircuitOpen", stopped.Error.ErrorId);
         Assert.True(server.Stats.Requests < 40, $"{server.Stats.Requests} requests reached a dead endpoint (200 rows x 4 attempts without a breaker)");
+        // the stop names what the attempts that opened the breaker ran into
+        Assert.Contains("failed most of its recent requests (the last: the server answered 503", stopped.Error.Detail);
+    }
+
+    [Fact]
+    public void A_run_against_a_port_nothing_listens_on_stops_naming_the_cause_and_reports_every_row_before_the_stop()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop(); // nothing listens there any more: every connection is refused
+        var settings = new ResilienceSettings
+        {
+            MaxRetries = 3,
+            MaxConcurrency = 4,
+            BaseDelay = TimeSpan.FromMinutes(1), // the rows that failed once wait to try again, and are waiting when the breaker opens
+            BreakerMinimumThroughput = 4,
+        };
+        using var client = Runs.Client(new Uri($"http://127.0.0.1:{port}/v1"), settings: settings);
+        using var run = new GenerationRun(new GenerationOptions(), client);
+        var emitted = new List<RowOutcome>();
+        var stopped = Assert.Throws<RunStoppedException>(() =>
+            Runs.Drive(run, Enumerable.Range(1, 40).Select(i => TestRow.Instruction($"task {i}")), emitted.Add, keepOutcomes: false));
+
+        Assert.Equal(RowErrorKind.CircuitOpen, stopped.Error.Kind);
+        Assert.Contains($"(the last: ", stopped.Error.Detail);
+        Assert.Contains($"127.0.0.1:{port}", stopped.Error.Detail[stopped.Error.Detail.IndexOf("(the last: ", StringComparison.Ordinal)..]);
+        Assert.Contains("refused", stopped.Error.Detail, StringComparison.OrdinalIgnoreCase);
+        // every row before the stop comes out, in order, failed (none silently cancelled), and says why
+        Assert.True(stopped.Error.RowNumber > 4, $"stopped at row {stopped.Error.RowNumber}: the first rows' failures opened the breaker");
+        Assert.Equal(Enumerable.Range(1, (int)stopped.Error.RowNumber).Select(i => (long)i), emitted.Select(o => o.RowNumber));
+        foreach (var outcome in emitted.SkipLast(1))
+        {
+            Assert.NotNull(outcome.Error);
+            Assert.False(outcome.Error!.IsFatal);
+            Assert.Equal(RowErrorKind.CircuitOpen, outcome.Error.Kind);
+            Assert.StartsWith($"Row {outcome.RowNumber}: not answered: the run stopped, because http://127.0.0.1:{port}/v1/chat/completions failed most of its recent requests (the last: ", outcome.Error.Message);
+            Assert.Contains($"127.0.0.1:{port})), so the circuit breaker stopped sending", outcome.Error.Message);
+        }
+        Assert.True(emitted[^1].Error!.IsFatal);
     }
 
     [Fact]

@@ -337,7 +337,7 @@ public sealed class LlmClient : IChatBackend, IDisposable
     private ChatCallResult? Failure(Exception exception, IReadOnlyList<string> retried) => exception switch
     {
         BrokenCircuitException => ChatCallResult.Failure(RowErrorKind.CircuitOpen,
-            $"{Current.DisplayUri} failed most of its recent requests, so the circuit breaker stopped sending (it tries again after {Settings.BreakerBreakDuration.TotalSeconds:0} s).",
+            $"{Current.DisplayUri} failed most of its recent requests{(_pipeline.BreakCause is { } cause ? $" (the last: {cause})" : "")}, so the circuit breaker stopped sending (it tries again after {Settings.BreakerBreakDuration.TotalSeconds:0} s).",
             isFatal: true, retried: retried),
         TimeoutRejectedException => ChatCallResult.Failure(RowErrorKind.Timeout,
             $"no answer from {Current.DisplayUri} within {Settings.AttemptTimeout.TotalSeconds:0.###} s{Tries(retried)}.", retried: retried),

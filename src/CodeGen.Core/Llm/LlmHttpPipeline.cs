@@ -40,6 +40,7 @@ public sealed class LlmHttpPipeline : IDisposable
 {
 
     private readonly List<IDisposable> _owned = [];
+    private string? _breakCause;
 
     /// <param name="timeProvider">
     /// The one clock of the pipeline (tests): backoff and Retry-After waits, attempt timeouts, the circuit breaker's
@@ -108,7 +109,16 @@ public sealed class LlmHttpPipeline : IDisposable
             MinimumThroughput = settings.BreakerMinimumThroughput,
             SamplingDuration = settings.BreakerSamplingDuration,
             BreakDuration = settings.BreakerBreakDuration,
-            ShouldHandle = args => ValueTask.FromResult(IsServerFailure(args.Outcome)),
+            ShouldHandle = args =>
+            {
+                if (!IsServerFailure(args.Outcome))
+                {
+                    return ValueTask.FromResult(false);
+                }
+                // kept before the breaker counts it: whoever finds the circuit open can say what opened it
+                Volatile.Write(ref _breakCause, CauseOf(args.Outcome));
+                return ValueTask.FromResult(true);
+            },
         });
         builder.AddTimeout(new HttpTimeoutStrategyOptions { Timeout = settings.AttemptTimeout });
 
@@ -171,6 +181,19 @@ public sealed class LlmHttpPipeline : IDisposable
         return (int)response.StatusCode is 500 or 502 or 503 or 504 or 529
             || (response.IsSuccessStatusCode && AttemptHandler.BodyOf(response) is { Answer: null, Lasting: false });
     }
+
+    /// <summary>
+    /// What the last attempt that counted against the circuit breaker ran into ("Connection refused (127.0.0.1:11434)", "no
+    /// answer within 600 s", "the server answered 503 Service Unavailable"), with the credentials masked; null while none did.
+    /// </summary>
+    public string? BreakCause => Volatile.Read(ref _breakCause);
+
+    private string CauseOf(Outcome<HttpResponseMessage> outcome) => Authenticator.Redact(outcome.Exception switch
+    {
+        TimeoutRejectedException => $"no answer within {Settings.AttemptTimeout.TotalSeconds:0.###} s",
+        null => ErrorBody.StatusText((int)outcome.Result!.StatusCode, outcome.Result.ReasonPhrase, null, text => text).TrimEnd('.'),
+        var exception => ErrorBody.ConnectionFailure(exception).TrimEnd('.'),
+    });
 
     /// <summary>Connection failures, resets and attempt timeouts (the library's own notion of a transient exception).</summary>
     private static bool IsTransient(Exception exception)

@@ -37,6 +37,8 @@ public sealed class GenerationRun : IDisposable
     private long _checkOk, _checkFailed, _unchecked, _repaired, _repairRequests;
     private int _usageReported, _disposed;
     private long _pendingBytes;
+    /// <summary>The first error in time that every other row would share: the run stops at its row (see <see cref="Drain"/>).</summary>
+    private RowError? _stoppedBy;
 
     /// <exception cref="ArgumentException">The options are not valid, or the parameters cannot be sent to the API behind <paramref name="client"/>.</exception>
     public GenerationRun(GenerationOptions options, IChatBackend client)
@@ -243,7 +245,7 @@ public sealed class GenerationRun : IDisposable
         var token = _cancel.Token;
         if (token.IsCancellationRequested)
         {
-            return Cancelled(row.RowNumber, state);
+            return Cancelled(row.RowNumber, state, Stopwatch.GetTimestamp());
         }
         long started = Stopwatch.GetTimestamp();
         try
@@ -280,11 +282,13 @@ public sealed class GenerationRun : IDisposable
             }
             else
             {
+                var error = result.ToRowError(row.RowNumber);
                 if (result.IsFatal)
                 {
+                    Interlocked.CompareExchange(ref _stoppedBy, error, null);
                     Cancel(); // stop sending: the caller stops at this row
                 }
-                outcome = Fail(row.RowNumber, state, result.ToRowError(row.RowNumber), elapsed);
+                outcome = Fail(row.RowNumber, state, error, elapsed);
             }
             outcome.Notices = result.Notices;
             Interlocked.Add(ref _pendingBytes, outcome.RetainedBytes);
@@ -292,7 +296,7 @@ public sealed class GenerationRun : IDisposable
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            return Cancelled(row.RowNumber, state);
+            return Cancelled(row.RowNumber, state, started);
         }
         catch (Exception ex)
         {
@@ -432,10 +436,23 @@ public sealed class GenerationRun : IDisposable
         };
     }
 
-    private static RowOutcome Cancelled(long rowNumber, object? state) => new()
+    /// <summary>
+    /// A row the run gave up on. When an error every row would share stopped it at a later row, the rows before that one
+    /// fail with that error (they come out before the stop, and each is reported); otherwise (the caller cancelled, or the
+    /// row comes after the stop) the row is cancelled, and nothing after it is written.
+    /// </summary>
+    private RowOutcome Cancelled(long rowNumber, object? state, long started)
     {
-        RowNumber = rowNumber,
-        State = state,
-        Error = RowError.Create(RowErrorKind.Cancelled, rowNumber, "the run was stopped before this row was answered."),
-    };
+        if (Volatile.Read(ref _stoppedBy) is { } stop && rowNumber < stop.RowNumber)
+        {
+            return Fail(rowNumber, state, new RowError(stop.Kind, rowNumber, $"not answered: the run stopped, because {stop.Detail}",
+                stop.StatusCode, stop.ServerMessage, stop.ServerCode), Stopwatch.GetElapsedTime(started));
+        }
+        return new()
+        {
+            RowNumber = rowNumber,
+            State = state,
+            Error = RowError.Create(RowErrorKind.Cancelled, rowNumber, "the run was stopped before this row was answered."),
+        };
+    }
 }

@@ -19,8 +19,8 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
         var session = SessionDefaults.Current;
         if (NoCache && bound.ContainsKey(nameof(CacheMode)))
         {
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-NoCache turns the response cache off and -CacheMode says how to use it: pass one of them."),
-                "NoCacheAndCacheMode", ErrorCategory.InvalidArgument, null));
+            ThrowTerminatingError(ErrorRecords.ForUsage("NoCacheAndCacheMode", "-NoCache turns the response cache off and -CacheMode says how to use it: pass one of them.",
+                "Leave out -NoCache to use the cache as -CacheMode says, or -CacheMode to run without a cache."));
         }
         string? cachePath = NoCache ? null : CachePath ?? session.CachePath;
         var mode = CacheMode is not null ? Enum.Parse<Core.Llm.CacheMode>(CacheMode, ignoreCase: true) : session.CacheMode ?? Core.Llm.CacheMode.ReadWrite;
@@ -28,14 +28,8 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
         {
             if (!NoCache && mode != Core.Llm.CacheMode.ReadWrite)
             {
-                ThrowTerminatingError(new ErrorRecord(new ArgumentException($"-CacheMode {mode} needs a response cache folder, and none is set."),
-                    "CacheModeWithoutCachePath", ErrorCategory.InvalidArgument, null)
-                {
-                    ErrorDetails = new ErrorDetails($"-CacheMode {mode} needs a response cache folder, and none is set.")
-                    {
-                        RecommendedAction = "Pass -CachePath <folder>, or set one for the session with Set-CodeGenEndpoint -CachePath.",
-                    },
-                });
+                ThrowTerminatingError(ErrorRecords.ForUsage("CacheModeWithoutCachePath", $"-CacheMode {mode} needs a response cache folder, and none is set.",
+                    "Pass -CachePath <folder>, or set one for the session with Set-CodeGenEndpoint -CachePath."));
             }
             return Core.Llm.CacheMode.ReadWrite; // no cache: a session's ReadOnly must not turn a -Batch run into a live one
         }
@@ -49,7 +43,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            ThrowTerminatingError(new ErrorRecord(ex, "InvalidCachePath", ErrorCategory.InvalidArgument, cachePath));
+            ThrowTerminatingError(ErrorRecords.ForUsage("InvalidCachePath", ex.Message, "Pass -CachePath a folder you can write to (or read, with -CacheMode ReadOnly).", cachePath, ex));
         }
         WriteVerbose($"Response cache {_cache!.Directory}, mode {mode}" + (Batch && mode == Core.Llm.CacheMode.ReadOnly ? ": a replay, so no batch job is created; every row is answered from the cache." : "."));
         if (NoWait && mode == Core.Llm.CacheMode.ReadOnly)

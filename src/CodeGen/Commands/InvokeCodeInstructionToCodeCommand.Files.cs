@@ -20,15 +20,9 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
         bool toFolder = _pathInputs.Count > 1 || Directory.Exists(output) || OutputPath.EndsWith('/') || OutputPath.EndsWith(System.IO.Path.DirectorySeparatorChar);
         if (toFolder && File.Exists(output))
         {
-            ThrowTerminatingError(new ErrorRecord(new IOException(
-                $"{_pathInputs.Count} input files go to a folder of outputs, one each, but '{output}' is a file."),
-                "OutputPathIsAFile", ErrorCategory.InvalidArgument, OutputPath)
-            {
-                ErrorDetails = new ErrorDetails($"{_pathInputs.Count} input files go to a folder of outputs, one each, but '{output}' is a file.")
-                {
-                    RecommendedAction = "Pass -OutputPath a folder (it is created when missing), or one input file.",
-                },
-            });
+            string message = $"{_pathInputs.Count} input files go to a folder of outputs, one each, but '{output}' is a file.";
+            ThrowTerminatingError(ErrorRecords.ForUsage("OutputPathIsAFile", message, "Pass -OutputPath a folder (it is created when missing), or one input file.",
+                OutputPath, new IOException(message)));
         }
         var names = toFolder ? OutputNames(_pathInputs) : null;
         foreach (string input in _pathInputs)

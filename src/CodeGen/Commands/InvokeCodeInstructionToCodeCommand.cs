@@ -186,24 +186,30 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase,
 
     public object GetDynamicParameters() => _prompt;
 
-    protected override void BeginProcessing()
+    protected override void BeginProcessing() => Engine(Begin, Endpoint);
+
+    protected override void ProcessRecord() => Engine(Process, Endpoint);
+
+    protected override void EndProcessing() => Engine(End, Endpoint);
+
+    private void Begin()
     {
         if (Resume && Force)
         {
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Resume continues an existing output and -Force replaces it: pass one of them."),
-                "ResumeAndForce", ErrorCategory.InvalidArgument, null));
+            ThrowTerminatingError(ErrorRecords.ForUsage("ResumeAndForce", "-Resume continues an existing output and -Force replaces it: pass one of them.",
+                "Pass -Resume to continue the output, or -Force to replace it."));
         }
 
         if (NoWait && !Batch)
         {
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-NoWait goes with -Batch: live runs always wait for their rows."),
-                "NoWaitWithoutBatch", ErrorCategory.InvalidArgument, null));
+            ThrowTerminatingError(ErrorRecords.ForUsage("NoWaitWithoutBatch", "-NoWait goes with -Batch: live runs always wait for their rows.",
+                "Add -Batch to submit a batch job without waiting for it, or leave -NoWait out."));
         }
         if (Batch && Resume)
         {
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException(
-                "-Batch continues a saved batch job by itself when run again; -Resume (without -Batch) fills the rows a merged batch left without code. Pass one of them."),
-                "ResumeAndBatch", ErrorCategory.InvalidArgument, null));
+            ThrowTerminatingError(ErrorRecords.ForUsage("ResumeAndBatch",
+                "-Batch continues a saved batch job by itself when run again; -Resume (without -Batch) fills the rows a merged batch left without code. Pass one of them.",
+                "Run with -Batch to continue the batch job, or with -Resume (without -Batch) to fill the rows it left without code."));
         }
 
         _client = CreateClientOrThrow(out var endpoint, EffectiveThrottleLimit);
@@ -252,7 +258,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase,
         }
     }
 
-    protected override void ProcessRecord() => Engine(() =>
+    private void Process()
     {
         switch (ParameterSetName)
         {
@@ -274,9 +280,9 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase,
                 Submit(PipelineRow.From(InputObject, _prompt.InputKey));
                 break;
         }
-    }, Endpoint);
+    }
 
-    protected override void EndProcessing()
+    private void End()
     {
         if (_pathInputs.Count > 0)
         {
@@ -287,7 +293,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase,
         {
             return;
         }
-        Engine(() => Pump(drainAll: true), Endpoint);
+        Pump(drainAll: true);
         _progress!.Complete();
         WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, _run.GetStatistics()) + CacheNote() + PacingNote());
     }

@@ -14,11 +14,10 @@ namespace CodeGen.Commands.Support;
 /// </summary>
 internal static class ErrorRecords
 {
-    /// <summary>An exception the engine raises to stop a command, which <see cref="ForException"/> maps.</summary>
-    public static bool IsEngineError(Exception ex) => ex is DataFileException or BatchJobException or BatchApiException or ResponseCacheException
-        or EndpointConfigurationException or RequestParameterException or RunStoppedException or IOException or UnauthorizedAccessException;
-
-    /// <summary>The ErrorRecord for an engine exception (see <see cref="IsEngineError"/>) raised while <paramref name="cmdlet"/> ran.</summary>
+    /// <summary>
+    /// The ErrorRecord for an exception the engine raised while <paramref name="cmdlet"/> ran: the engine's own exceptions
+    /// by their ids; anything else is a fault of CodeGen's (UnexpectedError), reported by its message alone.
+    /// </summary>
     /// <param name="target">What the command was working on (the output, a batch id, the endpoint) when the exception names none itself.</param>
     /// <param name="batch">The command runs a batch job (-Batch): an output in the way is replaced by a new job, not resumed.</param>
     public static ErrorRecord ForException(Exception ex, PSCmdlet cmdlet, object? target, bool batch = false)
@@ -40,10 +39,18 @@ internal static class ErrorRecords
                 Has("AdditionalBody") ? "Give each field in one place (a parameter, or -AdditionalBody), and only what the API in use takes (-Api, -ApiVersion)." : null),
             RunStoppedException e => (e.Error.ErrorId, CategoryOf(e.Error), target, RowAction(e.Error, cmdlet)),
             IOException or UnauthorizedAccessException => ("DataFileWriteFailed", ErrorCategory.WriteError, target, null),
-            _ => ("UnexpectedError", ErrorCategory.NotSpecified, target, null),
+            _ => ("UnexpectedError", ErrorCategory.NotSpecified, target,
+                $"This is a fault in CodeGen, not in the input: report it with the command you ran and this message ({ex.GetType().FullName})."),
         };
         return WithAction(new ErrorRecord(ex, id, category, recordTarget), ex.Message, action);
     }
+
+    /// <summary>
+    /// The ErrorRecord for parameters the command refuses before it starts (two that exclude each other, a value it
+    /// cannot use): the message says what is wrong, <paramref name="action"/> what to pass instead.
+    /// </summary>
+    public static ErrorRecord ForUsage(string id, string message, string action, object? target = null, Exception? exception = null)
+        => WithAction(new ErrorRecord(exception ?? new ArgumentException(message), id, ErrorCategory.InvalidArgument, target), message, action);
 
     /// <summary>The ErrorRecord for a row that produced no code (written as a non-terminating error).</summary>
     /// <param name="targetObject">The row as the user gave it (a pipeline object, or a file's row as an object).</param>

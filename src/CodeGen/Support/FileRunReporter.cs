@@ -16,14 +16,14 @@ internal sealed class FileRunReporter : IBatchJobListener
 {
     private static int s_nextBatchActivityId = 0x4247;
 
-    private readonly PSCmdlet _cmdlet;
+    private readonly CancellableCmdlet _cmdlet;
     private readonly RunProgress _progress;
     private readonly bool _passThru;
     private readonly bool _verbose;
     private ProgressRecord? _batchProgress;
     private string? _lastBatchStatus;
 
-    public FileRunReporter(PSCmdlet cmdlet, RunProgress progress, bool passThru, bool verbose)
+    public FileRunReporter(CancellableCmdlet cmdlet, RunProgress progress, bool passThru, bool verbose)
     {
         _cmdlet = cmdlet;
         _progress = progress;

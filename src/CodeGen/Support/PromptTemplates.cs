@@ -6,7 +6,7 @@ namespace CodeGen.Commands.Support;
 internal static class PromptTemplates
 {
     /// <summary>The parsed -PromptTemplate (null when none was given), or a terminating InvalidPromptTemplate error.</summary>
-    public static PromptTemplate? ParseOrThrow(Cmdlet cmdlet, string? text)
+    public static PromptTemplate? ParseOrThrow(PSCmdlet cmdlet, string? text)
     {
         if (text is null)
         {
@@ -18,8 +18,9 @@ internal static class PromptTemplates
         }
         catch (FormatException ex)
         {
-            cmdlet.ThrowTerminatingError(new ErrorRecord(ex, "InvalidPromptTemplate", ErrorCategory.InvalidArgument, text));
-            throw; // not reached
+            CancellableCmdlet.Stop(cmdlet, ErrorRecords.ForUsage("InvalidPromptTemplate", ex.Message,
+                "Fix -PromptTemplate: a placeholder is {column}, and {{ and }} are literal braces.", text, ex));
+            throw; // not reached: Stop throws
         }
     }
 

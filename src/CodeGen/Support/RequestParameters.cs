@@ -25,8 +25,9 @@ internal static class RequestParameters
         }
         catch (ArgumentException ex)
         {
-            cmdlet.ThrowTerminatingError(new ErrorRecord(ex, "InvalidAdditionalBody", ErrorCategory.InvalidArgument, additionalBody));
-            throw; // not reached
+            CancellableCmdlet.Stop(cmdlet, ErrorRecords.ForUsage("InvalidAdditionalBody", ex.Message,
+                "Give -AdditionalBody a hashtable of strings, numbers, booleans, $null, hashtables and arrays; secrets go in -ApiKey, -Token or -Header.", additionalBody, ex));
+            throw; // not reached: Stop throws
         }
     }
 }
