@@ -21,9 +21,21 @@ Describe 'Retries and limits' {
     It 'retries a transient failure and says so in the verbose line of the row' {
         $verbose = 'task 1 [[fake:status=503;times=2]]' | Invoke-CodeInstructionToCode @common -Verbose 4>&1 |
             Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message
-        $verbose | Should -Contain ($verbose | Where-Object { $_ -like 'Row 1: answered in * ms after 3 attempts (retried for 503, 503)*' })
+        $verbose | Should -Contain ($verbose | Where-Object { $_ -like 'Row 1: answered in * ms on the wire (* ms more waiting for a free slot, the pace or a retry) after 3 attempts (retried for 503, 503)*' })
         ($verbose | Where-Object { $_ -like 'Row 1: answered*' }) | Should -Not -BeNullOrEmpty
         (Get-FakeLlmStats $server).requests | Should -Be 3
+    }
+
+    It 'tells the time on the wire from the wait for a free slot' {
+        # one slot: row 2 cannot be sent before row 1 (300 ms on the server at least) is answered, so it waited at least that
+        $verbose = 'task 1 [[fake:latency=300]]', 'task 2' | Invoke-CodeInstructionToCode @common -ThrottleLimit 1 -Verbose 4>&1 |
+            Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message
+        $first = @($verbose | Where-Object { $_ -match '^Row 1: answered in (\d+) ms on the wire \((\d+) ms more waiting' })
+        $first | Should -HaveCount 1
+        [int]$Matches[1] | Should -BeGreaterOrEqual 300
+        $second = @($verbose | Where-Object { $_ -match '^Row 2: answered in (\d+) ms on the wire \((\d+) ms more waiting' })
+        $second | Should -HaveCount 1
+        [int]$Matches[2] | Should -BeGreaterOrEqual 290 # row 1's time on the wire (rounding aside), spent waiting
     }
 
     It 'gives up after -MaxRetries and reports how many attempts were made' {

@@ -41,6 +41,9 @@ internal sealed class Exchange
     /// <summary>What the latest attempt received.</summary>
     public AttemptBody? Body { get; set; }
 
+    /// <summary>The time the attempts spent on the wire (sent, answered, read), without the waits before and between them.</summary>
+    public TimeSpan WireTime { get; set; }
+
     /// <summary>The client that wrote the body: it writes it again when the way it speaks (API, rules) changed since.</summary>
     public LlmClient? Owner { get; init; }
 
@@ -87,6 +90,7 @@ internal sealed class AttemptHandler : DelegatingHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var exchange = ExchangeOf(request);
         exchange?.Owner?.RewriteIfStale(request, exchange);
         var response = exchange?.Owner?.RefusalForEveryRow is { } refusal
@@ -149,6 +153,7 @@ internal sealed class AttemptHandler : DelegatingHandler
         finally
         {
             buffer?.Dispose();
+            exchange.WireTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
         }
     }
 

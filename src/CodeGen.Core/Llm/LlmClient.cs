@@ -47,6 +47,9 @@ public sealed class ChatCallResult
     /// <summary>Every request to this endpoint would fail the same way (see <see cref="RowError.IsFatal"/>).</summary>
     public bool IsFatal { get; }
 
+    /// <summary>The time the request's attempts spent on the wire, without waiting for a free slot, the pace or a retry; null when none was sent (a cached answer).</summary>
+    public TimeSpan? WireTime { get; internal set; }
+
     /// <summary>Why earlier attempts were retried, in order.</summary>
     public IReadOnlyList<string> Retried { get; }
 
@@ -163,6 +166,7 @@ public sealed class LlmClient : IChatBackend, IDisposable
     public async Task<ChatCallResult> CompleteAsync(IReadOnlyList<ChatMessage> messages, ChatParameters parameters, CancellationToken cancellationToken)
     {
         List<string>? notices = null;
+        var wire = TimeSpan.Zero;
         for (int round = 0; ; round++)
         {
             var speech = Volatile.Read(ref _speech);
@@ -191,6 +195,8 @@ public sealed class LlmClient : IChatBackend, IDisposable
                     result = failure;
                 }
             }
+            wire += exchange.WireTime;
+            result.WireTime = wire;
             if (!result.IsSuccess && round < MaxAdaptations && exchange.Adaptation is Adaptation.Adapted or Adaptation.AlreadyAdapted)
             {
                 if (exchange.Notice is not null)

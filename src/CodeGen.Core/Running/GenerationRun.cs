@@ -291,6 +291,7 @@ public sealed class GenerationRun : IDisposable
                 outcome = Fail(row.RowNumber, state, error, elapsed);
             }
             outcome.Notices = result.Notices;
+            outcome.WireTime = result.WireTime;
             Interlocked.Add(ref _pendingBytes, outcome.RetainedBytes);
             return outcome;
         }

@@ -56,6 +56,9 @@ public sealed class RowOutcome
     /// <summary>Time from sending the request to having the answer (zero for rows never sent).</summary>
     public TimeSpan Elapsed { get; init; }
 
+    /// <summary>Of <see cref="Elapsed"/>, the time on the wire (the rest waited for a free slot, the pace or a retry); null when nothing was sent.</summary>
+    public TimeSpan? WireTime { get; internal set; }
+
     /// <summary>Why earlier attempts of a row that succeeded in the end were retried ("429", "503"...).</summary>
     public IReadOnlyList<string> Retried { get; init; } = [];
 

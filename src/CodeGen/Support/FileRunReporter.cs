@@ -92,7 +92,11 @@ internal sealed class FileRunReporter : IBatchJobListener
         {
             string tokens = outcome.Usage is { } usage ? $", {usage.TotalTokens} tokens" : string.Empty;
             string retries = outcome.Retried.Count == 0 ? string.Empty : $" after {outcome.Retried.Count + 1} attempts (retried for {string.Join(", ", outcome.Retried)})";
-            cmdlet.WriteVerbose($"Row {outcome.RowNumber}: answered in {outcome.Elapsed.TotalMilliseconds:0} ms{retries}{tokens}.");
+            // the time on the wire apart from the wait for a free slot (-ThrottleLimit), the pace or a retry, which a full run adds to most rows
+            string time = outcome.WireTime is { } wire
+                ? $"answered in {wire.TotalMilliseconds:0} ms on the wire ({Math.Max(0, (outcome.Elapsed - wire).TotalMilliseconds):0} ms more waiting for a free slot, the pace or a retry)"
+                : $"answered in {outcome.Elapsed.TotalMilliseconds:0} ms";
+            cmdlet.WriteVerbose($"Row {outcome.RowNumber}: {time}{retries}{tokens}.");
         }
     }
 
