@@ -130,7 +130,7 @@ of a row's cost; **vs bare loop** compares with the bare loop of the overhead ta
 
 
 Rows/s of the check contenders count the rows whose code parsed (every row's does: the fake answers comment lines, which
-parse as PowerShell and as Python). The target is at least 0.8x plain file mode.
+parse as PowerShell and as Python). The goal is at least 0.9x plain file mode.
 "@)
 
     # APIs: zero latency, C=10. The same file through chat completions, the Responses API and Anthropic's Messages API
