@@ -192,3 +192,28 @@ Describe 'Error records in every place a script looks' {
         (Get-FakeLlmStats $server).requests | Should -Be 0
     }
 }
+
+Describe 'The other commands stop the same way' {
+    BeforeEach { Clear-CodeGenEndpoint; $folder = New-TestFolder }
+
+    It '<Name>' -ForEach @(
+        @{ Name = 'Get-CodeGenBatch of an output with no job'; Id = 'BatchJobNotFound'; Category = 'ObjectNotFound'; Like = 'There is no batch job for *'
+            Call = { param($f) Get-CodeGenBatch -OutputPath "$f/none.csv" -ErrorVariable ev -ErrorAction Stop } }
+        @{ Name = 'Export-CodeGenData -NoClobber over a file'; Id = 'OutputFileExists'; Category = 'ResourceExists'; Like = '*already exists and -NoClobber was given.'
+            Call = { param($f) 'x' | Set-Content "$f/rows.csv"; [pscustomobject]@{ a = 1 } | Export-CodeGenData -Path "$f/rows.csv" -NoClobber -ErrorVariable ev -ErrorAction Stop } }
+        @{ Name = 'Set-CodeGenEndpoint with two ways to sign in'; Id = 'ConflictingCredentials'; Category = 'InvalidArgument'; Like = '*three ways to sign in: pass one.'
+            Call = { param($f) Set-CodeGenEndpoint -ApiKey 'sk-one-0000' -Token 'tok-two-0000' -ErrorVariable ev -ErrorAction Stop } }
+        @{ Name = 'Set-CodeGenEndpoint with a body it cannot send'; Id = 'InvalidAdditionalBody'; Category = 'InvalidArgument'; Like = '*'
+            Call = { param($f) Set-CodeGenEndpoint -AdditionalBody @{ when = [datetime]::Now; handle = [System.IO.Stream]::Null } -ErrorVariable ev -ErrorAction Stop } }
+        @{ Name = 'Import-CodeGenBatchResult of a pattern that matches nothing'; Id = 'DataFileNotFound'; Category = 'ObjectNotFound'; Like = '*matches no file.'
+            Call = { param($f) Import-CodeGenBatchResult -Path "$f/in.csv" -ResultPath "$f/none*.jsonl" -OutputPath "$f/out.csv" -ErrorVariable ev -ErrorAction Stop } }
+        @{ Name = 'Invoke-CodeInstructionToCode with a -Language brace that closes nothing'; Id = 'InvalidLanguage'; Category = 'InvalidArgument'; Like = '*'
+            Call = { param($f) 'task' | Invoke-CodeInstructionToCode @common -Language '{language' -ErrorVariable ev -ErrorAction Stop } }
+    ) {
+        'id,instruction', '1,task' | Set-Content "$folder/in.csv"
+        $command = $Call
+        $stop = Get-Stop { & $command $folder }
+        Assert-Record $stop.Caught $Id $Category $Like
+        Assert-Record $stop.Error0 $Id $Category $Like
+    }
+}

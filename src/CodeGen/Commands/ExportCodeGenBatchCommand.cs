@@ -122,15 +122,16 @@ public sealed class ExportCodeGenBatchCommand : ModelCommandBase, IDynamicParame
             }
             else if (++_files > 1)
             {
-                ThrowTerminatingError(new ErrorRecord(new ArgumentException($"Several input files need -OutFile to be a folder, so that each gets its own request files; {_outFile} is not one."),
-                    "OutFileNotFolder", ErrorCategory.InvalidArgument, _outFile));
+                ThrowTerminatingError(ErrorRecords.ForUsage("OutFileNotFolder", $"Several input files need -OutFile to be a folder, so that each gets its own request files; {_outFile} is not one.",
+                    "Pass -OutFile a folder (ending in a separator, it is created when missing), or one input file.", _outFile));
             }
             ExportFile(input, target);
             return;
         }
         if (Directory.Exists(_outFile))
         {
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException($"{_outFile} is a folder: pipeline rows need a file name for -OutFile."), "OutFileIsFolder", ErrorCategory.InvalidArgument, _outFile));
+            ThrowTerminatingError(ErrorRecords.ForUsage("OutFileIsFolder", $"{_outFile} is a folder: pipeline rows need a file name for -OutFile.",
+                "Pass -OutFile a file name, such as requests.jsonl.", _outFile));
         }
         _exporter ??= Engine(() => new BatchRequestExporter(_outFile, _target!, _generation!, _maxRequests, _maxBytes), _outFile);
         var row = PipelineRow.From(InputObject, _prompt.InputKey);

@@ -55,8 +55,9 @@ public sealed class ExportCodeGenDataCommand : CancellableCmdlet
         _format = Engine(() => DataFormats.Resolve(_path, Format is null ? null : DataFormats.Parse(Format)), _path);
         if (NoClobber && !Append && File.Exists(_path))
         {
-            ThrowTerminatingError(new ErrorRecord(new IOException($"{_path} already exists and -NoClobber was given."),
-                "OutputFileExists", ErrorCategory.ResourceExists, _path));
+            ThrowTerminatingError(ErrorRecords.ForUsage(DataFileException.OutputFileExists, $"{_path} already exists and -NoClobber was given.",
+                "Leave -NoClobber out to replace it, pass -Append to add the rows to it, or write to another -Path.", _path,
+                new IOException($"{_path} already exists and -NoClobber was given."), ErrorCategory.ResourceExists));
         }
         _skip = !ShouldProcess(_path, Append ? "Append rows" : "Write rows");
     }

@@ -31,8 +31,9 @@ public abstract class BatchCommandBase : LlmCommandBase
         var state = Engine(() => BatchJobState.Load(output), output);
         if (state is null)
         {
-            ThrowTerminatingError(new ErrorRecord(new ItemNotFoundException($"There is no batch job for {output} ({BatchJobState.DirectoryFor(output)} has no state.json)."),
-                "BatchJobNotFound", ErrorCategory.ObjectNotFound, output));
+            string message = $"There is no batch job for {output} ({BatchJobState.DirectoryFor(output)} has no state.json).";
+            ThrowTerminatingError(ErrorRecords.ForUsage("BatchJobNotFound", message,
+                "Pass -OutputPath the -OutputPath of the Invoke-CodeInstructionToCode -Batch run, or -Id the provider's batch id.", output, new ItemNotFoundException(message), ErrorCategory.ObjectNotFound));
         }
         return state!;
     }
@@ -44,18 +45,18 @@ public abstract class BatchCommandBase : LlmCommandBase
     /// <summary>The batch service of the endpoint; for a saved job, the endpoint must be the job's.</summary>
     protected (LlmClient Client, BatchService Batches) CreateBatchService(BatchJobState? job)
     {
-        // the batches of a saved job run with its model and API: a command that only looks at them need not name them again
+        // the batches of a saved job run at its endpoint with its model and API: a command that only looks at them need not name them again
         var client = CreateClientOrThrow(out var endpoint, maxConcurrency: 4, fallback: JobLayer(job));
         if (job is not null && !string.Equals(endpoint.DisplayUri, job.Endpoint, StringComparison.OrdinalIgnoreCase))
         {
             client.Dispose();
-            ThrowTerminatingError(new ErrorRecord(new InvalidOperationException(
-                $"The batch job for {job.OutputPath} runs at {job.Endpoint}, but the endpoint now configured is {endpoint.DisplayUri}. Pass -Endpoint (and -ApiKey) for the job's endpoint."),
-                "BatchJobMismatch", ErrorCategory.InvalidArgument, job.OutputPath));
+            string message = $"The batch job for {job.OutputPath} runs at {job.Endpoint}, but the endpoint now configured is {endpoint.DisplayUri}.";
+            ThrowTerminatingError(ErrorRecords.ForUsage("BatchJobMismatch", message,
+                "Pass -Endpoint (and -ApiKey) for the job's endpoint, or clear the session's with Clear-CodeGenEndpoint: the job's own endpoint is then used.", job.OutputPath,
+                new InvalidOperationException(message)));
         }
         return (client, BatchService.For(client));
     }
-
 }
 
 /// <summary>

@@ -97,14 +97,16 @@ public sealed class ImportCodeGenBatchResultCommand : CancellableCmdlet, IDynami
             var found = FilePatterns.Expand(this, pattern, out bool wildcard);
             if (wildcard && found.Count == 0)
             {
-                ThrowTerminatingError(new ErrorRecord(new FileNotFoundException($"-{parameter} {pattern} matches no file."), "DataFileNotFound", ErrorCategory.ObjectNotFound, pattern));
+                ThrowTerminatingError(ErrorRecords.ForUsage(DataFileException.DataFileNotFound, $"-{parameter} {pattern} matches no file.",
+                    "Check the folder and the pattern (Get-ChildItem shows what it matches).", pattern, new FileNotFoundException($"-{parameter} {pattern} matches no file."), ErrorCategory.ObjectNotFound));
             }
             files.AddRange(found);
         }
         var distinct = files.Distinct(StringComparer.Ordinal).ToList();
         if (required && distinct.Count == 0)
         {
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException($"-{parameter} names no file."), "DataFileNotFound", ErrorCategory.ObjectNotFound, null));
+            ThrowTerminatingError(ErrorRecords.ForUsage(DataFileException.DataFileNotFound, $"-{parameter} names no file.",
+                $"Pass -{parameter} the result files the provider gave (wildcards allowed).", null, null, ErrorCategory.ObjectNotFound));
         }
         return distinct;
     }

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using CodeGen.Commands.Support;
 using CodeGen.Core.Storage;
 
 namespace CodeGen.Commands;
@@ -37,8 +38,8 @@ public sealed class NewCodeGenStorageCommand : PSCmdlet
         string cache = GetUnresolvedProviderPathFromPSPath(CachePath);
         if (!File.Exists(first))
         {
-            WriteError(new ErrorRecord(new FileNotFoundException($"The first entry file {first} does not exist.", first),
-                DataFileException.DataFileNotFound, ErrorCategory.ObjectNotFound, first));
+            WriteError(ErrorRecords.ForUsage(DataFileException.DataFileNotFound, $"The first entry file {first} does not exist.",
+                "Pass -Path the data file the first step reads.", first, new FileNotFoundException($"The first entry file {first} does not exist.", first), ErrorCategory.ObjectNotFound));
             return;
         }
         StepStorage storage;
@@ -48,7 +49,7 @@ public sealed class NewCodeGenStorageCommand : PSCmdlet
         }
         catch (ArgumentException ex)
         {
-            WriteError(new ErrorRecord(ex, "InvalidStorage", ErrorCategory.InvalidArgument, FileNamePrefix));
+            WriteError(ErrorRecords.ForUsage("InvalidStorage", ex.Message, "Fix the parameter the message names (-FileNamePrefix, -CacheType or -CachePath).", FileNamePrefix, ex));
             return;
         }
         if (ShouldProcess(cache, "Create the cache folder"))

@@ -70,21 +70,10 @@ public sealed class SetCodeGenEndpointCommand : EndpointCommandBase
         var bound = MyInvocation.BoundParameters;
         if ((bound.ContainsKey(nameof(ApiKey)) ? 1 : 0) + (bound.ContainsKey(nameof(Token)) ? 1 : 0) + (EntraId.IsPresent ? 1 : 0) > 1)
         {
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-ApiKey, -Token and -EntraId are three ways to sign in: pass one."),
-                "ConflictingCredentials", ErrorCategory.InvalidArgument, null));
+            ThrowTerminatingError(ErrorRecords.ForUsage("ConflictingCredentials", "-ApiKey, -Token and -EntraId are three ways to sign in: pass one.",
+                "Keep one of -ApiKey, -Token and -EntraId."));
         }
-        AdditionalBody? body = null;
-        if (bound.ContainsKey(nameof(AdditionalBody)))
-        {
-            try
-            {
-                body = AdditionalBodyConversion.From(AdditionalBody);
-            }
-            catch (ArgumentException ex)
-            {
-                ThrowTerminatingError(new ErrorRecord(ex, "InvalidAdditionalBody", ErrorCategory.InvalidArgument, AdditionalBody));
-            }
-        }
+        AdditionalBody? body = bound.ContainsKey(nameof(AdditionalBody)) ? RequestParameters.AdditionalBodyOrThrow(this, AdditionalBody) : null;
         if (!ShouldProcess("CodeGen session defaults", "Set " + string.Join(", ", bound.Keys.Where(k => k != nameof(PassThru)))))
         {
             return;

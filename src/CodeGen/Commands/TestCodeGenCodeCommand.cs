@@ -93,7 +93,8 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
             var files = FilePatterns.Expand(this, pattern, out bool wildcard);
             if (wildcard && files.Count == 0)
             {
-                WriteError(new ErrorRecord(new FileNotFoundException($"-Path {pattern} matches no file."), DataFileException.DataFileNotFound, ErrorCategory.ObjectNotFound, pattern));
+                WriteError(ErrorRecords.ForUsage(DataFileException.DataFileNotFound, $"-Path {pattern} matches no file.", "Check the folder and the pattern (Get-ChildItem shows what it matches).",
+                    pattern, new FileNotFoundException($"-Path {pattern} matches no file."), ErrorCategory.ObjectNotFound));
             }
             foreach (string file in files)
             {

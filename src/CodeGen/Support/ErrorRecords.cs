@@ -49,8 +49,10 @@ internal static class ErrorRecords
     /// The ErrorRecord for parameters the command refuses before it starts (two that exclude each other, a value it
     /// cannot use): the message says what is wrong, <paramref name="action"/> what to pass instead.
     /// </summary>
-    public static ErrorRecord ForUsage(string id, string message, string action, object? target = null, Exception? exception = null)
-        => WithAction(new ErrorRecord(exception ?? new ArgumentException(message), id, ErrorCategory.InvalidArgument, target), message, action);
+    /// <param name="category">What kind of problem it is: by default, an argument the command cannot use.</param>
+    public static ErrorRecord ForUsage(string id, string message, string action, object? target = null, Exception? exception = null,
+        ErrorCategory category = ErrorCategory.InvalidArgument)
+        => WithAction(new ErrorRecord(exception ?? new ArgumentException(message), id, category, target), message, action);
 
     /// <summary>The ErrorRecord for a row that produced no code (written as a non-terminating error).</summary>
     /// <param name="targetObject">The row as the user gave it (a pipeline object, or a file's row as an object).</param>

@@ -25,7 +25,7 @@ internal static class PromptTemplates
     }
 
     /// <summary>-Language read (a language, or <c>{column}</c> placeholders naming each row's), or a terminating InvalidLanguage error.</summary>
-    public static RowLanguage? ParseLanguageOrThrow(Cmdlet cmdlet, string? text)
+    public static RowLanguage? ParseLanguageOrThrow(PSCmdlet cmdlet, string? text)
     {
         try
         {
@@ -33,8 +33,9 @@ internal static class PromptTemplates
         }
         catch (FormatException ex)
         {
-            cmdlet.ThrowTerminatingError(new ErrorRecord(ex, "InvalidLanguage", ErrorCategory.InvalidArgument, text));
-            throw; // not reached
+            CancellableCmdlet.Stop(cmdlet, ErrorRecords.ForUsage("InvalidLanguage", ex.Message,
+                "Pass -Language a language (Python), or '{column}' to take each row's language from that column ('{{' and '}}' stand for braces).", text, ex));
+            throw; // not reached: Stop throws
         }
     }
 

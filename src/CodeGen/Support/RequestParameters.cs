@@ -18,10 +18,16 @@ internal static class RequestParameters
     /// </summary>
     public static ChatParameters ResolveOrThrow(PSCmdlet cmdlet, double? temperature, int? maxTokens, string? reasoningEffort, IDictionary? additionalBody)
     {
+        var body = AdditionalBodyConversion.Merge(SessionDefaults.Current.AdditionalBody, AdditionalBodyOrThrow(cmdlet, additionalBody));
+        return new ChatParameters(temperature, maxTokens, reasoningEffort, body is { Count: > 0 } ? body : null);
+    }
+
+    /// <summary>-AdditionalBody as request fields, or the command stops (InvalidAdditionalBody) saying what it may hold.</summary>
+    public static AdditionalBody? AdditionalBodyOrThrow(PSCmdlet cmdlet, IDictionary? additionalBody)
+    {
         try
         {
-            var body = AdditionalBodyConversion.Merge(SessionDefaults.Current.AdditionalBody, AdditionalBodyConversion.From(additionalBody));
-            return new ChatParameters(temperature, maxTokens, reasoningEffort, body is { Count: > 0 } ? body : null);
+            return AdditionalBodyConversion.From(additionalBody);
         }
         catch (ArgumentException ex)
         {
