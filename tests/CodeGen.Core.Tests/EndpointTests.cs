@@ -149,14 +149,24 @@ public class EndpointTests
     [Theory]
     [InlineData("https://contoso.openai.azure.com")]
     [InlineData("https://contoso.cognitiveservices.azure.com/")]
-    public void An_Azure_OpenAI_resource_implies_the_provider(string resource)
+    public void An_Azure_OpenAI_resource_with_a_deployment_implies_the_provider(string resource)
     {
         var endpoint = LlmEndpoint.Resolve([new EndpointSettings(resource, Deployment: "gpt-4o-prod", ApiKey: "azure-key-0000")]);
         Assert.Equal(LlmProvider.AzureOpenAI, endpoint.Provider);
         Assert.Equal("gpt-4o-prod", endpoint.Model);
         Assert.Contains("/openai/deployments/gpt-4o-prod/chat/completions", endpoint.RequestUri.AbsoluteUri);
         // a name that only ends like one is not Azure's
-        Assert.Equal(LlmProvider.OpenAI, LlmEndpoint.Resolve([new EndpointSettings("https://evil-openai.azure.com.example/v1", Model: "m")]).Provider);
+        Assert.Equal(LlmProvider.OpenAI, LlmEndpoint.Resolve([new EndpointSettings("https://evil-openai.azure.com.example/v1", Deployment: "d", Model: "m")]).Provider);
+    }
+
+    [Fact]
+    public void Azures_v1_API_with_a_model_stays_an_OpenAI_compatible_server_with_its_keys()
+    {
+        // as before: DataFlow's DF_API_KEY (and CODEGEN_API_KEY) go to it as a Bearer key
+        var endpoint = LlmEndpoint.Resolve(EndpointSettings.FromEnvironment(Env(("CODEGEN_ENDPOINT", "https://res.openai.azure.com/openai/v1"), ("CODEGEN_MODEL", "gpt-4o"),
+            ("DF_API_KEY", "df-key-0000"))));
+        Assert.Equal(LlmProvider.OpenAI, endpoint.Provider);
+        Assert.Equal("df-key-0000", endpoint.ApiKey?.Reveal());
     }
 
     [Fact]

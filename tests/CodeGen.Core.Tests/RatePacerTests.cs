@@ -110,6 +110,23 @@ public class RatePacerTests
     }
 
     [Fact]
+    public void Only_a_rows_answer_without_a_budget_says_a_server_announces_none()
+    {
+        // a wrong key's 401, a gateway's 502, a file upload or a batch poll would name no budget even on a server that has one
+        var server = new PaceMemory().For(new Uri("http://127.0.0.1:1/v1/chat/completions"));
+        using var pacer = new RatePacer(null, null, LongestHold, new FakeTimeProvider(), memory: server);
+        using var unauthorized = Answer(401);
+        pacer.Observe(unauthorized.Headers, 401, 1);
+        using var gateway = Answer(502);
+        pacer.Observe(gateway.Headers, 502, 1);
+        using var poll = Answer();
+        pacer.Observe(poll.Headers, 200, 0, rowAnswer: false);
+        Assert.False(server.AnnouncesNothing);
+        pacer.Observe(poll.Headers, 200, 1);
+        Assert.True(server.AnnouncesNothing);
+    }
+
+    [Fact]
     public async Task A_server_that_announced_a_budget_once_is_warmed_up_for_every_time()
     {
         var memory = new PaceMemory();

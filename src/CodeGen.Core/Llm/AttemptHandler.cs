@@ -93,11 +93,20 @@ internal sealed class AttemptHandler : DelegatingHandler
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var exchange = ExchangeOf(request);
         exchange?.Owner?.RewriteIfStale(request, exchange);
-        var response = exchange?.Owner?.RefusalForEveryRow is { } refusal
-            ? new HttpResponseMessage(System.Net.HttpStatusCode.BadRequest) { RequestMessage = request, Content = new StringContent(refusal, System.Text.Encoding.UTF8, "application/json") }
-            : await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        HttpResponseMessage response;
+        try
+        {
+            response = exchange?.Owner?.RefusalForEveryRow is { } refusal
+                ? new HttpResponseMessage(System.Net.HttpStatusCode.BadRequest) { RequestMessage = request, Content = new StringContent(refusal, System.Text.Encoding.UTF8, "application/json") }
+                : await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch when (exchange is not null)
+        {
+            exchange.WireTime += System.Diagnostics.Stopwatch.GetElapsedTime(started); // an attempt that timed out or broke was on the wire too
+            throw;
+        }
         int status = (int)response.StatusCode;
-        bool budgetSpent = _pacer.Observe(response.Headers, status, exchange?.TokenEstimate ?? 0);
+        bool budgetSpent = _pacer.Observe(response.Headers, status, exchange?.TokenEstimate ?? 0, rowAnswer: exchange is not null);
         if (exchange is null)
         {
             return response; // not a row's request (a file upload, a batch poll): left as it came

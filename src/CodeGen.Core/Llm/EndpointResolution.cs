@@ -313,9 +313,10 @@ public sealed partial class LlmEndpoint
     }
 
     /// <summary>
-    /// The provider when no layer names one: Anthropic when the endpoint the general layers give is Anthropic's own API,
+    /// The provider when no layer names one: Anthropic when the endpoint the general layers give is Anthropic's own API;
     /// Azure OpenAI when it is an Azure OpenAI resource (https://&lt;resource&gt;.openai.azure.com, or an Azure AI
-    /// services resource), else OpenAI (any OpenAI-compatible server).
+    /// services resource) and a deployment is given (Azure's /openai/v1 API with a model also answers as an
+    /// OpenAI-compatible server, with the keys that go to one); else OpenAI (any OpenAI-compatible server).
     /// </summary>
     private static LlmProvider ImpliedProvider(List<EndpointSettings> layers)
     {
@@ -325,10 +326,10 @@ public sealed partial class LlmEndpoint
             return LlmProvider.OpenAI;
         }
         string host = uri.IdnHost;
+        bool azure = host.EndsWith(".openai.azure.com", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".cognitiveservices.azure.com", StringComparison.OrdinalIgnoreCase);
         return host.Equals("api.anthropic.com", StringComparison.OrdinalIgnoreCase) ? LlmProvider.Anthropic
-            : host.EndsWith(".openai.azure.com", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".cognitiveservices.azure.com", StringComparison.OrdinalIgnoreCase)
-                ? LlmProvider.AzureOpenAI
-                : LlmProvider.OpenAI;
+            : azure && layers.Any(l => Blank(l.Deployment) is not null) ? LlmProvider.AzureOpenAI
+            : LlmProvider.OpenAI;
     }
 
     private static void Take(ref string? value, string? candidate, ref string valueSource, string source)

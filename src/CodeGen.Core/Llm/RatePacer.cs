@@ -137,11 +137,18 @@ public sealed partial class RatePacer : RateLimiter
     /// pace, not of how many requests are in flight).
     /// </summary>
     /// <param name="tokenCost">The tokens the answered request was estimated at.</param>
-    public bool Observe(HttpResponseHeaders headers, int status, int tokenCost)
+    /// <param name="rowAnswer">The response answers a row's request (not a file upload or a batch poll, whose headers may name no budget).</param>
+    public bool Observe(HttpResponseHeaders headers, int status, int tokenCost, bool rowAnswer = true)
     {
         var requests = Read(headers, _headers.Requests);
         var tokens = Read(headers, _headers.Tokens);
-        _memory?.Heard(announced: requests != default || tokens != default);
+        bool announced = requests != default || tokens != default;
+        if (announced || (rowAnswer && status is >= 200 and < 300))
+        {
+            // only an answer that would carry a budget if the server had one says it has none: an error (a wrong key, a
+            // gateway's 5xx), an upload or a poll does not
+            _memory?.Heard(announced);
+        }
         // What was left when the server took this request; the other attempts out now may have been taken after it.
         int others = Math.Max(0, Volatile.Read(ref _outstanding) - 1);
         if (requests.Limit is { } requestLimit)

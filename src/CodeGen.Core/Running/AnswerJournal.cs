@@ -227,6 +227,7 @@ public sealed class AnswerJournal : IDisposable
     /// <summary>Writes the answers that arrived since the last tick and forces them to the disk.</summary>
     private void Sync()
     {
+        bool failedNow = false;
         lock (_fileLock)
         {
             System.Buffers.ArrayBufferWriter<byte> batch;
@@ -241,21 +242,21 @@ public sealed class AnswerJournal : IDisposable
                 _spare = null;
             }
             long end = _stream.Position;
-            Reserve(end, batch.WrittenCount);
             try
             {
+                failedNow |= !Reserve(end, batch.WrittenCount);
                 DiskWrites.Check(Path);
                 _stream.Write(batch.WrittenSpan);
                 _stream.Flush(flushToDisk: true);
                 batch.Clear();
             }
-            catch (IOException ex)
+            catch (Exception ex)
             {
-                // the next write starts where the last whole line ends, over anything this one left (it writes all of
-                // this again and more); not cut back, which would give back the room reserved beyond the end
-                _stream.Position = end;
-                Fail(ex);
-                // kept, and written again at the next tick with what arrives meanwhile
+                // whatever failed, the answers stay: kept, and written again at the next tick with what arrives meanwhile,
+                // from where the last whole line ends (over anything this write left: it writes all of this again and
+                // more; not cut back, which would give back the room reserved beyond the end)
+                failedNow |= Record(ex as IOException ?? new IOException(ex.Message, ex));
+                TryPosition(end);
                 lock (_lock)
                 {
                     batch.Write(_waiting.WrittenSpan);
@@ -263,10 +264,29 @@ public sealed class AnswerJournal : IDisposable
                     (_waiting, batch) = (batch, _waiting);
                 }
             }
-            lock (_lock)
+            finally
             {
-                _spare = batch;
+                lock (_lock)
+                {
+                    _spare = batch;
+                }
             }
+        }
+        if (failedNow)
+        {
+            OnFailure?.Invoke(); // outside the locks: the run's cancellation runs its callbacks on this thread
+        }
+    }
+
+    private void TryPosition(long end)
+    {
+        try
+        {
+            _stream.Position = end;
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // the next write fails the same way, and the answers stay in memory
         }
     }
 
@@ -279,34 +299,29 @@ public sealed class AnswerJournal : IDisposable
     /// <summary>
     /// Keeps room on the disk for the next answers (where the system can reserve it), so that a disk filling up is
     /// seen here, while the reserved room still takes every answer in memory, rather than by a write that fails and
-    /// loses them: the run stops sending, and what it holds is written.
+    /// loses them: the run stops sending, and what it holds is written. False when the disk was first found full now.
     /// </summary>
-    private void Reserve(long end, long writing)
+    private bool Reserve(long end, long writing)
     {
         if (!_canReserve || end + writing + ReserveAhead / 2 <= _reservedTo)
         {
-            return;
+            return true;
         }
         try
         {
             _canReserve = SideFile.Reserve(_stream, Path, end, writing + ReserveAhead);
             _reservedTo = end + writing + ReserveAhead;
+            return true;
         }
         catch (IOException ex)
         {
             _canReserve = false;
-            Fail(ex);
+            return !Record(ex);
         }
     }
 
-    /// <summary>Records the first failure and tells the run (once) to stop sending.</summary>
-    private void Fail(IOException ex)
-    {
-        if (Interlocked.CompareExchange(ref _failure, ex, null) is null)
-        {
-            OnFailure?.Invoke();
-        }
-    }
+    /// <summary>Records the first failure; true when this was it (the run is then told, once, to stop sending).</summary>
+    private bool Record(IOException ex) => Interlocked.CompareExchange(ref _failure, ex, null) is null;
 
     /// <summary>Indexes the lines an earlier run wrote; a line cut short (the crash) ends the reading.</summary>
     private void ReadExisting()
@@ -401,8 +416,8 @@ public sealed class AnswerJournal : IDisposable
         if (_writer.ManagedThreadId != Environment.CurrentManagedThreadId)
         {
             _writer.Join(); // a tick under way finishes first
+            _stopping.Dispose(); // disposed only once the thread that waits on it has ended
         }
-        _stopping.Dispose();
         try
         {
             Sync(); // what arrived since the last tick

@@ -176,11 +176,36 @@ public sealed class GenerationRun : IDisposable
         {
             return true;
         }
-        _headDone.Reset();
-        // a wait that timed out leaves its continuation on the head: it sets the event when the head completes, as wanted
-        head.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_setHeadDone);
-        return _headDone.Wait((int)Math.Min(int.MaxValue, timeout.TotalMilliseconds), cancellationToken) || head.IsCompleted;
+        if (!ReferenceEquals(head, _waitedHead))
+        {
+            // one continuation per head, however many waits it takes (a head that takes minutes is waited on thousands of times)
+            _waitedHead = head;
+            _headDone.Reset();
+            head.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_setHeadDone);
+        }
+        long started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            var left = timeout - Stopwatch.GetElapsedTime(started);
+            if (head.IsCompleted)
+            {
+                return true;
+            }
+            if (left <= TimeSpan.Zero || !_headDone.Wait(left, cancellationToken))
+            {
+                return head.IsCompleted;
+            }
+            if (head.IsCompleted)
+            {
+                return true;
+            }
+            // set by an earlier head's continuation, late: wait on for this one's (which cannot be lost: it is checked above)
+            _headDone.Reset();
+        }
     }
+
+    /// <summary>The head <see cref="WaitForNext"/> put its continuation on.</summary>
+    private Task<RowOutcome>? _waitedHead;
 
     public RunStatistics GetStatistics()
     {

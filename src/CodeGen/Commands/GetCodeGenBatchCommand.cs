@@ -38,9 +38,15 @@ public abstract class BatchCommandBase : LlmCommandBase
         return state!;
     }
 
-    /// <summary>What a saved job says of its endpoint: where its batches run (the request URL), with which model and API.</summary>
+    /// <summary>
+    /// What a saved job says of its endpoint: where its batches run (the request URL, except an Azure resource's, whose
+    /// saved form lacks its api-version), with which model and API.
+    /// </summary>
     protected static EndpointSettings? JobLayer(BatchJobState? job)
-        => job is null ? null : new EndpointSettings(job.Endpoint, Model: job.Model, Api: job.Api, Source: "the saved batch job");
+        => job is null ? null : new EndpointSettings(IsAzure(job.Endpoint) ? null : job.Endpoint, Model: job.Model, Api: job.Api, Source: "the saved batch job");
+
+    private static bool IsAzure(string endpoint)
+        => Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) && uri.IdnHost.EndsWith(".azure.com", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The batch service of the endpoint; for a saved job, the endpoint must be the job's.</summary>
     protected (LlmClient Client, BatchService Batches) CreateBatchService(BatchJobState? job)
@@ -52,7 +58,7 @@ public abstract class BatchCommandBase : LlmCommandBase
             client.Dispose();
             string message = $"The batch job for {job.OutputPath} runs at {job.Endpoint}, but the endpoint now configured is {endpoint.DisplayUri}.";
             ThrowTerminatingError(ErrorRecords.ForUsage("BatchJobMismatch", message,
-                "Pass -Endpoint (and -ApiKey) for the job's endpoint, or clear the session's with Clear-CodeGenEndpoint: the job's own endpoint is then used.", job.OutputPath,
+                "Pass -Endpoint (and -ApiKey) for the job's endpoint; or clear the session's (Clear-CodeGenEndpoint) and CODEGEN_ENDPOINT: the job's own endpoint is then used.", job.OutputPath,
                 new InvalidOperationException(message)));
         }
         return (client, BatchService.For(client));
