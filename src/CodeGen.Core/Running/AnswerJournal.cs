@@ -109,15 +109,22 @@ public sealed class AnswerJournal : IDisposable
     public static string HashOf(IReadOnlyList<ChatMessage> messages, ChatParameters? parameters = null)
     {
         // what is hashed: the parameters' text and a NUL (when there are parameters), then each message's role, NUL,
-        // content, NUL, in UTF-8; gathered in one pooled buffer and hashed at once
+        // content, NUL, in UTF-8; gathered in one pooled buffer and hashed at once, or, for a prompt of megabytes,
+        // hashed piece by piece through a small buffer (the same bytes, the same hash)
         string? head = parameters is null ? null : string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"{parameters.Temperature:R}|{parameters.MaxTokens}|{parameters.ReasoningEffort}|{parameters.AdditionalBody?.ToJson()}");
-        int most = head is null ? 0 : Encoding.UTF8.GetMaxByteCount(head.Length) + 1;
+        long most = head is null ? 0 : Encoding.UTF8.GetMaxByteCount(head.Length) + 1L;
         for (int i = 0; i < messages.Count; i++)
         {
-            most += Encoding.UTF8.GetMaxByteCount(messages[i].Role.Length) + Encoding.UTF8.GetMaxByteCount(messages[i].Content.Length) + 2;
+            most += Encoding.UTF8.GetMaxByteCount(messages[i].Role.Length) + (long)Encoding.UTF8.GetMaxByteCount(messages[i].Content.Length) + 2;
         }
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(most);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        if (most > OneBufferBytes)
+        {
+            HashInPieces(head, messages, hash);
+            return Convert.ToHexString(hash[..12]).ToLowerInvariant();
+        }
+        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)most);
         try
         {
             int length = 0;
@@ -133,13 +140,52 @@ public sealed class AnswerJournal : IDisposable
                 length += Encoding.UTF8.GetBytes(messages[i].Content, buffer.AsSpan(length));
                 buffer[length++] = 0;
             }
-            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
             SHA256.HashData(buffer.AsSpan(0, length), hash);
             return Convert.ToHexString(hash[..12]).ToLowerInvariant();
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>The most bytes <see cref="HashOf"/> gathers in one buffer; a longer prompt is hashed in pieces.</summary>
+    internal const int OneBufferBytes = 1024 * 1024;
+
+    private static void HashInPieces(string? head, IReadOnlyList<ChatMessage> messages, Span<byte> hash)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] piece = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            var encoder = Encoding.UTF8.GetEncoder();
+            void Append(string text)
+            {
+                var chars = text.AsSpan();
+                bool done = false;
+                while (!done)
+                {
+                    // a pair of surrogates cut between two pieces is kept by the encoder for the next one
+                    encoder.Convert(chars, piece, flush: true, out int used, out int written, out done);
+                    sha.AppendData(piece, 0, written);
+                    chars = chars[used..];
+                }
+                sha.AppendData([0]);
+            }
+            if (head is not null)
+            {
+                Append(head);
+            }
+            foreach (var message in messages)
+            {
+                Append(message.Role);
+                Append(message.Content);
+            }
+            sha.GetHashAndReset(hash);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(piece);
         }
     }
 
