@@ -33,7 +33,7 @@ public abstract class BatchCommandBase : LlmCommandBase
         {
             string message = $"There is no batch job for {output} ({BatchJobState.DirectoryFor(output)} has no state.json).";
             ThrowTerminatingError(ErrorRecords.ForUsage("BatchJobNotFound", message,
-                "Pass -OutputPath the -OutputPath of the Invoke-CodeInstructionToCode -Batch run, or -Id the provider's batch id.", output, new ItemNotFoundException(message), ErrorCategory.ObjectNotFound));
+                "Pass -OutputPath the -OutputPath of the Invoke-CodeInstructionToCode -Batch run; or pass -Id with the provider's batch id.", output, new ItemNotFoundException(message), ErrorCategory.ObjectNotFound));
         }
         return state!;
     }
