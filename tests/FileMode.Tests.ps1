@@ -210,7 +210,8 @@ Describe 'Resume' {
         $rows.instruction | Should -Be (1..40 | ForEach-Object { "task $_" })
         foreach ($row in $rows) { $row.generated_code | Should -Be (Get-FakeLlmCode $server $row.instruction) }
         $asked = @((Get-FakeLlmStats $server).answeredByTask.psobject.Properties.Name)
-        $asked.Count | Should -Be (40 - $answered.Count)
+        # the rows not in the output are asked again, but for those whose answers the killed run's journal kept
+        $asked.Count | Should -BeLessOrEqual (40 - $answered.Count)
         $asked | Where-Object { $_ -in $answered } | Should -BeNullOrEmpty
     }
 

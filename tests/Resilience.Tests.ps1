@@ -32,7 +32,7 @@ Describe 'Retries and limits' {
             Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message
         $first = @($verbose | Where-Object { $_ -match '^Row 1: answered in (\d+) ms on the wire \((\d+) ms more waiting' })
         $first | Should -HaveCount 1
-        [int]$Matches[1] | Should -BeGreaterOrEqual 300
+        [int]$Matches[1] | Should -BeGreaterOrEqual 290 # the server's 300 ms (its timer may fire a little early)
         $second = @($verbose | Where-Object { $_ -match '^Row 2: answered in (\d+) ms on the wire \((\d+) ms more waiting' })
         $second | Should -HaveCount 1
         [int]$Matches[2] | Should -BeGreaterOrEqual 290 # row 1's time on the wire (rounding aside), spent waiting
