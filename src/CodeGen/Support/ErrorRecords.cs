@@ -54,6 +54,23 @@ internal static class ErrorRecords
         ErrorCategory category = ErrorCategory.InvalidArgument)
         => WithAction(new ErrorRecord(exception ?? new ArgumentException(message), id, category, target), message, action);
 
+    /// <summary>
+    /// What <paramref name="parse"/> makes of a value the user gave; when it refuses the value (FormatException,
+    /// ArgumentException), the command stops with the usage record <paramref name="id"/>: its message, and <paramref name="action"/>.
+    /// </summary>
+    public static T ParseOrStop<T>(PSCmdlet cmdlet, Func<T> parse, string id, string action, object? target)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException)
+        {
+            CancellableCmdlet.Stop(cmdlet, ForUsage(id, ex.Message, action, target, ex));
+            throw; // not reached: Stop throws
+        }
+    }
+
     /// <summary>The ErrorRecord for a row that produced no code (written as a non-terminating error).</summary>
     /// <param name="targetObject">The row as the user gave it (a pipeline object, or a file's row as an object).</param>
     public static ErrorRecord ForRow(RowError error, object? targetObject, PSCmdlet cmdlet)

@@ -8,36 +8,14 @@ internal static class PromptTemplates
     /// <summary>The parsed -PromptTemplate (null when none was given), or a terminating InvalidPromptTemplate error.</summary>
     public static PromptTemplate? ParseOrThrow(PSCmdlet cmdlet, string? text)
     {
-        if (text is null)
-        {
-            return null;
-        }
-        try
-        {
-            return PromptTemplate.Parse(text);
-        }
-        catch (FormatException ex)
-        {
-            CancellableCmdlet.Stop(cmdlet, ErrorRecords.ForUsage("InvalidPromptTemplate", ex.Message,
-                "Fix -PromptTemplate: a placeholder is {column}, and {{ and }} are literal braces.", text, ex));
-            throw; // not reached: Stop throws
-        }
+        return text is null ? null : ErrorRecords.ParseOrStop(cmdlet, () => PromptTemplate.Parse(text), "InvalidPromptTemplate",
+            "Fix -PromptTemplate: a placeholder is {column}, and {{ and }} are literal braces.", text);
     }
 
     /// <summary>-Language read (a language, or <c>{column}</c> placeholders naming each row's), or a terminating InvalidLanguage error.</summary>
     public static RowLanguage? ParseLanguageOrThrow(PSCmdlet cmdlet, string? text)
-    {
-        try
-        {
-            return RowLanguage.Parse(text);
-        }
-        catch (FormatException ex)
-        {
-            CancellableCmdlet.Stop(cmdlet, ErrorRecords.ForUsage("InvalidLanguage", ex.Message,
-                "Pass -Language a language (Python), or '{column}' to take each row's language from that column ('{{' and '}}' stand for braces).", text, ex));
-            throw; // not reached: Stop throws
-        }
-    }
+        => ErrorRecords.ParseOrStop(cmdlet, () => RowLanguage.Parse(text), "InvalidLanguage",
+            "Pass -Language a language (Python), or '{column}' to take each row's language from that column ('{{' and '}}' stand for braces).", text);
 
     /// <summary>
     /// Warns about a template that is probably not what was meant: one that leaves out the instruction column

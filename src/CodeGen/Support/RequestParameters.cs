@@ -24,18 +24,8 @@ internal static class RequestParameters
 
     /// <summary>-AdditionalBody as request fields, or the command stops (InvalidAdditionalBody) saying what it may hold.</summary>
     public static AdditionalBody? AdditionalBodyOrThrow(PSCmdlet cmdlet, IDictionary? additionalBody)
-    {
-        try
-        {
-            return AdditionalBodyConversion.From(additionalBody);
-        }
-        catch (ArgumentException ex)
-        {
-            CancellableCmdlet.Stop(cmdlet, ErrorRecords.ForUsage("InvalidAdditionalBody", ex.Message,
-                "Give -AdditionalBody a hashtable of strings, numbers, booleans, $null, hashtables and arrays; secrets go in -ApiKey, -Token or -Header.", additionalBody, ex));
-            throw; // not reached: Stop throws
-        }
-    }
+        => ErrorRecords.ParseOrStop(cmdlet, () => AdditionalBodyConversion.From(additionalBody), "InvalidAdditionalBody",
+            "Give -AdditionalBody a hashtable of strings, numbers, booleans, $null, hashtables and arrays; secrets go in -ApiKey, -Token or -Header.", additionalBody);
 }
 
 /// <summary>
