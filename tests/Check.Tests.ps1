@@ -196,6 +196,16 @@ Describe 'Each row in its own language: -Language ''{language}''' {
         }
     }
 
+    It 'takes -Language {language} written without quotes (a script block to PowerShell) as the column' {
+        $row = [pscustomobject]@{ instruction = 'add two numbers'; language = 'Python' }
+        $out = $row | Invoke-CodeInstructionToCode @common -Language {language} -Check -ErrorAction Stop
+        (@((Get-FakeLlmStats $server).requestBodies)[0] | ConvertFrom-Json).messages[0].content | Should -BeLike '*Write Python code that carries it out*'
+        $out.generated_code_check | Should -Be 'ok'
+        $checked = [pscustomobject]@{ generated_code = 'def f(:'; language = 'Python' } | Test-CodeGenCode -Language {language}
+        $checked.generated_code_check | Should -Be 'failed'
+        $checked.generated_code_check_detail | Should -BeLike 'line 1, column 7: *'
+    }
+
     It 'counts each row''s check in a file run''s summary' {
         $out = Join-Path (New-TestFolder) 'out.jsonl'
         $summary = Invoke-CodeInstructionToCode @common -Path $CodeInput -OutputPath $out -InputKey text -Language '{language}' -Check

@@ -207,6 +207,8 @@ Describe 'The other commands stop the same way' {
             Call = { param($f) Set-CodeGenEndpoint -AdditionalBody @{ when = [datetime]::Now; handle = [System.IO.Stream]::Null } -ErrorVariable ev -ErrorAction Stop } }
         @{ Name = 'Import-CodeGenBatchResult of a pattern that matches nothing'; Id = 'DataFileNotFound'; Category = 'ObjectNotFound'; Like = '*matches no file.'
             Call = { param($f) Import-CodeGenBatchResult -Path "$f/in.csv" -ResultPath "$f/none*.jsonl" -OutputPath "$f/out.csv" -ErrorVariable ev -ErrorAction Stop } }
+        @{ Name = 'New-CodeGenStorage of a file that does not exist'; Id = 'DataFileNotFound'; Category = 'ObjectNotFound'; Like = 'The first entry file * does not exist.'
+            Call = { param($f) New-CodeGenStorage -Path "$f/none.jsonl" -CachePath "$f/cache" -ErrorVariable ev -ErrorAction Stop } }
         @{ Name = 'Invoke-CodeInstructionToCode with a -Language brace that closes nothing'; Id = 'InvalidLanguage'; Category = 'InvalidArgument'; Like = '*'
             Call = { param($f) 'task' | Invoke-CodeInstructionToCode @common -Language '{language' -ErrorVariable ev -ErrorAction Stop } }
     ) {

@@ -10,7 +10,7 @@ namespace CodeGen.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.New, "CodeGenStorage", SupportsShouldProcess = true)]
 [OutputType(typeof(StepStorage))]
-public sealed class NewCodeGenStorageCommand : PSCmdlet
+public sealed class NewCodeGenStorageCommand : CancellableCmdlet
 {
     /// <summary>The first entry file: the rows step 0 reads.</summary>
     [Parameter(Mandatory = true, Position = 0)]

@@ -47,6 +47,7 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
     /// <summary>The language of the code (or {column}, each row's); without it, the tag of a fenced code block in the field, else the row is unchecked; a source file's extension.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [PlaceholderTransformation]
     [ArgumentCompleter(typeof(LanguageCompleter))]
     public string? Language { get; set; }
 

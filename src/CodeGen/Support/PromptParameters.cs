@@ -34,6 +34,7 @@ public class PromptParameters
     /// </summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [PlaceholderTransformation]
     [ArgumentCompleter(typeof(LanguageCompleter))]
     public string? Language { get; set; }
 
