@@ -119,7 +119,6 @@ $rows = Import-Csv $out
         & unshare -rm sh -c "mount -t tmpfs -o size=2m codegen-test '$disk' && exec dotnet '$(Join-Path $PSHOME 'pwsh.dll')' -NoProfile -NonInteractive -File '$file'"
         $LASTEXITCODE | Should -Be 0
         $result = Get-Content -LiteralPath $report -Raw | ConvertFrom-Json
-        if ($env:CODEGEN_TEST_SHOW) { $result | Format-List | Out-String | Write-Host }
 
         $result.ErrorId | Should -Be 'OutputWriteFailed,CodeGen.Commands.InvokeCodeInstructionToCodeCommand'
         $result.Category | Should -Be 'WriteError'

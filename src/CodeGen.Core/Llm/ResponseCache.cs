@@ -241,21 +241,17 @@ public sealed class ResponseCache
             // a cache folder may be shared: a link or FIFO at an entry's name (or as its shard folder) is not followed or read
             CheckShard(path);
             using var stream = SideFile.OpenExisting(path, FileAccess.Read, FileShare.ReadWrite);
-            if (stream is null)
-            {
-                // absent: a miss
-            }
-            else if (stream.Length > MaxEntryBytes)
+            if (stream is not null && stream.Length > MaxEntryBytes)
             {
                 problem = $"{stream.Length} bytes, more than the {MaxEntryBytes} an entry may have";
             }
-            else
+            else if (stream is not null)
             {
                 byte[] bytes = new byte[stream.Length];
                 stream.ReadExactly(bytes);
                 answer = Read(bytes, request, out problem);
             }
-            if (answer is null && stream is not null)
+            if (answer is null && stream is not null) // no stream: absent, a miss
             {
                 // damaged (cut short, not JSON, not valid Unicode, another format, another request): asked again when the mode allows
                 problem = Unusable($"{path}: {problem}");

@@ -83,7 +83,6 @@ public interface IFileRunListener
 
     /// <summary>Something worth a verbose line: a repaired output, how a resume goes on.</summary>
     void OnNotice(string message);
-
 }
 
 /// <summary>
