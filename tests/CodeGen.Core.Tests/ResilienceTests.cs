@@ -166,6 +166,27 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
     }
 
     [Fact]
+    public void A_breaker_opened_by_answers_that_cannot_be_used_says_so_not_200_OK()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { FaultBadJsonRate = 1.0 });
+        var settings = new ResilienceSettings
+        {
+            MaxRetries = 3,
+            MaxConcurrency = 4,
+            BaseDelay = TimeSpan.FromMilliseconds(5),
+            BreakerMinimumThroughput = 8,
+            BreakerSamplingDuration = TimeSpan.FromSeconds(10),
+            BreakerBreakDuration = TimeSpan.FromSeconds(30),
+        };
+        using var client = Runs.Client(server.BaseUrl, settings: settings);
+        using var run = new GenerationRun(new GenerationOptions(), client);
+        var stopped = Assert.Throws<RunStoppedException>(() => Runs.Drive(run, Enumerable.Range(1, 200).Select(i => TestRow.Instruction($"task {i}"))));
+        Assert.Equal(RowErrorKind.CircuitOpen, stopped.Error.Kind);
+        Assert.Contains("(the last: an answer that could not be used (", stopped.Error.Detail);
+        Assert.DoesNotContain("200 OK", stopped.Error.Detail);
+    }
+
+    [Fact]
     public void A_run_against_a_port_nothing_listens_on_stops_naming_the_cause_and_reports_every_row_before_the_stop()
     {
         var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);

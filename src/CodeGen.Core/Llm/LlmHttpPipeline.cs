@@ -191,6 +191,8 @@ public sealed class LlmHttpPipeline : IDisposable
     private string CauseOf(Outcome<HttpResponseMessage> outcome) => Authenticator.Redact(outcome.Exception switch
     {
         TimeoutRejectedException => $"no answer within {Settings.AttemptTimeout.TotalSeconds:0.###} s",
+        // a 2xx counts against the endpoint when its body is no answer (cut short, no choices): say that, not "200 OK"
+        null when outcome.Result!.IsSuccessStatusCode => $"an answer that could not be used ({ErrorBody.Shown(AttemptHandler.BodyOf(outcome.Result)?.Problem ?? "the body could not be read")})",
         null => ErrorBody.StatusText((int)outcome.Result!.StatusCode, outcome.Result.ReasonPhrase, null, text => text).TrimEnd('.'),
         var exception => ErrorBody.ConnectionFailure(exception).TrimEnd('.'),
     });
