@@ -58,6 +58,9 @@ Describe 'Hostile paths and values' {
             $writable = try { [IO.File]::WriteAllText($probe, 'x'); $true } catch { $false }
             if ($writable) { Set-ItResult -Skipped -Because 'this file system lets the folder be written (no chattr)'; return }
             { Invoke-CodeInstructionToCode -Path $in -OutputPath (Join-Path $locked 'out.csv') @common } | Should -Throw -ErrorId 'DataFileWriteFailed,*'
+            $caught = $null
+            try { Invoke-CodeInstructionToCode -Path $in -OutputPath (Join-Path $locked 'out.csv') @common -ErrorAction Stop } catch { $caught = $_ }
+            $caught.ErrorDetails.RecommendedAction | Should -BeLike '*can be read and written*-Resume*'
         }
         finally {
             if ($isRoot) { & chattr -i $locked 2>$null } else { & chmod 755 $locked }

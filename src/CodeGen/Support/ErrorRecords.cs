@@ -38,7 +38,9 @@ internal static class ErrorRecords
             RequestParameterException e => (e.ErrorId, ErrorCategory.InvalidArgument, target,
                 Has("AdditionalBody") ? "Give each field in one place (a parameter, or -AdditionalBody), and only what the API in use takes (-Api, -ApiVersion)." : null),
             RunStoppedException e => (e.Error.ErrorId, CategoryOf(e.Error), target, RowAction(e.Error, cmdlet)),
-            IOException or UnauthorizedAccessException => ("DataFileWriteFailed", ErrorCategory.WriteError, target, null),
+            IOException or UnauthorizedAccessException => ("DataFileWriteFailed", ErrorCategory.WriteError, target,
+                (DiskWrites.IsDiskFull(ex) ? "Free space on the disk the message names" : "Check that the file or folder the message names can be read and written (its permissions, a disk that is there)")
+                + (Has("Resume") ? ", then run the command again (-Resume continues a file run)." : ", then run the command again.")),
             _ => ("UnexpectedError", ErrorCategory.NotSpecified, target,
                 $"This is a fault in CodeGen, not in the input: report it with the command you ran and this message ({ex.GetType().FullName})."),
         };
