@@ -200,6 +200,12 @@ public sealed class FakeLlmServer : IAsyncDisposable
     private async Task RunAsync(HttpContext context, FakeApi api)
     {
         int before = Stats.Started(api.Name);
+        // counted as the answer starts, so a client that has read it finds it counted
+        context.Response.OnStarting(() =>
+        {
+            Stats.CountStatus(context.Response.StatusCode);
+            return Task.CompletedTask;
+        });
         try
         {
             RecordHeaders(context);
@@ -324,10 +330,6 @@ public sealed class FakeLlmServer : IAsyncDisposable
         }
         finally
         {
-            if (context.Response.HasStarted)
-            {
-                Stats.CountStatus(context.Response.StatusCode);
-            }
             Stats.Finished();
         }
     }
