@@ -142,10 +142,9 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         Assert.Equal(TimeSpan.Zero, AttemptHandler.RetryAfter(response.Headers, clock)); // a time gone by: at once
     }
 
-    [Fact]
-    public void The_circuit_breaker_stops_a_run_against_a_dead_endpoint_instead_of_burning_every_rows_retries()
+    /// <summary>200 rows against <paramref name="server"/> with a breaker that opens after 8 failed attempts; the stop it ends with.</summary>
+    private static RunStoppedException RunUntilTheBreakerOpens(FakeLlmServer server)
     {
-        var server = _fixture.Use(new FakeLlmOptions { Status = 503 });
         var settings = new ResilienceSettings
         {
             MaxRetries = 3,
@@ -157,7 +156,14 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         };
         using var client = Runs.Client(server.BaseUrl, settings: settings);
         using var run = new GenerationRun(new GenerationOptions(), client);
-        var stopped = Assert.Throws<RunStoppedException>(() => Runs.Drive(run, Enumerable.Range(1, 200).Select(i => TestRow.Instruction($"task {i}"))));
+        return Assert.Throws<RunStoppedException>(() => Runs.Drive(run, Enumerable.Range(1, 200).Select(i => TestRow.Instruction($"task {i}"))));
+    }
+
+    [Fact]
+    public void The_circuit_breaker_stops_a_run_against_a_dead_endpoint_instead_of_burning_every_rows_retries()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { Status = 503 });
+        var stopped = RunUntilTheBreakerOpens(server);
         Assert.Equal(RowErrorKind.CircuitOpen, stopped.Error.Kind);
         Assert.Equal("LlmCircuitOpen", stopped.Error.ErrorId);
         Assert.True(server.Stats.Requests < 40, $"{server.Stats.Requests} requests reached a dead endpoint (200 rows x 4 attempts without a breaker)");
@@ -168,19 +174,7 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
     [Fact]
     public void A_breaker_opened_by_answers_that_cannot_be_used_says_so_not_200_OK()
     {
-        var server = _fixture.Use(new FakeLlmOptions { FaultBadJsonRate = 1.0 });
-        var settings = new ResilienceSettings
-        {
-            MaxRetries = 3,
-            MaxConcurrency = 4,
-            BaseDelay = TimeSpan.FromMilliseconds(5),
-            BreakerMinimumThroughput = 8,
-            BreakerSamplingDuration = TimeSpan.FromSeconds(10),
-            BreakerBreakDuration = TimeSpan.FromSeconds(30),
-        };
-        using var client = Runs.Client(server.BaseUrl, settings: settings);
-        using var run = new GenerationRun(new GenerationOptions(), client);
-        var stopped = Assert.Throws<RunStoppedException>(() => Runs.Drive(run, Enumerable.Range(1, 200).Select(i => TestRow.Instruction($"task {i}"))));
+        var stopped = RunUntilTheBreakerOpens(_fixture.Use(new FakeLlmOptions { FaultBadJsonRate = 1.0 }));
         Assert.Equal(RowErrorKind.CircuitOpen, stopped.Error.Kind);
         Assert.Contains("(the last: an answer that could not be used (", stopped.Error.Detail);
         Assert.DoesNotContain("200 OK", stopped.Error.Detail);
