@@ -15,6 +15,7 @@
     CmdletsToExport      = @(
         'Invoke-CodeInstructionToCode'
         'Test-CodeGenCode'
+        'Measure-CodeGenCost'
         'Import-CodeGenData'
         'Export-CodeGenData'
         'New-CodeGenStorage'

@@ -33,6 +33,7 @@ Describe 'Mocking CodeGen cmdlets' {
         @{ Name = 'Get-CodeGenBatch'; Parameters = @{ OutputPath = 'out.csv' }; Check = { $OutputPath -eq 'out.csv' } }
         @{ Name = 'Stop-CodeGenBatch'; Parameters = @{ OutputPath = 'out.csv' }; Check = { $OutputPath -eq 'out.csv' } }
         @{ Name = 'Test-CodeGenCode'; Pipe = 'Get-Date'; Parameters = @{ Language = 'PowerShell' }; Check = { $InputObject -eq 'Get-Date' -and $Language -eq 'PowerShell' } }
+        @{ Name = 'Measure-CodeGenCost'; Parameters = @{ Path = 'big.csv'; Model = 'gpt-4o-mini'; MaxTokens = 800; Price = @{ Input = 0.15; Output = 0.60 } }; Check = { $Path -eq 'big.csv' -and $MaxTokens -eq 800 -and $Price.Output -eq 0.60 } }
     ) {
         Mock $Name -ModuleName UserPipeline { 'mocked' }
         $pipe = if ($_.ContainsKey('Pipe')) { $_.Pipe } else { $null }
@@ -42,7 +43,7 @@ Describe 'Mocking CodeGen cmdlets' {
 
     It 'covers every exported cmdlet' {
         $tested = 'Invoke-CodeInstructionToCode', 'Import-CodeGenData', 'Export-CodeGenData', 'New-CodeGenStorage', 'Set-CodeGenEndpoint', 'Get-CodeGenEndpoint',
-            'Clear-CodeGenEndpoint', 'Export-CodeGenBatch', 'Import-CodeGenBatchResult', 'Get-CodeGenBatch', 'Stop-CodeGenBatch', 'Test-CodeGenCode'
+            'Clear-CodeGenEndpoint', 'Export-CodeGenBatch', 'Import-CodeGenBatchResult', 'Get-CodeGenBatch', 'Stop-CodeGenBatch', 'Test-CodeGenCode', 'Measure-CodeGenCost'
         (Get-Command -Module CodeGen).Name | Sort-Object | Should -Be ($tested | Sort-Object)
     }
 

@@ -230,7 +230,7 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
         string output = _temp.File("out.jsonl");
         using var client = Runs.Client(server.BaseUrl, retries: 3);
 
-        Assert.Throws<BatchApiException>(() => RunJob(client, Options(input, output), out _));
+        Assert.Throws<ApiCallException>(() => RunJob(client, Options(input, output), out _));
         Assert.Equal(1L, server.Stats.BatchesCreated); // not retried: the server may have made it
 
         var summary = RunJob(client, Options(input, output), out var state);

@@ -185,7 +185,7 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         var server = _fixture.Use(new FakeLlmOptions { BatchErrorMessage = "cannot store a file for {auth-escaped}" });
         using var client = Runs.Client(server.BaseUrl, key: Key);
         string input = WriteTasks("in.csv", 2);
-        var error = Assert.Throws<BatchApiException>(() => RunJob(client, input, _temp.File("out.csv")));
+        var error = Assert.Throws<ApiCallException>(() => RunJob(client, input, _temp.File("out.csv")));
         Assert.Contains("cannot store a file for ****zKeY", error.Message);
         Assert.DoesNotContain(KeyMark, error.ToString());
     }
@@ -201,7 +201,7 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         string output = Path.Combine(_temp.Path, "deep", "out.csv");
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
         string pwned = Directory.CreateDirectory(Path.Combine(_temp.Path, "pwned")).FullName; // where the id leads: it exists, it could be written
-        var error = Assert.Throws<BatchApiException>(() => RunJob(client, input, output));
+        var error = Assert.Throws<ApiCallException>(() => RunJob(client, input, output));
         Assert.Contains("'../../pwned/evil' that is not a plain id", error.Message);
         Assert.Empty(Directory.GetFileSystemEntries(pwned));
         Assert.All(Directory.GetFiles(_temp.Path, "*", SearchOption.AllDirectories),
@@ -219,7 +219,7 @@ public class HostileTests : IClassFixture<FakeServerFixture>, IDisposable
         using var client = Runs.Client(_fixture.Server.BaseUrl);
         _fixture.Server.Options = new FakeLlmOptions { BatchErrorMessage = "not now" }; // the upload fails: the job stays saved, not submitted
         var (inputFile, outputFile) = (input, output);
-        Assert.Throws<BatchApiException>(() => RunJob(client, inputFile, outputFile, noWait: true));
+        Assert.Throws<ApiCallException>(() => RunJob(client, inputFile, outputFile, noWait: true));
         _fixture.Use(new FakeLlmOptions());
         state = Path.Combine(output + ".batch", BatchJobState.StateFileName);
         return File.ReadAllText(state);

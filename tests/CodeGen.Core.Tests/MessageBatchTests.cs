@@ -150,7 +150,7 @@ public class MessageBatchTests : IClassFixture<FakeServerFixture>, IDisposable
         string output = _temp.File("out.jsonl");
         using var client = Claude(server, retries: 3);
 
-        await Assert.ThrowsAsync<BatchApiException>(() => RunJobAsync(client, Options(input, output)));
+        await Assert.ThrowsAsync<ApiCallException>(() => RunJobAsync(client, Options(input, output)));
         Assert.Equal(1L, server.Stats.BatchesCreated); // not retried: the server may have made it
 
         var (state, summary) = await RunJobAsync(client, Options(input, output));
@@ -176,7 +176,7 @@ public class MessageBatchTests : IClassFixture<FakeServerFixture>, IDisposable
             // this job's create is refused before anything is made (the run stops with the create marked as sent)
             server.Options = server.Options with { RequiredApiKey = "sk-ant-another-key-000000000" };
             string output = _temp.File("out.csv");
-            await Assert.ThrowsAsync<BatchApiException>(() => RunJobAsync(client, Options(input, output)));
+            await Assert.ThrowsAsync<ApiCallException>(() => RunJobAsync(client, Options(input, output)));
             Assert.True(BatchJobState.Load(output)!.Parts.Single().CreateAttempted);
             Assert.Equal(1L, server.Stats.BatchesCreated);
 

@@ -39,13 +39,3 @@ public sealed record BatchInfo
     };
 }
 
-/// <summary>A call to a batch API (files, batches, message batches) that failed (after the resilience pipeline's retries).</summary>
-public sealed class BatchApiException : Exception
-{
-    public BatchApiException(string message, int? statusCode = null, Exception? inner = null) : base(message, inner) => StatusCode = statusCode;
-
-    public int? StatusCode { get; }
-
-    /// <summary>The key, the endpoint or the permissions are wrong: trying again will not help.</summary>
-    public bool IsFatal => ErrorBody.IsFatalStatus(StatusCode);
-}

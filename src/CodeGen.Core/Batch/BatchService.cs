@@ -13,15 +13,13 @@ namespace CodeGen.Core.Batch;
 /// </summary>
 public abstract class BatchService
 {
-    private readonly HttpClient _http;
-    private readonly Func<string, string> _redact;
+    private readonly ApiCalls _calls;
 
     /// <param name="endpoint">The endpoint the batches run at: the client's, or its API for batches (<see cref="LlmEndpoint.ForBatch"/>).</param>
     protected BatchService(LlmClient client, LlmEndpoint endpoint)
     {
-        _http = client.Http;
         Endpoint = endpoint;
-        _redact = client.Redact;
+        _calls = new ApiCalls(client, endpoint, ApiCallException.BatchApiFailed);
     }
 
     /// <summary>
@@ -103,117 +101,20 @@ public abstract class BatchService
     /// <summary>The URL of an API path such as "files" or "batches/batch_1/cancel" (see <see cref="LlmEndpoint.ApiUri"/>).</summary>
     public Uri ApiUri(string relative) => Endpoint.ApiUri(relative);
 
-    /// <summary>A request to an API path; a query in <paramref name="relative"/> is added to the endpoint's own (an Azure api-version).</summary>
+    /// <inheritdoc cref="ApiCalls.NewRequest"/>
     protected HttpRequestMessage NewRequest(HttpMethod method, string relative, HttpContent? content, bool idempotent = true)
-    {
-        string query = string.Empty;
-        int q = relative.IndexOf('?');
-        if (q >= 0)
-        {
-            query = relative[(q + 1)..];
-            relative = relative[..q];
-        }
-        var uri = ApiUri(relative);
-        if (query.Length > 0)
-        {
-            uri = new UriBuilder(uri) { Query = uri.Query.Length > 1 ? uri.Query[1..] + "&" + query : query }.Uri;
-        }
-        var request = new HttpRequestMessage(method, uri) { Content = content };
-        if (!idempotent)
-        {
-            request.Options.Set(LlmHttpPipeline.NotIdempotentKey, true);
-        }
-        return request;
-    }
+        => _calls.NewRequest(method, relative, content, idempotent);
 
-    /// <summary>Sends a request whose answer is a JSON object, and parses it.</summary>
-    /// <param name="what">What the call does, for messages ("create the batch").</param>
-    /// <param name="idempotent">False for a call that must not be made twice (creating a batch): retried only when the server said it did nothing.</param>
-    protected async Task<JsonDocument> SendAsync(HttpMethod method, string relative, HttpContent? content, string what, CancellationToken cancellationToken, bool idempotent = true)
-    {
-        using var request = NewRequest(method, relative, content, idempotent);
-        using var response = await SendRawAsync(request, what, cancellationToken).ConfigureAwait(false);
-        string text = await ReadTextAsync(response.Content, MaxAnswerBytes, what, request, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return JsonDocument.Parse(text);
-        }
-        catch (JsonException ex)
-        {
-            throw new BatchApiException($"Could not {what} at {Display(request)}: the answer is not JSON ({ErrorBody.Shown(Redact(ex.Message))}).", (int)response.StatusCode);
-        }
-    }
+    /// <inheritdoc cref="ApiCalls.SendAsync"/>
+    protected Task<JsonDocument> SendAsync(HttpMethod method, string relative, HttpContent? content, string what, CancellationToken cancellationToken, bool idempotent = true)
+        => _calls.SendAsync(method, relative, content, what, cancellationToken, idempotent);
 
-    /// <summary>Downloads what an API path answers to <paramref name="destination"/> (written to a temporary file and renamed when complete; a failed download leaves none).</summary>
-    protected async Task DownloadAsync(string relative, string what, string destination, CancellationToken cancellationToken)
-    {
-        using var request = NewRequest(HttpMethod.Get, relative, null);
-        using var response = await SendRawAsync(request, what, cancellationToken).ConfigureAwait(false);
-        await AtomicFile.WriteAsync(destination, (target, token) => response.Content.CopyToAsync(target, token), cancellationToken).ConfigureAwait(false);
-    }
+    /// <inheritdoc cref="ApiCalls.DownloadAsync"/>
+    protected Task DownloadAsync(string relative, string what, string destination, CancellationToken cancellationToken)
+        => _calls.DownloadAsync(relative, what, destination, cancellationToken);
 
-    /// <summary>The most of a batch API answer that is read (they are a few KB; a server could send gigabytes).</summary>
-    private const int MaxAnswerBytes = 16 * 1024 * 1024;
-
-    private const int MaxErrorBytes = 16 * 1024;
-
-    /// <summary>The content as text, at most <paramref name="most"/> bytes of it: more is an error, or, for an error body (<paramref name="what"/> null), cut off.</summary>
-    private static async Task<string> ReadTextAsync(HttpContent content, int most, string? what, HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int read;
-        while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
-        {
-            if (buffer.Length + read > most)
-            {
-                if (what is null)
-                {
-                    buffer.Write(chunk, 0, (int)(most - buffer.Length));
-                    break;
-                }
-                throw new BatchApiException($"Could not {what} at {Display(request)}: the answer is larger than {most / (1024 * 1024)} MB.");
-            }
-            buffer.Write(chunk, 0, read);
-        }
-        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
-    }
-
-    private async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, string what, CancellationToken cancellationToken)
-    {
-        HttpResponseMessage response;
-        try
-        {
-            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw;
-        }
-        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or Polly.ExecutionRejectedException)
-        {
-            // not chained: the handler's own message may quote what the server sent (a header), unmasked
-            throw new BatchApiException($"Could not {what} at {Display(request)}: {ErrorBody.Shown(Redact(ErrorBody.ConnectionFailure(ex)))}");
-        }
-        catch (SignInException ex)
-        {
-            throw new BatchApiException($"Could not {what} at {Display(request)}: {ex.Message}");
-        }
-        if (response.IsSuccessStatusCode)
-        {
-            return response;
-        }
-        using (response)
-        {
-            string body = await ReadTextAsync(response.Content, MaxErrorBytes, what: null, request, cancellationToken).ConfigureAwait(false);
-            int status = (int)response.StatusCode;
-            throw new BatchApiException($"Could not {what} at {Display(request)}: {ErrorBody.StatusText(status, response.ReasonPhrase, Endpoint.Api.ReadError(body).Message, Redact)}", status);
-        }
-    }
-
-    protected static string Display(HttpRequestMessage request) => ErrorBody.Display(request.RequestUri!);
+    protected static string Display(HttpRequestMessage request) => ApiCalls.Display(request);
 
     /// <summary>Masks the credentials in a text from the server (the client's one place for it).</summary>
-    internal string Redact(string text) => _redact(text);
+    internal string Redact(string text) => _calls.Redact(text);
 }

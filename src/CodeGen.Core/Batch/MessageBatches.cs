@@ -94,7 +94,7 @@ public sealed class MessageBatches : BatchService
         long succeeded = Count("succeeded"), errored = Count("errored"), canceled = Count("canceled"), expired = Count("expired");
         return new BatchInfo
         {
-            Id = ProviderId.Checked(WireApi.GetString(root, "id") ?? throw new BatchApiException("The server's message batch has no id."), "batch id"),
+            Id = ProviderId.Checked(WireApi.GetString(root, "id") ?? throw new ApiCallException(ApiCallException.BatchApiFailed, "The server's message batch has no id."), "batch id"),
             Status = processing switch
             {
                 "in_progress" => BatchStatus.InProgress,

@@ -61,7 +61,7 @@ public sealed class OpenAIBatches : BatchService
         fileContent.Headers.ContentType = new MediaTypeHeaderValue("application/jsonl");
         content.Add(fileContent, "file", Path.GetFileName(path));
         using var document = await SendAsync(HttpMethod.Post, "files", content, $"upload {Path.GetFileName(path)}", cancellationToken).ConfigureAwait(false);
-        return ProviderId.Checked(WireApi.GetString(document.RootElement, "id") ?? throw new BatchApiException($"The upload of {Path.GetFileName(path)} returned no file id."), "file id");
+        return ProviderId.Checked(WireApi.GetString(document.RootElement, "id") ?? throw new ApiCallException(ApiCallException.BatchApiFailed, $"The upload of {Path.GetFileName(path)} returned no file id."), "file id");
     }
 
     public async Task<BatchInfo> CreateAsync(string inputFileId, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
@@ -151,7 +151,7 @@ public sealed class OpenAIBatches : BatchService
         string? error = ProviderId.CheckedOrNull(WireApi.GetString(root, "error_file_id"), "file id");
         return new BatchInfo
         {
-            Id = ProviderId.Checked(WireApi.GetString(root, "id") ?? throw new BatchApiException("The server's batch object has no id."), "batch id"),
+            Id = ProviderId.Checked(WireApi.GetString(root, "id") ?? throw new ApiCallException(ApiCallException.BatchApiFailed, "The server's batch object has no id."), "batch id"),
             Status = WireApi.GetString(root, "status") ?? BatchStatus.Unknown,
             InputFileId = ProviderId.CheckedOrNull(WireApi.GetString(root, "input_file_id"), "file id"),
             OutputFileId = output,

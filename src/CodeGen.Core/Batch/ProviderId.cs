@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using CodeGen.Core.Llm;
 
 namespace CodeGen.Core.Batch;
 
@@ -13,9 +14,9 @@ public static partial class ProviderId
     public static bool IsSafe(string? id) => id is not null && SafeShape().IsMatch(id) && !WindowsDevice().IsMatch(id);
 
     /// <summary>The id, when it is safe.</summary>
-    /// <exception cref="BatchApiException">It is not: the server's answer cannot be used.</exception>
+    /// <exception cref="ApiCallException">It is not: the server's answer cannot be used.</exception>
     public static string Checked(string id, string what)
-        => IsSafe(id) ? id : throw new BatchApiException($"The server gave a {what} '{Shown(id)}' that is not a plain id (letters, digits, '_', '-', '.'): CodeGen does not use it.");
+        => IsSafe(id) ? id : throw new ApiCallException(ApiCallException.BatchApiFailed, $"The server gave a {what} '{Shown(id)}' that is not a plain id (letters, digits, '_', '-', '.'): CodeGen does not use it.");
 
     /// <summary>The id, or null, when it is safe or null.</summary>
     public static string? CheckedOrNull(string? id, string what) => id is null ? null : Checked(id, what);

@@ -113,7 +113,7 @@ public sealed class GetCodeGenBatchCommand : BatchCommandBase
                     BatchJob.RefreshAsync(state, batches, StoppingToken).GetAwaiter().GetResult();
                     return true;
                 }
-                catch (BatchApiException ex) when (ex.StatusCode is 401 && endpoint.Auth == AuthKind.None)
+                catch (ApiCallException ex) when (ex.StatusCode is 401 && endpoint.Auth == AuthKind.None)
                 {
                     return false; // the job names its endpoint: what is missing is the key
                 }

@@ -21,7 +21,7 @@ namespace CodeGen.Commands;
 [OutputType(typeof(PSObject), ParameterSetName = [InputObjectSet, InstructionSet])]
 [OutputType(typeof(FileRunSummary), ParameterSetName = [PathSet, StorageSet])]
 [OutputType(typeof(BatchJobState), ParameterSetName = [PathSet])]
-public sealed partial class InvokeCodeInstructionToCodeCommand : LlmCommandBase, IDynamicParameters
+public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationCommandBase, IDynamicParameters
 {
     private const string InputObjectSet = "InputObject";
     private const string InstructionSet = "Instruction";

@@ -30,6 +30,12 @@ public sealed class SessionSettings
     public Uri? Proxy { get; set; }
     public string? CachePath { get; set; }
     public CacheMode? CacheMode { get; set; }
+    /// <summary>Prices for the session's commands (-Price), for <see cref="PriceModel"/> only when that is set.</summary>
+    public Core.Costing.ModelPrice? Price { get; set; }
+    /// <summary>The model <see cref="Price"/> was given for (the session's model then); null: any model.</summary>
+    public string? PriceModel { get; set; }
+    /// <summary>A LiteLLM-format price file the session's commands look their model up in (-PriceFile).</summary>
+    public string? PriceFile { get; set; }
 
     /// <summary>What the servers this session spoke to said about rate budgets (a server that announced none is not warmed up for again).</summary>
     internal PaceMemory Pace { get; } = new();

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using CodeGen.Core.Batch;
+using CodeGen.Core.Costing;
 using CodeGen.Core.Llm;
 using CodeGen.Core.Rows;
 using CodeGen.Core.Storage;
@@ -27,13 +28,17 @@ internal static class ErrorRecords
         {
             DataFileException e => (e.ErrorId, CategoryOf(e), (object?)e.Path, DataFileAction(e, Has, batch)),
             BatchJobException e => (e.ErrorId, e.ErrorId == BatchJobException.BatchFailed ? ErrorCategory.InvalidResult : ErrorCategory.InvalidOperation, target, BatchJobAction(e, Has)),
-            BatchApiException e => ("BatchApiFailed", CategoryOfBatchStatus(e.StatusCode), target, e.IsFatal
+            ApiCallException e => (e.ErrorId, CategoryOfBatchStatus(e.StatusCode), target, e.ErrorId == ApiCallException.TokenCountFailed
+                ? (e.IsFatal ? "Check the API key (ANTHROPIC_API_KEY) and the endpoint." : "Run the command again later: the provider's token counting has its own rate limit.")
+                : e.IsFatal
                 ? "Check the API key and the endpoint (the provider must offer the files and batches APIs; for Azure OpenAI, a Global Batch deployment)."
                 : "Run the same command again: the batch job continues from the state saved next to the output."),
             ResponseCacheException e => (e.ErrorId, e.ErrorId == ResponseCacheException.CacheNotFound ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidData, target,
                 e.ErrorId == ResponseCacheException.CacheNotFound
                     ? "Check -CachePath, or record the answers first with -CacheMode ReadWrite against a live endpoint."
                     : "Record the answers again into a new folder (-CachePath <new folder> -CacheMode ReadWrite against a live endpoint), then replace the old folder with it."),
+            PriceException e => ("PriceUnavailable", ErrorCategory.InvalidData, e.Path ?? target,
+                "Check -PriceFile (the format of LiteLLM's model_prices_and_context_window.json, with an entry for the model), or " + char.ToLowerInvariant(Prices.PriceAction[0]) + Prices.PriceAction[1..]),
             EndpointConfigurationException e => ("InvalidEndpointConfiguration", ErrorCategory.InvalidArgument, target, EndpointAction(e.Problem, Has)),
             RequestParameterException e => (e.ErrorId, ErrorCategory.InvalidArgument, target,
                 Has("AdditionalBody") ? "Give each field in one place (a parameter, or -AdditionalBody), and only what the API in use takes (-Api, -ApiVersion)." : null),

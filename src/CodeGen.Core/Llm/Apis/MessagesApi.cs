@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using CodeGen.Core.Prompting;
@@ -111,6 +112,27 @@ internal sealed partial class MessagesApi : WireApi
         WriteParameters(writer, parameters, rules, tokenLimit: false, effortInObject: true); // max_tokens went first: the API requires it
         parameters.AdditionalBody?.Write(writer, rules);
         writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// The body of <c>POST …/messages/count_tokens</c> for a request with these messages: the request's model, system
+    /// prompt and messages (the input tokens depend on nothing else CodeGen sends; the endpoint refuses max_tokens).
+    /// </summary>
+    public static byte[] CountTokensBody(string model, IReadOnlyList<ChatMessage> messages)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("model"u8, model);
+            if (SystemText(messages) is { } system)
+            {
+                writer.WriteString("system"u8, system);
+            }
+            WriteTurns(writer, "messages"u8, messages);
+            writer.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
     }
 
     /// <summary>Message Batches carry no url per request: this names the API the requests are for.</summary>

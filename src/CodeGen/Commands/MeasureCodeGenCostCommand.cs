@@ -1,0 +1,225 @@
+using System.Globalization;
+using System.Management.Automation;
+using System.Text;
+using CodeGen.Commands.Endpoints;
+using CodeGen.Commands.Rows;
+using CodeGen.Commands.Support;
+using CodeGen.Core.Costing;
+using CodeGen.Core.Llm;
+using CodeGen.Core.Running;
+using CodeGen.Core.Storage;
+
+namespace CodeGen.Commands;
+
+/// <summary>
+/// Measure-CodeGenCost: what Invoke-CodeInstructionToCode would cost on the same rows, before it is paid. Builds each
+/// row's request exactly as a run would and counts its prompt tokens (the model's tokenizer, or Anthropic's free
+/// count_tokens); prices them with the user's prices. Sends no row's request, except the -SampleRows it is asked to
+/// run for real to measure how long the answers are.
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Measure, "CodeGenCost", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = InputObjectSet)]
+[OutputType(typeof(CostEstimate))]
+public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicParameters
+{
+    private const string InputObjectSet = "InputObject";
+    private const string InstructionSet = "Instruction";
+    private const string PathSet = "Path";
+
+    /// <summary>The prompt and request parameters, declared once for the commands that have them.</summary>
+    private readonly GenerationParameters _prompt = new();
+    private GenerationOptions? _generation;
+    private LlmEndpoint? _endpoint;
+    private CostEstimator? _estimator;
+
+    /// <summary>A row: an object with the instruction column, a hashtable, or a string that is the instruction itself.</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
+    public PSObject InputObject { get; set; } = null!;
+
+    /// <summary>Instructions given directly; each is a row.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = InstructionSet)]
+    [ValidateNotNull]
+    public string[] Instruction { get; set; } = [];
+
+    /// <summary>CSV, JSON or JSONL files of rows (wildcards expand); their rows are counted together.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName", "PSPath", "LiteralPath")]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>Format of the files when their extensions do not say it.</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
+    public string? Format { get; set; }
+
+    /// <summary>CSV field separator.</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    public char Delimiter { get; set; } = ',';
+
+    /// <summary>Encoding of a CSV input (default UTF-8; byte order marks are honoured).</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [EncodingTransformation]
+    [ArgumentCompleter(typeof(EncodingCompleter))]
+    public Encoding? Encoding { get; set; }
+
+    /// <summary>Price the run as a batch job (-Batch of Invoke-CodeInstructionToCode): the batch prices, else half.</summary>
+    [Parameter]
+    public SwitchParameter Batch { get; set; }
+
+    /// <summary>Run this many rows (chosen at random) for real, and estimate the answers' tokens from theirs. These are the only requests that cost anything.</summary>
+    [Parameter]
+    [ValidateRange(1, 10_000)]
+    public int SampleRows { get; set; }
+
+    /// <summary>Count rows that already have the output column, as a run with -Force would send them.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>Requests in flight at once (count_tokens calls and sample rows).</summary>
+    [Parameter]
+    [ValidateRange(1, 1024)]
+    public int ThrottleLimit { get; set; } = DefaultThrottleLimit;
+
+    public object GetDynamicParameters() => _prompt;
+
+    protected override void BeginProcessing() => Engine(Begin, Endpoint);
+
+    protected override void ProcessRecord() => Engine(Process, Endpoint);
+
+    protected override void EndProcessing() => Engine(End, Endpoint);
+
+    private void Begin()
+    {
+        _endpoint = ResolveEndpointOrThrow();
+        _generation = _prompt.ToOptions(this, Force);
+        Engine(() => _endpoint.Api.Check(_generation.Parameters, _endpoint.ApiVersion), _prompt.AdditionalBody);
+        _estimator = new CostEstimator(_generation, _endpoint, SampleRows);
+    }
+
+    private void Process()
+    {
+        switch (ParameterSetName)
+        {
+            case InstructionSet:
+                foreach (var text in Instruction)
+                {
+                    _estimator!.Add(new InstructionRow(text ?? string.Empty, _prompt.InputKey));
+                }
+                break;
+            case PathSet:
+                foreach (string pattern in Path)
+                {
+                    var files = FilePatterns.Expand(this, pattern, out _);
+                    if (files.Count == 0)
+                    {
+                        WriteError(ErrorRecords.ForUsage(DataFileException.DataFileNotFound, $"-Path {pattern} matches no file.", "Check the folder and the pattern (Get-ChildItem shows what it matches).",
+                            pattern, new FileNotFoundException($"-Path {pattern} matches no file."), ErrorCategory.ObjectNotFound));
+                    }
+                    foreach (string file in files)
+                    {
+                        CountFile(file);
+                    }
+                }
+                break;
+            default:
+                _estimator!.Add(PipelineRow.From(InputObject, _prompt.InputKey));
+                break;
+        }
+    }
+
+    private void CountFile(string path)
+    {
+        var format = Format is null ? (DataFormat?)null : DataFormats.Parse(Format);
+        using var reader = RowFiles.OpenReader(path, DataFormats.Resolve(path, format), new CsvSettings(Delimiter, Encoding));
+        var progress = new ProgressRecord(1, $"Counting the tokens of {System.IO.Path.GetFileName(path)}", "Reading rows");
+        long next = 0;
+        while (reader.Read(out var row))
+        {
+            _estimator!.Add(row);
+            if (++next % 10_000 == 0 && reader.Length > 0)
+            {
+                StoppingToken.ThrowIfCancellationRequested();
+                progress.PercentComplete = (int)Math.Clamp(100 * reader.Position / reader.Length, 0, 100);
+                progress.StatusDescription = string.Format(CultureInfo.InvariantCulture, "{0:N0} rows", next);
+                WriteProgress(progress);
+            }
+        }
+        progress.RecordType = ProgressRecordType.Completed;
+        WriteProgress(progress);
+    }
+
+    private void End()
+    {
+        var estimator = _estimator!;
+        var endpoint = _endpoint!;
+        if (estimator.UnsendableCount > 0)
+        {
+            WriteWarning(string.Format(CultureInfo.InvariantCulture, "{0:N0} rows would not be sent (a run fails them before asking); they are not counted. The first: {1}",
+                estimator.UnsendableCount, estimator.Unsendable[0].Message));
+        }
+        var price = ResolvePrice(endpoint);
+        if (price is null)
+        {
+            WriteWarning("No price is known for model '" + endpoint.Model + "': only tokens are counted. Give -Price @{ Input = …; Output = … } (USD per million tokens) or -PriceFile, or set one with Set-CodeGenEndpoint.");
+        }
+
+        LlmClient? client = null;
+        try
+        {
+            SampleUsage? sample = null;
+            var rows = estimator.SampleRows;
+            if (rows.Count > 0 && ShouldProcess($"{rows.Count} sample rows of {estimator.Rows:N0} at {endpoint.DisplayUri}", $"Send {rows.Count} paid requests to model '{endpoint.Model}'"))
+            {
+                client ??= CreateClientOrThrow(out _, ResolveThrottleLimit(ThrottleLimit));
+                sample = RunSample(client, rows);
+            }
+            ApiCalls? calls = null;
+            if (estimator.UsesProviderCount)
+            {
+                client ??= CreateClientOrThrow(out _, ResolveThrottleLimit(ThrottleLimit));
+                calls = new ApiCalls(client, endpoint, ApiCallException.TokenCountFailed);
+            }
+            var estimate = PipelineThread.Run(() => estimator.EstimateAsync(price, Batch, sample, calls, ResolveThrottleLimit(ThrottleLimit),
+                problem => WriteWarning("Anthropic's count_tokens could not be used, so the prompt tokens are an estimate: " + problem), StoppingToken));
+            if (estimate.OutputCost is null && price is not null)
+            {
+                WriteWarning("The answers' tokens are not known: give -MaxTokens for a ceiling, or -SampleRows N to measure them on N rows.");
+            }
+            WriteObject(estimate);
+        }
+        finally
+        {
+            client?.Dispose();
+        }
+    }
+
+    /// <summary>Runs the sample rows for real; a row that fails is an error record, and the rest are measured.</summary>
+    private SampleUsage RunSample(LlmClient client, IReadOnlyList<PreparedRow> rows)
+    {
+        var parameters = _generation!.Parameters;
+        var results = PipelineThread.Run(() => Task.WhenAll(rows.Select(row => ((IChatBackend)client).CompleteAsync(row, parameters, StoppingToken))));
+        int answered = 0;
+        long prompt = 0, completion = 0, reasoning = 0, cached = 0;
+        for (int i = 0; i < results.Length; i++)
+        {
+            if (results[i].Answer is { Usage: { } usage })
+            {
+                answered++;
+                prompt += usage.PromptTokens;
+                completion += usage.CompletionTokens;
+                reasoning += usage.ReasoningTokens ?? 0;
+                cached += usage.CachedTokens ?? 0;
+            }
+            else if (results[i].Answer is not null)
+            {
+                WriteWarning($"Sample row {rows[i].RowNumber} was answered without token counts: it is not measured.");
+            }
+            else
+            {
+                WriteError(ErrorRecords.ForRow(results[i].ToRowError(rows[i].RowNumber), rows[i].RowNumber, this));
+            }
+        }
+        WriteVerbose(string.Format(CultureInfo.InvariantCulture, "Sample: {0} of {1} rows answered, {2:N0} prompt and {3:N0} completion tokens ({4:N0} reasoning).",
+            answered, rows.Count, prompt, completion, reasoning));
+        return new SampleUsage(rows.Count, answered, prompt, completion, reasoning, cached);
+    }
+}

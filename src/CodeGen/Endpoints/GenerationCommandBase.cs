@@ -1,0 +1,35 @@
+using System.Collections;
+using System.Management.Automation;
+using CodeGen.Commands.Support;
+using CodeGen.Core.Costing;
+using CodeGen.Core.Llm;
+
+namespace CodeGen.Commands.Endpoints;
+
+/// <summary>
+/// The commands that send (or would send) the rows' requests: Invoke-CodeInstructionToCode and Measure-CodeGenCost.
+/// They share the prices of the model's tokens, declared here once.
+/// </summary>
+public abstract class GenerationCommandBase : LlmCommandBase
+{
+    /// <summary>The model's prices in USD per million tokens: @{ Input = 0.15; Output = 0.60; CachedInput = 0.075 } (also Reasoning, BatchInput, BatchOutput).</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public IDictionary? Price { get; set; }
+
+    /// <summary>A price file in the format of LiteLLM's model_prices_and_context_window.json, where the model is looked up.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? PriceFile { get; set; }
+
+    /// <summary>The price of the endpoint's model (-Price, -PriceFile, the session's), or null when none is known; stops the command when one given cannot be used.</summary>
+    protected ModelPrice? ResolvePrice(LlmEndpoint endpoint)
+    {
+        if (Price is not null && PriceFile is not null)
+        {
+            ThrowTerminatingError(ErrorRecords.ForUsage("PriceAndPriceFile", "-Price gives the prices and -PriceFile names a file of them: pass one of them.",
+                "Keep -Price, or -PriceFile."));
+        }
+        return Engine(() => Prices.Resolve(this, Price, PriceFile, endpoint), PriceFile);
+    }
+}
