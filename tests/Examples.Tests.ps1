@@ -42,6 +42,7 @@ BeforeAll {
         @{ File = 'Import-CodeGenBatchResult.md'; Text = '-ResultPath ./output-1.jsonl'; Why = 'merges result files downloaded from a provider' }
         @{ File = 'Invoke-CodeInstructionToCode.md'; Text = '-Endpoint https://myres.openai.azure.com -Deployment gpt-4o-mini -EntraId'; Why = 'an Azure OpenAI resource and Entra ID sign-in' }
         @{ File = 'Set-CodeGenEndpoint.md'; Text = 'Read-Host -AsSecureString'; Why = 'reads a key typed at a prompt' }
+        @{ File = 'Measure-CodeGenCost.md'; Text = '-Provider Anthropic -Model claude-sonnet-4-5'; Why = 'Anthropic''s count_tokens, over https' }
         @{ File = 'about_CodeGen.md'; Text = 'Invoke-MyPipeline'; Why = 'records against OpenAI with a pipeline module of the reader''s' }
         @{ File = 'about_CodeGen.md'; Text = 'Mock Invoke-CodeInstructionToCode -ModuleName MyPipeline'; Why = 'a fragment of a Pester suite; examples/pester-pipeline runs the whole one' }
     )
@@ -60,6 +61,8 @@ BeforeAll {
         @{ File = 'Test-CodeGenCode.md'; Text = 'Get-ChildItem ./scripts'; Run = $scripts }
         @{ File = 'Test-CodeGenCode.md'; Text = 'if ($failed = Test-CodeGenCode'; Run = $scripts }
         @{ File = 'README.md'; Text = 'if ($failed = Get-ChildItem ./scripts'; Run = $scripts }
+        @{ File = 'Measure-CodeGenCost.md'; Text = '-PriceFile ./model_prices_and_context_window.json'; Run = '
+            Set-Content ./model_prices_and_context_window.json ''{ "gpt-4o-mini": { "input_cost_per_token": 1.5e-07, "output_cost_per_token": 6e-07, "litellm_provider": "openai" } }''' }
         @{ File = 'Get-CodeGenBatch.md'; Text = '-Offline'; Run = 'Invoke-CodeInstructionToCode -Path ./big.csv -OutputPath ./out.csv -Model gpt-4o-mini -Batch -NoWait' }
         # the rows the cancelled batch did not run come back without code, as the example says
         @{ File = 'Stop-CodeGenBatch.md'; Text = 'Stop-CodeGenBatch -OutputPath ./out.csv'; ErrorId = 'BatchResultMissing'

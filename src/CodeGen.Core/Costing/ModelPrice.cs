@@ -97,15 +97,15 @@ public sealed record ModelPrice
         decimal input = batch ? BatchInput ?? Input / 2 : Input;
         decimal output = batch ? BatchOutput ?? Output / 2 : Output;
         // a batch's discount applies to cached and reasoning tokens too, as both providers bill them
-        decimal cached = CachedInput is { } c ? (batch ? c * Ratio(input, Input) : c) : input;
-        decimal reasoning = Reasoning is { } r ? (batch ? r * Ratio(output, Output) : r) : output;
+        decimal cached = CachedInput is { } c ? (batch ? Discounted(c, input, Input) : c) : input;
+        decimal reasoning = Reasoning is { } r ? (batch ? Discounted(r, output, Output) : r) : output;
         decimal inputCost = ((promptTokens - cachedTokens) * input + cachedTokens * cached) / 1_000_000m;
         decimal outputCost = ((completionTokens - reasoningTokens) * output + reasoningTokens * reasoning) / 1_000_000m;
         return new Cost(inputCost, outputCost);
     }
 
-    /// <summary>A batch price as a share of the live one (half when the live price is nothing to compare with).</summary>
-    private static decimal Ratio(decimal batch, decimal live) => live == 0 ? 0.5m : batch / live;
+    /// <summary><paramref name="price"/> with the batch's discount (<paramref name="batch"/> of <paramref name="live"/>; half when the live price is nothing to compare with).</summary>
+    private static decimal Discounted(decimal price, decimal batch, decimal live) => live == 0 ? price / 2 : price * batch / live;
 }
 
 /// <summary>What some tokens cost, in <see cref="ModelPrice.Currency"/>.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CodeGen.Core.Llm;
+using CodeGen.Core.Storage;
 
 namespace CodeGen.Core.Costing;
 
@@ -32,6 +33,12 @@ public static class PriceFile
         byte[] bytes;
         try
         {
+            // a link is the user's to make; a FIFO or a device would never end (or block the open itself)
+            string target = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
+            if (NativeFiles.FactsOf(target) is { IsRegularFile: false } facts)
+            {
+                throw new PriceException($"The price file '{path}' {facts.Describe()}: give a regular file.", path);
+            }
             using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
             if (!file.CanSeek || file.Length > MaxBytes)
             {
