@@ -255,6 +255,19 @@ is retried after its Retry-After without lowering the concurrency; **most in fli
         $table += "| {0} | {1} | {2:N2} | {3:N0} | {4:N0} MB |" -f $pair[2], (Split-Path $pair[1] -Leaf), $result.seconds, ($result.rows / $result.seconds), ($result.peakRssKb / 1024)
     }
     $sections.Add("## Storage: reading $('{0:N0}' -f $storageRows) rows (piped to Measure-Object)`n`n" + ($table -join "`n"))
+
+    # Measure-CodeGenCost: counting a whole file's prompt tokens before a run (nothing is sent).
+    $costRows = 100000 / $scale
+    Write-Host "Cost estimate: $costRows rows" -ForegroundColor Cyan
+    $result = Invoke-Contender 'measure-cost' (New-Data $costRows '.csv') 1 $server.BaseUrl
+    $table = @("| command | rows | seconds | rows/s | peak RSS |", "|---|---:|---:|---:|---:|",
+        ("| Measure-CodeGenCost -Path rows.csv -Model gpt-4o-mini -MaxTokens 800 -Price ... | {0:N0} | {1:N2} | {2:N0} | {3:N0} MB |" -f $result.rows, $result.seconds, ($result.rows / $result.seconds), ($result.peakRssKb / 1024)))
+    $sections.Add("## Cost estimate: $('{0:N0}' -f $costRows) rows`n`n" + ($table -join "`n") + @"
+
+
+Every row's request is built as a run builds it and its prompt tokens counted with gpt-4o-mini's tokenizer (``o200k_base``);
+nothing is sent. The time includes loading the tokenizer's data once.
+"@)
 }
 finally {
     Stop-FakeLlm $server

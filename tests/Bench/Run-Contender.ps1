@@ -4,7 +4,7 @@
 # Started by Invoke-Benchmark.ps1; the clock covers the work only, not pwsh start-up or Import-Module.
 param(
     [Parameter(Mandatory)]
-    [ValidateSet('file', 'file-responses', 'file-messages', 'file-check-powershell', 'file-check-python', 'pipeline', 'parallel', 'import-codegen-csv', 'import-csv', 'import-codegen-jsonl', 'convertfrom-json')]
+    [ValidateSet('file', 'file-responses', 'file-messages', 'file-check-powershell', 'file-check-python', 'pipeline', 'parallel', 'import-codegen-csv', 'import-csv', 'import-codegen-jsonl', 'convertfrom-json', 'measure-cost')]
     [string] $Contender,
     [Parameter(Mandatory)] [string] $Manifest,
     [Parameter(Mandatory)] [string] $InputPath,
@@ -84,6 +84,7 @@ switch ($Contender) {
     'import-csv' { $rows = (Import-Csv -LiteralPath $InputPath | Measure-Object).Count }
     'import-codegen-jsonl' { $rows = (Import-CodeGenData -Path $InputPath | Measure-Object).Count }
     'convertfrom-json' { $rows = (Get-Content -LiteralPath $InputPath | ConvertFrom-Json | Measure-Object).Count }
+    'measure-cost' { $rows = (Measure-CodeGenCost -Path $InputPath -Model gpt-4o-mini -MaxTokens 800 -Price @{ Input = 0.15; Output = 0.60 }).Rows }
 }
 $clock.Stop()
 $clock.Elapsed.TotalSeconds

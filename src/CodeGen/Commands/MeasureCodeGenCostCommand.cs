@@ -89,7 +89,9 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
 
     private void Begin()
     {
-        _endpoint = ResolveEndpointOrThrow();
+        // counting sends nothing to OpenAI's models, so an estimate needs no endpoint configured: OpenAI's own is assumed
+        _endpoint = ResolveEndpointOrThrow(SampleRows > 0 ? null
+            : new EndpointSettings(EndpointSettings.DefaultEndpointOf(LlmProvider.OpenAI), Source: "OpenAI's API (nothing is sent to count its models' tokens)", OnlyFor: LlmProvider.OpenAI));
         _generation = _prompt.ToOptions(this, Force);
         Engine(() => _endpoint.Api.Check(_generation.Parameters, _endpoint.ApiVersion), _prompt.AdditionalBody);
         _estimator = new CostEstimator(_generation, _endpoint, SampleRows);
