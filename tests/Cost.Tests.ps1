@@ -81,11 +81,14 @@ Describe 'Measure-CodeGenCost' {
         $estimate = $rows | Measure-CodeGenCost @mini -WarningVariable warnings -WarningAction SilentlyContinue
         $estimate.Rows | Should -Be 2
         $estimate.Unsendable | Should -Be 1
-        $warnings -join "`n" | Should -BeLike "*1 rows would not be sent*instruction*"
+        $warnings -join "`n" | Should -BeLike "*1 row would not be sent*instruction*"
         $warnings -join "`n" | Should -BeLike '*No price is known*-Price*'
         $estimate.InputCost | Should -BeNullOrEmpty
 
         (Measure-CodeGenCost -Instruction 'one', 'two' @mini -WarningAction SilentlyContinue).Rows | Should -Be 2
+        # files from Get-ChildItem are counted as -Path counts them
+        $in = New-Input (New-TestFolder) 7
+        (Get-ChildItem -LiteralPath $in | Measure-CodeGenCost @mini -WarningAction SilentlyContinue).Rows | Should -Be 7
     }
 
     It 'prices -Batch at the batch prices, else at half' {

@@ -226,6 +226,30 @@ Import-Module '$(Join-Path $PSScriptRoot '../CodeGen.psd1')'
     }
 }
 
+Describe 'Dependency isolation: Microsoft.ML.Tokenizers' {
+    It 'counts tokens with its own tokenizer beside an older Microsoft.ML.Tokenizers already in the session' {
+        $packages = $env:NUGET_PACKAGES
+        if (-not $packages) { $packages = ((& dotnet nuget locals global-packages --list | Select-Object -First 1) -replace '^global-packages:\s*', '').Trim() }
+        $older = Join-Path $packages 'microsoft.ml.tokenizers/2.0.0/lib/net8.0/Microsoft.ML.Tokenizers.dll'
+        Test-Path -LiteralPath $older | Should -BeTrue -Because 'tests/Tools/Tools.csproj downloads Microsoft.ML.Tokenizers 2.0.0'
+        $result = Invoke-FreshPwsh @"
+`$ErrorActionPreference = 'Stop'
+Add-Type -LiteralPath '$older'
+Import-Module '$(Join-Path $PSScriptRoot '../CodeGen.psd1')'
+`$estimate = Measure-CodeGenCost -Instruction 'hello world' -Model gpt-4o-mini -SystemPrompt 'x' -WarningAction SilentlyContinue
+"tokens=`$(`$estimate.PromptTokens)"
+[AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'Microsoft.ML.Tokenizers' } |
+    ForEach-Object { 'tokenizers={0} in {1}' -f (`$_.GetCustomAttributes([System.Reflection.AssemblyInformationalVersionAttribute], `$false)[0].InformationalVersion -replace '\..*'), [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext(`$_).Name }
+"@
+        $result.ExitCode | Should -Be 0 -Because $result.Output
+        # every Microsoft.ML assembly says 1.0.0.0: the informational version tells them apart
+        $expected = (Measure-CodeGenCost -Instruction 'hello world' -Model gpt-4o-mini -SystemPrompt 'x' -WarningAction SilentlyContinue).PromptTokens
+        $result.Output | Should -BeLike "*tokens=$expected*"
+        $result.Output | Should -BeLike '*tokenizers=2 in Default*'
+        $result.Output | Should -BeLike '*tokenizers=3 in CodeGen*'
+    }
+}
+
 Describe 'Packaging' {
     BeforeAll {
         $repoRoot = (Resolve-Path (Join-Path $PSScriptRoot '..')).Path

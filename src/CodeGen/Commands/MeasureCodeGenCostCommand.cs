@@ -123,7 +123,15 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
                 }
                 break;
             default:
-                _estimator!.Add(PipelineRow.From(InputObject, _prompt.InputKey));
+                if (InputObject.BaseObject is FileInfo info)
+                {
+                    // Get-ChildItem's files are counted as -Path counts them (as Test-CodeGenCode takes them)
+                    CountFile(info.FullName);
+                }
+                else
+                {
+                    _estimator!.Add(PipelineRow.From(InputObject, _prompt.InputKey));
+                }
                 break;
         }
     }
@@ -155,8 +163,8 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
         var endpoint = _endpoint!;
         if (estimator.UnsendableCount > 0)
         {
-            WriteWarning(string.Format(CultureInfo.InvariantCulture, "{0:N0} rows would not be sent (a run fails them before asking); they are not counted. The first: {1}",
-                estimator.UnsendableCount, estimator.Unsendable[0].Message));
+            WriteWarning(string.Format(CultureInfo.InvariantCulture, "{0:N0} {1} not be sent (a run fails them before asking) and {2} not counted. The first: {3}",
+                estimator.UnsendableCount, estimator.UnsendableCount == 1 ? "row would" : "rows would", estimator.UnsendableCount == 1 ? "is" : "are", estimator.Unsendable[0].Message));
         }
         var price = ResolvePrice(endpoint);
         if (price is null)
@@ -182,6 +190,8 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
             }
             var estimate = PipelineThread.Run(() => estimator.EstimateAsync(price, Batch, sample, calls, ResolveThrottleLimit(ThrottleLimit),
                 problem => WriteWarning("Anthropic's count_tokens could not be used, so the prompt tokens are an estimate: " + problem), StoppingToken));
+            WriteVerbose(string.Format(CultureInfo.InvariantCulture, "{0:N0} rows for model '{1}' on {2}: {3:N0} prompt tokens ({4}){5}.", estimate.Rows, estimate.Model,
+                estimate.Api, estimate.PromptTokens, estimate.TokenCounting, price is null ? string.Empty : "; prices from " + price.Source));
             if (estimate.OutputCost is null && price is not null)
             {
                 WriteWarning("The answers' tokens are not known: give -MaxTokens for a ceiling, or -SampleRows N to measure them on N rows.");
