@@ -295,6 +295,23 @@ public sealed class CostingTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.DoesNotContain(AnthropicKey, error.Message);
     }
 
+    [Theory]
+    [InlineData("{\"input_tokens\": -5}")]
+    [InlineData("{\"input_tokens\": \"12\"}")]
+    [InlineData("{\"input_tokens\": 1e300}")]
+    [InlineData("{\"tokens\": 12, \"echo\": \"sk-ant-api03-count-key-0123456789\"}")]
+    [InlineData("[12]")]
+    [InlineData("not json at all")]
+    public async Task A_count_that_is_not_a_count_stops_the_estimate_and_says_so(string answer)
+    {
+        var server = _fixture.Use(new FakeLlmOptions { RequiredApiKey = AnthropicKey, CountTokensAnswer = answer });
+        using var client = Claude(server);
+        var error = await Assert.ThrowsAsync<ApiCallException>(() => EstimateAsync(client, Tasks(3)));
+        Assert.Equal(ApiCallException.TokenCountFailed, error.ErrorId);
+        Assert.Contains("count the prompt's tokens", error.Message);
+        Assert.DoesNotContain(AnthropicKey, error.Message);
+    }
+
     /// <summary>The prompt tokens the server reports when the rows are run for real.</summary>
     private static async Task<long> RealPromptTokensAsync(LlmClient client, IEnumerable<TestRow> rows)
     {

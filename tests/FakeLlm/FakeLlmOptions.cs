@@ -143,6 +143,9 @@ public sealed record FakeLlmOptions
     /// invalid_api_key with the key masked, or Anthropic's authentication_error "invalid x-api-key".
     /// </summary>
     public string? RequiredApiKey { get; init; }
+
+    /// <summary>When set, count_tokens answers 200 with this body instead of a count (a broken or hostile server).</summary>
+    public string? CountTokensAnswer { get; init; }
 }
 
 /// <summary>Overrides parsed from a <c>[[fake:...]]</c> directive in the prompt.</summary>

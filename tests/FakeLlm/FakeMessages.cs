@@ -184,6 +184,11 @@ internal sealed class FakeMessages(FakeLlmServer server) : FakeApi
         {
             return;
         }
+        if (server.Options.CountTokensAnswer is { } hostile)
+        {
+            await FakeLlmServer.WriteJsonAsync(context, 200, Encoding.UTF8.GetBytes(hostile)).ConfigureAwait(false);
+            return;
+        }
         MessagesRequest request;
         try
         {
