@@ -30,6 +30,7 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
     private GenerationOptions? _generation;
     private LlmEndpoint? _endpoint;
     private CostEstimator? _estimator;
+    private ModelPrice? _price;
 
     /// <summary>A row: an object with the instruction column, a hashtable, or a string that is the instruction itself.</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
@@ -94,6 +95,7 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
             : new EndpointSettings(EndpointSettings.DefaultEndpointOf(LlmProvider.OpenAI), Source: "OpenAI's API (nothing is sent to count its models' tokens)", OnlyFor: LlmProvider.OpenAI));
         _generation = _prompt.ToOptions(this, Force);
         Engine(() => _endpoint.Api.Check(_generation.Parameters, _endpoint.ApiVersion), _prompt.AdditionalBody);
+        _price = ResolvePrice(_endpoint); // before the rows are read: a price that cannot be used stops the command at once
         _estimator = new CostEstimator(_generation, _endpoint, SampleRows);
     }
 
@@ -166,7 +168,7 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
             WriteWarning(string.Format(CultureInfo.InvariantCulture, "{0:N0} {1} not be sent (a run fails them before asking) and {2} not counted. The first: {3}",
                 estimator.UnsendableCount, estimator.UnsendableCount == 1 ? "row would" : "rows would", estimator.UnsendableCount == 1 ? "is" : "are", estimator.Unsendable[0].Message));
         }
-        var price = ResolvePrice(endpoint);
+        var price = _price;
         if (price is null)
         {
             WriteWarning("No price is known for model '" + endpoint.Model + "': only tokens are counted. Give -Price @{ Input = …; Output = … } (USD per million tokens) or -PriceFile, or set one with Set-CodeGenEndpoint.");
