@@ -9,7 +9,7 @@ namespace FakeLlm;
 /// other model (Anthropic's, the benchmarks' made-up names): the characters of the whole prompt / 4, which is cheap.
 /// Kept apart from CodeGen's own counter on purpose: a test that compares the two compares two countings.
 /// </summary>
-internal static class FakeTokens
+public static class FakeTokens
 {
     private const int PerMessage = 3;
     private const int PerReply = 3;
@@ -17,8 +17,14 @@ internal static class FakeTokens
     private static readonly Lazy<Tokenizer> O200k = new(() => TiktokenTokenizer.CreateForEncoding("o200k_base"));
     private static readonly Lazy<Tokenizer> Cl100k = new(() => TiktokenTokenizer.CreateForEncoding("cl100k_base"));
 
+    /// <summary>
+    /// Loads both tokenizers now (tens of MB that stay for the life of the process), for a test that measures the heap
+    /// and must not count their first use by a test alongside it.
+    /// </summary>
+    public static void Preload() => _ = (O200k.Value, Cl100k.Value);
+
     /// <summary>The tokenizer of an OpenAI model, or null for any other model.</summary>
-    public static Tokenizer? TokenizerOf(string model)
+    internal static Tokenizer? TokenizerOf(string model)
     {
         string name = model[(model.LastIndexOf('/') + 1)..].ToLowerInvariant();
         if (name.StartsWith("gpt-4o") || name.StartsWith("gpt-4.1") || name.StartsWith("gpt-5") || name.StartsWith("codex")
@@ -30,7 +36,7 @@ internal static class FakeTokens
     }
 
     /// <summary>The prompt tokens of a request whose messages are these (role, text) pairs, for <paramref name="model"/>.</summary>
-    public static int Prompt(string model, IEnumerable<(string Role, string Text)> messages)
+    internal static int Prompt(string model, IEnumerable<(string Role, string Text)> messages)
     {
         var tokenizer = TokenizerOf(model);
         long tokens = tokenizer is null ? 0 : PerReply;
