@@ -61,8 +61,10 @@ BeforeAll {
         @{ File = 'Test-CodeGenCode.md'; Text = 'Get-ChildItem ./scripts'; Run = $scripts }
         @{ File = 'Test-CodeGenCode.md'; Text = 'if ($failed = Test-CodeGenCode'; Run = $scripts }
         @{ File = 'README.md'; Text = 'if ($failed = Get-ChildItem ./scripts'; Run = $scripts }
-        @{ File = 'Measure-CodeGenCost.md'; Text = '-PriceFile ./model_prices_and_context_window.json'; Run = '
-            Set-Content ./model_prices_and_context_window.json ''{ "gpt-4o-mini": { "input_cost_per_token": 1.5e-07, "output_cost_per_token": 6e-07, "litellm_provider": "openai" } }''' }
+        # LiteLLM's price map, as downloaded (one entry of it)
+        @{ File = 'Measure-CodeGenCost.md'; Text = '-PriceFile ./model_prices_and_context_window.json'; Run = @'
+'{ "gpt-4o-mini": { "input_cost_per_token": 1.5e-07, "output_cost_per_token": 6e-07, "cache_read_input_token_cost": 7.5e-08, "input_cost_per_token_batches": 7.5e-08, "output_cost_per_token_batches": 3e-07, "litellm_provider": "openai", "mode": "chat" } }' | Set-Content ./model_prices_and_context_window.json
+'@ }
         @{ File = 'Get-CodeGenBatch.md'; Text = '-Offline'; Run = 'Invoke-CodeInstructionToCode -Path ./big.csv -OutputPath ./out.csv -Model gpt-4o-mini -Batch -NoWait' }
         # the rows the cancelled batch did not run come back without code, as the example says
         @{ File = 'Stop-CodeGenBatch.md'; Text = 'Stop-CodeGenBatch -OutputPath ./out.csv'; ErrorId = 'BatchResultMissing'

@@ -64,7 +64,7 @@ Describe 'Formatting' {
         $summary = Invoke-CodeInstructionToCode -Path (Join-Path $folder 'in.jsonl') -OutputPath (Join-Path $folder 'out.csv') @common
         $summary.pstypenames[0] | Should -Be 'CodeGen.Core.Running.FileRunSummary'
         $text = $summary | Out-String
-        $text | Should -Match 'Output\s+Rows\s+Generated\s+Failed\s+SkippedByResume\s+Cached\s+Tokens\s+Elapsed'
+        $text | Should -Match 'Output\s+Rows\s+Generated\s+Failed\s+SkippedByResume\s+Cached\s+Tokens\s+Cost\s+Elapsed'
         $text | Should -Match 'out\.csv\s+2\s+2\s+0\s+0'
     }
 

@@ -115,7 +115,12 @@ public sealed class FakeApiTests : IClassFixture<FakeServerFixture>, IDisposable
 
         var usage = body.GetProperty("usage");
         int output_ = usage.GetProperty("output_tokens").GetInt32();
-        Assert.Equal(Math.Max(1, "task 1".Length / 4), usage.GetProperty("input_tokens").GetInt32());
+        // as OpenAI counts it (gpt-5.1-codex: o200k_base): the instructions and every input item as chat messages, each with its
+        // role and 3 tokens of framing, and 3 for the reply
+        var o200k = Microsoft.ML.Tokenizers.TiktokenTokenizer.CreateForEncoding("o200k_base");
+        int expected = 3 + new[] { ("system", "Write code."), ("developer", "Be brief."), ("user", "first task"), ("assistant", "ok"), ("user", "task 1") }
+            .Sum(m => 3 + o200k.CountTokens(m.Item1) + o200k.CountTokens(m.Item2));
+        Assert.Equal(expected, usage.GetProperty("input_tokens").GetInt32());
         Assert.Equal(0, usage.GetProperty("input_tokens_details").GetProperty("cached_tokens").GetInt32());
         Assert.Equal(FakeModelRules.ReasoningTokens, usage.GetProperty("output_tokens_details").GetProperty("reasoning_tokens").GetInt32());
         Assert.Equal(text.Length / 4 + FakeModelRules.ReasoningTokens, output_); // reasoning inside output_tokens
@@ -342,7 +347,7 @@ public sealed class FakeApiTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.Equal("end_turn", body.GetProperty("stop_reason").GetString());
         Assert.Equal(JsonValueKind.Null, body.GetProperty("stop_sequence").ValueKind);
         var usage = body.GetProperty("usage");
-        Assert.Equal(1, usage.GetProperty("input_tokens").GetInt32());
+        Assert.Equal(("Write code.".Length + "first".Length + "ok".Length + "task 1".Length) / 4, usage.GetProperty("input_tokens").GetInt32()); // the whole prompt, not the task
         Assert.Equal(block.GetProperty("text").GetString()!.Length / 4, usage.GetProperty("output_tokens").GetInt32());
         Assert.Equal(0, usage.GetProperty("cache_creation_input_tokens").GetInt32());
         Assert.Equal(0, usage.GetProperty("cache_read_input_tokens").GetInt32());
@@ -617,6 +622,49 @@ public sealed class FakeApiTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.StartsWith("This request would exceed the rate limit for your organization (", body.GetProperty("error").GetProperty("message").GetString());
         Assert.Contains(" of 600 requests per minute.", body.GetProperty("error").GetProperty("message").GetString());
         Assert.Equal(1, server.Stats.RateLimited);
+    }
+
+    [Fact]
+    public async Task A_messages_answer_reports_the_input_tokens_count_tokens_answers_for_the_same_body()
+    {
+        var server = Use(new FakeLlmOptions());
+        const string messages = """{"model":"claude-sonnet-4-5","system":"You write Python. Answer with code only.","messages":[{"role":"user","content":"Write a function that reverses a string, then a test for it."},{"role":"assistant","content":"ok"},{"role":"user","content":[{"type":"text","text":"task 1: 深い, emoji 🚀\r\nline two"}]}]""";
+        using var counted = await Messages(server, messages + "}", path: "/messages/count_tokens");
+        Assert.Equal(HttpStatusCode.OK, counted.StatusCode);
+        int count = (await Json(counted)).GetProperty("input_tokens").GetInt32();
+        using var answered = await Messages(server, messages + ""","max_tokens":1024}""");
+        Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        Assert.Equal(count, (await Json(answered)).GetProperty("usage").GetProperty("input_tokens").GetInt32());
+        Assert.True(count > "task 1".Length, "the whole prompt is counted, not the task alone");
+    }
+
+    [Theory]
+    [InlineData("gpt-4o-mini", "o200k_base")]
+    [InlineData("gpt-5", "o200k_base")]
+    [InlineData("o3-mini", "o200k_base")]
+    [InlineData("gpt-4.1-nano", "o200k_base")]
+    [InlineData("gpt-4", "cl100k_base")]
+    [InlineData("gpt-3.5-turbo", "cl100k_base")]
+    public async Task Chat_prompt_tokens_of_openai_models_are_counted_as_openai_counts_them(string model, string encoding)
+    {
+        var server = Use(new FakeLlmOptions());
+        var messages = new[] { ("system", "You write code.\r\nOnly code."), ("user", "Sort a list 🚀 and print it: 並べ替え") };
+        string json = JsonSerializer.Serialize(new { model, max_completion_tokens = 500, messages = messages.Select(m => new { role = m.Item1, content = m.Item2 }) });
+        using var response = await Post(server, "/chat/completions", json);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var tokenizer = Microsoft.ML.Tokenizers.TiktokenTokenizer.CreateForEncoding(encoding);
+        int expected = 3 + messages.Sum(m => 3 + tokenizer.CountTokens(m.Item1) + tokenizer.CountTokens(m.Item2));
+        Assert.Equal(expected, (await Json(response)).GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task Chat_prompt_tokens_of_other_models_are_the_whole_prompts_characters_over_four()
+    {
+        var server = Use(new FakeLlmOptions());
+        using var response = await Post(server, "/chat/completions",
+            """{"model":"qwen2.5-coder:7b","messages":[{"role":"system","content":[{"type":"text","text":"01234"},{"type":"text","text":"56789"}]},{"role":"user","content":"abcdefghij"},{"role":"assistant","content":"ok"},{"role":"user","content":"task"}]}""");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal((10 + 10 + 2 + 4) / 4, (await Json(response)).GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
     }
 
     [Fact]

@@ -95,7 +95,21 @@ internal static class Runs
 
 /// <summary>Tests that measure the process's managed heap, and tests that fill it: never at the same time.</summary>
 [CollectionDefinition(Collection)]
-public sealed class ManagedHeap
+public sealed class ManagedHeap : ICollectionFixture<TokenizersLoaded>
 {
     public const string Collection = "Managed heap";
+}
+
+/// <summary>
+/// The tokenizers (the fake server's and CodeGen's own) load once per process and stay: loaded before any heap is
+/// measured, so a test alongside that uses one first does not count in the measure.
+/// </summary>
+public sealed class TokenizersLoaded
+{
+    public TokenizersLoaded()
+    {
+        FakeTokens.Preload();
+        Costing.TokenCounter.For("gpt-4o", LlmProvider.OpenAI).CountText("x");
+        Costing.TokenCounter.For("gpt-4", LlmProvider.OpenAI).CountText("x");
+    }
 }

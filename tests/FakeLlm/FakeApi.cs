@@ -9,7 +9,8 @@ namespace FakeLlm;
 /// shape), and its cost for the tokens-per-minute limit. An API adds what its answer needs in a derived record.
 /// </summary>
 /// <param name="FirstPrompt">The first user message: in a follow-up (a repair), the row's own prompt.</param>
-internal record FakeRequest(string Prompt, string Model, byte[]? Refusal, int TokenCost, string FirstPrompt = "");
+/// <param name="PromptTokens">The prompt tokens its answer reports (<see cref="FakeTokens"/>).</param>
+internal record FakeRequest(string Prompt, string Model, byte[]? Refusal, int TokenCost, string FirstPrompt = "", int PromptTokens = 1);
 
 /// <summary>
 /// One API served through the shared request pipeline of <see cref="FakeLlmServer"/> (read body, record, auth, rate
@@ -98,5 +99,5 @@ internal sealed class FakeChat : FakeApi
         => FakeLlmServer.WriteOpenAiErrorAsync(context, status, message, openAiType, options, param, code);
 
     public override byte[] AnswerBody(FakeRequest request, string task, string style, string? finishOverride, string echo, int pad)
-        => FakeLlmServer.AnswerBody(request.Model, task, style, finishOverride, echo, pad);
+        => FakeLlmServer.AnswerBody(request.Model, task, style, finishOverride, echo, pad, request.PromptTokens);
 }

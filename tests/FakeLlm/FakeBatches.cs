@@ -318,8 +318,8 @@ internal sealed class FakeBatches
             string task = FakeLlmServer.TaskOf(prompt);
             string style = directive?.Style ?? _server.Options.Style;
             string body = Encoding.UTF8.GetString(request is FakeResponses.ResponsesRequest responses
-                ? FakeResponses.Body(model, task, style, directive?.FinishReason, responses.Store, Now())
-                : FakeLlmServer.AnswerBody(model, task, style, directive?.FinishReason));
+                ? FakeResponses.Body(model, task, style, directive?.FinishReason, responses.Store, Now(), inputTokens: request.PromptTokens)
+                : FakeLlmServer.AnswerBody(model, task, style, directive?.FinishReason, promptTokens: request.PromptTokens));
             output.Add($"{{\"id\":\"batch_req_{i + 1}\",\"custom_id\":{JsonSerializer.Serialize(customId)},\"response\":{{\"status_code\":200,\"request_id\":\"{requestId}\",\"body\":{body}}},\"error\":null}}");
             _server.Stats.CountBatchAnswer();
         }

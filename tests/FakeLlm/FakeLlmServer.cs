@@ -477,10 +477,14 @@ public sealed class FakeLlmServer : IAsyncDisposable
         string prompt = string.Empty;
         string? first = null;
         long characters = 0;
+        var texts = new List<(string Role, string Text)>();
         foreach (var message in root.GetProperty("messages").EnumerateArray())
         {
-            characters += ContentLength(message);
-            if (message.GetProperty("role").GetString() == "user")
+            string role = message.GetProperty("role").GetString() ?? string.Empty;
+            string text = ContentText(message);
+            characters += text.Length;
+            texts.Add((role, text));
+            if (role == "user")
             {
                 prompt = message.GetProperty("content").GetString() ?? string.Empty;
                 first ??= prompt;
@@ -496,32 +500,32 @@ public sealed class FakeLlmServer : IAsyncDisposable
             }
         }
         int cost = (int)Math.Clamp(characters / 4 + Math.Max(0, budget), 1, int.MaxValue);
-        return new FakeRequest(prompt, model, FakeModelRules.Refusal(root, model), cost, first ?? string.Empty);
+        return new FakeRequest(prompt, model, FakeModelRules.Refusal(root, model), cost, first ?? string.Empty, FakeTokens.Prompt(model, texts));
     }
 
-    /// <summary>Characters of a message's content: a string, or the text of its parts.</summary>
-    internal static long ContentLength(JsonElement message)
+    /// <summary>A message's content: a string, or the text of its parts joined.</summary>
+    internal static string ContentText(JsonElement message)
     {
         if (!message.TryGetProperty("content", out var content))
         {
-            return 0;
+            return string.Empty;
         }
         if (content.ValueKind == JsonValueKind.String)
         {
-            return content.GetString()!.Length;
+            return content.GetString()!;
         }
-        long total = 0;
+        var text = new StringBuilder();
         if (content.ValueKind == JsonValueKind.Array)
         {
             foreach (var part in content.EnumerateArray())
             {
-                if (part.ValueKind == JsonValueKind.Object && part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
+                if (part.ValueKind == JsonValueKind.Object && part.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
                 {
-                    total += text.GetString()!.Length;
+                    text.Append(t.GetString());
                 }
             }
         }
-        return total;
+        return text.ToString();
     }
 
     /// <summary>The task inside a prompt: what follows the last "Task:" line (CodeGen's default prompt), else the whole prompt.</summary>
@@ -641,7 +645,8 @@ public sealed class FakeLlmServer : IAsyncDisposable
     /// <summary>The chat-completion body of an answer in a style (the live answer, and a batch result's response body).</summary>
     /// <param name="echo">What the echo styles repeat (the caller's key): refusal-echo puts it in message.refusal, code-echo in the code.</param>
     /// <param name="pad">Bytes of comment lines added to the code (an oversized answer).</param>
-    public static byte[] AnswerBody(string model, string task, string style, string? finishOverride, string? echo = null, int pad = 0)
+    /// <param name="promptTokens">The prompt tokens the usage reports (<see cref="FakeRequest.PromptTokens"/>).</param>
+    public static byte[] AnswerBody(string model, string task, string style, string? finishOverride, string? echo = null, int pad = 0, int promptTokens = 1)
     {
         if (style == "nochoices")
         {
@@ -705,7 +710,6 @@ public sealed class FakeLlmServer : IAsyncDisposable
             writer.WriteEndArray();
             if (style != "minimal")
             {
-                int promptTokens = Math.Max(1, task.Length / 4);
                 int completionTokens = Math.Max(1, (content?.Length ?? 0) / 4);
                 bool reasoningModel = FakeModelRules.IsReasoningModel(model);
                 if (reasoningModel)

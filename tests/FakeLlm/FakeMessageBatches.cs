@@ -302,7 +302,8 @@ internal sealed partial class FakeMessageBatches(FakeLlmServer server)
             return Errored(FakeMessages.ErrorBody(directive.Code ?? FakeMessages.TypeFor(status), message));
         }
         string task = FakeLlmServer.TaskOf(parsed.Prompt);
-        byte[] message200 = FakeMessages.Body(parsed.Model, task, directive?.Style ?? options.Style, directive?.FinishReason, parsed.Thinking, batch.Version);
+        byte[] message200 = FakeMessages.Body(parsed.Model, task, directive?.Style ?? options.Style, directive?.FinishReason, parsed.Thinking, batch.Version,
+            inputTokens: parsed.InputTokens);
         server.Stats.CountBatchAnswer();
         return ("succeeded", $"{{\"type\":\"succeeded\",\"message\":{Encoding.UTF8.GetString(message200)}}}");
     }

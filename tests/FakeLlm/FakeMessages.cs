@@ -50,8 +50,9 @@ internal sealed class FakeMessages(FakeLlmServer server) : FakeApi
     protected override string What => "a Messages request";
 
     /// <summary>A Messages request: what every API has, whether thinking was asked for, the API version, and its input tokens (count_tokens).</summary>
+    /// <param name="InputTokens">What count_tokens answers for the body, and what its answer's usage reports.</param>
     internal sealed record MessagesRequest(string Prompt, string Model, byte[]? Refusal, int TokenCost, string FirstPrompt, bool Thinking, string Version, int InputTokens)
-        : FakeRequest(Prompt, Model, Refusal, TokenCost, FirstPrompt);
+        : FakeRequest(Prompt, Model, Refusal, TokenCost, FirstPrompt, InputTokens);
 
     /// <summary>The request-id every answer carries, errors included (the one header a support request needs).</summary>
     public override void Begin(HttpContext context) => context.Response.Headers["request-id"] = FakeLlmServer.NewId("req");
@@ -131,7 +132,7 @@ internal sealed class FakeMessages(FakeLlmServer server) : FakeApi
     public override byte[] AnswerBody(FakeRequest request, string task, string style, string? finishOverride, string echo, int pad)
     {
         var messages = (MessagesRequest)request;
-        return Body(request.Model, task, style, finishOverride, messages.Thinking, messages.Version, echo, pad);
+        return Body(request.Model, task, style, finishOverride, messages.Thinking, messages.Version, echo, pad, messages.InputTokens);
     }
 
     private static Task WriteAsync(HttpContext context, int status, string type, string message)
@@ -452,7 +453,9 @@ internal sealed class FakeMessages(FakeLlmServer server) : FakeApi
     /// filtered answers are <c>stop_reason: refusal</c> with no content; a truncated one is <c>max_tokens</c>. Usage
     /// counts as on chat; thinking tokens are inside output_tokens, and 2026-10-21 also names them.
     /// </summary>
-    public static byte[] Body(string model, string task, string style, string? finishOverride, bool thinking, string version, string? echo = null, int pad = 0)
+    /// <param name="inputTokens">The input tokens the usage reports: what count_tokens answers for the same body (<see cref="MessagesRequest.InputTokens"/>).</param>
+    public static byte[] Body(string model, string task, string style, string? finishOverride, bool thinking, string version, string? echo = null, int pad = 0,
+        int inputTokens = 1)
     {
         var answer = FakeLlmServer.ComposeAnswer(task, style, finishOverride, echo, pad);
         string stopReason = answer.Refusal is not null ? "refusal" : answer.Finish switch
@@ -520,7 +523,6 @@ internal sealed class FakeMessages(FakeLlmServer server) : FakeApi
                 writer.WriteString("stop_reason", stopReason);
                 writer.WriteNull("stop_sequence");
                 bool thought = blocks.Any(b => b.Type == "thinking");
-                int inputTokens = Math.Max(1, task.Length / 4);
                 int outputTokens = Math.Max(1, (answer.Content?.Length ?? 0) / 4) + (thought ? ThinkingTokens : 0);
                 writer.WriteStartObject("usage");
                 writer.WriteNumber("input_tokens", inputTokens);

@@ -29,8 +29,8 @@ internal sealed class FakeResponses(FakeLlmServer server) : FakeApi
     protected override string What => "a Responses request";
 
     /// <summary>A Responses request: what every API has, and whether the response is to be stored (echoed in the answer).</summary>
-    internal sealed record ResponsesRequest(string Prompt, string Model, byte[]? Refusal, int TokenCost, string FirstPrompt, bool Store)
-        : FakeRequest(Prompt, Model, Refusal, TokenCost, FirstPrompt);
+    internal sealed record ResponsesRequest(string Prompt, string Model, byte[]? Refusal, int TokenCost, string FirstPrompt, bool Store, int PromptTokens)
+        : FakeRequest(Prompt, Model, Refusal, TokenCost, FirstPrompt, PromptTokens);
 
     public override FakeRequest Parse(ReadOnlySpan<byte> body, HttpContext context) => Inspect(body);
 
@@ -39,7 +39,7 @@ internal sealed class FakeResponses(FakeLlmServer server) : FakeApi
         => FakeLlmServer.WriteOpenAiErrorAsync(context, status, message, openAiType, options, param, code);
 
     public override byte[] AnswerBody(FakeRequest request, string task, string style, string? finishOverride, string echo, int pad)
-        => Body(request.Model, task, style, finishOverride, ((ResponsesRequest)request).Store, server.Clock.GetUtcNow().ToUnixTimeSeconds(), echo, pad);
+        => Body(request.Model, task, style, finishOverride, ((ResponsesRequest)request).Store, server.Clock.GetUtcNow().ToUnixTimeSeconds(), echo, pad, request.PromptTokens);
 
     /// <summary>
     /// Reads a Responses request (live, or a batch line's body): the last user input is the prompt, the first the
@@ -84,7 +84,13 @@ internal sealed class FakeResponses(FakeLlmServer server) : FakeApi
             }
         }
 
-        long characters = root.TryGetProperty("instructions", out var instructions) && instructions.ValueKind == JsonValueKind.String ? instructions.GetString()!.Length : 0;
+        // the instructions and input count as chat messages do (the instructions as the system message)
+        var texts = new List<(string Role, string Text)>();
+        if (root.TryGetProperty("instructions", out var instructions) && instructions.ValueKind == JsonValueKind.String)
+        {
+            texts.Add(("system", instructions.GetString()!));
+        }
+        long characters = texts.Sum(t => (long)t.Text.Length);
         string prompt = string.Empty;
         string? first = null;
         if (root.TryGetProperty("input", out var input))
@@ -93,6 +99,7 @@ internal sealed class FakeResponses(FakeLlmServer server) : FakeApi
             {
                 prompt = first = input.GetString()!; // a string input is the user's text
                 characters += prompt.Length;
+                texts.Add(("user", prompt));
             }
             else if (input.ValueKind == JsonValueKind.Array)
             {
@@ -110,6 +117,7 @@ internal sealed class FakeResponses(FakeLlmServer server) : FakeApi
                         }
                         string text = TextOf(item);
                         characters += text.Length;
+                        texts.Add((name, text));
                         if (name == "user")
                         {
                             prompt = text;
@@ -128,7 +136,7 @@ internal sealed class FakeResponses(FakeLlmServer server) : FakeApi
         refusal ??= FakeModelRules.ResponsesRefusal(root, model);
         bool store = !(root.TryGetProperty("store", out var s) && s.ValueKind == JsonValueKind.False);
         int cost = (int)Math.Clamp(characters / 4 + Math.Max(0, budget), 1, int.MaxValue);
-        return new ResponsesRequest(prompt, model, refusal, cost, first ?? string.Empty, store);
+        return new ResponsesRequest(prompt, model, refusal, cost, first ?? string.Empty, store, FakeTokens.Prompt(model, texts));
     }
 
     /// <summary>An input item's text: its string content, or its text parts (input_text, output_text) joined.</summary>
@@ -161,7 +169,8 @@ internal sealed class FakeResponses(FakeLlmServer server) : FakeApi
     /// The response object of an answer in a style (the live answer, and a batch line's response body), with chat's
     /// token arithmetic: reasoning models report <see cref="FakeModelRules.ReasoningTokens"/> inside output_tokens.
     /// </summary>
-    public static byte[] Body(string model, string task, string style, string? finishOverride, bool store, long createdAt, string? echo = null, int pad = 0)
+    /// <param name="inputTokens">The input tokens the usage reports (<see cref="FakeRequest.PromptTokens"/>).</param>
+    public static byte[] Body(string model, string task, string style, string? finishOverride, bool store, long createdAt, string? echo = null, int pad = 0, int inputTokens = 1)
     {
         var answer = FakeLlmServer.ComposeAnswer(task, style, finishOverride, echo, pad);
         string? incomplete = answer.Finish switch { "length" => "max_output_tokens", "content_filter" => "content_filter", _ => null };
@@ -178,7 +187,7 @@ internal sealed class FakeResponses(FakeLlmServer server) : FakeApi
             }
             else
             {
-                WriteResponse(writer, model, task, style, store, createdAt, answer, incomplete);
+                WriteResponse(writer, model, style, store, createdAt, answer, incomplete, inputTokens);
             }
             writer.WriteEndObject();
         }
@@ -186,7 +195,7 @@ internal sealed class FakeResponses(FakeLlmServer server) : FakeApi
         return style == "badunicode" ? FakeLlmServer.WithLoneSurrogate(body) : body;
     }
 
-    private static void WriteResponse(Utf8JsonWriter writer, string model, string task, string style, bool store, long createdAt, FakeLlmServer.Answer answer, string? incomplete)
+    private static void WriteResponse(Utf8JsonWriter writer, string model, string style, bool store, long createdAt, FakeLlmServer.Answer answer, string? incomplete, int inputTokens)
     {
         bool reasoningModel = FakeModelRules.IsReasoningModel(model);
         writer.WriteString("id", FakeLlmServer.NewId("resp"));
@@ -232,7 +241,6 @@ internal sealed class FakeResponses(FakeLlmServer server) : FakeApi
         writer.WriteNull("error");
         writer.WriteBoolean("store", store);
 
-        int inputTokens = Math.Max(1, task.Length / 4);
         int outputTokens = Math.Max(1, (answer.Content?.Length ?? 0) / 4) + (reasoningModel ? FakeModelRules.ReasoningTokens : 0);
         writer.WriteStartObject("usage");
         writer.WriteNumber("input_tokens", inputTokens);

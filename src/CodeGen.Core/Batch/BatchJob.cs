@@ -346,7 +346,7 @@ public sealed class BatchJob
         })).ToList();
         using var index = BatchResultIndex.Open(results, errors, besideOutput: true);
         IChatBackend answers = new BatchResultBackend(index, reasons, _service.Redact);
-        using var run = new GenerationRun(_options.Generation, _options.MergeThrough?.Invoke(answers) ?? answers);
+        using var run = new GenerationRun(_options.Generation.ForBatchResults(), _options.MergeThrough?.Invoke(answers) ?? answers);
         var fileOptions = new FileRunOptions
         {
             InputPath = state.InputPath,

@@ -74,6 +74,20 @@ public sealed record ModelPrice
         };
     }
 
+    /// <summary>The prices given, for people: "Input 0.15, Output 0.6, CachedInput 0.075 USD per million tokens".</summary>
+    public string Describe()
+    {
+        var given = new List<string> { $"Input {Input.ToString(CultureInfo.InvariantCulture)}", $"Output {Output.ToString(CultureInfo.InvariantCulture)}" };
+        foreach (var (name, value) in (ReadOnlySpan<(string, decimal?)>)[("CachedInput", CachedInput), ("Reasoning", Reasoning), ("BatchInput", BatchInput), ("BatchOutput", BatchOutput)])
+        {
+            if (value is { } v)
+            {
+                given.Add($"{name} {v.ToString(CultureInfo.InvariantCulture)}");
+            }
+        }
+        return $"{string.Join(", ", given)} {Currency} per million tokens";
+    }
+
     /// <summary>A price that can be one: not negative and not absurd (see <see cref="MaxPerMillion"/>).</summary>
     internal static decimal Checked(decimal value, string what)
     {

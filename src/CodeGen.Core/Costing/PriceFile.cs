@@ -30,44 +30,9 @@ public static class PriceFile
     public static ModelPrice Load(string path, string model, LlmProvider provider)
     {
         string name = Path.GetFileName(path);
-        byte[] bytes;
-        try
-        {
-            // a link is the user's to make; a FIFO or a device would never end (or block the open itself)
-            string target = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
-            if (NativeFiles.FactsOf(target) is { IsRegularFile: false } facts)
-            {
-                throw new PriceException($"The price file '{path}' {facts.Describe()}: give a regular file.", path);
-            }
-            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-            if (!file.CanSeek || file.Length > MaxBytes)
-            {
-                throw new PriceException($"The price file '{path}' is not a regular file of at most {MaxBytes / (1024 * 1024)} MB.", path);
-            }
-            bytes = new byte[file.Length];
-            file.ReadExactly(bytes);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new PriceException($"Could not read the price file '{path}': {ex.Message}", path, ex);
-        }
-
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(bytes, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, MaxDepth = 16 });
-        }
-        catch (JsonException ex)
-        {
-            throw new PriceException($"The price file '{path}' is not JSON: line {(ex.LineNumber ?? 0) + 1}, column {(ex.BytePositionInLine ?? 0) + 1}: {ex.Message.Split(" Path:")[0]}", path, ex);
-        }
-        using (document)
+        using (var document = Read(path))
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                throw new PriceException($"The price file '{path}' is not a LiteLLM price map: it must be a JSON object keyed by model name.", path);
-            }
             var entry = Find(root, model, provider, out string key)
                 ?? throw new PriceException($"The price file '{path}' has no prices for model '{model}'{Nearby(root, model)}. Add an entry for it, or give -Price @{{ Input = …; Output = … }}.", path);
             string source = $"{name}: {key}";
@@ -100,6 +65,55 @@ public static class PriceFile
                 Source = source,
             };
         }
+    }
+
+    /// <summary>
+    /// Checks that the file at <paramref name="path"/> can be read as a price map (a JSON object keyed by model name), before
+    /// any model is looked up in it: what Set-CodeGenEndpoint -PriceFile checks, when the model may not be known yet.
+    /// </summary>
+    /// <exception cref="PriceException">The file cannot be read, or is not such a file.</exception>
+    public static void Check(string path) => Read(path).Dispose();
+
+    /// <summary>The file as a JSON object, or a <see cref="PriceException"/> naming the file and what is wrong with it.</summary>
+    private static JsonDocument Read(string path)
+    {
+        byte[] bytes;
+        try
+        {
+            // a link is the user's to make; a FIFO or a device would never end (or block the open itself)
+            string target = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
+            if (NativeFiles.FactsOf(target) is { IsRegularFile: false } facts)
+            {
+                throw new PriceException($"The price file '{path}' {facts.Describe()}: give a regular file.", path);
+            }
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+            if (!file.CanSeek || file.Length > MaxBytes)
+            {
+                throw new PriceException($"The price file '{path}' is not a regular file of at most {MaxBytes / (1024 * 1024)} MB.", path);
+            }
+            bytes = new byte[file.Length];
+            file.ReadExactly(bytes);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new PriceException($"Could not read the price file '{path}': {ex.Message}", path, ex);
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(bytes, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, MaxDepth = 16 });
+        }
+        catch (JsonException ex)
+        {
+            throw new PriceException($"The price file '{path}' is not JSON: line {(ex.LineNumber ?? 0) + 1}, column {(ex.BytePositionInLine ?? 0) + 1}: {ex.Message.Split(" Path:")[0]}", path, ex);
+        }
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            document.Dispose();
+            throw new PriceException($"The price file '{path}' is not a LiteLLM price map: it must be a JSON object keyed by model name.", path);
+        }
+        return document;
     }
 
     /// <summary>The model's entry: its name as given, in any case, then with the provider's prefixes.</summary>

@@ -53,6 +53,9 @@ public sealed class ChatCallResult
     /// <summary>Why earlier attempts were retried, in order.</summary>
     public IReadOnlyList<string> Retried { get; }
 
+    /// <summary>The answer was read from the response cache: nothing was sent for it, so its tokens were not paid for (again).</summary>
+    public bool FromCache { get; internal set; }
+
     public static ChatCallResult Success(ChatAnswer answer, int statusCode, IReadOnlyList<string>? retried = null)
         => new(answer, default, null, statusCode, null, null, false, retried ?? []);
 

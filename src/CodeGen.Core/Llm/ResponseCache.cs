@@ -598,7 +598,9 @@ public sealed class CachingChatBackend : IChatBackend
         if (Mode != CacheMode.Refresh && Cache.TryGet(request, out var cached, out problem))
         {
             // a cache is a file anyone may have written (or committed): its text is masked like a server's
-            return ChatCallResult.Success(cached!.Masked(_client.Redact), 200);
+            var hit = ChatCallResult.Success(cached!.Masked(_client.Redact), 200);
+            hit.FromCache = true;
+            return hit;
         }
         if (Mode == CacheMode.ReadOnly)
         {

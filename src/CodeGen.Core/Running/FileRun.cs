@@ -51,6 +51,24 @@ public sealed class FileRunSummary
     /// <summary>Prompt tokens served from the provider's prompt cache (included in PromptTokens).</summary>
     public long CachedTokens { get; init; }
     public bool UsageReported { get; init; }
+
+    /// <summary>
+    /// What the tokens this run paid for cost, at the run's prices (-Price, -PriceFile, the session's; batch prices for a
+    /// merged batch); null without prices or when the server reported no usage. Answers read from the response cache,
+    /// or kept from an interrupted run, count in the token counts above but cost nothing here.
+    /// </summary>
+    public decimal? InputCost { get; init; }
+
+    public decimal? OutputCost { get; init; }
+
+    public decimal? TotalCost { get; init; }
+
+    /// <summary>The currency of the costs (USD), null when there are none.</summary>
+    public string? Currency { get; init; }
+
+    /// <summary>Where the prices come from ("-Price", "prices.json: gpt-4o-mini"), with "(batch prices)" for a merged batch.</summary>
+    public string? PriceSource { get; init; }
+
     public TimeSpan Elapsed { get; init; }
     /// <summary>Answers the response cache gave (null without a cache; filled by the caller that put the cache in front of the run).</summary>
     public long? CacheHits { get; set; }
@@ -245,6 +263,11 @@ public sealed class FileRun
             ReasoningTokens = stats.ReasoningTokens,
             CachedTokens = stats.CachedTokens,
             UsageReported = stats.UsageReported,
+            InputCost = stats.Cost?.Cost.Input,
+            OutputCost = stats.Cost?.Cost.Output,
+            TotalCost = stats.Cost?.Cost.Total,
+            Currency = stats.Cost?.Currency,
+            PriceSource = stats.Cost?.Source,
             Elapsed = clock.Elapsed,
             CheckOk = generation.Checkers is null ? null : stats.Checks.Ok,
             CheckFailed = generation.Checkers is null ? null : stats.Checks.Failed,

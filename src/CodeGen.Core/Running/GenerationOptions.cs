@@ -57,6 +57,25 @@ public sealed class GenerationOptions
 
     private int _maxRepairs;
 
+    /// <summary>
+    /// The prices of the model's tokens: the run's statistics then carry the cost of the tokens it paid for
+    /// (<see cref="RunStatistics.Cost"/>). Null: no cost is computed.
+    /// </summary>
+    public Costing.ModelPrice? Price { get; init; }
+
+    /// <summary>The answers come from a batch job, so their tokens cost the batch prices (see <see cref="ForBatchResults"/>).</summary>
+    public bool BatchPrices { get => _batchPrices; init => _batchPrices = value; }
+
+    private bool _batchPrices;
+
+    /// <summary>These options for a merge of batch results: the tokens cost the batch prices.</summary>
+    public GenerationOptions ForBatchResults()
+    {
+        var copy = (GenerationOptions)MemberwiseClone();
+        copy._batchPrices = true;
+        return copy;
+    }
+
     /// <summary>These options without repairs (a merge of batch results has no model to send a repair to).</summary>
     public GenerationOptions WithoutRepairs()
     {

@@ -34,6 +34,8 @@ public sealed class GenerationRun : IDisposable
     private readonly Action _setHeadDone;
     private long _nextRowNumber;
     private long _rows, _succeeded, _failed, _skipped, _promptTokens, _completionTokens, _totalTokens, _reasoningTokens, _cachedTokens;
+    // the tokens of answers this run paid for: not those read from the response cache or kept from an interrupted run
+    private long _paidPrompt, _paidCompletion, _paidTotal, _paidReasoning, _paidCached;
     private long _checkOk, _checkFailed, _unchecked, _repaired, _repairRequests;
     private int _usageReported, _disposed;
     private long _pendingBytes;
@@ -210,6 +212,9 @@ public sealed class GenerationRun : IDisposable
     public RunStatistics GetStatistics()
     {
         var (limit, inFlight, throttled) = _client.ConcurrencySnapshot;
+        var paid = new TokenUsage(Interlocked.Read(ref _paidPrompt), Interlocked.Read(ref _paidCompletion), Interlocked.Read(ref _paidTotal),
+            Interlocked.Read(ref _paidReasoning), Interlocked.Read(ref _paidCached));
+        bool usageReported = Volatile.Read(ref _usageReported) != 0;
         return new(
             Interlocked.Read(ref _rows),
             Interlocked.Read(ref _succeeded),
@@ -220,14 +225,16 @@ public sealed class GenerationRun : IDisposable
             Interlocked.Read(ref _promptTokens),
             Interlocked.Read(ref _completionTokens),
             Interlocked.Read(ref _totalTokens),
-            Volatile.Read(ref _usageReported) != 0,
+            usageReported,
             _clock.Elapsed,
             limit,
             throttled,
             Interlocked.Read(ref _reasoningTokens),
             Interlocked.Read(ref _cachedTokens),
             new CheckCounts(Interlocked.Read(ref _checkOk), Interlocked.Read(ref _checkFailed), Interlocked.Read(ref _unchecked),
-                Interlocked.Read(ref _repaired), Interlocked.Read(ref _repairRequests)));
+                Interlocked.Read(ref _repaired), Interlocked.Read(ref _repairRequests)),
+            paid,
+            _options.Price is { } price && usageReported ? Costing.RunCost.Of(price, paid, _options.BatchPrices) : null);
     }
 
     /// <summary>Stops the run: requests waiting for a slot never start, requests in flight are aborted.</summary>
@@ -280,7 +287,7 @@ public sealed class GenerationRun : IDisposable
             if (journal is not null && journal.TryTake(row.RowNumber, hash!, out var kept))
             {
                 // answered before an interruption, and kept: not paid for again
-                var recovered = FromAnswer(row, state, kept!, TimeSpan.Zero, [], out var keptReading);
+                var recovered = FromAnswer(row, state, kept!, TimeSpan.Zero, [], paid: false, out var keptReading);
                 if (recovered.Error is null && _options.Checkers is not null)
                 {
                     await Task.Yield(); // the check runs off the caller's thread, as for an answer that came over the network
@@ -294,7 +301,7 @@ public sealed class GenerationRun : IDisposable
             RowOutcome outcome;
             if (result.IsSuccess)
             {
-                outcome = FromAnswer(row, state, result.Answer!, elapsed, result.Retried, out var reading);
+                outcome = FromAnswer(row, state, result.Answer!, elapsed, result.Retried, paid: !result.FromCache, out var reading);
                 if (outcome.Error is null)
                 {
                     // kept the moment it is known to be usable (a refusal or an answer without code is asked again)
@@ -332,10 +339,11 @@ public sealed class GenerationRun : IDisposable
     }
 
     /// <summary>The row's outcome from its answer (read by <see cref="AnswerInterpreter"/>), counted in the run's totals.</summary>
-    private RowOutcome FromAnswer(PreparedRow row, object? state, ChatAnswer answer, TimeSpan elapsed, IReadOnlyList<string> retried, out AnswerReading reading)
+    /// <param name="paid">The answer was sent by the provider for this run (not read from the response cache or kept from an interrupted run).</param>
+    private RowOutcome FromAnswer(PreparedRow row, object? state, ChatAnswer answer, TimeSpan elapsed, IReadOnlyList<string> retried, bool paid, out AnswerReading reading)
     {
         long rowNumber = row.RowNumber;
-        CountUsage(answer.Usage);
+        CountUsage(answer.Usage, paid);
         reading = AnswerInterpreter.Read(answer, rowNumber, _options.KeepRawAnswer, row.Prompt.Language);
         if (reading.Error is { } error)
         {
@@ -356,10 +364,19 @@ public sealed class GenerationRun : IDisposable
         };
     }
 
-    private void CountUsage(TokenUsage? reported)
+    /// <param name="paid">The answer was sent by the provider for this run: its tokens count in <see cref="RunStatistics.PaidUsage"/> too.</param>
+    private void CountUsage(TokenUsage? reported, bool paid)
     {
         if (reported is { } usage)
         {
+            if (paid)
+            {
+                Interlocked.Add(ref _paidPrompt, usage.PromptTokens);
+                Interlocked.Add(ref _paidCompletion, usage.CompletionTokens);
+                Interlocked.Add(ref _paidTotal, usage.TotalTokens);
+                Interlocked.Add(ref _paidReasoning, usage.ReasoningTokens ?? 0);
+                Interlocked.Add(ref _paidCached, usage.CachedTokens ?? 0);
+            }
             Interlocked.Add(ref _promptTokens, usage.PromptTokens);
             Interlocked.Add(ref _completionTokens, usage.CompletionTokens);
             Interlocked.Add(ref _totalTokens, usage.TotalTokens);
@@ -397,7 +414,7 @@ public sealed class GenerationRun : IDisposable
                 outcome.Warning = Join(outcome.Warning, $"Row {row.RowNumber}: repair {outcome.Repairs} failed ({result.Detail}); the code is the last answer's.");
                 break;
             }
-            CountUsage(result.Answer!.Usage);
+            CountUsage(result.Answer!.Usage, paid: !result.FromCache);
             outcome.Usage = Sum(outcome.Usage, result.Answer.Usage);
             var reading = AnswerInterpreter.Read(result.Answer, row.RowNumber, _options.KeepRawAnswer, language);
             if (reading.Error is not null || reading.Code is null)

@@ -78,6 +78,11 @@ public sealed class RowOutcome
 }
 
 /// <summary>A snapshot of a run's counters.</summary>
+/// <param name="PaidUsage">
+/// The tokens of the answers the provider sent in this run; the token counts before it also count answers read from
+/// the response cache and answers kept from an interrupted run, which this run did not pay for.
+/// </param>
+/// <param name="Cost">What <paramref name="PaidUsage"/> cost at the run's prices (<see cref="GenerationOptions.Price"/>); null without prices, or when the server reported no usage.</param>
 public readonly record struct RunStatistics(
     long Rows,
     long Succeeded,
@@ -94,8 +99,11 @@ public readonly record struct RunStatistics(
     long Throttled = 0,
     long ReasoningTokens = 0,
     long CachedTokens = 0,
-    CheckCounts Checks = default)
+    CheckCounts Checks = default,
+    TokenUsage PaidUsage = default,
+    Costing.RunCost? Cost = null)
 {
+
     /// <summary>Rows done: generated, failed, or skipped because a resumed run already had them.</summary>
     public long Completed => Succeeded + Failed + Skipped;
 

@@ -1,6 +1,7 @@
 using System.Text;
 using CodeGen.Commands.Support;
 using CodeGen.Core.Batch;
+using CodeGen.Core.Costing;
 using CodeGen.Core.Llm;
 using CodeGen.Core.Running;
 using CodeGen.Core.Storage;
@@ -39,7 +40,8 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
             return;
         }
         progress.Complete();
-        WriteVerbose($"Merged the batch results ({string.Join(", ", state.BatchIds)}): {summary.RowsRead} rows, {summary.Generated} generated, {summary.Failed} failed.{CacheNote()} Output: {summary.OutputPath}");
+        string cost = summary.TotalCost is { } total ? "; " + RunCost.Describe(total, summary.PriceSource!) : string.Empty;
+        WriteVerbose($"Merged the batch results ({string.Join(", ", state.BatchIds)}): {summary.RowsRead} rows, {summary.Generated} generated, {summary.Failed} failed{cost}.{CacheNote()} Output: {summary.OutputPath}");
         WriteObject(WithCacheCounts(summary, cacheStart));
     }
 }

@@ -227,7 +227,9 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
         {
             _checkers?.Prepare(_prompt.Language);
         }
-        _generation = _prompt.ToOptions(this, Force, Raw, IncludeUsage, checkers: _checkers, maxRepairs: MaxRepairs);
+        // the cost of the tokens the run pays for is in its summary when the model's prices are known
+        var price = ResolvePrice(endpoint, sessionFileIsOptional: true);
+        _generation = _prompt.ToOptions(this, Force, Raw, IncludeUsage, checkers: _checkers, maxRepairs: MaxRepairs, price: price);
         Engine(() => _client.CheckParameters(_generation.Parameters), _prompt.AdditionalBody);
         if (_batch && MaxRepairs > 0)
         {

@@ -52,6 +52,21 @@ public sealed class SetCodeGenEndpointCommand : EndpointCommandBase
     [ValidateSet(nameof(Core.Llm.CacheMode.ReadWrite), nameof(Core.Llm.CacheMode.ReadOnly), nameof(Core.Llm.CacheMode.Refresh))]
     public string? CacheMode { get; set; }
 
+    /// <summary>
+    /// The session's prices in USD per million tokens (what a command's -Price takes), for the model set with them (-Model,
+    /// else the session's model then; none: any model). $null forgets them.
+    /// </summary>
+    /// <remarks>Declared here too: this command cannot derive from <see cref="GenerationCommandBase"/> (its limits are session defaults, not a run's); <see cref="Prices"/> reads both.</remarks>
+    [Parameter]
+    [AllowNull]
+    public System.Collections.IDictionary? Price { get; set; }
+
+    /// <summary>The session's price file (LiteLLM's format), where commands look their model up. $null or '' forgets it.</summary>
+    [Parameter]
+    [AllowNull]
+    [AllowEmptyString]
+    public string? PriceFile { get; set; }
+
     /// <summary>Write the resulting settings (key masked).</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -74,6 +89,13 @@ public sealed class SetCodeGenEndpointCommand : EndpointCommandBase
                 "Keep one of -ApiKey, -Token and -EntraId."));
         }
         AdditionalBody? body = bound.ContainsKey(nameof(AdditionalBody)) ? RequestParameters.AdditionalBodyOrThrow(this, AdditionalBody) : null;
+        var price = Price is null ? null : Prices.FromTableOrThrow(this, Price) with { Source = "Set-CodeGenEndpoint -Price" };
+        string? priceFile = string.IsNullOrEmpty(PriceFile) ? null : GetUnresolvedProviderPathFromPSPath(PriceFile);
+        if (priceFile is not null)
+        {
+            // the model may not be known yet: the file is looked into when a command knows its model
+            Engine(() => Core.Costing.PriceFile.Check(priceFile), PriceFile);
+        }
         if (!ShouldProcess("CodeGen session defaults", "Set " + string.Join(", ", bound.Keys.Where(k => k != nameof(PassThru)))))
         {
             return;
@@ -111,6 +133,12 @@ public sealed class SetCodeGenEndpointCommand : EndpointCommandBase
         if (bound.ContainsKey(nameof(Proxy))) settings.Proxy = Proxy;
         if (bound.ContainsKey(nameof(CachePath))) settings.CachePath = GetUnresolvedProviderPathFromPSPath(CachePath);
         if (bound.ContainsKey(nameof(CacheMode))) settings.CacheMode = Enum.Parse<Core.Llm.CacheMode>(CacheMode!, ignoreCase: true);
+        if (bound.ContainsKey(nameof(Price)))
+        {
+            // for the model being set, or the session's: a price for another model must not apply to this one
+            (settings.Price, settings.PriceModel) = (price, price is null ? null : settings.Model);
+        }
+        if (bound.ContainsKey(nameof(PriceFile))) settings.PriceFile = priceFile;
         if (PassThru)
         {
             // what Get-CodeGenEndpoint shows: the settings a command would use, and where each comes from

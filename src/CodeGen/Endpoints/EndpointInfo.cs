@@ -36,6 +36,10 @@ public sealed class EndpointInfo
     public string? CachePath { get; set; }
     /// <summary>How commands use the cache by default (Set-CodeGenEndpoint -CacheMode): ReadWrite, ReadOnly or Refresh.</summary>
     public string? CacheMode { get; set; }
+    /// <summary>The session's prices (Set-CodeGenEndpoint -Price) and the model they are for: "Input 0.15, Output 0.6 USD per million tokens, for gpt-4o-mini".</summary>
+    public string? Price { get; set; }
+    /// <summary>The session's price file (Set-CodeGenEndpoint -PriceFile), where commands look up a model -Price does not cover.</summary>
+    public string? PriceFile { get; set; }
     /// <summary>Why no endpoint could be resolved, when none could.</summary>
     public string? Problem { get; set; }
 
@@ -61,6 +65,8 @@ public sealed class EndpointInfo
         Proxy = resilience.Proxy is null ? null : LlmHttpHandler.Shown(resilience.Proxy),
         CachePath = SessionDefaults.Current.CachePath,
         CacheMode = SessionDefaults.Current.CacheMode?.ToString(),
+        Price = DescribePrice(SessionDefaults.Current),
+        PriceFile = SessionDefaults.Current.PriceFile,
     };
 
     /// <summary>
@@ -104,7 +110,12 @@ public sealed class EndpointInfo
         Proxy = session.Proxy is null ? null : LlmHttpHandler.Shown(session.Proxy),
         CachePath = session.CachePath,
         CacheMode = session.CacheMode?.ToString(),
+        Price = DescribePrice(session),
+        PriceFile = session.PriceFile,
     };
+
+    private static string? DescribePrice(SessionSettings session)
+        => session.Price is { } price ? price.Describe() + (session.PriceModel is { } model ? $", for {model}" : ", for any model") : null;
 
     private static string? DescribeAuth(SessionSettings session)
     {

@@ -22,14 +22,21 @@ public abstract class GenerationCommandBase : LlmCommandBase
     [ValidateNotNullOrEmpty]
     public string? PriceFile { get; set; }
 
-    /// <summary>The price of the endpoint's model (-Price, -PriceFile, the session's), or null when none is known; stops the command when one given cannot be used.</summary>
-    protected ModelPrice? ResolvePrice(LlmEndpoint endpoint)
+    /// <summary>
+    /// The price of the endpoint's model (-Price, -PriceFile, the session's), or null when none is known; stops the command
+    /// when one given cannot be used. With <paramref name="sessionFileIsOptional"/>, a session price file without the model
+    /// (or that cannot be read) is a warning and no price: a run does not stop over what it would cost.
+    /// </summary>
+    protected ModelPrice? ResolvePrice(LlmEndpoint endpoint, bool sessionFileIsOptional = false)
     {
         if (Price is not null && PriceFile is not null)
         {
             ThrowTerminatingError(ErrorRecords.ForUsage("PriceAndPriceFile", "-Price gives the prices and -PriceFile names a file of them: pass one of them.",
                 "Keep -Price, or -PriceFile."));
         }
-        return Engine(() => Prices.Resolve(this, Price, PriceFile, endpoint), PriceFile);
+        var warnings = new List<string>();
+        var price = Engine(() => Prices.Resolve(this, Price, PriceFile, endpoint, sessionFileIsOptional ? warnings.Add : null), PriceFile);
+        warnings.ForEach(WriteWarning);
+        return price;
     }
 }

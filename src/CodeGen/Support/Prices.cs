@@ -37,9 +37,10 @@ internal static class Prices
 
     /// <summary>
     /// The price of <paramref name="endpoint"/>'s model: the command's -Price, its -PriceFile, the session's, or null when
-    /// none is known. A price file that cannot be used stops the command (PriceException).
+    /// none is known. A price file that cannot be used stops the command (PriceException), unless it is the session's and
+    /// <paramref name="sessionProblem"/> is given: then it hears why, and the price is unknown.
     /// </summary>
-    public static ModelPrice? Resolve(PSCmdlet cmdlet, IDictionary? price, string? priceFile, LlmEndpoint endpoint)
+    public static ModelPrice? Resolve(PSCmdlet cmdlet, IDictionary? price, string? priceFile, LlmEndpoint endpoint, Action<string>? sessionProblem = null)
     {
         if (price is not null)
         {
@@ -54,6 +55,18 @@ internal static class Prices
         {
             return stored;
         }
-        return session.PriceFile is { } file ? PriceFile.Load(file, endpoint.Model, endpoint.Provider) : null;
+        if (session.PriceFile is not { } file)
+        {
+            return null;
+        }
+        try
+        {
+            return PriceFile.Load(file, endpoint.Model, endpoint.Provider);
+        }
+        catch (PriceException ex) when (sessionProblem is not null)
+        {
+            sessionProblem($"{ex.Message} (Set-CodeGenEndpoint -PriceFile)");
+            return null;
+        }
     }
 }

@@ -49,7 +49,7 @@ public class PromptParameters
     /// <param name="checkers">The command's -Check: the checkers of the code, or null.</param>
     /// <param name="maxRepairs">The command's -MaxRepairs.</param>
     internal GenerationOptions ToOptions(PSCmdlet cmdlet, bool overwrite, bool keepRawAnswer = false, bool includeUsage = false, bool warn = true,
-        Core.Checking.CodeCheckers? checkers = null, int maxRepairs = 0)
+        Core.Checking.CodeCheckers? checkers = null, int maxRepairs = 0, Core.Costing.ModelPrice? price = null)
     {
         var template = PromptTemplates.ParseOrThrow(cmdlet, PromptTemplate);
         PromptTemplates.ParseLanguageOrThrow(cmdlet, Language);
@@ -70,6 +70,7 @@ public class PromptParameters
             IncludeUsage = includeUsage,
             Checkers = checkers,
             MaxRepairs = maxRepairs,
+            Price = price,
         };
     }
 

@@ -75,6 +75,10 @@ internal sealed class RunProgress
                 s.CompletionTokens,
                 s.ReasoningTokens > 0 ? string.Format(CultureInfo.InvariantCulture, " of which {0} reasoning", s.ReasoningTokens) : string.Empty)
             : "token usage not reported by the server";
+        if (s.Cost is { } cost)
+        {
+            tokens += "; " + cost.Describe();
+        }
         string skipped = s.Skipped > 0 ? string.Format(CultureInfo.InvariantCulture, ", {0} kept from the earlier output", s.Skipped) : string.Empty;
         var c = s.Checks;
         string checks = c.Checked + c.Unchecked > 0
