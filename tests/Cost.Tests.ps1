@@ -210,6 +210,7 @@ Describe 'Measure-CodeGenCost' {
     It 'estimates the prompt tokens of DataFlow''s rows within 1% of what a real run reports' {
         $folder = New-TestFolder
         foreach ($file in 'code_synthesis_input.jsonl', 'raw_code.jsonl') {
+            Reset-FakeLlm $server
             $in = Join-Path $dataflow $file
             $key = if ($file -eq 'raw_code.jsonl') { 'instruction' } else { 'raw_code' }
             $estimate = Measure-CodeGenCost -Path $in @mini -InputKey $key -SystemPrompt 'You are a careful engineer.'
