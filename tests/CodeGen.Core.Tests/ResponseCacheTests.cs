@@ -193,7 +193,7 @@ public class ResponseCacheTests : IClassFixture<FakeServerFixture>, IDisposable
     public void The_key_is_the_request_not_its_layout_line_ends_or_platform()
     {
         var uri = new Uri("https://api.openai.com/v1/chat/completions");
-        string Key(string body) => ResponseCache.Request.Of(uri, Encoding.UTF8.GetBytes(body)).Key;
+        string Key(string body) => CacheRequest.Of(uri, Encoding.UTF8.GetBytes(body)).Key;
         const string Body = """{"model":"m","messages":[{"role":"user","content":"a\nb <\u00fc> \"q\"\t"}],"temperature":0.2,"seed":7}""";
         string asWritten = Key(Body);
         // another field order, CRLF in the text (a file saved on Windows), other spacing and escapes: the same request
@@ -202,7 +202,7 @@ public class ResponseCacheTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.NotEqual(asWritten, Key(Body.Replace("\"m\"", "\"m2\"")));
         Assert.NotEqual(asWritten, Key(Body.Replace("a\\nb", "a\\nc")));
         Assert.NotEqual(asWritten, Key(Body.Replace("0.2", "0.3")));
-        Assert.NotEqual(asWritten, ResponseCache.Request.Of(new Uri("http://localhost:11434/v1/chat/completions"), Encoding.UTF8.GetBytes(Body)).Key);
+        Assert.NotEqual(asWritten, CacheRequest.Of(new Uri("http://localhost:11434/v1/chat/completions"), Encoding.UTF8.GetBytes(Body)).Key);
         // Pinned, and computed independently from the documented rule (SHA-256 of "codegen-cache/1\n", the URL, "\n" and
         // {"messages":[{"content":"a\u000ab <ü> \"q\"\u0009","role":"user"}],"model":"m","seed":7,"temperature":0.2}).
         // A change of this value is a change of the key format: every user's recorded answers would stop matching,
@@ -301,7 +301,7 @@ public class ResponseCacheTests : IClassFixture<FakeServerFixture>, IDisposable
     public void Entries_are_written_with_LF_line_ends_whatever_the_platform_writes()
     {
         byte[] windows = Encoding.UTF8.GetBytes("{\r\n  \"a\": \"x\\r\\ny\"\r\n}");
-        Assert.Equal("{\n  \"a\": \"x\\r\\ny\"\n}\n", Encoding.UTF8.GetString(ResponseCache.AsTextFile(windows)));
-        Assert.Equal("{}\n", Encoding.UTF8.GetString(ResponseCache.AsTextFile("{}"u8)));
+        Assert.Equal("{\n  \"a\": \"x\\r\\ny\"\n}\n", Encoding.UTF8.GetString(CacheFileJson.AsTextFile(windows)));
+        Assert.Equal("{}\n", Encoding.UTF8.GetString(CacheFileJson.AsTextFile("{}"u8)));
     }
 }

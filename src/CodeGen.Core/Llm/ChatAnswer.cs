@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace CodeGen.Core.Llm;
 
 /// <summary>Token counts as the server reported them.</summary>
@@ -54,6 +56,50 @@ public sealed class ChatAnswer
 
     /// <summary>Reads an answer in chat completions' shape: what servers of that API send, and what CodeGen keeps answers in.</summary>
     public static ChatAnswer? Parse(ReadOnlySpan<byte> body, out string? problem) => WireApi.ChatCompletions.ParseAnswer(body, out problem);
+
+    /// <summary>The answer in chat completions' shape, the least that <see cref="Parse"/> reads back: how CodeGen keeps answers (the response cache's entries, the run journal).</summary>
+    internal void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteStartArray("choices"u8);
+        writer.WriteStartObject();
+        writer.WriteStartObject("message"u8);
+        writer.WriteString("role"u8, "assistant");
+        writer.WriteString("content"u8, Content);
+        if (Reasoning is not null)
+        {
+            writer.WriteString("reasoning_content"u8, Reasoning);
+        }
+        if (Refusal is not null)
+        {
+            writer.WriteString("refusal"u8, Refusal);
+        }
+        writer.WriteEndObject();
+        writer.WriteString("finish_reason"u8, FinishReason);
+        writer.WriteEndObject();
+        writer.WriteEndArray();
+        if (Usage is { } usage)
+        {
+            writer.WriteStartObject("usage"u8);
+            writer.WriteNumber("prompt_tokens"u8, usage.PromptTokens);
+            writer.WriteNumber("completion_tokens"u8, usage.CompletionTokens);
+            writer.WriteNumber("total_tokens"u8, usage.TotalTokens);
+            if (usage.ReasoningTokens is { } reasoning)
+            {
+                writer.WriteStartObject("completion_tokens_details"u8);
+                writer.WriteNumber("reasoning_tokens"u8, reasoning);
+                writer.WriteEndObject();
+            }
+            if (usage.CachedTokens is { } cached)
+            {
+                writer.WriteStartObject("prompt_tokens_details"u8);
+                writer.WriteNumber("cached_tokens"u8, cached);
+                writer.WriteEndObject();
+            }
+            writer.WriteEndObject();
+        }
+        writer.WriteEndObject();
+    }
 
     /// <summary>
     /// The answer with <paramref name="mask"/> applied to every text in it (the same instance when nothing

@@ -231,7 +231,7 @@ public sealed class AnswerJournal : IDisposable
         writer.WriteNumber("row"u8, rowNumber);
         writer.WriteString("prompt"u8, hash);
         writer.WritePropertyName("answer"u8);
-        ResponseCache.WriteAnswer(writer, answer);
+        answer.WriteTo(writer);
         writer.WriteEndObject();
         writer.Flush();
         lock (_lock)
