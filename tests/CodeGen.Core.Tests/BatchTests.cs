@@ -328,7 +328,6 @@ public class BatchTests : IClassFixture<FakeServerFixture>, IDisposable
         using var client = new LlmClient(endpoint, new ResilienceSettings { MaxRetries = 0 });
         var batches = BatchService.For(client);
         Assert.Equal(new Uri(server.BaseUrl, "/openai/files?api-version=2025-01-01"), batches.ApiUri("files"));
-        Assert.Equal("/chat/completions", batches.Target(endpoint.BatchModel).Url);
 
         string input = WriteTasks("in.csv", 3);
         var job = new BatchJob(Options(input, _temp.File("out.csv")), batches, endpoint.DisplayUri, endpoint.Api.Api, endpoint.Model);

@@ -501,7 +501,7 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         var azure = LlmEndpoint.Resolve([new EndpointSettings(Provider: LlmProvider.AzureOpenAI, Deployment: "dep"), .. EndpointSettings.FromEnvironment(env)]);
         Assert.Equal("https://myres.openai.azure.com/openai/deployments/dep/chat/completions?api-version=2025-01-01-preview", azure.RequestUri.ToString());
         Assert.Equal("azure-key", azure.ApiKey!.Reveal());
-        Assert.Equal("api-key", azure.KeyHeader);
+        Assert.Contains("(api-key header)", azure.DescribeAuth());
         Assert.Equal("dep", azure.Model);
 
         var openai = LlmEndpoint.Resolve([new EndpointSettings(Model: "m"), .. EndpointSettings.FromEnvironment(env)]);

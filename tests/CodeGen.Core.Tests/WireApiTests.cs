@@ -220,8 +220,8 @@ public class WireApiTests
         var endpoint = Anthropic(null);
         Assert.Equal(new Uri("https://api.anthropic.com/v1/messages"), endpoint.RequestUri);
         Assert.Equal(MessagesApi.CurrentVersion, endpoint.ApiVersion);
-        Assert.Equal("Authorization", endpoint.KeyHeader);
-        Assert.Equal("x-api-key", Anthropic(MessagesApi.LegacyVersion).KeyHeader);
+        // the headers as the server receives them: ApiTests (Bearer for the current version, x-api-key for 2023-06-01)
+        Assert.Contains("(Authorization: Bearer)", endpoint.DescribeAuth());
         Assert.Contains("x-api-key header", Anthropic(MessagesApi.LegacyVersion).DescribeAuth());
         Assert.Equal(new Uri("https://api.anthropic.com/v1/messages/batches"), endpoint.ApiUri("messages/batches"));
         var error = Assert.Throws<EndpointConfigurationException>(() => LlmEndpoint.Resolve([new EndpointSettings(null, "claude", "k", Provider: LlmProvider.Anthropic, Api: LlmApi.Responses)]));

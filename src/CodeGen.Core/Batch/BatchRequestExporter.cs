@@ -14,9 +14,6 @@ namespace CodeGen.Core.Batch;
 /// <param name="ApiVersion">The version of the API the requests are for (Anthropic's), which decides what a body may carry.</param>
 public sealed record BatchTarget(string Model, LlmProvider Provider, WireApi Api, WireRules Rules, string? ApiVersion = null)
 {
-    /// <summary>The url each line names.</summary>
-    public string Url => Api.BatchUrl(Provider);
-
     /// <summary>The target for a provider, API and model; <paramref name="requestUri"/> (null: the provider's own API) picks the field names.</summary>
     public static BatchTarget For(LlmProvider provider, LlmApi api, string model, Uri? requestUri, string? apiVersion = null)
     {

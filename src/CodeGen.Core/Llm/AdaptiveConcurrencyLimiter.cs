@@ -63,8 +63,6 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
     /// <summary>Attempts allowed in flight now.</summary>
     public int Limit => Volatile.Read(ref _limit);
 
-    public int MaxLimit => _max;
-
     /// <summary>Attempts in flight now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 

@@ -121,7 +121,7 @@ public sealed partial class LlmEndpoint
     /// <summary>How a request signs in, its secret masked (also for settings that are not resolved yet).</summary>
     public static string DescribeAuth(AuthKind auth, LlmProvider provider, ApiKey? secret, string? apiVersion = null) => auth switch
     {
-        AuthKind.ApiKey => $"API key {secret?.Masked} ({KeyHeaderOf(provider, apiVersion) switch { "Authorization" => "Authorization: Bearer", var header => header + " header" }})",
+        AuthKind.ApiKey => $"API key {secret?.Masked} ({RequestAuthenticator.KeyHeaderFor(provider, apiVersion) switch { "Authorization" => "Authorization: Bearer", var header => header + " header" }})",
         AuthKind.BearerToken => $"bearer token {secret?.Masked} (Authorization: Bearer)",
         AuthKind.EntraId => $"Microsoft Entra ID (DefaultAzureCredential, scope {EntraIdScope})",
         _ => "none",
@@ -134,16 +134,6 @@ public sealed partial class LlmEndpoint
 
     /// <summary>The model a batch request (and a request of Azure's v1 API) names: for Azure OpenAI the deployment, else the model.</summary>
     public string BatchModel => Provider == LlmProvider.AzureOpenAI && Deployment is not null ? Deployment : Model;
-
-    /// <summary>The header that carries the key: Authorization (Bearer), api-key for Azure, x-api-key for Anthropic's version 2023-06-01.</summary>
-    public string KeyHeader => KeyHeaderOf(Provider, ApiVersion);
-
-    private static string KeyHeaderOf(LlmProvider provider, string? apiVersion) => provider switch
-    {
-        LlmProvider.AzureOpenAI => "api-key",
-        LlmProvider.Anthropic when MessagesApi.IsLegacy(apiVersion) => "x-api-key",
-        _ => "Authorization",
-    };
 
     /// <summary>The URL without user info or query string, safe to show in messages.</summary>
     public string DisplayUri => ErrorBody.Display(RequestUri);

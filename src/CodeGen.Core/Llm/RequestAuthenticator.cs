@@ -18,10 +18,14 @@ internal sealed class RequestAuthenticator : DelegatingHandler
 
     private readonly ApiKey[] _headerSecrets;
 
+    /// <summary>The header that carries an API key (see <see cref="KeyHeaderFor"/>).</summary>
+    private readonly string _keyHeader;
+
     /// <param name="headerValues">The values of the extra headers: masked like the key wherever a server echoes them.</param>
     public RequestAuthenticator(LlmEndpoint endpoint, EntraIdTokenSource? entraTokens, HttpMessageHandler inner, IEnumerable<string>? headerValues = null) : base(inner)
     {
         _endpoint = endpoint;
+        _keyHeader = KeyHeaderFor(endpoint.Provider, endpoint.ApiVersion);
         _headerSecrets = (headerValues ?? []).Where(v => v.Length >= ApiKey.MinimumSecretLength).Select(v => new ApiKey(v)).ToArray();
         _entra = endpoint.Auth == AuthKind.EntraId ? entraTokens ?? EntraIdTokenSource.ForEnvironment() : null;
     }
@@ -110,14 +114,22 @@ internal sealed class RequestAuthenticator : DelegatingHandler
     /// <summary>The header that picks the version of Anthropic's API.</summary>
     public const string AnthropicVersionHeader = "anthropic-version";
 
-    /// <summary>Sets the header of an API key (see <see cref="LlmEndpoint.KeyHeader"/>) or a bearer token, when there is one.</summary>
+    /// <summary>The header that carries an API key: Authorization (Bearer), api-key for Azure OpenAI, x-api-key for Anthropic's version 2023-06-01.</summary>
+    internal static string KeyHeaderFor(LlmProvider provider, string? apiVersion) => provider switch
+    {
+        LlmProvider.AzureOpenAI => "api-key",
+        LlmProvider.Anthropic when MessagesApi.IsLegacy(apiVersion) => "x-api-key",
+        _ => "Authorization",
+    };
+
+    /// <summary>Sets the header of an API key or a bearer token, when there is one.</summary>
     private void SetKeyOrToken(HttpRequestHeaders headers)
     {
         switch (_endpoint.Auth)
         {
-            case AuthKind.ApiKey when _endpoint.KeyHeader is not "Authorization":
-                headers.Remove(_endpoint.KeyHeader);
-                headers.TryAddWithoutValidation(_endpoint.KeyHeader, _endpoint.ApiKey!.Reveal());
+            case AuthKind.ApiKey when _keyHeader is not "Authorization":
+                headers.Remove(_keyHeader);
+                headers.TryAddWithoutValidation(_keyHeader, _endpoint.ApiKey!.Reveal());
                 break;
             case AuthKind.ApiKey:
                 headers.Authorization = new AuthenticationHeaderValue("Bearer", _endpoint.ApiKey!.Reveal());
