@@ -1,8 +1,8 @@
-using System.Buffers;
 using System.Collections;
 using System.Globalization;
 using System.Management.Automation;
 using System.Text.Json;
+using CodeGen.Commands.Support;
 using CodeGen.Core.Storage;
 
 namespace CodeGen.Commands.Rows;
@@ -14,8 +14,6 @@ namespace CodeGen.Commands.Rows;
 /// </summary>
 internal static class RowConversion
 {
-    private const int MaxDepth = 32;
-
     public static PSObject ToPSObject(DataRow row) => ToPSObject(row, preValidated: false);
 
     /// <summary>
@@ -144,101 +142,15 @@ internal static class RowConversion
         return row;
     }
 
-    /// <summary>A PowerShell value as a row holds it (see the class summary); the one rule for files and prompts alike.</summary>
+    /// <summary>
+    /// A PowerShell value as a row holds it (see the class summary), the one rule for files and prompts alike: objects,
+    /// dictionaries and arrays as JSON, numbers and booleans as JSON values, a value JSON has no form for as its text
+    /// (<see cref="PowerShellJson"/>, <see cref="NonJsonValues.AsText"/>).
+    /// </summary>
     internal static object? ToRowValue(object? value)
     {
-        value = Unwrap(value);
-        return value switch
-        {
-            null => null,
-            string s => s,
-            char c => c.ToString(),
-            bool b => b ? JsonText.True : JsonText.False,
-            DateTime or DateTimeOffset => DateText((IFormattable)value),
-            Enum e => e.ToString(),
-            double d when !double.IsFinite(d) => d.ToString(CultureInfo.InvariantCulture),
-            float f when !float.IsFinite(f) => f.ToString(CultureInfo.InvariantCulture),
-            sbyte or byte or short or ushort or int or uint or long or ulong or float or double or decimal or System.Numerics.BigInteger
-                => new JsonText(((IFormattable)value).ToString(value is double or float ? "R" : null, CultureInfo.InvariantCulture), JsonValueKind.Number),
-            IDictionary or PSObject or IEnumerable => ToJson(value),
-            _ => value.ToString(),
-        };
-    }
-
-    /// <summary>A date as data files and prompts hold it in every mode: ISO 8601, round-trip ("o").</summary>
-    internal static string DateText(IFormattable date) => date.ToString("o", CultureInfo.InvariantCulture);
-
-    private static object? Unwrap(object? value)
-        => value is PSObject wrapped && wrapped.BaseObject is not PSCustomObject ? wrapped.BaseObject : value;
-
-    private static JsonText ToJson(object value)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            WriteJson(writer, value, 0);
-        }
-        string json = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
-        return new JsonText(json, json.StartsWith('[') ? JsonValueKind.Array : JsonValueKind.Object);
-    }
-
-    private static void WriteJson(Utf8JsonWriter writer, object? value, int depth)
-    {
-        value = Unwrap(value);
-        if (depth > MaxDepth)
-        {
-            writer.WriteStringValue(value?.ToString());
-            return;
-        }
-        switch (value)
-        {
-            case IDictionary dictionary:
-                writer.WriteStartObject();
-                foreach (DictionaryEntry entry in dictionary)
-                {
-                    writer.WritePropertyName(entry.Key?.ToString() ?? string.Empty);
-                    WriteJson(writer, entry.Value, depth + 1);
-                }
-                writer.WriteEndObject();
-                break;
-            case PSObject obj:
-                writer.WriteStartObject();
-                foreach (var property in obj.Properties)
-                {
-                    if (property.IsGettable && (property.MemberType & PSMemberTypes.Properties) != 0)
-                    {
-                        writer.WritePropertyName(property.Name);
-                        WriteJson(writer, property.Value, depth + 1);
-                    }
-                }
-                writer.WriteEndObject();
-                break;
-            case string text:
-                writer.WriteStringValue(text);
-                break;
-            case IEnumerable items:
-                writer.WriteStartArray();
-                foreach (var item in items)
-                {
-                    WriteJson(writer, item, depth + 1);
-                }
-                writer.WriteEndArray();
-                break;
-            default:
-                switch (ToRowValue(value))
-                {
-                    case JsonText json:
-                        writer.WriteRawValue(json.Json, skipInputValidation: true);
-                        break;
-                    case string text:
-                        writer.WriteStringValue(text);
-                        break;
-                    default:
-                        writer.WriteNullValue();
-                        break;
-                }
-                break;
-        }
+        value = PowerShellJson.Unwrap(value);
+        return PowerShellJson.IsContainer(value) ? PowerShellJson.ToJsonText(value!, NonJsonValues.AsText) : PowerShellJson.Scalar(value, NonJsonValues.AsText);
     }
 }
 
