@@ -129,7 +129,7 @@ public sealed class BatchJob
             {
                 throw new DataFileException(output, 0, "already exists, and no saved batch job wrote it.", errorId: DataFileException.OutputFileExists);
             }
-            state = BatchJobState.Create(output, input, _endpoint, _api, _model);
+            state = BatchJobState.Create(output, input, _endpoint, _api, _model, _service.Time);
             try
             {
                 Export(state, listener);
@@ -158,7 +158,7 @@ public sealed class BatchJob
                     return new BatchJobOutcome(state, null);
                 }
                 // the interval, or less when the run is stopped: then it throws as a cancelled wait does
-                await Task.Delay(_options.PollInterval, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
+                await Task.Delay(_options.PollInterval, _service.Time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
                 cancellationToken.ThrowIfCancellationRequested();
                 await PollAsync(state, cancellationToken);
                 listener.OnBatchStatus(state);

@@ -160,7 +160,7 @@ public sealed partial class BatchJobState
         }
     }
 
-    internal static BatchJobState Create(string outputPath, string input, string endpoint, LlmApi api, string model)
+    internal static BatchJobState Create(string outputPath, string input, string endpoint, LlmApi api, string model, TimeProvider time)
     {
         var state = new BatchJobState
         {
@@ -170,7 +170,7 @@ public sealed partial class BatchJobState
             Endpoint = endpoint,
             Api = api,
             Model = model,
-            CreatedAt = DateTimeOffset.UtcNow,
+            CreatedAt = time.GetUtcNow(),
             Directory = DirectoryFor(outputPath),
         };
         // no state in it, so nothing was sent: whatever a crash (or anyone) left there goes

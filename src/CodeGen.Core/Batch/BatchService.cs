@@ -19,6 +19,7 @@ public abstract class BatchService
     protected BatchService(LlmClient client, LlmEndpoint endpoint)
     {
         Endpoint = endpoint;
+        Time = client.Time;
         _calls = new ApiCalls(client, endpoint, ApiCallException.BatchApiFailed);
     }
 
@@ -32,6 +33,9 @@ public abstract class BatchService
         var endpoint = client.Endpoint.ForBatch();
         return endpoint.Api.CreateBatchService(client, endpoint);
     }
+
+    /// <summary>The clock of the client: when a batch was created, how long a job waits between polls.</summary>
+    internal TimeProvider Time { get; }
 
     /// <summary>The endpoint the batches run at (its API decides the request lines).</summary>
     public LlmEndpoint Endpoint { get; }
@@ -62,7 +66,7 @@ public abstract class BatchService
         if (info is null)
         {
             part.CreateAttempted = true;
-            part.CreateAttemptedAt = DateTimeOffset.UtcNow;
+            part.CreateAttemptedAt = Time.GetUtcNow();
             state.Save();
             info = await CreateAsync(state, part, cancellationToken).ConfigureAwait(false);
         }

@@ -81,8 +81,12 @@ internal sealed class AttemptHandler : DelegatingHandler
     private readonly AdaptiveConcurrencyLimiter _concurrency;
     private readonly AnswerBudget _buffers;
 
-    public AttemptHandler(HttpMessageHandler inner, RatePacer pacer, AdaptiveConcurrencyLimiter concurrency, AnswerBudget buffers) : base(inner)
+    private readonly TimeProvider _time;
+
+    /// <param name="time">The clock that times each attempt on the wire (the pipeline's).</param>
+    public AttemptHandler(HttpMessageHandler inner, RatePacer pacer, AdaptiveConcurrencyLimiter concurrency, AnswerBudget buffers, TimeProvider time) : base(inner)
     {
+        _time = time;
         _pacer = pacer;
         _concurrency = concurrency;
         _buffers = buffers;
@@ -90,7 +94,7 @@ internal sealed class AttemptHandler : DelegatingHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        long started = _time.GetTimestamp();
         var exchange = ExchangeOf(request);
         exchange?.Owner?.RewriteIfStale(request, exchange);
         HttpResponseMessage response;
@@ -102,7 +106,7 @@ internal sealed class AttemptHandler : DelegatingHandler
         }
         catch when (exchange is not null)
         {
-            exchange.WireTime += System.Diagnostics.Stopwatch.GetElapsedTime(started); // an attempt that timed out or broke was on the wire too
+            exchange.WireTime += _time.GetElapsedTime(started); // an attempt that timed out or broke was on the wire too
             throw;
         }
         int status = (int)response.StatusCode;
@@ -162,7 +166,7 @@ internal sealed class AttemptHandler : DelegatingHandler
         finally
         {
             buffer?.Dispose();
-            exchange.WireTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            exchange.WireTime += _time.GetElapsedTime(started);
         }
     }
 

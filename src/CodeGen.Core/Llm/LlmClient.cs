@@ -99,8 +99,9 @@ public sealed class LlmClient : IChatBackend, IDisposable
     public LlmClient(LlmEndpoint endpoint, ResilienceSettings? settings = null, EntraIdTokenSource? entraTokens = null, TimeProvider? timeProvider = null)
     {
         Endpoint = endpoint;
+        Time = timeProvider ?? TimeProvider.System;
         _initial = _speech = new Speech(endpoint, endpoint.Api.InitialRules(endpoint));
-        _pipeline = new LlmHttpPipeline(settings ?? new ResilienceSettings(), endpoint, entraTokens, timeProvider);
+        _pipeline = new LlmHttpPipeline(settings ?? new ResilienceSettings(), endpoint, entraTokens, Time);
         _http = new HttpClient(_pipeline.Handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.Add(UserAgent);
         foreach (var (name, value) in _pipeline.Settings.Headers)
@@ -123,6 +124,9 @@ public sealed class LlmClient : IChatBackend, IDisposable
             }
         }
     }
+
+    /// <summary>The clock of the client's requests, and of what waits on them (a batch job's polls).</summary>
+    internal TimeProvider Time { get; }
 
     /// <summary>The endpoint as configured (its API, URL and model are what cache keys and batch jobs are made of).</summary>
     public LlmEndpoint Endpoint { get; }

@@ -123,7 +123,7 @@ public sealed class LlmHttpPipeline : IDisposable
         builder.AddTimeout(new HttpTimeoutStrategyOptions { Timeout = settings.AttemptTimeout });
 
         var attempts = new AttemptHandler(LlmHttpHandler.For(settings.Proxy, settings.ProxyCredentials), Pacer, Concurrency,
-            new AnswerBudget(settings.MaxAnswerBytes, settings.MaxBufferedAnswerBytes));
+            new AnswerBudget(settings.MaxAnswerBytes, settings.MaxBufferedAnswerBytes), time);
         Authenticator = new RequestAuthenticator(endpoint, entraTokens, attempts, settings.Headers.Values);
         Handler = new ResilienceHandler(builder.Build()) { InnerHandler = Authenticator };
     }

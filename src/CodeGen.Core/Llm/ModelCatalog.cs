@@ -11,14 +11,16 @@ public static class ModelCatalog
 {
     private static readonly TimeSpan Fresh = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan FailureFresh = TimeSpan.FromSeconds(30);
-    private static readonly ConcurrentDictionary<string, (DateTime At, IReadOnlyList<string> Models)> Known = new();
+    private static readonly ConcurrentDictionary<string, (DateTimeOffset At, IReadOnlyList<string> Models)> Known = new();
 
-    public static IReadOnlyList<string> List(LlmEndpoint endpoint, TimeSpan timeout)
+    /// <param name="time">The clock that says whether a list is still fresh (tests); null: the system's.</param>
+    public static IReadOnlyList<string> List(LlmEndpoint endpoint, TimeSpan timeout, TimeProvider? time = null)
     {
+        time ??= TimeProvider.System;
         var uri = endpoint.ApiUri("models");
         var secret = endpoint.ApiKey ?? endpoint.BearerToken;
         string key = uri + "\n" + endpoint.Auth + "\n" + (secret is null ? string.Empty : Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(secret.Reveal()))));
-        if (Known.TryGetValue(key, out var known) && DateTime.UtcNow - known.At < (known.Models.Count == 0 ? FailureFresh : Fresh))
+        if (Known.TryGetValue(key, out var known) && time.GetUtcNow() - known.At < (known.Models.Count == 0 ? FailureFresh : Fresh))
         {
             return known.Models;
         }
@@ -31,7 +33,7 @@ public static class ModelCatalog
         {
             models = [];
         }
-        Known[key] = (DateTime.UtcNow, models);
+        Known[key] = (time.GetUtcNow(), models);
         return models;
     }
 
