@@ -258,7 +258,9 @@ Describe 'Errors' {
         $caught | Should -Not -BeNullOrEmpty
         $caught.FullyQualifiedErrorId | Should -BeLike 'LlmHttpError,*'
         $out.Count | Should -Be 1
-        Start-Sleep -Milliseconds 300
+        # the stop aborts what was in flight: wait for the server to see it end (the deadline is a safety net, not a bound)
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        while ((Get-FakeLlmStats $server).inFlight -gt 0 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
         $stats = Get-FakeLlmStats $server
         $stats.requests | Should -BeLessThan 20
         $stats.inFlight | Should -Be 0
