@@ -124,7 +124,8 @@ public sealed partial class LlmEndpoint
         AuthKind.ApiKey => $"API key {secret?.Masked} ({KeyHeaderOf(provider, apiVersion) switch { "Authorization" => "Authorization: Bearer", var header => header + " header" }})",
         AuthKind.BearerToken => $"bearer token {secret?.Masked} (Authorization: Bearer)",
         AuthKind.EntraId => $"Microsoft Entra ID (DefaultAzureCredential, scope {EntraIdScope})",
-        _ => "none",
+        AuthKind.None => "none",
+        _ => throw new ArgumentOutOfRangeException(nameof(auth), auth, "Not a known way to sign in."),
     };
 
     public LlmProvider Provider { get; }
@@ -142,7 +143,8 @@ public sealed partial class LlmEndpoint
     {
         LlmProvider.AzureOpenAI => "api-key",
         LlmProvider.Anthropic when MessagesApi.IsLegacy(apiVersion) => "x-api-key",
-        _ => "Authorization",
+        LlmProvider.OpenAI or LlmProvider.Anthropic => "Authorization",
+        _ => throw new ArgumentOutOfRangeException(nameof(provider), provider, "Not a known provider."),
     };
 
     /// <summary>The URL without user info or query string, safe to show in messages.</summary>

@@ -128,7 +128,8 @@ internal static class ErrorRecords
         RowErrorKind.BatchResultMissing => ErrorCategory.ObjectNotFound,
         RowErrorKind.CacheMiss => ErrorCategory.ObjectNotFound,
         RowErrorKind.Cancelled => ErrorCategory.OperationStopped,
-        _ => ErrorCategory.NotSpecified,
+        RowErrorKind.InternalError => ErrorCategory.NotSpecified,
+        _ => throw new ArgumentOutOfRangeException(nameof(error), error.Kind, "Not a known kind of row error."),
     };
 
     /// <summary>The category of an HTTP status, for chat requests and for the files and batches APIs alike (null: no answer).</summary>
