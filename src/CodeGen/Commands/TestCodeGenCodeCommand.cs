@@ -18,11 +18,14 @@ namespace CodeGen.Commands;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "CodeGenCode", DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(PSObject), typeof(CodeFileCheck))]
-public sealed class TestCodeGenCodeCommand : CancellableCmdlet
+public sealed class TestCodeGenCodeCommand : CancellableCmdlet, IDynamicParameters
 {
     private const string InputObjectSet = "InputObject";
     private const string PathSet = "Path";
 
+    /// <summary>The format, separator and encoding of -Path's data files (<see cref="ParameterGroups"/>).</summary>
+    private readonly ParameterGroups _groups = new ParameterGroups()
+        .Offer<DataFileParameters>([PathSet], DataFileParameters.OneFormat);
     private CodeCheckers? _checkers;
     private CheckRun? _run;
     private string? _fixedLanguage;
@@ -51,17 +54,9 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
     [ArgumentCompleter(typeof(LanguageCompleter))]
     public string? Language { get; set; }
 
-    [Parameter(ParameterSetName = PathSet)]
-    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
-    public string? Format { get; set; }
+    public object GetDynamicParameters() => _groups.Parameters;
 
-    [Parameter(ParameterSetName = PathSet)]
-    public char Delimiter { get; set; } = ',';
-
-    [Parameter(ParameterSetName = PathSet)]
-    [EncodingTransformation]
-    [ArgumentCompleter(typeof(EncodingCompleter))]
-    public Encoding? Encoding { get; set; }
+    private DataFileParameters Files => _groups.Get<DataFileParameters>();
 
     protected override void BeginProcessing()
     {
@@ -118,7 +113,7 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
     /// </summary>
     private void CheckFile(string path)
     {
-        DataFormat? format = Format is null ? null : DataFormats.Parse(Format);
+        DataFormat? format = Files.InputDataFormat;
         CheckedFileKind kind;
         string? code = null;
         try
@@ -126,7 +121,7 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
             kind = CodeFiles.KindOf(path, format, CodeKey, MyInvocation.BoundParameters.ContainsKey(nameof(CodeKey)), _fixedLanguage);
             if (kind == CheckedFileKind.Source)
             {
-                code = CodeFiles.Read(path, Encoding);
+                code = CodeFiles.Read(path, Files.Encoding);
             }
         }
         catch (DataFileException ex)
@@ -143,7 +138,7 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
         }
         Engine(() =>
         {
-            using var reader = RowFiles.OpenReader(path, DataFormats.Resolve(path, format), new CsvSettings(Delimiter, Encoding));
+            using var reader = RowFiles.OpenReader(path, DataFormats.Resolve(path, format), Files.Csv);
             var objects = new RowObjectFactory();
             while (reader.Read(out var row))
             {
