@@ -23,8 +23,13 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet, IDynamicParamete
     private const string InputObjectSet = "InputObject";
     private const string PathSet = "Path";
 
-    /// <summary>The format, separator and encoding of -Path's data files (<see cref="ParameterGroups"/>).</summary>
+    /// <summary>
+    /// -Language, as the commands that ask for code have it (the language of the code, or {column}: each row's; without
+    /// it, the tag of a fenced code block in the field, else the row is unchecked; a source file's extension), and the
+    /// format, separator and encoding of -Path's data files (<see cref="ParameterGroups"/>).
+    /// </summary>
     private readonly ParameterGroups _groups = new ParameterGroups()
+        .Offer<PromptParameters>(only: nameof(PromptParameters.Language))
         .Offer<DataFileParameters>([PathSet], DataFileParameters.OneFormat);
     private CodeCheckers? _checkers;
     private CheckRun? _run;
@@ -47,16 +52,11 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet, IDynamicParamete
     [ArgumentCompleter(typeof(ColumnCompleter))]
     public string CodeKey { get; set; } = GenerationOptions.DefaultOutputKey;
 
-    /// <summary>The language of the code (or {column}, each row's); without it, the tag of a fenced code block in the field, else the row is unchecked; a source file's extension.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [PlaceholderTransformation]
-    [ArgumentCompleter(typeof(LanguageCompleter))]
-    public string? Language { get; set; }
-
     public object GetDynamicParameters() => _groups.Parameters;
 
     private DataFileParameters Files => _groups.Get<DataFileParameters>();
+
+    private string? Language => _groups.Get<PromptParameters>().Language;
 
     protected override void BeginProcessing()
     {
