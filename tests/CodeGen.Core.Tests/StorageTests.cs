@@ -79,6 +79,36 @@ internal static class Files
     public static string Text(DataRow row, string name) => DataRow.ToText(row[name]) ?? "";
 }
 
+public class DataFormatTests
+{
+    [Theory]
+    [InlineData("csv", DataFormat.Csv, ".csv")]
+    [InlineData("JSON", DataFormat.Json, ".json")]
+    [InlineData("jsonl", DataFormat.JsonLines, ".jsonl")]
+    [InlineData("ndjson", DataFormat.JsonLines, ".jsonl")]
+    [InlineData("JsonLines", DataFormat.JsonLines, ".jsonl")]
+    public void Every_name_parses_and_every_format_has_its_extension(string name, DataFormat format, string extension)
+    {
+        Assert.Equal(format, DataFormats.Parse(name));
+        Assert.Equal(extension, DataFormats.Extension(format));
+        Assert.Equal(format, DataFormats.FromExtension("rows" + extension));
+        Assert.Contains(name, DataFormats.Names.Concat(["JsonLines"]), StringComparer.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void A_format_no_switch_knows_is_an_error_not_json_lines()
+    {
+        var unknown = (DataFormat)99;
+        Assert.Throws<ArgumentOutOfRangeException>(() => DataFormats.Extension(unknown));
+        using var temp = new TempFolder();
+        string path = temp.Write("rows.jsonl", "{\"a\":1}\n");
+        Assert.Throws<ArgumentOutOfRangeException>(() => RowFiles.OpenReader(path, unknown));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RowFiles.CreateWriter(temp.File("out.jsonl"), unknown, ["a"]).Dispose());
+        Assert.Throws<ArgumentException>(() => DataFormats.Parse("1"));
+        Assert.Equal("Unknown format 'xml'. Use csv, json or jsonl. (Parameter 'name')", Assert.Throws<ArgumentException>(() => DataFormats.Parse("xml")).Message);
+    }
+}
+
 public class CsvReaderTests
 {
     [Fact]

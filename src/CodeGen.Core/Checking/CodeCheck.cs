@@ -39,7 +39,8 @@ public sealed record CheckResult(CheckStatus Status, string Detail, string? Lang
     {
         CheckStatus.Ok => "ok",
         CheckStatus.Failed => "failed",
-        _ => "unchecked",
+        CheckStatus.Unchecked => "unchecked",
+        _ => throw new ArgumentOutOfRangeException(nameof(Status), Status, "Not a known check status."),
     };
 }
 

@@ -84,7 +84,8 @@ public sealed record EndpointSettings(
     {
         LlmProvider.OpenAI => LlmEndpoint.OpenAIBaseUrl,
         LlmProvider.Anthropic => LlmEndpoint.AnthropicBaseUrl,
-        _ => null,
+        LlmProvider.AzureOpenAI => null,
+        _ => throw new ArgumentOutOfRangeException(nameof(provider), provider, "Not a known provider."),
     };
 }
 

@@ -124,7 +124,8 @@ public sealed partial class LlmEndpoint
         AuthKind.ApiKey => $"API key {secret?.Masked} ({RequestAuthenticator.KeyHeaderFor(provider, apiVersion) switch { "Authorization" => "Authorization: Bearer", var header => header + " header" }})",
         AuthKind.BearerToken => $"bearer token {secret?.Masked} (Authorization: Bearer)",
         AuthKind.EntraId => $"Microsoft Entra ID (DefaultAzureCredential, scope {EntraIdScope})",
-        _ => "none",
+        AuthKind.None => "none",
+        _ => throw new ArgumentOutOfRangeException(nameof(auth), auth, "Not a known way to sign in."),
     };
 
     public LlmProvider Provider { get; }

@@ -105,7 +105,7 @@ public sealed class RowError
         RowErrorKind.CacheMiss => "CacheMiss",
         RowErrorKind.Cancelled => "RunCancelled",
         RowErrorKind.InternalError => "InternalError",
-        _ => "RowFailed",
+        _ => throw new ArgumentOutOfRangeException(nameof(Kind), Kind, "Not a known kind of row error."),
     };
 
     public override string ToString() => Message;

@@ -19,7 +19,8 @@ public static class OutputRepair
         {
             DataFormat.Csv => CsvCut(path, csv ?? CsvSettings.Default, sideFile),
             DataFormat.Json => JsonArrayCut(path, out reopenArray, sideFile),
-            _ => JsonLinesCut(path, sideFile),
+            DataFormat.JsonLines => JsonLinesCut(path, sideFile),
+            _ => throw DataFormats.Unknown(format),
         };
         long length;
         using (var read = RowFiles.OpenRead(path, sideFile))

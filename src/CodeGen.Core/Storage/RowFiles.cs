@@ -16,7 +16,8 @@ public static class RowFiles
         {
             DataFormat.Csv => new CsvRowReader(path, csv ?? CsvSettings.Default, sideFile),
             DataFormat.Json => new JsonArrayRowReader(path, sideFile: sideFile),
-            _ => new JsonLinesRowReader(path, sideFile),
+            DataFormat.JsonLines => new JsonLinesRowReader(path, sideFile),
+            _ => throw DataFormats.Unknown(format),
         };
     }
 
@@ -51,7 +52,8 @@ public static class RowFiles
     {
         DataFormat.Csv => new CsvRowWriter(stream, columns, csv ?? CsvSettings.Default, writeHeader: fresh),
         DataFormat.Json => new JsonArrayRowWriter(stream, fresh),
-        _ => new JsonLinesRowWriter(stream, fresh),
+        DataFormat.JsonLines => new JsonLinesRowWriter(stream, fresh),
+        _ => throw DataFormats.Unknown(format),
     };
 
     /// <summary>

@@ -27,8 +27,11 @@ public sealed class ExportCodeGenBatchCommand : ModelCommandBase, IDynamicParame
     private const string PathSet = "Path";
 
     private BatchRequestExporter? _exporter;
-    /// <summary>The prompt and request parameters, declared once for the commands that have them.</summary>
-    private readonly GenerationParameters _prompt = new();
+    /// <summary>The parameter groups this command shares with others, each declared once (<see cref="ParameterGroups"/>).</summary>
+    private readonly ParameterGroups _groups = new ParameterGroups()
+        .Offer<GenerationParameters>()
+        .Offer<BatchFileParameters>()
+        .Offer<DataFileParameters>([PathSet], nameof(DataFileParameters.InputFormat), nameof(DataFileParameters.Delimiter), nameof(DataFileParameters.Encoding));
     private GenerationOptions? _generation;
     private BatchTarget? _target;
     private long _maxRequests, _maxBytes;
@@ -55,34 +58,10 @@ public sealed class ExportCodeGenBatchCommand : ModelCommandBase, IDynamicParame
     [ValidateNotNullOrEmpty]
     public string OutFile { get; set; } = null!;
 
-    /// <summary>Replace an existing -OutFile, and export rows that already have the output column.</summary>
-    [Parameter]
-    public SwitchParameter Force { get; set; }
+    public object GetDynamicParameters() => _groups.Parameters;
 
-    /// <summary>Requests per file. Default: the provider's limit (OpenAI 50,000, Anthropic 100,000).</summary>
-    [Parameter]
-    [ValidateRange(1L, long.MaxValue)]
-    public long? MaxRequestsPerFile { get; set; }
-
-    /// <summary>Bytes per file. Default: the provider's limit (OpenAI 200 MB, Anthropic 256 MB).</summary>
-    [Parameter]
-    [ValidateRange(1024L, long.MaxValue)]
-    public long? MaxBytesPerFile { get; set; }
-
-    /// <summary>The format of -Path when its extension does not say it.</summary>
-    [Parameter(ParameterSetName = PathSet)]
-    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
-    public string? InputFormat { get; set; }
-
-    [Parameter(ParameterSetName = PathSet)]
-    public char Delimiter { get; set; } = ',';
-
-    [Parameter(ParameterSetName = PathSet)]
-    [EncodingTransformation]
-    [ArgumentCompleter(typeof(EncodingCompleter))]
-    public Encoding? Encoding { get; set; }
-
-    public object GetDynamicParameters() => _prompt;
+    /// <summary>The prompt, the request parameters, and -Force (replace an existing -OutFile, and export rows that already have the output column).</summary>
+    private GenerationParameters Prompt => _groups.Get<GenerationParameters>();
 
     protected override void BeginProcessing()
     {
@@ -91,10 +70,11 @@ public sealed class ExportCodeGenBatchCommand : ModelCommandBase, IDynamicParame
             var (provider, api, model, endpoint, version) = LlmEndpoint.ResolveModel(LlmCommandBase.Layers(ModelLayer()));
             return BatchTarget.For(provider, api, model, endpoint, version);
         }, Model);
-        (_maxRequests, _maxBytes) = (MaxRequestsPerFile ?? _target!.Api.BatchLimits.Requests, MaxBytesPerFile ?? _target!.Api.BatchLimits.Bytes);
-        _generation = _prompt.ToOptions(this, Force);
+        var limits = _groups.Get<BatchFileParameters>();
+        (_maxRequests, _maxBytes) = (limits.MaxRequestsPerFile ?? _target!.Api.BatchLimits.Requests, limits.MaxBytesPerFile ?? _target!.Api.BatchLimits.Bytes);
+        _generation = Prompt.ToOptions(this);
         _outFile = GetUnresolvedProviderPathFromPSPath(OutFile);
-        if (!Directory.Exists(_outFile) && File.Exists(_outFile) && !Force)
+        if (!Directory.Exists(_outFile) && File.Exists(_outFile) && !Prompt.Force)
         {
             ThrowTerminatingError(ErrorRecords.ForException(new DataFileException(_outFile, 0, "already exists.", errorId: DataFileException.OutputFileExists), this, _outFile));
         }
@@ -114,7 +94,7 @@ public sealed class ExportCodeGenBatchCommand : ModelCommandBase, IDynamicParame
             if (Directory.Exists(_outFile))
             {
                 target = System.IO.Path.Combine(_outFile, System.IO.Path.GetFileNameWithoutExtension(input) + ".requests.jsonl");
-                if (File.Exists(target) && !Force)
+                if (File.Exists(target) && !Prompt.Force)
                 {
                     WriteError(ErrorRecords.ForException(new DataFileException(target, 0, "already exists.", errorId: DataFileException.OutputFileExists), this, target));
                     return;
@@ -134,7 +114,7 @@ public sealed class ExportCodeGenBatchCommand : ModelCommandBase, IDynamicParame
                 "Pass -OutFile a file name, such as requests.jsonl.", _outFile));
         }
         _exporter ??= Engine(() => new BatchRequestExporter(_outFile, _target!, _generation!, _maxRequests, _maxBytes), _outFile);
-        var row = PipelineRow.From(InputObject, _prompt.InputKey);
+        var row = PipelineRow.From(InputObject, Prompt.InputKey);
         _rows++;
         if (Engine(() => _exporter.Add(row), _outFile) is { } error)
         {
@@ -156,7 +136,8 @@ public sealed class ExportCodeGenBatchCommand : ModelCommandBase, IDynamicParame
     private void ExportFile(string input, string target)
     {
         long rows = 0;
-        var files = Engine(() => BatchJob.ExportFile(input, InputFormat is null ? null : DataFormats.Parse(InputFormat), new CsvSettings(Delimiter, Encoding), target, _target!,
+        var data = _groups.Get<DataFileParameters>();
+        var files = Engine(() => BatchJob.ExportFile(input, data.InputDataFormat, data.Csv, target, _target!,
             _generation!, _maxRequests, _maxBytes, hashOnly: false,
             (error, row) => WriteError(ErrorRecords.ForRow(error, RowConversion.ToPSObject(row), this)), out rows), target);
         WriteVerbose($"Wrote {files.Sum(f => f.Requests)} requests for the {rows} rows of {input} into {files.Count} file(s).");

@@ -12,8 +12,11 @@ namespace CodeGen.Commands;
 /// </summary>
 [Cmdlet(VerbsData.Export, "CodeGenData", SupportsShouldProcess = true)]
 [OutputType(typeof(void))]
-public sealed class ExportCodeGenDataCommand : CancellableCmdlet
+public sealed class ExportCodeGenDataCommand : CancellableCmdlet, IDynamicParameters
 {
+    /// <summary>The format, separator and encoding of the file (<see cref="ParameterGroups"/>).</summary>
+    private readonly ParameterGroups _groups = new ParameterGroups()
+        .Offer<DataFileParameters>(only: DataFileParameters.OneFormat);
     private IRowWriter? _writer;
     private string _path = string.Empty;
     private DataFormat _format;
@@ -27,11 +30,6 @@ public sealed class ExportCodeGenDataCommand : CancellableCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
     public PSObject InputObject { get; set; } = null!;
 
-    /// <summary>The format when the extension does not say it.</summary>
-    [Parameter]
-    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
-    public string? Format { get; set; }
-
     /// <summary>Add rows to an existing file instead of replacing it.</summary>
     [Parameter]
     public SwitchParameter Append { get; set; }
@@ -40,19 +38,14 @@ public sealed class ExportCodeGenDataCommand : CancellableCmdlet
     [Parameter]
     public SwitchParameter NoClobber { get; set; }
 
-    [Parameter]
-    public char Delimiter { get; set; } = ',';
+    public object GetDynamicParameters() => _groups.Parameters;
 
-    /// <summary>Encoding of CSV output (default UTF-8 without BOM; utf8BOM for Excel). JSON is always UTF-8.</summary>
-    [Parameter]
-    [EncodingTransformation]
-    [ArgumentCompleter(typeof(EncodingCompleter))]
-    public Encoding? Encoding { get; set; }
+    private DataFileParameters Files => _groups.Get<DataFileParameters>();
 
     protected override void BeginProcessing()
     {
         _path = GetUnresolvedProviderPathFromPSPath(Path);
-        _format = Engine(() => DataFormats.Resolve(_path, Format is null ? null : DataFormats.Parse(Format)), _path);
+        _format = Engine(() => DataFormats.Resolve(_path, Files.OutputDataFormat), _path);
         if (NoClobber && !Append && File.Exists(_path))
         {
             ThrowTerminatingError(ErrorRecords.ForUsage(DataFileException.OutputFileExists, $"{_path} already exists and -NoClobber was given.",
@@ -105,13 +98,13 @@ public sealed class ExportCodeGenDataCommand : CancellableCmdlet
         bool append = Append && File.Exists(_path);
         if (append && _format == DataFormat.Csv)
         {
-            using var existing = RowFiles.OpenReader(_path, DataFormat.Csv, new CsvSettings(Delimiter, Encoding));
+            using var existing = RowFiles.OpenReader(_path, DataFormat.Csv, Files.Csv);
             if (existing.Columns is { Count: > 0 } header)
             {
                 columns = header.ToArray();
             }
         }
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(_path)!);
-        return RowFiles.CreateWriter(_path, _format, columns, new CsvSettings(Delimiter, Encoding), append);
+        return RowFiles.CreateWriter(_path, _format, columns, Files.Csv, append);
     }
 }

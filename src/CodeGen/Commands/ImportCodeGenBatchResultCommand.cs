@@ -17,10 +17,17 @@ namespace CodeGen.Commands;
 [OutputType(typeof(FileRunSummary))]
 public sealed class ImportCodeGenBatchResultCommand : CancellableCmdlet, IDynamicParameters
 {
-    /// <summary>The prompt parameters, as at the export: which rows the results belong to, and where the code goes.</summary>
-    private readonly PromptParameters _prompt = new();
+    /// <summary>
+    /// The parameter groups this command shares with others, each declared once (<see cref="ParameterGroups"/>): the prompt
+    /// parameters as at the export (which rows the results belong to, where the code goes; -Force replaces an existing
+    /// output file and the output column of rows that have one), what a row's result carries, and the data files'.
+    /// </summary>
+    private readonly ParameterGroups _groups = new ParameterGroups()
+        .Offer<PromptParameters>()
+        .Offer<ResultParameters>()
+        .Offer<DataFileParameters>();
 
-    public object GetDynamicParameters() => _prompt;
+    public object GetDynamicParameters() => _groups.Parameters;
 
     /// <summary>The input file the requests were exported from.</summary>
     [Parameter(Mandatory = true, Position = 0)]
@@ -44,45 +51,9 @@ public sealed class ImportCodeGenBatchResultCommand : CancellableCmdlet, IDynami
     [ValidateNotNullOrEmpty]
     public string OutputPath { get; set; } = null!;
 
-    /// <summary>Replace an existing output file (and the output column of rows that have one), as at the export.</summary>
-    [Parameter]
-    public SwitchParameter Force { get; set; }
-
-    /// <summary>Keep the model's whole answer instead of extracting the code.</summary>
-    [Parameter]
-    public SwitchParameter Raw { get; set; }
-
-    /// <summary>Add the token counts the batch reported for each row.</summary>
-    [Parameter]
-    public SwitchParameter IncludeUsage { get; set; }
-
-    /// <summary>Parse each row's code in its language and add &lt;OutputKey&gt;_check (ok, failed, unchecked) and &lt;OutputKey&gt;_check_detail.</summary>
-    [Parameter]
-    public SwitchParameter Check { get; set; }
-
     /// <summary>Also write each row to the pipeline (the summary comes last).</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
-
-    [Parameter]
-    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
-    public string? Format { get; set; }
-
-    [Parameter]
-    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
-    public string? InputFormat { get; set; }
-
-    [Parameter]
-    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
-    public string? OutputFormat { get; set; }
-
-    [Parameter]
-    public char Delimiter { get; set; } = ',';
-
-    [Parameter]
-    [EncodingTransformation]
-    [ArgumentCompleter(typeof(EncodingCompleter))]
-    public Encoding? Encoding { get; set; }
 
     /// <summary>
     /// The files that <paramref name="patterns"/> name (see <see cref="FilePatterns"/>; a path without wildcards is
@@ -119,17 +90,18 @@ public sealed class ImportCodeGenBatchResultCommand : CancellableCmdlet, IDynami
         {
             return;
         }
-        using var checkers = Check ? PowerShellChecker.WithEngineCheckers() : null;
-        var generation = _prompt.ToOptions(this, Force, Raw, IncludeUsage, warn: false, checkers: checkers);
+        var (answers, data) = (_groups.Get<ResultParameters>(), _groups.Get<DataFileParameters>());
+        using var checkers = answers.Check ? PowerShellChecker.WithEngineCheckers() : null;
+        var generation = _groups.Get<PromptParameters>().ToOptions(this, answers, warn: false, checkers: checkers);
         var results = ResolveFiles(ResultPath, nameof(ResultPath), required: true);
         var errors = ResolveFiles(ErrorPath, nameof(ErrorPath), required: false);
         var fileRun = new FileRun(new FileRunOptions
         {
             InputPath = input,
             OutputPath = output,
-            InputFormat = Parse(InputFormat ?? Format),
-            OutputFormat = Parse(OutputFormat ?? Format),
-            Csv = new CsvSettings(Delimiter, Encoding),
+            InputFormat = data.InputDataFormat,
+            OutputFormat = data.OutputDataFormat,
+            Csv = data.Csv,
             KeepIntact = [.. results, .. errors], // the paid results must not be the file the merge writes
             Journal = false, // a merge costs nothing to do again
         });
@@ -145,6 +117,4 @@ public sealed class ImportCodeGenBatchResultCommand : CancellableCmdlet, IDynami
         WriteObject(summary);
     }
 
-
-    private static DataFormat? Parse(string? name) => name is null ? null : DataFormats.Parse(name);
 }

@@ -12,37 +12,29 @@ namespace CodeGen.Commands;
 /// </summary>
 [Cmdlet(VerbsData.Import, "CodeGenData")]
 [OutputType(typeof(PSObject))]
-public sealed class ImportCodeGenDataCommand : CancellableCmdlet
+public sealed class ImportCodeGenDataCommand : CancellableCmdlet, IDynamicParameters
 {
+    /// <summary>The format, separator and encoding of the files (<see cref="ParameterGroups"/>).</summary>
+    private readonly ParameterGroups _groups = new ParameterGroups()
+        .Offer<DataFileParameters>(only: DataFileParameters.OneFormat);
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("FullName", "PSPath", "LiteralPath")]
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = [];
 
-    /// <summary>The format when the extension does not say it.</summary>
-    [Parameter]
-    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
-    public string? Format { get; set; }
-
-    [Parameter]
-    public char Delimiter { get; set; } = ',';
-
-    /// <summary>Encoding of CSV files (default UTF-8; byte order marks are honoured).</summary>
-    [Parameter]
-    [EncodingTransformation]
-    [ArgumentCompleter(typeof(EncodingCompleter))]
-    public Encoding? Encoding { get; set; }
+    public object GetDynamicParameters() => _groups.Parameters;
 
     protected override void ProcessRecord()
     {
+        var files = _groups.Get<DataFileParameters>();
         foreach (var item in Path)
         {
             string path = GetUnresolvedProviderPathFromPSPath(item);
             Engine(() =>
             {
-                var format = DataFormats.Resolve(path, Format is null ? null : DataFormats.Parse(Format));
-                using var reader = RowFiles.OpenReader(path, format, new CsvSettings(Delimiter, Encoding));
+                var format = DataFormats.Resolve(path, files.InputDataFormat);
+                using var reader = RowFiles.OpenReader(path, format, files.Csv);
                 var objects = new RowObjectFactory();
                 while (!StoppingToken.IsCancellationRequested && reader.Read(out var row))
                 {

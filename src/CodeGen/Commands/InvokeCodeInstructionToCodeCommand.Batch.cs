@@ -18,11 +18,11 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
         var endpoint = batches.Endpoint; // a codex model's batches run on the Responses API
         var options = new BatchJobOptions
         {
-            Files = new FileRunOptions { InputPath = input, OutputPath = output, InputFormat = inputFormat, OutputFormat = outputFormat, Csv = new CsvSettings(Delimiter, Encoding) },
+            Files = new FileRunOptions { InputPath = input, OutputPath = output, InputFormat = inputFormat, OutputFormat = outputFormat, Csv = Files.Csv },
             Generation = _generation!.WithoutRepairs(),
-            MaxRequestsPerFile = MaxRequestsPerFile,
-            MaxBytesPerFile = MaxBytesPerFile,
-            Restart = Force,
+            MaxRequestsPerFile = _groups.Get<BatchFileParameters>().MaxRequestsPerFile,
+            MaxBytesPerFile = _groups.Get<BatchFileParameters>().MaxBytesPerFile,
+            Restart = Prompt.Force,
             NoWait = NoWait,
             PollInterval = TimeSpan.FromSeconds(PollIntervalSec),
             // the answers a batch brings back are stored under the requests a live run would send

@@ -15,18 +15,17 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
     /// </summary>
     private Core.Llm.CacheMode ResolveCacheOrThrow()
     {
-        var bound = MyInvocation.BoundParameters;
-        var session = SessionDefaults.Current;
-        if (NoCache && bound.ContainsKey(nameof(CacheMode)))
+        var (cache, session) = (Cache, SessionDefaults.Current);
+        if (cache.NoCache && cache.Mode is not null)
         {
             ThrowTerminatingError(ErrorRecords.ForUsage("NoCacheAndCacheMode", "-NoCache turns the response cache off and -CacheMode says how to use it: pass one of them.",
                 "Leave out -NoCache to use the cache as -CacheMode says, or -CacheMode to run without a cache."));
         }
-        string? cachePath = NoCache ? null : CachePath ?? session.CachePath;
-        var mode = CacheMode is not null ? Enum.Parse<Core.Llm.CacheMode>(CacheMode, ignoreCase: true) : session.CacheMode ?? Core.Llm.CacheMode.ReadWrite;
+        string? cachePath = cache.NoCache ? null : cache.CachePath ?? session.CachePath;
+        var mode = cache.Mode ?? session.CacheMode ?? Core.Llm.CacheMode.ReadWrite;
         if (cachePath is null)
         {
-            if (!NoCache && mode != Core.Llm.CacheMode.ReadWrite)
+            if (!cache.NoCache && mode != Core.Llm.CacheMode.ReadWrite)
             {
                 ThrowTerminatingError(ErrorRecords.ForUsage("CacheModeWithoutCachePath", $"-CacheMode {mode} needs a response cache folder, and none is set.",
                     "Pass -CachePath <folder>, or set one for the session with Set-CodeGenEndpoint -CachePath."));

@@ -40,8 +40,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
     /// </summary>
     private Dictionary<string, string> OutputNames(IReadOnlyList<string> inputs)
     {
-        var outputFormat = ParseFormat(OutputFormat ?? Format);
-        var inputFormat = ParseFormat(InputFormat ?? Format);
+        var (outputFormat, inputFormat) = (Files.OutputDataFormat, Files.InputDataFormat);
         string NameOf(string input, string stem) =>
             stem + DataFormats.Extension(outputFormat ?? inputFormat ?? DataFormats.FromExtension(input) ?? DataFormat.JsonLines);
         var names = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -83,8 +82,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
     {
         string input = GetUnresolvedProviderPathFromPSPath(inputPath);
         string output = GetUnresolvedProviderPathFromPSPath(outputPath);
-        DataFormat? inputFormat = ParseFormat(InputFormat ?? Format);
-        DataFormat? outputFormat = ParseFormat(OutputFormat ?? Format);
+        var (inputFormat, outputFormat) = (Files.InputDataFormat, Files.OutputDataFormat);
         if (!ShouldProcess(output, $"{_action} for the rows of {input}"))
         {
             ShowFileWouldSend(input, storage is null ? inputFormat : DataFormats.FromExtension(input) ?? storage.CacheType);
@@ -110,7 +108,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
             OutputPath = output,
             InputFormat = storage is null ? inputFormat : DataFormats.FromExtension(input) ?? storage.CacheType,
             OutputFormat = storage?.CacheType ?? outputFormat,
-            Csv = new CsvSettings(Delimiter, Encoding),
+            Csv = Files.Csv,
             Resume = Resume,
         });
         var run = new GenerationRun(_generation!, _backend!);
@@ -145,8 +143,6 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
         WriteObject(summary);
     }
 
-    private static DataFormat? ParseFormat(string? name) => name is null ? null : DataFormats.Parse(name);
-
     /// <summary>-WhatIf -Verbose in file mode: reads the input and shows what each of its rows would send.</summary>
     private void ShowFileWouldSend(string input, DataFormat? format)
     {
@@ -157,7 +153,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
         try
         {
             using var run = new GenerationRun(_generation!, _backend!);
-            using var reader = RowFiles.OpenReader(input, DataFormats.Resolve(input, format), new CsvSettings(Delimiter, Encoding));
+            using var reader = RowFiles.OpenReader(input, DataFormats.Resolve(input, format), Files.Csv);
             while (reader.Read(out var row))
             {
                 ShowWouldSend(run.Prepare(row));

@@ -49,7 +49,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
             {
                 WriteError(ErrorRecords.ForRow(error, row.Source, this));
             }
-            row.Set(_prompt.OutputKey, null, keepExisting: true);
+            row.Set(Prompt.OutputKey, null, keepExisting: true);
             row.Set(_errorKey!, error.ColumnText);
             SetCheck(row.Set, null, keepExisting: true);
             SetUsage(row.Set, outcome, keepExisting: true);
@@ -57,7 +57,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
             return;
         }
         ReportRow(outcome);
-        row.Set(_prompt.OutputKey, outcome.Code);
+        row.Set(Prompt.OutputKey, outcome.Code);
         // on every row, so that Export-Csv (which takes its columns from the first object) keeps the reasons
         row.Set(_errorKey!, null);
         SetCheck(row.Set, outcome.Check, keepExisting: false);
@@ -79,7 +79,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
     /// <summary>The -IncludeUsage columns (null when the server reported no usage).</summary>
     private void SetUsage(Action<string, object?, bool> set, RowOutcome outcome, bool keepExisting)
     {
-        if (!IncludeUsage)
+        if (!Results.IncludeUsage)
         {
             return;
         }

@@ -23,8 +23,6 @@ namespace CodeGen.Commands;
 [OutputType(typeof(BatchJobState), ParameterSetName = [PathSet])]
 public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationCommandBase, IDynamicParameters
 {
-    private const string InputObjectSet = "InputObject";
-    private const string InstructionSet = "Instruction";
     private const string PathSet = "Path";
     private const string StorageSet = "Storage";
     private static readonly TimeSpan PumpInterval = TimeSpan.FromMilliseconds(200);
@@ -40,23 +38,21 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
     private bool _batch;
     private GenerationRun? _run;
     private RunProgress? _progress;
-    /// <summary>The prompt and request parameters, declared once for the commands that have them.</summary>
-    private readonly GenerationParameters _prompt = new();
+    /// <summary>The parameter groups this command shares with others, each declared once (<see cref="ParameterGroups"/>).</summary>
+    private readonly ParameterGroups _groups = new ParameterGroups()
+        .Offer<GenerationParameters>()
+        .Offer<ResultParameters>()
+        .Offer<ThrottleParameters>()
+        .Offer<CacheParameters>()
+        .Offer<DataFileParameters>([PathSet], DataFileParameters.Formats)
+        .Offer<DataFileParameters>([PathSet, StorageSet], DataFileParameters.CsvDialect)
+        .Offer<BatchFileParameters>([PathSet]);
     /// <summary>The options of every run of this command (each file of a folder run gets a run of its own).</summary>
     private GenerationOptions? _generation;
     /// <summary>The checkers of -Check (a python3 and a bash process among them, started when first needed).</summary>
     private CodeCheckers? _checkers;
     private bool _verbose;
     private string _action = string.Empty;
-
-    /// <summary>A row: an object with the instruction column, a hashtable, or a string that is the instruction itself.</summary>
-    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
-    public PSObject InputObject { get; set; } = null!;
-
-    /// <summary>Instructions given directly; each becomes a row with the input and output columns.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = InstructionSet)]
-    [ValidateNotNull]
-    public string[] Instruction { get; set; } = [];
 
     /// <summary>A CSV, JSON or JSONL file of rows (file mode). Binds FullName from Get-ChildItem.</summary>
     [Parameter(Mandatory = true, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
@@ -74,31 +70,6 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
     [ValidateNotNull]
     [StepStorageTransformation]
     public object Storage { get; set; } = null!;
-
-    /// <summary>Format of both files when their extensions do not say it.</summary>
-    [Parameter(ParameterSetName = PathSet)]
-    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
-    public string? Format { get; set; }
-
-    [Parameter(ParameterSetName = PathSet)]
-    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
-    public string? InputFormat { get; set; }
-
-    [Parameter(ParameterSetName = PathSet)]
-    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
-    public string? OutputFormat { get; set; }
-
-    /// <summary>CSV field separator (input and output).</summary>
-    [Parameter(ParameterSetName = PathSet)]
-    [Parameter(ParameterSetName = StorageSet)]
-    public char Delimiter { get; set; } = ',';
-
-    /// <summary>Encoding of a CSV input (default UTF-8; byte order marks are honoured). Output is UTF-8.</summary>
-    [Parameter(ParameterSetName = PathSet)]
-    [Parameter(ParameterSetName = StorageSet)]
-    [EncodingTransformation]
-    [ArgumentCompleter(typeof(EncodingCompleter))]
-    public Encoding? Encoding { get; set; }
 
     /// <summary>Continue an existing output: keep rows that have code, ask again for the missing and failed ones.</summary>
     [Parameter(ParameterSetName = PathSet)]
@@ -123,58 +94,6 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
     [ValidateRange(0.01, 3600.0)]
     public double PollIntervalSec { get; set; } = 30;
 
-    /// <summary>With -Batch: requests per batch; a bigger input is split into several batches. Default: the provider's limit (OpenAI 50,000, Anthropic 100,000).</summary>
-    [Parameter(ParameterSetName = PathSet)]
-    [ValidateRange(1L, long.MaxValue)]
-    public long? MaxRequestsPerFile { get; set; }
-
-    /// <summary>With -Batch: bytes of requests per batch. Default: the provider's limit (OpenAI 200 MB, Anthropic 256 MB).</summary>
-    [Parameter(ParameterSetName = PathSet)]
-    [ValidateRange(1024L, long.MaxValue)]
-    public long? MaxBytesPerFile { get; set; }
-
-    /// <summary>Overwrite the output column when a row already has it; in file mode, replace an existing output file.</summary>
-    [Parameter]
-    public SwitchParameter Force { get; set; }
-
-    /// <summary>Requests in flight at once.</summary>
-    [Parameter]
-    [ValidateRange(1, 1024)]
-    public int ThrottleLimit { get; set; } = DefaultThrottleLimit;
-
-    /// <summary>
-    /// A folder of cached answers: a request already answered (same endpoint, model and body) is read from
-    /// it instead of sent. Default: Set-CodeGenEndpoint -CachePath, else no cache.
-    /// </summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? CachePath { get; set; }
-
-    /// <summary>
-    /// ReadWrite (default): reuse cached answers, send and store the rest. ReadOnly: replay, answers come only
-    /// from the cache and a request it does not hold is a CacheMiss row error (nothing is sent, no key needed).
-    /// Refresh: send every request and replace the stored answers.
-    /// </summary>
-    [Parameter]
-    [ValidateSet(nameof(Core.Llm.CacheMode.ReadWrite), nameof(Core.Llm.CacheMode.ReadOnly), nameof(Core.Llm.CacheMode.Refresh))]
-    public string? CacheMode { get; set; }
-
-    /// <summary>Neither read nor write the response cache, even when a session default sets one.</summary>
-    [Parameter]
-    public SwitchParameter NoCache { get; set; }
-
-    /// <summary>Keep the model's whole answer instead of extracting the code.</summary>
-    [Parameter]
-    public SwitchParameter Raw { get; set; }
-
-    /// <summary>Add the token counts of each row: &lt;OutputKey&gt;_prompt_tokens, _completion_tokens, _total_tokens.</summary>
-    [Parameter]
-    public SwitchParameter IncludeUsage { get; set; }
-
-    /// <summary>Parse each row's code in its language and add &lt;OutputKey&gt;_check (ok, failed, unchecked) and &lt;OutputKey&gt;_check_detail.</summary>
-    [Parameter]
-    public SwitchParameter Check { get; set; }
-
     /// <summary>Send code that does not parse back to the model with the parser's messages, up to this many times a row (implies -Check).</summary>
     [Parameter]
     [ValidateRange(0, 10)]
@@ -182,9 +101,20 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
 
     private bool FileMode => ParameterSetName is PathSet or StorageSet;
 
-    private int EffectiveThrottleLimit => ResolveThrottleLimit(ThrottleLimit);
+    private int EffectiveThrottleLimit => _groups.Get<ThrottleParameters>().Resolve(this);
 
-    public object GetDynamicParameters() => _prompt;
+    public object GetDynamicParameters() => _groups.Parameters;
+
+    /// <summary>The prompt, the request parameters and -Force.</summary>
+    private GenerationParameters Prompt => _groups.Get<GenerationParameters>();
+
+    /// <summary>-Raw, -IncludeUsage, -Check.</summary>
+    private ResultParameters Results => _groups.Get<ResultParameters>();
+
+    /// <summary>The formats, separator and encoding of file mode.</summary>
+    private DataFileParameters Files => _groups.Get<DataFileParameters>();
+
+    private CacheParameters Cache => _groups.Get<CacheParameters>();
 
     protected override void BeginProcessing() => Engine(Begin, Endpoint);
 
@@ -194,7 +124,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
 
     private void Begin()
     {
-        if (Resume && Force)
+        if (Resume && Prompt.Force)
         {
             ThrowTerminatingError(ErrorRecords.ForUsage("ResumeAndForce", "-Resume continues an existing output and -Force replaces it: pass one of them.",
                 "Pass -Resume to continue the output, or -Force to replace it."));
@@ -222,15 +152,15 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
             _backend = new CachingChatBackend(_client, _cache, mode);
         }
 
-        _checkers = Check || MaxRepairs > 0 ? PowerShellChecker.WithEngineCheckers() : null;
+        _checkers = Results.Check || MaxRepairs > 0 ? PowerShellChecker.WithEngineCheckers() : null;
         if (!WhatIfInEffect)
         {
-            _checkers?.Prepare(_prompt.Language);
+            _checkers?.Prepare(Prompt.Language);
         }
         // the cost of the tokens the run pays for is in its summary when the model's prices are known
         var price = ResolvePrice(endpoint, sessionFileIsOptional: true);
-        _generation = _prompt.ToOptions(this, Force, Raw, IncludeUsage, checkers: _checkers, maxRepairs: MaxRepairs, price: price);
-        Engine(() => _client.CheckParameters(_generation.Parameters), _prompt.AdditionalBody);
+        _generation = Prompt.ToOptions(this, Results, checkers: _checkers, maxRepairs: MaxRepairs, price: price);
+        Engine(() => _client.CheckParameters(_generation.Parameters), Prompt.AdditionalBody);
         if (_batch && MaxRepairs > 0)
         {
             WriteWarning("-MaxRepairs has no effect with -Batch: a merge of batch results has no model to send a repair to. The code is checked; run -Resume without -Batch on rows you want repaired.");
@@ -253,7 +183,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
         }
         if (!FileMode)
         {
-            _errorKey = FileRun.ErrorKeyFor(_prompt.OutputKey);
+            _errorKey = FileRun.ErrorKeyFor(Prompt.OutputKey);
             _run = new GenerationRun(_generation!, _backend);
             long? total = ParameterSetName == InstructionSet ? Instruction.Length : null;
             _progress = new RunProgress(this, $"Generating code with {endpoint.Model}", total);
@@ -267,7 +197,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
             case InstructionSet:
                 foreach (var text in Instruction)
                 {
-                    Submit(new InstructionRow(text ?? string.Empty, _prompt.InputKey));
+                    Submit(new InstructionRow(text ?? string.Empty, Prompt.InputKey));
                 }
                 break;
             case PathSet:
@@ -279,7 +209,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
                 RunFile(storage.InputPath, storage.OutputPath, storage);
                 break;
             default:
-                Submit(PipelineRow.From(InputObject, _prompt.InputKey));
+                Submit(PipelineRow.From(InputObject, Prompt.InputKey));
                 break;
         }
     }

@@ -21,46 +21,23 @@ namespace CodeGen.Commands;
 [OutputType(typeof(CostEstimate))]
 public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicParameters
 {
-    private const string InputObjectSet = "InputObject";
-    private const string InstructionSet = "Instruction";
     private const string PathSet = "Path";
 
-    /// <summary>The prompt and request parameters, declared once for the commands that have them.</summary>
-    private readonly GenerationParameters _prompt = new();
+    /// <summary>The parameter groups this command shares with others, each declared once (<see cref="ParameterGroups"/>).</summary>
+    private readonly ParameterGroups _groups = new ParameterGroups()
+        .Offer<GenerationParameters>()
+        .Offer<ThrottleParameters>()
+        .Offer<DataFileParameters>([PathSet], DataFileParameters.OneFormat);
     private GenerationOptions? _generation;
     private LlmEndpoint? _endpoint;
     private CostEstimator? _estimator;
     private ModelPrice? _price;
-
-    /// <summary>A row: an object with the instruction column, a hashtable, or a string that is the instruction itself.</summary>
-    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
-    public PSObject InputObject { get; set; } = null!;
-
-    /// <summary>Instructions given directly; each is a row.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = InstructionSet)]
-    [ValidateNotNull]
-    public string[] Instruction { get; set; } = [];
 
     /// <summary>CSV, JSON or JSONL files of rows (wildcards expand); their rows are counted together.</summary>
     [Parameter(Mandatory = true, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
     [Alias("FullName", "PSPath", "LiteralPath")]
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = [];
-
-    /// <summary>Format of the files when their extensions do not say it.</summary>
-    [Parameter(ParameterSetName = PathSet)]
-    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
-    public string? Format { get; set; }
-
-    /// <summary>CSV field separator.</summary>
-    [Parameter(ParameterSetName = PathSet)]
-    public char Delimiter { get; set; } = ',';
-
-    /// <summary>Encoding of a CSV input (default UTF-8; byte order marks are honoured).</summary>
-    [Parameter(ParameterSetName = PathSet)]
-    [EncodingTransformation]
-    [ArgumentCompleter(typeof(EncodingCompleter))]
-    public Encoding? Encoding { get; set; }
 
     /// <summary>Price the run as a batch job (-Batch of Invoke-CodeInstructionToCode): the batch prices, else half.</summary>
     [Parameter]
@@ -71,16 +48,16 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
     [ValidateRange(1, 10_000)]
     public int SampleRows { get; set; }
 
-    /// <summary>Count rows that already have the output column, as a run with -Force would send them.</summary>
-    [Parameter]
-    public SwitchParameter Force { get; set; }
+    public object GetDynamicParameters() => _groups.Parameters;
+
+    /// <summary>The prompt, the request parameters, and -Force (count rows that already have the output column, as a run with -Force would send them).</summary>
+    private GenerationParameters Prompt => _groups.Get<GenerationParameters>();
+
+    /// <summary>The format, separator and encoding of -Path's files.</summary>
+    private DataFileParameters Files => _groups.Get<DataFileParameters>();
 
     /// <summary>Requests in flight at once (count_tokens calls and sample rows).</summary>
-    [Parameter]
-    [ValidateRange(1, 1024)]
-    public int ThrottleLimit { get; set; } = DefaultThrottleLimit;
-
-    public object GetDynamicParameters() => _prompt;
+    private int ThrottleLimit => _groups.Get<ThrottleParameters>().Resolve(this);
 
     protected override void BeginProcessing() => Engine(Begin, Endpoint);
 
@@ -93,8 +70,8 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
         // counting sends nothing to OpenAI's models, so an estimate needs no endpoint configured: OpenAI's own is assumed
         _endpoint = ResolveEndpointOrThrow(SampleRows > 0 ? null
             : new EndpointSettings(EndpointSettings.DefaultEndpointOf(LlmProvider.OpenAI), Source: "OpenAI's API (nothing is sent to count its models' tokens)", OnlyFor: LlmProvider.OpenAI));
-        _generation = _prompt.ToOptions(this, Force);
-        Engine(() => _endpoint.Api.Check(_generation.Parameters, _endpoint.ApiVersion), _prompt.AdditionalBody);
+        _generation = Prompt.ToOptions(this);
+        Engine(() => _endpoint.Api.Check(_generation.Parameters, _endpoint.ApiVersion), Prompt.AdditionalBody);
         _price = ResolvePrice(_endpoint); // before the rows are read: a price that cannot be used stops the command at once
         _estimator = new CostEstimator(_generation, _endpoint, SampleRows);
     }
@@ -106,7 +83,7 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
             case InstructionSet:
                 foreach (var text in Instruction)
                 {
-                    _estimator!.Add(new InstructionRow(text ?? string.Empty, _prompt.InputKey));
+                    _estimator!.Add(new InstructionRow(text ?? string.Empty, Prompt.InputKey));
                 }
                 break;
             case PathSet:
@@ -132,7 +109,7 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
                 }
                 else
                 {
-                    _estimator!.Add(PipelineRow.From(InputObject, _prompt.InputKey));
+                    _estimator!.Add(PipelineRow.From(InputObject, Prompt.InputKey));
                 }
                 break;
         }
@@ -140,8 +117,8 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
 
     private void CountFile(string path)
     {
-        var format = Format is null ? (DataFormat?)null : DataFormats.Parse(Format);
-        using var reader = RowFiles.OpenReader(path, DataFormats.Resolve(path, format), new CsvSettings(Delimiter, Encoding));
+        var files = Files;
+        using var reader = RowFiles.OpenReader(path, DataFormats.Resolve(path, files.InputDataFormat), files.Csv);
         var progress = new ProgressRecord(1, $"Counting the tokens of {System.IO.Path.GetFileName(path)}", "Reading rows");
         long next = 0;
         while (reader.Read(out var row))
@@ -181,16 +158,16 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
             var rows = estimator.SampleRows;
             if (rows.Count > 0 && ShouldProcess($"{rows.Count} sample rows of {estimator.Rows:N0} at {endpoint.DisplayUri}", $"Send {rows.Count} paid requests to model '{endpoint.Model}'"))
             {
-                client ??= CreateClientOrThrow(out _, ResolveThrottleLimit(ThrottleLimit));
+                client ??= CreateClientOrThrow(out _, ThrottleLimit);
                 sample = RunSample(client, rows);
             }
             ApiCalls? calls = null;
             if (estimator.UsesProviderCount)
             {
-                client ??= CreateClientOrThrow(out _, ResolveThrottleLimit(ThrottleLimit));
+                client ??= CreateClientOrThrow(out _, ThrottleLimit);
                 calls = new ApiCalls(client, endpoint, ApiCallException.TokenCountFailed);
             }
-            var estimate = PipelineThread.Run(() => estimator.EstimateAsync(price, Batch, sample, calls, ResolveThrottleLimit(ThrottleLimit),
+            var estimate = PipelineThread.Run(() => estimator.EstimateAsync(price, Batch, sample, calls, ThrottleLimit,
                 problem => WriteWarning("Anthropic's count_tokens could not be used, so the prompt tokens are an estimate: " + problem), StoppingToken));
             WriteVerbose(string.Format(CultureInfo.InvariantCulture, "{0:N0} rows for model '{1}' on {2}: {3:N0} prompt tokens ({4}){5}.", estimate.Rows, estimate.Model,
                 estimate.Api, estimate.PromptTokens, estimate.TokenCounting, price is null ? string.Empty : "; prices from " + price.Source));

@@ -10,8 +10,11 @@ namespace CodeGen.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.New, "CodeGenStorage", SupportsShouldProcess = true)]
 [OutputType(typeof(StepStorage))]
-public sealed class NewCodeGenStorageCommand : CancellableCmdlet
+public sealed class NewCodeGenStorageCommand : CancellableCmdlet, IDynamicParameters
 {
+    /// <summary>-CacheType, whose values are the data formats' own names (<see cref="StepFormatParameters"/>).</summary>
+    private readonly ParameterGroups _groups = new ParameterGroups().Offer<StepFormatParameters>();
+
     /// <summary>The first entry file: the rows step 0 reads.</summary>
     [Parameter(Mandatory = true, Position = 0)]
     [Alias("FirstEntryFileName")]
@@ -27,10 +30,7 @@ public sealed class NewCodeGenStorageCommand : CancellableCmdlet
     [ValidateNotNullOrEmpty]
     public string FileNamePrefix { get; set; } = "codegen";
 
-    /// <summary>The format of the step files.</summary>
-    [Parameter]
-    [ValidateSet("csv", "json", "jsonl", IgnoreCase = true)]
-    public string CacheType { get; set; } = "jsonl";
+    public object GetDynamicParameters() => _groups.Parameters;
 
     protected override void ProcessRecord()
     {
@@ -45,7 +45,7 @@ public sealed class NewCodeGenStorageCommand : CancellableCmdlet
         StepStorage storage;
         try
         {
-            storage = new StepStorage(first, cache, FileNamePrefix, DataFormats.Parse(CacheType));
+            storage = new StepStorage(first, cache, FileNamePrefix, DataFormats.Parse(_groups.Get<StepFormatParameters>().CacheType));
         }
         catch (ArgumentException ex)
         {

@@ -12,51 +12,23 @@ namespace CodeGen.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Set, "CodeGenEndpoint", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(EndpointInfo))]
-public sealed class SetCodeGenEndpointCommand : EndpointCommandBase
+public sealed class SetCodeGenEndpointCommand : ResilienceCommandBase, IDynamicParameters
 {
+    /// <summary>-ThrottleLimit, and the response cache's folder and mode (not -NoCache: a session keeps what to use).</summary>
+    private readonly ParameterGroups _groups = new ParameterGroups()
+        .Offer<ThrottleParameters>()
+        .Offer<CacheParameters>(only: [nameof(CacheParameters.CachePath), nameof(CacheParameters.CacheMode)]);
+
     /// <summary>Fields merged into every request body (a command's -AdditionalBody goes on top, field by field). $null or @{} forgets them.</summary>
     [Parameter]
     [AllowNull]
     public System.Collections.IDictionary? AdditionalBody { get; set; }
 
-    [Parameter]
-    [ValidateRange(1, 1024)]
-    public int ThrottleLimit { get; set; }
-
-    [Parameter]
-    [ValidateRange(0, 100)]
-    public int MaxRetries { get; set; }
-
-    [Parameter]
-    [ValidateRange(1, 86400)]
-    public int TimeoutSec { get; set; }
-
-    [Parameter]
-    [ValidateRange(1, int.MaxValue)]
-    public int RequestsPerMinute { get; set; }
-
-    [Parameter]
-    [ValidateRange(1, int.MaxValue)]
-    public int TokensPerMinute { get; set; }
-
-    [Parameter]
-    public Uri? Proxy { get; set; }
-
-    /// <summary>A folder for the response cache that Invoke-CodeInstructionToCode uses by default.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? CachePath { get; set; }
-
-    /// <summary>How Invoke-CodeInstructionToCode uses the cache by default: ReadWrite, ReadOnly (replay, nothing sent) or Refresh.</summary>
-    [Parameter]
-    [ValidateSet(nameof(Core.Llm.CacheMode.ReadWrite), nameof(Core.Llm.CacheMode.ReadOnly), nameof(Core.Llm.CacheMode.Refresh))]
-    public string? CacheMode { get; set; }
-
     /// <summary>
     /// The session's prices in USD per million tokens (what a command's -Price takes), for the model set with them (-Model,
     /// else the session's model then; none: any model). $null forgets them.
     /// </summary>
-    /// <remarks>Declared here too: this command cannot derive from <see cref="GenerationCommandBase"/> (its limits are session defaults, not a run's); <see cref="Prices"/> reads both.</remarks>
+    /// <remarks>Declared here too, with other validation: $null forgets the session's (a command's -Price refuses $null); <see cref="Prices"/> reads both.</remarks>
     [Parameter]
     [AllowNull]
     public System.Collections.IDictionary? Price { get; set; }
@@ -71,8 +43,11 @@ public sealed class SetCodeGenEndpointCommand : EndpointCommandBase
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    public object GetDynamicParameters() => _groups.Parameters;
+
     protected override void EndProcessing()
     {
+        var (throttle, cache) = (_groups.Get<ThrottleParameters>(), _groups.Get<CacheParameters>());
         if (Endpoint is not null)
         {
             Engine(() => LlmEndpoint.ToRequestUri(Endpoint), Endpoint);
@@ -125,14 +100,14 @@ public sealed class SetCodeGenEndpointCommand : EndpointCommandBase
         if (bound.ContainsKey(nameof(Api))) settings.Api = EndpointSettings.ParseApi(Api);
         if (bound.ContainsKey(nameof(Deployment))) settings.Deployment = Deployment;
         if (bound.ContainsKey(nameof(ApiVersion))) settings.ApiVersion = ApiVersion;
-        if (bound.ContainsKey(nameof(ThrottleLimit))) settings.ThrottleLimit = ThrottleLimit;
+        if (bound.ContainsKey(nameof(throttle.ThrottleLimit))) settings.ThrottleLimit = throttle.ThrottleLimit;
         if (bound.ContainsKey(nameof(MaxRetries))) settings.MaxRetries = MaxRetries;
         if (bound.ContainsKey(nameof(TimeoutSec))) settings.TimeoutSec = TimeoutSec;
         if (bound.ContainsKey(nameof(RequestsPerMinute))) settings.RequestsPerMinute = RequestsPerMinute;
         if (bound.ContainsKey(nameof(TokensPerMinute))) settings.TokensPerMinute = TokensPerMinute;
         if (bound.ContainsKey(nameof(Proxy))) settings.Proxy = Proxy;
-        if (bound.ContainsKey(nameof(CachePath))) settings.CachePath = GetUnresolvedProviderPathFromPSPath(CachePath);
-        if (bound.ContainsKey(nameof(CacheMode))) settings.CacheMode = Enum.Parse<Core.Llm.CacheMode>(CacheMode!, ignoreCase: true);
+        if (bound.ContainsKey(nameof(cache.CachePath))) settings.CachePath = GetUnresolvedProviderPathFromPSPath(cache.CachePath);
+        if (bound.ContainsKey(nameof(cache.CacheMode))) settings.CacheMode = cache.Mode;
         if (bound.ContainsKey(nameof(Price)))
         {
             // for the model being set, or the session's: a price for another model must not apply to this one
@@ -142,8 +117,8 @@ public sealed class SetCodeGenEndpointCommand : EndpointCommandBase
         if (PassThru)
         {
             // what Get-CodeGenEndpoint shows: the settings a command would use, and where each comes from
-            int throttle = settings.ThrottleLimit ?? LlmCommandBase.DefaultThrottleLimit;
-            WriteObject(EndpointInfo.Effective(() => LlmCommandBase.ResolveEndpoint(null, allowUnencrypted: false), LlmCommandBase.SessionResilience(throttle), throttle));
+            int limit = settings.ThrottleLimit ?? ThrottleParameters.DefaultThrottleLimit;
+            WriteObject(EndpointInfo.Effective(() => LlmCommandBase.ResolveEndpoint(null, allowUnencrypted: false), LlmCommandBase.SessionResilience(limit), limit));
         }
     }
 }
@@ -169,15 +144,15 @@ public sealed class ClearCodeGenEndpointCommand : PSCmdlet
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "CodeGenEndpoint")]
 [OutputType(typeof(EndpointInfo))]
-public sealed class GetCodeGenEndpointCommand : LlmCommandBase
+public sealed class GetCodeGenEndpointCommand : LlmCommandBase, IDynamicParameters
 {
-    [Parameter]
-    [ValidateRange(1, 1024)]
-    public int ThrottleLimit { get; set; } = DefaultThrottleLimit;
+    private readonly ParameterGroups _groups = new ParameterGroups().Offer<ThrottleParameters>();
+
+    public object GetDynamicParameters() => _groups.Parameters;
 
     protected override void EndProcessing()
     {
-        int throttle = ResolveThrottleLimit(ThrottleLimit);
+        int throttle = _groups.Get<ThrottleParameters>().Resolve(this);
         WriteObject(EndpointInfo.Effective(() => ResolveEndpoint(), ResolveResilience(throttle), throttle));
     }
 }

@@ -18,11 +18,19 @@ namespace CodeGen.Commands;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "CodeGenCode", DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(PSObject), typeof(CodeFileCheck))]
-public sealed class TestCodeGenCodeCommand : CancellableCmdlet
+public sealed class TestCodeGenCodeCommand : CancellableCmdlet, IDynamicParameters
 {
     private const string InputObjectSet = "InputObject";
     private const string PathSet = "Path";
 
+    /// <summary>
+    /// -Language, as the commands that ask for code have it (the language of the code, or {column}: each row's; without
+    /// it, the tag of a fenced code block in the field, else the row is unchecked; a source file's extension), and the
+    /// format, separator and encoding of -Path's data files (<see cref="ParameterGroups"/>).
+    /// </summary>
+    private readonly ParameterGroups _groups = new ParameterGroups()
+        .Offer<PromptParameters>(only: nameof(PromptParameters.Language))
+        .Offer<DataFileParameters>([PathSet], DataFileParameters.OneFormat);
     private CodeCheckers? _checkers;
     private CheckRun? _run;
     private string? _fixedLanguage;
@@ -44,24 +52,11 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
     [ArgumentCompleter(typeof(ColumnCompleter))]
     public string CodeKey { get; set; } = GenerationOptions.DefaultOutputKey;
 
-    /// <summary>The language of the code (or {column}, each row's); without it, the tag of a fenced code block in the field, else the row is unchecked; a source file's extension.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [PlaceholderTransformation]
-    [ArgumentCompleter(typeof(LanguageCompleter))]
-    public string? Language { get; set; }
+    public object GetDynamicParameters() => _groups.Parameters;
 
-    [Parameter(ParameterSetName = PathSet)]
-    [ValidateSet("csv", "json", "jsonl", "ndjson", IgnoreCase = true)]
-    public string? Format { get; set; }
+    private DataFileParameters Files => _groups.Get<DataFileParameters>();
 
-    [Parameter(ParameterSetName = PathSet)]
-    public char Delimiter { get; set; } = ',';
-
-    [Parameter(ParameterSetName = PathSet)]
-    [EncodingTransformation]
-    [ArgumentCompleter(typeof(EncodingCompleter))]
-    public Encoding? Encoding { get; set; }
+    private string? Language => _groups.Get<PromptParameters>().Language;
 
     protected override void BeginProcessing()
     {
@@ -118,7 +113,7 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
     /// </summary>
     private void CheckFile(string path)
     {
-        DataFormat? format = Format is null ? null : DataFormats.Parse(Format);
+        DataFormat? format = Files.InputDataFormat;
         CheckedFileKind kind;
         string? code = null;
         try
@@ -126,7 +121,7 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
             kind = CodeFiles.KindOf(path, format, CodeKey, MyInvocation.BoundParameters.ContainsKey(nameof(CodeKey)), _fixedLanguage);
             if (kind == CheckedFileKind.Source)
             {
-                code = CodeFiles.Read(path, Encoding);
+                code = CodeFiles.Read(path, Files.Encoding);
             }
         }
         catch (DataFileException ex)
@@ -143,7 +138,7 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet
         }
         Engine(() =>
         {
-            using var reader = RowFiles.OpenReader(path, DataFormats.Resolve(path, format), new CsvSettings(Delimiter, Encoding));
+            using var reader = RowFiles.OpenReader(path, DataFormats.Resolve(path, format), Files.Csv);
             var objects = new RowObjectFactory();
             while (reader.Read(out var row))
             {

@@ -8,10 +8,23 @@ namespace CodeGen.Commands.Endpoints;
 
 /// <summary>
 /// The commands that send (or would send) the rows' requests: Invoke-CodeInstructionToCode and Measure-CodeGenCost.
-/// They share the prices of the model's tokens, declared here once.
+/// They share the rows they take from the pipeline or as instructions, and the prices of the model's tokens, declared
+/// here once.
 /// </summary>
 public abstract class GenerationCommandBase : LlmCommandBase
 {
+    protected const string InputObjectSet = "InputObject";
+    protected const string InstructionSet = "Instruction";
+
+    /// <summary>A row: an object with the instruction column, a hashtable, or a string that is the instruction itself.</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
+    public PSObject InputObject { get; set; } = null!;
+
+    /// <summary>Instructions given directly; each becomes a row with the input and output columns.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = InstructionSet)]
+    [ValidateNotNull]
+    public string[] Instruction { get; set; } = [];
+
     /// <summary>The model's prices in USD per million tokens: @{ Input = 0.15; Output = 0.60; CachedInput = 0.075 } (also Reasoning, BatchInput, BatchOutput).</summary>
     [Parameter]
     [ValidateNotNull]

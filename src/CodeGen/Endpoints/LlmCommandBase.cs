@@ -7,40 +7,14 @@ using CodeGen.Core.Llm;
 namespace CodeGen.Commands.Endpoints;
 
 /// <summary>
-/// The parameters every cmdlet that talks to an LLM shares (the endpoint group of <see cref="EndpointCommandBase"/>,
-/// retries, limits, proxy, headers), and the one place they are resolved: parameters, then Set-CodeGenEndpoint's
-/// session defaults, then CODEGEN_* variables, then OPENAI_* / DF_API_KEY (or AZURE_OPENAI_* for Azure, ANTHROPIC_*
-/// for Anthropic).
+/// The parameters every cmdlet that talks to an LLM shares (the endpoint and the retries, limits and proxy of
+/// <see cref="ResilienceCommandBase"/>, the proxy's credential, headers), and the one place they are resolved: parameters,
+/// then Set-CodeGenEndpoint's session defaults, then CODEGEN_* variables, then OPENAI_* / DF_API_KEY (or AZURE_OPENAI_*
+/// for Azure, ANTHROPIC_* for Anthropic).
 /// </summary>
-public abstract class LlmCommandBase : EndpointCommandBase
+public abstract class LlmCommandBase : ResilienceCommandBase
 {
-    internal const int DefaultMaxRetries = 5;
-    internal const int DefaultTimeoutSec = 600;
-    internal const int DefaultThrottleLimit = 10;
-
-    /// <summary>Retries of a failed attempt (408, 429, 5xx, connection failures, timeouts, unusable answers). Default 5.</summary>
-    [Parameter]
-    [ValidateRange(0, 100)]
-    public int MaxRetries { get; set; } = DefaultMaxRetries;
-
-    /// <summary>Seconds one attempt may take before it is abandoned (and retried). Default 600.</summary>
-    [Parameter]
-    [ValidateRange(1, 86400)]
-    public int TimeoutSec { get; set; } = DefaultTimeoutSec;
-
-    /// <summary>Client-side limit on requests (attempts) per minute.</summary>
-    [Parameter]
-    [ValidateRange(1, int.MaxValue)]
-    public int? RequestsPerMinute { get; set; }
-
-    /// <summary>Client-side limit on tokens per minute (estimated: prompt characters / 4 plus -MaxTokens).</summary>
-    [Parameter]
-    [ValidateRange(1, int.MaxValue)]
-    public int? TokensPerMinute { get; set; }
-
-    /// <summary>A proxy for every request; without it the system proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) is used.</summary>
-    [Parameter]
-    public Uri? Proxy { get; set; }
+    internal const int DefaultThrottleLimit = ThrottleParameters.DefaultThrottleLimit;
 
     [Parameter]
     [Credential]
@@ -128,10 +102,6 @@ public abstract class LlmCommandBase : EndpointCommandBase
         };
         return headers is null ? settings : settings with { Headers = headers };
     }
-
-    /// <summary>-ThrottleLimit as a command uses it: given, else the session default, else <see cref="DefaultThrottleLimit"/>.</summary>
-    protected int ResolveThrottleLimit(int throttleLimit)
-        => MyInvocation.BoundParameters.ContainsKey("ThrottleLimit") ? throttleLimit : SessionDefaults.Current.ThrottleLimit ?? DefaultThrottleLimit;
 
     /// <summary>A client for the resolved endpoint, or a terminating error naming what is wrong.</summary>
     /// <param name="fallback">What applies when no other layer sets it (a saved batch job's model and API).</param>

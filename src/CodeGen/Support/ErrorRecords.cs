@@ -83,11 +83,10 @@ internal static class ErrorRecords
     public static ErrorRecord ForRow(RowError error, object? targetObject, PSCmdlet cmdlet)
         => WithAction(new ErrorRecord(new RowFailedException(error), error.ErrorId, CategoryOf(error), targetObject), error.Message, RowAction(error, cmdlet));
 
-    /// <summary>True when the command in use has <paramref name="parameter"/>, declared on it or among the parameters it offers dynamically.</summary>
+    /// <summary>True when the command in use has <paramref name="parameter"/>, declared on it or among the parameter groups it offers (<see cref="ParameterGroups"/>).</summary>
     internal static bool HasParameter(PSCmdlet cmdlet, string parameter)
         => cmdlet.MyInvocation.MyCommand.Parameters.ContainsKey(parameter)
-            || (cmdlet is IDynamicParameters dynamic && dynamic.GetDynamicParameters()?.GetType().GetProperty(parameter) is { } property
-                && property.IsDefined(typeof(ParameterAttribute), inherit: true));
+            || (cmdlet is IDynamicParameters dynamic && dynamic.GetDynamicParameters() is RuntimeDefinedParameterDictionary offered && offered.ContainsKey(parameter));
 
     private static ErrorRecord WithAction(ErrorRecord record, string message, string? action)
     {
@@ -128,7 +127,8 @@ internal static class ErrorRecords
         RowErrorKind.BatchResultMissing => ErrorCategory.ObjectNotFound,
         RowErrorKind.CacheMiss => ErrorCategory.ObjectNotFound,
         RowErrorKind.Cancelled => ErrorCategory.OperationStopped,
-        _ => ErrorCategory.NotSpecified,
+        RowErrorKind.InternalError => ErrorCategory.NotSpecified,
+        _ => throw new ArgumentOutOfRangeException(nameof(error), error.Kind, "Not a known kind of row error."),
     };
 
     /// <summary>The category of an HTTP status, for chat requests and for the files and batches APIs alike (null: no answer).</summary>

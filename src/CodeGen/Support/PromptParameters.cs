@@ -7,12 +7,15 @@ namespace CodeGen.Commands.Support;
 
 /// <summary>
 /// The parameters that say how a row becomes a prompt and an answer becomes the code column, declared once for
-/// every command that has them (Invoke-CodeInstructionToCode, Export-CodeGenBatch, Import-CodeGenBatchResult).
-/// The commands offer them through <see cref="IDynamicParameters"/>: PowerShell binds, validates, completes and
-/// lists them as the command's own, with the same validation everywhere.
+/// every command that has them (Invoke-CodeInstructionToCode, Measure-CodeGenCost, Export-CodeGenBatch,
+/// Import-CodeGenBatchResult), which offer them as a parameter group (<see cref="ParameterGroups"/>).
 /// </summary>
 public class PromptParameters
 {
+    /// <summary>Overwrite the output column when a row already has it (and, where the command writes a file, replace it).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     [Parameter]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(ColumnCompleter))]
@@ -42,13 +45,11 @@ public class PromptParameters
     /// The generation options these parameters give, or a terminating error for a template that does not parse or
     /// a request body that cannot be sent; warns about a template that is probably not what was meant.
     /// </summary>
-    /// <param name="overwrite">The command's -Force: overwrite the output column of rows that have one.</param>
-    /// <param name="keepRawAnswer">The command's -Raw.</param>
-    /// <param name="includeUsage">The command's -IncludeUsage.</param>
+    /// <param name="results">The command's -Raw and -IncludeUsage, when it has them.</param>
     /// <param name="warn">Warn about the template (commands that send it; a merge of results only matches rows with it).</param>
     /// <param name="checkers">The command's -Check: the checkers of the code, or null.</param>
     /// <param name="maxRepairs">The command's -MaxRepairs.</param>
-    internal GenerationOptions ToOptions(PSCmdlet cmdlet, bool overwrite, bool keepRawAnswer = false, bool includeUsage = false, bool warn = true,
+    internal GenerationOptions ToOptions(PSCmdlet cmdlet, ResultParameters? results = null, bool warn = true,
         Core.Checking.CodeCheckers? checkers = null, int maxRepairs = 0, Core.Costing.ModelPrice? price = null)
     {
         var template = PromptTemplates.ParseOrThrow(cmdlet, PromptTemplate);
@@ -61,13 +62,13 @@ public class PromptParameters
         {
             InputKey = InputKey,
             OutputKey = OutputKey,
-            Overwrite = overwrite,
+            Overwrite = Force,
             Template = template,
             SystemPrompt = SystemPromptText,
             Language = Language,
             Parameters = RequestParametersOrThrow(cmdlet),
-            KeepRawAnswer = keepRawAnswer,
-            IncludeUsage = includeUsage,
+            KeepRawAnswer = results?.Raw ?? false,
+            IncludeUsage = results?.IncludeUsage ?? false,
             Checkers = checkers,
             MaxRepairs = maxRepairs,
             Price = price,
@@ -111,4 +112,24 @@ public sealed class GenerationParameters : PromptParameters
 
     private protected override ChatParameters RequestParametersOrThrow(PSCmdlet cmdlet)
         => RequestParameters.ResolveOrThrow(cmdlet, Temperature, MaxTokens, ReasoningEffort, AdditionalBody);
+}
+
+/// <summary>
+/// What a row's result carries besides the code: the whole answer instead (-Raw), the token counts (-IncludeUsage) and
+/// the check of the code (-Check). Declared once for the commands that fill rows with answers (Invoke-CodeInstructionToCode,
+/// Import-CodeGenBatchResult).
+/// </summary>
+public sealed class ResultParameters
+{
+    /// <summary>Keep the model's whole answer instead of extracting the code.</summary>
+    [Parameter]
+    public SwitchParameter Raw { get; set; }
+
+    /// <summary>Add the token counts of each row: &lt;OutputKey&gt;_prompt_tokens, _completion_tokens, _total_tokens.</summary>
+    [Parameter]
+    public SwitchParameter IncludeUsage { get; set; }
+
+    /// <summary>Parse each row's code in its language and add &lt;OutputKey&gt;_check (ok, failed, unchecked) and &lt;OutputKey&gt;_check_detail.</summary>
+    [Parameter]
+    public SwitchParameter Check { get; set; }
 }
