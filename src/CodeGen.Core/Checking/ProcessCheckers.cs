@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.ComponentModel;
 using System.Diagnostics;
@@ -314,15 +315,31 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
             return reply.Task;
         }
 
+        /// <summary>About how many bytes of requests go to the process in one write.</summary>
+        private const int BatchBytes = 64 * 1024;
+
         private async Task WriteRequestsAsync()
         {
             try
             {
                 var input = _process.StandardInput.BaseStream;
-                await foreach (var request in _requests.Reader.ReadAllAsync().ConfigureAwait(false))
+                var reader = _requests.Reader;
+                var batch = new ArrayBufferWriter<byte>(BatchBytes);
+                while (await reader.WaitToReadAsync().ConfigureAwait(false))
                 {
-                    await input.WriteAsync(request).ConfigureAwait(false);
+                    // the requests queued meanwhile go in one write to the pipe (the pipe is not buffered: a write per
+                    // request was a system call per row, and a wake of the checker for each)
+                    batch.ResetWrittenCount();
+                    while (batch.WrittenCount < BatchBytes && reader.TryRead(out var request))
+                    {
+                        batch.Write(request);
+                    }
+                    await input.WriteAsync(batch.WrittenMemory).ConfigureAwait(false);
                     await input.FlushAsync().ConfigureAwait(false);
+                    if (batch.Capacity > 4 * BatchBytes)
+                    {
+                        batch = new ArrayBufferWriter<byte>(BatchBytes); // a huge request's buffer is not kept
+                    }
                 }
             }
             catch (Exception)
