@@ -494,18 +494,19 @@ public sealed class PythonChecker : ProcessChecker
     private const string Loop = """
         import ast, json, sys, warnings
         warnings.simplefilter("ignore")
+        ok = json.dumps({"ok": True})
         for request in sys.stdin:
             number, _, payload = request.partition(" ")
             try:
                 compile(json.loads(payload), "<answer>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-                answer = {"ok": True}
+                answer = ok
             except (SyntaxError, ValueError) as e:
-                answer = {"ok": False, "line": getattr(e, "lineno", None), "column": getattr(e, "offset", None), "message": getattr(e, "msg", None) or str(e)}
+                answer = json.dumps({"ok": False, "line": getattr(e, "lineno", None), "column": getattr(e, "offset", None), "message": getattr(e, "msg", None) or str(e)})
             except (RecursionError, MemoryError) as e:
-                answer = {"unchecked": "the code is nested too deeply for the parser (" + type(e).__name__ + ")"}
+                answer = json.dumps({"unchecked": "the code is nested too deeply for the parser (" + type(e).__name__ + ")"})
             except Exception as e:
-                answer = {"unchecked": type(e).__name__ + ": " + str(e)}
-            sys.stdout.write(number + " " + json.dumps(answer) + "\n")
+                answer = json.dumps({"unchecked": type(e).__name__ + ": " + str(e)})
+            sys.stdout.write(number + " " + answer + "\n")
             sys.stdout.flush()
         """;
 
@@ -546,7 +547,7 @@ public sealed class PythonChecker : ProcessChecker
         return bytes;
     }
 
-    /// <summary>What the loop answers for code that parsed (json.dumps of {"ok": True}): known without reading it as JSON.</summary>
+    /// <summary>What the loop answers for code that parsed (its <c>ok</c>, json.dumps of {"ok": True}): known without reading it as JSON.</summary>
     private const string OkAnswer = "{\"ok\": true}";
 
     private CheckResult? _ok;
