@@ -35,6 +35,35 @@ public sealed class LoadContext : AssemblyLoadContext
             return null;
         }
         string path = Path.Combine(_folder, assemblyName.Name + ".dll");
-        return File.Exists(path) ? LoadFromAssemblyPath(path) : null;
+        if (!File.Exists(path) || IsProvidedByRuntime(path))
+        {
+            return null;
+        }
+        return LoadFromAssemblyPath(path);
+    }
+
+    /// <summary>
+    /// A library that is part of the .NET runtime the session runs on (System.Text.Json, System.Diagnostics.DiagnosticSource,
+    /// System.Collections.Immutable on .NET 10) in the same or a newer version than the copy in lib: the runtime's own copy
+    /// is used, as the .NET host does for an application. It is the same code, precompiled (ReadyToRun), where the copy
+    /// from the NuGet package would be compiled method by method as the run first calls it. On an older runtime (pwsh 7.4
+    /// on .NET 8) the copy in lib is newer and loads here. Only the runtime's own folder counts: PowerShell's libraries
+    /// (its Microsoft.Extensions.ObjectPool) never stand in for CodeGen's.
+    /// </summary>
+    private static bool IsProvidedByRuntime(string path)
+    {
+        string runtime = Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, Path.GetFileName(path));
+        if (!File.Exists(runtime))
+        {
+            return false;
+        }
+        try
+        {
+            return AssemblyName.GetAssemblyName(runtime).Version >= AssemblyName.GetAssemblyName(path).Version;
+        }
+        catch (Exception ex) when (ex is IOException or BadImageFormatException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.ComponentModel;
 using System.Diagnostics;
@@ -314,15 +315,31 @@ public abstract class ProcessChecker : ICodeChecker, IDisposable
             return reply.Task;
         }
 
+        /// <summary>About how many bytes of requests go to the process in one write.</summary>
+        private const int BatchBytes = 64 * 1024;
+
         private async Task WriteRequestsAsync()
         {
             try
             {
                 var input = _process.StandardInput.BaseStream;
-                await foreach (var request in _requests.Reader.ReadAllAsync().ConfigureAwait(false))
+                var reader = _requests.Reader;
+                var batch = new ArrayBufferWriter<byte>(BatchBytes);
+                while (await reader.WaitToReadAsync().ConfigureAwait(false))
                 {
-                    await input.WriteAsync(request).ConfigureAwait(false);
+                    // the requests queued meanwhile go in one write to the pipe (the pipe is not buffered: a write per
+                    // request was a system call per row, and a wake of the checker for each)
+                    batch.ResetWrittenCount();
+                    while (batch.WrittenCount < BatchBytes && reader.TryRead(out var request))
+                    {
+                        batch.Write(request);
+                    }
+                    await input.WriteAsync(batch.WrittenMemory).ConfigureAwait(false);
                     await input.FlushAsync().ConfigureAwait(false);
+                    if (batch.Capacity > 4 * BatchBytes)
+                    {
+                        batch = new ArrayBufferWriter<byte>(BatchBytes); // a huge request's buffer is not kept
+                    }
                 }
             }
             catch (Exception)
@@ -477,18 +494,19 @@ public sealed class PythonChecker : ProcessChecker
     private const string Loop = """
         import ast, json, sys, warnings
         warnings.simplefilter("ignore")
+        ok = json.dumps({"ok": True})
         for request in sys.stdin:
             number, _, payload = request.partition(" ")
             try:
                 compile(json.loads(payload), "<answer>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-                answer = {"ok": True}
+                answer = ok
             except (SyntaxError, ValueError) as e:
-                answer = {"ok": False, "line": getattr(e, "lineno", None), "column": getattr(e, "offset", None), "message": getattr(e, "msg", None) or str(e)}
+                answer = json.dumps({"ok": False, "line": getattr(e, "lineno", None), "column": getattr(e, "offset", None), "message": getattr(e, "msg", None) or str(e)})
             except (RecursionError, MemoryError) as e:
-                answer = {"unchecked": "the code is nested too deeply for the parser (" + type(e).__name__ + ")"}
+                answer = json.dumps({"unchecked": "the code is nested too deeply for the parser (" + type(e).__name__ + ")"})
             except Exception as e:
-                answer = {"unchecked": type(e).__name__ + ": " + str(e)}
-            sys.stdout.write(number + " " + json.dumps(answer) + "\n")
+                answer = json.dumps({"unchecked": type(e).__name__ + ": " + str(e)})
+            sys.stdout.write(number + " " + answer + "\n")
             sys.stdout.flush()
         """;
 
@@ -504,20 +522,42 @@ public sealed class PythonChecker : ProcessChecker
 
     protected override IReadOnlyList<string> Arguments => ["-I", "-S", "-X", "utf8", "-c", Loop];
 
+    // one request at a time (the checker's lock is held while a request is built): one buffer and writer for them all
+    private ArrayBufferWriter<byte> _request = new(1024);
+    private Utf8JsonWriter? _writer;
+
     protected override byte[] Request(long number, string code)
     {
-        var buffer = new MemoryStream();
-        buffer.Write(Encoding.ASCII.GetBytes(number.ToString(CultureInfo.InvariantCulture) + " "));
-        using (var writer = new Utf8JsonWriter(buffer))
+        _request.ResetWrittenCount();
+        number.TryFormat(_request.GetSpan(20), out int digits, default, CultureInfo.InvariantCulture);
+        _request.Advance(digits);
+        _request.Write(" "u8);
+        var writer = _writer ??= new Utf8JsonWriter(_request);
+        writer.Reset(_request);
+        writer.WriteStringValue(code);
+        writer.Flush();
+        _request.Write("\n"u8);
+        byte[] bytes = _request.WrittenSpan.ToArray();
+        if (_request.Capacity > 1024 * 1024)
         {
-            writer.WriteStringValue(code);
+            // a huge code's buffer is not kept for the rest of the run
+            _request = new ArrayBufferWriter<byte>(1024);
+            _writer = null;
         }
-        buffer.WriteByte((byte)'\n');
-        return buffer.ToArray();
+        return bytes;
     }
+
+    /// <summary>What the loop answers for code that parsed (its <c>ok</c>, json.dumps of {"ok": True}): known without reading it as JSON.</summary>
+    private const string OkAnswer = "{\"ok\": true}";
+
+    private CheckResult? _ok;
 
     protected override CheckResult Parse(string answer)
     {
+        if (answer == OkAnswer)
+        {
+            return _ok ??= CheckResult.Ok(Language);
+        }
         using var document = JsonDocument.Parse(answer);
         var root = document.RootElement;
         if (root.TryGetProperty("ok", out var ok) && ok.ValueKind == JsonValueKind.True)

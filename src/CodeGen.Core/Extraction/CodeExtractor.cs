@@ -79,9 +79,8 @@ public static class CodeExtractor
     internal static string RemoveReasoning(string text)
     {
         string start = text.TrimStart().TrimStart('\uFEFF', '\u200B', '\u200C', '\u200D', '\u2060').TrimStart();
-        foreach (var tag in ReasoningTags)
+        foreach (var (open, close) in ReasoningTags)
         {
-            string open = "<" + tag + ">", close = "</" + tag + ">";
             if (start.StartsWith(open, StringComparison.OrdinalIgnoreCase))
             {
                 int end = start.IndexOf(close, open.Length, StringComparison.OrdinalIgnoreCase);
@@ -138,7 +137,8 @@ public static class CodeExtractor
         return -1;
     }
 
-    private static readonly string[] ReasoningTags = ["think", "thinking"];
+    /// <summary>The tags of reasoning, opening and closing (built once: every answer is looked through for them).</summary>
+    private static readonly (string Open, string Close)[] ReasoningTags = [("<think>", "</think>"), ("<thinking>", "</thinking>")];
 
     private sealed record Block(string Code, string? Tag, bool Closed);
 

@@ -12,13 +12,16 @@ internal sealed class PowerShellChecker : ICodeChecker
 
     public string Language => "powershell";
 
+    /// <summary>The result of code that parsed, the same every time.</summary>
+    private static readonly CheckResult Parsed = CheckResult.Ok("powershell");
+
     public IReadOnlyCollection<string> Tags { get; } = ["powershell", "pwsh", "ps1", "ps", "posh", "psm1", "psd1"];
 
     public ValueTask<CheckResult> CheckAsync(string code, CancellationToken cancellationToken)
     {
         Parser.ParseInput(code, out _, out ParseError[] errors);
         return ValueTask.FromResult(errors.Length == 0
-            ? CheckResult.Ok(Language)
+            ? Parsed
             : CheckResult.Failed(Language, errors.Select(e => string.Create(CultureInfo.InvariantCulture,
                 $"line {e.Extent.StartLineNumber}, column {e.Extent.StartColumnNumber}: {e.Message}")).ToList()));
     }
