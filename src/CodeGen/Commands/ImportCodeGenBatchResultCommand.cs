@@ -68,8 +68,7 @@ public sealed class ImportCodeGenBatchResultCommand : CancellableCmdlet, IDynami
             var found = FilePatterns.Expand(this, pattern, out bool wildcard);
             if (wildcard && found.Count == 0)
             {
-                ThrowTerminatingError(ErrorRecords.ForUsage(DataFileException.DataFileNotFound, $"-{parameter} {pattern} matches no file.",
-                    "Check the folder and the pattern (Get-ChildItem shows what it matches).", pattern, new FileNotFoundException($"-{parameter} {pattern} matches no file."), ErrorCategory.ObjectNotFound));
+                ThrowTerminatingError(ErrorRecords.NoFileMatches(parameter, pattern));
             }
             files.AddRange(found);
         }

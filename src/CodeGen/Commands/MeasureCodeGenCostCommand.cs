@@ -89,11 +89,10 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
             case PathSet:
                 foreach (string pattern in Path)
                 {
-                    var files = FilePatterns.Expand(this, pattern, out _);
-                    if (files.Count == 0)
+                    var files = FilePatterns.Expand(this, pattern, out bool wildcard);
+                    if (wildcard && files.Count == 0)
                     {
-                        WriteError(ErrorRecords.ForUsage(DataFileException.DataFileNotFound, $"-Path {pattern} matches no file.", "Check the folder and the pattern (Get-ChildItem shows what it matches).",
-                            pattern, new FileNotFoundException($"-Path {pattern} matches no file."), ErrorCategory.ObjectNotFound));
+                        WriteError(ErrorRecords.NoFileMatches(nameof(Path), pattern));
                     }
                     foreach (string file in files)
                     {

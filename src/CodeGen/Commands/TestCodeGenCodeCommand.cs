@@ -89,8 +89,7 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet, IDynamicParamete
             var files = FilePatterns.Expand(this, pattern, out bool wildcard);
             if (wildcard && files.Count == 0)
             {
-                WriteError(ErrorRecords.ForUsage(DataFileException.DataFileNotFound, $"-Path {pattern} matches no file.", "Check the folder and the pattern (Get-ChildItem shows what it matches).",
-                    pattern, new FileNotFoundException($"-Path {pattern} matches no file."), ErrorCategory.ObjectNotFound));
+                WriteError(ErrorRecords.NoFileMatches(nameof(Path), pattern));
             }
             foreach (string file in files)
             {

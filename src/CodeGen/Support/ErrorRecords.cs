@@ -61,6 +61,14 @@ internal static class ErrorRecords
         ErrorCategory category = ErrorCategory.InvalidArgument)
         => WithAction(new ErrorRecord(exception ?? new ArgumentException(message), id, category, target), message, action);
 
+    /// <summary>The record for a wildcard pattern of a file parameter that matches no file (DataFileNotFound).</summary>
+    public static ErrorRecord NoFileMatches(string parameter, string pattern)
+    {
+        string message = $"-{parameter} {pattern} matches no file.";
+        return ForUsage(DataFileException.DataFileNotFound, message, "Check the folder and the pattern (Get-ChildItem shows what it matches).",
+            pattern, new FileNotFoundException(message), ErrorCategory.ObjectNotFound);
+    }
+
     /// <summary>
     /// What <paramref name="parse"/> makes of a value the user gave; when it refuses the value (FormatException,
     /// ArgumentException), the command stops with the usage record <paramref name="id"/>: its message, and <paramref name="action"/>.
