@@ -316,6 +316,26 @@ Describe 'Measure-CodeGenCost' {
         $estimate.MaxCompletionTokens | Should -Be (12 * 8192)
     }
 
+    It 'asks Anthropic nothing under -WhatIf, and says the count is an estimate' {
+        $in = New-Input (New-TestFolder) 4
+        $estimate = Measure-CodeGenCost -Path $in -Provider Anthropic -Endpoint $server.BaseUrl -ApiKey 'sk-ant-test-0123456789' -Model 'claude-sonnet-4-5' -WhatIf
+        $stats = Get-FakeLlmStats $server
+        $stats.tokenCounts | Should -Be 0
+        $stats.requests | Should -Be 0
+        $estimate.TokenCounting | Should -BeLike "estimate*count_tokens was not asked*"
+    }
+
+    It 'warns on the pipeline thread when count_tokens is not served, and estimates' {
+        Set-FakeLlmConfig $server @{ countTokensNotServed = $true }
+        try {
+            $in = New-Input (New-TestFolder) 4
+            $estimate = Measure-CodeGenCost -Path $in -Provider Anthropic -Endpoint $server.BaseUrl -ApiKey 'sk-ant-test-0123456789' -Model 'claude-sonnet-4-5' -WarningVariable warnings -WarningAction SilentlyContinue
+            $estimate.TokenCounting | Should -BeLike 'estimate*could not be used*'
+            ($warnings -join "`n") | Should -BeLike "*count_tokens could not be used*404*"
+        }
+        finally { Set-FakeLlmConfig $server @{} }
+    }
+
     It 'shows the estimate as a short table' {
         $in = New-Input (New-TestFolder) 5
         $text = Measure-CodeGenCost -Path $in @mini -MaxTokens 800 -Price $price | Out-String -Width 120

@@ -47,11 +47,16 @@ public sealed class LoadContext : AssemblyLoadContext
     /// System.Collections.Immutable on .NET 10) in the same or a newer version than the copy in lib: the runtime's own copy
     /// is used, as the .NET host does for an application. It is the same code, precompiled (ReadyToRun), where the copy
     /// from the NuGet package would be compiled method by method as the run first calls it. On an older runtime (pwsh 7.4
-    /// on .NET 8) the copy in lib is newer and loads here. Only the runtime's own folder counts: PowerShell's libraries
-    /// (its Microsoft.Extensions.ObjectPool) never stand in for CodeGen's.
+    /// on .NET 8) the copy in lib is newer and loads here. Only the framework's System.* libraries count: an installed
+    /// PowerShell is self-contained, so the runtime's folder is $PSHOME, which also holds PowerShell's own libraries (its
+    /// Microsoft.Extensions.ObjectPool, Roslyn...), and those never stand in for CodeGen's.
     /// </summary>
     private static bool IsProvidedByRuntime(string path)
     {
+        if (!Path.GetFileName(path).StartsWith("System.", StringComparison.Ordinal))
+        {
+            return false;
+        }
         string runtime = Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, Path.GetFileName(path));
         if (!File.Exists(runtime))
         {

@@ -46,6 +46,7 @@ public sealed class CostingTests : IClassFixture<FakeServerFixture>, IDisposable
     [InlineData("gpt-3.5-turbo", LlmProvider.OpenAI, "cl100k_base", true)]
     [InlineData("gpt-35-turbo", LlmProvider.AzureOpenAI, "cl100k_base", true)]
     [InlineData("qwen2.5-coder:7b", LlmProvider.OpenAI, "o200k_base", false)]
+    [InlineData("gpt-oss-20b", LlmProvider.OpenAI, "o200k_base", false)] // served by vLLM or Ollama, with their own framing
     [InlineData("omni-coder", LlmProvider.OpenAI, "o200k_base", false)]
     [InlineData("o", LlmProvider.OpenAI, "o200k_base", false)]
     [InlineData("claude-sonnet-4-5", LlmProvider.Anthropic, "o200k_base", false)]
@@ -94,7 +95,7 @@ public sealed class CostingTests : IClassFixture<FakeServerFixture>, IDisposable
         var reference = TiktokenTokenizer.CreateForModel("gpt-4o");
         long expected = rows.Select((row, i) => prompts.Build(row, i + 1).Messages!)
             .Sum(m => 3 + m.Sum(x => 3 + reference.CountTokens(x.Role) + reference.CountTokens(x.Content)));
-        var estimate = await estimator.EstimateAsync(null, batch: false, null, null, 1, null, CancellationToken.None);
+        var estimate = await estimator.EstimateAsync(null, batch: false, null, null, 1, CancellationToken.None);
         Assert.Equal(rows.Count, estimate.Rows);
         Assert.Equal(expected, estimate.PromptTokens);
         Assert.Equal("o200k_base tokenizer, every row", estimate.TokenCounting);
@@ -113,7 +114,7 @@ public sealed class CostingTests : IClassFixture<FakeServerFixture>, IDisposable
         estimator.Add(TestRow.Instruction("Write another"));
         var price = new ModelPrice { Input = 0.15m, Output = 0.60m };
 
-        var estimate = await estimator.EstimateAsync(price, batch: false, null, null, 1, null, CancellationToken.None);
+        var estimate = await estimator.EstimateAsync(price, batch: false, null, null, 1, CancellationToken.None);
 
         Assert.Equal(2, estimate.Rows);
         Assert.Equal(2, estimate.Unsendable);
@@ -247,7 +248,7 @@ public sealed class CostingTests : IClassFixture<FakeServerFixture>, IDisposable
         {
             estimator.Add(row);
         }
-        return await estimator.EstimateAsync(price, batch, null, new ApiCalls(client, client.Endpoint, ApiCallException.TokenCountFailed), 4, null, CancellationToken.None);
+        return await estimator.EstimateAsync(price, batch, null, new ApiCalls(client, client.Endpoint, ApiCallException.TokenCountFailed), 4, CancellationToken.None);
     }
 
     [Fact]
@@ -293,6 +294,40 @@ public sealed class CostingTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.True(error.IsFatal);
         Assert.Contains("count the prompt's tokens", error.Message);
         Assert.DoesNotContain(AnthropicKey, error.Message);
+    }
+
+    [Fact]
+    public async Task A_server_without_count_tokens_gets_an_estimate_that_says_why()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { RequiredApiKey = AnthropicKey, CountTokensNotServed = true });
+        using var client = Claude(server);
+        var estimate = await EstimateAsync(client, Tasks(5));
+        Assert.StartsWith("estimate (o200k_base tokenizer; Anthropic's count_tokens could not be used)", estimate.TokenCounting);
+        Assert.Contains("404", estimate.CountProblem);
+        Assert.Equal(5, estimate.Rows);
+        Assert.True(estimate.PromptTokens > 5);
+        Assert.Equal(0, server.Stats.Requests);
+    }
+
+    [Fact]
+    public async Task Anthropic_is_not_asked_without_its_api_calls_and_the_count_says_so()
+    {
+        var endpoint = LlmEndpoint.Resolve([new EndpointSettings("http://127.0.0.1:9/v1", "claude-sonnet-4-5", "k", Provider: LlmProvider.Anthropic)]);
+        var estimator = new CostEstimator(new GenerationOptions(), endpoint);
+        estimator.Add(TestRow.Instruction("Write a function"));
+        var estimate = await estimator.EstimateAsync(null, batch: false, null, null, 1, CancellationToken.None);
+        Assert.Equal("estimate (o200k_base tokenizer; Anthropic's count_tokens was not asked), every row", estimate.TokenCounting);
+        Assert.Null(estimate.CountProblem);
+    }
+
+    [Fact]
+    public async Task The_Responses_API_is_counted_with_chat_framing_and_says_so()
+    {
+        var endpoint = LlmEndpoint.Resolve([new EndpointSettings("http://127.0.0.1:9/v1", "gpt-5.1-codex", Api: LlmApi.Responses)]);
+        var estimator = new CostEstimator(new GenerationOptions(), endpoint);
+        estimator.Add(TestRow.Instruction("Write a function"));
+        var estimate = await estimator.EstimateAsync(null, batch: false, null, null, 1, CancellationToken.None);
+        Assert.Equal("o200k_base tokenizer with chat completions' framing, every row", estimate.TokenCounting);
     }
 
     [Theory]

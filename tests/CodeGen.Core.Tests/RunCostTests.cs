@@ -143,7 +143,7 @@ public class RunCostTests : IClassFixture<FakeServerFixture>, IDisposable
 
         var estimator = new CostEstimator(options, client.Endpoint);
         rows.ForEach(estimator.Add);
-        var estimate = await estimator.EstimateAsync(Price, batch: false, sample: null, calls: null, maxConcurrency: 4, onCountProblem: null, CancellationToken.None);
+        var estimate = await estimator.EstimateAsync(Price, batch: false, sample: null, calls: null, maxConcurrency: 4, CancellationToken.None);
         Assert.Equal(0, server.Stats.Requests); // counted here, nothing sent
 
         using var run = new GenerationRun(options, client);
@@ -165,7 +165,7 @@ public class RunCostTests : IClassFixture<FakeServerFixture>, IDisposable
         var estimator = new CostEstimator(options, client.Endpoint);
         rows.ForEach(estimator.Add);
         var calls = new ApiCalls(client, client.Endpoint, ApiCallException.TokenCountFailed);
-        var estimate = await estimator.EstimateAsync(null, batch: false, sample: null, calls, maxConcurrency: 4, onCountProblem: null, CancellationToken.None);
+        var estimate = await estimator.EstimateAsync(null, batch: false, sample: null, calls, maxConcurrency: 4, CancellationToken.None);
         Assert.Equal(rows.Count, server.Stats.TokenCounts);
         Assert.Equal(0, server.Stats.Requests); // counting is not generating
 

@@ -146,6 +146,9 @@ public sealed record FakeLlmOptions
 
     /// <summary>When set, count_tokens answers 200 with this body instead of a count (a broken or hostile server).</summary>
     public string? CountTokensAnswer { get; init; }
+
+    /// <summary>When set, count_tokens is not served: 404 with Anthropic's not_found_error (a proxy or local server that speaks only Messages).</summary>
+    public bool CountTokensNotServed { get; init; }
 }
 
 /// <summary>Overrides parsed from a <c>[[fake:...]]</c> directive in the prompt.</summary>

@@ -185,6 +185,11 @@ internal sealed class FakeMessages(FakeLlmServer server) : FakeApi
         {
             return;
         }
+        if (server.Options.CountTokensNotServed)
+        {
+            await FakeLlmServer.WriteJsonAsync(context, 404, ErrorBody("not_found_error", "Not found")).ConfigureAwait(false);
+            return;
+        }
         if (server.Options.CountTokensAnswer is { } hostile)
         {
             await FakeLlmServer.WriteJsonAsync(context, 200, Encoding.UTF8.GetBytes(hostile)).ConfigureAwait(false);

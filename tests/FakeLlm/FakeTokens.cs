@@ -27,12 +27,13 @@ public static class FakeTokens
     internal static Tokenizer? TokenizerOf(string model)
     {
         string name = model[(model.LastIndexOf('/') + 1)..].ToLowerInvariant();
-        if (name.StartsWith("gpt-4o") || name.StartsWith("gpt-4.1") || name.StartsWith("gpt-5") || name.StartsWith("codex")
+        if (name.StartsWith("gpt-4o") || name.StartsWith("gpt-4.1") || name.StartsWith("gpt-4.5") || name.StartsWith("gpt-5") || name.StartsWith("codex")
+            || name.StartsWith("chatgpt-4o")
             || (name.Length >= 2 && name[0] == 'o' && name[1] is '1' or '3' or '4' && (name.Length == 2 || name[2] == '-')))
         {
             return O200k.Value;
         }
-        return name.StartsWith("gpt-4") || name.StartsWith("gpt-3.5") ? Cl100k.Value : null;
+        return name.StartsWith("gpt-4") || name.StartsWith("gpt-3.5") || name.StartsWith("gpt-35") ? Cl100k.Value : null;
     }
 
     /// <summary>The prompt tokens of a request whose messages are these (role, text) pairs, for <paramref name="model"/>.</summary>

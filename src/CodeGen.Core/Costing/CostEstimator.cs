@@ -81,17 +81,22 @@ public sealed class CostEstimator
     /// the token limit's ceiling, what the sample's answers measured (<paramref name="sample"/>), and the costs at
     /// <paramref name="price"/> (null: tokens only).
     /// </summary>
-    /// <param name="calls">The endpoint's API calls, for Anthropic's count_tokens; null counts here (an estimate for Anthropic's models).</param>
-    /// <param name="onCountProblem">Told why the provider's count could not be used when it falls back to an estimate (count_tokens not served).</param>
+    /// <param name="calls">The endpoint's API calls, for Anthropic's count_tokens; null: not asked (the prompt tokens of Anthropic's models are then an estimate).</param>
     public async Task<CostEstimate> EstimateAsync(ModelPrice? price, bool batch, SampleUsage? sample, ApiCalls? calls, int maxConcurrency,
-        Action<string>? onCountProblem, CancellationToken cancellationToken)
+        CancellationToken cancellationToken)
     {
         long promptTokens = _localTokens;
-        string counting = _counter.Description + (_rows > 0 ? ", every row" : string.Empty);
+        // the Responses API frames a request its own way: its count may differ from chat completions' by a few tokens
+        string framing = _endpoint.Api.Api == LlmApi.Responses && _counter.IsExact ? " with chat completions' framing" : string.Empty;
+        string counting = _counter.Description + framing + (_rows > 0 ? ", every row" : string.Empty);
+        string? countProblem = null;
         if (UsesProviderCount && _rows > 0)
         {
-            string? problem = calls is null ? "no endpoint to ask" : null;
-            if (calls is not null)
+            if (calls is null)
+            {
+                counting = $"estimate ({_counter.Encoding} tokenizer; Anthropic's count_tokens was not asked), every row";
+            }
+            else
             {
                 try
                 {
@@ -99,13 +104,10 @@ public sealed class CostEstimator
                 }
                 catch (ApiCallException ex) when (ex.StatusCode is 404 or 405)
                 {
-                    problem = ex.Message;
+                    // a server that speaks the Messages API without count_tokens (a proxy, a local server)
+                    countProblem = ex.Message;
+                    counting = $"estimate ({_counter.Encoding} tokenizer; Anthropic's count_tokens could not be used), every row";
                 }
-            }
-            if (problem is not null)
-            {
-                counting = $"estimate ({_counter.Encoding} tokenizer; Anthropic's count_tokens could not be used), every row";
-                onCountProblem?.Invoke(problem);
             }
         }
 
@@ -133,6 +135,7 @@ public sealed class CostEstimator
             Unsendable = _unsendableCount,
             PromptTokens = promptTokens,
             TokenCounting = counting,
+            CountProblem = countProblem,
             MaxCompletionTokens = maxCompletion,
             EstimatedCompletionTokens = estimatedCompletion,
             EstimatedReasoningTokens = estimatedReasoning,
@@ -260,6 +263,9 @@ public sealed record CostEstimate
 
     /// <summary>How <see cref="PromptTokens"/> were counted.</summary>
     public required string TokenCounting { get; init; }
+
+    /// <summary>Why the provider's own count could not be used (its count_tokens not served), when the tokens were estimated instead.</summary>
+    public string? CountProblem { get; init; }
 
     /// <summary>Rows × the token limit in force (-MaxTokens, or the API's default); null when no limit is sent.</summary>
     public long? MaxCompletionTokens { get; init; }

@@ -42,7 +42,7 @@ public sealed class TokenCounter
     /// <summary>
     /// The counter for a model: <c>o200k_base</c> for gpt-4o, gpt-4.1, gpt-5, the o-series and codex models, <c>cl100k_base</c>
     /// for gpt-4 and gpt-3.5, an estimate with <c>o200k_base</c> for any other. Anthropic's models are never counted exactly
-    /// here (its tokenizer is not public; <see cref="AnthropicTokenCounts"/> asks its count_tokens endpoint).
+    /// here (its tokenizer is not public; <see cref="CostEstimator"/> asks its count_tokens endpoint).
     /// </summary>
     public static TokenCounter For(string model, LlmProvider provider)
     {
@@ -90,8 +90,7 @@ public sealed class TokenCounter
     {
         if (name.StartsWith("gpt-4o", StringComparison.OrdinalIgnoreCase) || name.StartsWith("gpt-4.1", StringComparison.OrdinalIgnoreCase)
             || name.StartsWith("gpt-4.5", StringComparison.OrdinalIgnoreCase) || name.StartsWith("gpt-5", StringComparison.OrdinalIgnoreCase)
-            || name.StartsWith("chatgpt-4o", StringComparison.OrdinalIgnoreCase) || name.StartsWith("gpt-oss", StringComparison.OrdinalIgnoreCase)
-            || name.StartsWith("codex", StringComparison.OrdinalIgnoreCase))
+            || name.StartsWith("chatgpt-4o", StringComparison.OrdinalIgnoreCase) || name.StartsWith("codex", StringComparison.OrdinalIgnoreCase))
         {
             return true;
         }

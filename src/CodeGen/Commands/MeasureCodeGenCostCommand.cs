@@ -161,13 +161,17 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
                 sample = RunSample(client, rows);
             }
             ApiCalls? calls = null;
-            if (estimator.UsesProviderCount)
+            if (estimator.UsesProviderCount && estimator.Rows > 0
+                && ShouldProcess($"the prompts of {estimator.Rows:N0} rows at {endpoint.DisplayUri}", "Count the tokens with Anthropic's count_tokens (free, no answer is written)"))
             {
                 client ??= CreateClientOrThrow(out _, ThrottleLimit);
                 calls = new ApiCalls(client, endpoint, ApiCallException.TokenCountFailed);
             }
-            var estimate = PipelineThread.Run(() => estimator.EstimateAsync(price, Batch, sample, calls, ThrottleLimit,
-                problem => WriteWarning("Anthropic's count_tokens could not be used, so the prompt tokens are an estimate: " + problem), StoppingToken));
+            var estimate = PipelineThread.Run(() => estimator.EstimateAsync(price, Batch, sample, calls, ThrottleLimit, StoppingToken));
+            if (estimate.CountProblem is { } problem)
+            {
+                WriteWarning("Anthropic's count_tokens could not be used, so the prompt tokens are an estimate: " + problem);
+            }
             WriteVerbose(string.Format(CultureInfo.InvariantCulture, "{0:N0} rows for model '{1}' on {2}: {3:N0} prompt tokens ({4}){5}.", estimate.Rows, estimate.Model,
                 estimate.Api, estimate.PromptTokens, estimate.TokenCounting, price is null ? string.Empty : "; prices from " + price.Source));
             if (estimate.OutputCost is null && price is not null)

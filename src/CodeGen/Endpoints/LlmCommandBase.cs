@@ -14,7 +14,6 @@ namespace CodeGen.Commands.Endpoints;
 /// </summary>
 public abstract class LlmCommandBase : ResilienceCommandBase
 {
-    internal const int DefaultThrottleLimit = ThrottleParameters.DefaultThrottleLimit;
 
     [Parameter]
     [Credential]
@@ -63,7 +62,7 @@ public abstract class LlmCommandBase : ResilienceCommandBase
     }
 
     /// <param name="maxConcurrency">Attempts in flight at most (the command's -ThrottleLimit).</param>
-    protected ResilienceSettings ResolveResilience(int maxConcurrency = DefaultThrottleLimit)
+    protected ResilienceSettings ResolveResilience(int maxConcurrency = ThrottleParameters.DefaultThrottleLimit)
     {
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         if (Header is not null)
@@ -105,7 +104,7 @@ public abstract class LlmCommandBase : ResilienceCommandBase
 
     /// <summary>A client for the resolved endpoint, or a terminating error naming what is wrong.</summary>
     /// <param name="fallback">What applies when no other layer sets it (a saved batch job's model and API).</param>
-    protected LlmClient CreateClientOrThrow(out LlmEndpoint endpoint, int maxConcurrency = DefaultThrottleLimit, EndpointSettings? fallback = null)
+    protected LlmClient CreateClientOrThrow(out LlmEndpoint endpoint, int maxConcurrency = ThrottleParameters.DefaultThrottleLimit, EndpointSettings? fallback = null)
     {
         var resolved = endpoint = ResolveEndpointOrThrow(fallback);
         return Engine(() => new LlmClient(resolved, ResolveResilience(maxConcurrency)), target: null);
