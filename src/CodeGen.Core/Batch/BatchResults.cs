@@ -196,6 +196,9 @@ public sealed class BatchResultBackend : IChatBackend
 
     public int MaxConcurrency => 16;
 
+    /// <summary>A merge reads files and waits for nothing: the system's clock times it.</summary>
+    public TimeProvider Time => TimeProvider.System;
+
     public (int Limit, int InFlight, long Throttled) ConcurrencySnapshot => (MaxConcurrency, 0, 0);
 
     public Task<ChatCallResult> CompleteAsync(PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken)

@@ -31,6 +31,8 @@ public sealed class CachingChatBackend : IChatBackend
 
     public CacheMode Mode { get; }
 
+    public TimeProvider Time => _client.Time;
+
     public int MaxConcurrency => _answers.MaxConcurrency;
 
     public (int Limit, int InFlight, long Throttled) ConcurrencySnapshot => _answers.ConcurrencySnapshot;

@@ -11,6 +11,9 @@ public interface IChatBackend
     /// <summary>The answer for a prepared (sendable) row, asked with <paramref name="parameters"/>.</summary>
     Task<ChatCallResult> CompleteAsync(PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken);
 
+    /// <summary>The clock the answers are timed on (the client's: a test's fake clock, or the system's).</summary>
+    TimeProvider Time { get; }
+
     /// <summary>The concurrency limit now, attempts in flight, and rate-limited answers heard so far.</summary>
     (int Limit, int InFlight, long Throttled) ConcurrencySnapshot { get; }
 

@@ -126,7 +126,7 @@ public sealed class LlmClient : IChatBackend, IDisposable
     }
 
     /// <summary>The clock of the client's requests, and of what waits on them (a batch job's polls).</summary>
-    internal TimeProvider Time { get; }
+    public TimeProvider Time { get; }
 
     /// <summary>The endpoint as configured (its API, URL and model are what cache keys and batch jobs are made of).</summary>
     public LlmEndpoint Endpoint { get; }

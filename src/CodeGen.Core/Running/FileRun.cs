@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using CodeGen.Core.Storage;
 
 namespace CodeGen.Core.Running;
@@ -193,7 +192,7 @@ public sealed class FileRun
             // a full disk: stop sending at once (an answer that cannot be kept would be paid for again by the next run)
             journal.OnFailure = run.Cancel;
         }
-        var clock = Stopwatch.StartNew();
+        long started = run.Time.GetTimestamp();
         long rowsRead = 0;
         try
         {
@@ -268,7 +267,7 @@ public sealed class FileRun
             TotalCost = stats.Cost?.Cost.Total,
             Currency = stats.Cost?.Currency,
             PriceSource = stats.Cost?.Source,
-            Elapsed = clock.Elapsed,
+            Elapsed = run.Time.GetElapsedTime(started),
             CheckOk = generation.Checkers is null ? null : stats.Checks.Ok,
             CheckFailed = generation.Checkers is null ? null : stats.Checks.Failed,
             Unchecked = generation.Checkers is null ? null : stats.Checks.Unchecked,

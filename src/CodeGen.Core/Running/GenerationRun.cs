@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using CodeGen.Core.Checking;
 using CodeGen.Core.Extraction;
@@ -27,7 +26,9 @@ public sealed class GenerationRun : IDisposable
     private readonly PromptBuilder _prompts;
     private readonly CancellationTokenSource _cancel = new();
     private readonly Queue<Task<RowOutcome>> _pending = new();
-    private readonly Stopwatch _clock = new();
+    private readonly TimeProvider _time;
+    /// <summary>When the first row was queued (<see cref="_time"/>'s timestamp); null before.</summary>
+    private long? _startedAt;
     // set when the head's task completes; never disposed: it holds no handle (nothing asks for its WaitHandle), and a
     // continuation a timed-out wait left on a task may still set it after the run
     private readonly ManualResetEventSlim _headDone = new(false, spinCount: 0);
@@ -49,6 +50,7 @@ public sealed class GenerationRun : IDisposable
         client.CheckParameters(options.Parameters);
         _options = options;
         _client = client;
+        _time = client.Time;
         _prompts = new PromptBuilder(options.InputKey, options.OutputKey, options.Overwrite, options.Template, options.SystemPrompt, options.Language);
         MaxPendingRows = options.EffectiveMaxPendingRows(client.MaxConcurrency);
         _setHeadDone = _headDone.Set;
@@ -56,10 +58,10 @@ public sealed class GenerationRun : IDisposable
 
     public GenerationOptions Options => _options;
 
-    public int MaxPendingRows { get; }
+    /// <summary>The clock the run is timed on: its backend's (<see cref="IChatBackend.Time"/>).</summary>
+    internal TimeProvider Time => _time;
 
-    /// <summary>Rows enqueued and not yet taken back.</summary>
-    public int PendingCount => _pending.Count;
+    public int MaxPendingRows { get; }
 
     /// <summary>The most rows ever pending at once in this run (what backpressure held it to).</summary>
     public int PeakPendingCount { get; private set; }
@@ -87,10 +89,7 @@ public sealed class GenerationRun : IDisposable
     public void Enqueue(PreparedRow row, object? state)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        if (!_clock.IsRunning)
-        {
-            _clock.Start();
-        }
+        _startedAt ??= _time.GetTimestamp();
         Interlocked.Increment(ref _rows);
         Task<RowOutcome> task = row.IsSendable
             ? SendAsync(row, state)
@@ -106,10 +105,7 @@ public sealed class GenerationRun : IDisposable
     public void EnqueueKnown(object? state)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        if (!_clock.IsRunning)
-        {
-            _clock.Start();
-        }
+        _startedAt ??= _time.GetTimestamp();
         long rowNumber = ++_nextRowNumber;
         Interlocked.Increment(ref _rows);
         Interlocked.Increment(ref _skipped);
@@ -210,10 +206,10 @@ public sealed class GenerationRun : IDisposable
             _headDone.Reset();
             head.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_setHeadDone);
         }
-        long started = Stopwatch.GetTimestamp();
+        long started = _time.GetTimestamp();
         while (true)
         {
-            var left = timeout - Stopwatch.GetElapsedTime(started);
+            var left = timeout - _time.GetElapsedTime(started);
             if (head.IsCompleted)
             {
                 return true;
@@ -251,7 +247,7 @@ public sealed class GenerationRun : IDisposable
             Interlocked.Read(ref _completionTokens),
             Interlocked.Read(ref _totalTokens),
             usageReported,
-            _clock.Elapsed,
+            _startedAt is { } startedAt ? _time.GetElapsedTime(startedAt) : TimeSpan.Zero,
             limit,
             throttled,
             Interlocked.Read(ref _reasoningTokens),
@@ -302,9 +298,9 @@ public sealed class GenerationRun : IDisposable
         var token = _cancel.Token;
         if (token.IsCancellationRequested)
         {
-            return Cancelled(row.RowNumber, state, Stopwatch.GetTimestamp());
+            return Cancelled(row.RowNumber, state, _time.GetTimestamp());
         }
-        long started = Stopwatch.GetTimestamp();
+        long started = _time.GetTimestamp();
         try
         {
             var journal = Journal;
@@ -322,7 +318,7 @@ public sealed class GenerationRun : IDisposable
                 return recovered;
             }
             var result = await _client.CompleteAsync(row, _options.Parameters, token).ConfigureAwait(false);
-            var elapsed = Stopwatch.GetElapsedTime(started);
+            var elapsed = _time.GetElapsedTime(started);
             RowOutcome outcome;
             if (result.IsSuccess)
             {
@@ -359,7 +355,7 @@ public sealed class GenerationRun : IDisposable
         catch (Exception ex)
         {
             return Fail(row.RowNumber, state, RowError.Create(RowErrorKind.InternalError, row.RowNumber,
-                $"CodeGen failed while handling the row ({ex.GetType().Name}: {ex.Message})."), Stopwatch.GetElapsedTime(started));
+                $"CodeGen failed while handling the row ({ex.GetType().Name}: {ex.Message})."), _time.GetElapsedTime(started));
         }
     }
 
@@ -514,7 +510,7 @@ public sealed class GenerationRun : IDisposable
         if (Volatile.Read(ref _stoppedBy) is { } stop && rowNumber < stop.RowNumber)
         {
             return Fail(rowNumber, state, new RowError(stop.Kind, rowNumber, $"not answered: the run stopped, because {stop.Detail}",
-                stop.StatusCode, stop.ServerMessage, stop.ServerCode), Stopwatch.GetElapsedTime(started));
+                stop.StatusCode, stop.ServerMessage, stop.ServerCode), _time.GetElapsedTime(started));
         }
         return new()
         {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using CodeGen.Core.Storage;
 
 namespace CodeGen.Core.Running;
@@ -24,7 +23,8 @@ internal sealed class OrderedOutput
     private readonly string _errorKey;
     private readonly ResumeSource? _source;
     private readonly CsvSettings _csv;
-    private readonly Stopwatch _sinceFlush = Stopwatch.StartNew();
+    /// <summary>When the output was last flushed, on the run's clock.</summary>
+    private long _flushedAt;
     private IRowWriter? _writer;
     private bool _dirty;
     private bool _abandoning;
@@ -33,6 +33,7 @@ internal sealed class OrderedOutput
         string[] columns, string errorKey, ResumeSource? source, CsvSettings csv)
     {
         _run = run;
+        _flushedAt = run.Time.GetTimestamp();
         _listener = listener;
         _reader = reader;
         _output = output;
@@ -158,7 +159,7 @@ internal sealed class OrderedOutput
 
     public void FlushIfDue()
     {
-        if (_sinceFlush.Elapsed >= FlushInterval)
+        if (_run.Time.GetElapsedTime(_flushedAt) >= FlushInterval)
         {
             Flush();
             Progress();
@@ -179,7 +180,7 @@ internal sealed class OrderedOutput
             }
             _dirty = false;
         }
-        _sinceFlush.Restart();
+        _flushedAt = _run.Time.GetTimestamp();
     }
 
     private static bool IsWriteFailure(Exception ex) => ex is IOException or UnauthorizedAccessException;
