@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using CodeGen.Commands.Support;
 using CodeGen.Core.Batch;
 using CodeGen.Core.Llm;
 
@@ -25,7 +26,7 @@ public sealed class GetCodeGenBatchCommand : BatchCommandBase
             using var owned = client;
             foreach (var id in Id)
             {
-                WriteObject(Engine(() => batches.GetAsync(id, StoppingToken).GetAwaiter().GetResult(), id));
+                WriteObject(Engine(() => PipelineThread.Run(() => batches.GetAsync(id, StoppingToken)), id));
             }
             return;
         }
@@ -49,7 +50,7 @@ public sealed class GetCodeGenBatchCommand : BatchCommandBase
             {
                 try
                 {
-                    BatchJob.RefreshAsync(state, batches, StoppingToken).GetAwaiter().GetResult();
+                    PipelineThread.Run(() => BatchJob.RefreshAsync(state, batches, StoppingToken));
                     return true;
                 }
                 catch (ApiCallException ex) when (ex.StatusCode is 401 && endpoint.Auth == AuthKind.None)

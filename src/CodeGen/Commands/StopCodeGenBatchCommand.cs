@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using CodeGen.Commands.Support;
 using CodeGen.Core.Batch;
 
 namespace CodeGen.Commands;
@@ -24,7 +25,7 @@ public sealed class StopCodeGenBatchCommand : BatchCommandBase
             using var owned = client;
             foreach (var id in Id.Where(id => ShouldProcess(id, "Cancel batch")))
             {
-                var info = Engine(() => batches.CancelAsync(id, StoppingToken).GetAwaiter().GetResult(), id);
+                var info = Engine(() => PipelineThread.Run(() => batches.CancelAsync(id, StoppingToken)), id);
                 if (PassThru)
                 {
                     WriteObject(info);
@@ -43,7 +44,7 @@ public sealed class StopCodeGenBatchCommand : BatchCommandBase
         {
             var (client, batches) = CreateBatchService(state);
             using var owned = client;
-            var cancelled = Engine(() => BatchJob.CancelAsync(state, batches, StoppingToken).GetAwaiter().GetResult(), state.OutputPath);
+            var cancelled = Engine(() => PipelineThread.Run(() => BatchJob.CancelAsync(state, batches, StoppingToken)), state.OutputPath);
             WriteVerbose($"Asked the provider to cancel {string.Join(", ", cancelled)}. Run Invoke-CodeInstructionToCode -Batch again to merge what they ran.");
         }
         if (PassThru)

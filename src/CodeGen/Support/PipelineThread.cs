@@ -28,6 +28,13 @@ internal static class PipelineThread
         }
     }
 
+    /// <summary>Starts <paramref name="start"/> on this thread and returns once it has run to the end (or throws its exception).</summary>
+    public static void Run(Func<Task> start) => Run(async () =>
+    {
+        await start();
+        return true;
+    });
+
     /// <summary>Queues what is posted to it, for the thread in <see cref="RunUntilComplete"/> to run in order.</summary>
     private sealed class WaitingContext : SynchronizationContext
     {
