@@ -4,6 +4,12 @@ BeforeAll {
     $common = @{ Endpoint = $server.BaseUrl; Model = 'fake-model' }
     $pwsh = Join-Path $PSHOME 'pwsh.dll'
 
+    # the NuGet packages folder tests/Tools/Tools.csproj downloads older libraries into, for the isolation tests
+    function Get-NuGetPackagesFolder {
+        if ($env:NUGET_PACKAGES) { return $env:NUGET_PACKAGES }
+        ((& dotnet nuget locals global-packages --list | Select-Object -First 1) -replace '^global-packages:\s*', '').Trim()
+    }
+
     function Invoke-FreshPwsh([string] $Script) {
         # a new process: nothing this session loaded (CodeGen included) is in it
         $file = Join-Path $TestDrive "fresh-$([Guid]::NewGuid().ToString('n')).ps1"
@@ -173,8 +179,7 @@ Describe 'Response cache' {
 
 Describe 'Dependency isolation' {
     It 'loads beside an older CsvHelper already in the session, and reads and writes CSV with its own' {
-        $packages = $env:NUGET_PACKAGES
-        if (-not $packages) { $packages = ((& dotnet nuget locals global-packages --list | Select-Object -First 1) -replace '^global-packages:\s*', '').Trim() }
+        $packages = Get-NuGetPackagesFolder
         $older = Join-Path $packages 'csvhelper/30.0.1/lib/net6.0/CsvHelper.dll'
         Test-Path -LiteralPath $older | Should -BeTrue -Because 'tests/Tools/Tools.csproj downloads CsvHelper 30.0.1'
         $folder = New-TestFolder
@@ -198,8 +203,7 @@ Set-Content -LiteralPath '$folder/in.csv' -Value 'instruction', '"task 1, with a
 
 Describe 'Dependency isolation: Azure.Identity' {
     It 'signs in with its own Azure.Identity and Azure.Core beside an older Azure.Core already in the session (as Az.Accounts brings)' {
-        $packages = $env:NUGET_PACKAGES
-        if (-not $packages) { $packages = ((& dotnet nuget locals global-packages --list | Select-Object -First 1) -replace '^global-packages:\s*', '').Trim() }
+        $packages = Get-NuGetPackagesFolder
         $older = Join-Path $packages 'azure.core/1.44.1/lib/net6.0/Azure.Core.dll'
         Test-Path -LiteralPath $older | Should -BeTrue -Because 'tests/Tools/Tools.csproj downloads Azure.Core 1.44.1'
         Set-FakeLlmConfig $server @{ requireEntraToken = $true; tokenLifetimeSeconds = 240 }
@@ -228,8 +232,7 @@ Import-Module '$(Join-Path $PSScriptRoot '../CodeGen.psd1')'
 
 Describe 'Dependency isolation: Microsoft.ML.Tokenizers' {
     It 'counts tokens with its own tokenizer beside an older Microsoft.ML.Tokenizers already in the session' {
-        $packages = $env:NUGET_PACKAGES
-        if (-not $packages) { $packages = ((& dotnet nuget locals global-packages --list | Select-Object -First 1) -replace '^global-packages:\s*', '').Trim() }
+        $packages = Get-NuGetPackagesFolder
         $older = Join-Path $packages 'microsoft.ml.tokenizers/2.0.0/lib/net8.0/Microsoft.ML.Tokenizers.dll'
         Test-Path -LiteralPath $older | Should -BeTrue -Because 'tests/Tools/Tools.csproj downloads Microsoft.ML.Tokenizers 2.0.0'
         $result = Invoke-FreshPwsh @"
