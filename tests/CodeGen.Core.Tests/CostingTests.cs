@@ -9,11 +9,17 @@ using Microsoft.ML.Tokenizers;
 namespace CodeGen.Core.Tests;
 
 /// <summary>Counting prompt tokens as providers count them, prices from the user, and what a run would cost.</summary>
+/// <remarks>In the managed-heap collection: a tokenizer's vocabulary is tens of MB, which a heap measured alongside would count.</remarks>
+[Collection(ManagedHeap.Collection)]
 public sealed class CostingTests : IClassFixture<FakeServerFixture>, IDisposable
 {
     private const string AnthropicKey = "sk-ant-api03-count-key-0123456789";
     private readonly FakeServerFixture _fixture;
     private readonly TempFolder _temp = new();
+
+    /// <summary>The library's own tokenizers for gpt-4o and gpt-4 (its model table, not CodeGen's), loaded once.</summary>
+    private static readonly Lazy<Tokenizer> Gpt4o = new(() => TiktokenTokenizer.CreateForModel("gpt-4o"));
+    private static readonly Lazy<Tokenizer> Gpt4 = new(() => TiktokenTokenizer.CreateForModel("gpt-4"));
 
     public CostingTests(FakeServerFixture fixture) => _fixture = fixture;
 
@@ -64,7 +70,7 @@ public sealed class CostingTests : IClassFixture<FakeServerFixture>, IDisposable
     public void A_request_counts_what_the_tokenizer_counts_plus_the_chat_framing(string text)
     {
         // the library's own model table, not CodeGen's: gpt-4o is o200k_base, gpt-4 cl100k_base
-        foreach (var (model, reference) in new[] { ("gpt-4o", TiktokenTokenizer.CreateForModel("gpt-4o")), ("gpt-4", TiktokenTokenizer.CreateForModel("gpt-4")) })
+        foreach (var (model, reference) in new[] { ("gpt-4o", Gpt4o.Value), ("gpt-4", Gpt4.Value) })
         {
             var counter = TokenCounter.For(model, LlmProvider.OpenAI);
             ChatMessage[] messages = [ChatMessage.System("You write code.\r\nOnly code."), ChatMessage.User(text)];
@@ -92,7 +98,7 @@ public sealed class CostingTests : IClassFixture<FakeServerFixture>, IDisposable
         rows.ForEach(estimator.Add);
 
         var prompts = new PromptBuilder(options.InputKey, options.OutputKey, false, options.Template, options.SystemPrompt, null);
-        var reference = TiktokenTokenizer.CreateForModel("gpt-4o");
+        var reference = Gpt4o.Value;
         long expected = rows.Select((row, i) => prompts.Build(row, i + 1).Messages!)
             .Sum(m => 3 + m.Sum(x => 3 + reference.CountTokens(x.Role) + reference.CountTokens(x.Content)));
         var estimate = await estimator.EstimateAsync(null, batch: false, null, null, 1, CancellationToken.None);
