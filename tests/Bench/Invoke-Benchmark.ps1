@@ -235,6 +235,30 @@ second (a session that has run before: connections and code warm).
 $($goals -join "`n")
 "@)
 
+    # Start-up: one wave of the latency-bound run (C rows, answered in L). What a fresh process pays once before its
+    # first answers, apart from what the rows cost: the difference between cold and warm, against the bare loop's.
+    $waveRows = $c
+    Write-Host "Start-up: one wave, L=$latency ms, C=$c, $waveRows rows" -ForegroundColor Cyan
+    $data = New-Data $waveRows '.csv'
+    $results = foreach ($round in 1..2) {
+        foreach ($contender in 'bare', 'file', 'pipeline') { Invoke-Contender $contender $data $c $server.BaseUrl -Repeat 2 }
+    }
+    $table = @("| contender | cold: elapsed | warm: elapsed | cold minus warm |", "|---|---:|---:|---:|")
+    foreach ($name in 'bare', 'file', 'pipeline') {
+        $cold = Get-Best $results $name
+        $warm = Get-BestWarm $results $name
+        $table += "| {0} | {1:N2} s | {2:N2} s | {3:N2} s |" -f $name, $cold.seconds, $warm.warmSeconds, ($cold.seconds - $warm.warmSeconds)
+    }
+    $sections.Add("## Start-up: one wave, L=$latency ms, C=$c, $waveRows rows`n`n" + ($table -join "`n") + @"
+
+
+The rows of one wave go out together and come back $latency ms later, so a warm run takes about that; **cold minus
+warm** is what a fresh process pays once, before and around its first answers (compiling the request path, opening
+the connections and, for CodeGen, building the resilience pipeline and sending a first 16 requests until the
+server's answers say whether it announces a rate limit). Compare it with the difference between the cold and the
+warm latency-bound runs above: a longer run pays it once.
+"@)
+
     # Provider limits: a server that announces and enforces 1,200 requests a minute (OpenAI's x-ratelimit-*
     # headers, a token bucket of one second, 429 + Retry-After when it is empty), answers in 200 ms, C=64.
     $c = 64

@@ -9,8 +9,8 @@ namespace CodeGen.Core.Tests;
 /// <summary>
 /// A disk that fills while a run writes: every write of a chosen file fails (as ENOSPC does) from some point on,
 /// injected through <see cref="DiskWrites.Fault"/>, which flows with the test's execution context only. The run must
-/// stop sending at the first failed write, stop with OutputWriteFailed naming the file, leave what it wrote
-/// resumable, and a resume must pay again at most the requests that were in flight.
+/// stop sending at the first failed write, keep the answers of the requests already sent, stop with OutputWriteFailed
+/// naming the file, and leave what it wrote resumable: a resume pays again for nothing it could keep.
 /// </summary>
 public class DiskFullTests : IClassFixture<FakeServerFixture>, IDisposable
 {
@@ -65,7 +65,7 @@ public class DiskFullTests : IClassFixture<FakeServerFixture>, IDisposable
     [InlineData("out.json", Failing.Output)]
     [InlineData("out.csv", Failing.JournalRoom)]
     [InlineData("out.jsonl", Failing.JournalWrite)]
-    public void A_full_disk_stops_the_run_at_once_and_a_resume_pays_again_only_what_was_in_flight(string name, Failing failing)
+    public void A_full_disk_stops_the_sending_at_once_keeps_what_was_in_flight_and_a_resume_pays_nothing_twice(string name, Failing failing)
     {
         var server = _fixture.Use(new FakeLlmOptions { LatencyMs = 20, JitterMs = 20, Seed = 11 });
         string input = _temp.WriteTasks("in.csv", Rows);
@@ -94,9 +94,18 @@ public class DiskFullTests : IClassFixture<FakeServerFixture>, IDisposable
             Assert.Equal(FakeLlmServer.CodeFor($"task {i + 1}"), Files.Text(rows[i], "generated_code"));
         }
         long repaid = server.Stats.Requests - Rows;
-        // a journal that could reserve no room (a file system without fallocate) loses, besides the requests in
-        // flight, the answers of its last tick (10 ms) that it could not write: at most one more per request slot
-        int most = failing == Failing.JournalWrite ? 2 * Throttle : Throttle;
+        // the run sent nothing more, but waited for the requests already sent, and kept their answers: in the journal
+        // (when the output failed, or in the room the journal had reserved when it could reserve no more) or in the
+        // output. So nothing is paid twice. A journal that cannot write at all (a file system without fallocate, which
+        // reserves no room) loses the answers it could not write that the output, kept in input order, could not take
+        // either: at most one per request slot in flight, and those of its last tick (10 ms)
+        int most = failing switch
+        {
+            Failing.Output => 0,
+            Failing.JournalRoom => 0,
+            Failing.JournalWrite => 2 * Throttle,
+            _ => throw new ArgumentOutOfRangeException(nameof(failing)),
+        };
         Assert.True(repaid <= most, $"{repaid} answers were paid for twice (more than {most})");
         Assert.False(File.Exists(AnswerJournal.PathFor(output)));
     }

@@ -26,6 +26,30 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         }
     }
 
+    [Fact]
+    public async Task After_StopSending_the_requests_on_the_wire_are_answered_and_nothing_more_is_sent()
+    {
+        var server = _fixture.Use(new FakeLlmOptions { LatencyMs = 300 });
+        using var client = Runs.Client(server.BaseUrl, concurrency: 2, retries: 2);
+        var asks = Enumerable.Range(1, 6)
+            .Select(i => client.CompleteAsync([new Prompting.ChatMessage("user", $"task {i}")], new ChatParameters(), CancellationToken.None))
+            .ToList();
+        // two on the wire, four waiting for a place
+        Assert.True(SpinWait.SpinUntil(() => server.Stats.Requests == 2, TimeSpan.FromSeconds(30)), "the first two requests were not sent");
+
+        client.StopSending();
+        var results = await Task.WhenAll(asks);
+
+        Assert.Equal(2, results.Count(r => r.IsSuccess));
+        Assert.All(results.Where(r => !r.IsSuccess), r => Assert.Equal(RowErrorKind.Cancelled, r.FailureKind));
+        Assert.Equal(2, server.Stats.Requests);
+        Assert.Equal(0, server.Stats.Aborted);
+        // a later attempt (a retry is one) is not sent either
+        var later = await client.CompleteAsync([new Prompting.ChatMessage("user", "status=429")], new ChatParameters(), CancellationToken.None);
+        Assert.Equal(RowErrorKind.Cancelled, later.FailureKind);
+        Assert.Equal(2, server.Stats.Requests);
+    }
+
     [Theory]
     [InlineData("status=408", "408")]
     [InlineData("status=429", "429")]

@@ -39,6 +39,8 @@ public sealed class CachingChatBackend : IChatBackend
 
     public void CheckParameters(ChatParameters parameters) => _client.CheckParameters(parameters);
 
+    public void StopSending() => _answers.StopSending();
+
     public async Task<ChatCallResult> CompleteAsync(PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken)
     {
         var request = CacheRequest.Of(_client.Endpoint.RequestUri, _client.InitialBody(row.Prompt.Messages!, parameters));

@@ -17,6 +17,14 @@ public interface IChatBackend
     /// <summary>The concurrency limit now, attempts in flight, and rate-limited answers heard so far.</summary>
     (int Limit, int InFlight, long Throttled) ConcurrencySnapshot { get; }
 
+    /// <summary>
+    /// Starts no request from now on (those waiting for their turn end as cancelled) and lets those in flight finish;
+    /// nothing to stop by default (a backend that sends nothing).
+    /// </summary>
+    void StopSending()
+    {
+    }
+
     /// <summary>Throws when requests with these parameters cannot be sent to the API behind (see <see cref="WireApi.Check"/>); nothing to check by default.</summary>
     /// <exception cref="RequestParameterException">They cannot.</exception>
     void CheckParameters(ChatParameters parameters)

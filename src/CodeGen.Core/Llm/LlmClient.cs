@@ -152,6 +152,13 @@ public sealed class LlmClient : IChatBackend, IDisposable
     Task<ChatCallResult> IChatBackend.CompleteAsync(Running.PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken)
         => CompleteAsync(row.Prompt.Messages!, parameters, cancellationToken);
 
+    /// <summary>
+    /// Sends nothing more: requests waiting for their turn, and every later one, end as not sent (cancelled), while those
+    /// already on the wire go on to their answers. For a run that can no longer write what it is paid for (a full disk),
+    /// but can still keep the answers on their way (the journal).
+    /// </summary>
+    public void StopSending() => _pipeline.StopSending();
+
     /// <summary>Throws when the parameters cannot be sent to this endpoint's API (see <see cref="WireApi.Check"/>).</summary>
     /// <exception cref="RequestParameterException">They cannot.</exception>
     public void CheckParameters(ChatParameters parameters) => Endpoint.Api.Check(parameters, Endpoint.ApiVersion);
@@ -361,6 +368,7 @@ public sealed class LlmClient : IChatBackend, IDisposable
         SignInException ex => ChatCallResult.Failure(RowErrorKind.SignInFailed, char.ToLowerInvariant(ex.Message[0]) + ex.Message[1..], isFatal: true, retried: retried),
         AnswerTooLargeException ex => ChatCallResult.Failure(RowErrorKind.InvalidResponse, $"{ex.Message}{Tries(retried)}; it was not read further, nor asked for again.", retried: retried),
         RateLimiterRejectedException => ChatCallResult.Failure(RowErrorKind.InternalError, "the client-side rate limiter refused the request.", retried: retried),
+        SendingStoppedException ex => ChatCallResult.Failure(RowErrorKind.Cancelled, ex.Message, retried: retried),
         _ => null,
     };
 

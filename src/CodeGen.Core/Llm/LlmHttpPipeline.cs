@@ -40,6 +40,7 @@ public sealed class LlmHttpPipeline : IDisposable
 {
 
     private readonly List<IDisposable> _owned = [];
+    private readonly CancellationTokenSource _stopSending = new();
     private string? _breakCause;
 
     /// <param name="timeProvider">
@@ -55,6 +56,7 @@ public sealed class LlmHttpPipeline : IDisposable
             settings.PaceMemory?.For(endpoint.RequestUri));
         _owned.Add(Concurrency);
         _owned.Add(Pacer);
+        _owned.Add(_stopSending);
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };
 
         if (settings.MaxRetries > 0)
@@ -84,11 +86,21 @@ public sealed class LlmHttpPipeline : IDisposable
         {
             RateLimiter = async args =>
             {
+                var stop = _stopSending.Token;
+                if (stop.IsCancellationRequested)
+                {
+                    throw new SendingStoppedException();
+                }
                 var exchange = AttemptHandler.ExchangeOf(args.Context.GetRequestMessage());
-                var turn = await Pacer.AcquireAsync(exchange?.TokenEstimate ?? 1, args.Context.CancellationToken).ConfigureAwait(false);
+                var turn = await Admit(Pacer.AcquireAsync(exchange?.TokenEstimate ?? 1, args.Context.CancellationToken), stop).ConfigureAwait(false);
                 try
                 {
-                    var place = await Concurrency.AcquireAsync(1, args.Context.CancellationToken).ConfigureAwait(false);
+                    var place = await Admit(Concurrency.AcquireAsync(1, args.Context.CancellationToken), stop).ConfigureAwait(false);
+                    if (stop.IsCancellationRequested)
+                    {
+                        place.Dispose();
+                        throw new SendingStoppedException();
+                    }
                     if (exchange is not null)
                     {
                         exchange.Epoch = Concurrency.Epoch; // which limit admitted this attempt
@@ -151,6 +163,46 @@ public sealed class LlmHttpPipeline : IDisposable
     public HttpMessageHandler Handler { get; }
 
     /// <summary>Worth another attempt: the same request may well succeed later.</summary>
+    /// <summary>
+    /// No attempt starts from now on: attempts waiting for their turn or a place end with <see cref="SendingStoppedException"/>,
+    /// as does every later one (a retry included), while the attempts already on the wire go on to their answers.
+    /// </summary>
+    public void StopSending()
+    {
+        try
+        {
+            _stopSending.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // disposed: nothing is sent any more anyway
+        }
+    }
+
+    /// <summary>
+    /// A lease being acquired, given up when sending stops first. Most are granted at once (no wait, nothing allocated);
+    /// one still being waited for when sending stops is released as soon as it is granted.
+    /// </summary>
+    private static async ValueTask<RateLimitLease> Admit(ValueTask<RateLimitLease> acquiring, CancellationToken stop)
+    {
+        if (acquiring.IsCompleted)
+        {
+            return acquiring.Result;
+        }
+        var waiting = acquiring.AsTask();
+        try
+        {
+            return await waiting.WaitAsync(stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // given up: the lease goes back the moment it is granted (or now, if it was granted meanwhile)
+            _ = waiting.ContinueWith(static granted => granted.Result.Dispose(), CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw new SendingStoppedException();
+        }
+    }
+
     internal static bool IsRetryable(Outcome<HttpResponseMessage> outcome)
     {
         if (outcome.Exception is { } exception)

@@ -189,8 +189,9 @@ public sealed class FileRun
         run.Journal = journal;
         if (journal is not null)
         {
-            // a full disk: stop sending at once (an answer that cannot be kept would be paid for again by the next run)
-            journal.OnFailure = run.Cancel;
+            // a full disk: stop sending at once (an answer that cannot be kept would be paid for again by the next run);
+            // what is on the wire comes back, and is kept while the journal's reserved room or the output takes it
+            journal.OnFailure = run.StopSending;
         }
         long started = run.Time.GetTimestamp();
         long rowsRead = 0;
@@ -232,6 +233,42 @@ public sealed class FileRun
             // Bad input further down, or an output that does not match: keep every answer already paid for.
             sink.Abandon(finishInFlight: true);
             journal?.Dispose();
+            throw;
+        }
+        catch (DataFileException ex) when (ex.ErrorId == DataFileException.OutputWriteFailed)
+        {
+            // The disk is full (a write of the output or the journal failed, or the journal could reserve no more room):
+            // send nothing more, but let the requests already sent come back, so that their answers are kept (in the
+            // journal's reserved room, or in the output while it still takes rows) rather than paid for again by the resume.
+            run.StopSending();
+            listener.OnNotice($"{ex.Path} could not be written, so no more requests are sent; waiting for the answers of those already sent, to keep them for -Resume.");
+            bool closed = false;
+            try
+            {
+                if (sink.Failed)
+                {
+                    run.Drain(true, static _ => { }, static () => { }, WaitInterval, cancellationToken); // the journal keeps them as they come
+                }
+                else
+                {
+                    closed = true; // whatever happens in it, the output is closed once
+                    sink.Abandon(finishInFlight: true, cancellationToken);
+                }
+            }
+            catch (Exception wait) when (wait is OperationCanceledException or Rows.RunStoppedException)
+            {
+                // stopped while waiting (what is still on the wire is abandoned, as on any stop), or a row failed in a way
+                // every row would: the write failure is still the one to report
+            }
+            finally
+            {
+                run.Cancel();
+                if (!closed)
+                {
+                    sink.Abandon(finishInFlight: false);
+                }
+                journal?.Dispose();
+            }
             throw;
         }
         catch

@@ -258,6 +258,12 @@ public sealed class GenerationRun : IDisposable
             _options.Price is { } price && usageReported ? Costing.RunCost.Of(price, paid, _options.BatchPrices) : null);
     }
 
+    /// <summary>
+    /// Sends nothing more, without aborting what is on the wire: rows waiting for a slot (and retries, and repairs) end
+    /// as cancelled, rows in flight get their answers (kept by the journal as they come). See <see cref="Cancel"/> for a stop.
+    /// </summary>
+    public void StopSending() => _client.StopSending();
+
     /// <summary>Stops the run: requests waiting for a slot never start, requests in flight are aborted.</summary>
     public void Cancel()
     {
@@ -332,6 +338,10 @@ public sealed class GenerationRun : IDisposable
                         await CheckAsync(row, outcome, result.Answer!, reading, journal, hash, token).ConfigureAwait(false);
                     }
                 }
+            }
+            else if (result.FailureKind == RowErrorKind.Cancelled)
+            {
+                outcome = Cancelled(row.RowNumber, state, started); // not sent: the run stopped sending (StopSending)
             }
             else
             {

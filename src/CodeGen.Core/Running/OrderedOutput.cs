@@ -225,7 +225,8 @@ internal sealed class OrderedOutput
     /// Failure or stop: writes the rows that are done (waiting for those in flight when asked), then closes
     /// the output as it stands. A rewrite stays in its .resuming file for the next resume to merge.
     /// </summary>
-    public void Abandon(bool finishInFlight)
+    /// <param name="cancellationToken">Ends the wait for the rows in flight (they stay unwritten).</param>
+    public void Abandon(bool finishInFlight, CancellationToken cancellationToken = default)
     {
         _abandoning = true;
         try
@@ -236,7 +237,7 @@ internal sealed class OrderedOutput
             }
             if (finishInFlight)
             {
-                _run.Drain(true, Emit, () => { }, FileRun.WaitInterval, CancellationToken.None);
+                _run.Drain(true, Emit, () => { }, FileRun.WaitInterval, cancellationToken);
             }
             else
             {
