@@ -30,12 +30,6 @@ public sealed class CheckRun
         _language = RowLanguage.Parse(language);
     }
 
-    /// <summary>The column that says ok, failed or unchecked.</summary>
-    public string CheckKey => CheckColumns.Status(_codeKey);
-
-    /// <summary>The column with the parser's messages, or why the code was not checked.</summary>
-    public string DetailKey => CheckColumns.Detail(_codeKey);
-
     public bool IsFull => _pending.Count >= Window;
 
     public CheckCounts Counts => new(_ok, _failed, _unchecked, 0, 0);
@@ -96,15 +90,4 @@ public sealed class CheckRun
             yield return (state, result);
         }
     }
-}
-
-/// <summary>The names of the check columns beside a code column: <c>&lt;code&gt;_check</c> and <c>&lt;code&gt;_check_detail</c>.</summary>
-public static class CheckColumns
-{
-    public static string Status(string codeKey) => codeKey + "_check";
-
-    public static string Detail(string codeKey) => codeKey + "_check_detail";
-
-    /// <summary>The detail as a column holds it: empty (ok) is no value.</summary>
-    public static string? DetailText(CheckResult? result) => string.IsNullOrEmpty(result?.Detail) ? null : result.Detail;
 }

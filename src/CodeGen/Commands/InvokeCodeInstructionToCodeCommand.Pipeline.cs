@@ -2,7 +2,6 @@ using System.Management.Automation;
 using System.Text;
 using CodeGen.Commands.Rows;
 using CodeGen.Commands.Support;
-using CodeGen.Core.Checking;
 using CodeGen.Core.Rows;
 using CodeGen.Core.Running;
 
@@ -49,44 +48,13 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
             {
                 WriteError(ErrorRecords.ForRow(error, row.Source, this));
             }
-            row.Set(Prompt.OutputKey, null, keepExisting: true);
-            row.Set(_errorKey!, error.ColumnText);
-            SetCheck(row.Set, null, keepExisting: true);
-            SetUsage(row.Set, outcome, keepExisting: true);
-            WriteObject(row.Result);
-            return;
         }
-        ReportRow(outcome);
-        row.Set(Prompt.OutputKey, outcome.Code);
-        // on every row, so that Export-Csv (which takes its columns from the first object) keeps the reasons
-        row.Set(_errorKey!, null);
-        SetCheck(row.Set, outcome.Check, keepExisting: false);
-        SetUsage(row.Set, outcome, keepExisting: false);
+        else
+        {
+            ReportRow(outcome);
+        }
+        _columns!.Fill(outcome, row);
         WriteObject(row.Result);
-    }
-
-    /// <summary>The -Check columns: ok, failed or unchecked, and the parser's messages or why it was not checked.</summary>
-    private void SetCheck(Action<string, object?, bool> set, CheckResult? check, bool keepExisting)
-    {
-        if (_generation!.Checkers is null)
-        {
-            return;
-        }
-        set(_generation.CheckKey, check?.StatusText, keepExisting);
-        set(_generation.CheckDetailKey, CheckColumns.DetailText(check), keepExisting);
-    }
-
-    /// <summary>The -IncludeUsage columns (null when the server reported no usage).</summary>
-    private void SetUsage(Action<string, object?, bool> set, RowOutcome outcome, bool keepExisting)
-    {
-        if (!Results.IncludeUsage)
-        {
-            return;
-        }
-        foreach (var column in _run!.Options.UsageColumns)
-        {
-            set(column.Key, outcome.Usage is { } usage ? column.Count(usage) : null, keepExisting);
-        }
     }
 
     private void ReportRow(RowOutcome outcome) => FileRunReporter.ReportRow(this, outcome, _verbose);

@@ -29,8 +29,8 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
 
     private LlmClient? _client;
     private IChatBackend? _backend;
-    /// <summary>Pipeline mode: the column that holds why a row failed (&lt;OutputKey&gt;_error), set on every row.</summary>
-    private string? _errorKey;
+    /// <summary>Pipeline mode: how an outcome fills a row's columns (the error column on every row).</summary>
+    private OutcomeColumns? _columns;
     /// <summary>File mode with -Path: the inputs, run in EndProcessing once it is known how many there are.</summary>
     private readonly List<string> _pathInputs = [];
     private ResponseCache? _cache;
@@ -183,7 +183,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
         }
         if (!FileMode)
         {
-            _errorKey = FileRun.ErrorKeyFor(Prompt.OutputKey);
+            _columns = OutcomeColumns.For(_generation, OutcomeRowKind.PipelineObject);
             _run = new GenerationRun(_generation!, _backend);
             long? total = ParameterSetName == InstructionSet ? Instruction.Length : null;
             _progress = new RunProgress(this, $"Generating code with {endpoint.Model}", total);

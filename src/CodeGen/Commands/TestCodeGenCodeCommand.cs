@@ -33,6 +33,7 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet, IDynamicParamete
         .Offer<DataFileParameters>([PathSet], DataFileParameters.OneFormat);
     private CodeCheckers? _checkers;
     private CheckRun? _run;
+    private OutcomeColumns? _columns;
     private string? _fixedLanguage;
 
     /// <summary>A row (an object or a hashtable) with the code in its -CodeKey field, the code itself as a string, or a file (FileInfo, from Get-ChildItem).</summary>
@@ -64,6 +65,7 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet, IDynamicParamete
         _checkers = PowerShellChecker.WithEngineCheckers();
         _checkers.Prepare(_fixedLanguage);
         _run = new CheckRun(_checkers, CodeKey, Language);
+        _columns = OutcomeColumns.ForCheck(CodeKey);
     }
 
     protected override void ProcessRecord()
@@ -173,8 +175,7 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet, IDynamicParamete
                 continue;
             }
             var row = (PipelineRow)state!;
-            row.Set(_run.CheckKey, result.StatusText);
-            row.Set(_run.DetailKey, CheckColumns.DetailText(result));
+            _columns!.FillCheck(result, row);
             WriteObject(row.Result);
         }
     }, target: null);
