@@ -1,3 +1,4 @@
+using CodeGen.Core.Llm;
 using CodeGen.Core.Storage;
 
 namespace CodeGen.Core.Running;
@@ -75,6 +76,13 @@ public sealed class FileRunSummary
     public long? CacheMisses { get; set; }
     /// <summary>Answers written to the response cache.</summary>
     public long? CacheStored { get; set; }
+
+    /// <summary>Sets what the response cache in front of the run did for it (its counts over the run); returns this summary.</summary>
+    public FileRunSummary WithCache(CacheCounts run)
+    {
+        (CacheHits, CacheMisses, CacheStored) = (run.Hits, run.Misses, run.Stored);
+        return this;
+    }
 
     /// <summary>What -Check found (null when the run did not check): rows whose code parses, does not, or was not checked.</summary>
     public long? CheckOk { get; init; }

@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using System.Text;
 using CodeGen.Commands.Rows;
 using CodeGen.Commands.Support;
 using CodeGen.Core.Rows;
@@ -7,16 +6,19 @@ using CodeGen.Core.Running;
 
 namespace CodeGen.Commands;
 
-/// <summary>Invoke-CodeInstructionToCode, pipeline and -Instruction input: rows submitted as they come, outcomes written back in input order, and what -WhatIf -Verbose shows of them.</summary>
+/// <summary>Invoke-CodeInstructionToCode, pipeline and -Instruction input: rows submitted as they come, outcomes written back in input order, and what -WhatIf shows of them.</summary>
 public sealed partial class InvokeCodeInstructionToCodeCommand
 {
     private void Submit(PipelineRow row)
     {
         var run = _run!;
         var prepared = run.Prepare(row);
-        if (prepared.IsSendable && !ShouldProcess($"Row {prepared.RowNumber}: {Preview(prepared.Instruction)}", _action))
+        if (prepared.IsSendable && !ShouldProcess(RowPreview.Target(prepared), _action))
         {
-            ShowWouldSend(prepared);
+            if (ShowsWhatWouldBeSent)
+            {
+                WriteVerbose(RowPreview.Messages(prepared));
+            }
             return;
         }
         run.Enqueue(prepared, row);
@@ -58,34 +60,4 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
     }
 
     private void ReportRow(RowOutcome outcome) => FileRunReporter.ReportRow(this, outcome, _verbose);
-
-    /// <summary>-WhatIf -Verbose: the messages a row would send, in full (a row that is not sent says why).</summary>
-    private void ShowWouldSend(PreparedRow prepared)
-    {
-        if (!_verbose || !WhatIfInEffect)
-        {
-            return;
-        }
-        if (prepared.Prompt.Messages is not { } messages)
-        {
-            WriteVerbose($"Row {prepared.RowNumber} would send nothing: {prepared.Error?.Detail}");
-            return;
-        }
-        var text = new System.Text.StringBuilder($"Row {prepared.RowNumber} would send {messages.Length} message{(messages.Length == 1 ? "" : "s")}:");
-        foreach (var message in messages)
-        {
-            text.Append('\n').Append(message.Role).Append(":\n    ").Append(message.Content.ReplaceLineEndings("\n    "));
-        }
-        WriteVerbose(text.ToString());
-    }
-
-    private static string Preview(string? text)
-    {
-        if (string.IsNullOrEmpty(text))
-        {
-            return string.Empty;
-        }
-        string line = text.ReplaceLineEndings(" ").Trim();
-        return line.Length <= 60 ? line : line[..57] + "...";
-    }
 }
