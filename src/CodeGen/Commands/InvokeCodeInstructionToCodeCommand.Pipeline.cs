@@ -22,18 +22,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
             return;
         }
         run.Enqueue(prepared, row);
-        Pump(drainAll: false);
-    }
-
-    /// <summary>
-    /// Writes every outcome that is ready, in input order. With <paramref name="drainAll"/> it waits for all
-    /// of them; otherwise it waits only while the run is full (backpressure), so memory stays bounded.
-    /// </summary>
-    private void Pump(bool drainAll)
-    {
-        var run = _run!;
-        run.Drain(drainAll, Emit, () => _progress!.Update(run.GetStatistics()), PumpInterval, StoppingToken);
-        _progress!.Update(run.GetStatistics());
+        _outcomes!.Take(all: false, StoppingToken);
     }
 
     private void Emit(RowOutcome outcome)

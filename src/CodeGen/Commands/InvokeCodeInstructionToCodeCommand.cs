@@ -24,7 +24,6 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
 {
     private const string PathSet = "Path";
     private const string StorageSet = "Storage";
-    private static readonly TimeSpan PumpInterval = TimeSpan.FromMilliseconds(200);
 
     private LlmClient? _client;
     private IChatBackend? _backend;
@@ -37,6 +36,8 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
     private bool _batch;
     private GenerationRun? _run;
     private RunProgress? _progress;
+    /// <summary>Pipeline mode: the run's outcomes on their way to the pipeline.</summary>
+    private PipelineThread.Outcomes? _outcomes;
     /// <summary>The parameter groups this command shares with others, each declared once (<see cref="ParameterGroups"/>).</summary>
     private readonly ParameterGroups _groups = new ParameterGroups()
         .Offer<GenerationParameters>()
@@ -159,6 +160,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
             _run = new GenerationRun(_generation!, _backend);
             long? total = ParameterSetName == InstructionSet ? Instruction.Length : null;
             _progress = new RunProgress(this, $"Generating code with {endpoint.Model}", total);
+            _outcomes = new PipelineThread.Outcomes(_run, _progress, Emit);
         }
     }
 
@@ -197,7 +199,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
         {
             return;
         }
-        Pump(drainAll: true);
+        _outcomes!.Take(all: true, StoppingToken);
         _progress!.Complete();
         WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, _run.GetStatistics()) + CacheNote() + PacingNote());
     }
