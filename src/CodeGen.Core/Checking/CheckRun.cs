@@ -28,7 +28,11 @@ public sealed class CheckRun
         _checkers = checkers;
         _codeKey = codeKey;
         _language = RowLanguage.Parse(language);
+        Columns = OutcomeColumns.ForCheck(codeKey);
     }
+
+    /// <summary>The columns a row's check fills: &lt;code&gt;_check and &lt;code&gt;_check_detail.</summary>
+    public OutcomeColumns Columns { get; }
 
     public bool IsFull => _pending.Count >= Window;
 

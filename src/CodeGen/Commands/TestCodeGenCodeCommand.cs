@@ -33,7 +33,6 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet, IDynamicParamete
         .Offer<DataFileParameters>([PathSet], DataFileParameters.OneFormat);
     private CodeCheckers? _checkers;
     private CheckRun? _run;
-    private OutcomeColumns? _columns;
     private string? _fixedLanguage;
 
     /// <summary>A row (an object or a hashtable) with the code in its -CodeKey field, the code itself as a string, or a file (FileInfo, from Get-ChildItem).</summary>
@@ -65,7 +64,6 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet, IDynamicParamete
         _checkers = PowerShellChecker.WithEngineCheckers();
         _checkers.Prepare(_fixedLanguage);
         _run = new CheckRun(_checkers, CodeKey, Language);
-        _columns = OutcomeColumns.ForCheck(CodeKey);
     }
 
     protected override void ProcessRecord()
@@ -167,7 +165,7 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet, IDynamicParamete
                 continue;
             }
             var row = (PipelineRow)state!;
-            _columns!.FillCheck(result, row);
+            _run.Columns.FillCheck(result, row);
             WriteObject(row.Result);
         }
     }, target: null);
