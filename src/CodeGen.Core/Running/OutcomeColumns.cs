@@ -94,7 +94,7 @@ public sealed class OutcomeColumns
     /// <summary>The token-count columns, in order: _prompt_tokens, _completion_tokens, _total_tokens, _reasoning_tokens, _cached_tokens; none without them.</summary>
     public IReadOnlyList<UsageColumn> Usage => _usage;
 
-    /// <summary>Every column an outcome fills, in the order a row gains them.</summary>
+    /// <summary>Every column an outcome can fill, in the order a row gains them (an output file has them all).</summary>
     public IReadOnlyList<string> Keys { get; }
 
     /// <summary>Fills <paramref name="row"/>'s columns from <paramref name="outcome"/>: the code, or why there is none, its check and its token counts.</summary>
