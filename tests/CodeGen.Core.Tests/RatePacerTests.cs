@@ -202,6 +202,21 @@ public class RatePacerTests
     }
 
     [Fact]
+    public void A_runs_summary_names_the_budgets_the_server_announced_and_how_often_they_held_attempts_back()
+    {
+        using var pacer = new RatePacer(null, null, LongestHold, new FakeTimeProvider());
+        Assert.Null(pacer.Describe()); // nothing announced: nothing to say
+        using var announced = Answer(200, ("x-ratelimit-limit-requests", "1200"), ("x-ratelimit-limit-tokens", "150000"));
+        pacer.Observe(announced.Headers, 200, 100);
+        Assert.Equal("Paced to the server's announced 1200 requests and 150000 tokens a minute.", pacer.Describe());
+        using var spent = Answer(429, ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", "30s"));
+        pacer.Observe(spent.Headers, 429, 1);
+        Assert.Equal("Paced to the server's announced 1200 requests and 150000 tokens a minute; held back 1 times when it said the budget was spent.", pacer.Describe());
+        using var given = new RatePacer(60, 1000, LongestHold, new FakeTimeProvider());
+        Assert.Null(given.Describe()); // the user's own budgets are not news
+    }
+
+    [Fact]
     public async Task A_learned_budget_starts_from_what_the_server_has_left_and_refills_on_the_clock()
     {
         var clock = new WatchedClock();

@@ -55,6 +55,19 @@ public class ResponseCacheTests : IClassFixture<FakeServerFixture>, IDisposable
     }
 
     [Fact]
+    public void A_runs_summary_says_what_the_cache_did_and_its_counts_tell_one_run_from_the_next()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl);
+        var cache = new ResponseCache(_temp.Path);
+        Run(client, cache, ["task 1", "task 2"]);
+        var before = cache.Counts;
+        Run(client, cache, ["task 1", "task 3"]);
+        Assert.Equal(new CacheCounts(Hits: 1, Misses: 1, Stored: 1), cache.Counts - before);
+        Assert.Equal($"Cache {cache.Directory}: 1 answers reused, 3 not found, 3 stored.", cache.Describe());
+    }
+
+    [Fact]
     public void Another_model_parameter_or_endpoint_is_another_request()
     {
         var server = _fixture.Use(new FakeLlmOptions());

@@ -14,13 +14,20 @@ namespace CodeGen.Core.Batch;
 public abstract class BatchService
 {
     private readonly ApiCalls _calls;
+    private readonly string _batches;
+    private readonly string _batchName;
+    private readonly Func<JsonElement, BatchInfo> _parse;
 
     /// <param name="endpoint">The endpoint the batches run at: the client's, or its API for batches (<see cref="LlmEndpoint.ForBatch"/>).</param>
-    protected BatchService(LlmClient client, LlmEndpoint endpoint)
+    /// <param name="batches">The API path of the provider's batches: batches (OpenAI), messages/batches (Anthropic).</param>
+    /// <param name="batchName">What the provider calls a batch, for what a failed call says it tried: batch, message batch.</param>
+    /// <param name="parse">Reads the provider's batch object in CodeGen's terms.</param>
+    protected BatchService(LlmClient client, LlmEndpoint endpoint, string batches, string batchName, Func<JsonElement, BatchInfo> parse)
     {
         Endpoint = endpoint;
         Time = client.Time;
         _calls = new ApiCalls(client, endpoint, ApiCallException.BatchApiFailed);
+        (_batches, _batchName, _parse) = (batches, batchName, parse);
     }
 
     /// <summary>
@@ -83,9 +90,40 @@ public abstract class BatchService
     /// <summary>The batch an earlier run's create call made for the part, when it can be found; null: create it (again).</summary>
     protected abstract Task<BatchInfo?> FindCreatedAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken);
 
-    public abstract Task<BatchInfo> GetAsync(string batchId, CancellationToken cancellationToken);
+    public Task<BatchInfo> GetAsync(string batchId, CancellationToken cancellationToken)
+        => BatchCallAsync(HttpMethod.Get, $"{_batches}/{Uri.EscapeDataString(batchId)}", null, $"read {_batchName} {batchId}", cancellationToken);
 
-    public abstract Task<BatchInfo> CancelAsync(string batchId, CancellationToken cancellationToken);
+    public Task<BatchInfo> CancelAsync(string batchId, CancellationToken cancellationToken)
+        => BatchCallAsync(HttpMethod.Post, $"{_batches}/{Uri.EscapeDataString(batchId)}/cancel", null, $"cancel {_batchName} {batchId}", cancellationToken);
+
+    /// <summary>Creates a batch (the one call that is not idempotent: retried only when the server said it did nothing).</summary>
+    protected Task<BatchInfo> CreateBatchAsync(HttpContent content, CancellationToken cancellationToken)
+        => BatchCallAsync(HttpMethod.Post, _batches, content, $"create the {_batchName}", cancellationToken, idempotent: false);
+
+    /// <summary>
+    /// The batch <paramref name="pick"/> finds among the newest (the latest 100, each read as it is looked at); null when it
+    /// finds none, or the server's list is not one.
+    /// </summary>
+    protected async Task<BatchInfo?> FindBatchAsync(Func<IEnumerable<BatchInfo>, BatchInfo?> pick, CancellationToken cancellationToken)
+    {
+        using var document = await SendAsync(HttpMethod.Get, $"{_batches}?limit=100", null, $"list {_batchName}es", cancellationToken).ConfigureAwait(false);
+        if (!document.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
+        {
+            return null;
+        }
+        return pick(data.EnumerateArray().Select(ReadBatch));
+    }
+
+    /// <summary>A call whose answer is one batch object: the batch, in CodeGen's terms.</summary>
+    private async Task<BatchInfo> BatchCallAsync(HttpMethod method, string relative, HttpContent? content, string what, CancellationToken cancellationToken,
+        bool idempotent = true)
+    {
+        using var document = await SendAsync(method, relative, content, what, cancellationToken, idempotent).ConfigureAwait(false);
+        return ReadBatch(document.RootElement);
+    }
+
+    /// <summary>A batch object from the server, with the credentials in its texts masked.</summary>
+    private BatchInfo ReadBatch(JsonElement root) => _parse(root).Masked(Redact);
 
     /// <summary>Downloads a finished part's results: the answers to <paramref name="outputFile"/>, and errors kept apart (OpenAI's error file) to <paramref name="errorFile"/>.</summary>
     public abstract Task DownloadAsync(BatchPart part, string outputFile, string errorFile, CancellationToken cancellationToken);

@@ -24,7 +24,7 @@ public sealed class MessageBatches : BatchService
     /// <summary>How much earlier than the create call a batch may say it was created and still be taken for the one it made (clocks differ a little).</summary>
     private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(1);
 
-    public MessageBatches(LlmClient client, LlmEndpoint endpoint) : base(client, endpoint)
+    public MessageBatches(LlmClient client, LlmEndpoint endpoint) : base(client, endpoint, "messages/batches", "message batch", Parse)
     {
     }
 
@@ -42,21 +42,7 @@ public sealed class MessageBatches : BatchService
             await CheckHashAsync(file, expectedSha256, path, cancellationToken).ConfigureAwait(false);
         }
         using var content = new RequestsContent(file);
-        using var document = await SendAsync(HttpMethod.Post, "messages/batches", content, "create the message batch", cancellationToken, idempotent: false).ConfigureAwait(false);
-        return Parse(document.RootElement).Masked(Redact);
-    }
-
-    public override async Task<BatchInfo> GetAsync(string batchId, CancellationToken cancellationToken)
-    {
-        using var document = await SendAsync(HttpMethod.Get, "messages/batches/" + Uri.EscapeDataString(batchId), null, $"read message batch {batchId}", cancellationToken).ConfigureAwait(false);
-        return Parse(document.RootElement).Masked(Redact);
-    }
-
-    public override async Task<BatchInfo> CancelAsync(string batchId, CancellationToken cancellationToken)
-    {
-        using var document = await SendAsync(HttpMethod.Post, $"messages/batches/{Uri.EscapeDataString(batchId)}/cancel", null, $"cancel message batch {batchId}", cancellationToken)
-            .ConfigureAwait(false);
-        return Parse(document.RootElement).Masked(Redact);
+        return await CreateBatchAsync(content, cancellationToken).ConfigureAwait(false);
     }
 
     public override async Task DownloadAsync(BatchPart part, string outputFile, string errorFile, CancellationToken cancellationToken)
@@ -68,20 +54,14 @@ public sealed class MessageBatches : BatchService
     }
 
     /// <summary>The batch an interrupted create call made, among the newest ones (see the remarks); null when there is none.</summary>
-    protected override async Task<BatchInfo?> FindCreatedAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken)
+    protected override Task<BatchInfo?> FindCreatedAsync(BatchJobState state, BatchPart part, CancellationToken cancellationToken)
     {
-        using var document = await SendAsync(HttpMethod.Get, "messages/batches?limit=100", null, "list message batches", cancellationToken).ConfigureAwait(false);
-        if (!document.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
-        {
-            return null;
-        }
         var taken = state.Parts.Where(p => p != part && p.BatchId is not null).Select(p => p.BatchId!).ToHashSet(StringComparer.Ordinal);
         var attempted = part.CreateAttemptedAt ?? state.CreatedAt;
-        return data.EnumerateArray()
-            .Select(item => Parse(item).Masked(Redact))
+        return FindBatchAsync(batches => batches
             .Where(info => info.Total == part.Requests && !taken.Contains(info.Id) && info.CreatedAt is { } created && created >= attempted - ClockSkew)
             .OrderBy(info => (info.CreatedAt!.Value - attempted).Duration()) // the call made it moments after it was sent
-            .FirstOrDefault();
+            .FirstOrDefault(), cancellationToken);
     }
 
     /// <summary>Anthropic's message batch object, in CodeGen's batch statuses.</summary>

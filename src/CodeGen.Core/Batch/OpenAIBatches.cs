@@ -15,7 +15,7 @@ namespace CodeGen.Core.Batch;
 /// </summary>
 public sealed class OpenAIBatches : BatchService
 {
-    public OpenAIBatches(LlmClient client, LlmEndpoint endpoint) : base(client, endpoint)
+    public OpenAIBatches(LlmClient client, LlmEndpoint endpoint) : base(client, endpoint, "batches", "batch", Parse)
     {
     }
 
@@ -74,40 +74,12 @@ public sealed class OpenAIBatches : BatchService
             ["metadata"] = metadata,
         };
         using var content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
-        using var document = await SendAsync(HttpMethod.Post, "batches", content, "create the batch", cancellationToken, idempotent: false).ConfigureAwait(false);
-        return Parse(document.RootElement).Masked(Redact);
-    }
-
-    public override async Task<BatchInfo> GetAsync(string batchId, CancellationToken cancellationToken)
-    {
-        using var document = await SendAsync(HttpMethod.Get, "batches/" + Uri.EscapeDataString(batchId), null, $"read batch {batchId}", cancellationToken).ConfigureAwait(false);
-        return Parse(document.RootElement).Masked(Redact);
-    }
-
-    public override async Task<BatchInfo> CancelAsync(string batchId, CancellationToken cancellationToken)
-    {
-        using var document = await SendAsync(HttpMethod.Post, $"batches/{Uri.EscapeDataString(batchId)}/cancel", null, $"cancel batch {batchId}", cancellationToken).ConfigureAwait(false);
-        return Parse(document.RootElement).Masked(Redact);
+        return await CreateBatchAsync(content, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The most recent batches whose metadata has <paramref name="key"/> = <paramref name="value"/> (looks at the latest 100).</summary>
-    public async Task<BatchInfo?> FindAsync(string key, string value, CancellationToken cancellationToken)
-    {
-        using var document = await SendAsync(HttpMethod.Get, "batches?limit=100", null, "list batches", cancellationToken).ConfigureAwait(false);
-        if (!document.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
-        {
-            return null;
-        }
-        foreach (var item in data.EnumerateArray())
-        {
-            var info = Parse(item).Masked(Redact);
-            if (info.Metadata.TryGetValue(key, out var found) && found == value)
-            {
-                return info;
-            }
-        }
-        return null;
-    }
+    public Task<BatchInfo?> FindAsync(string key, string value, CancellationToken cancellationToken)
+        => FindBatchAsync(batches => batches.FirstOrDefault(info => info.Metadata.TryGetValue(key, out var found) && found == value), cancellationToken);
 
     public override async Task DownloadAsync(BatchPart part, string outputFile, string errorFile, CancellationToken cancellationToken)
     {

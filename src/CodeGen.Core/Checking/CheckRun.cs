@@ -28,13 +28,11 @@ public sealed class CheckRun
         _checkers = checkers;
         _codeKey = codeKey;
         _language = RowLanguage.Parse(language);
+        Columns = OutcomeColumns.ForCheck(codeKey);
     }
 
-    /// <summary>The column that says ok, failed or unchecked.</summary>
-    public string CheckKey => CheckColumns.Status(_codeKey);
-
-    /// <summary>The column with the parser's messages, or why the code was not checked.</summary>
-    public string DetailKey => CheckColumns.Detail(_codeKey);
+    /// <summary>The columns a row's check fills: &lt;code&gt;_check and &lt;code&gt;_check_detail.</summary>
+    public OutcomeColumns Columns { get; }
 
     public bool IsFull => _pending.Count >= Window;
 
@@ -96,15 +94,4 @@ public sealed class CheckRun
             yield return (state, result);
         }
     }
-}
-
-/// <summary>The names of the check columns beside a code column: <c>&lt;code&gt;_check</c> and <c>&lt;code&gt;_check_detail</c>.</summary>
-public static class CheckColumns
-{
-    public static string Status(string codeKey) => codeKey + "_check";
-
-    public static string Detail(string codeKey) => codeKey + "_check_detail";
-
-    /// <summary>The detail as a column holds it: empty (ok) is no value.</summary>
-    public static string? DetailText(CheckResult? result) => string.IsNullOrEmpty(result?.Detail) ? null : result.Detail;
 }

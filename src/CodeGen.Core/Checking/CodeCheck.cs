@@ -42,6 +42,9 @@ public sealed record CheckResult(CheckStatus Status, string Detail, string? Lang
         CheckStatus.Unchecked => "unchecked",
         _ => throw new ArgumentOutOfRangeException(nameof(Status), Status, "Not a known check status."),
     };
+
+    /// <summary>The detail as the <c>&lt;output&gt;_check_detail</c> column holds it: none for an empty one (ok).</summary>
+    public string? DetailText => string.IsNullOrEmpty(Detail) ? null : Detail;
 }
 
 /// <summary>Parses code of one language; never runs it.</summary>

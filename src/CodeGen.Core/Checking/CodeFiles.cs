@@ -116,7 +116,7 @@ public sealed class CodeFileCheck
         Path = path;
         Language = result.Language ?? language;
         Check = result.StatusText;
-        Detail = CheckColumns.DetailText(result);
+        Detail = result.DetailText;
     }
 
     /// <summary>The file's full path.</summary>

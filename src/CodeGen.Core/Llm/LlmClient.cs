@@ -136,6 +136,14 @@ public sealed class LlmClient : IChatBackend, IDisposable
 
     public ResilienceSettings Settings => _pipeline.Settings;
 
+    /// <summary>For -Verbose: where and how the client sends (endpoint, provider, API, model, requests at once, retries, timeout, authentication).</summary>
+    public string Describe()
+    {
+        var (endpoint, settings) = (Endpoint, Settings);
+        return $"Sending to {endpoint.DisplayUri} ({endpoint.Provider}, {endpoint.Api.DisplayName}) as model '{endpoint.Model}', up to {settings.MaxConcurrency} requests at once, " +
+            $"{settings.MaxRetries} retries, {settings.AttemptTimeout.TotalSeconds:0} s per attempt; auth: {endpoint.DescribeAuth()}{(endpoint.Auth == AuthKind.None ? string.Empty : " from " + endpoint.KeySource)}.";
+    }
+
     /// <summary>The adaptive gate of this client's attempts (limit, attempts in flight, 429s heard).</summary>
     public AdaptiveConcurrencyLimiter Concurrency => _pipeline.Concurrency;
 

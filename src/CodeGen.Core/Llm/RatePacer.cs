@@ -89,6 +89,30 @@ public sealed partial class RatePacer : RateLimiter
     /// <summary>How many times a spent budget held attempts back.</summary>
     public long Holds => Interlocked.Read(ref _holds);
 
+    /// <summary>
+    /// For a run's summary: the budget the server announced and the run kept to, and how often it held attempts back;
+    /// null when the server announced none (or the budgets were given).
+    /// </summary>
+    public string? Describe()
+    {
+        if (!Learned)
+        {
+            return null;
+        }
+        var budgets = new List<string>(2);
+        if (LearnedRequestsPerMinute is { } requests)
+        {
+            budgets.Add(string.Create(CultureInfo.InvariantCulture, $"{requests} requests"));
+        }
+        if (LearnedTokensPerMinute is { } tokens)
+        {
+            budgets.Add(string.Create(CultureInfo.InvariantCulture, $"{tokens} tokens"));
+        }
+        long holds = Holds;
+        return $"Paced to the server's announced {string.Join(" and ", budgets)} a minute" +
+            (holds > 0 ? string.Create(CultureInfo.InvariantCulture, $"; held back {holds} times when it said the budget was spent.") : ".");
+    }
+
     public override TimeSpan? IdleDuration => null;
 
     public override RateLimiterStatistics? GetStatistics() => null;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using CodeGen.Core.Storage;
 
@@ -69,6 +70,14 @@ public sealed class ResponseCache
 
     /// <summary>The last entries found damaged (each with why): they counted as misses.</summary>
     public System.Collections.Concurrent.ConcurrentQueue<string> Unreadable { get; } = new();
+
+    /// <summary>The counters as they are now: what a run did is the difference between the counts after it and before it.</summary>
+    public CacheCounts Counts => new(Hits, Misses, Stored);
+
+    /// <summary>For a run's summary: the folder, the counters, and the damaged entries met.</summary>
+    public string Describe()
+        => string.Create(CultureInfo.InvariantCulture, $"Cache {Directory}: {Hits} answers reused, {Misses} not found, {Stored} stored.") +
+            (Unreadable.IsEmpty ? string.Empty : $" Damaged entries (not used): {string.Join("; ", Unreadable)}.");
 
     private string PathOf(string key) => Path.Combine(Directory, key[..2], key + ".json");
 
@@ -202,4 +211,12 @@ public sealed class ResponseCache
     }
 
     private bool WriteManifest() => WriteAtomically(Path.Combine(Directory, ManifestName), CacheManifest.Write(), shard: false);
+}
+
+/// <summary>A response cache's counters at one moment (<see cref="ResponseCache.Counts"/>).</summary>
+public readonly record struct CacheCounts(long Hits, long Misses, long Stored)
+{
+    /// <summary>What happened between two moments: the counts of <paramref name="later"/> less those of <paramref name="earlier"/>.</summary>
+    public static CacheCounts operator -(CacheCounts later, CacheCounts earlier)
+        => new(later.Hits - earlier.Hits, later.Misses - earlier.Misses, later.Stored - earlier.Stored);
 }

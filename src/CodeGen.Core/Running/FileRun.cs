@@ -1,3 +1,4 @@
+using CodeGen.Core.Llm;
 using CodeGen.Core.Storage;
 
 namespace CodeGen.Core.Running;
@@ -76,6 +77,13 @@ public sealed class FileRunSummary
     /// <summary>Answers written to the response cache.</summary>
     public long? CacheStored { get; set; }
 
+    /// <summary>Sets what the response cache in front of the run did for it (its counts over the run); returns this summary.</summary>
+    public FileRunSummary WithCache(CacheCounts run)
+    {
+        (CacheHits, CacheMisses, CacheStored) = (run.Hits, run.Misses, run.Stored);
+        return this;
+    }
+
     /// <summary>What -Check found (null when the run did not check): rows whose code parses, does not, or was not checked.</summary>
     public long? CheckOk { get; init; }
 
@@ -124,9 +132,6 @@ public sealed class FileRun
 
     public FileRun(FileRunOptions options) => _options = options;
 
-    /// <summary>The column that records why a row failed: the output key with "_error" appended.</summary>
-    public static string ErrorKeyFor(string outputKey) => outputKey + "_error";
-
     public FileRunSummary Execute(GenerationRun run, IFileRunListener listener, CancellationToken cancellationToken)
     {
         var generation = run.Options;
@@ -163,24 +168,15 @@ public sealed class FileRun
         DataRow? first = reader.Read(out var firstRow) ? firstRow : null;
         var inputColumns = reader.Columns ?? (first is null ? [] : Enumerable.Range(0, first.Count).Select(first.NameAt).ToArray());
         CheckColumns(input, inputColumns, generation);
-        string errorKey = ErrorKeyFor(generation.OutputKey);
-        var added = new List<string> { generation.OutputKey, errorKey };
-        if (generation.Checkers is not null)
-        {
-            added.AddRange([generation.CheckKey, generation.CheckDetailKey]);
-        }
-        if (generation.IncludeUsage)
-        {
-            added.AddRange(generation.UsageColumns.Select(c => c.Key));
-        }
-        var outputColumns = inputColumns.Concat(added).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
+        var columns = OutcomeColumns.For(generation, OutcomeRowKind.FileRow);
+        var outputColumns = inputColumns.Concat(columns.Keys).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
 
         using var source = _options.Resume ? ResumeSource.Open(output, outputFormat, _options.Csv, generation.OutputKey, listener) : null;
-        var sink = new OrderedOutput(run, listener, reader, output, outputFormat, outputColumns, errorKey, source, _options.Csv);
+        var sink = new OrderedOutput(run, listener, reader, output, outputFormat, outputColumns, columns, source, _options.Csv);
         if (reader.Columns is string[] header)
         {
             // CSV rows share the header: give them all one extended names array (the error column only when needed).
-            sink.ExtendHeader(header, header.Concat(added.Where(c => c != errorKey)).Distinct(StringComparer.OrdinalIgnoreCase).ToArray());
+            sink.ExtendHeader(header, header.Concat(columns.Keys.Where(c => c != columns.ErrorKey)).Distinct(StringComparer.OrdinalIgnoreCase).ToArray());
         }
         if (journal is { Recovered: > 0 })
         {

@@ -84,32 +84,11 @@ public sealed class GenerationOptions
         return copy;
     }
 
-    /// <summary>The &lt;output key&gt;_check column (ok, failed or unchecked).</summary>
-    public string CheckKey => Checking.CheckColumns.Status(OutputKey);
-
-    /// <summary>The &lt;output key&gt;_check_detail column (the parser's messages, or why the code was not checked).</summary>
-    public string CheckDetailKey => Checking.CheckColumns.Detail(OutputKey);
-
     /// <summary>Keep the model's whole answer instead of extracting the code (-Raw).</summary>
     public bool KeepRawAnswer { get; init; }
 
-    /// <summary>Add the row's token counts as columns (see <see cref="UsageColumns"/>).</summary>
+    /// <summary>Add the row's token counts as columns (see <see cref="OutcomeColumns.Usage"/>).</summary>
     public bool IncludeUsage { get; init; }
-
-    private IReadOnlyList<UsageColumn>? _usageColumns;
-
-    /// <summary>
-    /// The token-count columns of -IncludeUsage, in order: &lt;output key&gt;_prompt_tokens, _completion_tokens,
-    /// _total_tokens, _reasoning_tokens and _cached_tokens, each with the count it takes from a row's usage.
-    /// </summary>
-    public IReadOnlyList<UsageColumn> UsageColumns => _usageColumns ??=
-    [
-        new(OutputKey + "_prompt_tokens", static u => u.PromptTokens),
-        new(OutputKey + "_completion_tokens", static u => u.CompletionTokens),
-        new(OutputKey + "_total_tokens", static u => u.TotalTokens),
-        new(OutputKey + "_reasoning_tokens", static u => u.ReasoningTokens),
-        new(OutputKey + "_cached_tokens", static u => u.CachedTokens),
-    ];
 
     internal int EffectiveMaxPendingRows(int concurrency) => Math.Max(MaxPendingRows ?? Math.Max(concurrency * 16, 64), concurrency);
 
@@ -138,6 +117,3 @@ public sealed class GenerationOptions
         }
     }
 }
-
-/// <summary>One -IncludeUsage column: its name and the count it takes from a row's usage (null when not reported).</summary>
-public sealed record UsageColumn(string Key, Func<TokenUsage, long?> Count);

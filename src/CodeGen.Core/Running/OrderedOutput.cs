@@ -20,7 +20,7 @@ internal sealed class OrderedOutput
     private readonly string _output;
     private readonly DataFormat _format;
     private readonly string[] _columns;
-    private readonly string _errorKey;
+    private readonly OutcomeColumns _outcomeColumns;
     private readonly ResumeSource? _source;
     private readonly CsvSettings _csv;
     /// <summary>When the output was last flushed, on the run's clock.</summary>
@@ -30,7 +30,7 @@ internal sealed class OrderedOutput
     private bool _abandoning;
 
     public OrderedOutput(GenerationRun run, IFileRunListener listener, IRowReader reader, string output, DataFormat format,
-        string[] columns, string errorKey, ResumeSource? source, CsvSettings csv)
+        string[] columns, OutcomeColumns outcomeColumns, ResumeSource? source, CsvSettings csv)
     {
         _run = run;
         _flushedAt = run.Time.GetTimestamp();
@@ -39,7 +39,7 @@ internal sealed class OrderedOutput
         _output = output;
         _format = format;
         _columns = source?.Columns ?? columns;
-        _errorKey = errorKey;
+        _outcomeColumns = outcomeColumns;
         _source = source;
         _csv = csv;
     }
@@ -93,32 +93,7 @@ internal sealed class OrderedOutput
             {
                 row = row.ExtendTo(_extendedHeader);
             }
-            string outputKey = _run.Options.OutputKey;
-            if (outcome.Succeeded || !row.HasText(outputKey))
-            {
-                row.Set(outputKey, outcome.Code); // a failure never wipes code the row already had
-            }
-            if (outcome.Error is { } error)
-            {
-                row.Set(_errorKey, error.ColumnText);
-            }
-            else if (row.HasField(_errorKey))
-            {
-                row.Set(_errorKey, null);
-            }
-            if (_run.Options.Checkers is not null && (outcome.Succeeded || !row.HasText(outputKey)))
-            {
-                // a failure that leaves code the row already had leaves its check too
-                row.Set(_run.Options.CheckKey, outcome.Check?.StatusText);
-                row.Set(_run.Options.CheckDetailKey, Checking.CheckColumns.DetailText(outcome.Check));
-            }
-            if (_run.Options.IncludeUsage)
-            {
-                foreach (var column in _run.Options.UsageColumns)
-                {
-                    row.Set(column.Key, Count(outcome.Usage is { } usage ? column.Count(usage) : null));
-                }
-            }
+            _outcomeColumns.Fill(outcome, new FileRowColumns(row));
         }
         if (pending.Write)
         {
@@ -147,8 +122,18 @@ internal sealed class OrderedOutput
         }
     }
 
-    private static JsonText? Count(long? tokens)
-        => tokens is { } n ? new JsonText(n.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Text.Json.JsonValueKind.Number) : null;
+    /// <summary>A row of the output as <see cref="OutcomeColumns"/> fills it: a count is a JSON number.</summary>
+    private readonly struct FileRowColumns(DataRow row) : IOutcomeRow
+    {
+        public bool HasField(string name) => row.HasField(name);
+
+        public bool TryGetField(string name, out string? value) => row.TryGetField(name, out value);
+
+        public void Set(string key, string? value) => row.Set(key, value);
+
+        public void SetCount(string key, long? count)
+            => row.Set(key, count is { } n ? new JsonText(n.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Text.Json.JsonValueKind.Number) : null);
+    }
 
     /// <summary>
     /// Before a wait of at most <see cref="FlushInterval"/> (see <see cref="FileRun"/>): flushes and reports progress once

@@ -95,15 +95,9 @@ public static class AtomicFile
             }
             File.Move(temporary, path, overwrite: true);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex)
         {
-            Delete(temporary);
-            throw DiskWrites.Failed(path, ex); // said with the path (a side file's stream knows none) and whether the disk is full
-        }
-        catch
-        {
-            Delete(temporary);
-            throw;
+            throw Abandon(path, temporary, ex);
         }
     }
 
@@ -127,15 +121,9 @@ public static class AtomicFile
             }
             File.Move(temporary, path, overwrite: true);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex)
         {
-            Delete(temporary);
-            throw DiskWrites.Failed(path, ex); // said with the path (a side file's stream knows none) and whether the disk is full
-        }
-        catch
-        {
-            Delete(temporary);
-            throw;
+            throw Abandon(path, temporary, ex);
         }
     }
 
@@ -170,6 +158,22 @@ public static class AtomicFile
             using var again = SideFile.OpenExisting(temporary, FileAccess.Write, FileShare.None);
             again?.Flush(flushToDisk: true);
         }
+    }
+
+    /// <summary>
+    /// A write that failed: deletes its temporary file and gives what to throw. A failure to write (a full disk, no permission)
+    /// is said with the path (a side file's stream knows none) and whether the disk is full; anything else is thrown again
+    /// as it was, with its stack trace.
+    /// </summary>
+    private static Exception Abandon(string path, string temporary, Exception ex)
+    {
+        Delete(temporary);
+        if (ex is IOException or UnauthorizedAccessException)
+        {
+            return DiskWrites.Failed(path, ex);
+        }
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex);
+        return ex; // not reached: Throw throws
     }
 
     private static void Delete(string temporary)

@@ -19,15 +19,7 @@ internal sealed class CsvRowReader : IRowReader
     {
         Path = path;
         _stream = RowFiles.OpenRead(path, sideFile);
-        var options = CsvReaderOptions.Default with
-        {
-            Separator = settings.Delimiter,
-            Encoding = settings.Encoding,
-            TrackLineNumbers = true,
-            MalformedData = CsvMalformedDataHandling.Throw,
-            FieldCountMismatch = CsvFieldCountHandling.Allow,
-            SkipEmptyLines = true,
-        };
+        var options = settings.ReaderOptions(CsvMalformedDataHandling.Throw) with { SkipEmptyLines = true };
         _csv = CsvReader.Create(_stream, options, leaveOpen: false);
         try
         {

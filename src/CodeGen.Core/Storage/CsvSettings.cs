@@ -1,4 +1,5 @@
 using System.Text;
+using CsvHelper;
 
 namespace CodeGen.Core.Storage;
 
@@ -6,4 +7,17 @@ namespace CodeGen.Core.Storage;
 public sealed record CsvSettings(char Delimiter = ',', Encoding? Encoding = null)
 {
     public static readonly CsvSettings Default = new();
+
+    /// <summary>
+    /// How CodeGen reads CSV of this dialect: line numbers tracked, a record with fewer or more fields than the header
+    /// passed on (the reader decides), and a malformed record handled as <paramref name="malformed"/> says.
+    /// </summary>
+    internal CsvReaderOptions ReaderOptions(CsvMalformedDataHandling malformed) => CsvReaderOptions.Default with
+    {
+        Separator = Delimiter,
+        Encoding = Encoding,
+        TrackLineNumbers = true,
+        MalformedData = malformed,
+        FieldCountMismatch = CsvFieldCountHandling.Allow,
+    };
 }

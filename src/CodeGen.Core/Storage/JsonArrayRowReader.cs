@@ -7,9 +7,8 @@ namespace CodeGen.Core.Storage;
 /// Streams the objects of one top-level JSON array without loading the file: each element is parsed as soon
 /// as its bytes are buffered. Tracks lines itself so that errors name the line and column of the problem.
 /// </summary>
-internal sealed class JsonArrayRowReader : IRowReader
+internal sealed class JsonArrayRowReader : JsonRowReader
 {
-    private readonly ByteWindow _window;
     private readonly bool _tolerateTruncation;
     private long _line = 1;
     private long _column = 1;
@@ -18,20 +17,10 @@ internal sealed class JsonArrayRowReader : IRowReader
     private long _elements;
 
     public JsonArrayRowReader(string path, bool tolerateTruncation = false, bool sideFile = false)
+        : base(path, sideFile)
     {
-        Path = path;
         _tolerateTruncation = tolerateTruncation;
-        _window = new ByteWindow(RowFiles.OpenRead(path, sideFile));
-        _window.SkipByteOrderMark();
     }
-
-    public string Path { get; }
-
-    public IReadOnlyList<string>? Columns => null;
-
-    public long Position => _window.StreamPosition;
-
-    public long Length => _window.StreamLength;
 
     /// <summary>Offset just past the last element returned (or past the '[' before any): where a damaged tail starts.</summary>
     public long EndOfLastElement { get; private set; }
@@ -39,7 +28,7 @@ internal sealed class JsonArrayRowReader : IRowReader
     /// <summary>With tolerateTruncation: the array ended early (no closing bracket, or a cut element).</summary>
     public bool Truncated { get; private set; }
 
-    public bool Read([NotNullWhen(true)] out DataRow? row)
+    public override bool Read([NotNullWhen(true)] out DataRow? row)
     {
         row = null;
         if (_finished)
@@ -55,12 +44,12 @@ internal sealed class JsonArrayRowReader : IRowReader
                 return false;
             }
             Expect((byte)'[', "a JSON array of objects ('[')");
-            EndOfLastElement = _window.Offset;
+            EndOfLastElement = Window.Offset;
             if (!SkipWhitespace())
             {
                 return EndEarly("the array is never closed");
             }
-            if (_window.Available[0] == (byte)']')
+            if (Window.Available[0] == (byte)']')
             {
                 Advance(1);
                 return Finish();
@@ -72,7 +61,7 @@ internal sealed class JsonArrayRowReader : IRowReader
             {
                 return EndEarly("the array is never closed");
             }
-            byte next = _window.Available[0];
+            byte next = Window.Available[0];
             if (next == (byte)']')
             {
                 Advance(1);
@@ -94,7 +83,7 @@ internal sealed class JsonArrayRowReader : IRowReader
         while (true)
         {
             // First find where the element ends (TrySkip says when its bytes are not all buffered yet)...
-            var reader = new Utf8JsonReader(_window.Available, _window.StreamEnded, default);
+            var reader = new Utf8JsonReader(Window.Available, Window.StreamEnded, default);
             try
             {
                 if (reader.Read() && reader.TrySkip())
@@ -115,7 +104,7 @@ internal sealed class JsonArrayRowReader : IRowReader
                 }
                 throw new DataFileException(Path, errorLine, "malformed JSON: " + JsonLinesRowReader.FirstSentence(ex.Message), errorColumn, ex);
             }
-            if (!_window.Fill())
+            if (!Window.Fill())
             {
                 _line = line;
                 _column = column;
@@ -124,13 +113,13 @@ internal sealed class JsonArrayRowReader : IRowReader
         }
 
         // ...then read it as a whole.
-        var element = _window.Available[..consumed];
+        var element = Window.Available[..consumed];
         var complete = new Utf8JsonReader(element, isFinalBlock: true, default);
         row = JsonRows.ReadObject(ref complete, element, line, out var kind)
             ?? throw new DataFileException(Path, line, $"element {_elements + 1} of the array is {JsonRows.KindName(kind)}, not an object.", column);
         Advance(consumed);
         _elements++;
-        EndOfLastElement = _window.Offset;
+        EndOfLastElement = Window.Offset;
         return true;
     }
 
@@ -158,7 +147,7 @@ internal sealed class JsonArrayRowReader : IRowReader
 
     private void Expect(byte expected, string what)
     {
-        byte actual = _window.Available[0];
+        byte actual = Window.Available[0];
         if (actual != expected)
         {
             throw new DataFileException(Path, _line, $"expected {what} but found '{(char)actual}'.", _column);
@@ -171,7 +160,7 @@ internal sealed class JsonArrayRowReader : IRowReader
     {
         while (true)
         {
-            var available = _window.Available;
+            var available = Window.Available;
             int i = 0;
             while (i < available.Length && available[i] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
             {
@@ -182,7 +171,7 @@ internal sealed class JsonArrayRowReader : IRowReader
             {
                 return true;
             }
-            if (!_window.Fill())
+            if (!Window.Fill())
             {
                 return false;
             }
@@ -192,7 +181,7 @@ internal sealed class JsonArrayRowReader : IRowReader
     /// <summary>Consumes bytes, counting the lines and columns they cover.</summary>
     private void Advance(int count)
     {
-        var span = _window.Available[..count];
+        var span = Window.Available[..count];
         int lastNewline = span.LastIndexOf((byte)'\n');
         if (lastNewline >= 0)
         {
@@ -203,8 +192,6 @@ internal sealed class JsonArrayRowReader : IRowReader
         {
             _column += count;
         }
-        _window.Consume(count);
+        Window.Consume(count);
     }
-
-    public void Dispose() => _window.Dispose();
 }

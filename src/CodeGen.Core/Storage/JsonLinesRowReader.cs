@@ -7,35 +7,24 @@ namespace CodeGen.Core.Storage;
 /// Reads JSON Lines: one object per line, blank lines skipped, CRLF accepted. Each line is parsed on its own,
 /// so an error names its exact line and column and memory holds one line at a time.
 /// </summary>
-internal sealed class JsonLinesRowReader : IRowReader
+internal sealed class JsonLinesRowReader : JsonRowReader
 {
-    private readonly ByteWindow _window;
     private long _line;
 
     public JsonLinesRowReader(string path, bool sideFile = false)
+        : base(path, sideFile)
     {
-        Path = path;
-        _window = new ByteWindow(RowFiles.OpenRead(path, sideFile));
-        _window.SkipByteOrderMark();
     }
 
-    public string Path { get; }
-
-    public IReadOnlyList<string>? Columns => null;
-
-    public long Position => _window.StreamPosition;
-
-    public long Length => _window.StreamLength;
-
-    public bool Read([NotNullWhen(true)] out DataRow? row)
+    public override bool Read([NotNullWhen(true)] out DataRow? row)
     {
         while (true)
         {
-            var available = _window.Available;
+            var available = Window.Available;
             int newline = available.IndexOf((byte)'\n');
-            if (newline < 0 && !_window.StreamEnded)
+            if (newline < 0 && !Window.StreamEnded)
             {
-                _window.Fill();
+                Window.Fill();
                 continue;
             }
             if (newline < 0 && available.Length == 0)
@@ -47,7 +36,7 @@ internal sealed class JsonLinesRowReader : IRowReader
             var line = newline < 0 ? available : available[..newline];
             _line++;
             row = ParseLine(line.TrimEnd("\r\t "u8));
-            _window.Consume(newline < 0 ? available.Length : newline + 1);
+            Window.Consume(newline < 0 ? available.Length : newline + 1);
             if (row is not null)
             {
                 return true;
@@ -86,6 +75,4 @@ internal sealed class JsonLinesRowReader : IRowReader
         int at = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
         return (at > 0 ? message[..at] : message).Trim();
     }
-
-    public void Dispose() => _window.Dispose();
 }

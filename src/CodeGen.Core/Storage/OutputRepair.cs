@@ -67,15 +67,7 @@ public static class OutputRepair
             return 0;
         }
         CsvMalformedRecord? malformed = null;
-        var options = CsvReaderOptions.Default with
-        {
-            Separator = settings.Delimiter,
-            Encoding = settings.Encoding,
-            TrackLineNumbers = true,
-            MalformedData = CsvMalformedDataHandling.Recover,
-            FieldCountMismatch = CsvFieldCountHandling.Allow,
-            OnMalformedRecord = record => malformed ??= record,
-        };
+        var options = settings.ReaderOptions(CsvMalformedDataHandling.Recover) with { OnMalformedRecord = record => malformed ??= record };
         if (LastIndexOf(stream, (byte)'\n') < 0 && LastIndexOf(stream, (byte)'\r') < 0)
         {
             return 0; // not even the header line was finished

@@ -36,6 +36,9 @@ public sealed class StepStorage
     /// <summary>What the next operator reads.</summary>
     public string InputPath => Step == 0 ? FirstEntryPath : StepPath(Step);
 
+    /// <summary>The format of what the next operator reads: its extension's, else the storage's type.</summary>
+    public DataFormat InputFormat => DataFormats.FromExtension(InputPath) ?? CacheType;
+
     /// <summary>What the next operator writes.</summary>
     public string OutputPath => StepPath(Step + 1);
 

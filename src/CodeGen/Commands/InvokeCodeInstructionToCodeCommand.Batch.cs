@@ -1,4 +1,3 @@
-using System.Text;
 using CodeGen.Commands.Support;
 using CodeGen.Core.Batch;
 using CodeGen.Core.Costing;
@@ -30,7 +29,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
         };
         var job = new BatchJob(options, batches, endpoint.DisplayUri, endpoint.Api.Api, endpoint.BatchModel);
         var progress = new RunProgress(this, $"Merging batch results into {System.IO.Path.GetFileName(output)}", total: null);
-        var cacheStart = CacheCounts;
+        var cacheStart = _cache?.Counts;
         var (state, summary) = Engine(() => PipelineThread.Run(() => job.RunAsync(new FileRunReporter(this, progress, PassThru, _verbose), StoppingToken)), output, batch: true);
 
         if (summary is null)

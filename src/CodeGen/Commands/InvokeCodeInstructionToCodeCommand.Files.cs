@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using System.Text;
 using CodeGen.Commands.Support;
 using CodeGen.Core.Running;
 using CodeGen.Core.Storage;
@@ -17,64 +16,19 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
     private void RunFiles() => Engine(() =>
     {
         string output = GetUnresolvedProviderPathFromPSPath(OutputPath);
-        bool toFolder = _pathInputs.Count > 1 || Directory.Exists(output) || OutputPath.EndsWith('/') || OutputPath.EndsWith(System.IO.Path.DirectorySeparatorChar);
+        bool toFolder = OutputFolder.Holds(_pathInputs.Count, OutputPath, output);
         if (toFolder && File.Exists(output))
         {
             string message = $"{_pathInputs.Count} input files go to a folder of outputs, one each, but '{output}' is a file.";
             ThrowTerminatingError(ErrorRecords.ForUsage("OutputPathIsAFile", message, "Pass -OutputPath a folder (it is created when missing), or one input file.",
                 OutputPath, new IOException(message)));
         }
-        var names = toFolder ? OutputNames(_pathInputs) : null;
+        var names = toFolder ? OutputFolder.Names(_pathInputs, Files.InputDataFormat, Files.OutputDataFormat) : null;
         foreach (string input in _pathInputs)
         {
             RunFile(input, names is null ? output : System.IO.Path.Combine(output, names[input]), storage: null, createFolder: toFolder);
         }
     }, Endpoint);
-
-    /// <summary>
-    /// The names of the inputs' outputs in a folder of outputs: each input's name with the output format's extension
-    /// (tasks.csv: tasks.jsonl). Inputs that would share a name keep their own extension when theirs differ
-    /// (tasks.csv.jsonl, tasks.json.jsonl), else get their folder's name in front (x_tasks.jsonl, y_tasks.jsonl),
-    /// then a number. Decided over the whole set, sorted, so the names do not depend on the order the inputs came
-    /// in: a later -Resume with the same inputs finds the same outputs.
-    /// </summary>
-    private Dictionary<string, string> OutputNames(IReadOnlyList<string> inputs)
-    {
-        var (outputFormat, inputFormat) = (Files.OutputDataFormat, Files.InputDataFormat);
-        string NameOf(string input, string stem) =>
-            stem + DataFormats.Extension(outputFormat ?? inputFormat ?? DataFormats.FromExtension(input) ?? DataFormat.JsonLines);
-        var names = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var group in inputs.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)
-            .GroupBy(input => NameOf(input, System.IO.Path.GetFileNameWithoutExtension(input)), StringComparer.OrdinalIgnoreCase))
-        {
-            var members = group.ToList();
-            if (members.Count == 1)
-            {
-                names[members[0]] = group.Key;
-                continue;
-            }
-            bool extensionsDiffer = members.Select(System.IO.Path.GetExtension).Distinct(StringComparer.OrdinalIgnoreCase).Count() == members.Count;
-            foreach (string input in members)
-            {
-                names[input] = extensionsDiffer
-                    ? NameOf(input, System.IO.Path.GetFileName(input))
-                    : NameOf(input, $"{System.IO.Path.GetFileName(System.IO.Path.GetDirectoryName(input))}_{System.IO.Path.GetFileNameWithoutExtension(input)}");
-            }
-        }
-        // what is still shared (folders of the same name): numbered, in sorted order
-        foreach (var clash in names.GroupBy(pair => pair.Value, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1).ToList())
-        {
-            int n = 0;
-            foreach (var pair in clash.OrderBy(p => p.Key, StringComparer.Ordinal).ToList())
-            {
-                if (n++ > 0)
-                {
-                    names[pair.Key] = $"{System.IO.Path.GetFileNameWithoutExtension(pair.Value)}.{n}{System.IO.Path.GetExtension(pair.Value)}";
-                }
-            }
-        }
-        return names;
-    }
 
     /// <summary>File mode: one input file (or storage step) through a run of its own into its output file.</summary>
     /// <param name="createFolder">Create the output's folder (a folder of outputs) once the run is confirmed.</param>
@@ -82,10 +36,10 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
     {
         string input = GetUnresolvedProviderPathFromPSPath(inputPath);
         string output = GetUnresolvedProviderPathFromPSPath(outputPath);
-        var (inputFormat, outputFormat) = (Files.InputDataFormat, Files.OutputDataFormat);
+        var (inputFormat, outputFormat) = (storage?.InputFormat ?? Files.InputDataFormat, storage?.CacheType ?? Files.OutputDataFormat);
         if (!ShouldProcess(output, $"{_action} for the rows of {input}"))
         {
-            ShowFileWouldSend(input, storage is null ? inputFormat : DataFormats.FromExtension(input) ?? storage.CacheType);
+            ShowFileWouldSend(input, inputFormat);
             return;
         }
         if (storage is not null)
@@ -106,14 +60,14 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
         {
             InputPath = input,
             OutputPath = output,
-            InputFormat = storage is null ? inputFormat : DataFormats.FromExtension(input) ?? storage.CacheType,
-            OutputFormat = storage?.CacheType ?? outputFormat,
+            InputFormat = inputFormat,
+            OutputFormat = outputFormat,
             Csv = Files.Csv,
             Resume = Resume,
         });
         var run = new GenerationRun(_generation!, _backend!);
         Volatile.Write(ref _run, run);
-        var cacheStart = CacheCounts;
+        var cacheStart = _cache?.Counts;
         var progress = new RunProgress(this, $"Generating code for {System.IO.Path.GetFileName(input)}", total: null);
         FileRunSummary summary;
         try
@@ -146,17 +100,15 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
     /// <summary>-WhatIf -Verbose in file mode: reads the input and shows what each of its rows would send.</summary>
     private void ShowFileWouldSend(string input, DataFormat? format)
     {
-        if (!_verbose || !WhatIfInEffect)
+        if (!ShowsWhatWouldBeSent)
         {
             return;
         }
         try
         {
-            using var run = new GenerationRun(_generation!, _backend!);
-            using var reader = RowFiles.OpenReader(input, DataFormats.Resolve(input, format), Files.Csv);
-            while (reader.Read(out var row))
+            foreach (string messages in RowPreview.OfFile(_generation!, _backend!, input, format, Files.Csv))
             {
-                ShowWouldSend(run.Prepare(row));
+                WriteVerbose(messages);
             }
         }
         catch (Exception ex) when (ex is DataFileException or IOException or UnauthorizedAccessException)

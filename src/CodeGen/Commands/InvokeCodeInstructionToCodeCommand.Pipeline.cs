@@ -1,38 +1,28 @@
 using System.Management.Automation;
-using System.Text;
 using CodeGen.Commands.Rows;
 using CodeGen.Commands.Support;
-using CodeGen.Core.Checking;
 using CodeGen.Core.Rows;
 using CodeGen.Core.Running;
 
 namespace CodeGen.Commands;
 
-/// <summary>Invoke-CodeInstructionToCode, pipeline and -Instruction input: rows submitted as they come, outcomes written back in input order, and what -WhatIf -Verbose shows of them.</summary>
+/// <summary>Invoke-CodeInstructionToCode, pipeline and -Instruction input: rows submitted as they come, outcomes written back in input order, and what -WhatIf shows of them.</summary>
 public sealed partial class InvokeCodeInstructionToCodeCommand
 {
     private void Submit(PipelineRow row)
     {
         var run = _run!;
         var prepared = run.Prepare(row);
-        if (prepared.IsSendable && !ShouldProcess($"Row {prepared.RowNumber}: {Preview(prepared.Instruction)}", _action))
+        if (prepared.IsSendable && !ShouldProcess(RowPreview.Target(prepared), _action))
         {
-            ShowWouldSend(prepared);
+            if (ShowsWhatWouldBeSent)
+            {
+                WriteVerbose(RowPreview.Messages(prepared));
+            }
             return;
         }
         run.Enqueue(prepared, row);
-        Pump(drainAll: false);
-    }
-
-    /// <summary>
-    /// Writes every outcome that is ready, in input order. With <paramref name="drainAll"/> it waits for all
-    /// of them; otherwise it waits only while the run is full (backpressure), so memory stays bounded.
-    /// </summary>
-    private void Pump(bool drainAll)
-    {
-        var run = _run!;
-        run.Drain(drainAll, Emit, () => _progress!.Update(run.GetStatistics()), PumpInterval, StoppingToken);
-        _progress!.Update(run.GetStatistics());
+        _outcomes!.Take(all: false, StoppingToken);
     }
 
     private void Emit(RowOutcome outcome)
@@ -49,75 +39,14 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
             {
                 WriteError(ErrorRecords.ForRow(error, row.Source, this));
             }
-            row.Set(Prompt.OutputKey, null, keepExisting: true);
-            row.Set(_errorKey!, error.ColumnText);
-            SetCheck(row.Set, null, keepExisting: true);
-            SetUsage(row.Set, outcome, keepExisting: true);
-            WriteObject(row.Result);
-            return;
         }
-        ReportRow(outcome);
-        row.Set(Prompt.OutputKey, outcome.Code);
-        // on every row, so that Export-Csv (which takes its columns from the first object) keeps the reasons
-        row.Set(_errorKey!, null);
-        SetCheck(row.Set, outcome.Check, keepExisting: false);
-        SetUsage(row.Set, outcome, keepExisting: false);
+        else
+        {
+            ReportRow(outcome);
+        }
+        _columns!.Fill(outcome, row);
         WriteObject(row.Result);
     }
 
-    /// <summary>The -Check columns: ok, failed or unchecked, and the parser's messages or why it was not checked.</summary>
-    private void SetCheck(Action<string, object?, bool> set, CheckResult? check, bool keepExisting)
-    {
-        if (_generation!.Checkers is null)
-        {
-            return;
-        }
-        set(_generation.CheckKey, check?.StatusText, keepExisting);
-        set(_generation.CheckDetailKey, CheckColumns.DetailText(check), keepExisting);
-    }
-
-    /// <summary>The -IncludeUsage columns (null when the server reported no usage).</summary>
-    private void SetUsage(Action<string, object?, bool> set, RowOutcome outcome, bool keepExisting)
-    {
-        if (!Results.IncludeUsage)
-        {
-            return;
-        }
-        foreach (var column in _run!.Options.UsageColumns)
-        {
-            set(column.Key, outcome.Usage is { } usage ? column.Count(usage) : null, keepExisting);
-        }
-    }
-
     private void ReportRow(RowOutcome outcome) => FileRunReporter.ReportRow(this, outcome, _verbose);
-
-    /// <summary>-WhatIf -Verbose: the messages a row would send, in full (a row that is not sent says why).</summary>
-    private void ShowWouldSend(PreparedRow prepared)
-    {
-        if (!_verbose || !WhatIfInEffect)
-        {
-            return;
-        }
-        if (prepared.Prompt.Messages is not { } messages)
-        {
-            WriteVerbose($"Row {prepared.RowNumber} would send nothing: {prepared.Error?.Detail}");
-            return;
-        }
-        var text = new System.Text.StringBuilder($"Row {prepared.RowNumber} would send {messages.Length} message{(messages.Length == 1 ? "" : "s")}:");
-        foreach (var message in messages)
-        {
-            text.Append('\n').Append(message.Role).Append(":\n    ").Append(message.Content.ReplaceLineEndings("\n    "));
-        }
-        WriteVerbose(text.ToString());
-    }
-
-    private static string Preview(string? text)
-    {
-        if (string.IsNullOrEmpty(text))
-        {
-            return string.Empty;
-        }
-        string line = text.ReplaceLineEndings(" ").Trim();
-        return line.Length <= 60 ? line : line[..57] + "...";
-    }
 }

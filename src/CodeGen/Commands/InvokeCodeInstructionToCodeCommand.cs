@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using System.Text;
 using CodeGen.Commands.Endpoints;
 using CodeGen.Commands.Rows;
 using CodeGen.Commands.Support;
@@ -25,12 +24,11 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
 {
     private const string PathSet = "Path";
     private const string StorageSet = "Storage";
-    private static readonly TimeSpan PumpInterval = TimeSpan.FromMilliseconds(200);
 
     private LlmClient? _client;
     private IChatBackend? _backend;
-    /// <summary>Pipeline mode: the column that holds why a row failed (&lt;OutputKey&gt;_error), set on every row.</summary>
-    private string? _errorKey;
+    /// <summary>Pipeline mode: how an outcome fills a row's columns (the error column on every row).</summary>
+    private OutcomeColumns? _columns;
     /// <summary>File mode with -Path: the inputs, run in EndProcessing once it is known how many there are.</summary>
     private readonly List<string> _pathInputs = [];
     private ResponseCache? _cache;
@@ -38,6 +36,8 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
     private bool _batch;
     private GenerationRun? _run;
     private RunProgress? _progress;
+    /// <summary>Pipeline mode: the run's outcomes on their way to the pipeline.</summary>
+    private PipelineThread.Outcomes? _outcomes;
     /// <summary>The parameter groups this command shares with others, each declared once (<see cref="ParameterGroups"/>).</summary>
     private readonly ParameterGroups _groups = new ParameterGroups()
         .Offer<GenerationParameters>()
@@ -124,34 +124,9 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
 
     private void Begin()
     {
-        if (Resume && Prompt.Force)
-        {
-            ThrowTerminatingError(ErrorRecords.ForUsage("ResumeAndForce", "-Resume continues an existing output and -Force replaces it: pass one of them.",
-                "Pass -Resume to continue the output, or -Force to replace it."));
-        }
-
-        if (NoWait && !Batch)
-        {
-            ThrowTerminatingError(ErrorRecords.ForUsage("NoWaitWithoutBatch", "-NoWait goes with -Batch: live runs always wait for their rows.",
-                "Add -Batch to submit a batch job without waiting for it, or leave -NoWait out."));
-        }
-        if (Batch && Resume)
-        {
-            ThrowTerminatingError(ErrorRecords.ForUsage("ResumeAndBatch",
-                "-Batch continues a saved batch job by itself when run again; -Resume (without -Batch) fills the rows a merged batch left without code. Pass one of them.",
-                "Run with -Batch to continue the batch job, or with -Resume (without -Batch) to fill the rows it left without code."));
-        }
-
+        RefuseConflictingSwitches();
         _client = CreateClientOrThrow(out var endpoint, EffectiveThrottleLimit);
-        _backend = _client;
-        var mode = ResolveCacheOrThrow();
-        // A replay sends nothing, so there is no batch job to run: the rows are answered from the cache alone.
-        _batch = Batch && mode != Core.Llm.CacheMode.ReadOnly;
-        if (_cache is not null && !_batch)
-        {
-            _backend = new CachingChatBackend(_client, _cache, mode);
-        }
-
+        _backend = UseCache(_client);
         _checkers = Results.Check || MaxRepairs > 0 ? PowerShellChecker.WithEngineCheckers() : null;
         if (!WhatIfInEffect)
         {
@@ -170,9 +145,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
         _action = _batch
             ? $"Run a batch job with model '{endpoint.BatchModel}' at {endpoint.ForBatch().DisplayUri}"
             : $"Generate code with model '{endpoint.Model}' at {endpoint.DisplayUri}";
-        var resilience = _client.Settings;
-        WriteVerbose($"Sending to {endpoint.DisplayUri} ({endpoint.Provider}, {endpoint.Api.DisplayName}) as model '{endpoint.Model}', up to {EffectiveThrottleLimit} requests at once, " +
-            $"{resilience.MaxRetries} retries, {resilience.AttemptTimeout.TotalSeconds:0} s per attempt; auth: {endpoint.DescribeAuth()}{(endpoint.Auth == AuthKind.None ? string.Empty : " from " + endpoint.KeySource)}.");
+        WriteVerbose(_client.Describe());
         if (_generation.Parameters.AdditionalBody is { } extra)
         {
             WriteVerbose($"Every request body also carries {extra.ToJson()}.");
@@ -183,10 +156,11 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
         }
         if (!FileMode)
         {
-            _errorKey = FileRun.ErrorKeyFor(Prompt.OutputKey);
+            _columns = OutcomeColumns.For(_generation, OutcomeRowKind.PipelineObject);
             _run = new GenerationRun(_generation!, _backend);
             long? total = ParameterSetName == InstructionSet ? Instruction.Length : null;
             _progress = new RunProgress(this, $"Generating code with {endpoint.Model}", total);
+            _outcomes = new PipelineThread.Outcomes(_run, _progress, Emit);
         }
     }
 
@@ -225,7 +199,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
         {
             return;
         }
-        Pump(drainAll: true);
+        _outcomes!.Take(all: true, StoppingToken);
         _progress!.Complete();
         WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, _run.GetStatistics()) + CacheNote() + PacingNote());
     }
@@ -243,26 +217,63 @@ public sealed partial class InvokeCodeInstructionToCodeCommand : GenerationComma
         base.Dispose(disposing);
     }
 
-    /// <summary>The budget the server announced (x-ratelimit-* headers) and kept to, when it announced one.</summary>
-    private string PacingNote()
+    /// <summary>
+    /// Stops the command when its switches contradict each other (before anything is sent or read), saying why and what
+    /// to pass instead.
+    /// </summary>
+    private void RefuseConflictingSwitches()
     {
-        var pacer = _client!.Pacer;
-        if (!pacer.Learned)
+        if (Resume && Prompt.Force)
         {
-            return string.Empty;
+            ThrowTerminatingError(ErrorRecords.ForUsage("ResumeAndForce", "-Resume continues an existing output and -Force replaces it: pass one of them.",
+                "Pass -Resume to continue the output, or -Force to replace it."));
         }
-        var budgets = new List<string>();
-        if (pacer.LearnedRequestsPerMinute is { } requests)
+        if (NoWait && !Batch)
         {
-            budgets.Add($"{requests} requests");
+            ThrowTerminatingError(ErrorRecords.ForUsage("NoWaitWithoutBatch", "-NoWait goes with -Batch: live runs always wait for their rows.",
+                "Add -Batch to submit a batch job without waiting for it, or leave -NoWait out."));
         }
-        if (pacer.LearnedTokensPerMinute is { } tokens)
+        if (Batch && Resume)
         {
-            budgets.Add($"{tokens} tokens");
+            ThrowTerminatingError(ErrorRecords.ForUsage("ResumeAndBatch",
+                "-Batch continues a saved batch job by itself when run again; -Resume (without -Batch) fills the rows a merged batch left without code. Pass one of them.",
+                "Run with -Batch to continue the batch job, or with -Resume (without -Batch) to fill the rows it left without code."));
         }
-        return $" Paced to the server's announced {string.Join(" and ", budgets)} a minute" +
-            (pacer.Holds > 0 ? $"; held back {pacer.Holds} times when it said the budget was spent." : ".");
     }
+
+    /// <summary>
+    /// Puts the response cache in front of the run (-CachePath, -CacheMode, the session's), and decides whether -Batch runs a
+    /// batch job: a replay sends nothing, so there is no job to run, and the rows are answered from the cache alone. Returns what
+    /// a live run sends its rows to: the client, or the cache in front of it.
+    /// </summary>
+    private IChatBackend UseCache(LlmClient client)
+    {
+        (_cache, var mode) = Cache.Resolve(this);
+        bool replay = mode == Core.Llm.CacheMode.ReadOnly;
+        if (_cache is not null)
+        {
+            WriteVerbose($"Response cache {_cache.Directory}, mode {mode}" + (Batch && replay ? ": a replay, so no batch job is created; every row is answered from the cache." : "."));
+            if (NoWait && replay)
+            {
+                WriteWarning("-NoWait has no effect with -CacheMode ReadOnly: a replay creates no batch job, and answers every row from the cache before it returns.");
+            }
+        }
+        _batch = Batch && !replay;
+        return _cache is not null && !_batch ? new CachingChatBackend(client, _cache, mode) : client;
+    }
+
+    /// <summary>What the response cache did in the run, for the end of its summary (with a space before it); empty without a cache.</summary>
+    private string CacheNote() => _cache is null ? string.Empty : " " + _cache.Describe();
+
+    /// <summary>The budget the server announced and the run kept to, for the end of its summary (with a space before it); empty when it announced none.</summary>
+    private string PacingNote() => _client!.Pacer.Describe() is { } pacing ? " " + pacing : string.Empty;
+
+    /// <summary>A file's summary with what the response cache did since <paramref name="start"/>, when the run has a cache.</summary>
+    private FileRunSummary WithCacheCounts(FileRunSummary summary, CacheCounts? start)
+        => _cache is not null && start is { } before ? summary.WithCache(_cache.Counts - before) : summary;
+
+    /// <summary>-WhatIf -Verbose: the run shows the messages each row would send.</summary>
+    private bool ShowsWhatWouldBeSent => _verbose && WhatIfInEffect;
 
     private bool WhatIfInEffect => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value)
         ? value is SwitchParameter { IsPresent: true }

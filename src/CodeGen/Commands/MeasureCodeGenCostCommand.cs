@@ -87,17 +87,9 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
                 }
                 break;
             case PathSet:
-                foreach (string pattern in Path)
+                foreach (string file in FilePatterns.ExpandEach(this, Path, nameof(Path)))
                 {
-                    var files = FilePatterns.Expand(this, pattern, out bool wildcard);
-                    if (wildcard && files.Count == 0)
-                    {
-                        WriteError(ErrorRecords.NoFileMatches(nameof(Path), pattern));
-                    }
-                    foreach (string file in files)
-                    {
-                        CountFile(file);
-                    }
+                    CountFile(file);
                 }
                 break;
             default:

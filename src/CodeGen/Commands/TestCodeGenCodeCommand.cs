@@ -84,17 +84,9 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet, IDynamicParamete
             }
             return;
         }
-        foreach (string pattern in Path)
+        foreach (string file in FilePatterns.ExpandEach(this, Path, nameof(Path)))
         {
-            var files = FilePatterns.Expand(this, pattern, out bool wildcard);
-            if (wildcard && files.Count == 0)
-            {
-                WriteError(ErrorRecords.NoFileMatches(nameof(Path), pattern));
-            }
-            foreach (string file in files)
-            {
-                CheckFile(file);
-            }
+            CheckFile(file);
         }
     }
 
@@ -173,8 +165,7 @@ public sealed class TestCodeGenCodeCommand : CancellableCmdlet, IDynamicParamete
                 continue;
             }
             var row = (PipelineRow)state!;
-            row.Set(_run.CheckKey, result.StatusText);
-            row.Set(_run.DetailKey, CheckColumns.DetailText(result));
+            _run.Columns.FillCheck(result, row);
             WriteObject(row.Result);
         }
     }, target: null);

@@ -3,6 +3,7 @@ using System.Collections.Specialized;
 using System.Globalization;
 using System.Management.Automation;
 using CodeGen.Core.Rows;
+using CodeGen.Core.Running;
 using CodeGen.Core.Storage;
 
 namespace CodeGen.Commands.Rows;
@@ -13,7 +14,7 @@ namespace CodeGen.Commands.Rows;
 /// [ordered]), and strings (the instruction itself). Must be read on the pipeline thread: property getters
 /// of arbitrary objects may run script.
 /// </summary>
-internal abstract class PipelineRow : IRowFields
+internal abstract class PipelineRow : IOutcomeRow
 {
     /// <summary>The input as the user passed it: the TargetObject of this row's errors.</summary>
     public abstract object Source { get; }
@@ -25,11 +26,12 @@ internal abstract class PipelineRow : IRowFields
     /// <summary>The object to write to the pipeline, with the fields set so far.</summary>
     public abstract object Result { get; }
 
-    /// <summary>
-    /// Sets a field of the result. With <paramref name="keepExisting"/> (a failed row) a field that already holds a
-    /// value keeps it and an empty one is only added when missing, so a failure never destroys data.
-    /// </summary>
-    public abstract void Set(string key, object? value, bool keepExisting = false);
+    /// <summary>Sets a field of the result, adding it when the result has none (what a failure keeps: <see cref="OutcomeColumns"/>).</summary>
+    public abstract void Set(string key, object? value);
+
+    void IOutcomeRow.Set(string key, string? value) => Set(key, value);
+
+    void IOutcomeRow.SetCount(string key, long? count) => Set(key, count);
 
     public static PipelineRow From(PSObject input, string inputKey) => input.BaseObject switch
     {
@@ -75,15 +77,12 @@ internal sealed class InstructionRow : PipelineRow
 
     public override object Result => _result ??= NewResult();
 
-    public override void Set(string key, object? value, bool keepExisting = false)
+    public override void Set(string key, object? value)
     {
         var result = (PSObject)Result;
         if (result.Properties[key] is { } existing)
         {
-            if (!keepExisting)
-            {
-                existing.Value = value;
-            }
+            existing.Value = value;
             return;
         }
         result.Properties.Add(new PSNoteProperty(key, value));
@@ -123,7 +122,7 @@ internal sealed class DictionaryRow : PipelineRow
 
     public override object Result => _copy ?? _dictionary;
 
-    public override void Set(string key, object? value, bool keepExisting = false)
+    public override void Set(string key, object? value)
     {
         var target = _copy ?? _dictionary;
         if (target.IsReadOnly || target.IsFixedSize)
@@ -136,12 +135,7 @@ internal sealed class DictionaryRow : PipelineRow
             }
             _copy = target = copy;
         }
-        bool exists = FindKey(key, out var actual);
-        if (exists && keepExisting)
-        {
-            return;
-        }
-        target[exists ? actual : key] = value;
+        target[FindKey(key, out var actual) ? actual : key] = value;
     }
 
     private bool FindKey(string name, out object key)
@@ -198,14 +192,14 @@ internal sealed class ObjectRow : PipelineRow
 
     public override object Result => _object;
 
-    public override void Set(string key, object? value, bool keepExisting = false)
+    public override void Set(string key, object? value)
     {
         var existing = _object.Properties[key];
         if (existing is null)
         {
             _object.Properties.Add(new PSNoteProperty(key, value));
         }
-        else if (!keepExisting)
+        else
         {
             existing.Value = value;
         }

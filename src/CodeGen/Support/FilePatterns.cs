@@ -10,6 +10,27 @@ namespace CodeGen.Commands.Support;
 /// </summary>
 internal static class FilePatterns
 {
+    /// <summary>
+    /// The files of every pattern of a -Path parameter, pattern after pattern (see <see cref="Expand"/>), each expanded when
+    /// the one before has been gone through. A wildcard that matches no file is a non-terminating error, and the next pattern
+    /// goes on.
+    /// </summary>
+    public static IEnumerable<string> ExpandEach(CancellableCmdlet cmdlet, IEnumerable<string> patterns, string parameter)
+    {
+        foreach (string pattern in patterns)
+        {
+            var files = Expand(cmdlet, pattern, out bool wildcard);
+            if (wildcard && files.Count == 0)
+            {
+                cmdlet.WriteError(ErrorRecords.NoFileMatches(parameter, pattern));
+            }
+            foreach (string file in files)
+            {
+                yield return file;
+            }
+        }
+    }
+
     /// <param name="wildcard">True when the pattern was expanded as wildcards (an empty list then means it matched no file).</param>
     public static List<string> Expand(PSCmdlet cmdlet, string pattern, out bool wildcard)
     {

@@ -193,20 +193,7 @@ internal sealed class ChatCompletionsApi : WireApi
         }
     }
 
-    /// <summary>usage: the counts as reported; none when a count is not a whole number of tokens a model could give (negative, fractional, absurd).</summary>
+    /// <summary>usage: prompt_tokens and completion_tokens, with their details (<see cref="WireApi.ReadOpenAIUsage"/>).</summary>
     private static TokenUsage? ReadUsage(JsonElement root)
-    {
-        if (!root.TryGetProperty("usage", out var usage) || usage.ValueKind != JsonValueKind.Object)
-        {
-            return null;
-        }
-        if (!TryReadCount(usage, "prompt_tokens", out var prompt) || !TryReadCount(usage, "completion_tokens", out var completion)
-            || !TryReadCount(usage, "total_tokens", out var total)
-            || !TryReadDetail(usage, "completion_tokens_details", "reasoning_tokens", out var reasoning)
-            || !TryReadDetail(usage, "prompt_tokens_details", "cached_tokens", out var cached))
-        {
-            return null;
-        }
-        return TokenUsage.From(prompt ?? 0, completion ?? 0, total, reasoning, cached);
-    }
+        => ReadOpenAIUsage(root, "prompt_tokens", "prompt_tokens_details", "completion_tokens", "completion_tokens_details");
 }

@@ -157,19 +157,7 @@ internal sealed partial class ResponsesApi : WireApi
     private static string? Join(string? first, string? second)
         => first is null ? second : second is null ? first : first.EndsWith('\n') ? first + second : first + "\n" + second;
 
+    /// <summary>usage: input_tokens and output_tokens, with their details (<see cref="WireApi.ReadOpenAIUsage"/>).</summary>
     private static TokenUsage? ReadUsage(JsonElement root)
-    {
-        if (!root.TryGetProperty("usage", out var usage) || usage.ValueKind != JsonValueKind.Object)
-        {
-            return null;
-        }
-        if (!TryReadCount(usage, "input_tokens", out var input) || !TryReadCount(usage, "output_tokens", out var output)
-            || !TryReadCount(usage, "total_tokens", out var total)
-            || !TryReadDetail(usage, "output_tokens_details", "reasoning_tokens", out var reasoning)
-            || !TryReadDetail(usage, "input_tokens_details", "cached_tokens", out var cached))
-        {
-            return null;
-        }
-        return TokenUsage.From(input ?? 0, output ?? 0, total, reasoning, cached);
-    }
+        => ReadOpenAIUsage(root, "input_tokens", "input_tokens_details", "output_tokens", "output_tokens_details");
 }

@@ -362,6 +362,32 @@ public abstract class WireApi
         return !usage.TryGetProperty(details, out var detail) || detail.ValueKind != JsonValueKind.Object || TryReadCount(detail, name, out count);
     }
 
+    /// <summary>
+    /// The usage of an answer in OpenAI's shape, whose APIs name the two sides differently (chat completions: prompt_tokens,
+    /// completion_tokens; the Responses API: input_tokens, output_tokens), each with its details object (reasoning tokens
+    /// under the completion's, cached ones under the prompt's), and total_tokens. None when there is no usage object, or a
+    /// count is not a whole number of tokens a model could give (negative, fractional, absurd).
+    /// </summary>
+    /// <param name="prompt">The prompt's count: prompt_tokens or input_tokens.</param>
+    /// <param name="promptDetails">Its details object, with cached_tokens.</param>
+    /// <param name="completion">The completion's count: completion_tokens or output_tokens.</param>
+    /// <param name="completionDetails">Its details object, with reasoning_tokens.</param>
+    internal static TokenUsage? ReadOpenAIUsage(JsonElement root, string prompt, string promptDetails, string completion, string completionDetails)
+    {
+        if (!root.TryGetProperty("usage", out var usage) || usage.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+        if (!TryReadCount(usage, prompt, out var prompted) || !TryReadCount(usage, completion, out var completed)
+            || !TryReadCount(usage, "total_tokens", out var total)
+            || !TryReadDetail(usage, completionDetails, "reasoning_tokens", out var reasoning)
+            || !TryReadDetail(usage, promptDetails, "cached_tokens", out var cached))
+        {
+            return null;
+        }
+        return TokenUsage.From(prompted ?? 0, completed ?? 0, total, reasoning, cached);
+    }
+
     internal static string? GetString(JsonElement element, string name)
         => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
