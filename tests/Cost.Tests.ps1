@@ -237,6 +237,39 @@ Describe 'Measure-CodeGenCost' {
         $again.EstimatedCompletionTokens | Should -Be $estimate.EstimatedCompletionTokens
     }
 
+    It 'answers -SampleRows from the response cache when asked again, and a run with the same cache pays nothing for the sample''s rows' {
+        $folder = New-TestFolder
+        $in = New-Input $folder 20
+        $cache = Join-Path $folder 'cache'
+        $first = Measure-CodeGenCost -Path $in @mini -SampleRows 4 -Price $price -CachePath $cache
+        (Get-FakeLlmStats $server).requests | Should -Be 4
+        $first.SampleReused | Should -Be 0
+        $first.SampleCost | Should -BeGreaterThan 0
+
+        # estimated again: the same sample, read from the cache, measured alike and not paid for
+        $again = Measure-CodeGenCost -Path $in @mini -SampleRows 4 -Price $price -CachePath $cache
+        (Get-FakeLlmStats $server).requests | Should -Be 4
+        $again.SampleReused | Should -Be 4
+        $again.SampleAnswered | Should -Be 4
+        $again.SampleCost | Should -Be 0
+        $again.EstimatedCompletionTokens | Should -Be $first.EstimatedCompletionTokens
+
+        # the run with the same cache sends only the other 16 rows
+        $summary = Invoke-CodeInstructionToCode -Path $in -OutputPath (Join-Path $folder 'out.csv') @mini -CachePath $cache
+        $summary.Generated | Should -Be 20
+        $summary.CacheHits | Should -Be 4
+        (Get-FakeLlmStats $server).requests | Should -Be 20
+
+        # -NoCache: the sample is sent and paid for again
+        $caught = $null
+        try { Measure-CodeGenCost -Path $in @mini -SampleRows 4 -Price $price -CacheMode ReadWrite -NoCache } catch { $caught = $_ }
+        $caught.FullyQualifiedErrorId | Should -BeLike 'NoCacheAndCacheMode,*'
+        (Get-FakeLlmStats $server).requests | Should -Be 20
+        $fresh = Measure-CodeGenCost -Path $in @mini -SampleRows 4 -Price $price -NoCache
+        (Get-FakeLlmStats $server).requests | Should -Be 24
+        $fresh.SampleReused | Should -Be 0
+    }
+
     It 'sends nothing under -WhatIf, even with -SampleRows' {
         $in = New-Input (New-TestFolder) 10
         $estimate = Measure-CodeGenCost -Path $in @mini -SampleRows 3 -Price $price -WhatIf

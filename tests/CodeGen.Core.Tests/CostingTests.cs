@@ -82,6 +82,30 @@ public sealed class CostingTests : IClassFixture<FakeServerFixture>, IDisposable
     }
 
     [Fact]
+    public void A_sample_answered_from_the_cache_measures_the_answers_but_costs_nothing()
+    {
+        static ChatCallResult Answer(long prompt, long completion, long? reasoning, bool fromCache)
+        {
+            var result = ChatCallResult.Success(new ChatAnswer { Content = "x", Usage = new TokenUsage(prompt, completion, prompt + completion, reasoning) }, 200);
+            result.FromCache = fromCache;
+            return result;
+        }
+        var results = new[]
+        {
+            Answer(10, 100, 40, fromCache: false),
+            Answer(20, 200, null, fromCache: true),
+            ChatCallResult.Failure(Rows.RowErrorKind.HttpError, "refused", 400),
+            ChatCallResult.Success(new ChatAnswer { Content = "no counts" }, 200),
+        };
+
+        var sample = SampleUsage.Of(4, results);
+
+        Assert.Equal((4, 2, 1), (sample.Rows, sample.Answered, sample.Reused));
+        Assert.Equal(new TokenUsage(30, 300, 330, 40, 0), sample.Measured);
+        Assert.Equal(new TokenUsage(10, 100, 110, 40, 0), sample.Paid);
+    }
+
+    [Fact]
     public void A_short_prompt_counts_as_OpenAI_reports_it()
     {
         // "hello world" is two o200k_base tokens; chat completions reports 9 prompt tokens for it as the only user message

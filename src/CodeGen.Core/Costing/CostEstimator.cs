@@ -117,8 +117,8 @@ public sealed class CostEstimator
         long? estimatedReasoning = null;
         if (sample is { Answered: > 0 } measured)
         {
-            estimatedCompletion = Scale(measured.CompletionTokens, measured.Answered, _rows);
-            estimatedReasoning = Scale(measured.ReasoningTokens, measured.Answered, _rows);
+            estimatedCompletion = Scale(measured.Measured.CompletionTokens, measured.Answered, _rows);
+            estimatedReasoning = Scale(measured.Measured.ReasoningTokens ?? 0, measured.Answered, _rows);
             if (maxCompletion is { } ceiling)
             {
                 estimatedCompletion = Math.Min(estimatedCompletion.Value, ceiling);
@@ -141,6 +141,7 @@ public sealed class CostEstimator
             EstimatedReasoningTokens = estimatedReasoning,
             SampleRows = sample?.Rows ?? 0,
             SampleAnswered = sample?.Answered ?? 0,
+            SampleReused = sample?.Reused ?? 0,
         };
         if (price is null)
         {
@@ -160,7 +161,7 @@ public sealed class CostEstimator
             OutputCostBasis = estimatedCompletion is not null
                 ? string.Format(CultureInfo.InvariantCulture, "measured on {0} sample rows", sample!.Answered)
                 : maxCompletion is not null ? string.Format(CultureInfo.InvariantCulture, "at most: every answer uses its {0}-token limit", tokenLimit) : null,
-            SampleCost = sample is { Answered: > 0 } s ? price.CostOf(s.PromptTokens, s.CompletionTokens, s.CachedTokens, s.ReasoningTokens).Total : null,
+            SampleCost = sample is { Answered: > 0 } s ? price.CostOf(s.Paid.PromptTokens, s.Paid.CompletionTokens, s.Paid.CachedTokens ?? 0, s.Paid.ReasoningTokens ?? 0).Total : null,
         };
     }
 
@@ -239,8 +240,40 @@ public sealed class CostEstimator
     }
 }
 
-/// <summary>What the sample rows' answers used (-SampleRows).</summary>
-public sealed record SampleUsage(int Rows, int Answered, long PromptTokens, long CompletionTokens, long ReasoningTokens, long CachedTokens);
+/// <summary>
+/// What the sample rows' answers used (-SampleRows). Every answer with token counts measures the answers (<see cref="Measured"/>),
+/// whether it was paid for now or read from the response cache; only those paid for now make the sample's cost (<see cref="Paid"/>).
+/// </summary>
+public sealed record SampleUsage(int Rows, int Answered, TokenUsage Measured, int Reused, TokenUsage Paid)
+{
+    /// <summary>The sample's usage from the answers to its <paramref name="rows"/> rows (a failed row, or one answered without token counts, measures nothing).</summary>
+    public static SampleUsage Of(int rows, IEnumerable<ChatCallResult> results)
+    {
+        int answered = 0, reused = 0;
+        TokenUsage measured = default, paid = default;
+        foreach (var result in results)
+        {
+            if (result.Answer is not { Usage: { } usage })
+            {
+                continue;
+            }
+            answered++;
+            measured = Add(measured, usage);
+            if (result.FromCache)
+            {
+                reused++;
+            }
+            else
+            {
+                paid = Add(paid, usage);
+            }
+        }
+        return new SampleUsage(rows, answered, measured, reused, paid);
+    }
+
+    private static TokenUsage Add(TokenUsage sum, TokenUsage usage) => new(sum.PromptTokens + usage.PromptTokens, sum.CompletionTokens + usage.CompletionTokens,
+        sum.TotalTokens + usage.TotalTokens, (sum.ReasoningTokens ?? 0) + (usage.ReasoningTokens ?? 0), (sum.CachedTokens ?? 0) + (usage.CachedTokens ?? 0));
+}
 
 /// <summary>What a run would cost: Measure-CodeGenCost's answer.</summary>
 public sealed record CostEstimate
@@ -281,6 +314,9 @@ public sealed record CostEstimate
 
     public int SampleAnswered { get; init; }
 
+    /// <summary>Sample rows answered from the response cache (-CachePath): measured, and not paid for again.</summary>
+    public int SampleReused { get; init; }
+
     /// <summary>Where the prices come from; null when none was given (the costs are null).</summary>
     public string? Price { get; init; }
 
@@ -293,7 +329,7 @@ public sealed record CostEstimate
 
     public string? OutputCostBasis { get; init; }
 
-    /// <summary>What the sample rows cost (already paid).</summary>
+    /// <summary>What the sample rows cost (already paid): those answered from the response cache cost nothing (<see cref="SampleReused"/>).</summary>
     public decimal? SampleCost { get; init; }
 
     public string? Currency { get; init; }

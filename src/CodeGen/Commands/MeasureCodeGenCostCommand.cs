@@ -27,6 +27,7 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
     private readonly ParameterGroups _groups = new ParameterGroups()
         .Offer<GenerationParameters>()
         .Offer<ThrottleParameters>()
+        .Offer<CacheParameters>()
         .Offer<DataFileParameters>([PathSet], DataFileParameters.OneFormat);
     private GenerationOptions? _generation;
     private LlmEndpoint? _endpoint;
@@ -150,7 +151,7 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
             if (rows.Count > 0 && ShouldProcess($"{rows.Count} sample rows of {estimator.Rows:N0} at {endpoint.DisplayUri}", $"Send {rows.Count} paid requests to model '{endpoint.Model}'"))
             {
                 client ??= CreateClientOrThrow(out _, ThrottleLimit);
-                sample = RunSample(client, rows);
+                sample = RunSample(UseCache(client), rows);
             }
             ApiCalls? calls = null;
             if (estimator.UsesProviderCount && estimator.Rows > 0
@@ -178,34 +179,44 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
         }
     }
 
+    /// <summary>
+    /// The sample's requests go through the response cache of -CachePath (or the session's), as a run's would: a sample
+    /// asked again is read from it, and a run with the same cache later pays nothing for the sample's rows.
+    /// </summary>
+    private IChatBackend UseCache(LlmClient client)
+    {
+        var (cache, mode) = _groups.Get<CacheParameters>().Resolve(this);
+        if (cache is null)
+        {
+            return client;
+        }
+        WriteVerbose($"Response cache {cache.Directory}, mode {mode}.");
+        return new CachingChatBackend(client, cache, mode);
+    }
+
     /// <summary>Runs the sample rows for real; a row that fails is an error record, and the rest are measured.</summary>
-    private SampleUsage RunSample(LlmClient client, IReadOnlyList<PreparedRow> rows)
+    private SampleUsage RunSample(IChatBackend backend, IReadOnlyList<PreparedRow> rows)
     {
         var parameters = _generation!.Parameters;
-        var results = PipelineThread.Run(() => Task.WhenAll(rows.Select(row => ((IChatBackend)client).CompleteAsync(row, parameters, StoppingToken))));
-        int answered = 0;
-        long prompt = 0, completion = 0, reasoning = 0, cached = 0;
+        var results = PipelineThread.Run(() => Task.WhenAll(rows.Select(row => backend.CompleteAsync(row, parameters, StoppingToken))));
         for (int i = 0; i < results.Length; i++)
         {
-            if (results[i].Answer is { Usage: { } usage })
-            {
-                answered++;
-                prompt += usage.PromptTokens;
-                completion += usage.CompletionTokens;
-                reasoning += usage.ReasoningTokens ?? 0;
-                cached += usage.CachedTokens ?? 0;
-            }
-            else if (results[i].Answer is not null)
+            if (results[i].Answer is { Usage: null })
             {
                 WriteWarning($"Sample row {rows[i].RowNumber} was answered without token counts: it is not measured.");
             }
-            else
+            else if (results[i].Answer is null)
             {
                 WriteError(ErrorRecords.ForRow(results[i].ToRowError(rows[i].RowNumber), rows[i].RowNumber, this));
             }
         }
-        WriteVerbose(string.Format(CultureInfo.InvariantCulture, "Sample: {0} of {1} rows answered, {2:N0} prompt and {3:N0} completion tokens ({4:N0} reasoning).",
-            answered, rows.Count, prompt, completion, reasoning));
-        return new SampleUsage(rows.Count, answered, prompt, completion, reasoning, cached);
+        var sample = SampleUsage.Of(rows.Count, results);
+        WriteVerbose(string.Format(CultureInfo.InvariantCulture, "Sample: {0} of {1} rows answered ({2} from the response cache, not paid again), {3:N0} prompt and {4:N0} completion tokens ({5:N0} reasoning).",
+            sample.Answered, rows.Count, sample.Reused, sample.Measured.PromptTokens, sample.Measured.CompletionTokens, sample.Measured.ReasoningTokens ?? 0));
+        if (backend is CachingChatBackend { Cache: var cache })
+        {
+            WriteVerbose(cache.Describe());
+        }
+        return sample;
     }
 }

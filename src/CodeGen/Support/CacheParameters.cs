@@ -6,8 +6,8 @@ namespace CodeGen.Commands.Support;
 
 /// <summary>
 /// The parameters of the response cache: its folder, how it is used, or none. Declared once for
-/// Invoke-CodeInstructionToCode, which uses the cache, and Set-CodeGenEndpoint, which keeps the folder and the mode for
-/// the session (<see cref="ParameterGroups"/>).
+/// Invoke-CodeInstructionToCode and Measure-CodeGenCost (its -SampleRows), which use the cache, and Set-CodeGenEndpoint,
+/// which keeps the folder and the mode for the session (<see cref="ParameterGroups"/>).
 /// </summary>
 public sealed class CacheParameters
 {
