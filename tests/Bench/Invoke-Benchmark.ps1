@@ -235,10 +235,10 @@ second (a session that has run before: connections and code warm).
 $($goals -join "`n")
 "@)
 
-    # Start-up: one wave of the latency-bound run (C rows, answered in L). What a fresh process pays once before its
-    # first answers, apart from what the rows cost: the difference between cold and warm, against the bare loop's.
+    # Start-up: C rows, answered in L (one wave of the bare loop). What a fresh process pays once before its first
+    # answers, apart from what the rows cost: the difference between cold and warm, against the bare loop's.
     $waveRows = $c
-    Write-Host "Start-up: one wave, L=$latency ms, C=$c, $waveRows rows" -ForegroundColor Cyan
+    Write-Host "Start-up: L=$latency ms, C=$c, $waveRows rows" -ForegroundColor Cyan
     $data = New-Data $waveRows '.csv'
     $results = foreach ($round in 1..2) {
         foreach ($contender in 'bare', 'file', 'pipeline') { Invoke-Contender $contender $data $c $server.BaseUrl -Repeat 2 }
@@ -249,14 +249,16 @@ $($goals -join "`n")
         $warm = Get-BestWarm $results $name
         $table += "| {0} | {1:N2} s | {2:N2} s | {3:N2} s |" -f $name, $cold.seconds, $warm.warmSeconds, ($cold.seconds - $warm.warmSeconds)
     }
-    $sections.Add("## Start-up: one wave, L=$latency ms, C=$c, $waveRows rows`n`n" + ($table -join "`n") + @"
+    $sections.Add("## Start-up: L=$latency ms, C=$c, $waveRows rows`n`n" + ($table -join "`n") + @"
 
 
-The rows of one wave go out together and come back $latency ms later, so a warm run takes about that; **cold minus
-warm** is what a fresh process pays once, before and around its first answers (compiling the request path, opening
-the connections and, for CodeGen, building the resilience pipeline and sending a first 16 requests until the
-server's answers say whether it announces a rate limit). Compare it with the difference between the cold and the
-warm latency-bound runs above: a longer run pays it once.
+As many rows as requests in flight: the bare loop sends them together and they come back $latency ms later, and so
+does CodeGen in a session that has run before. **cold minus warm** is what a fresh process pays once, before and
+around its first answers: compiling the request path, opening the connections and, for CodeGen, building the
+resilience pipeline and sending a first 16 requests until the server's answers say whether it announces a rate
+limit (the rest go a latency later: that alone is $latency ms of it, which a session that has run against the server
+does not pay again). Compare it with the difference between the cold and the warm latency-bound runs above: a
+longer run pays it once.
 "@)
 
     # Provider limits: a server that announces and enforces 1,200 requests a minute (OpenAI's x-ratelimit-*

@@ -111,6 +111,28 @@ public class DiskFullTests : IClassFixture<FakeServerFixture>, IDisposable
     }
 
     [Fact]
+    public void Rows_waiting_to_try_again_do_not_hold_up_the_stop_and_are_not_sent_again()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        // the first two rows are refused with a 429: they wait to try again, on a clock that never moves by itself
+        string input = _temp.WriteTasks("in.csv", 40, n => n <= 2 ? $"task {n} [[fake:status=429]]" : $"task {n}");
+        string output = _temp.File("out.csv");
+        FillDiskFor(server, AnswerJournal.PathFor(output), reservation: true, after: 0);
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        using var client = Runs.Client(server.BaseUrl, concurrency: 4, retries: 3, clock: clock);
+        using var run = new GenerationRun(new GenerationOptions(), client);
+        var running = Task.Run(() => new FileRun(new FileRunOptions { InputPath = input, OutputPath = output }).Execute(run, new RecordingListener(), CancellationToken.None));
+
+        // a bound on a hang, not a measure: a stop that waited for the rows to try again would wait for ever on this clock
+        Assert.True(((IAsyncResult)running).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(60)), "the stop waited for rows that were to be tried again");
+        var error = Assert.IsType<DataFileException>(Assert.Throws<AggregateException>(() => running.Wait()).InnerException);
+        Assert.Equal(DataFileException.OutputWriteFailed, error.ErrorId);
+        Assert.Equal(AnswerJournal.PathFor(output), error.Path);
+        // asked once each (every attempt of theirs is a 429): their retries were never sent
+        Assert.Equal(2, server.Stats.StatusCounts.GetValueOrDefault(429));
+    }
+
+    [Fact]
     public void A_batch_state_the_disk_refuses_stops_the_job_with_OutputWriteFailed()
     {
         var server = _fixture.Use(new FakeLlmOptions());

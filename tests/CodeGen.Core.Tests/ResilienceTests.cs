@@ -29,7 +29,8 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
     [Fact]
     public async Task After_StopSending_the_requests_on_the_wire_are_answered_and_nothing_more_is_sent()
     {
-        var server = _fixture.Use(new FakeLlmOptions { LatencyMs = 300 });
+        // every answer comes 3 s after its request: the two sent are surely still on the wire when sending stops
+        var server = _fixture.Use(new FakeLlmOptions { FaultStallRate = 1, StallMs = 3000 });
         using var client = Runs.Client(server.BaseUrl, concurrency: 2, retries: 2);
         var asks = Enumerable.Range(1, 6)
             .Select(i => client.CompleteAsync([new Prompting.ChatMessage("user", $"task {i}")], new ChatParameters(), CancellationToken.None))
@@ -44,7 +45,8 @@ public class ResilienceTests : IClassFixture<FakeServerFixture>
         Assert.All(results.Where(r => !r.IsSuccess), r => Assert.Equal(RowErrorKind.Cancelled, r.FailureKind));
         Assert.Equal(2, server.Stats.Requests);
         Assert.Equal(0, server.Stats.Aborted);
-        // a later attempt (a retry is one) is not sent either
+        Assert.Equal(0, ((IChatBackend)client).ConcurrencySnapshot.InFlight); // every place went back
+        // a later attempt is not sent either
         var later = await client.CompleteAsync([new Prompting.ChatMessage("user", "status=429")], new ChatParameters(), CancellationToken.None);
         Assert.Equal(RowErrorKind.Cancelled, later.FailureKind);
         Assert.Equal(2, server.Stats.Requests);

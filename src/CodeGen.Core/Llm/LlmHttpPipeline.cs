@@ -162,7 +162,6 @@ public sealed class LlmHttpPipeline : IDisposable
     /// <summary>The handler to give an HttpClient (created with disposeHandler: false: the pool underneath is shared).</summary>
     public HttpMessageHandler Handler { get; }
 
-    /// <summary>Worth another attempt: the same request may well succeed later.</summary>
     /// <summary>
     /// No attempt starts from now on: attempts waiting for their turn or a place end with <see cref="SendingStoppedException"/>,
     /// as does every later one (a retry included), while the attempts already on the wire go on to their answers.
@@ -197,12 +196,22 @@ public sealed class LlmHttpPipeline : IDisposable
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             // given up: the lease goes back the moment it is granted (or now, if it was granted meanwhile)
-            _ = waiting.ContinueWith(static granted => granted.Result.Dispose(), CancellationToken.None,
-                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            _ = waiting.ContinueWith(static acquired =>
+            {
+                if (acquired.IsCompletedSuccessfully)
+                {
+                    acquired.Result.Dispose();
+                }
+                else
+                {
+                    _ = acquired.Exception; // observed: a wait that ended in an error after it was given up is of no interest
+                }
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             throw new SendingStoppedException();
         }
     }
 
+    /// <summary>Worth another attempt: the same request may well succeed later.</summary>
     internal static bool IsRetryable(Outcome<HttpResponseMessage> outcome)
     {
         if (outcome.Exception is { } exception)

@@ -128,6 +128,9 @@ public sealed class FileRun
     /// <summary>The longest a run that is being abandoned waits for the next answer at a time.</summary>
     internal static readonly TimeSpan WaitInterval = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>How often a run stopped by a full disk looks whether its requests on the wire have come back.</summary>
+    private static readonly TimeSpan DiskFullPoll = TimeSpan.FromMilliseconds(10);
+
     private readonly FileRunOptions _options;
 
     public FileRun(FileRunOptions options) => _options = options;
@@ -191,6 +194,14 @@ public sealed class FileRun
         }
         long started = run.Time.GetTimestamp();
         long rowsRead = 0;
+        // made once, not at every row; a wait also says a journal that failed (a row in a long wait, for a retry or an
+        // answer, does not keep the run from stopping)
+        Action<RowOutcome> emit = sink.Emit;
+        Action beforeWait = () =>
+        {
+            sink.BeforeWait();
+            ThrowIfJournalFailed(journal);
+        };
         try
         {
             for (var row = first; row is not null; row = reader.Read(out var next) ? next : null)
@@ -206,12 +217,12 @@ public sealed class FileRun
                 {
                     run.Enqueue(run.Prepare(row), new PendingRow(row, Write: true));
                 }
-                run.Drain(false, sink.Emit, sink.BeforeWait, OrderedOutput.FlushInterval, cancellationToken);
+                run.Drain(false, emit, beforeWait, OrderedOutput.FlushInterval, cancellationToken);
                 sink.FlushIfDue();
                 ThrowIfJournalFailed(journal);
             }
             source?.EnsureNoMoreRows(rowsRead);
-            run.Drain(true, sink.Emit, sink.BeforeWait, OrderedOutput.FlushInterval, cancellationToken);
+            run.Drain(true, emit, beforeWait, OrderedOutput.FlushInterval, cancellationToken);
             ThrowIfJournalFailed(journal);
             if (sink.Stopped)
             {
@@ -227,49 +238,45 @@ public sealed class FileRun
         catch (DataFileException ex) when (ex.ErrorId != DataFileException.OutputWriteFailed)
         {
             // Bad input further down, or an output that does not match: keep every answer already paid for.
-            sink.Abandon(finishInFlight: true);
+            try
+            {
+                sink.Abandon(finishInFlight: true, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                run.Cancel(); // stopped while waiting for them: what is still on the wire is abandoned, as on any stop
+            }
             journal?.Dispose();
             throw;
         }
         catch (DataFileException ex) when (ex.ErrorId == DataFileException.OutputWriteFailed)
         {
             // The disk is full (a write of the output or the journal failed, or the journal could reserve no more room):
-            // send nothing more, but let the requests already sent come back, so that their answers are kept (in the
-            // journal's reserved room, or in the output while it still takes rows) rather than paid for again by the resume.
-            run.StopSending();
-            listener.OnNotice($"{ex.Path} could not be written, so no more requests are sent; waiting for the answers of those already sent, to keep them for -Resume.");
-            bool closed = false;
+            // send nothing more, but let the requests already on the wire come back, so that their answers are kept (in the
+            // journal's reserved room, and in the output while it still takes rows) rather than paid for again by the resume.
             try
             {
-                if (sink.Failed)
+                if (run.Journal is not null && run.InFlight > 0)
                 {
-                    run.Drain(true, static _ => { }, static () => { }, WaitInterval, cancellationToken); // the journal keeps them as they come
+                    listener.OnNotice($"{ex.Path} could not be written, so no more requests are sent; waiting for the answers of the {run.InFlight} already sent, to keep them for -Resume.");
                 }
-                else
-                {
-                    closed = true; // whatever happens in it, the output is closed once
-                    sink.Abandon(finishInFlight: true, cancellationToken);
-                }
+                run.StopSendingAndWaitForTheWire(DiskFullPoll, cancellationToken);
             }
-            catch (Exception wait) when (wait is OperationCanceledException or Rows.RunStoppedException)
+            catch (OperationCanceledException)
             {
-                // stopped while waiting (what is still on the wire is abandoned, as on any stop), or a row failed in a way
-                // every row would: the write failure is still the one to report
+                // stopped while waiting: what is still on the wire is abandoned, as on any stop
             }
             finally
             {
                 run.Cancel();
-                if (!closed)
-                {
-                    sink.Abandon(finishInFlight: false);
-                }
+                sink.Abandon(finishInFlight: false);
                 journal?.Dispose();
             }
             throw;
         }
         catch
         {
-            // Stopped (Ctrl+C), the disk is full, or the caller gave up (a listener threw, as WriteError does under
+            // Stopped (Ctrl+C), or the caller gave up (a listener threw, as WriteError does under
             // -ErrorAction Stop): cancel what is in flight and keep what is done (the journal keeps what the output
             // could not take yet, and tries once more to write what it holds in memory as it closes).
             run.Cancel();

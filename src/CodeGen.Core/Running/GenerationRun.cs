@@ -264,6 +264,30 @@ public sealed class GenerationRun : IDisposable
     /// </summary>
     public void StopSending() => _client.StopSending();
 
+    /// <summary>Requests of this run on the wire now (holding a place among those in flight).</summary>
+    public int InFlight => _client.ConcurrencySnapshot.InFlight;
+
+    /// <summary>
+    /// Sends nothing more (<see cref="StopSending"/>) and waits until no request of this run is on the wire: the answers of
+    /// those already sent come back and reach the journal as they come. Rows waiting for a slot are refused at once; rows
+    /// waiting to try again (after a 429 or a 5xx) are not waited for: nothing of theirs is on the wire, and
+    /// <see cref="Cancel"/> ends them. Polls every <paramref name="poll"/>; throws when <paramref name="cancellationToken"/> is cancelled.
+    /// </summary>
+    public void StopSendingAndWaitForTheWire(TimeSpan poll, CancellationToken cancellationToken)
+    {
+        StopSending();
+        bool waited = false;
+        while (InFlight > 0 || !waited)
+        {
+            // once more after the last answer came in: its row's outcome (and the journal's copy) is made just after
+            waited = InFlight == 0;
+            if (cancellationToken.WaitHandle.WaitOne(poll))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+    }
+
     /// <summary>Stops the run: requests waiting for a slot never start, requests in flight are aborted.</summary>
     public void Cancel()
     {
@@ -362,6 +386,12 @@ public sealed class GenerationRun : IDisposable
         {
             return Cancelled(row.RowNumber, state, started);
         }
+        catch (SendingStoppedException)
+        {
+            // a repair the run no longer sends: the row's answer (in the journal) is not done, and is not counted as done
+            Interlocked.Decrement(ref _succeeded);
+            return Cancelled(row.RowNumber, state, started);
+        }
         catch (Exception ex)
         {
             return Fail(row.RowNumber, state, RowError.Create(RowErrorKind.InternalError, row.RowNumber,
@@ -438,6 +468,12 @@ public sealed class GenerationRun : IDisposable
             outcome.Repairs++;
             Interlocked.Increment(ref _repairRequests);
             var result = await _client.CompleteAsync(repair, _options.Parameters, token).ConfigureAwait(false);
+            if (!result.IsSuccess && result.FailureKind == RowErrorKind.Cancelled)
+            {
+                // not sent: the run stopped sending. The row is not done (a resume takes its first answer from the journal and
+                // checks and repairs it again), so it must not be written as it stands
+                throw new SendingStoppedException();
+            }
             if (!result.IsSuccess)
             {
                 // the row keeps the code it has; an error every request would get (a key, a quota) stops the run at

@@ -33,6 +33,8 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
     private LlmEndpoint? _endpoint;
     private CostEstimator? _estimator;
     private ModelPrice? _price;
+    /// <summary>The response cache the sample rows go through (-SampleRows), when there is one, and how.</summary>
+    private (ResponseCache? Cache, CacheMode Mode) _sampleCache;
 
     /// <summary>CSV, JSON or JSONL files of rows (wildcards expand); their rows are counted together.</summary>
     [Parameter(Mandatory = true, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
@@ -75,6 +77,15 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
         Engine(() => _endpoint.Api.Check(_generation.Parameters, _endpoint.ApiVersion), Prompt.AdditionalBody);
         _price = ResolvePrice(_endpoint); // before the rows are read: a price that cannot be used stops the command at once
         _estimator = new CostEstimator(_generation, _endpoint, SampleRows);
+        if (SampleRows > 0)
+        {
+            // before the rows are read, as a run does: a cache that cannot serve stops the command at once
+            _sampleCache = _groups.Get<CacheParameters>().Resolve(this);
+            if (_sampleCache.Cache is { } cache)
+            {
+                WriteVerbose($"Response cache {cache.Directory}, mode {_sampleCache.Mode}: the sample rows are read from it when it holds their answers.");
+            }
+        }
     }
 
     private void Process()
@@ -148,7 +159,10 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
         {
             SampleUsage? sample = null;
             var rows = estimator.SampleRows;
-            if (rows.Count > 0 && ShouldProcess($"{rows.Count} sample rows of {estimator.Rows:N0} at {endpoint.DisplayUri}", $"Send {rows.Count} paid requests to model '{endpoint.Model}'"))
+            string ask = _sampleCache.Cache is null
+                ? $"Send {rows.Count} paid requests to model '{endpoint.Model}'"
+                : $"Ask model '{endpoint.Model}' for {rows.Count} sample rows through the response cache (paid requests for those it does not hold{(_sampleCache.Mode == CacheMode.ReadOnly ? ": none, it is a replay" : string.Empty)})";
+            if (rows.Count > 0 && ShouldProcess($"{rows.Count} sample rows of {estimator.Rows:N0} at {endpoint.DisplayUri}", ask))
             {
                 client ??= CreateClientOrThrow(out _, ThrottleLimit);
                 sample = RunSample(UseCache(client), rows);
@@ -184,15 +198,7 @@ public sealed class MeasureCodeGenCostCommand : GenerationCommandBase, IDynamicP
     /// asked again is read from it, and a run with the same cache later pays nothing for the sample's rows.
     /// </summary>
     private IChatBackend UseCache(LlmClient client)
-    {
-        var (cache, mode) = _groups.Get<CacheParameters>().Resolve(this);
-        if (cache is null)
-        {
-            return client;
-        }
-        WriteVerbose($"Response cache {cache.Directory}, mode {mode}.");
-        return new CachingChatBackend(client, cache, mode);
-    }
+        => _sampleCache.Cache is { } cache ? new CachingChatBackend(client, cache, _sampleCache.Mode) : client;
 
     /// <summary>Runs the sample rows for real; a row that fails is an error record, and the rest are measured.</summary>
     private SampleUsage RunSample(IChatBackend backend, IReadOnlyList<PreparedRow> rows)
