@@ -108,6 +108,9 @@ public interface IFileRunListener
 
     /// <summary>Something worth a verbose line: a repaired output, how a resume goes on.</summary>
     void OnNotice(string message);
+
+    /// <summary>Something the user should see without asking: the run has stopped and is waiting (a full disk). A notice by default.</summary>
+    void OnWarning(string message) => OnNotice(message);
 }
 
 /// <summary>
@@ -258,7 +261,7 @@ public sealed class FileRun
             {
                 if (run.Journal is not null && run.InFlight > 0)
                 {
-                    listener.OnNotice($"{ex.Path} could not be written, so no more requests are sent; waiting for the answers of the {run.InFlight} already sent, to keep them for -Resume.");
+                    listener.OnWarning($"{ex.Path} could not be written, so no more requests are sent; waiting for the answers of the {run.InFlight} already sent, to keep them for -Resume.");
                 }
                 run.StopSendingAndWaitForTheWire(DiskFullPoll, cancellationToken);
             }

@@ -82,7 +82,7 @@ public sealed partial class InvokeCodeInstructionToCodeCommand
 
         progress.Complete();
         WriteVerbose(RunProgress.Summary(MyInvocation.MyCommand.Name, run.GetStatistics()) + CacheNote() + PacingNote() + $" Output: {summary.OutputPath}");
-        WithCacheCounts(summary, cacheStart);
+        summary = WithCacheCounts(summary, cacheStart);
         if (storage is not null)
         {
             if (summary.Failed == 0)

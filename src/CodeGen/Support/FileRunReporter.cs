@@ -54,6 +54,8 @@ internal sealed class FileRunReporter : IBatchJobListener
 
     public void OnNotice(string message) => _cmdlet.WriteVerbose(message);
 
+    public void OnWarning(string message) => _cmdlet.WriteWarning(message);
+
     public void OnBatchStatus(BatchJobState state)
     {
         string status = string.Format(CultureInfo.InvariantCulture, "{0}: {1} of {2} requests done, {3} failed ({4})",
