@@ -61,6 +61,46 @@ public class CheckRunTests : IClassFixture<FakeServerFixture>, IDisposable
         Assert.True(outcome.Usage.Value.PromptTokens > 0);
     }
 
+    /// <summary>The client, which stops sending (a full disk) the moment the first answer has come.</summary>
+    private sealed class StopsAfterTheFirstAnswer(LlmClient client) : IChatBackend
+    {
+        private int _answers;
+        private IChatBackend Inner => client;
+
+        public int MaxConcurrency => Inner.MaxConcurrency;
+
+        public TimeProvider Time => Inner.Time;
+
+        public (int Limit, int InFlight, long Throttled) ConcurrencySnapshot => Inner.ConcurrencySnapshot;
+
+        public async Task<ChatCallResult> CompleteAsync(PreparedRow row, ChatParameters parameters, CancellationToken cancellationToken)
+        {
+            var result = await Inner.CompleteAsync(row, parameters, cancellationToken);
+            if (Interlocked.Increment(ref _answers) == 1)
+            {
+                client.StopSending();
+            }
+            return result;
+        }
+
+        public void StopSending() => client.StopSending();
+    }
+
+    [Fact]
+    public void A_repair_the_run_no_longer_sends_leaves_its_row_not_done()
+    {
+        var server = _fixture.Use(new FakeLlmOptions());
+        using var client = Runs.Client(server.BaseUrl);
+        using var run = new GenerationRun(Options(maxRepairs: 2), new StopsAfterTheFirstAnswer(client));
+        var outcome = Runs.Drive(run, [TestRow.Instruction("task 1 [[fake:style=unparsable]]")]).Single();
+
+        // not written as done with its broken code: a resume takes the answer from the journal and repairs it
+        Assert.False(outcome.Succeeded);
+        Assert.Equal(Rows.RowErrorKind.Cancelled, outcome.Error!.Kind);
+        Assert.Equal(1, server.Stats.Requests);
+        Assert.Equal(0, run.GetStatistics().Succeeded);
+    }
+
     [Fact]
     public void When_repairs_run_out_the_last_code_and_its_failed_check_are_kept()
     {
